@@ -1,0 +1,96 @@
+/*
+ * MariaDB access through Connector/C. The pool runs its connections with
+ * the non-blocking API on one worker's event_base, so no thread ever waits
+ * for the database; every statement is a prepared statement with string
+ * parameters. A blocking connection serves the offline CLI verbs.
+ */
+#ifndef WSG_DB_H
+#define WSG_DB_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "types.h"
+
+struct wsg_db_params {
+	const char *host;
+	unsigned port;
+	const char *socket;      /* NULL: TCP */
+	const char *user;
+	const char *password;    /* NULL: none */
+	const char *database;
+	unsigned connect_timeout; /* seconds */
+	unsigned query_timeout;   /* seconds, whole statement incl. waiting for a connection */
+};
+
+/* Rows of text cells; cells[r * ncols + c] is NULL for SQL NULL. */
+struct wsg_db_result {
+	size_t nrows;
+	size_t ncols;
+	char **cells;            /* each NUL-terminated, malloc'ed */
+	size_t *lens;
+	unsigned long long affected_rows;
+	unsigned long long insert_id;
+};
+
+void wsg_db_result_free(struct wsg_db_result *r);
+
+/* A NULL-able string parameter for a `?` placeholder. */
+struct wsg_db_param {
+	const char *data;        /* NULL binds SQL NULL */
+	size_t len;
+};
+
+/* -------- asynchronous pool (data plane) -------- */
+
+struct wsg_db_pool;
+
+/*
+ * Creates a pool of up to `size` connections on `base`. Connections open
+ * lazily and reconnect with backoff after errors. The params are copied.
+ */
+struct wsg_db_pool *wsg_db_pool_new(struct event_base *base,
+				    const struct wsg_db_params *params,
+				    unsigned size);
+/* Fails every queued and running query with WSG_ERR_DB, then frees. */
+void wsg_db_pool_free(struct wsg_db_pool *p);
+
+/*
+ * `status`: WSG_OK, WSG_ERR_DB (connection or SQL error) or WSG_ERR_TIMEOUT.
+ * `res` is NULL on failure; on success the callback owns it and frees it
+ * with wsg_db_result_free().
+ */
+typedef void (*wsg_db_done_cb)(int status, struct wsg_db_result *res,
+			       void *arg);
+
+/*
+ * Runs the prepared statement `sql` (static string; prepared once per
+ * connection and cached) with `params` (copied). `done` is called exactly
+ * once from the pool's loop, never before this function returns.
+ */
+int wsg_db_query(struct wsg_db_pool *p, const char *sql,
+		 const struct wsg_db_param *params, unsigned nparams,
+		 wsg_db_done_cb done, void *arg);
+
+/* -------- blocking connection (offline verbs) -------- */
+
+struct wsg_db_conn;
+
+int wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
+		   struct wsg_error *err);
+void wsg_db_close(struct wsg_db_conn *c);
+
+/* Runs one prepared statement; `*res` (may be NULL when not wanted) as above. */
+int wsg_db_exec(struct wsg_db_conn *c, const char *sql,
+		const struct wsg_db_param *params, unsigned nparams,
+		struct wsg_db_result **res, struct wsg_error *err);
+
+/* Runs a script of several ';'-separated statements (schema files). */
+int wsg_db_exec_script(struct wsg_db_conn *c, const char *script,
+		       struct wsg_error *err);
+
+int wsg_db_begin(struct wsg_db_conn *c, struct wsg_error *err);
+int wsg_db_commit(struct wsg_db_conn *c, struct wsg_error *err);
+void wsg_db_rollback(struct wsg_db_conn *c);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * Passwords at rest: argon2id hashes (PasswordText and logins), AES-256-GCM
+ * sealing of the clear password for PasswordDigest users, and a small
+ * thread pool so argon2 never runs on an event thread.
+ */
+#ifndef WSG_PASSWORD_H
+#define WSG_PASSWORD_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "types.h"
+
+#define WSG_PASSWORD_KEY_LEN 32
+
+/* Hashes with argon2id (PHC string). `*encoded` is malloc'ed; caller frees. */
+int wsg_password_hash(const char *pw, size_t len, char **encoded);
+
+/* WSG_OK if `pw` matches `encoded`, WSG_ERR_AUTH if not, WSG_ERR_PARSE if
+ * `encoded` is not an argon2id string. Takes the full argon2 time. */
+int wsg_password_verify(const char *encoded, const char *pw, size_t len);
+
+/*
+ * A valid argon2id hash of a random password, made once at start, so an
+ * unknown user costs the same as a wrong password. Static storage.
+ */
+const char *wsg_password_dummy_hash(void);
+
+/*
+ * Seals `pw` under `key` with AES-256-GCM, binding it to `username` as
+ * additional data (a sealed secret copied to another row will not open).
+ * Output: version byte, 12-byte IV, ciphertext, 16-byte tag. `*out`
+ * malloc'ed; caller frees.
+ */
+int wsg_password_seal(const unsigned char key[WSG_PASSWORD_KEY_LEN],
+		      const char *username, const char *pw, size_t len,
+		      unsigned char **out, size_t *out_len);
+
+/* Reverses wsg_password_seal(). `*pw` is malloc'ed and NUL-terminated;
+ * caller frees with wsg_mem_free_secret(). WSG_ERR_CRYPTO if tampered. */
+int wsg_password_unseal(const unsigned char key[WSG_PASSWORD_KEY_LEN],
+			const char *username, const unsigned char *in,
+			size_t in_len, char **pw, size_t *pw_len);
+
+/* The verification pool. */
+struct wsg_password_pool;
+
+/* Starts `threads` (>= 1) verifier threads. */
+struct wsg_password_pool *wsg_password_pool_new(unsigned threads);
+/* Stops the threads after the queued jobs finish; completions still fire. */
+void wsg_password_pool_free(struct wsg_password_pool *p);
+
+/* `result` is what wsg_password_verify() returned. Runs on `base`'s thread. */
+typedef void (*wsg_password_done_cb)(int result, void *arg);
+
+/*
+ * Queues an argon2 verification; copies `encoded` and `pw` (wiped after
+ * use). `done` is called exactly once, from `base`'s loop (libevent must be
+ * set up with evthread_use_pthreads()). Returns WSG_OK or WSG_ERR_NOMEM.
+ */
+int wsg_password_verify_async(struct wsg_password_pool *p,
+			      struct event_base *base, const char *encoded,
+			      const char *pw, size_t len,
+			      wsg_password_done_cb done, void *arg);
+
+#endif
