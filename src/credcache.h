@@ -38,9 +38,15 @@ int wsg_credcache_get(struct wsg_credcache *cc, const char *username,
 void wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 		       const struct wsg_cred *c, int64_t now);
 
-/* Remembers that `pw` verified for `username` (keyed MAC, not the password). */
+/*
+ * Remembers that `pw` verified against `password_hash` for `username`
+ * (a keyed MAC, not the password). Ignored unless the live entry still
+ * holds that hash, so a verification that raced a password change cannot
+ * mark the new entry with the old password.
+ */
 void wsg_credcache_mark_verified(struct wsg_credcache *cc, const char *username,
-				 const char *pw, size_t len);
+				 const char *password_hash, const char *pw,
+				 size_t len);
 
 /* WSG_OK if `pw` was verified for the live entry of `username`, else WSG_ERR_NOTFOUND. */
 int wsg_credcache_check_verified(struct wsg_credcache *cc, const char *username,

@@ -1,0 +1,429 @@
+#include "credcache.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+#define SHARD_BITS 4
+#define SHARDS (1u << SHARD_BITS)
+#define MIN_BUCKETS 8
+#define MAC_LEN 32 /* HMAC-SHA256 */
+
+struct entry {
+	struct entry *hnext;         /* bucket chain */
+	struct entry *older, *newer; /* store order, for eviction */
+	uint64_t hash;
+	char *username;
+	int64_t expires_at;
+	struct wsg_cred cred;
+	int verified;
+	unsigned char mac[MAC_LEN]; /* HMAC of the verified password */
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct entry **buckets;
+	size_t mask; /* buckets - 1; a power of two */
+	struct entry *oldest, *newest;
+	size_t count;
+};
+
+/*
+ * Unknown names are cached too, so attackers choose keys: buckets come from
+ * a keyed SipHash. Verified passwords are kept only as an HMAC under a key
+ * that never leaves this process.
+ */
+struct wsg_credcache {
+	int64_t ttl;
+	size_t shard_max;
+	EVP_MAC *siphash;
+	EVP_MAC *hmac;
+	unsigned char hash_key[16];
+	unsigned char mac_key[32];
+	struct shard shards[SHARDS];
+};
+
+void
+wsg_credcache_entry_clear(struct wsg_cred *c)
+{
+	if (c == NULL)
+		return;
+	free(c->password_hash);
+	wsg_mem_free_secret(c->digest_password, c->digest_password_len);
+	free(c->roles);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+cred_copy(struct wsg_cred *dst, const struct wsg_cred *src)
+{
+	dst->exists = src->exists;
+	dst->disabled = src->disabled;
+	dst->password_hash = src->password_hash != NULL
+	                             ? wsg_mem_strdup(src->password_hash)
+	                             : NULL;
+	dst->digest_password =
+	        src->digest_password != NULL
+	                ? wsg_mem_strndup(src->digest_password,
+	                                  src->digest_password_len)
+	                : NULL;
+	dst->digest_password_len =
+	        src->digest_password != NULL ? src->digest_password_len : 0;
+	dst->roles = src->roles != NULL ? wsg_mem_strdup(src->roles) : NULL;
+}
+
+static void
+entry_free(struct entry *e)
+{
+	if (e == NULL)
+		return;
+	wsg_credcache_entry_clear(&e->cred);
+	OPENSSL_cleanse(e->mac, sizeof(e->mac));
+	free(e->username);
+	free(e);
+}
+
+/* No construction without a working RNG and MACs, like out of memory. */
+static void
+fatal(const char *what)
+{
+	fprintf(stderr, "wssgate: credential cache: %s\n", what);
+	abort();
+}
+
+struct wsg_credcache *
+wsg_credcache_new(size_t max_entries, int64_t ttl)
+{
+	struct wsg_credcache *cc;
+	size_t i, nbuckets = MIN_BUCKETS;
+
+	cc = wsg_mem_calloc(1, sizeof(*cc));
+	cc->ttl = ttl;
+	cc->shard_max = (max_entries + SHARDS - 1) / SHARDS;
+	if (RAND_bytes(cc->hash_key, sizeof(cc->hash_key)) != 1 ||
+	    RAND_bytes(cc->mac_key, sizeof(cc->mac_key)) != 1)
+		fatal("no randomness for the keys");
+	if ((cc->siphash = EVP_MAC_fetch(NULL, "SIPHASH", NULL)) == NULL ||
+	    (cc->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		fatal("OpenSSL lacks SipHash or HMAC");
+	/* Chains stay short: at least one bucket per entry. */
+	while (nbuckets < cc->shard_max)
+		nbuckets *= 2;
+	for (i = 0; i < SHARDS; i++) {
+		struct shard *s = &cc->shards[i];
+
+		pthread_mutex_init(&s->lock, NULL);
+		s->buckets = wsg_mem_calloc(nbuckets, sizeof(*s->buckets));
+		s->mask = nbuckets - 1;
+	}
+	return cc;
+}
+
+void
+wsg_credcache_free(struct wsg_credcache *cc)
+{
+	struct entry *e, *next;
+	size_t i;
+
+	if (cc == NULL)
+		return;
+	for (i = 0; i < SHARDS; i++) {
+		struct shard *s = &cc->shards[i];
+
+		for (e = s->oldest; e != NULL; e = next) {
+			next = e->newer;
+			entry_free(e);
+		}
+		free(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	EVP_MAC_free(cc->siphash);
+	EVP_MAC_free(cc->hmac);
+	OPENSSL_cleanse(cc->hash_key, sizeof(cc->hash_key));
+	OPENSSL_cleanse(cc->mac_key, sizeof(cc->mac_key));
+	free(cc);
+}
+
+static int
+mac_compute(EVP_MAC *alg, const unsigned char *key, size_t key_len,
+            const OSSL_PARAM *params, const void *data, size_t len,
+            unsigned char *out, size_t out_len)
+{
+	EVP_MAC_CTX *ctx;
+	size_t n = 0;
+	int ok;
+
+	if ((ctx = EVP_MAC_CTX_new(alg)) == NULL)
+		return -1;
+	ok = EVP_MAC_init(ctx, key, key_len, params) == 1 &&
+	     EVP_MAC_update(ctx, data, len) == 1 &&
+	     EVP_MAC_final(ctx, out, &n, out_len) == 1 && n == out_len;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+static int
+name_hash(const struct wsg_credcache *cc, const char *username, uint64_t *hash)
+{
+	unsigned char out[8];
+	size_t size = sizeof(out);
+	OSSL_PARAM params[] = {
+	        OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+	        OSSL_PARAM_construct_end(),
+	};
+
+	if (mac_compute(cc->siphash, cc->hash_key, sizeof(cc->hash_key), params,
+	                username, strlen(username), out, sizeof(out)) != 0)
+		return -1;
+	memcpy(hash, out, sizeof(*hash));
+	return 0;
+}
+
+static int
+password_mac(const struct wsg_credcache *cc, const char *pw, size_t len,
+             unsigned char out[MAC_LEN])
+{
+	OSSL_PARAM params[] = {
+	        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	                                         (char *)"SHA256", 0),
+	        OSSL_PARAM_construct_end(),
+	};
+
+	return mac_compute(cc->hmac, cc->mac_key, sizeof(cc->mac_key), params,
+	                   pw, len, out, MAC_LEN);
+}
+
+static struct shard *
+shard_of(struct wsg_credcache *cc, uint64_t hash)
+{
+	return &cc->shards[hash >> (64 - SHARD_BITS)];
+}
+
+/* The link in the bucket chain that points at `username`, or at NULL. */
+static struct entry **
+find_link(struct shard *s, uint64_t hash, const char *username)
+{
+	struct entry **pp;
+
+	for (pp = &s->buckets[hash & s->mask]; *pp != NULL; pp = &(*pp)->hnext)
+		if ((*pp)->hash == hash &&
+		    strcmp((*pp)->username, username) == 0)
+			break;
+	return pp;
+}
+
+static void
+order_unlink(struct shard *s, struct entry *e)
+{
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		s->oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		s->newest = e->older;
+	e->older = e->newer = NULL;
+}
+
+/* Takes the entry `*pp` points at out of the shard; the caller frees it. */
+static struct entry *
+unlink_at(struct shard *s, struct entry **pp)
+{
+	struct entry *e = *pp;
+
+	*pp = e->hnext;
+	e->hnext = NULL;
+	order_unlink(s, e);
+	s->count--;
+	return e;
+}
+
+static struct entry *
+detach(struct shard *s, uint64_t hash, const char *username)
+{
+	struct entry **pp = find_link(s, hash, username);
+
+	return *pp != NULL ? unlink_at(s, pp) : NULL;
+}
+
+/* Live entry of `username`; an expired one is dropped on the way. */
+static struct entry *
+find_live(struct shard *s, uint64_t hash, const char *username, int64_t now)
+{
+	struct entry **pp = find_link(s, hash, username), *e = *pp;
+
+	if (e != NULL && e->expires_at <= now) {
+		entry_free(unlink_at(s, pp));
+		e = NULL;
+	}
+	return e;
+}
+
+int
+wsg_credcache_get(struct wsg_credcache *cc, const char *username, int64_t now,
+                  struct wsg_cred *out)
+{
+	struct shard *s;
+	struct entry *e;
+	uint64_t hash;
+	int rc = WSG_ERR_NOTFOUND;
+
+	memset(out, 0, sizeof(*out));
+	if (cc->ttl <= 0 || cc->shard_max == 0 ||
+	    name_hash(cc, username, &hash) != 0)
+		return rc;
+	s = shard_of(cc, hash);
+	pthread_mutex_lock(&s->lock);
+	if ((e = find_live(s, hash, username, now)) != NULL) {
+		cred_copy(out, &e->cred);
+		rc = WSG_OK;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/*
+ * The TTL is the same for every entry, so the least recently stored entry
+ * is also the first to expire: evicting it covers both cases.
+ */
+void
+wsg_credcache_put(struct wsg_credcache *cc, const char *username,
+                  const struct wsg_cred *c, int64_t now)
+{
+	struct entry *e, *old;
+	struct shard *s;
+	uint64_t hash;
+
+	if (cc->ttl <= 0 || cc->shard_max == 0 ||
+	    name_hash(cc, username, &hash) != 0)
+		return;
+	e = wsg_mem_calloc(1, sizeof(*e));
+	e->hash = hash;
+	e->username = wsg_mem_strdup(username);
+	e->expires_at = now + cc->ttl;
+	cred_copy(&e->cred, c);
+	s = shard_of(cc, hash);
+	pthread_mutex_lock(&s->lock);
+	old = detach(s, hash, username);
+	if (old == NULL && s->count >= cc->shard_max)
+		old = detach(s, s->oldest->hash, s->oldest->username);
+	e->hnext = s->buckets[hash & s->mask];
+	s->buckets[hash & s->mask] = e;
+	e->older = s->newest;
+	if (s->newest != NULL)
+		s->newest->newer = e;
+	else
+		s->oldest = e;
+	s->newest = e;
+	s->count++;
+	pthread_mutex_unlock(&s->lock);
+	entry_free(old);
+}
+
+void
+wsg_credcache_mark_verified(struct wsg_credcache *cc, const char *username,
+                            const char *password_hash, const char *pw,
+                            size_t len)
+{
+	unsigned char mac[MAC_LEN];
+	struct shard *s;
+	struct entry *e;
+	uint64_t hash;
+
+	if (cc->ttl <= 0 || cc->shard_max == 0 ||
+	    name_hash(cc, username, &hash) != 0)
+		return;
+	/* Without the MAC nothing is remembered: the next request verifies. */
+	if (password_mac(cc, pw, len, mac) != 0)
+		goto out;
+	s = shard_of(cc, hash);
+	pthread_mutex_lock(&s->lock);
+	e = *find_link(s, hash, username);
+	if (e != NULL && e->cred.exists && e->cred.password_hash != NULL &&
+	    password_hash != NULL &&
+	    strcmp(e->cred.password_hash, password_hash) == 0) {
+		memcpy(e->mac, mac, sizeof(mac));
+		e->verified = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+}
+
+int
+wsg_credcache_check_verified(struct wsg_credcache *cc, const char *username,
+                             const char *pw, size_t len, int64_t now)
+{
+	unsigned char mac[MAC_LEN];
+	struct shard *s;
+	struct entry *e;
+	uint64_t hash;
+	int rc = WSG_ERR_NOTFOUND;
+
+	if (cc->ttl <= 0 || cc->shard_max == 0 ||
+	    name_hash(cc, username, &hash) != 0)
+		return rc;
+	if (password_mac(cc, pw, len, mac) != 0)
+		goto out;
+	s = shard_of(cc, hash);
+	pthread_mutex_lock(&s->lock);
+	e = find_live(s, hash, username, now);
+	if (e != NULL && e->verified &&
+	    CRYPTO_memcmp(e->mac, mac, sizeof(mac)) == 0)
+		rc = WSG_OK;
+	pthread_mutex_unlock(&s->lock);
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
+static void
+invalidate_all(struct wsg_credcache *cc)
+{
+	struct entry *list, *next;
+	struct shard *s;
+	size_t i;
+
+	for (i = 0; i < SHARDS; i++) {
+		s = &cc->shards[i];
+		pthread_mutex_lock(&s->lock);
+		list = s->oldest;
+		s->oldest = s->newest = NULL;
+		s->count = 0;
+		memset(s->buckets, 0, (s->mask + 1) * sizeof(*s->buckets));
+		pthread_mutex_unlock(&s->lock);
+		/* Wiping the secrets can wait until the lock is released. */
+		for (; list != NULL; list = next) {
+			next = list->newer;
+			entry_free(list);
+		}
+	}
+}
+
+void
+wsg_credcache_invalidate(struct wsg_credcache *cc, const char *username)
+{
+	struct shard *s;
+	struct entry *e;
+	uint64_t hash;
+
+	/* A stale entry must never survive, so a failed hash drops them all. */
+	if (username == NULL || name_hash(cc, username, &hash) != 0) {
+		invalidate_all(cc);
+		return;
+	}
+	s = shard_of(cc, hash);
+	pthread_mutex_lock(&s->lock);
+	e = detach(s, hash, username);
+	pthread_mutex_unlock(&s->lock);
+	entry_free(e);
+}

@@ -1,0 +1,400 @@
+#include "password.h"
+
+#include <argon2.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+
+/* OWASP's argon2id baseline: 19 MiB, two passes, one lane. */
+#define ARGON_T_COST 2
+#define ARGON_M_COST 19456
+#define ARGON_LANES 1
+#define ARGON_SALT_LEN 16
+#define ARGON_HASH_LEN 32
+#define ARGON_PREFIX "$argon2id$"
+
+#define SEAL_VERSION 0x01
+#define SEAL_IV_LEN 12
+#define SEAL_TAG_LEN 16
+#define SEAL_OVERHEAD (1 + SEAL_IV_LEN + SEAL_TAG_LEN)
+
+int
+wsg_password_hash(const char *pw, size_t len, char **encoded)
+{
+	unsigned char salt[ARGON_SALT_LEN];
+	size_t enc_len;
+	char *buf = NULL;
+	int rc;
+
+	*encoded = NULL;
+	if (len > UINT32_MAX) {
+		rc = WSG_ERR_LIMIT;
+		goto out;
+	}
+	if (RAND_bytes(salt, sizeof(salt)) != 1) {
+		rc = WSG_ERR_CRYPTO;
+		goto out;
+	}
+	enc_len = argon2_encodedlen(ARGON_T_COST, ARGON_M_COST, ARGON_LANES,
+	                            ARGON_SALT_LEN, ARGON_HASH_LEN, Argon2_id);
+	buf = wsg_mem_alloc(enc_len);
+	if (argon2id_hash_encoded(ARGON_T_COST, ARGON_M_COST, ARGON_LANES, pw,
+	                          len, salt, sizeof(salt), ARGON_HASH_LEN, buf,
+	                          enc_len) != ARGON2_OK) {
+		rc = WSG_ERR_CRYPTO;
+		goto out;
+	}
+	*encoded = buf;
+	buf = NULL;
+	rc = WSG_OK;
+out:
+	free(buf);
+	return rc;
+}
+
+int
+wsg_password_verify(const char *encoded, const char *pw, size_t len)
+{
+	if (encoded == NULL ||
+	    strncmp(encoded, ARGON_PREFIX, strlen(ARGON_PREFIX)) != 0)
+		return WSG_ERR_PARSE;
+	switch (argon2id_verify(encoded, pw, len)) {
+	case ARGON2_OK: return WSG_OK;
+	case ARGON2_VERIFY_MISMATCH: return WSG_ERR_AUTH;
+	case ARGON2_MEMORY_ALLOCATION_ERROR: return WSG_ERR_NOMEM;
+	case ARGON2_PWD_TOO_LONG: return WSG_ERR_LIMIT;
+	case ARGON2_THREAD_FAIL: return WSG_ERR_CRYPTO;
+	default:
+		/* Every other argon2 error is about the encoded string. */
+		return WSG_ERR_PARSE;
+	}
+}
+
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char dummy_hash[128];
+
+static void
+dummy_init(void)
+{
+	unsigned char pw[32];
+	char *enc = NULL;
+
+	/* Without it unknown users would be distinguishable; refuse to run. */
+	if (RAND_bytes(pw, sizeof(pw)) != 1 ||
+	    wsg_password_hash((const char *)pw, sizeof(pw), &enc) != WSG_OK ||
+	    strlen(enc) >= sizeof(dummy_hash)) {
+		fprintf(stderr,
+		        "wssgate: cannot make the dummy password hash\n");
+		abort();
+	}
+	memcpy(dummy_hash, enc, strlen(enc) + 1);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	free(enc);
+}
+
+const char *
+wsg_password_dummy_hash(void)
+{
+	pthread_once(&dummy_once, dummy_init);
+	return dummy_hash;
+}
+
+/* AAD = version byte ‖ username, so the version is authenticated too. */
+static int
+add_aad(EVP_CIPHER_CTX *ctx, const unsigned char *version, const char *username,
+        size_t ulen)
+{
+	int n;
+
+	if (EVP_CipherUpdate(ctx, NULL, &n, version, 1) != 1)
+		return -1;
+	if (ulen > 0 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)username,
+	                     (int)ulen) != 1)
+		return -1;
+	return 0;
+}
+
+int
+wsg_password_seal(const unsigned char key[WSG_PASSWORD_KEY_LEN],
+                  const char *username, const char *pw, size_t len,
+                  unsigned char **out, size_t *out_len)
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char *buf = NULL, *iv, *ct, *tag;
+	size_t ulen, total = 0;
+	int n, rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (username == NULL || (pw == NULL && len > 0)) {
+		rc = WSG_ERR_INVAL;
+		goto out;
+	}
+	ulen = strlen(username);
+	if (len > INT_MAX - SEAL_OVERHEAD || ulen > INT_MAX) {
+		rc = WSG_ERR_LIMIT;
+		goto out;
+	}
+	total = SEAL_OVERHEAD + len;
+	buf = wsg_mem_alloc(total);
+	buf[0] = SEAL_VERSION;
+	iv = buf + 1;
+	ct = iv + SEAL_IV_LEN;
+	tag = ct + len;
+	rc = WSG_ERR_CRYPTO;
+	if (RAND_bytes(iv, SEAL_IV_LEN) != 1)
+		goto out;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL) {
+		rc = WSG_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    add_aad(ctx, buf, username, ulen) != 0)
+		goto out;
+	if (len > 0 && EVP_EncryptUpdate(ctx, ct, &n, (const unsigned char *)pw,
+	                                 (int)len) != 1)
+		goto out;
+	if (EVP_EncryptFinal_ex(ctx, tag, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, tag) !=
+	            1)
+		goto out;
+	*out = buf;
+	*out_len = total;
+	buf = NULL;
+	rc = WSG_OK;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+int
+wsg_password_unseal(const unsigned char key[WSG_PASSWORD_KEY_LEN],
+                    const char *username, const unsigned char *in,
+                    size_t in_len, char **pw, size_t *pw_len)
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char *buf = NULL;
+	const unsigned char *iv, *ct, *tag;
+	size_t ulen, ct_len = 0;
+	int n, rc;
+
+	*pw = NULL;
+	*pw_len = 0;
+	rc = WSG_ERR_CRYPTO;
+	if (username == NULL || in == NULL || in_len < SEAL_OVERHEAD ||
+	    in[0] != SEAL_VERSION)
+		goto out;
+	ulen = strlen(username);
+	ct_len = in_len - SEAL_OVERHEAD;
+	if (ct_len > INT_MAX || ulen > INT_MAX) {
+		rc = WSG_ERR_LIMIT;
+		goto out;
+	}
+	iv = in + 1;
+	ct = iv + SEAL_IV_LEN;
+	tag = ct + ct_len;
+	buf = wsg_mem_alloc(ct_len + 1);
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL) {
+		rc = WSG_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
+	    add_aad(ctx, in, username, ulen) != 0)
+		goto out;
+	if (ct_len > 0 && EVP_DecryptUpdate(ctx, buf, &n, ct, (int)ct_len) != 1)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN,
+	                        (void *)tag) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, buf + ct_len, &n) != 1)
+		goto out;
+	buf[ct_len] = '\0';
+	*pw = (char *)buf;
+	*pw_len = ct_len;
+	buf = NULL;
+	rc = WSG_OK;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	wsg_mem_free_secret(buf, ct_len + 1);
+	return rc;
+}
+
+/*
+ * The verification pool. A job's completion event is made on the caller's
+ * thread and activated by the worker; libevent (with evthread_use_pthreads)
+ * makes event_active() safe across threads, and the callback then runs on
+ * the base's own loop, which frees the job.
+ */
+struct job {
+	struct job *next;
+	char *encoded;
+	char *pw;
+	size_t len;
+	int result;
+	struct event *ev;
+	wsg_password_done_cb done;
+	void *arg;
+};
+
+struct wsg_password_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *head, *tail; /* FIFO */
+	int stopping;
+	unsigned nthreads;
+	pthread_t *threads;
+};
+
+static void
+job_free(struct job *j)
+{
+	if (j->ev != NULL)
+		event_free(j->ev);
+	free(j->encoded);
+	wsg_mem_free_secret(j->pw, j->len);
+	free(j);
+}
+
+static void
+job_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *j = arg;
+	wsg_password_done_cb done = j->done;
+	void *done_arg = j->arg;
+	int result = j->result;
+
+	/* Freed first, so the callback may do anything, even free the base. */
+	job_free(j);
+	done(result, done_arg);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct wsg_password_pool *p = arg;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (p->head == NULL && !p->stopping)
+			pthread_cond_wait(&p->cond, &p->lock);
+		j = p->head;
+		if (j != NULL) {
+			p->head = j->next;
+			if (p->head == NULL)
+				p->tail = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (j == NULL)
+			break;
+		j->result = wsg_password_verify(j->encoded, j->pw, j->len);
+		OPENSSL_cleanse(j->pw, j->len);
+		/* The base's thread owns j from here on. */
+		event_active(j->ev, EV_READ, 0);
+	}
+	return NULL;
+}
+
+/*
+ * Also makes the dummy hash, so its argon2 run happens here at start and
+ * never on an event thread. NULL if the threads cannot be started.
+ */
+struct wsg_password_pool *
+wsg_password_pool_new(unsigned threads)
+{
+	struct wsg_password_pool *p;
+	sigset_t all, old;
+	unsigned i;
+
+	if (threads == 0)
+		threads = 1;
+	(void)wsg_password_dummy_hash();
+	p = wsg_mem_calloc(1, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->threads = wsg_mem_calloc(threads, sizeof(*p->threads));
+	/* Signals belong to the event threads, not to the verifiers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < threads; i++) {
+		if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0)
+			break;
+		p->nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->nthreads < threads) {
+		wsg_password_pool_free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/*
+ * Jobs still queued are verified before the threads exit; their completions
+ * are then active on their bases and run (and free the jobs) the next time
+ * those loops run, so free the pool before the bases.
+ */
+void
+wsg_password_pool_free(struct wsg_password_pool *p)
+{
+	unsigned i;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p);
+}
+
+int
+wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
+                          const char *encoded, const char *pw, size_t len,
+                          wsg_password_done_cb done, void *arg)
+{
+	struct job *j;
+	int rc;
+
+	j = wsg_mem_calloc(1, sizeof(*j));
+	j->encoded = encoded != NULL ? wsg_mem_strdup(encoded) : NULL;
+	j->pw = wsg_mem_alloc(len);
+	if (len > 0)
+		memcpy(j->pw, pw, len);
+	j->len = len;
+	j->done = done;
+	j->arg = arg;
+	j->ev = event_new(base, -1, 0, job_done_cb, j);
+	if (j->ev == NULL) {
+		rc = WSG_ERR_NOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	j = NULL;
+	rc = WSG_OK;
+out:
+	if (j != NULL)
+		job_free(j);
+	return rc;
+}

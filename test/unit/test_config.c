@@ -1,0 +1,1069 @@
+/*
+ * Unit tests for config.c (load, defaults, paths, every error class,
+ * reference counting) and keyfile.c (create, load, read_secret).
+ */
+/* nftw() for removing the temporary folders. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "err.h"
+#include "keyfile.h"
+#include "mem.h"
+
+#define LISTEN "listen = ( { address = \"127.0.0.1:8280\"; } );\n"
+#define ROUTE(extra)                                                           \
+	"routes = ( { name = \"a\"; path = \"/a\"; "                           \
+	"upstream = ( \"http://127.0.0.1:9000/\" ); " extra " } );\n"
+
+/* A fresh temporary folder per test (absolute, symlinks resolved). */
+struct tmp {
+	char dir[PATH_MAX];
+};
+
+static int
+tmp_setup(void **state)
+{
+	struct tmp *t = wsg_mem_calloc(1, sizeof(*t));
+	char templ[] = "/tmp/wsg-config-XXXXXX";
+
+	if (mkdtemp(templ) == NULL || realpath(templ, t->dir) == NULL) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int
+remove_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+static int
+tmp_teardown(void **state)
+{
+	struct tmp *t = *state;
+
+	nftw(t->dir, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+	return 0;
+}
+
+static char *
+write_file(const struct tmp *t, const char *name, const char *text, mode_t mode)
+{
+	char *path = wsg_mem_printf("%s/%s", t->dir, name);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; s != NULL && *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* ---- the shipped example ---- */
+
+static void
+test_example_config(void **state)
+{
+	const char *top = getenv("WSG_TOP_SRCDIR");
+	char *path, *errors = NULL, *want, abstop[PATH_MAX];
+	struct wsg_config *c = NULL;
+	const struct wsg_route_conf *r;
+	int rc;
+
+	if (top == NULL)
+		top = ".";
+	assert_non_null(realpath(top, abstop));
+	path = wsg_mem_printf("%s/conf/wssgate.conf", top);
+	rc = wsg_config_load(path, &c, &errors);
+	if (rc != WSG_OK)
+		fail_msg("example config rejected:\n%s", errors);
+	assert_null(errors);
+
+	want = wsg_mem_printf("%s/conf/wssgate.conf", abstop);
+	assert_string_equal(c->path, want);
+	free(want);
+	assert_int_equal(c->n_listen, 1);
+	assert_string_equal(c->listen[0].host, "127.0.0.1");
+	assert_int_equal(c->listen[0].port, 8280);
+	assert_int_equal(c->listen[0].has_tls, 0);
+	assert_string_equal(c->management.address, "127.0.0.1:9164");
+	assert_int_equal(c->management.port, 9164);
+	assert_int_equal(c->management.enabled, 1);
+	assert_string_equal(c->management.bootstrap_admin, "loopback");
+
+	want = wsg_mem_printf("%s/var/jwt.key", abstop);
+	assert_string_equal(c->management.jwt_secret_file, want);
+	free(want);
+	want = wsg_mem_printf("%s/var/mysql.sock", abstop);
+	assert_string_equal(c->userstore.socket, want);
+	free(want);
+	want = wsg_mem_printf("%s/var/db.pass", abstop);
+	assert_string_equal(c->userstore.password_file, want);
+	free(want);
+	want = wsg_mem_printf("%s/var/master.key", abstop);
+	assert_string_equal(c->userstore.master_key_file, want);
+	free(want);
+	assert_string_equal(c->security.replay_store, "memory");
+	assert_true(c->workers >= 1);
+
+	assert_int_equal(c->n_routes, 1);
+	r = &c->routes[0];
+	assert_string_equal(r->name, "echo");
+	assert_string_equal(r->path, "/services/Echo");
+	assert_int_equal(r->path_len, strlen("/services/Echo"));
+	assert_int_equal(r->n_upstreams, 1);
+	assert_string_equal(r->upstreams[0], "http://127.0.0.1:9000/Echo");
+	assert_int_equal(r->n_roles, 1);
+	assert_string_equal(r->roles[0], "echo-users");
+	assert_int_equal(r->password_types,
+	                 WSG_PWTYPE_TEXT | WSG_PWTYPE_DIGEST);
+	assert_int_equal(r->auth, WSG_AUTH_WSSE);
+	assert_int_equal(r->strip_security_header, 1);
+	wsg_config_unref(c);
+	free(path);
+}
+
+/* Every key of the example is present, so a new key cannot go undocumented. */
+static void
+test_example_lists_every_key(void **state)
+{
+	static const char *const keys[] = {
+	        "listen",
+	        "address",
+	        "tls",
+	        "cert",
+	        "management",
+	        "enabled",
+	        "token_ttl",
+	        "jwt_secret_file",
+	        "admin_role",
+	        "bootstrap_admin",
+	        "workers",
+	        "userstore",
+	        "host",
+	        "port",
+	        "socket",
+	        "user",
+	        "password_file",
+	        "database",
+	        "pool_size",
+	        "cache_ttl",
+	        "connect_timeout",
+	        "query_timeout",
+	        "master_key_file",
+	        "security",
+	        "created_ttl",
+	        "future_ttl",
+	        "timestamp_ttl",
+	        "nonce_cache_max",
+	        "replay_store",
+	        "strict_bsp",
+	        "verify_threads",
+	        "lockout",
+	        "max_failures",
+	        "window",
+	        "duration",
+	        "limits",
+	        "max_body_size",
+	        "max_header_size",
+	        "max_depth",
+	        "max_attributes",
+	        "max_attribute_len",
+	        "max_nodes",
+	        "request_timeout",
+	        "max_connections",
+	        "log",
+	        "access_log",
+	        "audit_log",
+	        "routes",
+	        "name",
+	        "path",
+	        "upstream",
+	        "password_types",
+	        "require_timestamp",
+	        "roles",
+	        "strip_security_header",
+	        "timeout",
+	        "auth",
+	        "require_tls",
+	};
+	const char *top = getenv("WSG_TOP_SRCDIR");
+	char *path, text[32768], *needle;
+	size_t i, n;
+	FILE *f;
+
+	path = wsg_mem_printf("%s/conf/wssgate.conf", top ? top : ".");
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		needle = wsg_mem_printf("%s = ", keys[i]);
+		if (strstr(text, needle) == NULL)
+			fail_msg("conf/wssgate.conf does not show \"%s\"",
+			         keys[i]);
+		free(needle);
+	}
+	free(path);
+}
+
+/* ---- defaults and paths ---- */
+
+static void
+test_defaults(void **state)
+{
+	struct tmp *t = *state;
+	char *path = write_file(t, "wssgate.conf", LISTEN, 0644);
+	char *errors = NULL, *want;
+	struct wsg_config *c = NULL;
+
+	assert_int_equal(wsg_config_load(path, &c, &errors), WSG_OK);
+	assert_null(errors);
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->dir, t->dir);
+
+	assert_string_equal(c->management.address, "127.0.0.1:9164");
+	assert_string_equal(c->management.host, "127.0.0.1");
+	assert_int_equal(c->management.port, 9164);
+	assert_int_equal(c->management.enabled, 1);
+	assert_int_equal(c->management.has_tls, 0);
+	assert_int_equal(c->management.token_ttl, 3600);
+	want = wsg_mem_printf("%s/var/jwt.key", t->dir);
+	assert_string_equal(c->management.jwt_secret_file, want);
+	free(want);
+	assert_string_equal(c->management.admin_role, "admin");
+	assert_string_equal(c->management.bootstrap_admin, "loopback");
+
+	assert_int_equal(c->workers, sysconf(_SC_NPROCESSORS_ONLN) > 256
+	                                     ? 256
+	                                     : sysconf(_SC_NPROCESSORS_ONLN));
+
+	assert_string_equal(c->userstore.host, "localhost");
+	assert_int_equal(c->userstore.port, 3306);
+	assert_null(c->userstore.socket);
+	assert_string_equal(c->userstore.user, "wssgate");
+	assert_null(c->userstore.password_file);
+	assert_string_equal(c->userstore.database, "wssgate");
+	assert_int_equal(c->userstore.pool_size, 4);
+	assert_int_equal(c->userstore.cache_ttl, 60);
+	assert_int_equal(c->userstore.connect_timeout, 5);
+	assert_int_equal(c->userstore.query_timeout, 5);
+	want = wsg_mem_printf("%s/var/master.key", t->dir);
+	assert_string_equal(c->userstore.master_key_file, want);
+	free(want);
+
+	assert_int_equal(c->security.created_ttl, 300);
+	assert_int_equal(c->security.future_ttl, 60);
+	assert_int_equal(c->security.timestamp_ttl, 300);
+	assert_int_equal(c->security.nonce_cache_max, 1000000);
+	assert_string_equal(c->security.replay_store, "memory");
+	assert_int_equal(c->security.strict_bsp, 0);
+	assert_int_equal(c->security.verify_threads, 2);
+	assert_int_equal(c->security.lockout.max_failures, 5);
+	assert_int_equal(c->security.lockout.window, 300);
+	assert_int_equal(c->security.lockout.duration, 900);
+
+	assert_int_equal(c->limits.max_body_size, 10485760);
+	assert_int_equal(c->limits.max_header_size, 65536);
+	assert_int_equal(c->limits.max_depth, 100);
+	assert_int_equal(c->limits.max_attributes, 500);
+	assert_int_equal(c->limits.max_attribute_len, 65536);
+	assert_int_equal(c->limits.max_nodes, 100000);
+	assert_int_equal(c->limits.request_timeout, 30);
+	assert_int_equal(c->limits.max_connections, 0);
+
+	assert_null(c->log.access_log);
+	assert_null(c->log.audit_log);
+	assert_int_equal(c->n_routes, 0);
+	assert_null(c->routes);
+	wsg_config_unref(c);
+	free(path);
+}
+
+static void
+test_route_defaults(void **state)
+{
+	struct tmp *t = *state;
+	char *path = write_file(t, "c.conf", LISTEN ROUTE(""), 0644);
+	struct wsg_config *c = NULL;
+	const struct wsg_route_conf *r;
+
+	assert_int_equal(wsg_config_load(path, &c, NULL), WSG_OK);
+	assert_int_equal(c->n_routes, 1);
+	r = &c->routes[0];
+	assert_string_equal(r->name, "a");
+	assert_string_equal(r->path, "/a");
+	assert_int_equal(r->path_len, 2);
+	assert_int_equal(r->password_types,
+	                 WSG_PWTYPE_TEXT | WSG_PWTYPE_DIGEST);
+	assert_int_equal(r->require_timestamp, 0);
+	assert_int_equal(r->n_roles, 0);
+	assert_null(r->roles);
+	assert_int_equal(r->strip_security_header, 1);
+	assert_int_equal(r->timeout, 30);
+	assert_int_equal(r->auth, WSG_AUTH_WSSE);
+	assert_int_equal(r->require_tls, 0);
+	wsg_config_unref(c);
+	free(path);
+}
+
+/* Values other than the defaults, in every accepted spelling. */
+static void
+test_explicit_values(void **state)
+{
+	static const char text[] =
+	        "listen = ( { address = \"[::1]:8280\"; },\n"
+	        "  { address = \"localhost:8443\";\n"
+	        "    tls = { cert = \"tls/s.crt\"; key = \"/etc/k.pem\"; }; } "
+	        ");\n"
+	        "management = { address = \"[::1]:9000\"; enabled = false;\n"
+	        "  bootstrap_admin = \"off\"; token_ttl = 60L; };\n"
+	        "workers = 3;\n"
+	        "security = { replay_store = \"memory\"; strict_bsp = true;\n"
+	        "  nonce_cache_max = 100000000L; lockout = { window = 10; }; "
+	        "};\n"
+	        "limits = { max_body_size = 0x800; max_connections = 10; };\n"
+	        "log = { access_log = \"logs/access.log\"; };\n"
+	        "routes = (\n"
+	        " { name = \"a\"; path = \"/a\"; upstream = [ "
+	        "\"http://[::1]:1/x\","
+	        " \"http://svc.example.com/\" ]; password_types = "
+	        "[\"PasswordText\"];"
+	        " roles = ( \"r1\", \"r2\" ); auth = \"wsse_or_basic\";"
+	        " require_tls = true; timeout = 3600; },\n"
+	        " { name = \"b\"; path = \"/b\"; upstream = ( "
+	        "\"HTTP://h:8080\" );"
+	        " password_types = ( \"PasswordDigest\" ); auth = \"basic\";"
+	        " roles = (); strip_security_header = false; } );\n";
+	struct tmp *t = *state;
+	char *path = write_file(t, "c.conf", text, 0644);
+	char *errors = NULL, *want;
+	struct wsg_config *c = NULL;
+
+	if (wsg_config_load(path, &c, &errors) != WSG_OK)
+		fail_msg("rejected:\n%s", errors);
+	assert_int_equal(c->n_listen, 2);
+	assert_string_equal(c->listen[0].host, "::1");
+	assert_int_equal(c->listen[0].port, 8280);
+	assert_string_equal(c->listen[1].host, "localhost");
+	assert_int_equal(c->listen[1].has_tls, 1);
+	want = wsg_mem_printf("%s/tls/s.crt", t->dir);
+	assert_string_equal(c->listen[1].tls.cert, want);
+	free(want);
+	assert_string_equal(c->listen[1].tls.key, "/etc/k.pem");
+	assert_string_equal(c->management.host, "::1");
+	assert_int_equal(c->management.port, 9000);
+	assert_int_equal(c->management.enabled, 0);
+	assert_string_equal(c->management.bootstrap_admin, "off");
+	assert_int_equal(c->management.token_ttl, 60);
+	assert_int_equal(c->workers, 3);
+	assert_int_equal(c->security.strict_bsp, 1);
+	assert_int_equal(c->security.nonce_cache_max, 100000000);
+	assert_int_equal(c->security.lockout.window, 10);
+	assert_int_equal(c->security.lockout.max_failures, 5);
+	assert_int_equal(c->limits.max_body_size, 2048);
+	assert_int_equal(c->limits.max_connections, 10);
+	want = wsg_mem_printf("%s/logs/access.log", t->dir);
+	assert_string_equal(c->log.access_log, want);
+	free(want);
+	assert_null(c->log.audit_log);
+
+	assert_int_equal(c->n_routes, 2);
+	assert_int_equal(c->routes[0].n_upstreams, 2);
+	assert_string_equal(c->routes[0].upstreams[1],
+	                    "http://svc.example.com/");
+	assert_int_equal(c->routes[0].password_types, WSG_PWTYPE_TEXT);
+	assert_int_equal(c->routes[0].n_roles, 2);
+	assert_string_equal(c->routes[0].roles[1], "r2");
+	assert_int_equal(c->routes[0].auth, WSG_AUTH_WSSE_OR_BASIC);
+	assert_int_equal(c->routes[0].require_tls, 1);
+	assert_int_equal(c->routes[0].timeout, 3600);
+	assert_int_equal(c->routes[1].password_types, WSG_PWTYPE_DIGEST);
+	assert_int_equal(c->routes[1].auth, WSG_AUTH_BASIC);
+	assert_int_equal(c->routes[1].n_roles, 0);
+	assert_int_equal(c->routes[1].strip_security_header, 0);
+	wsg_config_unref(c);
+	free(path);
+}
+
+static void
+test_relative_paths(void **state)
+{
+	static const struct {
+		const char *value;
+		const char *want; /* below the temp folder, or absolute */
+	} cases[] = {
+	        {"var/jwt.key", "/var/jwt.key"},
+	        {"./a/./b//c", "/a/b/c"},
+	        {"sub/../x", "/x"},
+	        {"/abs/x/../y", "!/abs/y"},
+	};
+	struct tmp *t = *state;
+	struct wsg_config *c = NULL;
+	char *text, *path, *loaded, *want, *errors = NULL;
+	size_t i;
+
+	path = wsg_mem_printf("%s/sub", t->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	free(path);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text = wsg_mem_printf(LISTEN "management = { jwt_secret_file "
+		                             "= \"%s\"; };\n",
+		                      cases[i].value);
+		path = write_file(t, "wssgate.conf", text, 0644);
+		/* The file's own path is made absolute and canonical too. */
+		loaded = wsg_mem_printf("%s/sub/../wssgate.conf", t->dir);
+		if (wsg_config_load(loaded, &c, &errors) != WSG_OK)
+			fail_msg("rejected:\n%s", errors);
+		assert_string_equal(c->path, path);
+		assert_string_equal(c->dir, t->dir);
+		want = cases[i].want[0] == '!'
+		               ? wsg_mem_strdup(cases[i].want + 1)
+		               : wsg_mem_printf("%s%s", t->dir, cases[i].want);
+		assert_string_equal(c->management.jwt_secret_file, want);
+		wsg_config_unref(c);
+		c = NULL;
+		free(want);
+		free(loaded);
+		free(path);
+		free(text);
+	}
+}
+
+/* ---- errors ---- */
+
+struct error_case {
+	const char *name;
+	const char *text;
+	const char *want[3]; /* each follows the file name in some line */
+	size_t n_errors;
+};
+
+static const struct error_case error_cases[] = {
+        {"syntax error", LISTEN "workers = ;\n", {":2: syntax error: "}, 1},
+        {"duplicate key",
+         LISTEN "workers = 1;\nworkers = 2;\n",
+         {":3: syntax error: duplicate setting name"},
+         1},
+        {"unknown top-level key",
+         LISTEN "wrokers = 2;\n",
+         {":2: wrokers: unknown key"},
+         1},
+        {"unknown nested key",
+         LISTEN "management = {\n adress = \"x\"; };\n",
+         {":3: management.adress: unknown key"},
+         1},
+        {"unknown deep key",
+         LISTEN "security = { lockout = {\n max = 1; }; };\n",
+         {":3: security.lockout.max: unknown key"},
+         1},
+        {"unknown key in listen",
+         "listen = ( { address = \"127.0.0.1:1\";\n"
+         "  port = 5; } );\n",
+         {":2: listen.[0].port: unknown key"},
+         1},
+        {"unknown key in route",
+         LISTEN ROUTE("\n tmeout = 5;"),
+         {":3: routes.[0].tmeout: unknown key"},
+         1},
+        {"string for integer",
+         LISTEN "workers = \"4\";\n",
+         {":2: workers: expected an integer, got a string"},
+         1},
+        {"float for integer",
+         LISTEN "limits = { max_depth = 1.5; };\n",
+         {":2: limits.max_depth: expected an integer, got a floating-point "
+          "number"},
+         1},
+        {"integer for boolean",
+         LISTEN "management = { enabled = 1; };\n",
+         {":2: management.enabled: expected a boolean (true or false), got "
+          "an integer"},
+         1},
+        {"string for boolean",
+         LISTEN ROUTE("require_tls = \"yes\";"),
+         {":2: routes.[0].require_tls: expected a boolean (true or false), "
+          "got a string"},
+         1},
+        {"integer for string",
+         LISTEN "userstore = { user = 5; };\n",
+         {":2: userstore.user: expected a string, got an integer"},
+         1},
+        {"empty string",
+         LISTEN "userstore = { database = \"\"; };\n",
+         {":2: userstore.database: must not be empty"},
+         1},
+        {"integer for group",
+         LISTEN "security = 5;\n",
+         {":2: security: expected a group, got an integer"},
+         1},
+        {"group for list",
+         "listen = { address = \"127.0.0.1:1\"; };\n",
+         {":1: listen: expected a list of groups"},
+         1},
+        {"string in group list",
+         "listen = ( \"127.0.0.1:1\" );\n",
+         {":1: listen.[0]: expected a group, got a string"},
+         1},
+        {"out of range low",
+         LISTEN "management = { token_ttl = 59; };\n",
+         {":2: management.token_ttl: 59 is out of range (60..86400)"},
+         1},
+        {"out of range high",
+         LISTEN "userstore = { pool_size = 65; };\n",
+         {":2: userstore.pool_size: 65 is out of range (1..64)"},
+         1},
+        {"out of range int64",
+         LISTEN "workers = 3000000000L;\n",
+         {":2: workers: 3000000000 is out of range (0..256)"},
+         1},
+        {"out of range in route",
+         LISTEN ROUTE("timeout = 0;"),
+         {":2: routes.[0].timeout: 0 is out of range (1..3600)"},
+         1},
+        {"negative",
+         LISTEN "limits = { max_connections = -1; };\n",
+         {":2: limits.max_connections: -1 is out of range (0..1000000)"},
+         1},
+        /* libconfig 1.5 would read this as 1024 without complaint. */
+        {"32-bit overflow",
+         LISTEN "limits = {\n max_body_size = 4294968320; };\n",
+         {":3: syntax error: integer 4294968320 is too large for 32 bits; "
+          "write 4294968320L"},
+         1},
+        {"missing listen",
+         "workers = 1;\n",
+         {": listen: missing required key"},
+         1},
+        {"empty listen",
+         "listen = ();\n",
+         {":1: listen: at least one listener is required"},
+         1},
+        {"missing address",
+         "listen = (\n { } );\n",
+         {":2: listen.[0].address: missing required key"},
+         1},
+        {"missing tls key",
+         "listen = ( { address = \"127.0.0.1:1\";\n"
+         " tls = { cert = \"c\"; }; } );\n",
+         {":2: listen.[0].tls.key: missing required key"},
+         1},
+        {"missing route keys",
+         LISTEN "routes = ( {\n timeout = 5; } );\n",
+         {":2: routes.[0].name: missing required key",
+          ":2: routes.[0].path: missing required key",
+          ":2: routes.[0].upstream: missing required key"},
+         3},
+        {"duplicate route name and path",
+         LISTEN
+         "routes = ( { name = \"a\"; path = \"/a\"; upstream = (\"http://h\"); "
+         "},\n"
+         " { name = \"b\"; path = \"/b\"; upstream = (\"http://h\"); },\n"
+         " { name = \"a\";\n path = \"/b\"; upstream = (\"http://h\"); } );\n",
+         {":4: routes.[2].name: duplicate route name \"a\" (also routes.[0])",
+          ":5: routes.[2].path: duplicate route path \"/b\" (also "
+          "routes.[1])"},
+         2},
+        {"route path without slash",
+         LISTEN "routes = ( { name = \"a\"; path = \"a\"; upstream = "
+                "(\"http://h\"); } );\n",
+         {":2: routes.[0].path: \"a\" must start with \"/\""},
+         1},
+        {"address without port",
+         "listen = ( { address = \"127.0.0.1\"; } );\n",
+         {":1: listen.[0].address: \"127.0.0.1\": expected \"host:port\""},
+         1},
+        {"address port zero",
+         "listen = ( { address = \"127.0.0.1:0\"; } );\n",
+         {":1: listen.[0].address: \"127.0.0.1:0\": the port must be a "
+          "number from 1 to 65535"},
+         1},
+        {"address port too big",
+         LISTEN "management = { address = \"127.0.0.1:65536\"; };\n",
+         {":2: management.address: \"127.0.0.1:65536\": the port must be"},
+         1},
+        {"address host name",
+         "listen = ( { address = \"example.com:80\"; } );\n",
+         {":1: listen.[0].address: \"example.com:80\": the host must be an "
+          "IP address or \"localhost\""},
+         1},
+        {"address bare ipv6",
+         "listen = ( { address = \"::1:80\"; } );\n",
+         {":1: listen.[0].address: \"::1:80\": an IPv6 host must be written "
+          "in brackets"},
+         1},
+        {"address bad ipv6",
+         "listen = ( { address = \"[::g]:80\"; } );\n",
+         {":1: listen.[0].address: \"[::g]:80\": the host in brackets is not "
+          "an IPv6 address"},
+         1},
+        {"duplicate listen address",
+         "listen = ( { address = \"127.0.0.1:1\"; },\n"
+         " { address = \"127.0.0.1:1\"; } );\n",
+         {":2: listen.[1]: address \"127.0.0.1:1\" is already used by "
+          "listen.[0]"},
+         1},
+        {"upstream scheme",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\";\n"
+                " upstream = ( \"http://h/\",\n \"ftp://h/\" ); } );\n",
+         {":4: routes.[0].upstream.[1]: \"ftp://h/\": expected a URL of the "
+          "form http://host[:port][/path]"},
+         1},
+        {"upstream without host",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+                "\"http:///x\" ); } );\n",
+         {":2: routes.[0].upstream.[0]: \"http:///x\": missing or malformed "
+          "host name"},
+         1},
+        {"upstream bad port",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+                "\"http://h:99999/\" ); } );\n",
+         {":2: routes.[0].upstream.[0]: \"http://h:99999/\": the port must "
+          "be a number from 1 to 65535"},
+         1},
+        {"upstream user info",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+                "\"http://u:p@h/\" ); } );\n",
+         {":2: routes.[0].upstream.[0]: \"http://u:p@h/\": user information"},
+         1},
+        {"upstream space in path",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+                "\"http://h/a b\" ); } );\n",
+         {":2: routes.[0].upstream.[0]: \"http://h/a b\": the path holds a "
+          "space"},
+         1},
+        {"https upstream",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+                "\"https://h/\" ); } );\n",
+         {":2: routes.[0].upstream.[0]: \"https://h/\": https upstreams are "
+          "not supported by this build yet"},
+         1},
+        {"empty upstream list",
+         LISTEN
+         "routes = ( { name = \"a\"; path = \"/a\"; upstream = (); } );\n",
+         {":2: routes.[0].upstream: at least one upstream URL is required"},
+         1},
+        {"upstream not a string",
+         LISTEN
+         "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( 5 ); } );\n",
+         {":2: routes.[0].upstream.[0]: expected a string, got an integer"},
+         1},
+        {"empty password_types",
+         LISTEN ROUTE("password_types = ();"),
+         {":2: routes.[0].password_types: must not be empty"},
+         1},
+        {"unknown password type",
+         LISTEN ROUTE("password_types = ( \"PasswordText\", \"Plain\" );"),
+         {":2: routes.[0].password_types.[1]: \"Plain\" is not one of "
+          "\"PasswordText\", \"PasswordDigest\""},
+         1},
+        {"bad auth",
+         LISTEN ROUTE("auth = \"digest\";"),
+         {":2: routes.[0].auth: \"digest\" is not one of \"wsse\", "
+          "\"basic\", \"wsse_or_basic\""},
+         1},
+        {"bad bootstrap_admin",
+         LISTEN "management = {\n bootstrap_admin = \"always\"; };\n",
+         {":3: management.bootstrap_admin: \"always\" is not one of \"off\", "
+          "\"loopback\", \"any\""},
+         1},
+        {"replay_store mariadb",
+         LISTEN "security = { replay_store = \"mariadb\"; };\n",
+         {":2: security.replay_store: replay_store \"mariadb\" is not "
+          "supported by this build yet"},
+         1},
+        {"replay_store unknown",
+         LISTEN "security = { replay_store = \"redis\"; };\n",
+         {":2: security.replay_store: \"redis\" is not one of \"memory\""},
+         1},
+        {"roles not strings",
+         LISTEN ROUTE("roles = ( \"a\", \"\" );"),
+         {":2: routes.[0].roles.[1]: must not be empty"},
+         1},
+        {"tls not a group",
+         "listen = ( { address = \"127.0.0.1:1\"; tls = true; } );\n",
+         {":1: listen.[0].tls: expected a group, got a boolean"},
+         1},
+};
+
+static void
+check_errors(const struct tmp *t, const char *name, const char *text,
+             const char *const *want, size_t n_want, size_t n_errors)
+{
+	char *path = write_file(t, "wssgate.conf", text, 0644);
+	char *errors = NULL, *line;
+	struct wsg_config *c = NULL;
+	size_t i;
+
+	assert_int_equal(wsg_config_load(path, &c, &errors), WSG_ERR_CONFIG);
+	assert_null(c);
+	assert_non_null(errors);
+	for (i = 0; i < n_want && want[i] != NULL; i++) {
+		line = wsg_mem_printf("%s%s", path, want[i]);
+		if (strstr(errors, line) == NULL)
+			fail_msg("%s: expected \"%s\" in:\n%s", name, line,
+			         errors);
+		free(line);
+	}
+	if (count_lines(errors) != n_errors)
+		fail_msg("%s: expected %zu errors, got:\n%s", name, n_errors,
+		         errors);
+	free(errors);
+	free(path);
+}
+
+static void
+test_errors(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++)
+		check_errors(*state, error_cases[i].name, error_cases[i].text,
+		             error_cases[i].want, 3, error_cases[i].n_errors);
+}
+
+static void
+test_many_errors(void **state)
+{
+	static const char text[] =
+	        "listen = ( { address = \"127.0.0.1\"; } );\n"
+	        "bogus = 1;\n"
+	        "userstore = { pool_size = 0;\n"
+	        "  port = \"x\"; };\n"
+	        "management = { bootstrap_admin = \"maybe\"; };\n"
+	        "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+	        "\"https://h\" );\n"
+	        "  password_types = (); timeout = 9999; } );\n";
+	static const char *const want[] = {
+	        ":1: listen.[0].address: ",
+	        ":2: bogus: unknown key",
+	        ":3: userstore.pool_size: 0 is out of range (1..64)",
+	        ":4: userstore.port: expected an integer, got a string",
+	        ":5: management.bootstrap_admin: \"maybe\" is not one of",
+	        ":6: routes.[0].upstream.[0]: \"https://h\": https upstreams",
+	        ":7: routes.[0].password_types: must not be empty",
+	        ":7: routes.[0].timeout: 9999 is out of range (1..3600)",
+	};
+
+	check_errors(*state, "many errors", text, want,
+	             sizeof(want) / sizeof(want[0]),
+	             sizeof(want) / sizeof(want[0]));
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct tmp *t = *state;
+	char *path = wsg_mem_printf("%s/nope.conf", t->dir);
+	char *errors = NULL, *want;
+	struct wsg_config *c = NULL;
+
+	assert_int_equal(wsg_config_load(path, &c, &errors), WSG_ERR_CONFIG);
+	assert_null(c);
+	want = wsg_mem_printf("%s: cannot open: No such file or directory\n",
+	                      path);
+	assert_string_equal(errors, want);
+	free(want);
+	free(errors);
+	free(path);
+}
+
+/* An included file is read relative to the config folder and named in errors.
+ */
+static void
+test_include(void **state)
+{
+	struct tmp *t = *state;
+	char *sub = write_file(t, "routes.inc", ROUTE("\n bad = 1;"), 0644);
+	char *path = write_file(t, "c.conf", LISTEN "@include \"routes.inc\"\n",
+	                        0644);
+	char *errors = NULL, *want;
+	struct wsg_config *c = NULL;
+
+	assert_int_equal(wsg_config_load(path, &c, &errors), WSG_ERR_CONFIG);
+	want = wsg_mem_printf("%s:2: routes.[0].bad: unknown key\n", sub);
+	assert_string_equal(errors, want);
+	free(want);
+	free(errors);
+	free(path);
+	free(sub);
+}
+
+static void *
+ref_unref_cb(void *arg)
+{
+	struct wsg_config *c = arg;
+	int i;
+
+	for (i = 0; i < 10000; i++)
+		wsg_config_unref(wsg_config_ref(c));
+	return NULL;
+}
+
+static void
+test_refcount(void **state)
+{
+	struct tmp *t = *state;
+	char *path = write_file(t, "c.conf", LISTEN ROUTE(""), 0644);
+	struct wsg_config *c = NULL;
+	pthread_t th[4];
+	int i;
+
+	assert_int_equal(wsg_config_load(path, &c, NULL), WSG_OK);
+	assert_int_equal(c->refs, 1);
+	assert_ptr_equal(wsg_config_ref(c), c);
+	assert_int_equal(c->refs, 2);
+	wsg_config_unref(c);
+	assert_int_equal(c->refs, 1);
+	/* Still usable with one reference left; LSan checks the final free. */
+	assert_string_equal(c->routes[0].name, "a");
+	/* Concurrent ref/unref pairs leave the count where it was. */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, ref_unref_cb, c),
+		                 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(c->refs, 1);
+	wsg_config_unref(c);
+	wsg_config_unref(NULL);
+	free(path);
+}
+
+/* ---- keyfile ---- */
+
+static char *
+read_all(const char *path)
+{
+	char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return wsg_mem_strdup(buf);
+}
+
+static void
+test_keyfile_create(void **state)
+{
+	struct tmp *t = *state;
+	char *path = wsg_mem_printf("%s/var/keys/master.key", t->dir);
+	char *dir = wsg_mem_printf("%s/var/keys", t->dir);
+	char *first, *second;
+	unsigned char key[32], again[32];
+	struct wsg_error err;
+	struct stat st;
+	int created = -1;
+	size_t i;
+
+	wsg_error_clear(&err);
+	assert_int_equal(wsg_keyfile_create(path, 32, &created, &err), WSG_OK);
+	assert_int_equal(created, 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	first = read_all(path);
+	assert_int_equal(strlen(first), 65);
+	assert_int_equal(first[64], '\n');
+	for (i = 0; i < 64; i++)
+		assert_non_null(strchr("0123456789abcdef", first[i]));
+
+	/* A second call leaves the existing key alone. */
+	assert_int_equal(wsg_keyfile_create(path, 32, &created, &err), WSG_OK);
+	assert_int_equal(created, 0);
+	second = read_all(path);
+	assert_string_equal(first, second);
+
+	assert_int_equal(wsg_keyfile_load(path, key, sizeof(key), &err),
+	                 WSG_OK);
+	for (i = 0; i < sizeof(key); i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(first + 2 * i, "%2x", &v), 1);
+		assert_int_equal(key[i], v);
+	}
+	/* Two fresh keys differ. */
+	free(path);
+	path = wsg_mem_printf("%s/other.key", t->dir);
+	assert_int_equal(wsg_keyfile_create(path, 32, NULL, &err), WSG_OK);
+	assert_int_equal(wsg_keyfile_load(path, again, sizeof(again), &err),
+	                 WSG_OK);
+	assert_memory_not_equal(key, again, sizeof(key));
+	assert_int_equal(wsg_keyfile_create(path, 0, NULL, &err),
+	                 WSG_ERR_INVAL);
+	free(first);
+	free(second);
+	free(dir);
+	free(path);
+}
+
+static void
+test_keyfile_load_errors(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *text;
+		mode_t mode;
+		int rc;
+		const char *reason;
+	} cases[] = {
+	        {"ok", "000102030405060708090a0b0c0d0e0F\n", 0600, WSG_OK, ""},
+	        {"ok without newline", "000102030405060708090a0b0c0d0e0f", 0400,
+	         WSG_OK, ""},
+	        {"group readable", "000102030405060708090a0b0c0d0e0f\n", 0640,
+	         WSG_ERR_PERM, "group or others"},
+	        {"world readable", "000102030405060708090a0b0c0d0e0f\n", 0604,
+	         WSG_ERR_PERM, "chmod 600"},
+	        {"too short", "000102030405060708090a0b0c0d0e\n", 0600,
+	         WSG_ERR_PARSE, "16-byte key"},
+	        {"too long", "000102030405060708090a0b0c0d0e0f00\n", 0600,
+	         WSG_ERR_PARSE, "32 hex digits"},
+	        {"two newlines", "000102030405060708090a0b0c0d0e0f\n\n", 0600,
+	         WSG_ERR_PARSE, "hex digits"},
+	        {"not hex", "00010203040506070809xa0b0c0d0e0f\n", 0600,
+	         WSG_ERR_PARSE, "hex digits"},
+	};
+	struct tmp *t = *state;
+	unsigned char key[16];
+	struct wsg_error err;
+	char *path;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		path = write_file(t, "k", cases[i].text, cases[i].mode);
+		wsg_error_clear(&err);
+		memset(key, 0xaa, sizeof(key));
+		rc = wsg_keyfile_load(path, key, sizeof(key), &err);
+		if (rc != cases[i].rc)
+			fail_msg("%s: rc %d, want %d (%s)", cases[i].name, rc,
+			         cases[i].rc, err.reason);
+		assert_non_null(strstr(err.reason, cases[i].reason));
+		for (j = 0; j < sizeof(key); j++)
+			assert_int_equal(key[j], rc == WSG_OK ? j : 0);
+		assert_int_equal(unlink(path), 0);
+		free(path);
+	}
+	path = wsg_mem_printf("%s/missing.key", t->dir);
+	assert_int_equal(wsg_keyfile_load(path, key, sizeof(key), &err),
+	                 WSG_ERR_IO);
+	assert_non_null(strstr(err.reason, "No such file"));
+	free(path);
+}
+
+static void
+test_keyfile_read_secret(void **state)
+{
+	static const struct {
+		const char *text;
+		mode_t mode;
+		int rc;
+		const char *want;
+	} cases[] = {
+	        {"s3cret\n", 0600, WSG_OK, "s3cret"},
+	        {"s3cret", 0600, WSG_OK, "s3cret"},
+	        {"first line\r\nsecond\n", 0400, WSG_OK, "first line"},
+	        {"\n", 0600, WSG_OK, ""},
+	        {"s3cret\n", 0644, WSG_ERR_PERM, NULL},
+	        {"s3cret\n", 0620, WSG_ERR_PERM, NULL},
+	};
+	struct tmp *t = *state;
+	struct wsg_error err;
+	char *path, *secret;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		path = write_file(t, "db.pass", cases[i].text, cases[i].mode);
+		secret = (char *)1;
+		len = 99;
+		assert_int_equal(
+		        wsg_keyfile_read_secret(path, &secret, &len, &err),
+		        cases[i].rc);
+		if (cases[i].want == NULL) {
+			assert_null(secret);
+			assert_int_equal(len, 0);
+		} else {
+			assert_string_equal(secret, cases[i].want);
+			assert_int_equal(len, strlen(cases[i].want));
+		}
+		if (secret != NULL)
+			wsg_mem_free_secret(secret, len);
+		assert_int_equal(unlink(path), 0);
+		free(path);
+	}
+	path = wsg_mem_printf("%s/none", t->dir);
+	assert_int_equal(wsg_keyfile_read_secret(path, &secret, NULL, &err),
+	                 WSG_ERR_IO);
+	assert_null(secret);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_example_config),
+	        cmocka_unit_test(test_example_lists_every_key),
+	        cmocka_unit_test_setup_teardown(test_defaults, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_route_defaults, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_explicit_values, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_relative_paths, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_errors, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_many_errors, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_missing_file, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_include, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_refcount, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_keyfile_create, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_keyfile_load_errors,
+	                                        tmp_setup, tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_keyfile_read_secret,
+	                                        tmp_setup, tmp_teardown),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,479 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "password.h"
+
+static const unsigned char key1[WSG_PASSWORD_KEY_LEN] = {1, 2, 3, 4, 5};
+static const unsigned char key2[WSG_PASSWORD_KEY_LEN] = {1, 2, 3, 4, 6};
+
+/* Whether `needle` occurs in `hay` (the clear password must not). */
+static int
+contains(const unsigned char *hay, size_t hay_len, const char *needle,
+         size_t len)
+{
+	size_t i;
+
+	for (i = 0; len > 0 && i + len <= hay_len; i++)
+		if (memcmp(hay + i, needle, len) == 0)
+			return 1;
+	return 0;
+}
+
+static char *
+hash_of(const char *pw)
+{
+	char *enc = NULL;
+
+	assert_int_equal(wsg_password_hash(pw, strlen(pw), &enc), WSG_OK);
+	assert_non_null(enc);
+	return enc;
+}
+
+static void
+test_hash_verify(void **state)
+{
+	char *enc = hash_of("correct horse");
+
+	assert_true(strncmp(enc, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
+	assert_int_equal(wsg_password_verify(enc, "correct horse", 13), WSG_OK);
+	assert_int_equal(wsg_password_verify(enc, "correct hors", 12),
+	                 WSG_ERR_AUTH);
+	assert_int_equal(wsg_password_verify(enc, "correct horsE", 13),
+	                 WSG_ERR_AUTH);
+	assert_int_equal(wsg_password_verify(enc, "", 0), WSG_ERR_AUTH);
+	free(enc);
+}
+
+static void
+test_hash_salted(void **state)
+{
+	char *a = hash_of("same"), *b = hash_of("same");
+
+	assert_string_not_equal(a, b);
+	assert_int_equal(wsg_password_verify(a, "same", 4), WSG_OK);
+	assert_int_equal(wsg_password_verify(b, "same", 4), WSG_OK);
+	free(a);
+	free(b);
+}
+
+static void
+test_hash_empty_password(void **state)
+{
+	char *enc = NULL;
+
+	assert_int_equal(wsg_password_hash("", 0, &enc), WSG_OK);
+	assert_int_equal(wsg_password_verify(enc, "", 0), WSG_OK);
+	assert_int_equal(wsg_password_verify(enc, "x", 1), WSG_ERR_AUTH);
+	free(enc);
+}
+
+static void
+test_verify_not_argon2id(void **state)
+{
+	static const char *const bad[] = {
+	        "",
+	        "secret",
+	        "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$"
+	        "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+	        "$argon2d$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$"
+	        "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+	        "$2b$12$abcdefghijklmnopqrstuu1234567890123456789012345678",
+	        "$ARGON2ID$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA",
+	        "$argon2id$",
+	        "$argon2id$v=19$m=19456,t=2,p=1$!!!$???",
+	        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(wsg_password_verify(bad[i], "secret", 6),
+		                 WSG_ERR_PARSE);
+	assert_int_equal(wsg_password_verify(NULL, "secret", 6), WSG_ERR_PARSE);
+}
+
+static void *
+dummy_thread(void *arg)
+{
+	return (void *)wsg_password_dummy_hash();
+}
+
+static void
+test_dummy_hash(void **state)
+{
+	pthread_t t[4];
+	void *got[4];
+	const char *d;
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		assert_int_equal(
+		        pthread_create(&t[i], NULL, dummy_thread, NULL), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(t[i], &got[i]), 0);
+	d = wsg_password_dummy_hash();
+	for (i = 0; i < 4; i++)
+		assert_ptr_equal(got[i], d);
+	assert_true(strncmp(d, "$argon2id$", 10) == 0);
+	assert_int_equal(wsg_password_verify(d, "guess", 5), WSG_ERR_AUTH);
+	assert_int_equal(wsg_password_verify(d, "", 0), WSG_ERR_AUTH);
+}
+
+static void
+test_seal_round_trip(void **state)
+{
+	static const struct {
+		const char *user;
+		const char *pw;
+		size_t len;
+	} cases[] = {
+	        {"alice", "s3cret", 6},
+	        {"alice", "", 0},
+	        {"bob", "p\xc3\xa4ssw\xc3\xb6rd \xe2\x9c\x93", 14},
+	        {"\xe5\xb1\xb1\xe7\x94\xb0", "with\0nul", 8},
+	        {"", "no user name", 12},
+	};
+	unsigned char *sealed;
+	size_t i, sealed_len, pw_len;
+	char *pw;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(wsg_password_seal(key1, cases[i].user,
+		                                   cases[i].pw, cases[i].len,
+		                                   &sealed, &sealed_len),
+		                 WSG_OK);
+		assert_int_equal(sealed_len, 1 + 12 + cases[i].len + 16);
+		assert_int_equal(sealed[0], 0x01);
+		assert_false(contains(sealed, sealed_len, cases[i].pw,
+		                      cases[i].len));
+		assert_int_equal(wsg_password_unseal(key1, cases[i].user,
+		                                     sealed, sealed_len, &pw,
+		                                     &pw_len),
+		                 WSG_OK);
+		assert_int_equal(pw_len, cases[i].len);
+		assert_memory_equal(pw, cases[i].pw, cases[i].len);
+		assert_int_equal(pw[pw_len], '\0');
+		wsg_mem_free_secret(pw, pw_len);
+		free(sealed);
+	}
+}
+
+static void
+test_seal_differs(void **state)
+{
+	unsigned char *a, *b;
+	size_t alen, blen;
+
+	assert_int_equal(wsg_password_seal(key1, "alice", "pw", 2, &a, &alen),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_seal(key1, "alice", "pw", 2, &b, &blen),
+	                 WSG_OK);
+	assert_int_equal(alen, blen);
+	assert_memory_not_equal(a, b, alen);
+	free(a);
+	free(b);
+}
+
+/* Each case damages a fresh sealed copy; all must fail with WSG_ERR_CRYPTO. */
+enum damage {
+	DAMAGE_VERSION,
+	DAMAGE_IV,
+	DAMAGE_CIPHERTEXT,
+	DAMAGE_TAG,
+	DAMAGE_TRUNCATE,
+	DAMAGE_EXTEND,
+	DAMAGE_SHORT,
+	DAMAGE_USER,
+	DAMAGE_USER_PREFIX,
+	DAMAGE_KEY,
+};
+
+static void
+test_unseal_tampered(void **state)
+{
+	static const enum damage cases[] = {
+	        DAMAGE_VERSION, DAMAGE_IV,       DAMAGE_CIPHERTEXT,
+	        DAMAGE_TAG,     DAMAGE_TRUNCATE, DAMAGE_EXTEND,
+	        DAMAGE_SHORT,   DAMAGE_USER,     DAMAGE_USER_PREFIX,
+	        DAMAGE_KEY,
+	};
+	const unsigned char *key;
+	const char *user;
+	unsigned char *sealed, *in;
+	size_t i, sealed_len, in_len, pw_len;
+	char *pw;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(wsg_password_seal(key1, "alice", "hunter2", 7,
+		                                   &sealed, &sealed_len),
+		                 WSG_OK);
+		in = wsg_mem_calloc(1, sealed_len + 1);
+		memcpy(in, sealed, sealed_len);
+		in_len = sealed_len;
+		key = key1;
+		user = "alice";
+		switch (cases[i]) {
+		case DAMAGE_VERSION: in[0] = 0x02; break;
+		case DAMAGE_IV: in[1] ^= 0x01; break;
+		case DAMAGE_CIPHERTEXT: in[13] ^= 0x80; break;
+		case DAMAGE_TAG: in[in_len - 1] ^= 0x01; break;
+		case DAMAGE_TRUNCATE: in_len--; break;
+		case DAMAGE_EXTEND: in_len++; break;
+		case DAMAGE_SHORT: in_len = 28; break;
+		case DAMAGE_USER: user = "mallory"; break;
+		case DAMAGE_USER_PREFIX: user = "alic"; break;
+		case DAMAGE_KEY: key = key2; break;
+		}
+		pw = (char *)"untouched";
+		pw_len = 99;
+		assert_int_equal(wsg_password_unseal(key, user, in, in_len, &pw,
+		                                     &pw_len),
+		                 WSG_ERR_CRYPTO);
+		assert_null(pw);
+		assert_int_equal(pw_len, 0);
+		free(in);
+		free(sealed);
+	}
+}
+
+/* ---- the verification pool ---- */
+
+#define NJOBS 6
+
+struct async_run {
+	struct event_base *base;
+	pthread_t loop_thread;
+	int remaining;
+	int calls[NJOBS];
+	int results[NJOBS];
+	int on_loop_thread[NJOBS];
+};
+
+struct async_job {
+	struct async_run *run;
+	int idx;
+};
+
+static void
+async_done_cb(int result, void *arg)
+{
+	struct async_job *j = arg;
+	struct async_run *run = j->run;
+
+	run->calls[j->idx]++;
+	run->results[j->idx] = result;
+	run->on_loop_thread[j->idx] =
+	        pthread_equal(pthread_self(), run->loop_thread);
+	if (--run->remaining == 0)
+		event_base_loopbreak(run->base);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static void
+test_pool_verify(void **state)
+{
+	struct async_run run;
+	struct async_job jobs[NJOBS];
+	struct wsg_password_pool *pool;
+	struct timeval limit = {60, 0};
+	struct event *watchdog;
+	char *enc = hash_of("letmein");
+	static const struct {
+		const char *pw;
+		int use_dummy;
+		int bad_hash;
+		int want;
+	} cases[NJOBS] = {
+	        {"letmein", 0, 0, WSG_OK},
+	        {"letmeout", 0, 0, WSG_ERR_AUTH},
+	        {"letmein", 1, 0, WSG_ERR_AUTH},
+	        {"letmein", 0, 1, WSG_ERR_PARSE},
+	        {"", 0, 0, WSG_ERR_AUTH},
+	        {"letmein", 0, 0, WSG_OK},
+	};
+	size_t i;
+
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	assert_non_null(run.base);
+	run.loop_thread = pthread_self();
+	run.remaining = NJOBS;
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &limit);
+	pool = wsg_password_pool_new(2);
+	assert_non_null(pool);
+	for (i = 0; i < NJOBS; i++) {
+		const char *h = cases[i].use_dummy  ? wsg_password_dummy_hash()
+		                : cases[i].bad_hash ? "$2b$10$notargon"
+		                                    : enc;
+
+		jobs[i].run = &run;
+		jobs[i].idx = (int)i;
+		assert_int_equal(wsg_password_verify_async(
+		                         pool, run.base, h, cases[i].pw,
+		                         strlen(cases[i].pw), async_done_cb,
+		                         &jobs[i]),
+		                 WSG_OK);
+	}
+	/* Nothing completes before the loop runs. */
+	for (i = 0; i < NJOBS; i++)
+		assert_int_equal(run.calls[i], 0);
+	event_base_dispatch(run.base);
+	assert_int_equal(run.remaining, 0);
+	for (i = 0; i < NJOBS; i++) {
+		assert_int_equal(run.calls[i], 1);
+		assert_int_equal(run.results[i], cases[i].want);
+		assert_true(run.on_loop_thread[i]);
+	}
+	wsg_password_pool_free(pool);
+	event_free(watchdog);
+	event_base_free(run.base);
+	free(enc);
+}
+
+/* Freeing the pool finishes queued jobs; their completions run afterwards. */
+static void
+test_pool_free_with_queued_jobs(void **state)
+{
+	struct async_run run;
+	struct async_job jobs[NJOBS];
+	struct wsg_password_pool *pool;
+	char *enc = hash_of("queued");
+	size_t i;
+	int rounds;
+
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	assert_non_null(run.base);
+	run.loop_thread = pthread_self();
+	run.remaining = NJOBS;
+	pool = wsg_password_pool_new(1);
+	assert_non_null(pool);
+	for (i = 0; i < NJOBS; i++) {
+		jobs[i].run = &run;
+		jobs[i].idx = (int)i;
+		assert_int_equal(
+		        wsg_password_verify_async(
+		                pool, run.base, enc, i % 2 ? "nope" : "queued",
+		                i % 2 ? 4 : 6, async_done_cb, &jobs[i]),
+		        WSG_OK);
+	}
+	wsg_password_pool_free(pool);
+	for (i = 0; i < NJOBS; i++)
+		assert_int_equal(run.calls[i], 0);
+	for (rounds = 0; run.remaining > 0 && rounds < 100; rounds++)
+		event_base_loop(run.base, EVLOOP_NONBLOCK);
+	assert_int_equal(run.remaining, 0);
+	for (i = 0; i < NJOBS; i++) {
+		assert_int_equal(run.calls[i], 1);
+		assert_int_equal(run.results[i], i % 2 ? WSG_ERR_AUTH : WSG_OK);
+		assert_true(run.on_loop_thread[i]);
+	}
+	event_base_free(run.base);
+	free(enc);
+}
+
+/* Completions go to the base of the thread that submitted the job. */
+struct loop_thread {
+	struct wsg_password_pool *pool;
+	const char *enc;
+	int ok;
+};
+
+static void *
+loop_thread_main(void *arg)
+{
+	struct loop_thread *lt = arg;
+	struct async_run run;
+	struct async_job jobs[2];
+	struct timeval limit = {60, 0};
+	struct event *watchdog;
+	size_t i;
+
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	run.loop_thread = pthread_self();
+	run.remaining = 2;
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &limit);
+	for (i = 0; i < 2; i++) {
+		jobs[i].run = &run;
+		jobs[i].idx = (int)i;
+		if (wsg_password_verify_async(
+		            lt->pool, run.base, lt->enc, i ? "wrong" : "shared",
+		            i ? 5 : 6, async_done_cb, &jobs[i]) != WSG_OK)
+			goto out;
+	}
+	event_base_dispatch(run.base);
+	lt->ok = run.remaining == 0 && run.calls[0] == 1 && run.calls[1] == 1 &&
+	         run.results[0] == WSG_OK && run.results[1] == WSG_ERR_AUTH &&
+	         run.on_loop_thread[0] && run.on_loop_thread[1];
+out:
+	event_free(watchdog);
+	event_base_free(run.base);
+	return NULL;
+}
+
+static void
+test_pool_several_bases(void **state)
+{
+	struct loop_thread lt[3];
+	pthread_t t[3];
+	struct wsg_password_pool *pool = wsg_password_pool_new(2);
+	char *enc = hash_of("shared");
+	size_t i;
+
+	assert_non_null(pool);
+	for (i = 0; i < 3; i++) {
+		lt[i].pool = pool;
+		lt[i].enc = enc;
+		lt[i].ok = 0;
+		assert_int_equal(
+		        pthread_create(&t[i], NULL, loop_thread_main, &lt[i]),
+		        0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_true(lt[i].ok);
+	}
+	wsg_password_pool_free(pool);
+	free(enc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_hash_verify),
+	        cmocka_unit_test(test_hash_salted),
+	        cmocka_unit_test(test_hash_empty_password),
+	        cmocka_unit_test(test_verify_not_argon2id),
+	        cmocka_unit_test(test_dummy_hash),
+	        cmocka_unit_test(test_seal_round_trip),
+	        cmocka_unit_test(test_seal_differs),
+	        cmocka_unit_test(test_unseal_tampered),
+	        cmocka_unit_test(test_pool_verify),
+	        cmocka_unit_test(test_pool_free_with_queued_jobs),
+	        cmocka_unit_test(test_pool_several_bases),
+	};
+
+	/* Completions cross threads through event_active(): bases need locks.
+	 */
+	if (evthread_use_pthreads() != 0)
+		return 1;
+	return cmocka_run_group_tests_name("password", tests, NULL, NULL);
+}
