@@ -1,0 +1,293 @@
+#include "auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "credcache.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "password.h"
+#include "replay.h"
+#include "userstore.h"
+#include "wsse.h"
+
+/* Digest checks for unknown users run against this, so they cost the same. */
+static const char dummy_digest_password[] = "wssgate-unknown-user-dummy";
+
+static struct wsg_time
+wall_now(void)
+{
+	struct timespec ts;
+	struct wsg_time t;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t.sec = ts.tv_sec;
+	t.nsec = (int32_t)ts.tv_nsec;
+	return t;
+}
+
+static void
+policy_of(const struct wsg_request *r, struct wsg_wsse_policy *p)
+{
+	const struct wsg_security_conf *sec = &r->worker->rt->cfg->security;
+
+	memset(p, 0, sizeof(*p));
+	p->strict_bsp = sec->strict_bsp;
+	p->require_timestamp = r->route->require_timestamp;
+	p->created_ttl = sec->created_ttl;
+	p->future_ttl = sec->future_ttl;
+	p->timestamp_ttl = sec->timestamp_ttl;
+}
+
+static void
+complete(struct wsg_request *r, int status)
+{
+	if (status != WSG_OK)
+		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
+			      r->route->name, r->claimed_user,
+			      r->err.fault == WSG_FAULT_SERVER ? "auth_error"
+							       : "auth_failure",
+			      r->err.reason);
+	r->auth_done(r, status);
+}
+
+/* Every "who are you" failure looks the same to the peer (DESIGN 3.3). */
+static void
+fail_authentication(struct wsg_request *r, const char *reason)
+{
+	wsg_error_set(&r->err, WSG_ERR_AUTH, WSG_FAULT_FAILED_AUTHENTICATION,
+		      "%s", reason);
+	complete(r, WSG_ERR_AUTH);
+}
+
+static int
+has_role(const char *roles, const char *want)
+{
+	size_t n = strlen(want);
+	const char *p = roles;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && memcmp(p, want, n) == 0)
+			return 1;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int
+route_allows_roles(const struct wsg_route_conf *rt, const char *roles)
+{
+	size_t i;
+
+	if (rt->n_roles == 0)
+		return 1;
+	for (i = 0; i < rt->n_roles; i++)
+		if (has_role(roles, rt->roles[i]))
+			return 1;
+	return 0;
+}
+
+/* The password matched: apply account, route policy and replay rules. */
+static void
+authorize(struct wsg_request *r)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_wsse_policy policy;
+	int rc;
+
+	if (r->cred.disabled) {
+		fail_authentication(r, "user is disabled");
+		return;
+	}
+	if ((r->route->password_types & (unsigned)r->tok.pwtype) == 0) {
+		fail_authentication(r, r->tok.pwtype == WSG_PWTYPE_DIGEST
+				    ? "PasswordDigest not allowed on this route"
+				    : "PasswordText not allowed on this route");
+		return;
+	}
+	if (!route_allows_roles(r->route, r->cred.roles)) {
+		fail_authentication(r, "user holds none of the route's roles");
+		return;
+	}
+	if (r->tok.nonce != NULL) {
+		struct wsg_time now = wall_now();
+
+		policy_of(r, &policy);
+		rc = wsg_replay_insert(rt->replay, r->tok.nonce,
+				       r->tok.nonce_len,
+				       wsg_wsse_nonce_expiry(&r->tok, &policy, now),
+				       now.sec);
+		if (rc == WSG_ERR_REPLAY) {
+			wsg_error_set(&r->err, rc, WSG_FAULT_INVALID_SECURITY,
+				      "nonce replayed");
+			complete(r, rc);
+			return;
+		}
+		if (rc != WSG_OK) {
+			wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
+				      "replay cache full of live nonces");
+			complete(r, rc);
+			return;
+		}
+	}
+	r->user = wsg_mem_strdup(r->tok.username);
+	r->roles = wsg_mem_strdup(r->cred.roles ? r->cred.roles : "");
+	complete(r, WSG_OK);
+}
+
+static void
+text_verified_cb(int result, void *arg)
+{
+	struct wsg_request *r = arg;
+
+	if (!r->cred.exists) {
+		fail_authentication(r, "unknown user");
+		return;
+	}
+	if (r->tok.password_len == 0) {
+		fail_authentication(r, "empty password");
+		return;
+	}
+	if (result == WSG_ERR_PARSE) {
+		fail_authentication(r, "stored password hash is not argon2id");
+		return;
+	}
+	if (result != WSG_OK) {
+		fail_authentication(r, "wrong password");
+		return;
+	}
+	wsg_credcache_mark_verified(r->worker->rt->credcache, r->tok.username,
+				    r->cred.password_hash, r->tok.password,
+				    r->tok.password_len);
+	authorize(r);
+}
+
+static void
+verify(struct wsg_request *r)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+	const char *hash;
+	int rc;
+
+	if (r->tok.pwtype == WSG_PWTYPE_DIGEST) {
+		if (r->cred.exists && r->cred.digest_password != NULL) {
+			rc = wsg_wsse_verify(&r->tok, r->cred.digest_password,
+					     r->cred.digest_password_len);
+			if (rc != WSG_OK) {
+				fail_authentication(r, "wrong password digest");
+				return;
+			}
+			authorize(r);
+			return;
+		}
+		wsg_wsse_verify(&r->tok, dummy_digest_password,
+				sizeof(dummy_digest_password) - 1);
+		fail_authentication(r, r->cred.exists
+				    ? "user has no digest secret (--no-digest)"
+				    : "unknown user");
+		return;
+	}
+	if (r->cred.exists && r->tok.password_len > 0 &&
+	    wsg_credcache_check_verified(rt->credcache, r->tok.username,
+					 r->tok.password, r->tok.password_len,
+					 wall_now().sec) == WSG_OK) {
+		authorize(r);
+		return;
+	}
+	hash = r->cred.exists && r->cred.password_hash != NULL
+	       ? r->cred.password_hash : wsg_password_dummy_hash();
+	rc = wsg_password_verify_async(rt->pwpool, r->worker->base, hash,
+				       r->tok.password, r->tok.password_len,
+				       text_verified_cb, r);
+	if (rc != WSG_OK) {
+		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
+			      "cannot queue password verification");
+		complete(r, rc);
+	}
+}
+
+static void
+lookup_cb(int status, struct wsg_user_record *rec, void *arg)
+{
+	struct wsg_request *r = arg;
+	struct wsg_runtime *rt = r->worker->rt;
+	int rc;
+
+	if (status == WSG_OK) {
+		r->cred.exists = 1;
+		r->cred.disabled = rec->disabled;
+		r->cred.password_hash = wsg_mem_strdup(rec->password_hash);
+		r->cred.roles = wsg_mem_strdup(rec->roles ? rec->roles : "");
+		if (rec->digest_sealed != NULL) {
+			rc = wsg_password_unseal(rt->master_key, rec->username,
+						 rec->digest_sealed,
+						 rec->digest_sealed_len,
+						 &r->cred.digest_password,
+						 &r->cred.digest_password_len);
+			if (rc != WSG_OK)
+				wsg_log_audit(rt->log, r->rid, r->client,
+					      r->route->name, rec->username,
+					      "store_error",
+					      "digest secret does not open with the master key");
+		}
+		wsg_userstore_record_free(rec);
+	} else if (status == WSG_ERR_NOTFOUND) {
+		r->cred.exists = 0;
+		r->cred.roles = wsg_mem_strdup("");
+	} else {
+		wsg_error_set(&r->err, status, WSG_FAULT_SERVER,
+			      "user store unavailable: %s", wsg_strerror(status));
+		complete(r, status);
+		return;
+	}
+	wsg_credcache_put(rt->credcache, r->tok.username, &r->cred,
+			  wall_now().sec);
+	verify(r);
+}
+
+void
+wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_wsse_policy policy;
+	int rc;
+
+	r->auth_done = done;
+	policy_of(r, &policy);
+	rc = wsg_wsse_parse(&r->msg, &policy, &r->tok, &r->err);
+	if (rc != WSG_OK) {
+		complete(r, rc);
+		return;
+	}
+	r->claimed_user = wsg_mem_strdup(r->tok.username);
+	rc = wsg_wsse_check_freshness(&r->tok, &policy, wall_now(), &r->err);
+	if (rc != WSG_OK) {
+		complete(r, rc);
+		return;
+	}
+	if (wsg_credcache_get(rt->credcache, r->tok.username, wall_now().sec,
+			      &r->cred) == WSG_OK) {
+		verify(r);
+		return;
+	}
+	/* Names the store can never hold need no query, but the same work after. */
+	if (r->tok.username_len == 0 ||
+	    r->tok.username_len > WSG_USERSTORE_MAX_NAME ||
+	    strlen(r->tok.username) != r->tok.username_len) {
+		r->cred.exists = 0;
+		r->cred.roles = wsg_mem_strdup("");
+		verify(r);
+		return;
+	}
+	rc = wsg_userstore_lookup(r->worker->db, r->tok.username, lookup_cb, r);
+	if (rc != WSG_OK) {
+		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
+			      "cannot query the user store: %s", wsg_strerror(rc));
+		complete(r, rc);
+	}
+}

@@ -1,0 +1,353 @@
+#include "cli.h"
+
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "keyfile.h"
+#include "mem.h"
+#include "password.h"
+#include "userstore.h"
+
+#define MAX_PASSWORD_LEN 1024
+#define MAX_ROLES 64
+#define JWT_KEY_LEN 32
+
+int
+wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
+		  char **password, struct wsg_error *err)
+{
+	const struct wsg_userstore_conf *us = &cfg->userstore;
+	size_t len;
+	int rc;
+
+	*password = NULL;
+	memset(params, 0, sizeof(*params));
+	if (us->password_file != NULL) {
+		rc = wsg_keyfile_read_secret(us->password_file, password, &len,
+					     err);
+		if (rc != WSG_OK)
+			return rc;
+	}
+	params->host = us->host;
+	params->port = us->port;
+	params->socket = us->socket;
+	params->user = us->user;
+	params->password = *password;
+	params->database = us->database;
+	params->connect_timeout = (unsigned)us->connect_timeout;
+	params->query_timeout = (unsigned)us->query_timeout;
+	return WSG_OK;
+}
+
+/* Where the schema lives: beside the binary in a build tree, else installed. */
+static char *
+find_schema(void)
+{
+	char exe[PATH_MAX], *slash, *path;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			path = wsg_mem_printf("%s/../schemas/userstore.sql", exe);
+			if (access(path, R_OK) == 0)
+				return path;
+			free(path);
+		}
+	}
+	path = wsg_mem_printf("%s/schemas/userstore.sql", WSG_SRCDIR);
+	if (access(path, R_OK) == 0)
+		return path;
+	free(path);
+	return wsg_mem_printf("%s/userstore.sql", WSG_DATADIR);
+}
+
+/* One line from `in`, without its line ending; empty or overlong is refused. */
+static int
+read_password(FILE *in, char **out, size_t *out_len)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	*out = NULL;
+	*out_len = 0;
+	n = getline(&line, &cap, in);
+	if (n < 0) {
+		free(line);
+		fprintf(stderr, "wssgate: no password on standard input\n");
+		return WSG_ERR_INVAL;
+	}
+	if (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (n > 0 && line[n - 1] == '\r')
+		line[--n] = '\0';
+	if (n == 0 || n > MAX_PASSWORD_LEN) {
+		wsg_mem_free_secret(line, cap);
+		fprintf(stderr, "wssgate: the password must be 1 to %d bytes\n",
+			MAX_PASSWORD_LEN);
+		return WSG_ERR_INVAL;
+	}
+	*out = line;
+	*out_len = (size_t)n;
+	return WSG_OK;
+}
+
+/* Hash always; seal the clear password too unless the user is text-only. */
+static int
+make_secrets(const struct wsg_config *cfg, const char *user, const char *pw,
+	     size_t len, int digest, char **hash, unsigned char **sealed,
+	     size_t *sealed_len, struct wsg_error *err)
+{
+	unsigned char key[WSG_PASSWORD_KEY_LEN];
+	int rc;
+
+	*hash = NULL;
+	*sealed = NULL;
+	*sealed_len = 0;
+	if (digest) {
+		rc = wsg_keyfile_load(cfg->userstore.master_key_file, key,
+				      sizeof(key), err);
+		if (rc != WSG_OK)
+			return rc;
+		rc = wsg_password_seal(key, user, pw, len, sealed, sealed_len);
+		OPENSSL_cleanse(key, sizeof(key));
+		if (rc != WSG_OK)
+			return wsg_error_set(err, rc, WSG_FAULT_NONE,
+					     "cannot seal the password");
+	}
+	rc = wsg_password_hash(pw, len, hash);
+	if (rc != WSG_OK) {
+		free(*sealed);
+		*sealed = NULL;
+		return wsg_error_set(err, rc, WSG_FAULT_NONE,
+				     "cannot hash the password");
+	}
+	return WSG_OK;
+}
+
+static int
+cmd_db_init(const struct wsg_config *cfg, struct wsg_db_conn *c,
+	    struct wsg_error *err)
+{
+	char *schema = find_schema();
+	int rc, created;
+
+	rc = wsg_userstore_init_schema(c, schema, err);
+	free(schema);
+	if (rc != WSG_OK)
+		return rc;
+	rc = wsg_keyfile_create(cfg->userstore.master_key_file,
+				WSG_PASSWORD_KEY_LEN, &created, err);
+	if (rc != WSG_OK)
+		return rc;
+	if (created)
+		printf("created master key %s\n", cfg->userstore.master_key_file);
+	rc = wsg_keyfile_create(cfg->management.jwt_secret_file, JWT_KEY_LEN,
+				&created, err);
+	if (rc != WSG_OK)
+		return rc;
+	if (created)
+		printf("created JWT secret %s\n", cfg->management.jwt_secret_file);
+	printf("schema ready in database %s\n", cfg->userstore.database);
+	return WSG_OK;
+}
+
+static int
+cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
+	     char **argv, FILE *in, struct wsg_error *err)
+{
+	const char *roles[MAX_ROLES + 1];
+	size_t nroles = 0, pwlen = 0, sealed_len = 0;
+	unsigned char *sealed = NULL;
+	char *pw = NULL, *hash = NULL;
+	int i, admin = 0, digest = 1, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--admin") == 0) {
+			admin = 1;
+		} else if (strcmp(argv[i], "--no-digest") == 0) {
+			digest = 0;
+		} else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc &&
+			   nroles < MAX_ROLES) {
+			roles[nroles++] = argv[++i];
+		} else {
+			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+					     "unexpected argument %s", argv[i]);
+		}
+	}
+	if (admin)
+		roles[nroles++] = cfg->management.admin_role;
+	rc = read_password(in, &pw, &pwlen);
+	if (rc != WSG_OK)
+		return wsg_error_set(err, rc, WSG_FAULT_NONE, "no password set");
+	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
+			  &sealed_len, err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_add_user(c, argv[0], hash, sealed,
+					    sealed_len, roles, nroles, NULL,
+					    err);
+	if (rc == WSG_OK)
+		printf("added user %s\n", argv[0]);
+	wsg_mem_free_secret(pw, pwlen);
+	free(hash);
+	free(sealed);
+	return rc;
+}
+
+static int
+cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
+		char **argv, FILE *in, struct wsg_error *err)
+{
+	size_t pwlen = 0, sealed_len = 0;
+	unsigned char *sealed = NULL;
+	char *pw = NULL, *hash = NULL;
+	int digest = 1, rc;
+
+	if (argc == 2 && strcmp(argv[1], "--no-digest") == 0)
+		digest = 0;
+	else if (argc != 1)
+		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+				     "usage: user passwd NAME [--no-digest]");
+	rc = read_password(in, &pw, &pwlen);
+	if (rc != WSG_OK)
+		return wsg_error_set(err, rc, WSG_FAULT_NONE,
+				     "password unchanged");
+	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
+			  &sealed_len, err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_set_password(c, argv[0], hash, sealed,
+						sealed_len, err);
+	if (rc == WSG_OK)
+		printf("changed the password of %s\n", argv[0]);
+	wsg_mem_free_secret(pw, pwlen);
+	free(hash);
+	free(sealed);
+	return rc;
+}
+
+static int
+cmd_user_list(const struct wsg_config *cfg, struct wsg_db_conn *c,
+	      struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	size_t i;
+	int rc;
+
+	rc = wsg_userstore_list_users(c, &res, err);
+	if (rc != WSG_OK)
+		return rc;
+	for (i = 0; i < res->nrows; i++) {
+		const char *name = res->cells[i * res->ncols];
+		const char *roles = res->cells[i * res->ncols + 1];
+		const char *admin_role = cfg->management.admin_role;
+		size_t alen = strlen(admin_role);
+		int admin = 0;
+		const char *p = roles;
+
+		while (p != NULL && *p != '\0') {
+			size_t len = strcspn(p, ",");
+
+			if (len == alen && memcmp(p, admin_role, alen) == 0)
+				admin = 1;
+			p = p[len] ? p + len + 1 : NULL;
+		}
+		printf("%s\t%s\t%s\n", name, roles ? roles : "",
+		       admin ? "admin" : "-");
+	}
+	wsg_db_result_free(res);
+	return WSG_OK;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "wssgate: unknown verb; see wssgate --help\n");
+	return 2;
+}
+
+static int
+dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
+	 char **argv, FILE *in, struct wsg_error *err)
+{
+	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : "";
+
+	if (strcmp(noun, "db") == 0 && strcmp(verb, "init") == 0 && argc == 2)
+		return cmd_db_init(cfg, c, err);
+	if (strcmp(noun, "user") == 0) {
+		if (strcmp(verb, "list") == 0 && argc == 2)
+			return cmd_user_list(cfg, c, err);
+		if (argc < 3)
+			return WSG_ERR_INVAL;
+		if (strcmp(verb, "add") == 0)
+			return cmd_user_add(cfg, c, argc - 2, argv + 2, in, err);
+		if (strcmp(verb, "passwd") == 0)
+			return cmd_user_passwd(cfg, c, argc - 2, argv + 2, in,
+					       err);
+		if (strcmp(verb, "del") == 0 && argc == 3)
+			return wsg_userstore_del_user(c, argv[2], err);
+	}
+	if (strcmp(noun, "role") == 0) {
+		if (strcmp(verb, "add") == 0 && argc == 3)
+			return wsg_userstore_add_role(c, argv[2], err);
+		if (strcmp(verb, "grant") == 0 && argc == 4)
+			return wsg_userstore_grant(c, argv[2], argv[3], err);
+		if (strcmp(verb, "revoke") == 0 && argc == 4)
+			return wsg_userstore_revoke(c, argv[2], argv[3], err);
+	}
+	return WSG_ERR_INVAL;
+}
+
+static int
+known_verb(int argc, char **argv)
+{
+	static const char *const verbs[][2] = {
+		{ "db", "init" }, { "user", "add" }, { "user", "del" },
+		{ "user", "list" }, { "user", "passwd" }, { "role", "add" },
+		{ "role", "grant" }, { "role", "revoke" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (argc >= 2 && strcmp(argv[0], verbs[i][0]) == 0 &&
+		    strcmp(argv[1], verbs[i][1]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+wsg_cli_run(const struct wsg_config *cfg, int argc, char **argv, FILE *in)
+{
+	struct wsg_db_params params;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	char *password = NULL;
+	int rc;
+
+	wsg_error_clear(&err);
+	if (!known_verb(argc, argv))
+		return usage();
+	rc = wsg_cli_db_params(cfg, &params, &password, &err);
+	if (rc == WSG_OK)
+		rc = wsg_db_connect(&params, &c, &err);
+	if (rc == WSG_OK)
+		rc = dispatch(cfg, c, argc, argv, in, &err);
+	wsg_db_close(c);
+	if (password != NULL)
+		wsg_mem_free_secret(password, strlen(password));
+	if (rc == WSG_OK)
+		return 0;
+	if (err.reason[0] == '\0')
+		snprintf(err.reason, sizeof(err.reason), "%s: %s",
+			 rc == WSG_ERR_INVAL ? "bad arguments" : "failed",
+			 wsg_strerror(rc));
+	fprintf(stderr, "wssgate: %s\n", err.reason);
+	return 1;
+}

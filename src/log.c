@@ -1,0 +1,204 @@
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "mem.h"
+#include "soap.h"
+
+#define LINE_MAX_LEN 2048
+#define FIELD_MAX_LEN 256
+
+struct wsg_log {
+	int access_fd;
+	int audit_fd;
+	int own_access;
+	int own_audit;
+};
+
+static int
+open_sink(const char *path, int *fd, int *own, struct wsg_error *err)
+{
+	if (path == NULL) {
+		*fd = STDERR_FILENO;
+		*own = 0;
+		return WSG_OK;
+	}
+	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (*fd < 0)
+		return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
+				     "cannot open log %s: %s", path,
+				     strerror(errno));
+	*own = 1;
+	return WSG_OK;
+}
+
+int
+wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
+	     struct wsg_error *err)
+{
+	struct wsg_log *l;
+	int rc;
+
+	*out = NULL;
+	l = wsg_mem_calloc(1, sizeof(*l));
+	l->access_fd = l->audit_fd = -1;
+	rc = open_sink(conf->access_log, &l->access_fd, &l->own_access, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = open_sink(conf->audit_log, &l->audit_fd, &l->own_audit, err);
+	if (rc != WSG_OK)
+		goto out;
+	*out = l;
+	l = NULL;
+out:
+	wsg_log_close(l);
+	return rc;
+}
+
+void
+wsg_log_close(struct wsg_log *l)
+{
+	if (l == NULL)
+		return;
+	if (l->own_access && l->access_fd >= 0)
+		close(l->access_fd);
+	if (l->own_audit && l->audit_fd >= 0)
+		close(l->audit_fd);
+	free(l);
+}
+
+/* "2026-11-28T18:00:00.123Z": log lines sort and compare across hosts. */
+static void
+format_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/*
+ * Copies a request-supplied value so it cannot forge log fields or lines:
+ * bytes outside printable ASCII, spaces, quotes, '=' and '\' become \xHH.
+ * UTF-8 names therefore appear hex-escaped, which keeps lines parseable.
+ */
+static void
+escape_field(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (src == NULL || *src == '\0') {
+		snprintf(dst, len, "-");
+		return;
+	}
+	for (; *src != '\0' && o + 5 < len; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
+static void
+write_line(int fd, const char *line, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, line, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		line += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
+{
+	char now[40], client[FIELD_MAX_LEN], route[FIELD_MAX_LEN];
+	char user[FIELD_MAX_LEN], line[LINE_MAX_LEN];
+	int n;
+
+	format_now(now, sizeof(now));
+	escape_field(client, sizeof(client), a->client);
+	escape_field(route, sizeof(route), a->route);
+	escape_field(user, sizeof(user), a->user);
+	n = snprintf(line, sizeof(line),
+		     "%s access rid=%016llx client=%s route=%s user=%s "
+		     "status=%d fault=%s latency_ms=%.3f\n",
+		     now, (unsigned long long)a->rid, client, route, user,
+		     a->status, wsg_soap_fault_name(a->fault), a->latency_ms);
+	if (n > 0)
+		write_line(l->access_fd, line,
+			   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+void
+wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
+	      const char *route, const char *user, const char *event,
+	      const char *reason)
+{
+	char now[40], c[FIELD_MAX_LEN], r[FIELD_MAX_LEN], u[FIELD_MAX_LEN];
+	char why[512], line[LINE_MAX_LEN];
+	size_t i, o = 0;
+	int n;
+
+	format_now(now, sizeof(now));
+	escape_field(c, sizeof(c), client);
+	escape_field(r, sizeof(r), route);
+	escape_field(u, sizeof(u), user);
+	/* Reasons are ours, but may quote request text: keep them on one line. */
+	for (i = 0; reason != NULL && reason[i] != '\0' && o + 2 < sizeof(why); i++) {
+		unsigned char ch = (unsigned char)reason[i];
+
+		why[o++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+	}
+	why[o] = '\0';
+	n = snprintf(line, sizeof(line),
+		     "%s audit rid=%016llx client=%s route=%s user=%s event=%s "
+		     "reason=\"%s\"\n",
+		     now, (unsigned long long)rid, c, r, u, event, why);
+	if (n > 0)
+		write_line(l->audit_fd, line,
+			   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+void
+wsg_log_msg(const char *level, const char *fmt, ...)
+{
+	char now[40], msg[1024], line[LINE_MAX_LEN];
+	va_list ap;
+	int n;
+
+	format_now(now, sizeof(now));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = snprintf(line, sizeof(line), "%s %s %s\n", now, level, msg);
+	if (n > 0)
+		write_line(STDERR_FILENO, line,
+			   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}

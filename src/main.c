@@ -1,0 +1,223 @@
+/*
+ * wssgate: command line, config load, signals and the lifetime of the
+ * shared runtime. Everything else lives in libwssgate.a.
+ */
+#include "autoconf.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "credcache.h"
+#include "err.h"
+#include "keyfile.h"
+#include "log.h"
+#include "mem.h"
+#include "password.h"
+#include "replay.h"
+#include "server.h"
+#include "soap.h"
+
+#define DRAIN_SECONDS 10
+#define CREDCACHE_MAX 100000
+
+static const char usage_text[] =
+	"Usage: wssgate --config FILE [--check-config]\n"
+	"       wssgate --config FILE db init\n"
+	"       wssgate --config FILE user add NAME [--admin] [--role ROLE]... [--no-digest]\n"
+	"       wssgate --config FILE user del NAME\n"
+	"       wssgate --config FILE user list\n"
+	"       wssgate --config FILE user passwd NAME [--no-digest]\n"
+	"       wssgate --config FILE role add ROLE\n"
+	"       wssgate --config FILE role grant NAME ROLE\n"
+	"       wssgate --config FILE role revoke NAME ROLE\n"
+	"       wssgate --version | --help\n"
+	"\n"
+	"A WS-Security UsernameToken gateway for SOAP services.\n"
+	"\n"
+	"  -c, --config FILE   the configuration file (libconfig syntax)\n"
+	"  -t, --check-config  validate the configuration and exit 0 or 1\n"
+	"  -V, --version       print the version and exit\n"
+	"  -h, --help          print this help and exit\n"
+	"\n"
+	"Without a verb, runs the gateway in the foreground, logging to stderr;\n"
+	"SIGTERM or SIGINT stops it after in-flight requests finish.\n"
+	"The verbs work directly on the database; passwords are read from\n"
+	"standard input, one line. --no-digest users can use PasswordText only.\n";
+
+/* The process's one shared runtime; workers get a pointer to it. */
+static struct wsg_runtime runtime;
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	wsg_log_msg("info", "signal %d: stopping", (int)sig);
+	event_base_loopbreak(base);
+}
+
+static void
+runtime_free(struct wsg_runtime *rt)
+{
+	wsg_password_pool_free(rt->pwpool);
+	wsg_credcache_free(rt->credcache);
+	wsg_replay_free(rt->replay);
+	wsg_log_close(rt->log);
+	if (rt->db_password != NULL)
+		wsg_mem_free_secret(rt->db_password, strlen(rt->db_password));
+	OPENSSL_cleanse(rt->master_key, sizeof(rt->master_key));
+	memset(rt, 0, sizeof(*rt));
+}
+
+static int
+runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
+	     struct wsg_error *err)
+{
+	unsigned char jwt_key[32];
+	int rc;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->cfg = cfg;
+	rc = wsg_keyfile_load(cfg->userstore.master_key_file, rt->master_key,
+			      sizeof(rt->master_key), err);
+	if (rc != WSG_OK)
+		return rc;
+	if (cfg->management.enabled) {
+		rc = wsg_keyfile_load(cfg->management.jwt_secret_file, jwt_key,
+				      sizeof(jwt_key), err);
+		OPENSSL_cleanse(jwt_key, sizeof(jwt_key));
+		if (rc != WSG_OK)
+			return rc;
+	}
+	rc = wsg_cli_db_params(cfg, &rt->db_params, &rt->db_password, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = wsg_log_open(&cfg->log, &rt->log, err);
+	if (rc != WSG_OK)
+		return rc;
+	rt->replay = wsg_replay_new(cfg->security.nonce_cache_max);
+	rt->credcache = wsg_credcache_new(CREDCACHE_MAX,
+					  cfg->userstore.cache_ttl);
+	rt->pwpool = wsg_password_pool_new(cfg->security.verify_threads);
+	/* Made now so the first unknown user is not slower than the rest. */
+	wsg_password_dummy_hash();
+	return WSG_OK;
+}
+
+static int
+run_daemon(struct wsg_config *cfg)
+{
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct event_base *base = NULL;
+	struct wsg_server *server = NULL;
+	struct wsg_error err;
+	size_t i;
+	int rc;
+
+	wsg_error_clear(&err);
+	rc = runtime_init(&runtime, cfg, &err);
+	if (rc != WSG_OK) {
+		fprintf(stderr, "wssgate: %s\n", err.reason);
+		goto out;
+	}
+	base = event_base_new();
+	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
+	sigint = evsignal_new(base, SIGINT, signal_cb, base);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	rc = wsg_server_start(&runtime, &server, &err);
+	if (rc != WSG_OK) {
+		fprintf(stderr, "wssgate: %s\n", err.reason);
+		goto out;
+	}
+	for (i = 0; i < cfg->n_listen; i++)
+		wsg_log_msg("info", "listening on %s (%u workers)",
+			    cfg->listen[i].address, cfg->workers);
+	if (cfg->management.enabled)
+		wsg_log_msg("notice", "management API on %s is not part of "
+			    "this build yet", cfg->management.address);
+	event_base_dispatch(base);
+	wsg_server_stop(server, DRAIN_SECONDS);
+	wsg_log_msg("info", "stopped");
+out:
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (base != NULL)
+		event_base_free(base);
+	runtime_free(&runtime);
+	return rc == WSG_OK ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct wsg_config *cfg = NULL;
+	const char *config_path = NULL;
+	char *errors = NULL;
+	int c, check = 0, status;
+
+	while ((c = getopt_long(argc, argv, "+c:tVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("wssgate %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (config_path == NULL) {
+		fprintf(stderr, "wssgate: --config FILE is required\n%s",
+			usage_text);
+		return 2;
+	}
+	if (wsg_config_load(config_path, &cfg, &errors) != WSG_OK) {
+		fprintf(stderr, "%s", errors);
+		fprintf(stderr, "wssgate: configuration %s is invalid\n",
+			config_path);
+		free(errors);
+		return 1;
+	}
+	if (check) {
+		printf("wssgate: configuration %s is valid\n", cfg->path);
+		wsg_config_unref(cfg);
+		return 0;
+	}
+	evthread_use_pthreads();
+	signal(SIGPIPE, SIG_IGN);
+	wsg_soap_global_init();
+	if (optind < argc)
+		status = wsg_cli_run(cfg, argc - optind, argv + optind, stdin);
+	else
+		status = run_daemon(cfg);
+	wsg_config_unref(cfg);
+	wsg_soap_global_cleanup();
+	libevent_global_shutdown();
+	return status;
+}

@@ -1,0 +1,311 @@
+#include "request.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "router.h"
+#include "upstream.h"
+
+static const char *
+status_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "Status";
+}
+
+static double
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+/* The one place a request is answered for the log and freed. */
+static void
+request_free(struct wsg_request *r, int status)
+{
+	struct wsg_worker *w = r->worker;
+	struct wsg_log_access a;
+
+	memset(&a, 0, sizeof(a));
+	a.rid = r->rid;
+	a.client = r->client;
+	a.route = r->route != NULL ? r->route->name : NULL;
+	a.user = r->user != NULL ? r->user : r->claimed_user;
+	a.status = status;
+	a.fault = r->state == WSG_REQUEST_FAIL ? r->err.fault : WSG_FAULT_NONE;
+	a.latency_ms = elapsed_ms(&r->started);
+	wsg_log_access(w->rt->log, &a);
+
+	wsg_soap_msg_free(&r->msg);
+	wsg_wsse_token_clear(&r->tok);
+	wsg_credcache_entry_clear(&r->cred);
+	free(r->path);
+	free(r->uri_suffix);
+	free(r->user);
+	free(r->claimed_user);
+	free(r->roles);
+	free(r);
+	wsg_server_request_done(w);
+}
+
+static void
+reply_fault(struct wsg_request *r, enum wsg_soap_version version,
+	    enum wsg_fault fault)
+{
+	struct evbuffer *buf;
+	const char *ctype;
+	char *body = NULL;
+	size_t len = 0;
+	int status = 500;
+
+	r->state = WSG_REQUEST_FAIL;
+	r->err.fault = fault;
+	buf = evbuffer_new();
+	if (wsg_soap_build_fault(version, fault, &body, &len, &ctype,
+				 &status) == WSG_OK) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+				  "Content-Type", ctype);
+		evbuffer_add(buf, body, len);
+	}
+	free(body);
+	evhttp_send_reply(r->req, status, status_phrase(status), buf);
+	evbuffer_free(buf);
+	request_free(r, status);
+}
+
+/* Fault version before the envelope is parsed: from the media type. */
+static enum wsg_soap_version
+version_of_media(const char *ctype)
+{
+	size_t len;
+
+	if (ctype == NULL)
+		return WSG_SOAP_UNKNOWN;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	len = strcspn(ctype, "; \t");
+	if (len == 8 && strncasecmp(ctype, "text/xml", 8) == 0)
+		return WSG_SOAP_11;
+	if (len == 20 && strncasecmp(ctype, "application/soap+xml", 20) == 0)
+		return WSG_SOAP_12;
+	return WSG_SOAP_UNKNOWN;
+}
+
+static void
+upstream_done_cb(int status, struct evhttp_request *resp, const char *reason,
+		 void *arg)
+{
+	struct wsg_request *r = arg;
+	int code;
+
+	if (status != WSG_OK) {
+		wsg_error_set(&r->err, status, status == WSG_ERR_TIMEOUT
+			      ? WSG_FAULT_UPSTREAM_TIMEOUT
+			      : WSG_FAULT_UPSTREAM_ERROR, "%s", reason);
+		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
+			      r->route->name, r->user, "upstream_error",
+			      reason);
+		reply_fault(r, r->msg.version, r->err.fault);
+		return;
+	}
+	r->state = WSG_REQUEST_RELAY;
+	code = evhttp_request_get_response_code(resp);
+	wsg_upstream_copy_response_headers(resp,
+		evhttp_request_get_output_headers(r->req));
+	evhttp_send_reply(r->req, code,
+			  evhttp_request_get_response_code_line(resp) != NULL
+			  ? evhttp_request_get_response_code_line(resp)
+			  : status_phrase(code),
+			  evhttp_request_get_input_buffer(resp));
+	r->state = WSG_REQUEST_DONE;
+	request_free(r, code);
+}
+
+static void
+forward(struct wsg_request *r)
+{
+	struct wsg_upstream_send s;
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	r->state = WSG_REQUEST_FORWARD;
+	memset(&s, 0, sizeof(s));
+	if (r->route->strip_security_header && r->tok.security != NULL) {
+		xmlUnlinkNode(r->tok.security);
+		xmlFreeNode(r->tok.security);
+		r->tok.security = NULL;
+		if (wsg_soap_serialize(&r->msg, &body, &len) != WSG_OK) {
+			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
+				      "cannot serialise the envelope");
+			reply_fault(r, r->msg.version, WSG_FAULT_SERVER);
+			return;
+		}
+		s.body = body;
+		s.body_len = len;
+	} else {
+		s.body = (const char *)evbuffer_pullup(in, -1);
+		s.body_len = evbuffer_get_length(in);
+	}
+	s.route = r->route;
+	s.client_headers = evhttp_request_get_input_headers(r->req);
+	s.uri_suffix = r->uri_suffix;
+	s.user = r->user;
+	s.roles = r->roles;
+	s.rid = r->rid;
+	rc = wsg_upstream_forward(r->worker->upstream, &s, upstream_done_cb, r);
+	free(body);
+	if (rc != WSG_OK) {
+		wsg_error_set(&r->err, rc, WSG_FAULT_UPSTREAM_ERROR,
+			      "cannot reach the upstream: %s", wsg_strerror(rc));
+		reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
+	}
+}
+
+static void
+auth_done_cb(struct wsg_request *r, int status)
+{
+	if (status != WSG_OK) {
+		reply_fault(r, r->msg.version, r->err.fault);
+		return;
+	}
+	forward(r);
+}
+
+/* Dot segments would let a client climb out of the route on the upstream. */
+static int
+has_dot_segment(const char *path)
+{
+	const char *p;
+
+	if (strcasestr(path, "%2e") != NULL)
+		return 1;
+	for (p = path; (p = strstr(p, "/.")) != NULL; p++)
+		if (p[2] == '\0' || p[2] == '/' ||
+		    (p[2] == '.' && (p[3] == '\0' || p[3] == '/')))
+			return 1;
+	return 0;
+}
+
+static void
+peer_address(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon)
+					  : NULL;
+
+	snprintf(buf, len, "-");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  buf, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  (socklen_t)len);
+}
+
+void
+wsg_request_handle_cb(struct evhttp_request *req, void *arg)
+{
+	struct wsg_worker *w = arg;
+	const struct wsg_config *cfg = w->rt->cfg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *ctype, *path, *query;
+	struct wsg_soap_limits limits;
+	enum wsg_soap_version media;
+	struct evbuffer *in;
+	struct wsg_request *r;
+	size_t len;
+
+	r = wsg_mem_calloc(1, sizeof(*r));
+	r->worker = w;
+	r->req = req;
+	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	peer_address(req, r->client, sizeof(r->client));
+	w->inflight++;
+
+	ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+				   "Content-Type");
+	media = version_of_media(ctype);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	if (path == NULL || *path == '\0')
+		path = "/";
+	r->path = wsg_mem_strdup(path);
+	r->route = has_dot_segment(r->path) ? NULL
+					    : wsg_router_match(cfg, r->path);
+	if (r->route == NULL) {
+		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
+			      "no route");
+		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
+		return;
+	}
+	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
+				       query ? "?" : "", query ? query : "");
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Allow", "POST");
+		reply_fault(r, media, WSG_FAULT_METHOD);
+		return;
+	}
+	if (media == WSG_SOAP_UNKNOWN) {
+		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
+		return;
+	}
+
+	r->state = WSG_REQUEST_PARSE;
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	limits.max_depth = cfg->limits.max_depth;
+	limits.max_attributes = cfg->limits.max_attributes;
+	limits.max_attribute_len = cfg->limits.max_attribute_len;
+	limits.max_nodes = cfg->limits.max_nodes;
+	if (wsg_soap_parse((const char *)evbuffer_pullup(in, -1), len, &limits,
+			   &r->msg, &r->err) != WSG_OK) {
+		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
+			      NULL, "bad_request", r->err.reason);
+		reply_fault(r, media, r->err.fault);
+		return;
+	}
+	if (r->msg.version != media) {
+		wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_UNSUPPORTED_MEDIA,
+			      "envelope version does not match Content-Type");
+		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
+			      NULL, "bad_request", r->err.reason);
+		reply_fault(r, r->msg.version, WSG_FAULT_UNSUPPORTED_MEDIA);
+		return;
+	}
+	r->state = WSG_REQUEST_AUTH;
+	wsg_auth_start(r, auth_done_cb);
+}

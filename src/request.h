@@ -1,0 +1,54 @@
+/*
+ * One data-plane request from accept to response: RECV -> PARSE -> AUTH ->
+ * FORWARD -> RELAY -> DONE, or FAIL with a SOAP fault at any step. The
+ * request owns everything it allocates; wsg_request_finish() is the one
+ * place it is answered and freed.
+ */
+#ifndef WSG_REQUEST_H
+#define WSG_REQUEST_H
+
+#include <event2/http.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "credcache.h"
+#include "server.h"
+#include "soap.h"
+#include "types.h"
+#include "wsse.h"
+
+enum wsg_request_state {
+	WSG_REQUEST_RECV = 0,
+	WSG_REQUEST_PARSE,
+	WSG_REQUEST_AUTH,
+	WSG_REQUEST_FORWARD,
+	WSG_REQUEST_RELAY,
+	WSG_REQUEST_DONE,
+	WSG_REQUEST_FAIL,
+};
+
+struct wsg_request {
+	struct wsg_worker *worker;
+	struct evhttp_request *req;
+	enum wsg_request_state state;
+	uint64_t rid;
+	char client[64];
+	struct timespec started;         /* CLOCK_MONOTONIC */
+	const struct wsg_route_conf *route;
+	char *path;                      /* decoded path, no query */
+	char *uri_suffix;                /* past the route prefix, with query */
+	struct wsg_soap_msg msg;
+	struct wsg_wsse_token tok;
+	struct wsg_cred cred;            /* the user as looked up */
+	char *user;                      /* authenticated user, for X-WSS-User */
+	char *claimed_user;              /* username as sent, for logs */
+	char *roles;                     /* for X-WSS-Roles */
+	struct wsg_error err;            /* why it failed, for the audit log */
+	void (*auth_done)(struct wsg_request *r, int status);
+};
+
+/* The data plane's evhttp callback: `arg` is the struct wsg_worker. */
+void wsg_request_handle_cb(struct evhttp_request *req, void *arg);
+
+#endif

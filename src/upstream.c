@@ -1,0 +1,315 @@
+#include "upstream.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include "err.h"
+#include "mem.h"
+
+/* One upstream origin; its idle keep-alive connections wait here. */
+struct target {
+	LIST_ENTRY(target) link;
+	const char *url;         /* config-owned; identifies the target */
+	char *host;
+	unsigned port;
+	char *path;              /* base path, "" for none */
+	LIST_HEAD(, pooled_conn) idle;
+};
+
+struct pooled_conn {
+	LIST_ENTRY(pooled_conn) link;
+	struct evhttp_connection *evcon;
+};
+
+struct wsg_upstream_pool {
+	struct event_base *base;
+	size_t max_response_size;
+	unsigned rr;
+	LIST_HEAD(, target) targets;
+	LIST_HEAD(, pooled_conn) busy;
+};
+
+/* One exchange in flight. */
+struct exchange {
+	struct wsg_upstream_pool *pool;
+	struct target *target;
+	struct pooled_conn *conn;
+	wsg_upstream_done_cb done;
+	void *arg;
+	int error_seen;
+	enum evhttp_request_error error;
+	int starting;            /* inside evhttp_make_request */
+	int finished;
+};
+
+static const char *const hop_by_hop[] = {
+	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Proxy-Connection", "TE", "Trailer", "Trailers", "Transfer-Encoding",
+	"Upgrade", NULL,
+};
+
+/* Hop-by-hop per RFC 9110 7.6.1, including names listed in Connection. */
+static int
+is_hop_by_hop(const char *name, const char *connection)
+{
+	size_t i, n = strlen(name);
+	const char *p;
+
+	for (i = 0; hop_by_hop[i] != NULL; i++)
+		if (strcasecmp(name, hop_by_hop[i]) == 0)
+			return 1;
+	for (p = connection; p != NULL && *p != '\0';) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		len = strcspn(p, ", \t");
+		if (len == n && len > 0 && strncasecmp(p, name, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+struct wsg_upstream_pool *
+wsg_upstream_pool_new(struct event_base *base, size_t max_response_size)
+{
+	struct wsg_upstream_pool *p = wsg_mem_calloc(1, sizeof(*p));
+
+	p->base = base;
+	p->max_response_size = max_response_size;
+	LIST_INIT(&p->targets);
+	LIST_INIT(&p->busy);
+	return p;
+}
+
+static void
+conn_free(struct pooled_conn *c)
+{
+	LIST_REMOVE(c, link);
+	evhttp_connection_free(c->evcon);
+	free(c);
+}
+
+void
+wsg_upstream_pool_free(struct wsg_upstream_pool *p)
+{
+	struct target *t;
+
+	if (p == NULL)
+		return;
+	while (!LIST_EMPTY(&p->busy))
+		conn_free(LIST_FIRST(&p->busy));
+	while ((t = LIST_FIRST(&p->targets)) != NULL) {
+		while (LIST_FIRST(&t->idle) != NULL)
+			conn_free(LIST_FIRST(&t->idle));
+		LIST_REMOVE(t, link);
+		free(t->host);
+		free(t->path);
+		free(t);
+	}
+	free(p);
+}
+
+/* Parsed once per worker and URL; config validated the URL already. */
+static struct target *
+target_get(struct wsg_upstream_pool *p, const char *url)
+{
+	struct evhttp_uri *uri;
+	struct target *t;
+	const char *host, *path;
+	int port;
+
+	LIST_FOREACH(t, &p->targets, link)
+		if (t->url == url)
+			return t;
+	uri = evhttp_uri_parse(url);
+	if (uri == NULL || (host = evhttp_uri_get_host(uri)) == NULL) {
+		evhttp_uri_free(uri);
+		return NULL;
+	}
+	t = wsg_mem_calloc(1, sizeof(*t));
+	t->url = url;
+	t->host = wsg_mem_strdup(host);
+	port = evhttp_uri_get_port(uri);
+	t->port = port > 0 ? (unsigned)port : 80;
+	path = evhttp_uri_get_path(uri);
+	t->path = wsg_mem_strdup(path != NULL ? path : "");
+	LIST_INIT(&t->idle);
+	LIST_INSERT_HEAD(&p->targets, t, link);
+	evhttp_uri_free(uri);
+	return t;
+}
+
+static struct pooled_conn *
+conn_get(struct wsg_upstream_pool *p, struct target *t)
+{
+	struct pooled_conn *c = LIST_FIRST(&t->idle);
+
+	if (c != NULL) {
+		LIST_REMOVE(c, link);
+	} else {
+		c = wsg_mem_calloc(1, sizeof(*c));
+		c->evcon = evhttp_connection_base_new(p->base, NULL, t->host,
+						      (unsigned short)t->port);
+		if (c->evcon == NULL) {
+			free(c);
+			return NULL;
+		}
+		evhttp_connection_set_max_body_size(c->evcon,
+			(ev_ssize_t)p->max_response_size);
+	}
+	LIST_INSERT_HEAD(&p->busy, c, link);
+	return c;
+}
+
+static void
+exchange_release(struct exchange *ex)
+{
+	LIST_REMOVE(ex->conn, link);
+	LIST_INSERT_HEAD(&ex->target->idle, ex->conn, link);
+	free(ex);
+}
+
+static void
+error_cb(enum evhttp_request_error error, void *arg)
+{
+	struct exchange *ex = arg;
+
+	ex->error_seen = 1;
+	ex->error = error;
+}
+
+static const char *
+error_text(enum evhttp_request_error e)
+{
+	switch (e) {
+	case EVREQ_HTTP_TIMEOUT: return "upstream timed out";
+	case EVREQ_HTTP_EOF: return "upstream closed the connection";
+	case EVREQ_HTTP_INVALID_HEADER: return "upstream sent an invalid response";
+	case EVREQ_HTTP_BUFFER_ERROR: return "upstream connection failed";
+	case EVREQ_HTTP_REQUEST_CANCEL: return "upstream exchange cancelled";
+	case EVREQ_HTTP_DATA_TOO_LONG: return "upstream response too large";
+	}
+	return "upstream exchange failed";
+}
+
+static void
+response_cb(struct evhttp_request *resp, void *arg)
+{
+	struct exchange *ex = arg;
+
+	ex->finished = 1;
+	if (resp == NULL || evhttp_request_get_response_code(resp) == 0) {
+		int timeout = ex->error_seen && ex->error == EVREQ_HTTP_TIMEOUT;
+
+		ex->done(timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO, NULL,
+			 ex->error_seen ? error_text(ex->error)
+					: "upstream refused or reset the connection",
+			 ex->arg);
+	} else {
+		ex->done(WSG_OK, resp, NULL, ex->arg);
+	}
+	if (!ex->starting)
+		exchange_release(ex);
+}
+
+static void
+copy_request_headers(const struct wsg_upstream_send *s,
+		     struct evkeyvalq *out)
+{
+	const char *connection = evhttp_find_header(s->client_headers,
+						    "Connection");
+	struct evkeyval *h;
+
+	TAILQ_FOREACH(h, s->client_headers, next) {
+		if (is_hop_by_hop(h->key, connection) ||
+		    strcasecmp(h->key, "Host") == 0 ||
+		    strcasecmp(h->key, "Content-Length") == 0 ||
+		    strncasecmp(h->key, "X-WSS-", 6) == 0)
+			continue;
+		evhttp_add_header(out, h->key, h->value);
+	}
+}
+
+int
+wsg_upstream_forward(struct wsg_upstream_pool *p,
+		     const struct wsg_upstream_send *s,
+		     wsg_upstream_done_cb done, void *arg)
+{
+	const struct wsg_route_conf *rt = s->route;
+	struct evhttp_request *ureq;
+	struct evkeyvalq *hdrs;
+	struct exchange *ex;
+	struct target *t;
+	char hostport[300], *uri;
+	int rc;
+
+	t = target_get(p, rt->upstreams[p->rr++ % rt->n_upstreams]);
+	if (t == NULL)
+		return WSG_ERR_CONFIG;
+	ex = wsg_mem_calloc(1, sizeof(*ex));
+	ex->pool = p;
+	ex->target = t;
+	ex->done = done;
+	ex->arg = arg;
+	ex->conn = conn_get(p, t);
+	if (ex->conn == NULL) {
+		free(ex);
+		return WSG_ERR_IO;
+	}
+	evhttp_connection_set_timeout(ex->conn->evcon, (int)rt->timeout);
+	ureq = evhttp_request_new(response_cb, ex);
+	evhttp_request_set_error_cb(ureq, error_cb);
+	hdrs = evhttp_request_get_output_headers(ureq);
+	copy_request_headers(s, hdrs);
+	if (t->port == 80)
+		snprintf(hostport, sizeof(hostport), "%s", t->host);
+	else
+		snprintf(hostport, sizeof(hostport), strchr(t->host, ':')
+			 ? "[%s]:%u" : "%s:%u", t->host, t->port);
+	evhttp_add_header(hdrs, "Host", hostport);
+	evhttp_add_header(hdrs, "X-WSS-User", s->user);
+	evhttp_add_header(hdrs, "X-WSS-Roles", s->roles);
+	evbuffer_add(evhttp_request_get_output_buffer(ureq), s->body,
+		     s->body_len);
+	uri = wsg_mem_printf("%s%s", t->path[0] ? t->path : "/",
+			     t->path[0] ? s->uri_suffix
+					: s->uri_suffix + (s->uri_suffix[0] == '/'));
+	ex->starting = 1;
+	rc = evhttp_make_request(ex->conn->evcon, ureq, EVHTTP_REQ_POST, uri);
+	ex->starting = 0;
+	free(uri);
+	if (ex->finished) {
+		exchange_release(ex);
+		return WSG_OK;
+	}
+	if (rc != 0) {
+		/* libevent did not take the request; report it as a refusal. */
+		ex->done(WSG_ERR_IO, NULL, "cannot start the upstream request",
+			 ex->arg);
+		exchange_release(ex);
+	}
+	return WSG_OK;
+}
+
+void
+wsg_upstream_copy_response_headers(struct evhttp_request *resp,
+				   struct evkeyvalq *out)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(resp);
+	const char *connection = evhttp_find_header(in, "Connection");
+	struct evkeyval *h;
+
+	TAILQ_FOREACH(h, in, next) {
+		if (is_hop_by_hop(h->key, connection) ||
+		    strcasecmp(h->key, "Content-Length") == 0)
+			continue;
+		evhttp_add_header(out, h->key, h->value);
+	}
+}

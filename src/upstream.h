@@ -1,0 +1,54 @@
+/*
+ * Forwarding to upstream SOAP services through per-worker pools of
+ * keep-alive connections (libevent carries one request per connection at a
+ * time), round-robin over a route's upstream list, with the header rules of
+ * DESIGN 3.3.
+ */
+#ifndef WSG_UPSTREAM_H
+#define WSG_UPSTREAM_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "types.h"
+
+struct wsg_upstream_pool;
+
+struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base,
+						size_t max_response_size);
+/* Frees idle connections; call only when no exchange is in flight. */
+void wsg_upstream_pool_free(struct wsg_upstream_pool *p);
+
+/*
+ * `status`: WSG_OK with `resp` the upstream's answer (valid only during the
+ * call), WSG_ERR_TIMEOUT, or WSG_ERR_IO (refused, reset, malformed, too
+ * large) with `resp` NULL. Called exactly once, from the pool's loop.
+ */
+typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
+				     const char *reason, void *arg);
+
+/* What to send: the client's request headers are copied except hop-by-hop
+ * ones, Host, Content-Length and X-WSS-*; `user`/`roles` become X-WSS-User
+ * and X-WSS-Roles. `body` is copied. */
+struct wsg_upstream_send {
+	const struct wsg_route_conf *route;
+	struct evkeyvalq *client_headers;
+	const char *uri_suffix;  /* request path past the route prefix, + query */
+	const char *body;
+	size_t body_len;
+	const char *user;
+	const char *roles;
+	uint64_t rid;
+};
+
+int wsg_upstream_forward(struct wsg_upstream_pool *p,
+			 const struct wsg_upstream_send *s,
+			 wsg_upstream_done_cb done, void *arg);
+
+/* Copies `resp`'s end-to-end headers into `out` (hop-by-hop ones dropped). */
+void wsg_upstream_copy_response_headers(struct evhttp_request *resp,
+					struct evkeyvalq *out);
+
+#endif
