@@ -1,0 +1,131 @@
+/*
+ * The operator's config file (libconfig syntax, DESIGN 3.2) turned into an
+ * immutable, reference-counted snapshot. Unknown keys, wrong types and
+ * out-of-range values are errors naming file:line and the key.
+ */
+#ifndef WSG_CONFIG_H
+#define WSG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+struct wsg_tls_conf {
+	char *cert;              /* absolute path */
+	char *key;               /* absolute path */
+};
+
+struct wsg_listen_conf {
+	char *address;           /* as written, e.g. "127.0.0.1:8280" or "[::1]:8280" */
+	char *host;              /* "127.0.0.1", "::1" */
+	uint16_t port;
+	int has_tls;
+	struct wsg_tls_conf tls;
+};
+
+struct wsg_management_conf {
+	char *address;
+	char *host;
+	uint16_t port;
+	int enabled;
+	int has_tls;
+	struct wsg_tls_conf tls;
+	int64_t token_ttl;       /* seconds */
+	char *jwt_secret_file;   /* absolute path */
+	char *admin_role;
+	char *bootstrap_admin;   /* "off" | "loopback" | "any" */
+};
+
+struct wsg_userstore_conf {
+	char *host;
+	uint16_t port;
+	char *socket;            /* absolute path or NULL (then TCP) */
+	char *user;
+	char *password_file;     /* absolute path or NULL (no password) */
+	char *database;
+	unsigned pool_size;      /* connections per worker */
+	int64_t cache_ttl;       /* seconds a looked-up user stays cached */
+	int64_t connect_timeout; /* seconds */
+	int64_t query_timeout;   /* seconds */
+	char *master_key_file;   /* absolute path */
+};
+
+struct wsg_lockout_conf {
+	unsigned max_failures;
+	int64_t window;
+	int64_t duration;
+};
+
+struct wsg_security_conf {
+	int64_t created_ttl;
+	int64_t future_ttl;
+	int64_t timestamp_ttl;
+	size_t nonce_cache_max;
+	char *replay_store;      /* "memory" | "mariadb" */
+	int strict_bsp;
+	struct wsg_lockout_conf lockout;
+	unsigned verify_threads; /* argon2 pool size */
+};
+
+struct wsg_limits_conf {
+	size_t max_body_size;      /* bytes */
+	size_t max_header_size;    /* bytes of request headers */
+	size_t max_depth;
+	size_t max_attributes;
+	size_t max_attribute_len;
+	size_t max_nodes;
+	int64_t request_timeout;   /* seconds to read a request */
+	unsigned max_connections;  /* per process; 0 = unlimited */
+};
+
+struct wsg_log_conf {
+	char *access_log;        /* absolute path, or NULL for stderr */
+	char *audit_log;         /* absolute path, or NULL for stderr */
+};
+
+struct wsg_route_conf {
+	char *name;
+	char *path;              /* prefix, starts with '/' */
+	size_t path_len;
+	char **upstreams;        /* "http://host:port/path" */
+	size_t n_upstreams;
+	unsigned password_types; /* enum wsg_pwtype bits */
+	int require_timestamp;
+	char **roles;            /* user needs at least one; none = any user */
+	size_t n_roles;
+	int strip_security_header;
+	int64_t timeout;         /* seconds for the upstream exchange */
+	enum wsg_auth_mode auth;
+	int require_tls;
+};
+
+struct wsg_config {
+	int refs;                /* atomic */
+	char *path;              /* absolute path of the file */
+	char *dir;               /* its folder; relative paths resolve here */
+	struct wsg_listen_conf *listen;
+	size_t n_listen;
+	struct wsg_management_conf management;
+	unsigned workers;        /* resolved: never 0 */
+	struct wsg_userstore_conf userstore;
+	struct wsg_security_conf security;
+	struct wsg_limits_conf limits;
+	struct wsg_log_conf log;
+	struct wsg_route_conf *routes;
+	size_t n_routes;
+};
+
+/*
+ * Loads and validates `path`. On success `*out` holds one reference
+ * (release with wsg_config_unref()). On failure returns WSG_ERR_CONFIG and
+ * `*errors` is a malloc'ed text, one "file:line: key: problem" line per
+ * error found (caller frees); `*out` is NULL.
+ */
+int wsg_config_load(const char *path, struct wsg_config **out, char **errors);
+
+/* Takes and drops references; the last unref frees everything. Thread-safe. */
+struct wsg_config *wsg_config_ref(struct wsg_config *c);
+void wsg_config_unref(struct wsg_config *c);
+
+#endif
