@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// node-soap client for the wssgate integration tests.
+// Usage: node client.js '{"wsdl": ".../echo.wsdl", "endpoint": "http://...", "user": "alice",
+//          "password": "...", "passwordType": "PasswordDigest", "hasTimeStamp": true,
+//          "hasNonce": true, "soap12": false, "message": "hi"}'
+// Prints one JSON object: {ok, status, result, fault, lastRequest, lastRequestHeaders, error}.
+'use strict';
+
+const soap = require('soap');
+
+async function main() {
+	const args = JSON.parse(process.argv[2] || '{}');
+	const out = { ok: false, status: null, result: null, fault: null, lastRequest: null };
+	let client;
+	try {
+		client = await soap.createClientAsync(args.wsdl, {
+			forceSoap12Headers: !!args.soap12,
+			disableCache: true,
+		});
+		client.setEndpoint(args.endpoint);
+		client.setSecurity(new soap.WSSecurity(args.user, args.password, {
+			passwordType: args.passwordType || 'PasswordDigest',
+			hasTimeStamp: !!args.hasTimeStamp,
+			hasNonce: args.hasNonce !== false,
+		}));
+		// The SOAP 1.2 port's binding sets the 1.2 content type and envelope.
+		const port = args.soap12 ? client.EchoService.EchoSoap12Port : client.EchoService.EchoSoap11Port;
+		const [result, , , ] = await new Promise((resolve, reject) => {
+			port.Echo({ message: args.message || 'hello from node-soap' },
+				(err, res, raw, soapHeader, rawRequest) => {
+					if (err) {
+						reject(err);
+					} else {
+						resolve([res, raw, soapHeader, rawRequest]);
+					}
+				});
+		});
+		out.ok = true;
+		out.status = 200;
+		out.result = result;
+	} catch (err) {
+		out.error = String(err && err.message ? err.message : err);
+		if (err && err.response) {
+			out.status = err.response.status;
+		}
+		if (err && err.root && err.root.Envelope && err.root.Envelope.Body) {
+			out.fault = err.root.Envelope.Body.Fault || null;
+		}
+		if (err && err.body) {
+			out.body = String(err.body);
+		}
+	}
+	if (client) {
+		out.lastRequest = client.lastRequest || null;
+		out.lastRequestHeaders = client.lastRequestHeaders || null;
+	}
+	process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((err) => {
+	process.stdout.write(JSON.stringify({ ok: false, error: String(err) }) + '\n');
+	process.exit(1);
+});

@@ -1,0 +1,209 @@
+"""Command line (DESIGN 3.1): --version, --help, --check-config, db init, user/role verbs,
+and that user/role changes take effect on the data plane after cache_ttl (1 s here)."""
+
+import os
+import re
+import stat
+import time
+
+import pytest
+
+import wsg
+
+pytestmark = pytest.mark.usefixtures("wssgate_bin")
+
+
+def run(*args, stdin=None):
+    return wsg.run_cli(args, stdin=stdin)
+
+
+def test_version(workdir):
+    r = run("--version")
+    assert r.returncode == 0, r.err
+    assert re.search(r"wssgate\S*\s+\d+\.\d+\.\d+", r.out), r.out
+
+
+def test_help(workdir):
+    r = run("--help")
+    assert r.returncode == 0, r.err
+    for word in ("--config", "--check-config", "--version", "db init", "user add", "user del",
+                 "user list", "user passwd", "role add", "role grant", "role revoke"):
+        assert word in r.out, "--help does not mention %r:\n%s" % (word, r.out)
+
+
+def test_check_config_accepts_example(workdir):
+    conf = os.path.join(wsg.TOP_SRC, "conf", "wssgate.conf")
+    r = run("--config", conf, "--check-config")
+    assert r.returncode == 0, r.err
+
+
+def test_check_config_accepts_test_config(configured):
+    r = configured.cli("--check-config")
+    assert r.returncode == 0, r.err
+
+
+def broken_config(configured, name, transform):
+    """Writes a copy of the test config changed by transform(lines) -> (lines, line number)."""
+    lines = open(configured.config).read().splitlines()
+    lines, lineno = transform(lines)
+    path = os.path.join(configured.dir, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path, lineno
+
+
+def insert_after(prefix, text):
+    def t(lines):
+        i = next(i for i, l in enumerate(lines) if l.startswith(prefix))
+        return lines[:i + 1] + [text] + lines[i + 1:], i + 2
+    return t
+
+
+@pytest.mark.parametrize("name,transform,key", [
+    ("unknown-top.conf", insert_after("workers", "colour = \"blue\";"), "colour"),
+    ("unknown-nested.conf", insert_after("userstore", "              flavour = 3;"), "flavour"),
+    ("wrong-type.conf", lambda ls: ([l.replace("workers = 2;", "workers = \"two\";") for l in ls],
+                                    next(i for i, l in enumerate(ls) if l.startswith("workers")) + 1),
+     "workers"),
+], ids=["unknown-top-level-key", "unknown-nested-key", "wrong-type"])
+def test_check_config_rejects_bad_key(configured, name, transform, key):
+    path, lineno = broken_config(configured, name, transform)
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 1, (r.returncode, r.err)
+    assert re.search(r"%s:%d:" % (re.escape(name), lineno), r.err), \
+        "no %s:%d: in %r" % (name, lineno, r.err)
+    assert key in r.err, r.err
+
+
+def test_check_config_rejects_syntax_error(configured):
+    path, lineno = broken_config(configured, "syntax.conf",
+                                 insert_after("workers", "pool_size = ;"))
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 1, (r.returncode, r.err)
+    assert re.search(r"syntax\.conf:%d:" % lineno, r.err), r.err
+
+
+def test_db_init_idempotent_and_key_files(configured):
+    for r in configured.db_init_runs:
+        assert r.returncode == 0, r.err
+    keys = {}
+    for name in ("master.key", "jwt.key"):
+        path = os.path.join(configured.dir, name)
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+        assert st.st_size > 0
+        keys[name] = open(path, "rb").read()
+    r = configured.cli("db", "init")
+    assert r.returncode == 0, r.err
+    for name, content in keys.items():
+        assert open(os.path.join(configured.dir, name), "rb").read() == content, \
+            "db init overwrote " + name
+    tables = configured.db.sql("SHOW TABLES", database="wssgate").split()
+    for t in ("users", "roles", "user_roles"):
+        assert t in tables, tables
+
+
+def user_list(gw):
+    r = gw.cli("user", "list")
+    assert r.returncode == 0, r.err
+    out = {}
+    for line in r.out.splitlines():
+        fields = line.split("\t")
+        assert len(fields) == 3, "bad user list line %r" % line
+        assert fields[2] in ("admin", "-"), line
+        out[fields[0]] = (sorted(filter(None, fields[1].split(","))), fields[2])
+    return out
+
+
+def test_user_list(configured):
+    users = user_list(configured)
+    assert users["alice"] == (["echo-users"], "-")
+    assert users["bob"] == ([], "-")
+    assert users["carol"] == (["echo-users"], "-")
+    assert users["jörg"] == (["echo-users"], "-")
+
+
+def test_user_add_admin_flag(configured):
+    configured.cli_ok("user", "add", "root-admin", "--admin", stdin="root-admin-Pw-55\n")
+    wsg.SENT_SECRETS.add("root-admin-Pw-55")
+    assert user_list(configured)["root-admin"][1] == "admin"
+
+
+def test_user_add_duplicate_fails(configured):
+    r = configured.cli("user", "add", "alice", "--role", "echo-users", stdin="another-Pw-x1\n")
+    assert r.returncode != 0
+    assert r.err.strip(), "no reason given"
+    assert len(r.err.strip().splitlines()) == 1 or "AddressSanitizer" in r.err, r.err
+
+
+def test_verbs_on_missing_user_fail(configured):
+    assert configured.cli("user", "del", "nobody-here").returncode != 0
+    assert configured.cli("role", "grant", "nobody-here", "echo-users").returncode != 0
+
+
+def eventually(pred, timeout=6.0):
+    """cache_ttl is 1 s: a change must be visible within a few seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+
+
+def call(gw, user, password, use_digest=True):
+    m = wsg.marker()
+    r = wsg.post(gw.url("/services/Echo"), wsg.build(user, password, use_digest=use_digest,
+                                                     message=m))
+    return r, m
+
+
+def accepted(gw, user, password):
+    r, m = call(gw, user, password)
+    return r.status_code == 200 and wsg.echoed(r) == m
+
+
+def rejected(gw, user, password):
+    r, _ = call(gw, user, password)
+    return r.status_code == 500 and wsg.wss_code(r) == "FailedAuthentication"
+
+
+def test_user_passwd_takes_effect(gateway):
+    old, new = "dave-Old-Pw-31", "dave-New-Pw-64"
+    wsg.SENT_SECRETS.update([old, new])
+    gateway.cli_ok("user", "add", "dave", "--role", "echo-users", stdin=old + "\n")
+    assert eventually(lambda: accepted(gateway, "dave", old))
+    gateway.cli_ok("user", "passwd", "dave", stdin=new + "\n")
+    assert eventually(lambda: accepted(gateway, "dave", new)), "new password not accepted"
+    assert eventually(lambda: rejected(gateway, "dave", old)), "old password still accepted"
+
+
+def test_role_add_grant_revoke_take_effect(gateway, stub):
+    pw = "erin-Pw-77aa"
+    wsg.SENT_SECRETS.add(pw)
+    gateway.cli_ok("role", "add", "auditors")
+    gateway.cli_ok("user", "add", "erin", stdin=pw + "\n")
+    assert rejected(gateway, "erin", pw)
+    gateway.cli_ok("role", "grant", "erin", "echo-users")
+    gateway.cli_ok("role", "grant", "erin", "auditors")
+    assert user_list(gateway)["erin"][0] == ["auditors", "echo-users"]
+    assert eventually(lambda: accepted(gateway, "erin", pw)), "grant not effective"
+    r, m = call(gateway, "erin", pw)
+    assert r.status_code == 200
+    rec = stub.find(m)[0]
+    assert [wsg.header_text(v) for v in wsg.header_values(rec, "X-WSS-Roles")] == \
+        ["auditors,echo-users"]
+    gateway.cli_ok("role", "revoke", "erin", "echo-users")
+    assert user_list(gateway)["erin"][0] == ["auditors"]
+    assert eventually(lambda: rejected(gateway, "erin", pw)), "revoke not effective"
+
+
+def test_user_del_takes_effect(gateway):
+    pw = "frank-Pw-0c0c"
+    wsg.SENT_SECRETS.add(pw)
+    gateway.cli_ok("user", "add", "frank", "--role", "echo-users", stdin=pw + "\n")
+    assert eventually(lambda: accepted(gateway, "frank", pw))
+    gateway.cli_ok("user", "del", "frank")
+    assert "frank" not in user_list(gateway)
+    assert eventually(lambda: rejected(gateway, "frank", pw)), "deleted user still accepted"

@@ -1,0 +1,584 @@
+"""Shared harness for the wssgate integration tests.
+
+Starts real processes on loopback (a private MariaDB, the stub upstream, the gateway) inside
+one work directory under $WSG_TOP_BUILDDIR/test-output/integration/, and stops every one of
+them however the run ends (fixture teardown, atexit, SIGTERM, and PR_SET_PDEATHSIG so that
+children die with a killed pytest). Nothing here touches the system MariaDB or /etc/mysql.
+"""
+
+import atexit
+import base64
+import ctypes
+import datetime
+import importlib.machinery
+import importlib.util
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import requests
+from lxml import etree
+
+TOP_SRC = os.path.abspath(os.environ.get("WSG_TOP_SRCDIR")
+                          or os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_BUILD = os.path.abspath(os.environ.get("WSG_TOP_BUILDDIR") or TOP_SRC)
+WSSGATE = os.path.join(TOP_BUILD, "src", "wssgate")
+WORK = os.path.join(TOP_BUILD, "test-output", "integration")
+WSDL = os.path.join(TOP_SRC, "test", "data", "echo.wsdl")
+STUB = os.path.join(TOP_SRC, "test", "upstream", "stub_upstream.py")
+NODE_DIR = os.path.join(TOP_SRC, "test", "integration", "node")
+PYTHON = "/usr/bin/python3"
+
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+# Sanitizer settings for every gateway process (daemon and offline verbs).
+ASAN_OPTIONS = ("detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:"
+                "check_initialization_order=1:strict_init_order=1:print_summary=1")
+UBSAN_OPTIONS = "print_stacktrace=1:halt_on_error=1"
+SANITIZER_RE = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer")
+
+# Users created by the harness: name -> (password, roles, extra user-add flags).
+USERS = {
+    "alice": ("alice-Pw-7fd1c", ["echo-users"], []),
+    "bob": ("bob-Pw-21a9e", [], []),
+    "carol": ("carol-Pw-93c4b", ["echo-users"], ["--no-digest"]),
+    "jörg": ("pässwörd€", ["echo-users"], []),
+}
+
+# Every password, digest and nonce a test sends; the log tests check none of them leaks.
+SENT_SECRETS = set(p for p, _, _ in USERS.values())
+
+
+def _load_wsse_request():
+    path = os.path.join(TOP_SRC, "tools", "wsse-request")
+    loader = importlib.machinery.SourceFileLoader("wsse_request", path)
+    spec = importlib.util.spec_from_loader("wsse_request", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+wsse_request = _load_wsse_request()
+
+
+# ---------------------------------------------------------------- processes
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_started = []
+
+
+def _child_setup():
+    os.setsid()
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env["ASAN_OPTIONS"] = ASAN_OPTIONS + (":" + os.environ["ASAN_OPTIONS"]
+                                          if os.environ.get("ASAN_OPTIONS") else "")
+    env["UBSAN_OPTIONS"] = UBSAN_OPTIONS
+    env.update(extra or {})
+    return env
+
+
+class Proc:
+    """A started child with its stdout/stderr in files of the work dir."""
+
+    def __init__(self, name, argv, cwd, stdout=None):
+        self.name = name
+        self.argv = argv
+        self.err_path = os.path.join(cwd, name + ".stderr")
+        self.out_path = stdout or os.path.join(cwd, name + ".stdout")
+        self._err = open(self.err_path, "ab")
+        self._out = open(self.out_path, "ab")
+        self.popen = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._out,
+                                      stderr=self._err, env=clean_env(), preexec_fn=_child_setup)
+        self.returncode = None
+        with open(os.path.join(cwd, name + ".pid"), "w") as f:
+            f.write("%d\n" % self.popen.pid)
+        _started.append(self)
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stderr_text(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signals the process, waits, escalates to SIGKILL; returns its exit status."""
+        if self.returncode is not None:
+            return self.returncode
+        if self.popen.poll() is None:
+            try:
+                self.popen.send_signal(sig)
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self.returncode = self.popen.returncode
+        self._err.close()
+        self._out.close()
+        return self.returncode
+
+
+def stop_all():
+    for p in reversed(_started):
+        try:
+            p.stop()
+        except Exception:  # cleanup must go on for the others
+            pass
+
+
+atexit.register(stop_all)
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _sigterm)
+
+
+def kill_leftovers(workdir):
+    """Stops processes a killed earlier run left behind (only ours: pid file + cmdline check)."""
+    if not os.path.isdir(workdir):
+        return
+    for entry in os.listdir(workdir):
+        if not entry.endswith(".pid"):
+            continue
+        try:
+            pid = int(open(os.path.join(workdir, entry)).read().split()[0])
+            cmdline = open("/proc/%d/cmdline" % pid, "rb").read().decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if workdir in cmdline or STUB in cmdline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def fresh_workdir():
+    kill_leftovers(WORK)
+    # The private MariaDB may have its socket under /tmp (see MariaDB.__init__).
+    link = os.path.join(WORK, "sockdir")
+    if os.path.islink(link):
+        shutil.rmtree(os.path.realpath(link), ignore_errors=True)
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK, mode=0o700)
+    return WORK
+
+
+def wait_for(what, pred, timeout, proc=None, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        if proc is not None and not proc.alive():
+            raise RuntimeError("%s exited with %s while starting; stderr:\n%s"
+                               % (proc.name, proc.popen.returncode, proc.stderr_text()[-4000:]))
+        time.sleep(interval)
+    raise RuntimeError("%s not ready after %ss" % (what, timeout))
+
+
+# ---------------------------------------------------------------- MariaDB
+
+class MariaDB:
+    """A private mariadbd: own datadir, socket, port and pid file (DESIGN 5)."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.datadir = os.path.join(workdir, "mysql-data")
+        sockdir = workdir
+        # sun_path holds 108 bytes; a deep build dir gets a short socket dir under /tmp.
+        if len(os.path.join(workdir, "mysql.sock")) > 100:
+            sockdir = tempfile.mkdtemp(prefix="wsg-sock-")
+            os.symlink(sockdir, os.path.join(workdir, "sockdir"))
+        self.tmp_sockdir = sockdir if sockdir != workdir else None
+        self.socket = os.path.join(sockdir, "mysql.sock")
+        self.port = free_port()
+        self.user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        self.proc = None
+
+    def start(self):
+        log = os.path.join(self.dir, "mariadb-install.log")
+        with open(log, "wb") as f:
+            r = subprocess.run(["mariadb-install-db", "--no-defaults", "--user=" + self.user,
+                                "--datadir=" + self.datadir,
+                                "--auth-root-authentication-method=socket", "--skip-test-db"],
+                               stdout=f, stderr=subprocess.STDOUT, env=clean_env())
+        if r.returncode != 0:
+            raise RuntimeError("mariadb-install-db failed (%d), see %s" % (r.returncode, log))
+        self.proc = Proc("mariadbd", [
+            "mariadbd", "--no-defaults", "--user=" + self.user, "--datadir=" + self.datadir,
+            "--socket=" + self.socket, "--port=%d" % self.port, "--bind-address=127.0.0.1",
+            "--skip-log-bin", "--pid-file=" + os.path.join(self.dir, "mysql.pid"),
+            "--log-error=" + os.path.join(self.dir, "mariadb.err"),
+            "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
+            "--max-connections=200"], self.dir)
+        wait_for("mariadbd", self.ping, 60, self.proc, 0.3)
+
+    def ping(self):
+        return subprocess.run(["mariadb-admin", "--no-defaults", "--socket=" + self.socket,
+                               "-u", self.user, "ping"], capture_output=True,
+                              env=clean_env()).returncode == 0
+
+    def sql(self, statements, database=None):
+        argv = ["mariadb", "--no-defaults", "--socket=" + self.socket, "-u", self.user,
+                "--batch", "--skip-column-names"]
+        if database:
+            argv.append(database)
+        r = subprocess.run(argv, input=statements, capture_output=True, text=True, env=clean_env())
+        if r.returncode != 0:
+            raise RuntimeError("SQL failed: %s\n%s" % (statements, r.stderr))
+        return r.stdout
+
+    def stop(self):
+        if self.proc is None or not self.proc.alive():
+            return
+        subprocess.run(["mariadb-admin", "--no-defaults", "--socket=" + self.socket,
+                        "-u", self.user, "shutdown"], capture_output=True, env=clean_env())
+        self.proc.stop(timeout=30)
+        if self.tmp_sockdir:
+            shutil.rmtree(self.tmp_sockdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- stub upstream
+
+class Stub:
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.proc = None
+        self.port = None
+        self.http = http_session()
+
+    def start(self):
+        out = os.path.join(self.dir, "stub.stdout")
+        self.proc = Proc("stub", [PYTHON, STUB, "--host", "127.0.0.1", "--port", "0"],
+                         self.dir, stdout=out)
+
+        def bound():
+            m = re.search(r"listening on [\d.]+:(\d+)", open(out).read())
+            if m:
+                self.port = int(m.group(1))
+            return m is not None
+        wait_for("stub upstream", bound, 20, self.proc)
+        wait_for("stub upstream", lambda: port_open(self.port), 20, self.proc)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def requests(self):
+        r = self.http.get(self.url("/_requests"), timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def find(self, marker):
+        """The recorded requests whose body contains marker."""
+        return [r for r in self.requests() if marker in r["body"]]
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+
+
+def header_values(record, name):
+    return [v for k, v in record["headers"] if k.lower() == name.lower()]
+
+
+def header_text(value):
+    """http.server decodes header bytes as Latin-1; undo that for UTF-8 values."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+# ---------------------------------------------------------------- gateway
+
+ROUTE_NAMES = {"/services/Echo": "echo", "/services/EchoKeep": "echo-keep",
+               "/services/DigestOnly": "digest-only", "/services/Timestamped": "timestamped",
+               "/services/Down": "down", "/services/Slow": "slow", "/services/Fault": "fault"}
+
+
+def gateway_config(port, db, stub_port, down_port):
+    up = "http://127.0.0.1:%d" % stub_port
+
+    def route(name, path, upstream, extra=""):
+        return ('  { name = "%s"; path = "%s"; upstream = ( "%s" );\n'
+                '    password_types = ( "PasswordDigest", "PasswordText" ); roles = ( "echo-users" );\n'
+                '    require_timestamp = false; strip_security_header = true; timeout = 10;\n'
+                '    auth = "wsse"; require_tls = false;%s }' % (name, path, upstream, extra))
+
+    routes = [
+        route("echo", "/services/Echo", up + "/Echo"),
+        route("echo-keep", "/services/EchoKeep", up + "/EchoKeep").replace(
+            "strip_security_header = true", "strip_security_header = false"),
+        route("digest-only", "/services/DigestOnly", up + "/EchoDigest").replace(
+            '"PasswordDigest", "PasswordText"', '"PasswordDigest"'),
+        route("timestamped", "/services/Timestamped", up + "/EchoTs").replace(
+            "require_timestamp = false", "require_timestamp = true"),
+        route("down", "/services/Down", "http://127.0.0.1:%d/Echo" % down_port),
+        route("slow", "/services/Slow", up + "/Slow?s=5").replace("timeout = 10", "timeout = 1"),
+        route("fault", "/services/Fault", up + "/Fault"),
+    ]
+    return """# Generated by test/integration/wsg.py for one test session.
+listen = ( { address = "127.0.0.1:%(port)d"; } );
+management = { enabled = false; jwt_secret_file = "jwt.key"; };
+workers = 2;
+userstore = { host = "localhost"; port = %(dbport)d; socket = "%(socket)s";
+              user = "wssgate"; password_file = "db.pass"; database = "wssgate";
+              pool_size = 4; cache_ttl = 1; master_key_file = "master.key";
+              connect_timeout = 5; query_timeout = 10; };
+security = { created_ttl = 300; future_ttl = 60; timestamp_ttl = 300;
+             nonce_cache_max = 100000; replay_store = "memory"; strict_bsp = false;
+             verify_threads = 2;
+             lockout = { max_failures = 1000; window = 300; duration = 1; }; };
+limits = { max_body_size = 65536; max_header_size = 16384; max_depth = 100;
+           max_attributes = 500; max_attribute_len = 65536; max_nodes = 50000;
+           request_timeout = 30; max_connections = 1000; };
+log = { access_log = "access.log"; audit_log = "audit.log"; };
+routes = (
+%(routes)s
+);
+""" % {"port": port, "dbport": db.port, "socket": db.socket, "routes": ",\n".join(routes)}
+
+
+def run_cli(args, stdin=None, timeout=120):
+    """Runs src/wssgate args in the work dir; r.out / r.err are text. Stderr goes to cli.stderr."""
+    argv = [WSSGATE] + list(args)
+    r = subprocess.run(argv, input=(stdin.encode("utf-8") if stdin is not None else None),
+                       stdin=(subprocess.DEVNULL if stdin is None else None),
+                       capture_output=True, timeout=timeout, env=clean_env(), cwd=WORK)
+    r.out = r.stdout.decode("utf-8", errors="replace")
+    r.err = r.stderr.decode("utf-8", errors="replace")
+    with open(os.path.join(WORK, "cli.stderr"), "a", encoding="utf-8") as f:
+        f.write("$ wssgate %s -> %d\n%s" % (" ".join(argv[1:]), r.returncode, r.err))
+    return r
+
+
+class Gateway:
+    def __init__(self, workdir, db, stub):
+        self.dir = workdir
+        self.db = db
+        self.stub = stub
+        self.port = free_port()
+        self.down_port = free_port()
+        self.config = os.path.join(workdir, "wssgate.conf")
+        self.access_log = os.path.join(workdir, "access.log")
+        self.audit_log = os.path.join(workdir, "audit.log")
+        self.proc = None
+
+    def write_config(self):
+        with open(self.config, "w") as f:
+            f.write(gateway_config(self.port, self.db, self.stub.port, self.down_port))
+
+    def cli(self, *args, stdin=None, config=None, timeout=120):
+        """Runs src/wssgate --config CONFIG args (config=False: no --config)."""
+        pre = [] if config is False else ["--config", config or self.config]
+        return run_cli(pre + list(args), stdin=stdin, timeout=timeout)
+
+    def cli_ok(self, *args, stdin=None):
+        r = self.cli(*args, stdin=stdin)
+        if r.returncode != 0:
+            raise RuntimeError("wssgate %s failed (%d): %s%s"
+                               % (" ".join(args), r.returncode, r.out, r.err))
+        return r
+
+    def start(self):
+        self.proc = Proc("wssgate", [WSSGATE, "--config", self.config], self.dir)
+        wait_for("wssgate", lambda: port_open(self.port), 60, self.proc)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def stop(self):
+        return self.proc.stop(timeout=30) if self.proc else None
+
+
+def setup_database(db, gw):
+    """Database, db user with a random password (0600 db.pass), schema (db init twice), users."""
+    password = secrets.token_urlsafe(18)
+    fd = os.open(os.path.join(gw.dir, "db.pass"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    db.sql("CREATE DATABASE IF NOT EXISTS wssgate;\n"
+           "CREATE USER IF NOT EXISTS 'wssgate'@'localhost' IDENTIFIED BY '%s';\n"
+           "CREATE USER IF NOT EXISTS 'wssgate'@'127.0.0.1' IDENTIFIED BY '%s';\n"
+           "GRANT ALL PRIVILEGES ON wssgate.* TO 'wssgate'@'localhost';\n"
+           "GRANT ALL PRIVILEGES ON wssgate.* TO 'wssgate'@'127.0.0.1';\n" % (password, password))
+    gw.db_init_runs = [gw.cli("db", "init"), gw.cli("db", "init")]
+    for r in gw.db_init_runs:
+        if r.returncode != 0:
+            raise RuntimeError("wssgate db init failed (%d): %s" % (r.returncode, r.err))
+    gw.cli_ok("role", "add", "echo-users")
+    for name, (pw, roles, flags) in USERS.items():
+        args = ["user", "add", name] + flags
+        for role in roles:
+            args += ["--role", role]
+        gw.cli_ok(*args, stdin=pw + "\n")
+
+
+# ---------------------------------------------------------------- requests and faults
+
+def http_session():
+    s = requests.Session()
+    s.trust_env = False
+    return s
+
+
+def remember_secrets(xml):
+    """Adds the Password and Nonce texts of a request to SENT_SECRETS."""
+    if isinstance(xml, bytes):
+        xml = xml.decode("utf-8", errors="replace")
+    for tag in ("Password", "Nonce"):
+        for m in re.finditer(r"<(?:\w+:)?%s\b[^>]*>([^<]+)<" % tag, xml):
+            SENT_SECRETS.add(m.group(1).strip())
+            if tag == "Nonce":
+                try:
+                    SENT_SECRETS.add(base64.b64decode(m.group(1).strip()).hex())
+                except ValueError:
+                    pass
+
+
+def post(url, body, soap12=False, headers=None, timeout=30, session=None):
+    """POSTs a SOAP request (str/bytes); returns the requests.Response."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    remember_secrets(data)
+    h = wsse_request.headers_for(soap12)
+    h.update(headers or {})
+    return (session or http_session()).post(url, data=data, headers=h, timeout=timeout)
+
+
+def build(user, password=None, **kw):
+    """wsse-request's envelope; password defaults to the harness user's."""
+    if password is None:
+        password = USERS[user][0]
+    xml = wsse_request.build_request(user, password, **kw)
+    remember_secrets(xml)
+    return xml
+
+
+def marker():
+    return "m-" + secrets.token_hex(8)
+
+
+def echoed(resp):
+    """The message text of an EchoResponse, or None."""
+    root = etree.fromstring(resp.content)
+    found = root.xpath("//*[local-name()='EchoResponse']/*[local-name()='message']")
+    return found[0].text if found else None
+
+
+class Fault:
+    def __init__(self, version, code, subcode, reason):
+        self.version, self.code, self.subcode, self.reason = version, code, subcode, reason
+
+    def __repr__(self):
+        return "Fault(%s, %s, %s, %r)" % (self.version, self.code, self.subcode, self.reason)
+
+
+def _qname(el):
+    text = (el.text or "").strip()
+    prefix, _, local = text.rpartition(":")
+    return (el.nsmap.get(prefix or None), local)
+
+
+def parse_fault(content):
+    """Returns a Fault with code/subcode as (namespace, local) tuples, or None if not a fault."""
+    root = etree.fromstring(content)
+    ns = etree.QName(root).namespace
+    f = root.find("{%s}Body/{%s}Fault" % (ns, ns))
+    if f is None:
+        return None
+    if ns == SOAP11_NS:
+        return Fault("1.1", _qname(f.find("faultcode")), None, f.findtext("faultstring"))
+    code = f.find("{%s}Code/{%s}Value" % (ns, ns))
+    sub = f.find("{%s}Code/{%s}Subcode/{%s}Value" % (ns, ns, ns))
+    return Fault("1.2", _qname(code), _qname(sub) if sub is not None else None,
+                 f.findtext("{%s}Reason/{%s}Text" % (ns, ns)))
+
+
+def wss_code(resp):
+    """The WS-Security fault code's local name of a fault response (1.1 faultcode, 1.2 Subcode)."""
+    f = parse_fault(resp.content)
+    assert f is not None, "not a SOAP fault: %d %r" % (resp.status_code, resp.content[:500])
+    qn = f.code if f.version == "1.1" else f.subcode
+    assert qn is not None and qn[0] in (WSSE_NS, WSU_NS), "not a WSS fault code: %r" % (f,)
+    return qn[1]
+
+
+def assert_wss_fault(resp, local, soap12=False):
+    """resp is a WS-Security fault `local` in the given SOAP version with the right status."""
+    f = parse_fault(resp.content)
+    assert f is not None, "expected a fault, got %d %r" % (resp.status_code, resp.content[:500])
+    ctype = resp.headers.get("Content-Type", "")
+    if soap12:
+        assert f.version == "1.2", f
+        assert resp.status_code == 400, (resp.status_code, f)
+        assert f.code == (SOAP12_NS, "Sender"), f
+        assert ctype.startswith("application/soap+xml"), ctype
+    else:
+        assert f.version == "1.1", f
+        assert resp.status_code == 500, (resp.status_code, f)
+        assert ctype.startswith("text/xml"), ctype
+    assert wss_code(resp) == local, f
+    return f
+
+
+def assert_soap_fault(resp, status, code11, code12, soap12=False):
+    """A plain SOAP fault (Client/Server, Sender/Receiver) with the given HTTP status."""
+    f = parse_fault(resp.content)
+    assert f is not None, "expected a fault, got %d %r" % (resp.status_code, resp.content[:500])
+    assert resp.status_code == status, (resp.status_code, f)
+    if soap12:
+        assert f.version == "1.2" and f.code == (SOAP12_NS, code12), f
+    else:
+        assert f.version == "1.1" and f.code == (SOAP11_NS, code11), f
+    return f
+
+
+def utc_ago(seconds):
+    return wsse_request.utc_stamp(datetime.datetime.now(datetime.timezone.utc)
+                                  - datetime.timedelta(seconds=seconds))
+
+
+def node_client(args):
+    """Runs test/integration/node/client.js with JSON args; returns its JSON result."""
+    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "soap")):
+        raise AssertionError("node-soap is not installed: run `npm ci` in %s "
+                             "(scripts/test does this)" % NODE_DIR)
+    r = subprocess.run(["node", os.path.join(NODE_DIR, "client.js"), json.dumps(args)],
+                       capture_output=True, text=True, timeout=60, env=clean_env(), cwd=NODE_DIR)
+    assert r.stdout.strip(), "node client printed nothing (rc %d): %s" % (r.returncode, r.stderr)
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    if res.get("lastRequest"):
+        remember_secrets(res["lastRequest"])
+    return res

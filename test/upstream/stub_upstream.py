@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Stub upstream SOAP service for the wssgate demo and integration tests.
+
+A threaded HTTP/1.1 keep-alive server (Python standard library only):
+
+  POST /Echo...          EchoResponse echoing the request's <message>, in the request's
+                         SOAP version (1.1 text/xml, 1.2 application/soap+xml)
+  POST /Fault            a SOAP Server/Receiver fault of its own, HTTP 500
+  POST /Slow?s=N         sleeps N seconds (float), then echoes
+  POST /Status/NNN       answers status NNN with a small text body
+  GET  /_requests        JSON list of every recorded request
+  DELETE /_requests      clears the record
+  GET  /_health          200 "ok"
+
+Every request except the /_ control paths is recorded before it is answered: method,
+path, headers (list of [name, value] pairs in arrival order), body (UTF-8 text) and
+conn (a number per TCP connection, so tests can see keep-alive reuse).
+"""
+
+import argparse
+import signal
+import itertools
+import json
+import sys
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+ECHO_NS = "urn:example:echo"
+CT = {SOAP11_NS: "text/xml; charset=utf-8", SOAP12_NS: "application/soap+xml; charset=utf-8"}
+
+
+class Record:
+    """Thread-safe request log."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items = []
+
+    def add(self, item):
+        with self.lock:
+            self.items.append(item)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.items)
+
+    def clear(self):
+        with self.lock:
+            self.items.clear()
+
+
+def envelope(ns, body_xml):
+    return ('<?xml version="1.0" encoding="utf-8"?>'
+            '<soap:Envelope xmlns:soap="%s"><soap:Body>%s</soap:Body></soap:Envelope>'
+            % (ns, body_xml)).encode("utf-8")
+
+
+def fault(ns, client_side, text):
+    """A SOAP fault in version ns; client_side picks Client/Sender over Server/Receiver."""
+    text = escape(text)
+    if ns == SOAP12_NS:
+        code = "soap:Sender" if client_side else "soap:Receiver"
+        return envelope(ns, '<soap:Fault><soap:Code><soap:Value>%s</soap:Value></soap:Code>'
+                        '<soap:Reason><soap:Text xml:lang="en">%s</soap:Text></soap:Reason>'
+                        '<soap:Detail><stub xmlns="urn:example:stub">stub-upstream</stub></soap:Detail>'
+                        '</soap:Fault>' % (code, text))
+    code = "soap:Client" if client_side else "soap:Server"
+    return envelope(ns, '<soap:Fault><faultcode>%s</faultcode><faultstring>%s</faultstring>'
+                    '<detail><stub xmlns="urn:example:stub">stub-upstream</stub></detail>'
+                    '</soap:Fault>' % (code, text))
+
+
+def parse_envelope(body):
+    """Returns (soap namespace, message text or None); raises ValueError if not SOAP."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        raise ValueError("not well-formed XML: %s" % e)
+    ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
+    if ns not in (SOAP11_NS, SOAP12_NS) or not root.tag.endswith("}Envelope"):
+        raise ValueError("not a SOAP envelope")
+    sbody = root.find("{%s}Body" % ns)
+    if sbody is None:
+        raise ValueError("no SOAP Body")
+    for el in sbody.iter():
+        if el.tag == "message" or el.tag.endswith("}message"):
+            return ns, el.text or ""
+    return ns, None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stub-upstream/1"
+    conn_ids = itertools.count(1)
+
+    def setup(self):
+        super().setup()
+        self.conn = next(Handler.conn_ids)
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("stub %s conn=%d %s\n" % (self.address_string(), self.conn, fmt % args))
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def reply(self, status, ctype, body, extra=None):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def control(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/_health":
+            self.reply(200, "text/plain", b"ok\n")
+        elif url.path == "/_requests" and self.command == "GET":
+            self.reply(200, "application/json",
+                       json.dumps(self.server.record.snapshot(), ensure_ascii=False).encode("utf-8"))
+        elif url.path == "/_requests" and self.command == "DELETE":
+            self.server.record.clear()
+            self.reply(200, "application/json", b"[]")
+        else:
+            self.reply(404, "text/plain", b"unknown control path\n")
+
+    def handle_any(self):
+        body = self.read_body()
+        if self.path.startswith("/_"):
+            self.control()
+            return
+        self.server.record.add({
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "body": body.decode("utf-8", errors="replace"),
+            "conn": self.conn,
+            "time": time.time(),
+        })
+        url = urllib.parse.urlsplit(self.path)
+        if url.path.startswith("/Status/"):
+            try:
+                status = int(url.path[len("/Status/"):])
+            except ValueError:
+                status = 400
+            self.reply(status, "text/plain; charset=utf-8", ("stub status %d\n" % status).encode())
+            return
+        if self.command != "POST":
+            self.reply(405, "text/plain", b"POST only\n", {"Allow": "POST"})
+            return
+        try:
+            ns, message = parse_envelope(body)
+        except ValueError as e:
+            self.reply(500, CT[SOAP11_NS], fault(SOAP11_NS, True, str(e)))
+            return
+        if url.path == "/Fault":
+            self.reply(500, CT[ns], fault(ns, False, "stub upstream fault"), {"X-Stub": "fault"})
+            return
+        if url.path == "/Slow":
+            qs = urllib.parse.parse_qs(url.query)
+            time.sleep(float(qs.get("s", ["1"])[0]))
+        elif not url.path.startswith("/Echo"):
+            self.reply(404, "text/plain", b"no such service\n")
+            return
+        if message is None:
+            self.reply(500, CT[ns], fault(ns, True, "no message element in the request"))
+            return
+        self.reply(200, CT[ns], envelope(
+            ns, '<tns:EchoResponse xmlns:tns="%s"><tns:message>%s</tns:message></tns:EchoResponse>'
+            % (ECHO_NS, escape(message))))
+
+    do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = handle_any
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Stub upstream SOAP Echo service.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    args = ap.parse_args()
+    srv = Server((args.host, args.port), Handler)
+    srv.record = Record()
+    signal.signal(signal.SIGTERM, on_sigterm)
+    # The first stdout line tells a harness which port was bound (useful with --port 0).
+    print("listening on %s:%d" % srv.server_address[:2], flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+
+
+if __name__ == "__main__":
+    main()
