@@ -12,7 +12,10 @@
 #define WSG_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define WSG_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
 
-/* Caps checked while parsing, before the tree is complete (SAX callbacks). */
+/*
+ * Caps checked while parsing, before the tree is complete (SAX callbacks).
+ * A NULL struct or a zero field means the default shown.
+ */
 struct wsg_soap_limits {
 	size_t max_depth;        /* element nesting, e.g. 100 */
 	size_t max_attributes;   /* attributes (incl. namespace decls) per element, e.g. 500 */
@@ -27,6 +30,8 @@ struct wsg_soap_msg {
 	xmlNodePtr envelope;
 	xmlNodePtr header;   /* NULL when the envelope has no Header */
 	xmlNodePtr body;
+	int has_xml_decl;    /* the input began with an XML declaration */
+	char *encoding;      /* encoding to serialise in, e.g. "UTF-8", "UTF-16" */
 };
 
 /* Process-wide libxml2 setup; call once from main before threads start. */
@@ -40,7 +45,8 @@ void wsg_soap_global_cleanup(void);
  * XML, a root that is not Envelope, a missing or misplaced Body or Header
  * fail with err->fault = WSG_FAULT_CLIENT; an Envelope in an unknown
  * namespace with WSG_FAULT_VERSION_MISMATCH. The encoding comes from the
- * XML declaration / BOM (UTF-8 and UTF-16 work).
+ * XML declaration / BOM: UTF-8 and UTF-16 work; any other declared encoding,
+ * UCS-4, EBCDIC or broken UTF-16 is a Client fault (WS-I BP R1012).
  * On success fills `out` (caller frees with wsg_soap_msg_free()); on failure
  * `out` is left empty and err->reason says why.
  */

@@ -1,0 +1,779 @@
+#include "soap.h"
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xmlsave.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "mem.h"
+
+/* The WSS fault QNames live in the secext namespace (same value as wsse.h). */
+#define NS_WSSE                                                                \
+	"http://docs.oasis-open.org/wss/2004/01/"                              \
+	"oasis-200401-wss-wssecurity-secext-1.0.xsd"
+
+#define DEFAULT_MAX_DEPTH 100
+#define DEFAULT_MAX_ATTRIBUTES 500
+#define DEFAULT_MAX_ATTRIBUTE_LEN 65536
+#define DEFAULT_MAX_NODES 100000
+
+/* Per-parse state, reached from the SAX callbacks through ctxt->_private. */
+struct parse_state {
+	struct wsg_soap_limits lim;
+	size_t depth;
+	size_t nodes;
+	int stopped;      /* we halted the parser; `reason` says why */
+	int code;         /* enum wsg_err for the stop */
+	char reason[256]; /* our stop reason, or the first libxml2 error */
+	int have_xml_error;
+};
+
+static struct parse_state *
+state_of(void *ctx)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+
+	return ctxt->_private;
+}
+
+static void stop(void *ctx, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Halts the parser at once; the first stop reason wins. */
+static void
+stop(void *ctx, int code, const char *fmt, ...)
+{
+	struct parse_state *st = state_of(ctx);
+	va_list ap;
+
+	if (!st->stopped) {
+		st->stopped = 1;
+		st->code = code;
+		va_start(ap, fmt);
+		vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
+		va_end(ap);
+	}
+	xmlStopParser(ctx);
+}
+
+static void
+internal_subset_cb(void *ctx, const xmlChar *name, const xmlChar *ext_id,
+                   const xmlChar *sys_id)
+{
+	stop(ctx, WSG_ERR_PARSE, "DOCTYPE not allowed");
+}
+
+static void
+external_subset_cb(void *ctx, const xmlChar *name, const xmlChar *ext_id,
+                   const xmlChar *sys_id)
+{
+	stop(ctx, WSG_ERR_PARSE, "DOCTYPE not allowed");
+}
+
+static void
+entity_decl_cb(void *ctx, const xmlChar *name, int type,
+               const xmlChar *public_id, const xmlChar *system_id,
+               xmlChar *content)
+{
+	stop(ctx, WSG_ERR_PARSE, "entity declaration not allowed");
+}
+
+static void
+unparsed_entity_decl_cb(void *ctx, const xmlChar *name,
+                        const xmlChar *public_id, const xmlChar *system_id,
+                        const xmlChar *notation)
+{
+	stop(ctx, WSG_ERR_PARSE, "entity declaration not allowed");
+}
+
+static void
+notation_decl_cb(void *ctx, const xmlChar *name, const xmlChar *public_id,
+                 const xmlChar *system_id)
+{
+	stop(ctx, WSG_ERR_PARSE, "notation declaration not allowed");
+}
+
+static void
+element_decl_cb(void *ctx, const xmlChar *name, int type,
+                xmlElementContentPtr content)
+{
+	stop(ctx, WSG_ERR_PARSE, "element declaration not allowed");
+}
+
+static void
+attribute_decl_cb(void *ctx, const xmlChar *elem, const xmlChar *fullname,
+                  int type, int def, const xmlChar *default_value,
+                  xmlEnumerationPtr tree)
+{
+	stop(ctx, WSG_ERR_PARSE, "attribute declaration not allowed");
+}
+
+/* Without a DTD no entity exists; never let libxml2 look one up or load one. */
+static xmlParserInputPtr
+resolve_entity_cb(void *ctx, const xmlChar *public_id, const xmlChar *system_id)
+{
+	stop(ctx, WSG_ERR_PARSE, "external entity not allowed");
+	return NULL;
+}
+
+static void
+processing_instruction_cb(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	stop(ctx, WSG_ERR_PARSE, "processing instruction <?%.40s?> not allowed",
+	     (const char *)target);
+}
+
+static void
+start_element_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                 const xmlChar *uri, int nb_namespaces,
+                 const xmlChar **namespaces, int nb_attributes,
+                 int nb_defaulted, const xmlChar **attributes)
+{
+	struct parse_state *st = state_of(ctx);
+	size_t i, n, vlen;
+
+	st->depth++;
+	st->nodes++;
+	if (st->depth > st->lim.max_depth) {
+		stop(ctx, WSG_ERR_LIMIT,
+		     "element depth %zu exceeds max_depth %zu", st->depth,
+		     st->lim.max_depth);
+		return;
+	}
+	if (st->nodes > st->lim.max_nodes) {
+		stop(ctx, WSG_ERR_LIMIT,
+		     "element count %zu exceeds max_nodes %zu", st->nodes,
+		     st->lim.max_nodes);
+		return;
+	}
+	n = (size_t)nb_attributes + (size_t)nb_namespaces;
+	if (n > st->lim.max_attributes) {
+		stop(ctx, WSG_ERR_LIMIT,
+		     "element <%.64s> has %zu attributes and namespace "
+		     "declarations, exceeds max_attributes %zu",
+		     (const char *)localname, n, st->lim.max_attributes);
+		return;
+	}
+	for (i = 0; i < (size_t)nb_attributes; i++) {
+		vlen = (size_t)(attributes[i * 5 + 4] - attributes[i * 5 + 3]);
+		if (vlen > st->lim.max_attribute_len) {
+			stop(ctx, WSG_ERR_LIMIT,
+			     "attribute %.64s on <%.64s> is %zu bytes, exceeds "
+			     "max_attribute_len %zu",
+			     (const char *)attributes[i * 5],
+			     (const char *)localname, vlen,
+			     st->lim.max_attribute_len);
+			return;
+		}
+	}
+	for (i = 0; i < (size_t)nb_namespaces; i++) {
+		const xmlChar *href = namespaces[i * 2 + 1];
+
+		vlen = href != NULL ? strlen((const char *)href) : 0;
+		if (vlen > st->lim.max_attribute_len) {
+			stop(ctx, WSG_ERR_LIMIT,
+			     "namespace declaration on <%.64s> is %zu bytes, "
+			     "exceeds max_attribute_len %zu",
+			     (const char *)localname, vlen,
+			     st->lim.max_attribute_len);
+			return;
+		}
+	}
+	xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces,
+	                      namespaces, nb_attributes, nb_defaulted,
+	                      attributes);
+}
+
+static void
+end_element_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+               const xmlChar *uri)
+{
+	struct parse_state *st = state_of(ctx);
+
+	if (st->depth > 0)
+		st->depth--;
+	xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+}
+
+/*
+ * Keeps the first libxml2 error for err->reason instead of printing it.
+ * Only the first line is kept: encoding errors append raw input bytes.
+ */
+static void
+structured_error_cb(void *ctx, xmlErrorPtr e)
+{
+	struct parse_state *st = state_of(ctx);
+	const char *msg;
+	size_t n;
+
+	if (st->stopped || st->have_xml_error || e == NULL ||
+	    e->level < XML_ERR_ERROR)
+		return;
+	st->have_xml_error = 1;
+	msg = e->message != NULL ? e->message : "unknown error";
+	n = strcspn(msg, "\n");
+	snprintf(st->reason, sizeof(st->reason),
+	         "malformed XML at line %d column %d: %.*s", e->line, e->int2,
+	         (int)(n > 200 ? 200 : n), msg);
+}
+
+static void
+init_sax(xmlSAXHandler *sax)
+{
+	xmlSAXVersion(sax, 2);
+	sax->internalSubset = internal_subset_cb;
+	sax->externalSubset = external_subset_cb;
+	sax->entityDecl = entity_decl_cb;
+	sax->unparsedEntityDecl = unparsed_entity_decl_cb;
+	sax->notationDecl = notation_decl_cb;
+	sax->elementDecl = element_decl_cb;
+	sax->attributeDecl = attribute_decl_cb;
+	sax->resolveEntity = resolve_entity_cb;
+	sax->processingInstruction = processing_instruction_cb;
+	sax->startElementNs = start_element_cb;
+	sax->endElementNs = end_element_cb;
+	sax->serror = structured_error_cb;
+}
+
+static void
+limits_of(const struct wsg_soap_limits *in, struct wsg_soap_limits *out)
+{
+	out->max_depth =
+	        in && in->max_depth ? in->max_depth : DEFAULT_MAX_DEPTH;
+	out->max_attributes = in && in->max_attributes ? in->max_attributes
+	                                               : DEFAULT_MAX_ATTRIBUTES;
+	out->max_attribute_len = in && in->max_attribute_len
+	                                 ? in->max_attribute_len
+	                                 : DEFAULT_MAX_ATTRIBUTE_LEN;
+	out->max_nodes =
+	        in && in->max_nodes ? in->max_nodes : DEFAULT_MAX_NODES;
+}
+
+static int
+is_ns(xmlNodePtr n, const char *href)
+{
+	return n->ns != NULL && n->ns->href != NULL &&
+	       strcmp((const char *)n->ns->href, href) == 0;
+}
+
+static int
+is_elem(xmlNodePtr n, const char *href, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE && is_ns(n, href) &&
+	       strcmp((const char *)n->name, name) == 0;
+}
+
+static int
+is_xml_space(const xmlChar *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			return 0;
+	return 1;
+}
+
+/* Envelope children: optional Header, then Body; 1.1 allows qualified trailers.
+ */
+static int
+check_envelope(struct wsg_soap_msg *m, struct wsg_error *err)
+{
+	const char *ns =
+	        m->version == WSG_SOAP_12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11;
+	xmlNodePtr n;
+
+	for (n = m->envelope->children; n != NULL; n = n->next) {
+		if (n->type == XML_TEXT_NODE ||
+		    n->type == XML_CDATA_SECTION_NODE) {
+			if (!is_xml_space(n->content))
+				return wsg_error_set(err, WSG_ERR_PARSE,
+				                     WSG_FAULT_CLIENT,
+				                     "text content directly "
+				                     "inside Envelope");
+			continue;
+		}
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (m->body != NULL) {
+			if (m->version == WSG_SOAP_12)
+				return wsg_error_set(
+				        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+				        "element <%.64s> after Body (SOAP 1.2 "
+				        "allows none)",
+				        (const char *)n->name);
+			if (n->ns == NULL || is_ns(n, ns))
+				return wsg_error_set(
+				        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+				        "element <%.64s> after Body must be "
+				        "namespace-qualified and not a SOAP "
+				        "element",
+				        (const char *)n->name);
+			continue;
+		}
+		if (is_elem(n, ns, "Header")) {
+			if (m->header != NULL)
+				return wsg_error_set(
+				        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+				        "two Header elements in Envelope");
+			m->header = n;
+			continue;
+		}
+		if (is_elem(n, ns, "Body")) {
+			m->body = n;
+			continue;
+		}
+		return wsg_error_set(
+		        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		        "unexpected element <%.64s> in Envelope before Body",
+		        (const char *)n->name);
+	}
+	if (m->body == NULL)
+		return wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                     "Envelope has no Body");
+	return WSG_OK;
+}
+
+/* How the raw bytes are laid out, from the BOM or the first characters. */
+struct raw_text {
+	const unsigned char *p;
+	size_t len;
+	size_t start; /* first character after any BOM */
+	int utf16;
+	int big_endian;
+};
+
+static int
+raw_char(const struct raw_text *t, size_t i)
+{
+	size_t off = t->start + i * (t->utf16 ? 2 : 1);
+
+	if (!t->utf16)
+		return off < t->len ? t->p[off] : -1;
+	if (off + 1 >= t->len)
+		return -1;
+	return t->big_endian ? t->p[off] << 8 | t->p[off + 1]
+	                     : t->p[off + 1] << 8 | t->p[off];
+}
+
+static int
+raw_is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int
+allowed_encoding(const char *name)
+{
+	return strcasecmp(name, "UTF-8") == 0 ||
+	       strcasecmp(name, "UTF8") == 0 ||
+	       strcasecmp(name, "UTF-16") == 0 ||
+	       strcasecmp(name, "UTF16") == 0;
+}
+
+/*
+ * Every encoding="..." inside a leading XML declaration must name UTF-8 or
+ * UTF-16 (WS-I BP R1012). Other names would route the input through
+ * iconv/ICU, whose conversion errors libxml2 prints instead of reporting.
+ */
+static int
+check_declared_encoding(const struct raw_text *t, struct wsg_error *err)
+{
+	static const char xml_decl[] = "<?xml", key[] = "encoding";
+	char name[48];
+	size_t i, j, n;
+	int c, q;
+
+	for (i = 0; i < 5; i++)
+		if (raw_char(t, i) != xml_decl[i])
+			return WSG_OK;
+	for (; (c = raw_char(t, i)) >= 0 && c != '>'; i++) {
+		for (j = 0; j < 8 && raw_char(t, i + j) == key[j]; j++)
+			;
+		if (j < 8)
+			continue;
+		for (j = i + 8; raw_is_space(raw_char(t, j)); j++)
+			;
+		if (raw_char(t, j++) != '=')
+			continue;
+		while (raw_is_space(raw_char(t, j)))
+			j++;
+		q = raw_char(t, j++);
+		if (q != '"' && q != '\'')
+			continue;
+		for (n = 0; (c = raw_char(t, j)) >= 0 && c != q &&
+		            n + 1 < sizeof(name);
+		     j++)
+			name[n++] = c > 0x20 && c < 0x7F ? (char)c : '?';
+		name[n] = '\0';
+		if (c != q || !allowed_encoding(name))
+			return wsg_error_set(
+			        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+			        "encoding \"%s\" not allowed (SOAP messages "
+			        "are UTF-8 or UTF-16)",
+			        name);
+	}
+	return WSG_OK;
+}
+
+/*
+ * Accepts UTF-8 (with or without BOM) and UTF-16 (BOM or "<?" pattern) with
+ * well-formed surrogate pairs; refuses UCS-4 and EBCDIC outright.
+ */
+static int
+check_encoding(const char *buf, size_t len, int *utf16, struct wsg_error *err)
+{
+	struct raw_text t = {(const unsigned char *)buf, len, 0, 0, 0};
+	const unsigned char *u = t.p;
+	size_t i;
+	int c, next;
+
+	*utf16 = 0;
+	if (len >= 2 && u[0] == 0xFF && u[1] == 0xFE) {
+		t.utf16 = 1;
+		t.start = 2;
+	} else if (len >= 2 && u[0] == 0xFE && u[1] == 0xFF) {
+		t.utf16 = t.big_endian = 1;
+		t.start = 2;
+	} else if (len >= 4 && u[0] == '<' && u[1] == 0 && u[2] == '?' &&
+	           u[3] == 0) {
+		t.utf16 = 1;
+	} else if (len >= 4 && u[0] == 0 && u[1] == '<' && u[2] == 0 &&
+	           u[3] == '?') {
+		t.utf16 = t.big_endian = 1;
+	} else if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {
+		t.start = 3;
+	} else if (len >= 4 &&
+	           ((u[0] == 0 && u[1] == 0) || (u[2] == 0 && u[3] == 0) ||
+	            (u[0] == 0x4C && u[1] == 0x6F && u[2] == 0xA7 &&
+	             u[3] == 0x94))) {
+		return wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                     "UCS-4 or EBCDIC input not allowed (SOAP "
+		                     "messages are UTF-8 or UTF-16)");
+	}
+	if (t.utf16) {
+		if ((len - t.start) % 2 != 0)
+			return wsg_error_set(
+			        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+			        "UTF-16 input has an odd number of bytes");
+		for (i = 0; (c = raw_char(&t, i)) >= 0; i++) {
+			if (c >= 0xDC00 && c <= 0xDFFF)
+				return wsg_error_set(
+				        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+				        "invalid UTF-16: unpaired low "
+				        "surrogate at character %zu",
+				        i);
+			if (c < 0xD800 || c > 0xDBFF)
+				continue;
+			next = raw_char(&t, ++i);
+			if (next < 0xDC00 || next > 0xDFFF)
+				return wsg_error_set(
+				        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+				        "invalid UTF-16: unpaired high "
+				        "surrogate at character %zu",
+				        i - 1);
+		}
+	}
+	*utf16 = t.utf16;
+	return check_declared_encoding(&t, err);
+}
+
+void
+wsg_soap_global_init(void)
+{
+	xmlInitParser();
+}
+
+void
+wsg_soap_global_cleanup(void)
+{
+	xmlCleanupParser();
+}
+
+int
+wsg_soap_parse(const char *buf, size_t len,
+               const struct wsg_soap_limits *limits, struct wsg_soap_msg *out,
+               struct wsg_error *err)
+{
+	struct parse_state st;
+	struct wsg_soap_msg m;
+	xmlParserCtxtPtr ctxt = NULL;
+	xmlDocPtr doc = NULL;
+	xmlNodePtr root;
+	int rc, utf16;
+
+	memset(out, 0, sizeof(*out));
+	memset(&m, 0, sizeof(m));
+	memset(&st, 0, sizeof(st));
+	limits_of(limits, &st.lim);
+	if (len == 0) {
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                   "empty request body");
+		goto out;
+	}
+	if (len > INT_MAX) {
+		rc = wsg_error_set(
+		        err, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+		        "request body of %zu bytes is too large to parse", len);
+		goto out;
+	}
+	rc = check_encoding(buf, len, &utf16, err);
+	if (rc != WSG_OK)
+		goto out;
+	ctxt = xmlNewParserCtxt();
+	if (ctxt == NULL) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
+		                   "cannot create an XML parser");
+		goto out;
+	}
+	init_sax(ctxt->sax);
+	ctxt->_private = &st;
+	/* Never NOENT, DTDLOAD or HUGE: entities stay unexpanded, caps stay on.
+	 */
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
+	                        XML_PARSE_NONET | XML_PARSE_NOERROR |
+	                                XML_PARSE_NOWARNING);
+	if (st.stopped) {
+		rc = wsg_error_set(err, st.code, WSG_FAULT_CLIENT, "%s",
+		                   st.reason);
+		goto out;
+	}
+	/* libxml2 builds a tree despite namespace errors (undeclared prefix).
+	 */
+	if (doc == NULL || !ctxt->nsWellFormed) {
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT, "%s",
+		                   st.have_xml_error ? st.reason
+		                                     : "malformed XML");
+		goto out;
+	}
+	/* Defence in depth: the SAX hooks already refuse any DTD. */
+	if (doc->intSubset != NULL || doc->extSubset != NULL) {
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                   "DOCTYPE not allowed");
+		goto out;
+	}
+	root = xmlDocGetRootElement(doc);
+	if (root == NULL || strcmp((const char *)root->name, "Envelope") != 0) {
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                   "root element is <%.64s>, not Envelope",
+		                   root != NULL ? (const char *)root->name
+		                                : "");
+		goto out;
+	}
+	if (is_ns(root, WSG_NS_SOAP11)) {
+		m.version = WSG_SOAP_11;
+	} else if (is_ns(root, WSG_NS_SOAP12)) {
+		m.version = WSG_SOAP_12;
+	} else {
+		rc = wsg_error_set(
+		        err, WSG_ERR_PARSE, WSG_FAULT_VERSION_MISMATCH,
+		        "Envelope namespace \"%.128s\" is neither SOAP 1.1 nor "
+		        "SOAP 1.2",
+		        root->ns != NULL ? (const char *)root->ns->href : "");
+		goto out;
+	}
+	m.doc = doc;
+	m.envelope = root;
+	rc = check_envelope(&m, err);
+	if (rc != WSG_OK)
+		goto out;
+	/* libxml2 records -1 when there was no declaration, -2 or 0/1
+	 * otherwise. */
+	m.has_xml_decl = doc->standalone != -1;
+	/* Written back as read: UTF-16 stays UTF-16, UTF-8 keeps its declared
+	 * spelling. */
+	m.encoding = wsg_mem_strdup(utf16 ? "UTF-16"
+	                            : doc->encoding != NULL
+	                                    ? (const char *)doc->encoding
+	                                    : "UTF-8");
+	*out = m;
+	doc = NULL;
+	rc = WSG_OK;
+out:
+	if (doc != NULL)
+		xmlFreeDoc(doc);
+	if (ctxt != NULL)
+		xmlFreeParserCtxt(ctxt);
+	return rc;
+}
+
+void
+wsg_soap_msg_free(struct wsg_soap_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->doc != NULL)
+		xmlFreeDoc(m->doc);
+	free(m->encoding);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+wsg_soap_serialize(const struct wsg_soap_msg *m, char **out, size_t *len)
+{
+	xmlBufferPtr buf = NULL;
+	xmlSaveCtxtPtr save;
+	long written;
+	int opts, rc;
+
+	*out = NULL;
+	*len = 0;
+	if (m == NULL || m->doc == NULL)
+		return WSG_ERR_INVAL;
+	buf = xmlBufferCreate();
+	if (buf == NULL)
+		return WSG_ERR_NOMEM;
+	opts = XML_SAVE_AS_XML | (m->has_xml_decl ? 0 : XML_SAVE_NO_DECL);
+	save = xmlSaveToBuffer(buf, m->encoding != NULL ? m->encoding : "UTF-8",
+	                       opts);
+	if (save == NULL) {
+		rc = WSG_ERR_INVAL;
+		goto out;
+	}
+	written = xmlSaveDoc(save, m->doc);
+	if (xmlSaveClose(save) < 0 || written < 0) {
+		rc = WSG_ERR_IO;
+		goto out;
+	}
+	*len = (size_t)xmlBufferLength(buf);
+	*out = wsg_mem_alloc(*len + 1);
+	memcpy(*out, xmlBufferContent(buf), *len);
+	(*out)[*len] = '\0';
+	rc = WSG_OK;
+out:
+	xmlBufferFree(buf);
+	return rc;
+}
+
+/* How one fault is written and answered. */
+struct fault_desc {
+	const char *name;   /* for logs */
+	const char *wss;    /* local name of the WSS QName, or NULL */
+	const char *code11; /* SOAP 1.1 faultcode local name (soap prefix) */
+	const char *code12; /* SOAP 1.2 Code/Value local name (env prefix) */
+	const char *text;   /* already XML-escaped */
+	int status11;
+	int status12;
+};
+
+static const struct fault_desc faults[WSG_FAULT__COUNT] = {
+        [WSG_FAULT_NONE] = {"-", NULL, NULL, NULL, NULL, 0, 0},
+        [WSG_FAULT_FAILED_AUTHENTICATION] =
+                {"wsse:FailedAuthentication", "FailedAuthentication", NULL,
+                 "Sender",
+                 "The security token could not be authenticated or authorized",
+                 500, 400},
+        [WSG_FAULT_INVALID_SECURITY] = {"wsse:InvalidSecurity",
+                                        "InvalidSecurity", NULL, "Sender",
+                                        "An error was discovered processing "
+                                        "the &lt;wsse:Security&gt; header",
+                                        500, 400},
+        [WSG_FAULT_INVALID_SECURITY_TOKEN] =
+                {"wsse:InvalidSecurityToken", "InvalidSecurityToken", NULL,
+                 "Sender", "An invalid security token was provided", 500, 400},
+        [WSG_FAULT_UNSUPPORTED_SECURITY_TOKEN] =
+                {"wsse:UnsupportedSecurityToken", "UnsupportedSecurityToken",
+                 NULL, "Sender", "An unsupported token was provided", 500, 400},
+        [WSG_FAULT_MESSAGE_EXPIRED] = {"wsse:MessageExpired", "MessageExpired",
+                                       NULL, "Sender",
+                                       "The message has expired", 500, 400},
+        [WSG_FAULT_VERSION_MISMATCH] =
+                {"soap:VersionMismatch", NULL, "VersionMismatch",
+                 "VersionMismatch",
+                 "The SOAP envelope namespace is not supported", 500, 500},
+        [WSG_FAULT_MUST_UNDERSTAND] =
+                {"soap:MustUnderstand", NULL, "MustUnderstand",
+                 "MustUnderstand",
+                 "A mandatory header block was not understood", 500, 500},
+        [WSG_FAULT_CLIENT] = {"soap:Client", NULL, "Client", "Sender",
+                              "The request is not an acceptable SOAP message",
+                              500, 400},
+        [WSG_FAULT_SERVER] = {"soap:Server", NULL, "Server", "Receiver",
+                              "The server could not process the request", 500,
+                              500},
+        [WSG_FAULT_UPSTREAM_ERROR] = {"soap:Server.UpstreamError", NULL,
+                                      "Server", "Receiver",
+                                      "The upstream service is unavailable",
+                                      502, 502},
+        [WSG_FAULT_UPSTREAM_TIMEOUT] =
+                {"soap:Server.UpstreamTimeout", NULL, "Server", "Receiver",
+                 "The upstream service did not answer in time", 504, 504},
+        [WSG_FAULT_UNSUPPORTED_MEDIA] =
+                {"soap:Client.UnsupportedMediaType", NULL, "Client", "Sender",
+                 "The request content type is not supported", 415, 415},
+        [WSG_FAULT_NOT_FOUND] = {"soap:Client.NotFound", NULL, "Client",
+                                 "Sender",
+                                 "No service is configured at this address",
+                                 404, 404},
+        [WSG_FAULT_METHOD] = {"soap:Client.MethodNotAllowed", NULL, "Client",
+                              "Sender",
+                              "The HTTP method is not allowed; use POST", 405,
+                              405},
+        [WSG_FAULT_TOO_LARGE] = {"soap:Client.TooLarge", NULL, "Client",
+                                 "Sender", "The request body is too large", 413,
+                                 413},
+};
+
+int
+wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
+                     char **body, size_t *len, const char **content_type,
+                     int *http_status)
+{
+	const struct fault_desc *f;
+	const char *wss_decl;
+	char *s;
+
+	*body = NULL;
+	*len = 0;
+	*content_type = NULL;
+	*http_status = 0;
+	if ((int)fault <= WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
+		return WSG_ERR_INVAL;
+	f = &faults[fault];
+	wss_decl = f->wss != NULL ? " xmlns:wsse=\"" NS_WSSE "\"" : "";
+	if (version == WSG_SOAP_12) {
+		s = wsg_mem_printf(
+		        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		        "<env:Envelope xmlns:env=\"" WSG_NS_SOAP12 "\"%s>"
+		        "<env:Body><env:Fault><env:Code><env:Value>env:%s</"
+		        "env:Value>"
+		        "%s%s%s</env:Code>"
+		        "<env:Reason><env:Text "
+		        "xml:lang=\"en\">%s</env:Text></env:Reason>"
+		        "</env:Fault></env:Body></env:Envelope>\n",
+		        wss_decl, f->code12,
+		        f->wss != NULL ? "<env:Subcode><env:Value>wsse:" : "",
+		        f->wss != NULL ? f->wss : "",
+		        f->wss != NULL ? "</env:Value></env:Subcode>" : "",
+		        f->text);
+		*content_type = "application/soap+xml; charset=utf-8";
+		*http_status = f->status12;
+	} else {
+		s = wsg_mem_printf(
+		        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		        "<soap:Envelope xmlns:soap=\"" WSG_NS_SOAP11 "\"%s>"
+		        "<soap:Body><soap:Fault><faultcode>%s:%s</faultcode>"
+		        "<faultstring>%s</faultstring>"
+		        "</soap:Fault></soap:Body></soap:Envelope>\n",
+		        wss_decl, f->wss != NULL ? "wsse" : "soap",
+		        f->wss != NULL ? f->wss : f->code11, f->text);
+		*content_type = "text/xml; charset=utf-8";
+		*http_status = f->status11;
+	}
+	*body = s;
+	*len = strlen(s);
+	return WSG_OK;
+}
+
+const char *
+wsg_soap_fault_name(enum wsg_fault fault)
+{
+	if ((int)fault < WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
+		return "-";
+	return faults[fault].name;
+}
