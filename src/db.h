@@ -65,8 +65,12 @@ typedef void (*wsg_db_done_cb)(int status, struct wsg_db_result *res,
 
 /*
  * Runs the prepared statement `sql` (static string; prepared once per
- * connection and cached) with `params` (copied). `done` is called exactly
- * once from the pool's loop, never before this function returns.
+ * connection and cached, at most 64 distinct statements) with `params`
+ * (copied). Returns WSG_OK and then `done` is called exactly once from the
+ * pool's loop, never before this function returns; or WSG_ERR_INVAL (bad
+ * arguments, more than 64 parameters) / WSG_ERR_DB (pool being freed) and
+ * `done` is never called. A host name (not a socket or IP address) is
+ * resolved with a blocking lookup by Connector/C.
  */
 int wsg_db_query(struct wsg_db_pool *p, const char *sql,
 		 const struct wsg_db_param *params, unsigned nparams,
@@ -80,7 +84,9 @@ int wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
 		   struct wsg_error *err);
 void wsg_db_close(struct wsg_db_conn *c);
 
-/* Runs one prepared statement; `*res` (may be NULL when not wanted) as above. */
+/* Runs one prepared statement; `*res` (may be NULL when not wanted) as above.
+ * WSG_ERR_EXISTS on a duplicate key, WSG_ERR_INVAL on a parameter count
+ * that does not match the statement. */
 int wsg_db_exec(struct wsg_db_conn *c, const char *sql,
 		const struct wsg_db_param *params, unsigned nparams,
 		struct wsg_db_result **res, struct wsg_error *err);

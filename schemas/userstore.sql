@@ -1,0 +1,75 @@
+-- wssgate user store schema for MariaDB (10.5 or later).
+--
+-- Run by `wssgate db init`, which sends this file as one multi-statement
+-- script. Every statement is idempotent, so running it again on an existing
+-- store is harmless; a later schema version adds its own guarded statements
+-- below and its row in schema_version.
+--
+-- Names that users and roles are known by use utf8mb4_nopad_bin: bytes
+-- compare exactly, so 'alice', 'Alice' and 'alice ' are three different
+-- names (utf8mb4_bin would ignore the trailing space).
+
+CREATE TABLE IF NOT EXISTS schema_version (
+	version INT NOT NULL PRIMARY KEY,
+	applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- One row per account. password_hash is the argon2id PHC string used for
+-- PasswordText and logins; digest_secret is the clear password sealed with
+-- AES-256-GCM under the master key (PasswordDigest needs the password
+-- itself), NULL for users added with --no-digest. Admins are the members of
+-- the configured admin role; there is no admin column.
+CREATE TABLE IF NOT EXISTS users (
+	id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	username VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin
+		NOT NULL,
+	password_hash VARCHAR(255) NOT NULL,
+	digest_secret VARBINARY(1024) NULL,
+	disabled TINYINT(1) NOT NULL DEFAULT 0,
+	created_by VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin
+		NULL,
+	created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+	updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+		ON UPDATE CURRENT_TIMESTAMP(6),
+	UNIQUE KEY uq_users_username (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+CREATE TABLE IF NOT EXISTS roles (
+	id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin
+		NOT NULL,
+	created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+	UNIQUE KEY uq_roles_name (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- Role membership; deleting a user or a role removes its mappings.
+CREATE TABLE IF NOT EXISTS user_roles (
+	user_id BIGINT UNSIGNED NOT NULL,
+	role_id BIGINT UNSIGNED NOT NULL,
+	PRIMARY KEY (user_id, role_id),
+	KEY idx_user_roles_role (role_id),
+	CONSTRAINT fk_user_roles_user FOREIGN KEY (user_id)
+		REFERENCES users (id) ON DELETE CASCADE,
+	CONSTRAINT fk_user_roles_role FOREIGN KEY (role_id)
+		REFERENCES roles (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- Shared replay store (security.replay_store = "mariadb"): the decoded nonce
+-- bytes are the key, so one INSERT is the atomic check-and-insert across all
+-- gateways. expires_at is in seconds since the epoch; expired rows are
+-- purged through the index.
+CREATE TABLE IF NOT EXISTS replay_nonces (
+	nonce VARBINARY(255) NOT NULL PRIMARY KEY,
+	expires_at BIGINT NOT NULL,
+	KEY idx_replay_nonces_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+-- Management tokens revoked by logout, kept until they would have expired
+-- (seconds since the epoch), so every gateway refuses them.
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+	jti VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+	expires_at BIGINT NOT NULL,
+	KEY idx_revoked_tokens_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+INSERT IGNORE INTO schema_version (version) VALUES (1);

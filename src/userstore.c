@@ -1,0 +1,657 @@
+#include "userstore.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "mem.h"
+
+#define MAX_HASH_LEN 255    /* users.password_hash */
+#define MAX_SEALED_LEN 1024 /* users.digest_secret */
+#define MAX_SCHEMA_FILE (1024 * 1024)
+
+/* Columns of SQL_LOOKUP, in order. */
+enum lookup_col {
+	LOOKUP_USERNAME,
+	LOOKUP_HASH,
+	LOOKUP_SEALED,
+	LOOKUP_DISABLED,
+	LOOKUP_CREATED_BY,
+	LOOKUP_ROLES,
+	LOOKUP__COUNT
+};
+
+static const char SQL_LOOKUP[] =
+        "SELECT u.username, u.password_hash, u.digest_secret, u.disabled, "
+        "u.created_by, "
+        "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), '') "
+        "FROM users u "
+        "LEFT JOIN user_roles ur ON ur.user_id = u.id "
+        "LEFT JOIN roles r ON r.id = ur.role_id "
+        "WHERE u.username = ? GROUP BY u.id";
+
+static const char SQL_LIST[] =
+        "SELECT u.username, "
+        "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "
+        "u.disabled, u.created_by "
+        "FROM users u "
+        "LEFT JOIN user_roles ur ON ur.user_id = u.id "
+        "LEFT JOIN roles r ON r.id = ur.role_id "
+        "GROUP BY u.id ORDER BY u.username";
+
+/* The plain reads only give a clearer message: the unique keys decide
+ * (ER_DUP_ENTRY), and locking a missing row would take a gap lock that
+ * makes two concurrent adds of one name deadlock instead. */
+static const char SQL_USER_ID[] = "SELECT id FROM users WHERE username = ?";
+static const char SQL_ROLE_ID[] = "SELECT id FROM roles WHERE name = ?";
+/* Changes to existing rows lock them until the transaction ends. */
+static const char SQL_USER_ID_LOCKED[] =
+        "SELECT id FROM users WHERE username = ? FOR UPDATE";
+static const char SQL_ROLE_ID_LOCKED[] =
+        "SELECT id FROM roles WHERE name = ? FOR UPDATE";
+static const char SQL_USER_INSERT[] =
+        "INSERT INTO users (username, password_hash, digest_secret, "
+        "created_by) "
+        "VALUES (?, ?, ?, ?)";
+static const char SQL_ROLE_INSERT[] = "INSERT INTO roles (name) VALUES (?)";
+/* Get-or-create in one statement: the insert id is the role's either way. */
+static const char SQL_ROLE_UPSERT[] =
+        "INSERT INTO roles (name) VALUES (?) "
+        "ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)";
+/* IGNORE only swallows the duplicate mapping: both ids were just read. */
+static const char SQL_MAP_INSERT[] =
+        "INSERT IGNORE INTO user_roles (user_id, role_id) VALUES (?, ?)";
+static const char SQL_MAP_DELETE[] =
+        "DELETE FROM user_roles WHERE user_id = ? AND role_id = ?";
+static const char SQL_USER_DELETE[] = "DELETE FROM users WHERE id = ?";
+static const char SQL_USER_PASSWORD[] =
+        "UPDATE users SET password_hash = ?, digest_secret = ? WHERE id = ?";
+
+struct lookup {
+	char *username;
+	wsg_userstore_lookup_cb done;
+	void *arg;
+};
+
+static struct wsg_db_param
+param_str(const char *s)
+{
+	struct wsg_db_param p = {s, s ? strlen(s) : 0};
+
+	return p;
+}
+
+static struct wsg_db_param
+param_bytes(const unsigned char *b, size_t len)
+{
+	struct wsg_db_param p = {(const char *)b, b ? len : 0};
+
+	return p;
+}
+
+/*
+ * Decodes one UTF-8 sequence at s[0..len). Returns its length and the code
+ * point in *cp, or 0 for an invalid, overlong, surrogate or out-of-range
+ * sequence.
+ */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	unsigned long c, min;
+	size_t n, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		n = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4, c = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/*
+ * Usernames and role names: 1..255 bytes of valid UTF-8 without C0/C1
+ * control characters. Role names also exclude ',' because role lists are
+ * ','-separated (records, X-WSS-Roles).
+ */
+static int
+check_name(const char *what, const char *s, int is_role, struct wsg_error *err)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned long cp;
+	size_t len, i = 0, n;
+
+	if (s == NULL)
+		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_CLIENT,
+		                     "%s is missing", what);
+	len = strlen(s);
+	if (len == 0 || len > WSG_USERSTORE_MAX_NAME)
+		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_CLIENT,
+		                     "%s must be 1 to %d bytes long", what,
+		                     WSG_USERSTORE_MAX_NAME);
+	while (i < len) {
+		n = utf8_decode(u + i, len - i, &cp);
+		if (n == 0)
+			return wsg_error_set(err, WSG_ERR_INVAL,
+			                     WSG_FAULT_CLIENT,
+			                     "%s is not valid UTF-8", what);
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return wsg_error_set(
+			        err, WSG_ERR_INVAL, WSG_FAULT_CLIENT,
+			        "%s contains a control character", what);
+		if (is_role && cp == ',')
+			return wsg_error_set(err, WSG_ERR_INVAL,
+			                     WSG_FAULT_CLIENT,
+			                     "%s must not contain ','", what);
+		i += n;
+	}
+	return WSG_OK;
+}
+
+static int
+check_secrets(const char *password_hash, const unsigned char *sealed,
+              size_t sealed_len, struct wsg_error *err)
+{
+	size_t len = password_hash ? strlen(password_hash) : 0;
+
+	if (len == 0 || len > MAX_HASH_LEN)
+		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_SERVER,
+		                     "password hash must be 1 to %d bytes",
+		                     MAX_HASH_LEN);
+	if (sealed != NULL && (sealed_len == 0 || sealed_len > MAX_SEALED_LEN))
+		return wsg_error_set(
+		        err, WSG_ERR_INVAL, WSG_FAULT_SERVER,
+		        "sealed digest secret must be 1 to %d bytes",
+		        MAX_SEALED_LEN);
+	return WSG_OK;
+}
+
+/* -------- asynchronous lookup -------- */
+
+void
+wsg_userstore_record_free(struct wsg_user_record *r)
+{
+	if (r == NULL)
+		return;
+	free(r->username);
+	free(r->password_hash);
+	wsg_mem_free_secret(r->digest_sealed, r->digest_sealed_len);
+	free(r->roles);
+	free(r->created_by);
+	free(r);
+}
+
+static struct wsg_user_record *
+record_from_row(const struct wsg_db_result *res, size_t row)
+{
+	struct wsg_user_record *rec = wsg_mem_calloc(1, sizeof(*rec));
+	char *const *cell = res->cells + row * res->ncols;
+	const size_t *len = res->lens + row * res->ncols;
+
+	rec->username = wsg_mem_strdup(cell[LOOKUP_USERNAME]);
+	rec->password_hash = wsg_mem_strdup(cell[LOOKUP_HASH]);
+	if (cell[LOOKUP_SEALED] != NULL && len[LOOKUP_SEALED] > 0) {
+		/* Binary: copied by length, never as a string. */
+		rec->digest_sealed = wsg_mem_alloc(len[LOOKUP_SEALED]);
+		memcpy(rec->digest_sealed, cell[LOOKUP_SEALED],
+		       len[LOOKUP_SEALED]);
+		rec->digest_sealed_len = len[LOOKUP_SEALED];
+	}
+	rec->disabled = cell[LOOKUP_DISABLED] != NULL &&
+	                strcmp(cell[LOOKUP_DISABLED], "0") != 0;
+	rec->created_by = cell[LOOKUP_CREATED_BY]
+	                          ? wsg_mem_strdup(cell[LOOKUP_CREATED_BY])
+	                          : NULL;
+	rec->roles =
+	        wsg_mem_strdup(cell[LOOKUP_ROLES] ? cell[LOOKUP_ROLES] : "");
+	return rec;
+}
+
+static void
+lookup_done_cb(int status, struct wsg_db_result *res, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_user_record *rec = NULL;
+	size_t row;
+
+	if (status == WSG_OK) {
+		status = WSG_ERR_NOTFOUND;
+		if (res->ncols != LOOKUP__COUNT) {
+			status = WSG_ERR_DB;
+		} else {
+			/* The collation already compares exactly; checking the
+			 * bytes again keeps a mis-collated schema from letting
+			 * "Alice" in as "alice". */
+			for (row = 0; row < res->nrows && rec == NULL; row++) {
+				const char *name = res->cells[row * res->ncols];
+
+				if (name != NULL &&
+				    strcmp(name, lk->username) == 0)
+					rec = record_from_row(res, row);
+			}
+			if (rec != NULL)
+				status = WSG_OK;
+		}
+	}
+	wsg_db_result_free(res);
+	lk->done(status, rec, lk->arg);
+	free(lk->username);
+	free(lk);
+}
+
+int
+wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
+                     wsg_userstore_lookup_cb done, void *arg)
+{
+	struct wsg_db_param p;
+	struct lookup *lk;
+	int rc;
+
+	if (username == NULL || done == NULL)
+		return WSG_ERR_INVAL;
+	lk = wsg_mem_calloc(1, sizeof(*lk));
+	lk->username = wsg_mem_strdup(username);
+	lk->done = done;
+	lk->arg = arg;
+	p = param_str(lk->username);
+	rc = wsg_db_query(pool, SQL_LOOKUP, &p, 1, lookup_done_cb, lk);
+	if (rc != WSG_OK) {
+		free(lk->username);
+		free(lk);
+	}
+	return rc;
+}
+
+/* -------- changes on a blocking connection -------- */
+
+int
+wsg_userstore_init_schema(struct wsg_db_conn *c, const char *schema_path,
+                          struct wsg_error *err)
+{
+	FILE *f = NULL;
+	char *script = NULL;
+	size_t n;
+	int rc = WSG_OK;
+
+	f = fopen(schema_path, "r");
+	if (f == NULL) {
+		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_SERVER, "%s: %s",
+		                   schema_path, strerror(errno));
+		goto out;
+	}
+	script = wsg_mem_alloc(MAX_SCHEMA_FILE + 1);
+	n = fread(script, 1, MAX_SCHEMA_FILE + 1, f);
+	if (ferror(f)) {
+		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_SERVER,
+		                   "%s: read error", schema_path);
+		goto out;
+	}
+	if (n > MAX_SCHEMA_FILE) {
+		rc = wsg_error_set(err, WSG_ERR_LIMIT, WSG_FAULT_SERVER,
+		                   "%s: larger than %d bytes", schema_path,
+		                   MAX_SCHEMA_FILE);
+		goto out;
+	}
+	script[n] = '\0';
+	if (memchr(script, '\0', n) != NULL) {
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_SERVER,
+		                   "%s: contains a NUL byte", schema_path);
+		goto out;
+	}
+	rc = wsg_db_exec_script(c, script, err);
+	if (rc != WSG_OK) {
+		/* Prefix the file name, keeping the server's message. */
+		if (err != NULL) {
+			char *msg = wsg_mem_printf("%s: %s", schema_path,
+			                           err->reason);
+
+			wsg_error_set(err, rc, WSG_FAULT_SERVER, "%s", msg);
+			free(msg);
+		}
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	free(script);
+	return rc;
+}
+
+/* Reads one id column by a name; *id is left empty when no row matches. */
+static int
+select_id(struct wsg_db_conn *c, const char *sql, const char *name, char *id,
+          size_t idlen, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(name);
+	int rc;
+
+	id[0] = '\0';
+	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
+	if (rc != WSG_OK)
+		goto out;
+	if (res->nrows > 0 && res->ncols == 1 && res->cells[0] != NULL)
+		snprintf(id, idlen, "%s", res->cells[0]);
+out:
+	wsg_db_result_free(res);
+	return rc;
+}
+
+static int
+insert_role(struct wsg_db_conn *c, const char *sql, const char *role, char *id,
+            size_t idlen, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(role);
+	int rc;
+
+	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
+	if (rc == WSG_ERR_EXISTS)
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "role '%s' already exists", role);
+	if (rc != WSG_OK)
+		goto out;
+	snprintf(id, idlen, "%llu", res->insert_id);
+out:
+	wsg_db_result_free(res);
+	return rc;
+}
+
+static int
+exec_ids(struct wsg_db_conn *c, const char *sql, const char *a, const char *b,
+         unsigned long long *affected, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p[2] = {param_str(a), param_str(b)};
+	int rc;
+
+	rc = wsg_db_exec(c, sql, p, b ? 2 : 1, &res, err);
+	if (rc == WSG_OK && affected != NULL)
+		*affected = res->affected_rows;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_add_user(struct wsg_db_conn *c, const char *username,
+                       const char *password_hash, const unsigned char *sealed,
+                       size_t sealed_len, const char *const *roles,
+                       size_t nroles, const char *created_by,
+                       struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p[4];
+	char uid[32], rid[32];
+	int rc, in_tx = 0;
+	size_t i;
+
+	rc = check_name("username", username, 0, err);
+	if (rc == WSG_OK && created_by != NULL)
+		rc = check_name("creator name", created_by, 0, err);
+	if (rc == WSG_OK)
+		rc = check_secrets(password_hash, sealed, sealed_len, err);
+	for (i = 0; rc == WSG_OK && i < nroles; i++)
+		rc = check_name("role name", roles[i], 1, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_begin(c, err);
+	if (rc != WSG_OK)
+		goto out;
+	in_tx = 1;
+	rc = select_id(c, SQL_USER_ID, username, uid, sizeof(uid), err);
+	if (rc != WSG_OK)
+		goto out;
+	if (uid[0] != '\0') {
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "user '%s' already exists", username);
+		goto out;
+	}
+	p[0] = param_str(username);
+	p[1] = param_str(password_hash);
+	p[2] = param_bytes(sealed, sealed_len);
+	p[3] = param_str(created_by);
+	rc = wsg_db_exec(c, SQL_USER_INSERT, p, 4, &res, err);
+	if (rc == WSG_ERR_EXISTS)
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "user '%s' already exists", username);
+	if (rc != WSG_OK)
+		goto out;
+	snprintf(uid, sizeof(uid), "%llu", res->insert_id);
+	for (i = 0; i < nroles; i++) {
+		rc = insert_role(c, SQL_ROLE_UPSERT, roles[i], rid, sizeof(rid),
+		                 err);
+		if (rc == WSG_OK)
+			rc = exec_ids(c, SQL_MAP_INSERT, uid, rid, NULL, err);
+		if (rc != WSG_OK)
+			goto out;
+	}
+	rc = wsg_db_commit(c, err);
+	if (rc == WSG_OK)
+		in_tx = 0;
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_del_user(struct wsg_db_conn *c, const char *username,
+                       struct wsg_error *err)
+{
+	char uid[32];
+	int rc, in_tx = 0;
+
+	rc = check_name("username", username, 0, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_begin(c, err);
+	if (rc != WSG_OK)
+		goto out;
+	in_tx = 1;
+	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, sizeof(uid), err);
+	if (rc != WSG_OK)
+		goto out;
+	if (uid[0] == '\0') {
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "no user '%s'", username);
+		goto out;
+	}
+	/* user_roles rows go with it (ON DELETE CASCADE). */
+	rc = exec_ids(c, SQL_USER_DELETE, uid, NULL, NULL, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_commit(c, err);
+	if (rc == WSG_OK)
+		in_tx = 0;
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	return rc;
+}
+
+int
+wsg_userstore_set_password(struct wsg_db_conn *c, const char *username,
+                           const char *password_hash,
+                           const unsigned char *sealed, size_t sealed_len,
+                           struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p[3];
+	char uid[32];
+	int rc, in_tx = 0;
+
+	rc = check_name("username", username, 0, err);
+	if (rc == WSG_OK)
+		rc = check_secrets(password_hash, sealed, sealed_len, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_begin(c, err);
+	if (rc != WSG_OK)
+		goto out;
+	in_tx = 1;
+	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, sizeof(uid), err);
+	if (rc != WSG_OK)
+		goto out;
+	if (uid[0] == '\0') {
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "no user '%s'", username);
+		goto out;
+	}
+	p[0] = param_str(password_hash);
+	p[1] = param_bytes(sealed, sealed_len);
+	p[2] = param_str(uid);
+	rc = wsg_db_exec(c, SQL_USER_PASSWORD, p, 3, &res, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_commit(c, err);
+	if (rc == WSG_OK)
+		in_tx = 0;
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_list_users(struct wsg_db_conn *c, struct wsg_db_result **res,
+                         struct wsg_error *err)
+{
+	*res = NULL;
+	return wsg_db_exec(c, SQL_LIST, NULL, 0, res, err);
+}
+
+int
+wsg_userstore_add_role(struct wsg_db_conn *c, const char *role,
+                       struct wsg_error *err)
+{
+	char rid[32];
+	int rc, in_tx = 0;
+
+	rc = check_name("role name", role, 1, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_begin(c, err);
+	if (rc != WSG_OK)
+		goto out;
+	in_tx = 1;
+	rc = select_id(c, SQL_ROLE_ID, role, rid, sizeof(rid), err);
+	if (rc != WSG_OK)
+		goto out;
+	if (rid[0] != '\0') {
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "role '%s' already exists", role);
+		goto out;
+	}
+	rc = insert_role(c, SQL_ROLE_INSERT, role, rid, sizeof(rid), err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_commit(c, err);
+	if (rc == WSG_OK)
+		in_tx = 0;
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	return rc;
+}
+
+/* Validates both names, opens the transaction and reads both ids; either
+ * missing is WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
+static int
+begin_user_role(struct wsg_db_conn *c, const char *username, const char *role,
+                char *uid, char *rid, size_t idlen, struct wsg_error *err)
+{
+	int rc;
+
+	rc = check_name("username", username, 0, err);
+	if (rc == WSG_OK)
+		rc = check_name("role name", role, 1, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = wsg_db_begin(c, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, idlen, err);
+	if (rc == WSG_OK && uid[0] == '\0')
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "no user '%s'", username);
+	if (rc == WSG_OK)
+		rc = select_id(c, SQL_ROLE_ID_LOCKED, role, rid, idlen, err);
+	if (rc == WSG_OK && rid[0] == '\0')
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "no role '%s'", role);
+	if (rc != WSG_OK)
+		wsg_db_rollback(c);
+	return rc;
+}
+
+int
+wsg_userstore_grant(struct wsg_db_conn *c, const char *username,
+                    const char *role, struct wsg_error *err)
+{
+	char uid[32], rid[32];
+	int rc, in_tx = 0;
+
+	rc = begin_user_role(c, username, role, uid, rid, sizeof(uid), err);
+	if (rc != WSG_OK)
+		goto out;
+	in_tx = 1;
+	rc = exec_ids(c, SQL_MAP_INSERT, uid, rid, NULL, err);
+	if (rc != WSG_OK)
+		goto out;
+	rc = wsg_db_commit(c, err);
+	if (rc == WSG_OK)
+		in_tx = 0;
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	return rc;
+}
+
+int
+wsg_userstore_revoke(struct wsg_db_conn *c, const char *username,
+                     const char *role, struct wsg_error *err)
+{
+	unsigned long long affected = 0;
+	char uid[32], rid[32];
+	int rc, in_tx = 0;
+
+	rc = begin_user_role(c, username, role, uid, rid, sizeof(uid), err);
+	if (rc != WSG_OK)
+		goto out;
+	in_tx = 1;
+	rc = exec_ids(c, SQL_MAP_DELETE, uid, rid, &affected, err);
+	if (rc != WSG_OK)
+		goto out;
+	if (affected == 0) {
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "user '%s' does not hold role '%s'",
+		                   username, role);
+		goto out;
+	}
+	rc = wsg_db_commit(c, err);
+	if (rc == WSG_OK)
+		in_tx = 0;
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	return rc;
+}
