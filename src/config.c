@@ -155,7 +155,7 @@ join_problems(struct ctx *x)
 	return all;
 }
 
-static void
+static void __attribute__((format(printf, 5, 0)))
 vreport(struct ctx *x, const char *file, unsigned line, const char *key,
         const char *fmt, va_list ap)
 {
