@@ -5,10 +5,10 @@
 
 One TAP line per testcase. Failures, errors and skips are all `not ok` (a skip must not pass
 silently, so no `# SKIP` directive is used); the first lines of each message follow as `#`
-diagnostics. An expected failure (`@pytest.mark.xfail`, a junit skip of type pytest.xfail) is
-`not ok ... # TODO reason`, which automake counts as XFAIL; a strict xfail that passes is a
-junit failure, so it fails here too. A pytest exit status other than 0/1 adds one more `not ok` line. No testcase at
-all, or an unreadable file, gives `Bail out!`.
+diagnostics. An expected failure (`@pytest.mark.xfail`: a junit skip of type pytest.xfail)
+is `not ok ... # TODO reason`, which automake counts as XFAIL; a strict xfail that passes is
+a junit failure, so it fails here too. A pytest exit status other than 0/1 adds one more
+`not ok` line. No testcase at all, or an unreadable file, gives `Bail out!`.
 """
 
 import sys
