@@ -13,11 +13,13 @@ A threaded HTTP/1.1 keep-alive server (Python standard library only):
   GET  /_health          200 "ok"
 
 Every request except the /_ control paths is recorded before it is answered: method,
-path, headers (list of [name, value] pairs in arrival order), body (UTF-8 text) and
-conn (a number per TCP connection, so tests can see keep-alive reuse).
+path, headers (list of [name, value] pairs in arrival order), body (UTF-8 text), body_b64
+(the exact bytes, Base64: UTF-16 bodies do not survive the text form) and conn (a number per
+TCP connection, so tests can see keep-alive reuse).
 """
 
 import argparse
+import base64
 import signal
 import itertools
 import json
@@ -155,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
             "path": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body.decode("utf-8", errors="replace"),
+            "body_b64": base64.b64encode(body).decode("ascii"),
             "conn": self.conn,
             "time": time.time(),
         })

@@ -3,6 +3,7 @@
 // Usage: node client.js '{"wsdl": ".../echo.wsdl", "endpoint": "http://...", "user": "alice",
 //          "password": "...", "passwordType": "PasswordDigest", "hasTimeStamp": true,
 //          "hasNonce": true, "soap12": false, "message": "hi"}'
+// Optional WSSecurity options, passed only when given: "mustUnderstand", "hasTokenCreated".
 // Prints one JSON object: {ok, status, result, fault, lastRequest, lastRequestHeaders, error}.
 'use strict';
 
@@ -18,11 +19,17 @@ async function main() {
 			disableCache: true,
 		});
 		client.setEndpoint(args.endpoint);
-		client.setSecurity(new soap.WSSecurity(args.user, args.password, {
+		const options = {
 			passwordType: args.passwordType || 'PasswordDigest',
 			hasTimeStamp: !!args.hasTimeStamp,
 			hasNonce: args.hasNonce !== false,
-		}));
+		};
+		for (const key of ['mustUnderstand', 'hasTokenCreated']) {
+			if (key in args) {
+				options[key] = !!args[key];
+			}
+		}
+		client.setSecurity(new soap.WSSecurity(args.user, args.password, options));
 		// The SOAP 1.2 port's binding sets the 1.2 content type and envelope.
 		const port = args.soap12 ? client.EchoService.EchoSoap12Port : client.EchoService.EchoSoap11Port;
 		const [result, , , ] = await new Promise((resolve, reject) => {
