@@ -89,15 +89,17 @@ format_now(char *buf, size_t len)
 		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
+static const char hex_digits[] = "0123456789abcdef";
+
 /*
  * Copies a request-supplied value so it cannot forge log fields or lines:
- * bytes outside printable ASCII, spaces, quotes, '=' and '\' become \xHH.
- * UTF-8 names therefore appear hex-escaped, which keeps lines parseable.
+ * bytes outside printable ASCII, quotes and '\' become \xHH, and so do
+ * spaces and '=' unless `keep_spaces` (free text inside quotes). UTF-8
+ * names therefore appear hex-escaped, which keeps lines parseable.
  */
 static void
-escape_field(char *dst, size_t len, const char *src)
+escape_value(char *dst, size_t len, const char *src, int keep_spaces)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
 	if (src == NULL || *src == '\0') {
@@ -106,17 +108,25 @@ escape_field(char *dst, size_t len, const char *src)
 	}
 	for (; *src != '\0' && o + 5 < len; src++) {
 		unsigned char c = (unsigned char)*src;
+		int plain = c > 0x20 && c < 0x7f && c != '"' && c != '\\' &&
+			    c != '=';
 
-		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
+		if (plain || (keep_spaces && (c == ' ' || c == '='))) {
 			dst[o++] = (char)c;
 		} else {
 			dst[o++] = '\\';
 			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
+			dst[o++] = hex_digits[c >> 4];
+			dst[o++] = hex_digits[c & 15];
 		}
 	}
 	dst[o] = '\0';
+}
+
+static void
+escape_field(char *dst, size_t len, const char *src)
+{
+	escape_value(dst, len, src, 0);
 }
 
 static void
@@ -162,21 +172,15 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 	      const char *reason)
 {
 	char now[40], c[FIELD_MAX_LEN], r[FIELD_MAX_LEN], u[FIELD_MAX_LEN];
-	char why[512], line[LINE_MAX_LEN];
-	size_t i, o = 0;
+	char why[1024], line[LINE_MAX_LEN];
 	int n;
 
 	format_now(now, sizeof(now));
 	escape_field(c, sizeof(c), client);
 	escape_field(r, sizeof(r), route);
 	escape_field(u, sizeof(u), user);
-	/* Reasons are ours, but may quote request text: keep them on one line. */
-	for (i = 0; reason != NULL && reason[i] != '\0' && o + 2 < sizeof(why); i++) {
-		unsigned char ch = (unsigned char)reason[i];
-
-		why[o++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
-	}
-	why[o] = '\0';
+	/* Reasons are ours, but may quote request text. */
+	escape_value(why, sizeof(why), reason, 1);
 	n = snprintf(line, sizeof(line),
 		     "%s audit rid=%016llx client=%s route=%s user=%s event=%s "
 		     "reason=\"%s\"\n",

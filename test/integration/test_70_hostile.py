@@ -333,11 +333,6 @@ def test_hostile_corpus(gw, gateway, stub, listener, name):
     assert_still_serving(gw, stub)
 
 
-@pytest.mark.xfail(strict=True, reason="gateway bug: wsg_log_audit (src/log.c) maps only control "
-                   "bytes and '\"' in `reason` to '?' and writes bytes >= 0x80 raw; reasons quote "
-                   "request text (soap.c processing_instruction_cb's %.40s of the PI target, which "
-                   "also cuts a UTF-8 sequence in half), so the audit log gets raw, even invalid, "
-                   "UTF-8 instead of the \\xHH escapes the README promises")
 def test_logs_stay_printable_after_the_corpus(gateway, big_gateway):
     """Access and audit lines escape request-supplied bytes (README: \\xHH outside ASCII)."""
     bad = []
