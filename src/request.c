@@ -105,7 +105,9 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 					  &status);
 	if (rc == WSG_OK) {
 		evhttp_add_header(out, "Content-Type", ctype);
-		evbuffer_add(buf, body, len);
+		/* libevent would send it even to HEAD (RFC 9110 9.3.2). */
+		if (evhttp_request_get_command(r->req) != EVHTTP_REQ_HEAD)
+			evbuffer_add(buf, body, len);
 	}
 	if (status == 401)
 		evhttp_add_header(out, "WWW-Authenticate", WSG_BASIC_CHALLENGE);

@@ -30,8 +30,9 @@ struct pooled_conn {
 	struct evhttp_connection *evcon;
 	int tls;
 	/*
-	 * A TLS connection that closed or failed is never used again: libevent
-	 * would reconnect it with the old SSL state instead of a handshake.
+	 * A TLS connection that closed or failed is dropped, never reconnected:
+	 * each TCP connection gets a fresh SSL object, so its handshake, SNI
+	 * and certificate checks never depend on libevent reusing SSL state.
 	 */
 	int dead;
 };
