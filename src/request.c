@@ -109,7 +109,7 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 		if (evhttp_request_get_command(r->req) != EVHTTP_REQ_HEAD)
 			evbuffer_add(buf, body, len);
 	}
-	if (status == 401)
+	if (r->basic && status == 401)
 		evhttp_add_header(out, "WWW-Authenticate", WSG_BASIC_CHALLENGE);
 	free(body);
 	evhttp_send_reply(r->req, status, status_phrase(status), buf);
