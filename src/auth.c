@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic.h"
 #include "credcache.h"
 #include "err.h"
 #include "log.h"
@@ -104,7 +105,8 @@ authorize(struct wsg_request *r)
 		fail_authentication(r, "user is disabled");
 		return;
 	}
-	if ((r->route->password_types & (unsigned)r->tok.pwtype) == 0) {
+	if (!r->basic &&
+	    (r->route->password_types & (unsigned)r->tok.pwtype) == 0) {
 		fail_authentication(r, r->tok.pwtype == WSG_PWTYPE_DIGEST
 				    ? "PasswordDigest not allowed on this route"
 				    : "PasswordText not allowed on this route");
@@ -250,26 +252,26 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 	verify(r);
 }
 
-void
-wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
+/*
+ * A clear-text password seen on plain HTTP is already exposed; refusing it
+ * (WSO2's UsernameToken-over-HTTPS policy does the same, as InvalidSecurity)
+ * tells the client to fix its transport, and costs no password work.
+ */
+static void
+refuse_cleartext(struct wsg_request *r, const char *what)
+{
+	wsg_error_set(&r->err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
+		      "%s over plain HTTP on a require_tls route", what);
+	complete(r, WSG_ERR_SECURITY);
+}
+
+/* The user named by r->tok: credential cache, else the store; then verify. */
+static void
+find_user(struct wsg_request *r)
 {
 	struct wsg_runtime *rt = r->worker->rt;
-	struct wsg_wsse_policy policy;
 	int rc;
 
-	r->auth_done = done;
-	policy_of(r, &policy);
-	rc = wsg_wsse_parse(&r->msg, &policy, &r->tok, &r->err);
-	if (rc != WSG_OK) {
-		complete(r, rc);
-		return;
-	}
-	r->claimed_user = wsg_mem_strdup(r->tok.username);
-	rc = wsg_wsse_check_freshness(&r->tok, &policy, wall_now(), &r->err);
-	if (rc != WSG_OK) {
-		complete(r, rc);
-		return;
-	}
 	if (wsg_credcache_get(rt->credcache, r->tok.username, wall_now().sec,
 			      &r->cred) == WSG_OK) {
 		verify(r);
@@ -290,4 +292,60 @@ wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
 			      "cannot query the user store: %s", wsg_strerror(rc));
 		complete(r, rc);
 	}
+}
+
+void
+wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
+{
+	struct wsg_wsse_policy policy;
+	int rc;
+
+	r->auth_done = done;
+	policy_of(r, &policy);
+	rc = wsg_wsse_parse(&r->msg, &policy, &r->tok, &r->err);
+	if (rc != WSG_OK) {
+		complete(r, rc);
+		return;
+	}
+	r->claimed_user = wsg_mem_strdup(r->tok.username);
+	if (r->route->require_tls && !r->tls &&
+	    r->tok.pwtype == WSG_PWTYPE_TEXT) {
+		refuse_cleartext(r, "PasswordText");
+		return;
+	}
+	rc = wsg_wsse_check_freshness(&r->tok, &policy, wall_now(), &r->err);
+	if (rc != WSG_OK) {
+		complete(r, rc);
+		return;
+	}
+	find_user(r);
+}
+
+void
+wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done)
+{
+	const char *value;
+	int rc;
+
+	r->auth_done = done;
+	if (r->route->require_tls && !r->tls) {
+		refuse_cleartext(r, "HTTP Basic credentials");
+		return;
+	}
+	value = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+				   "Authorization");
+	rc = wsg_basic_parse(value, &r->tok.username, &r->tok.username_len,
+			     &r->tok.password, &r->tok.password_len);
+	if (rc != WSG_OK) {
+		wsg_error_set(&r->err, WSG_ERR_AUTH,
+			      WSG_FAULT_FAILED_AUTHENTICATION, "%s",
+			      rc == WSG_ERR_NOTFOUND
+			      ? "no HTTP Basic credentials"
+			      : "malformed HTTP Basic credentials");
+		complete(r, WSG_ERR_AUTH);
+		return;
+	}
+	r->tok.pwtype = WSG_PWTYPE_TEXT;
+	r->claimed_user = wsg_mem_strdup(r->tok.username);
+	find_user(r);
 }

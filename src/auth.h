@@ -20,4 +20,14 @@ typedef void (*wsg_auth_done_cb)(struct wsg_request *r, int status);
  */
 void wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done);
 
+/*
+ * Authenticates r from its `Authorization: Basic` header, with the same
+ * user store, caches, argon2 verification, disabled-user and role rules as
+ * a PasswordText token (password_types do not apply, there is no nonce).
+ * On a require_tls route a request over plain HTTP is refused with
+ * WSG_FAULT_INVALID_SECURITY before anything else; missing or malformed
+ * credentials are WSG_FAULT_FAILED_AUTHENTICATION. `done` as above.
+ */
+void wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done);
+
 #endif

@@ -471,7 +471,7 @@ parse_address(const char *a, char **host, uint16_t *port)
 	return NULL;
 }
 
-/* Checks "http://host[:port][/path]"; returns NULL or the reason. */
+/* Checks "http[s]://host[:port][/path]"; returns NULL or the reason. */
 static const char *
 check_upstream(const char *u)
 {
@@ -482,10 +482,12 @@ check_upstream(const char *u)
 	int ok;
 
 	if (strncasecmp(u, "https://", 8) == 0)
-		return "https upstreams are not supported by this build yet";
-	if (strncasecmp(u, "http://", 7) != 0)
-		return "expected a URL of the form http://host[:port][/path]";
-	p = u + 7;
+		p = u + 8;
+	else if (strncasecmp(u, "http://", 7) == 0)
+		p = u + 7;
+	else
+		return "expected a URL of the form "
+		       "http[s]://host[:port][/path]";
 	end = p + strcspn(p, "/");
 	if (memchr(p, '@', (size_t)(end - p)) != NULL)
 		return "user information in an upstream URL is not supported";
@@ -745,10 +747,13 @@ upstream_cb(struct ctx *x, const config_setting_t *s, void *base)
 		return;
 	if (r->n_upstreams == 0)
 		bad(x, s, "at least one upstream URL is required");
-	for (i = 0; i < r->n_upstreams; i++)
+	for (i = 0; i < r->n_upstreams; i++) {
 		if ((why = check_upstream(r->upstreams[i])) != NULL)
 			bad(x, config_setting_get_elem(s, (unsigned)i),
 			    "\"%s\": %s", r->upstreams[i], why);
+		if (strncasecmp(r->upstreams[i], "https://", 8) == 0)
+			r->has_https = 1;
+	}
 }
 
 static void
@@ -917,6 +922,13 @@ static const struct key route_keys[] = {
         K_INT(struct wsg_route_conf, timeout, 1, 3600, 30),
         K_CUSTOM("auth", auth_cb, 0),
         K_BOOL(struct wsg_route_conf, require_tls, 0),
+        K_PATH(struct wsg_route_conf, ca_file, NULL),
+        K_BOOL(struct wsg_route_conf, tls_verify, 1),
+        K_END,
+};
+
+static const struct key upstream_tls_keys[] = {
+        K_PATH(struct wsg_upstream_tls_conf, ca_file, NULL),
         K_END,
 };
 
@@ -973,6 +985,30 @@ listen_cb(struct ctx *x, const config_setting_t *s, void *base)
 				    c->listen[i].address, j);
 }
 
+/*
+ * TLS keys on a route without an https upstream would do nothing, which
+ * the operator surely did not mean; routes inherit upstream_tls.ca_file.
+ */
+static void
+route_tls(struct ctx *x, const config_setting_t *e, struct wsg_route_conf *r,
+          const struct wsg_upstream_tls_conf *defaults)
+{
+	static const char *const keys[] = {"ca_file", "tls_verify", NULL};
+	const config_setting_t *k;
+	size_t i;
+
+	if (r->has_https) {
+		if (r->ca_file == NULL && defaults->ca_file != NULL)
+			r->ca_file = wsg_mem_strdup(defaults->ca_file);
+		return;
+	}
+	for (i = 0; keys[i] != NULL; i++)
+		if (e != NULL && config_setting_is_group(e) &&
+		    (k = config_setting_get_member(e, keys[i])) != NULL &&
+		    r->n_upstreams > 0)
+			bad(x, k, "applies only to https:// upstreams");
+}
+
 static void
 routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -983,6 +1019,9 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 
 	c->routes = load_group_list(x, s, route_keys, sizeof(*c->routes),
 	                            &c->n_routes);
+	for (i = 0; i < c->n_routes; i++)
+		route_tls(x, config_setting_get_elem(s, (unsigned)i),
+		          &c->routes[i], &c->upstream_tls);
 	for (i = 1; i < c->n_routes; i++) {
 		ri = &c->routes[i];
 		e = config_setting_get_elem(s, (unsigned)i);
@@ -1012,6 +1051,8 @@ static const struct key root_keys[] = {
         K_GROUP(struct wsg_config, security, security_keys),
         K_GROUP(struct wsg_config, limits, limits_keys),
         K_GROUP(struct wsg_config, log, log_keys),
+        /* Before routes, which inherit from it. */
+        K_GROUP(struct wsg_config, upstream_tls, upstream_tls_keys),
         K_CUSTOM("routes", routes_cb, 0),
         K_END,
 };
@@ -1152,10 +1193,12 @@ config_free(struct wsg_config *c)
 	free(c->security.replay_store);
 	free(c->log.access_log);
 	free(c->log.audit_log);
+	free(c->upstream_tls.ca_file);
 	for (i = 0; i < c->n_routes; i++) {
 		r = &c->routes[i];
 		free(r->name);
 		free(r->path);
+		free(r->ca_file);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
 	}

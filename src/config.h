@@ -84,11 +84,16 @@ struct wsg_log_conf {
 	char *audit_log;         /* absolute path, or NULL for stderr */
 };
 
+/* Defaults for https:// upstreams. */
+struct wsg_upstream_tls_conf {
+	char *ca_file;           /* absolute path, or NULL for the system store */
+};
+
 struct wsg_route_conf {
 	char *name;
 	char *path;              /* prefix, starts with '/' */
 	size_t path_len;
-	char **upstreams;        /* "http://host:port/path" */
+	char **upstreams;        /* "http[s]://host[:port][/path]" */
 	size_t n_upstreams;
 	unsigned password_types; /* enum wsg_pwtype bits */
 	int require_timestamp;
@@ -98,6 +103,11 @@ struct wsg_route_conf {
 	int64_t timeout;         /* seconds for the upstream exchange */
 	enum wsg_auth_mode auth;
 	int require_tls;
+	int has_https;           /* some upstream is https:// */
+	char *ca_file;           /* CAs for https upstreams: absolute path, or
+				    NULL for the system store; inherits
+				    upstream_tls.ca_file */
+	int tls_verify;          /* 0 only when set to false explicitly */
 };
 
 struct wsg_config {
@@ -112,6 +122,7 @@ struct wsg_config {
 	struct wsg_security_conf security;
 	struct wsg_limits_conf limits;
 	struct wsg_log_conf log;
+	struct wsg_upstream_tls_conf upstream_tls;
 	struct wsg_route_conf *routes;
 	size_t n_routes;
 };

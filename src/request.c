@@ -10,10 +10,12 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "basic.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
 #include "router.h"
+#include "tls.h"
 #include "upstream.h"
 
 static const char *
@@ -75,25 +77,40 @@ request_free(struct wsg_request *r, int status)
 	wsg_server_request_done(w);
 }
 
+static enum wsg_soap_version version_of_media(const char *ctype);
+
 static void
 reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	    enum wsg_fault fault)
 {
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	struct evbuffer *buf;
 	const char *ctype;
 	char *body = NULL;
 	size_t len = 0;
-	int status = 500;
+	int status = 500, rc;
 
 	r->state = WSG_REQUEST_FAIL;
 	r->err.fault = fault;
 	buf = evbuffer_new();
-	if (wsg_soap_build_fault(version, fault, &body, &len, &ctype,
-				 &status) == WSG_OK) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-				  "Content-Type", ctype);
-		evbuffer_add(buf, body, len);
+	/* Basic requests may be REST: JSON unless they were SOAP, 401/403. */
+	if (r->basic)
+		rc = wsg_basic_build_reply(
+			version_of_media(evhttp_find_header(
+				evhttp_request_get_input_headers(r->req),
+				"Content-Type")),
+			fault, &body, &len, &ctype, &status);
+	else
+		rc = wsg_soap_build_fault(version, fault, &body, &len, &ctype,
+					  &status);
+	if (rc == WSG_OK) {
+		evhttp_add_header(out, "Content-Type", ctype);
+		/* libevent would send it even to HEAD (RFC 9110 9.3.2). */
+		if (evhttp_request_get_command(r->req) != EVHTTP_REQ_HEAD)
+			evbuffer_add(buf, body, len);
 	}
+	if (r->basic && status == 401)
+		evhttp_add_header(out, "WWW-Authenticate", WSG_BASIC_CHALLENGE);
 	free(body);
 	evhttp_send_reply(r->req, status, status_phrase(status), buf);
 	evbuffer_free(buf);
@@ -176,6 +193,8 @@ forward(struct wsg_request *r)
 		s.body_len = evbuffer_get_length(in);
 	}
 	s.route = r->route;
+	s.method = evhttp_request_get_command(r->req);
+	s.strip_authorization = r->basic;
 	s.client_headers = evhttp_request_get_input_headers(r->req);
 	s.uri_suffix = r->uri_suffix;
 	s.user = r->user;
@@ -198,6 +217,27 @@ auth_done_cb(struct wsg_request *r, int status)
 		return;
 	}
 	forward(r);
+}
+
+/* REST through Basic routes: methods that make sense to forward. */
+static void
+start_basic(struct wsg_request *r)
+{
+	switch (evhttp_request_get_command(r->req)) {
+	case EVHTTP_REQ_TRACE:
+	case EVHTTP_REQ_CONNECT:
+		r->basic = 1;
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+				  "Allow",
+				  "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+		reply_fault(r, WSG_SOAP_UNKNOWN, WSG_FAULT_METHOD);
+		return;
+	default:
+		break;
+	}
+	r->basic = 1;
+	r->state = WSG_REQUEST_AUTH;
+	wsg_auth_start_basic(r, auth_done_cb);
 }
 
 /* Dot segments would let a client climb out of the route on the upstream. */
@@ -273,6 +313,15 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	}
 	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
 				       query ? "?" : "", query ? query : "");
+	r->tls = wsg_tls_request_is_tls(req);
+	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
+	if (r->route->auth == WSG_AUTH_BASIC ||
+	    (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
+	     (evhttp_request_get_command(req) != EVHTTP_REQ_POST ||
+	      media == WSG_SOAP_UNKNOWN))) {
+		start_basic(r);
+		return;
+	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Allow", "POST");
@@ -307,5 +356,10 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r->state = WSG_REQUEST_AUTH;
+	if (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
+	    !wsg_basic_has_security_header(&r->msg)) {
+		start_basic(r);
+		return;
+	}
 	wsg_auth_start(r, auth_done_cb);
 }

@@ -45,6 +45,8 @@ struct wsg_request {
 	char *claimed_user;              /* username as sent, for logs */
 	char *roles;                     /* for X-WSS-Roles */
 	struct wsg_error err;            /* why it failed, for the audit log */
+	int tls;                         /* arrived over TLS (require_tls) */
+	int basic;                       /* authenticated by HTTP Basic */
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 

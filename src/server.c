@@ -14,6 +14,7 @@
 #include "err.h"
 #include "mem.h"
 #include "request.h"
+#include "tls.h"
 #include "upstream.h"
 
 #define LISTEN_BACKLOG 1024
@@ -23,6 +24,9 @@
 struct wsg_server {
 	struct wsg_worker *workers;
 	unsigned n_workers;
+	SSL_CTX **listen_tls;    /* per listen entry; NULL for plain HTTP */
+	size_t n_listen;
+	struct wsg_tls_clients *upstream_tls;
 };
 
 /* One socket per worker and address: the kernel spreads connections. */
@@ -87,7 +91,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	size_t i;
 
 	for (i = 0; i < w->n_bound; i++)
-		evhttp_del_accept_socket(w->http, w->bound[i]);
+		evhttp_del_accept_socket(w->listen_http[i], w->bound[i]);
 	w->n_bound = 0;
 	w->draining = 1;
 	if (w->inflight == 0) {
@@ -119,7 +123,7 @@ worker_main(void *arg)
 }
 
 static void
-worker_cleanup(struct wsg_worker *w)
+worker_cleanup(struct wsg_worker *w, size_t n_listen)
 {
 	size_t i;
 
@@ -127,12 +131,17 @@ worker_cleanup(struct wsg_worker *w)
 	w->upstream = NULL;
 	wsg_db_pool_free(w->db);
 	w->db = NULL;
-	if (w->http != NULL) {
-		for (i = 0; i < w->n_bound; i++)
-			evhttp_del_accept_socket(w->http, w->bound[i]);
+	for (i = 0; i < w->n_bound; i++)
+		evhttp_del_accept_socket(w->listen_http[i], w->bound[i]);
+	w->n_bound = 0;
+	for (i = 0; w->listen_http != NULL && i < n_listen; i++)
+		if (w->listen_http[i] != NULL && w->listen_http[i] != w->http)
+			evhttp_free(w->listen_http[i]);
+	if (w->http != NULL)
 		evhttp_free(w->http);
-		w->http = NULL;
-	}
+	w->http = NULL;
+	free(w->listen_http);
+	w->listen_http = NULL;
 	free(w->bound);
 	w->bound = NULL;
 	if (w->wake != NULL)
@@ -145,11 +154,33 @@ worker_cleanup(struct wsg_worker *w)
 	w->base = NULL;
 }
 
+/* A data-plane evhttp on the worker's loop; every one behaves the same. */
+static struct evhttp *
+http_new(struct wsg_worker *w, const struct wsg_config *cfg)
+{
+	struct evhttp *http = evhttp_new(w->base);
+
+	if (http == NULL)
+		abort();
+	evhttp_set_timeout(http, (int)cfg->limits.request_timeout);
+	evhttp_set_max_headers_size(http,
+				    (ev_ssize_t)cfg->limits.max_header_size);
+	evhttp_set_max_body_size(http, (ev_ssize_t)cfg->limits.max_body_size);
+	/* Every method reaches us, so the answer is a SOAP fault, not HTML. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
+		EVHTTP_REQ_CONNECT);
+	evhttp_set_gencb(http, wsg_request_handle_cb, w);
+	return http;
+}
+
 static int
 worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
-	    struct wsg_error *err)
+	    const struct wsg_server *s, struct wsg_error *err)
 {
 	const struct wsg_config *cfg = rt->cfg;
+	struct evhttp *http;
 	size_t i;
 	int rc;
 
@@ -159,31 +190,25 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	if (w->base == NULL)
 		return wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
 				     "cannot create an event base");
-	w->http = evhttp_new(w->base);
-	evhttp_set_timeout(w->http, (int)cfg->limits.request_timeout);
-	evhttp_set_max_headers_size(w->http,
-				    (ev_ssize_t)cfg->limits.max_header_size);
-	evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->limits.max_body_size);
-	/* Every method reaches us, so the answer is a SOAP fault, not HTML. */
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
-		EVHTTP_REQ_CONNECT);
-	evhttp_set_gencb(w->http, wsg_request_handle_cb, w);
+	w->http = http_new(w, cfg);
+	w->listen_http = wsg_mem_calloc(cfg->n_listen,
+					sizeof(*w->listen_http));
 	w->bound = wsg_mem_calloc(cfg->n_listen, sizeof(*w->bound));
 	for (i = 0; i < cfg->n_listen; i++) {
 		const struct wsg_listen_conf *l = &cfg->listen[i];
 		evutil_socket_t fd;
 
-		if (l->has_tls)
-			return wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
-					     "listen %s: TLS listeners are not "
-					     "supported by this build yet",
-					     l->address);
+		if (s->listen_tls[i] != NULL) {
+			http = http_new(w, cfg);
+			evhttp_set_bevcb(http, wsg_tls_bevcb, s->listen_tls[i]);
+		} else {
+			http = w->http;
+		}
+		w->listen_http[i] = http;
 		rc = open_listener(l->host, l->port, &fd, err);
 		if (rc != WSG_OK)
 			return rc;
-		w->bound[w->n_bound] = evhttp_accept_socket_with_handle(w->http,
+		w->bound[w->n_bound] = evhttp_accept_socket_with_handle(http,
 									 fd);
 		if (w->bound[w->n_bound] == NULL) {
 			close(fd);
@@ -194,10 +219,52 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	}
 	w->db = wsg_db_pool_new(w->base, &rt->db_params,
 				cfg->userstore.pool_size);
-	w->upstream = wsg_upstream_pool_new(w->base, MAX_UPSTREAM_RESPONSE);
+	w->upstream = wsg_upstream_pool_new(w->base, MAX_UPSTREAM_RESPONSE,
+					    s->upstream_tls);
 	w->wake = event_new(w->base, -1, 0, wake_cb, w);
 	w->drain_timer = evtimer_new(w->base, stop_loop_cb, w);
 	return WSG_OK;
+}
+
+static void
+server_free(struct wsg_server *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_workers; i++)
+		worker_cleanup(&s->workers[i], s->n_listen);
+	free(s->workers);
+	for (i = 0; i < s->n_listen; i++)
+		SSL_CTX_free(s->listen_tls[i]);
+	free(s->listen_tls);
+	wsg_tls_clients_free(s->upstream_tls);
+	free(s);
+}
+
+/* Certificates and keys are read once, before any socket is opened. */
+static int
+tls_init(struct wsg_server *s, const struct wsg_config *cfg,
+	 struct wsg_error *err)
+{
+	char why[sizeof(err->reason)];
+	size_t i;
+	int rc;
+
+	s->n_listen = cfg->n_listen;
+	s->listen_tls = wsg_mem_calloc(cfg->n_listen, sizeof(*s->listen_tls));
+	for (i = 0; i < cfg->n_listen; i++) {
+		if (!cfg->listen[i].has_tls)
+			continue;
+		rc = wsg_tls_server_ctx_new(&cfg->listen[i].tls,
+					    &s->listen_tls[i], err);
+		if (rc != WSG_OK) {
+			snprintf(why, sizeof(why), "%s", err->reason);
+			return wsg_error_set(err, rc, WSG_FAULT_NONE,
+					     "listen %s: %s",
+					     cfg->listen[i].address, why);
+		}
+	}
+	return wsg_tls_clients_new(cfg, &s->upstream_tls, err);
 }
 
 int
@@ -210,10 +277,13 @@ wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
 
 	*out = NULL;
 	s = wsg_mem_calloc(1, sizeof(*s));
+	rc = tls_init(s, rt->cfg, err);
+	if (rc != WSG_OK)
+		goto out;
 	s->n_workers = rt->cfg->workers;
 	s->workers = wsg_mem_calloc(s->n_workers, sizeof(*s->workers));
 	for (i = 0; i < s->n_workers; i++) {
-		rc = worker_init(&s->workers[i], i, rt, err);
+		rc = worker_init(&s->workers[i], i, rt, s, err);
 		if (rc != WSG_OK)
 			goto out;
 	}
@@ -234,10 +304,7 @@ out:
 			event_active(s->workers[i].wake, EV_READ, 0);
 			pthread_join(s->workers[i].thread, NULL);
 		}
-		for (i = 0; i < s->n_workers; i++)
-			worker_cleanup(&s->workers[i]);
-		free(s->workers);
-		free(s);
+		server_free(s);
 	}
 	return rc;
 }
@@ -257,8 +324,5 @@ wsg_server_stop(struct wsg_server *s, int drain_seconds)
 	}
 	for (i = 0; i < s->n_workers; i++)
 		pthread_join(s->workers[i].thread, NULL);
-	for (i = 0; i < s->n_workers; i++)
-		worker_cleanup(&s->workers[i]);
-	free(s->workers);
-	free(s);
+	server_free(s);
 }

@@ -46,7 +46,10 @@ struct wsg_worker {
 	struct wsg_upstream_pool *upstream;
 	struct event *wake;      /* activated by the main thread to stop */
 	struct event *drain_timer;
-	struct evhttp_bound_socket **bound;
+	/* TLS needs an evhttp per listener (evhttp_set_bevcb is per evhttp):
+	 * listen_http[i] is `http` for plain listen entry i, else its own. */
+	struct evhttp **listen_http;
+	struct evhttp_bound_socket **bound;  /* bound[i] is on listen_http[i] */
 	size_t n_bound;
 	uint64_t next_rid;
 	unsigned inflight;

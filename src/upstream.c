@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "tls.h"
 
 /* One upstream origin; its idle keep-alive connections wait here. */
 struct target {
@@ -18,17 +20,27 @@ struct target {
 	char *host;
 	unsigned port;
 	char *path;              /* base path, "" for none */
+	SSL_CTX *tls;            /* https: the route's client context */
+	int tls_verify;
 	LIST_HEAD(, pooled_conn) idle;
 };
 
 struct pooled_conn {
 	LIST_ENTRY(pooled_conn) link;
 	struct evhttp_connection *evcon;
+	int tls;
+	/*
+	 * A TLS connection that closed or failed is dropped, never reconnected:
+	 * each TCP connection gets a fresh SSL object, so its handshake, SNI
+	 * and certificate checks never depend on libevent reusing SSL state.
+	 */
+	int dead;
 };
 
 struct wsg_upstream_pool {
 	struct event_base *base;
 	size_t max_response_size;
+	const struct wsg_tls_clients *tls;
 	unsigned rr;
 	LIST_HEAD(, target) targets;
 	LIST_HEAD(, pooled_conn) busy;
@@ -77,12 +89,14 @@ is_hop_by_hop(const char *name, const char *connection)
 }
 
 struct wsg_upstream_pool *
-wsg_upstream_pool_new(struct event_base *base, size_t max_response_size)
+wsg_upstream_pool_new(struct event_base *base, size_t max_response_size,
+		      const struct wsg_tls_clients *tls)
 {
 	struct wsg_upstream_pool *p = wsg_mem_calloc(1, sizeof(*p));
 
 	p->base = base;
 	p->max_response_size = max_response_size;
+	p->tls = tls;
 	LIST_INIT(&p->targets);
 	LIST_INIT(&p->busy);
 	return p;
@@ -118,11 +132,13 @@ wsg_upstream_pool_free(struct wsg_upstream_pool *p)
 
 /* Parsed once per worker and URL; config validated the URL already. */
 static struct target *
-target_get(struct wsg_upstream_pool *p, const char *url)
+target_get(struct wsg_upstream_pool *p, const struct wsg_route_conf *rt,
+	   const char *url)
 {
 	struct evhttp_uri *uri;
 	struct target *t;
-	const char *host, *path;
+	const char *host, *path, *scheme;
+	SSL_CTX *tls = NULL;
 	int port;
 
 	LIST_FOREACH(t, &p->targets, link)
@@ -133,11 +149,20 @@ target_get(struct wsg_upstream_pool *p, const char *url)
 		evhttp_uri_free(uri);
 		return NULL;
 	}
+	scheme = evhttp_uri_get_scheme(uri);
+	if (scheme != NULL && strcasecmp(scheme, "https") == 0 &&
+	    (tls = wsg_tls_clients_get(p->tls, rt)) == NULL) {
+		/* Never fall back to plain text for an https URL. */
+		evhttp_uri_free(uri);
+		return NULL;
+	}
 	t = wsg_mem_calloc(1, sizeof(*t));
 	t->url = url;
 	t->host = wsg_mem_strdup(host);
+	t->tls = tls;
+	t->tls_verify = rt->tls_verify;
 	port = evhttp_uri_get_port(uri);
-	t->port = port > 0 ? (unsigned)port : 80;
+	t->port = port > 0 ? (unsigned)port : tls != NULL ? 443 : 80;
 	path = evhttp_uri_get_path(uri);
 	t->path = wsg_mem_strdup(path != NULL ? path : "");
 	LIST_INIT(&t->idle);
@@ -146,24 +171,56 @@ target_get(struct wsg_upstream_pool *p, const char *url)
 	return t;
 }
 
+static void
+conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct pooled_conn *c = arg;
+
+	if (c->tls)
+		c->dead = 1;
+}
+
+static struct pooled_conn *
+conn_new(struct wsg_upstream_pool *p, struct target *t)
+{
+	struct pooled_conn *c = wsg_mem_calloc(1, sizeof(*c));
+	struct bufferevent *bev;
+
+	if (t->tls == NULL) {
+		c->evcon = evhttp_connection_base_new(p->base, NULL, t->host,
+						      (unsigned short)t->port);
+	} else {
+		c->tls = 1;
+		bev = wsg_tls_client_bev_new(p->base, t->tls, t->host,
+					     t->tls_verify);
+		if (bev != NULL)
+			c->evcon = evhttp_connection_base_bufferevent_new(
+				p->base, NULL, bev, t->host,
+				(unsigned short)t->port);
+		if (bev != NULL && c->evcon == NULL)
+			bufferevent_free(bev);
+	}
+	if (c->evcon == NULL) {
+		free(c);
+		return NULL;
+	}
+	evhttp_connection_set_max_body_size(c->evcon,
+		(ev_ssize_t)p->max_response_size);
+	evhttp_connection_set_closecb(c->evcon, conn_close_cb, c);
+	return c;
+}
+
 static struct pooled_conn *
 conn_get(struct wsg_upstream_pool *p, struct target *t)
 {
-	struct pooled_conn *c = LIST_FIRST(&t->idle);
+	struct pooled_conn *c;
 
-	if (c != NULL) {
+	while ((c = LIST_FIRST(&t->idle)) != NULL && c->dead)
+		conn_free(c);
+	if (c != NULL)
 		LIST_REMOVE(c, link);
-	} else {
-		c = wsg_mem_calloc(1, sizeof(*c));
-		c->evcon = evhttp_connection_base_new(p->base, NULL, t->host,
-						      (unsigned short)t->port);
-		if (c->evcon == NULL) {
-			free(c);
-			return NULL;
-		}
-		evhttp_connection_set_max_body_size(c->evcon,
-			(ev_ssize_t)p->max_response_size);
-	}
+	else if ((c = conn_new(p, t)) == NULL)
+		return NULL;
 	LIST_INSERT_HEAD(&p->busy, c, link);
 	return c;
 }
@@ -207,10 +264,25 @@ response_cb(struct evhttp_request *resp, void *arg)
 	ex->finished = 1;
 	if (resp == NULL || evhttp_request_get_response_code(resp) == 0) {
 		int timeout = ex->error_seen && ex->error == EVREQ_HTTP_TIMEOUT;
+		char tls_why[200], reason[300];
 
-		ex->done(timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO, NULL,
-			 ex->error_seen ? error_text(ex->error)
-					: "upstream refused or reset the connection",
+		tls_why[0] = '\0';
+		if (ex->conn->tls) {
+			ex->conn->dead = 1;
+			wsg_tls_describe_failure(
+				evhttp_connection_get_bufferevent(
+					ex->conn->evcon),
+				tls_why, sizeof(tls_why));
+		}
+		if (tls_why[0] != '\0' && !timeout)
+			snprintf(reason, sizeof(reason), "upstream %s",
+				 tls_why);
+		else
+			snprintf(reason, sizeof(reason), "%s",
+				 ex->error_seen
+				 ? error_text(ex->error)
+				 : "upstream refused or reset the connection");
+		ex->done(timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO, NULL, reason,
 			 ex->arg);
 	} else {
 		ex->done(WSG_OK, resp, NULL, ex->arg);
@@ -231,7 +303,9 @@ copy_request_headers(const struct wsg_upstream_send *s,
 		if (is_hop_by_hop(h->key, connection) ||
 		    strcasecmp(h->key, "Host") == 0 ||
 		    strcasecmp(h->key, "Content-Length") == 0 ||
-		    strncasecmp(h->key, "X-WSS-", 6) == 0)
+		    strncasecmp(h->key, "X-WSS-", 6) == 0 ||
+		    (s->strip_authorization &&
+		     strcasecmp(h->key, "Authorization") == 0))
 			continue;
 		evhttp_add_header(out, h->key, h->value);
 	}
@@ -250,7 +324,7 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	char hostport[300], *uri;
 	int rc;
 
-	t = target_get(p, rt->upstreams[p->rr++ % rt->n_upstreams]);
+	t = target_get(p, rt, rt->upstreams[p->rr++ % rt->n_upstreams]);
 	if (t == NULL)
 		return WSG_ERR_CONFIG;
 	ex = wsg_mem_calloc(1, sizeof(*ex));
@@ -268,7 +342,7 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	evhttp_request_set_error_cb(ureq, error_cb);
 	hdrs = evhttp_request_get_output_headers(ureq);
 	copy_request_headers(s, hdrs);
-	if (t->port == 80)
+	if (t->port == (t->tls != NULL ? 443u : 80u))
 		snprintf(hostport, sizeof(hostport), "%s", t->host);
 	else
 		snprintf(hostport, sizeof(hostport), strchr(t->host, ':')
@@ -276,13 +350,21 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	evhttp_add_header(hdrs, "Host", hostport);
 	evhttp_add_header(hdrs, "X-WSS-User", s->user);
 	evhttp_add_header(hdrs, "X-WSS-Roles", s->roles);
+	/* libevent adds Content-Length for POST and PUT only. */
+	if (s->body_len > 0 || s->method == EVHTTP_REQ_POST ||
+	    s->method == EVHTTP_REQ_PUT) {
+		char clen[24];
+
+		snprintf(clen, sizeof(clen), "%zu", s->body_len);
+		evhttp_add_header(hdrs, "Content-Length", clen);
+	}
 	evbuffer_add(evhttp_request_get_output_buffer(ureq), s->body,
 		     s->body_len);
 	uri = wsg_mem_printf("%s%s", t->path[0] ? t->path : "/",
 			     t->path[0] ? s->uri_suffix
 					: s->uri_suffix + (s->uri_suffix[0] == '/'));
 	ex->starting = 1;
-	rc = evhttp_make_request(ex->conn->evcon, ureq, EVHTTP_REQ_POST, uri);
+	rc = evhttp_make_request(ex->conn->evcon, ureq, s->method, uri);
 	ex->starting = 0;
 	free(uri);
 	if (ex->finished) {

@@ -15,9 +15,12 @@
 #include "types.h"
 
 struct wsg_upstream_pool;
+struct wsg_tls_clients;
 
+/* `tls` (may be NULL without https routes) must outlive the pool. */
 struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base,
-						size_t max_response_size);
+						size_t max_response_size,
+						const struct wsg_tls_clients *tls);
 /* Frees idle connections; call only when no exchange is in flight. */
 void wsg_upstream_pool_free(struct wsg_upstream_pool *p);
 
@@ -30,10 +33,13 @@ typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
 				     const char *reason, void *arg);
 
 /* What to send: the client's request headers are copied except hop-by-hop
- * ones, Host, Content-Length and X-WSS-*; `user`/`roles` become X-WSS-User
- * and X-WSS-Roles. `body` is copied. */
+ * ones, Host, Content-Length, X-WSS-* and, with `strip_authorization`,
+ * Authorization; `user`/`roles` become X-WSS-User and X-WSS-Roles. `body`
+ * is copied and sent with `method`. */
 struct wsg_upstream_send {
 	const struct wsg_route_conf *route;
+	enum evhttp_cmd_type method;
+	int strip_authorization;  /* the gateway consumed the credentials */
 	struct evkeyvalq *client_headers;
 	const char *uri_suffix;  /* request path past the route prefix, + query */
 	const char *body;

@@ -217,6 +217,9 @@ test_example_lists_every_key(void **state)
 	        "timeout",
 	        "auth",
 	        "require_tls",
+	        "upstream_tls",
+	        "ca_file",
+	        "tls_verify",
 	};
 	const char *top = getenv("WSG_TOP_SRCDIR");
 	char *path, text[32768], *needle;
@@ -306,6 +309,7 @@ test_defaults(void **state)
 
 	assert_null(c->log.access_log);
 	assert_null(c->log.audit_log);
+	assert_null(c->upstream_tls.ca_file);
 	assert_int_equal(c->n_routes, 0);
 	assert_null(c->routes);
 	wsg_config_unref(c);
@@ -335,6 +339,9 @@ test_route_defaults(void **state)
 	assert_int_equal(r->timeout, 30);
 	assert_int_equal(r->auth, WSG_AUTH_WSSE);
 	assert_int_equal(r->require_tls, 0);
+	assert_int_equal(r->has_https, 0);
+	assert_null(r->ca_file);
+	assert_int_equal(r->tls_verify, 1);
 	wsg_config_unref(c);
 	free(path);
 }
@@ -366,7 +373,15 @@ test_explicit_values(void **state)
 	        " { name = \"b\"; path = \"/b\"; upstream = ( "
 	        "\"HTTP://h:8080\" );"
 	        " password_types = ( \"PasswordDigest\" ); auth = \"basic\";"
-	        " roles = (); strip_security_header = false; } );\n";
+	        " roles = (); strip_security_header = false; },\n"
+	        " { name = \"c\"; path = \"/c\"; upstream = ( "
+	        "\"http://h/\", \"HTTPS://h:8443/x\" ); ca_file = "
+	        "\"tls/ca.pem\"; },\n"
+	        " { name = \"d\"; path = \"/d\"; upstream = ( "
+	        "\"https://[::1]/\" ); tls_verify = false; },\n"
+	        " { name = \"e\"; path = \"/e\"; upstream = ( "
+	        "\"https://svc.example.com\" ); } );\n"
+	        "upstream_tls = { ca_file = \"/etc/ca.pem\"; };\n";
 	struct tmp *t = *state;
 	char *path = write_file(t, "c.conf", text, 0644);
 	char *errors = NULL, *want;
@@ -400,7 +415,7 @@ test_explicit_values(void **state)
 	free(want);
 	assert_null(c->log.audit_log);
 
-	assert_int_equal(c->n_routes, 2);
+	assert_int_equal(c->n_routes, 5);
 	assert_int_equal(c->routes[0].n_upstreams, 2);
 	assert_string_equal(c->routes[0].upstreams[1],
 	                    "http://svc.example.com/");
@@ -414,6 +429,20 @@ test_explicit_values(void **state)
 	assert_int_equal(c->routes[1].auth, WSG_AUTH_BASIC);
 	assert_int_equal(c->routes[1].n_roles, 0);
 	assert_int_equal(c->routes[1].strip_security_header, 0);
+	assert_string_equal(c->upstream_tls.ca_file, "/etc/ca.pem");
+	/* Only routes with an https upstream use (and inherit) TLS keys. */
+	assert_int_equal(c->routes[1].has_https, 0);
+	assert_null(c->routes[1].ca_file);
+	assert_int_equal(c->routes[2].has_https, 1);
+	want = wsg_mem_printf("%s/tls/ca.pem", t->dir);
+	assert_string_equal(c->routes[2].ca_file, want);
+	free(want);
+	assert_int_equal(c->routes[2].tls_verify, 1);
+	assert_int_equal(c->routes[3].has_https, 1);
+	assert_int_equal(c->routes[3].tls_verify, 0);
+	assert_string_equal(c->routes[3].ca_file, "/etc/ca.pem");
+	assert_string_equal(c->routes[4].ca_file, "/etc/ca.pem");
+	assert_int_equal(c->routes[4].tls_verify, 1);
 	wsg_config_unref(c);
 	free(path);
 }
@@ -639,7 +668,7 @@ static const struct error_case error_cases[] = {
          LISTEN "routes = ( { name = \"a\"; path = \"/a\";\n"
                 " upstream = ( \"http://h/\",\n \"ftp://h/\" ); } );\n",
          {":4: routes.[0].upstream.[1]: \"ftp://h/\": expected a URL of the "
-          "form http://host[:port][/path]"},
+          "form http[s]://host[:port][/path]"},
          1},
         {"upstream without host",
          LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
@@ -664,11 +693,30 @@ static const struct error_case error_cases[] = {
          {":2: routes.[0].upstream.[0]: \"http://h/a b\": the path holds a "
           "space"},
          1},
-        {"https upstream",
+        {"https upstream without host",
          LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
-                "\"https://h/\" ); } );\n",
-         {":2: routes.[0].upstream.[0]: \"https://h/\": https upstreams are "
-          "not supported by this build yet"},
+                "\"https://:443/\" ); } );\n",
+         {":2: routes.[0].upstream.[0]: \"https://:443/\": missing or "
+          "malformed host name"},
+         1},
+        {"tls keys on an http route",
+         LISTEN ROUTE("\n ca_file = \"ca.pem\";\n tls_verify = false;"),
+         {":3: routes.[0].ca_file: applies only to https:// upstreams",
+          ":4: routes.[0].tls_verify: applies only to https:// upstreams"},
+         2},
+        {"tls_verify not a boolean",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
+                "\"https://h/\" );\n tls_verify = 0; } );\n",
+         {":3: routes.[0].tls_verify: expected a boolean (true or false), "
+          "got an integer"},
+         1},
+        {"unknown key in upstream_tls",
+         LISTEN "upstream_tls = {\n ca = \"x\"; };\n",
+         {":3: upstream_tls.ca: unknown key"},
+         1},
+        {"empty ca_file",
+         LISTEN "upstream_tls = { ca_file = \"\"; };\n",
+         {":2: upstream_tls.ca_file: must not be empty"},
          1},
         {"empty upstream list",
          LISTEN
@@ -764,7 +812,7 @@ test_many_errors(void **state)
 	        "  port = \"x\"; };\n"
 	        "management = { bootstrap_admin = \"maybe\"; };\n"
 	        "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
-	        "\"https://h\" );\n"
+	        "\"gopher://h\" );\n"
 	        "  password_types = (); timeout = 9999; } );\n";
 	static const char *const want[] = {
 	        ":1: listen.[0].address: ",
@@ -772,7 +820,7 @@ test_many_errors(void **state)
 	        ":3: userstore.pool_size: 0 is out of range (1..64)",
 	        ":4: userstore.port: expected an integer, got a string",
 	        ":5: management.bootstrap_admin: \"maybe\" is not one of",
-	        ":6: routes.[0].upstream.[0]: \"https://h\": https upstreams",
+	        ":6: routes.[0].upstream.[0]: \"gopher://h\": expected a URL",
 	        ":7: routes.[0].password_types: must not be empty",
 	        ":7: routes.[0].timeout: 9999 is out of range (1..3600)",
 	};

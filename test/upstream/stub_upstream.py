@@ -16,6 +16,9 @@ Every request except the /_ control paths is recorded before it is answered: met
 path, headers (list of [name, value] pairs in arrival order), body (UTF-8 text), body_b64
 (the exact bytes, Base64: UTF-16 bodies do not survive the text form) and conn (a number per
 TCP connection, so tests can see keep-alive reuse).
+
+With --tls-cert/--tls-key (PEM) it speaks HTTPS only; the SNI name a client sent is
+recorded as "sni" (null without SNI).
 """
 
 import argparse
@@ -23,6 +26,7 @@ import base64
 import signal
 import itertools
 import json
+import ssl
 import sys
 import threading
 import time
@@ -104,6 +108,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.conn = next(Handler.conn_ids)
+        self.sni = getattr(self.connection, "wsg_sni", None)
 
     def log_message(self, fmt, *args):
         sys.stderr.write("stub %s conn=%d %s\n" % (self.address_string(), self.conn, fmt % args))
@@ -159,6 +164,7 @@ class Handler(BaseHTTPRequestHandler):
             "body": body.decode("utf-8", errors="replace"),
             "body_b64": base64.b64encode(body).decode("ascii"),
             "conn": self.conn,
+            "sni": self.sni,
             "time": time.time(),
         })
         url = urllib.parse.urlsplit(self.path)
@@ -193,12 +199,41 @@ class Handler(BaseHTTPRequestHandler):
             ns, '<tns:EchoResponse xmlns:tns="%s"><tns:message>%s</tns:message></tns:EchoResponse>'
             % (ECHO_NS, escape(message))))
 
-    do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = handle_any
+    do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls = None
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            # The handshake runs in the handler's thread, not the accept loop.
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            try:
+                request.settimeout(10)
+                request.do_handshake()
+                request.settimeout(None)
+            except (ssl.SSLError, OSError) as e:
+                sys.stderr.write("stub TLS handshake with %s failed: %s\n" % (client_address[0], e))
+                return
+        super().finish_request(request, client_address)
+
+
+def tls_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+
+    def remember_sni(sock, name, context):
+        sock.wsg_sni = name
+    ctx.sni_callback = remember_sni
+    return ctx
 
 
 def on_sigterm(signum, frame):
@@ -209,9 +244,15 @@ def main():
     ap = argparse.ArgumentParser(description="Stub upstream SOAP Echo service.")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    ap.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
+    ap.add_argument("--tls-key", help="PEM private key for --tls-cert")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     srv = Server((args.host, args.port), Handler)
     srv.record = Record()
+    if args.tls_cert:
+        srv.tls = tls_context(args.tls_cert, args.tls_key)
     signal.signal(signal.SIGTERM, on_sigterm)
     # The first stdout line tells a harness which port was bound (useful with --port 0).
     print("listening on %s:%d" % srv.server_address[:2], flush=True)
