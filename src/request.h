@@ -45,6 +45,7 @@ struct wsg_request {
 	char *claimed_user;              /* username as sent, for logs */
 	char *roles;                     /* for X-WSS-Roles */
 	struct wsg_error err;            /* why it failed, for the audit log */
+	int store_queried;               /* the user store was asked (auth.c) */
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 

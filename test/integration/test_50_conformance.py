@@ -504,6 +504,29 @@ def test_case_13_unknown_user_same_as_wrong_password(ref_gateway, stub, kind, so
     same_answer(unknown, wrong)
 
 
+@pytest.mark.parametrize("kind", ["digest", "text"])
+def test_case_13_each_failure_costs_one_store_query(ref_gateway, mariadb, stub, kind):
+    """The same work for every FailedAuthentication: exactly one user-store statement, whether
+    the answer came from the cache (a known user's wrong password, a repeated unknown name:
+    the gateway then looks up a name no row can hold) or from the database (a fresh name)."""
+    parts = digest_parts if kind == "digest" else text_parts
+    repeated = "nobody-%s" % os.urandom(4).hex()
+
+    def stranger(name):
+        p = parts("alice")
+        p[0] = username(name)
+        return p
+    cases = [parts("alice", "warm-up")]  # puts alice in the cache
+    for _ in range(3):
+        cases += [parts("alice", "not-the-Pw-13"), stranger(repeated),
+                  stranger("nobody-%s" % os.urandom(4).hex()), parts("nora")]
+    for p in cases:
+        before = stmt_executions(mariadb)
+        r, m = send(ref_gateway, p)
+        refused(r, "FailedAuthentication", m, stub)
+        assert stmt_executions(mariadb) - before == 1, p[0]
+
+
 @pytest.mark.parametrize("soap12", SOAPS, ids=SOAP_IDS)
 @pytest.mark.parametrize("kind", ["digest", "text"])
 def test_case_14_wrong_password(ref_gateway, stub, kind, soap12):

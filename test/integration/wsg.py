@@ -351,7 +351,7 @@ def _settings(defaults, overrides, indent):
 
 
 def gateway_config(port, db, stub_port, down_port, database="wssgate", security=None,
-                   limits=None, logs=("access.log", "audit.log")):
+                   limits=None, logs=("access.log", "audit.log"), cache_ttl=1):
     """The config text; security / limits are {key: libconfig value text} overrides."""
     up = "http://127.0.0.1:%d" % stub_port
 
@@ -381,7 +381,7 @@ management = { enabled = false; jwt_secret_file = "jwt.key"; };
 workers = 2;
 userstore = { host = "localhost"; port = %(dbport)d; socket = "%(socket)s";
               user = "wssgate"; password_file = "db.pass"; database = "%(database)s";
-              pool_size = 4; cache_ttl = 1; master_key_file = "master.key";
+              pool_size = 4; cache_ttl = %(cache_ttl)d; master_key_file = "master.key";
               connect_timeout = 5; query_timeout = 10; };
 security = { %(security)s };
 limits = { %(limits)s };
@@ -392,7 +392,8 @@ routes = (
 """ % {"port": port, "dbport": db.port, "socket": db.socket, "database": database,
        "security": _settings(SECURITY_DEFAULTS, security, 13),
        "limits": _settings(LIMITS_DEFAULTS, limits, 11),
-       "access": logs[0], "audit": logs[1], "routes": ",\n".join(routes)}
+       "access": logs[0], "audit": logs[1], "routes": ",\n".join(routes),
+       "cache_ttl": cache_ttl}
 
 
 def run_cli(args, stdin=None, timeout=120):
@@ -413,7 +414,7 @@ class Gateway:
     others (name, database, security / limits overrides) have their own config and logs."""
 
     def __init__(self, workdir, db, stub, name="wssgate", database="wssgate", security=None,
-                 limits=None):
+                 limits=None, cache_ttl=1):
         self.dir = workdir
         self.db = db
         self.stub = stub
@@ -421,6 +422,7 @@ class Gateway:
         self.database = database
         self.security = security
         self.limits = limits
+        self.cache_ttl = cache_ttl
         self.port = free_port()
         self.down_port = free_port()
         self.config = os.path.join(workdir, name + ".conf")
@@ -434,7 +436,7 @@ class Gateway:
         with open(self.config, "w") as f:
             f.write(gateway_config(self.port, self.db, self.stub.port, self.down_port,
                                    database=self.database, security=self.security,
-                                   limits=self.limits,
+                                   limits=self.limits, cache_ttl=self.cache_ttl,
                                    logs=(os.path.basename(self.access_log),
                                          os.path.basename(self.audit_log))))
 
