@@ -13,7 +13,8 @@ envelopes E2/E3/E5 and the digest vectors D1-D10 cannot be replayed with their f
 times. These tests build the same shapes (same prefixes, attributes, order, precision, users
 and passwords) with a fresh Created and a fresh Nonce; the exact vectors are checked at the
 pinned clock in test/unit/test_wsse.c (test_digest_vectors, test_case_02_e2_e3_e5_digests,
-test_case_24_negative_vectors, test_freshness_bounds).
+test_case_24_negative_vectors, test_case_36_created_past_bound,
+test_case_37_created_future_bound, test_case_40_nonce_expiry).
 
 Where §8 leaves a choice, DESIGN.md §3.3 decides; README.md "Security choices" lists them.
 """
@@ -840,8 +841,8 @@ def test_case_35_duplicate_wsu_id(ref_gateway, stub):
 
 def test_case_36_created_past_bound(ref_gateway, stub):
     """Created = now - 301 s -> MessageExpired. now - 300 s is accepted (inclusive bound,
-    checked exactly in test_wsse.c test_freshness_bounds); here the accepted side is sent at
-    now - 298 s because the request needs time to reach the gateway's clock."""
+    checked exactly in test_wsse.c test_case_36_created_past_bound); here the accepted side
+    is sent at now - 298 s because the request needs time to reach the gateway's clock."""
     r, m = send(ref_gateway, digest_parts("alice", created=stamp(now(-301))))
     refused(r, "MessageExpired", m, stub)
     r, m = send(ref_gateway, digest_parts("alice", created=stamp(now(-298))))
@@ -851,7 +852,7 @@ def test_case_36_created_past_bound(ref_gateway, stub):
 def test_case_37_created_future_bound(ref_gateway, stub):
     """Created = now + 60 s -> accepted (inclusive bound; it only gets closer in transit);
     now + 61 s -> MessageExpired, sent as now + 62 s so transit time cannot bring it into
-    the window (the exact bound is in test_wsse.c test_freshness_bounds)."""
+    the window (the exact bound is in test_wsse.c test_case_37_created_future_bound)."""
     r, m = send(ref_gateway, digest_parts("alice", created=stamp(now(60))))
     accepted(r, m, stub, "alice")
     r, m = send(ref_gateway, digest_parts("alice", created=stamp(now(62))))
