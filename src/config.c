@@ -887,6 +887,7 @@ static const struct key security_keys[] = {
               1000000),
         K_CUSTOM("replay_store", replay_store_cb, 0),
         K_BOOL(struct wsg_security_conf, strict_bsp, 0),
+        K_BOOL(struct wsg_security_conf, opaque_faults, 0),
         K_INT(struct wsg_security_conf, verify_threads, 1, 64, 2),
         K_GROUP(struct wsg_security_conf, lockout, lockout_keys),
         K_END,

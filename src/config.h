@@ -64,6 +64,7 @@ struct wsg_security_conf {
 	size_t nonce_cache_max;
 	char *replay_store;      /* "memory" | "mariadb" */
 	int strict_bsp;
+	int opaque_faults;       /* every security fault is wss4j:SecurityError */
 	struct wsg_lockout_conf lockout;
 	unsigned verify_threads; /* argon2 pool size */
 };

@@ -83,6 +83,7 @@ static void
 reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	    enum wsg_fault fault)
 {
+	const struct wsg_config *cfg = r->worker->rt->cfg;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	struct evbuffer *buf;
 	const char *ctype;
@@ -90,6 +91,7 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	size_t len = 0;
 	int status = 500, rc;
 
+	/* The log keeps the precise fault; only the peer's answer is masked. */
 	r->state = WSG_REQUEST_FAIL;
 	r->err.fault = fault;
 	buf = evbuffer_new();
@@ -100,6 +102,13 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 				evhttp_request_get_input_headers(r->req),
 				"Content-Type")),
 			fault, &body, &len, &ctype, &status);
+	else if (fault == WSG_FAULT_MUST_UNDERSTAND && r->msg.doc != NULL)
+		rc = wsg_soap_build_must_understand_fault(&r->msg, &body, &len,
+							  &ctype, &status);
+	else if (cfg->security.opaque_faults &&
+		 wsg_soap_fault_is_security(fault))
+		rc = wsg_soap_build_opaque_fault(version, &body, &len, &ctype,
+						 &status);
 	else
 		rc = wsg_soap_build_fault(version, fault, &body, &len, &ctype,
 					  &status);
@@ -171,15 +180,21 @@ forward(struct wsg_request *r)
 	struct wsg_upstream_send s;
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	char *body = NULL;
-	size_t len = 0;
+	size_t len = 0, changed;
 	int rc;
 
 	r->state = WSG_REQUEST_FORWARD;
 	memset(&s, 0, sizeof(s));
+	/* An intermediary drops what was for it: the consumed Security header
+	 * (unless the route keeps it) and non-relayable role-next blocks. */
+	changed = wsg_soap_remove_next_headers(&r->msg);
 	if (r->route->strip_security_header && r->tok.security != NULL) {
 		xmlUnlinkNode(r->tok.security);
 		xmlFreeNode(r->tok.security);
 		r->tok.security = NULL;
+		changed++;
+	}
+	if (changed > 0) {
 		if (wsg_soap_serialize(&r->msg, &body, &len) != WSG_OK) {
 			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
 				      "cannot serialise the envelope");
@@ -353,6 +368,14 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
 			      NULL, "bad_request", r->err.reason);
 		reply_fault(r, r->msg.version, WSG_FAULT_UNSUPPORTED_MEDIA);
+		return;
+	}
+	/* SOAP 1.2 part 1 §2.6: mustUnderstand faults come before any
+	 * processing, so before the Security header is looked at. */
+	if (wsg_soap_check_next_headers(&r->msg, &r->err) != WSG_OK) {
+		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
+			      NULL, "bad_request", r->err.reason);
+		reply_fault(r, r->msg.version, r->err.fault);
 		return;
 	}
 	r->state = WSG_REQUEST_AUTH;

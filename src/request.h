@@ -47,6 +47,7 @@ struct wsg_request {
 	struct wsg_error err;            /* why it failed, for the audit log */
 	int tls;                         /* arrived over TLS (require_tls) */
 	int basic;                       /* authenticated by HTTP Basic */
+	int store_queried;               /* the user store was asked (auth.c) */
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 

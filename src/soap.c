@@ -719,14 +719,101 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
                                  413},
 };
 
+/* `s` with the five XML special characters escaped, for attribute values. */
+static char *
+xml_escape(const char *s)
+{
+	size_t n = 0, i, k;
+	char *out;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += strchr("<>&\"'", s[i]) != NULL ? 6 : 1;
+	out = wsg_mem_alloc(n + 1);
+	for (i = 0, k = 0; s[i] != '\0'; i++) {
+		const char *rep = NULL;
+
+		switch (s[i]) {
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '&': rep = "&amp;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&apos;"; break;
+		}
+		if (rep == NULL) {
+			out[k++] = s[i];
+			continue;
+		}
+		memcpy(out + k, rep, strlen(rep));
+		k += strlen(rep);
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/* What one fault envelope says; QNames are written with declared prefixes. */
+struct fault_text {
+	const char *decls;     /* namespace declarations for the Envelope */
+	const char *header12;  /* SOAP 1.2 Header children, or "" */
+	const char *code11;    /* SOAP 1.1 faultcode QName */
+	const char *code12;    /* SOAP 1.2 Code/Value local name (env prefix) */
+	const char *subcode12; /* SOAP 1.2 Subcode/Value QName, or NULL */
+	const char *text;      /* already XML-escaped */
+};
+
+static char *
+fault_envelope(enum wsg_soap_version version, const struct fault_text *t)
+{
+	if (version == WSG_SOAP_12)
+		return wsg_mem_printf(
+		        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		        "<env:Envelope xmlns:env=\"" WSG_NS_SOAP12 "\"%s>"
+		        "%s%s%s"
+		        "<env:Body><env:Fault><env:Code><env:Value>env:%s</"
+		        "env:Value>"
+		        "%s%s%s</env:Code>"
+		        "<env:Reason><env:Text "
+		        "xml:lang=\"en\">%s</env:Text></env:Reason>"
+		        "</env:Fault></env:Body></env:Envelope>\n",
+		        t->decls, t->header12[0] ? "<env:Header>" : "",
+		        t->header12, t->header12[0] ? "</env:Header>" : "",
+		        t->code12,
+		        t->subcode12 != NULL ? "<env:Subcode><env:Value>" : "",
+		        t->subcode12 != NULL ? t->subcode12 : "",
+		        t->subcode12 != NULL ? "</env:Value></env:Subcode>"
+		                             : "",
+		        t->text);
+	return wsg_mem_printf("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	                      "<soap:Envelope xmlns:soap=\"" WSG_NS_SOAP11
+	                      "\"%s>"
+	                      "<soap:Body><soap:Fault><faultcode>%s</faultcode>"
+	                      "<faultstring>%s</faultstring>"
+	                      "</soap:Fault></soap:Body></soap:Envelope>\n",
+	                      t->decls, t->code11, t->text);
+}
+
+static void
+fault_out(enum wsg_soap_version version, char *s, int status11, int status12,
+          char **body, size_t *len, const char **content_type, int *http_status)
+{
+	*body = s;
+	*len = strlen(s);
+	if (version == WSG_SOAP_12) {
+		*content_type = "application/soap+xml; charset=utf-8";
+		*http_status = status12;
+	} else {
+		*content_type = "text/xml; charset=utf-8";
+		*http_status = status11;
+	}
+}
+
 int
 wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
                      char **body, size_t *len, const char **content_type,
                      int *http_status)
 {
 	const struct fault_desc *f;
-	const char *wss_decl;
-	char *s;
+	struct fault_text t;
+	char *code11 = NULL, *sub = NULL;
 
 	*body = NULL;
 	*len = 0;
@@ -735,38 +822,221 @@ wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
 	if ((int)fault <= WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
 		return WSG_ERR_INVAL;
 	f = &faults[fault];
-	wss_decl = f->wss != NULL ? " xmlns:wsse=\"" NS_WSSE "\"" : "";
-	if (version == WSG_SOAP_12) {
-		s = wsg_mem_printf(
-		        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-		        "<env:Envelope xmlns:env=\"" WSG_NS_SOAP12 "\"%s>"
-		        "<env:Body><env:Fault><env:Code><env:Value>env:%s</"
-		        "env:Value>"
-		        "%s%s%s</env:Code>"
-		        "<env:Reason><env:Text "
-		        "xml:lang=\"en\">%s</env:Text></env:Reason>"
-		        "</env:Fault></env:Body></env:Envelope>\n",
-		        wss_decl, f->code12,
-		        f->wss != NULL ? "<env:Subcode><env:Value>wsse:" : "",
-		        f->wss != NULL ? f->wss : "",
-		        f->wss != NULL ? "</env:Value></env:Subcode>" : "",
-		        f->text);
-		*content_type = "application/soap+xml; charset=utf-8";
-		*http_status = f->status12;
+	if (f->wss != NULL) {
+		code11 = wsg_mem_printf("wsse:%s", f->wss);
+		sub = wsg_mem_printf("wsse:%s", f->wss);
 	} else {
-		s = wsg_mem_printf(
-		        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-		        "<soap:Envelope xmlns:soap=\"" WSG_NS_SOAP11 "\"%s>"
-		        "<soap:Body><soap:Fault><faultcode>%s:%s</faultcode>"
-		        "<faultstring>%s</faultstring>"
-		        "</soap:Fault></soap:Body></soap:Envelope>\n",
-		        wss_decl, f->wss != NULL ? "wsse" : "soap",
-		        f->wss != NULL ? f->wss : f->code11, f->text);
-		*content_type = "text/xml; charset=utf-8";
-		*http_status = f->status11;
+		code11 = wsg_mem_printf("soap:%s", f->code11);
 	}
-	*body = s;
-	*len = strlen(s);
+	t.decls = f->wss != NULL ? " xmlns:wsse=\"" NS_WSSE "\"" : "";
+	t.header12 = "";
+	t.code11 = code11;
+	t.code12 = f->code12;
+	t.subcode12 = sub;
+	t.text = f->text;
+	fault_out(version, fault_envelope(version, &t), f->status11,
+	          f->status12, body, len, content_type, http_status);
+	free(code11);
+	free(sub);
+	return WSG_OK;
+}
+
+int
+wsg_soap_fault_is_security(enum wsg_fault fault)
+{
+	return (int)fault > WSG_FAULT_NONE && fault < WSG_FAULT__COUNT &&
+	       faults[fault].wss != NULL;
+}
+
+int
+wsg_soap_build_opaque_fault(enum wsg_soap_version version, char **body,
+                            size_t *len, const char **content_type,
+                            int *http_status)
+{
+	struct fault_text t = {
+	        " xmlns:wss4j=\"" WSG_NS_WSS4J "\"",
+	        "",
+	        "wss4j:SecurityError",
+	        "Sender",
+	        "wss4j:SecurityError",
+	        "A security error was encountered when verifying the message",
+	};
+
+	fault_out(version, fault_envelope(version, &t), 500, 400, body, len,
+	          content_type, http_status);
+	return WSG_OK;
+}
+
+enum wsg_soap_target
+wsg_soap_header_target(const struct wsg_soap_msg *m, xmlNodePtr header)
+{
+	int v12 = m->version == WSG_SOAP_12;
+	enum wsg_soap_target t = WSG_SOAP_TARGET_OTHER;
+	xmlChar *v;
+
+	v = xmlGetNsProp(
+	        header, (const xmlChar *)(v12 ? "role" : "actor"),
+	        (const xmlChar *)(v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11));
+	if (v == NULL || v[0] == '\0')
+		t = WSG_SOAP_TARGET_ULTIMATE;
+	else if (v12 && strcmp((const char *)v,
+	                       WSG_SOAP12_ROLE_ULTIMATE_RECEIVER) == 0)
+		t = WSG_SOAP_TARGET_ULTIMATE;
+	else if (v12 && strcmp((const char *)v, WSG_SOAP12_ROLE_NEXT) == 0)
+		t = WSG_SOAP_TARGET_NEXT;
+	else if (v12 && strcmp((const char *)v, WSG_SOAP12_ROLE_NONE) == 0)
+		t = WSG_SOAP_TARGET_NONE;
+	else if (!v12 && strcmp((const char *)v, WSG_SOAP11_ACTOR_NEXT) == 0)
+		t = WSG_SOAP_TARGET_NEXT;
+	xmlFree(v);
+	return t;
+}
+
+/* A SOAP boolean attribute: 1, 0 (also when absent) or WSG_ERR_PARSE. */
+static int
+soap_bool(const struct wsg_soap_msg *m, xmlNodePtr e, const char *name)
+{
+	int v12 = m->version == WSG_SOAP_12;
+	xmlChar *v;
+	int r;
+
+	v = xmlGetNsProp(
+	        e, (const xmlChar *)name,
+	        (const xmlChar *)(v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11));
+	if (v == NULL)
+		return 0;
+	if (strcmp((const char *)v, "1") == 0 ||
+	    (v12 && strcmp((const char *)v, "true") == 0))
+		r = 1;
+	else if (strcmp((const char *)v, "0") == 0 ||
+	         (v12 && strcmp((const char *)v, "false") == 0))
+		r = 0;
+	else
+		r = WSG_ERR_PARSE;
+	xmlFree(v);
+	return r;
+}
+
+int
+wsg_soap_must_understand(const struct wsg_soap_msg *m, xmlNodePtr header)
+{
+	return soap_bool(m, header, "mustUnderstand");
+}
+
+int
+wsg_soap_check_next_headers(const struct wsg_soap_msg *m, struct wsg_error *err)
+{
+	xmlNodePtr h, first = NULL;
+	size_t n = 0;
+	int mu;
+
+	if (m->header == NULL)
+		return WSG_OK;
+	for (h = xmlFirstElementChild(m->header); h != NULL;
+	     h = xmlNextElementSibling(h)) {
+		if (wsg_soap_header_target(m, h) != WSG_SOAP_TARGET_NEXT)
+			continue;
+		mu = wsg_soap_must_understand(m, h);
+		if (mu < 0)
+			return wsg_error_set(
+			        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+			        "mustUnderstand on header <%.64s> is not %s",
+			        (const char *)h->name,
+			        m->version == WSG_SOAP_12 ? "an xs:boolean"
+			                                  : "\"0\" or \"1\"");
+		if (mu == 1 && n++ == 0)
+			first = h;
+	}
+	if (n == 0)
+		return WSG_OK;
+	return wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_MUST_UNDERSTAND,
+	                     "%zu header block(s) for role next with "
+	                     "mustUnderstand, first {%.128s}%.64s",
+	                     n,
+	                     first->ns != NULL && first->ns->href != NULL
+	                             ? (const char *)first->ns->href
+	                             : "",
+	                     (const char *)first->name);
+}
+
+size_t
+wsg_soap_remove_next_headers(struct wsg_soap_msg *m)
+{
+	xmlNodePtr h, next;
+	size_t n = 0;
+
+	if (m->header == NULL)
+		return 0;
+	for (h = xmlFirstElementChild(m->header); h != NULL; h = next) {
+		next = xmlNextElementSibling(h);
+		if (wsg_soap_header_target(m, h) != WSG_SOAP_TARGET_NEXT)
+			continue;
+		if (m->version == WSG_SOAP_12 && soap_bool(m, h, "relay") == 1)
+			continue;
+		xmlUnlinkNode(h);
+		xmlFreeNode(h);
+		n++;
+	}
+	return n;
+}
+
+int
+wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m, char **body,
+                                     size_t *len, const char **content_type,
+                                     int *http_status)
+{
+	enum wsg_soap_version version = m != NULL && m->version == WSG_SOAP_12
+	                                        ? WSG_SOAP_12
+	                                        : WSG_SOAP_11;
+	const struct fault_desc *f = &faults[WSG_FAULT_MUST_UNDERSTAND];
+	char *blocks = wsg_mem_strdup(""), *ns, *more;
+	struct fault_text t;
+	xmlNodePtr h;
+	size_t i = 0;
+
+	*body = NULL;
+	*len = 0;
+	*content_type = NULL;
+	*http_status = 0;
+	for (h = version == WSG_SOAP_12 && m->header != NULL
+	                 ? xmlFirstElementChild(m->header)
+	                 : NULL;
+	     h != NULL; h = xmlNextElementSibling(h)) {
+		if (wsg_soap_header_target(m, h) != WSG_SOAP_TARGET_NEXT ||
+		    wsg_soap_must_understand(m, h) != 1)
+			continue;
+		/* SOAP 1.2 part 1 §5.4.8: one block per header not understood.
+		 */
+		ns = xml_escape(h->ns != NULL && h->ns->href != NULL
+		                        ? (const char *)h->ns->href
+		                        : "");
+		i++;
+		/* An unqualified block's QName has no prefix and no default
+		 * namespace in scope. */
+		if (ns[0] != '\0')
+			more = wsg_mem_printf("%s<env:NotUnderstood "
+			                      "qname=\"nu%zu:%s\" "
+			                      "xmlns:nu%zu=\"%s\"/>",
+			                      blocks, i, (const char *)h->name,
+			                      i, ns);
+		else
+			more = wsg_mem_printf(
+			        "%s<env:NotUnderstood qname=\"%s\" "
+			        "xmlns=\"\"/>",
+			        blocks, (const char *)h->name);
+		free(ns);
+		free(blocks);
+		blocks = more;
+	}
+	t.decls = "";
+	t.header12 = blocks;
+	t.code11 = "soap:MustUnderstand";
+	t.code12 = f->code12;
+	t.subcode12 = NULL;
+	t.text = f->text;
+	fault_out(version, fault_envelope(version, &t), f->status11,
+	          f->status12, body, len, content_type, http_status);
+	free(blocks);
 	return WSG_OK;
 }
 

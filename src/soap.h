@@ -11,6 +11,14 @@
 
 #define WSG_NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define WSG_NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
+#define WSG_SOAP11_ACTOR_NEXT "http://schemas.xmlsoap.org/soap/actor/next"
+#define WSG_SOAP12_ROLE_NEXT "http://www.w3.org/2003/05/soap-envelope/role/next"
+#define WSG_SOAP12_ROLE_NONE "http://www.w3.org/2003/05/soap-envelope/role/none"
+#define WSG_SOAP12_ROLE_ULTIMATE_RECEIVER                                      \
+	"http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+
+/* The CXF "safe" fault of security.opaque_faults (reference §4.3). */
+#define WSG_NS_WSS4J "http://ws.apache.org/wss4j"
 
 /*
  * Caps checked while parsing, before the tree is complete (SAX callbacks).
@@ -79,6 +87,73 @@ int wsg_soap_serialize(const struct wsg_soap_msg *m, char **out, size_t *len);
 int wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
 			 char **body, size_t *len, const char **content_type,
 			 int *http_status);
+
+/*
+ * Whom a header block is addressed to, from its SOAP 1.1 actor or SOAP 1.2
+ * role attribute (only the one in the message's own envelope namespace
+ * counts). The gateway is a SOAP intermediary: it plays role `next`, while
+ * ULTIMATE blocks belong to the ultimate receiver (the upstream) - except
+ * the wsse:Security header, which the gateway consumes on its behalf.
+ */
+enum wsg_soap_target {
+	WSG_SOAP_TARGET_ULTIMATE = 0, /* none, empty, or 1.2 ultimateReceiver */
+	WSG_SOAP_TARGET_NEXT,         /* 1.1 actor next, 1.2 role next */
+	WSG_SOAP_TARGET_NONE,         /* 1.2 role none: processed by nobody */
+	WSG_SOAP_TARGET_OTHER,        /* any other actor / role URI */
+};
+
+enum wsg_soap_target wsg_soap_header_target(const struct wsg_soap_msg *m,
+					    xmlNodePtr header);
+
+/*
+ * The mustUnderstand attribute of a header block: 1 for "1" (and "true" in
+ * SOAP 1.2), 0 for "0" ("false" in 1.2) or no attribute, WSG_ERR_PARSE for
+ * any other value (SOAP 1.1 allows only 0/1, SOAP 1.2 an xs:boolean).
+ */
+int wsg_soap_must_understand(const struct wsg_soap_msg *m, xmlNodePtr header);
+
+/*
+ * SOAP intermediary rule for the blocks targeted at role next, none of which
+ * the gateway processes: any with mustUnderstand true fails with
+ * WSG_ERR_PARSE and err->fault WSG_FAULT_MUST_UNDERSTAND (answer it with
+ * wsg_soap_build_must_understand_fault()); an invalid mustUnderstand value
+ * on such a block is a WSG_FAULT_CLIENT. Headers for other targets are not
+ * looked at. WSG_OK when nothing is wrong.
+ */
+int wsg_soap_check_next_headers(const struct wsg_soap_msg *m,
+				struct wsg_error *err);
+
+/*
+ * Removes the blocks targeted at role next that an intermediary must not
+ * relay: all of them in SOAP 1.1 (§4.2.2), those without relay="true" in
+ * SOAP 1.2 (part 1 §2.7.2). Returns how many were removed.
+ */
+size_t wsg_soap_remove_next_headers(struct wsg_soap_msg *m);
+
+/*
+ * The MustUnderstand fault for `m`, in its version, HTTP 500. SOAP 1.2 adds
+ * one env:NotUnderstood header block (qname attribute with its namespace
+ * declared) per block wsg_soap_check_next_headers() refused. Outputs as for
+ * wsg_soap_build_fault().
+ */
+int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
+					 char **body, size_t *len,
+					 const char **content_type,
+					 int *http_status);
+
+/* True for the WS-Security fault codes (FailedAuthentication ... MessageExpired). */
+int wsg_soap_fault_is_security(enum wsg_fault fault);
+
+/*
+ * The opaque fault that replaces every security fault when
+ * security.opaque_faults is set (CXF's default): QName
+ * {http://ws.apache.org/wss4j}SecurityError, text "A security error was
+ * encountered when verifying the message"; SOAP 1.1 faultcode, HTTP 500;
+ * SOAP 1.2 Sender + Subcode, HTTP 400. Outputs as for wsg_soap_build_fault().
+ */
+int wsg_soap_build_opaque_fault(enum wsg_soap_version version, char **body,
+				size_t *len, const char **content_type,
+				int *http_status);
 
 /* Static name of a fault for logs, e.g. "wsse:FailedAuthentication"; "-" for none. */
 const char *wsg_soap_fault_name(enum wsg_fault fault);

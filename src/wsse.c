@@ -10,9 +10,6 @@
 #include "err.h"
 #include "mem.h"
 
-#define ROLE_ULTIMATE_RECEIVER                                                 \
-	"http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
-
 /* Java's ISO parser (WSS4J) reads at most nine fraction digits. */
 #define MAX_FRACTION_DIGITS 9
 
@@ -340,45 +337,27 @@ wsg_wsse_verify(const struct wsg_wsse_token *tok, const char *password,
 	return WSG_OK;
 }
 
-/* "ours": no actor/role, an empty one, or SOAP 1.2 ultimateReceiver. */
+/*
+ * "Ours": no actor/role, an empty one, or SOAP 1.2 ultimateReceiver - the
+ * anonymous Security header WSS4J processes when no actor is configured. A
+ * Security header for role next is not ours: the gateway does not process
+ * it, so soap.c's intermediary rules fault it (mustUnderstand) or drop it.
+ */
 static int
-addressed_to_us(xmlNodePtr sec, enum wsg_soap_version version)
+addressed_to_us(const struct wsg_soap_msg *msg, xmlNodePtr sec)
 {
-	xmlChar *v;
-	int ours;
-
-	if (version == WSG_SOAP_12) {
-		v = attr_get(sec, "role", WSG_NS_SOAP12);
-		ours = v == NULL || v[0] == '\0' ||
-		       strcmp((const char *)v, ROLE_ULTIMATE_RECEIVER) == 0;
-	} else {
-		v = attr_get(sec, "actor", WSG_NS_SOAP11);
-		ours = v == NULL || v[0] == '\0';
-	}
-	xmlFree(v);
-	return ours;
+	return wsg_soap_header_target(msg, sec) == WSG_SOAP_TARGET_ULTIMATE;
 }
 
 static int
-check_must_understand(xmlNodePtr sec, enum wsg_soap_version version,
+check_must_understand(const struct wsg_soap_msg *msg, xmlNodePtr sec,
                       struct wsg_error *err)
 {
-	const char *ns = version == WSG_SOAP_12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11;
-	xmlChar *v = attr_get(sec, "mustUnderstand", ns);
-	const char *s = (const char *)v;
-	int ok;
-
-	if (v == NULL)
-		return WSG_OK;
-	ok = strcmp(s, "0") == 0 || strcmp(s, "1") == 0 ||
-	     (version == WSG_SOAP_12 &&
-	      (strcmp(s, "true") == 0 || strcmp(s, "false") == 0));
-	xmlFree(v);
-	if (ok)
+	if (wsg_soap_must_understand(msg, sec) >= 0)
 		return WSG_OK;
 	return wsg_error_set(
 	        err, WSG_ERR_SECURITY, WSG_FAULT_CLIENT,
-	        version == WSG_SOAP_12
+	        msg->version == WSG_SOAP_12
 	                ? "mustUnderstand on wsse:Security is not an xs:boolean"
 	                : "mustUnderstand on wsse:Security must be \"0\" or "
 	                  "\"1\" in SOAP 1.1");
@@ -398,7 +377,7 @@ find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
 		        "no SOAP Header, so no wsse:Security header");
 	for (n = msg->header->children; n != NULL; n = n->next) {
 		if (!is_elem(n, WSG_NS_WSSE, "Security") ||
-		    !addressed_to_us(n, msg->version))
+		    !addressed_to_us(msg, n))
 			continue;
 		if (found != NULL)
 			return wsg_error_set(err, WSG_ERR_SECURITY,
@@ -846,7 +825,7 @@ wsg_wsse_parse(const struct wsg_soap_msg *msg,
 	rc = find_security(msg, &sec, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = check_must_understand(sec, msg->version, err);
+	rc = check_must_understand(msg, sec, err);
 	if (rc != WSG_OK)
 		goto out;
 	rc = find_tokens(sec, &ut, &ts, err);

@@ -53,9 +53,11 @@ struct wsg_wsse_token {
 
 /*
  * Finds the one wsse:Security header for the gateway (no actor/role, or
- * SOAP 1.2 role ultimateReceiver) and parses it into `tok`, applying the
- * rules of DESIGN 3.3 and reference §3 (BSP R4201/R4220/R4221/R4222/R4223/
- * R4225, Timestamp R3203...R3227, digest needs non-empty Nonce and Created,
+ * SOAP 1.2 role ultimateReceiver; not one for role next, which the gateway
+ * does not process - see wsg_soap_check_next_headers()) and parses it into
+ * `tok`, applying the rules of DESIGN 3.3 and reference §3 (BSP R4201/
+ * R4220/R4221/R4222/R4223/R4225, Timestamp R3203...R3227, digest needs
+ * non-empty Nonce and Created,
  * canonical Base64, one UsernameToken, one Security header, Salt/Iteration
  * refused, duplicate wsu:Id). Headers for other actors are left alone.
  * Returns WSG_OK and fills `tok` (free with wsg_wsse_token_clear()), or

@@ -63,3 +63,62 @@ def gateway(configured):
 @pytest.fixture
 def http():
     return wsg.http_session()
+
+
+# ---------------------------------------------------------------- conformance gateways
+#
+# Extra gateways for test_50_conformance.py, started on first use and stopped at session
+# end (test_50 stops them itself to check their stderr). All use the users of
+# reference/wss-conformance.md §7 in the database wsg.REF_DATABASE.
+
+REF_LIMITS = {"max_body_size": "262144"}  # room for a 64 KiB + 1 attribute (#53)
+
+
+def _extra_gateway(configured, name, security=None):
+    gw = wsg.Gateway(configured.dir, configured.db, configured.stub, name=name,
+                     database=wsg.REF_DATABASE, security=security, limits=REF_LIMITS)
+    gw.write_config()
+    return gw
+
+
+@pytest.fixture(scope="session")
+def ref_store(configured):
+    """The conformance users' database, created through a config that names it."""
+    gw = _extra_gateway(configured, "wssgate-ref")
+    wsg.setup_ref_database(configured.db, gw)
+    return gw
+
+
+def _run(gw):
+    try:
+        gw.start()
+        yield gw
+    finally:
+        gw.stop()
+
+
+@pytest.fixture(scope="session")
+def ref_gateway(ref_store):
+    """Default policy (strict_bsp = false), the reference users."""
+    yield from _run(ref_store)
+
+
+@pytest.fixture(scope="session")
+def strict_gateway(ref_store):
+    """security.strict_bsp = true."""
+    yield from _run(_extra_gateway(ref_store, "wssgate-strict", {"strict_bsp": "true"}))
+
+
+@pytest.fixture(scope="session")
+def opaque_gateway(ref_store):
+    """security.opaque_faults = true (CXF's SecurityError for every security fault)."""
+    yield from _run(_extra_gateway(ref_store, "wssgate-opaque", {"opaque_faults": "true"}))
+
+
+@pytest.fixture(scope="session")
+def short_gateway(ref_store):
+    """Short freshness windows and the smallest replay cache, so the replay-window (#40) and
+    cache-bound (#42) cases run in seconds: created_ttl 10 s, future_ttl 5 s, 1000 nonces."""
+    yield from _run(_extra_gateway(ref_store, "wssgate-short", {
+        "created_ttl": "10", "future_ttl": "5", "timestamp_ttl": "10",
+        "nonce_cache_max": "1000"}))

@@ -324,11 +324,35 @@ def header_text(value):
 # ---------------------------------------------------------------- gateway
 
 ROUTE_NAMES = {"/services/Echo": "echo", "/services/EchoKeep": "echo-keep",
-               "/services/DigestOnly": "digest-only", "/services/Timestamped": "timestamped",
-               "/services/Down": "down", "/services/Slow": "slow", "/services/Fault": "fault"}
+               "/services/DigestOnly": "digest-only", "/services/TextOnly": "text-only",
+               "/services/Timestamped": "timestamped", "/services/Down": "down",
+               "/services/Slow": "slow", "/services/Fault": "fault"}
+
+# The security and limits groups of every generated config; a gateway may override keys.
+SECURITY_DEFAULTS = [
+    ("created_ttl", "300"), ("future_ttl", "60"), ("timestamp_ttl", "300"),
+    ("nonce_cache_max", "100000"), ("replay_store", '"memory"'), ("strict_bsp", "false"),
+    ("opaque_faults", "false"), ("verify_threads", "2"),
+    ("lockout", "{ max_failures = 1000; window = 300; duration = 1; }"),
+]
+LIMITS_DEFAULTS = [
+    ("max_body_size", "65536"), ("max_header_size", "16384"), ("max_depth", "100"),
+    ("max_attributes", "500"), ("max_attribute_len", "65536"), ("max_nodes", "50000"),
+    ("request_timeout", "30"), ("max_connections", "1000"),
+]
 
 
-def gateway_config(port, db, stub_port, down_port):
+def _settings(defaults, overrides, indent):
+    overrides = dict(overrides or {})
+    items = ["%s = %s;" % (k, overrides.pop(k, v)) for k, v in defaults]
+    if overrides:
+        raise ValueError("unknown config keys: %s" % sorted(overrides))
+    return ("\n" + " " * indent).join(items)
+
+
+def gateway_config(port, db, stub_port, down_port, database="wssgate", security=None,
+                   limits=None, logs=("access.log", "audit.log"), cache_ttl=1):
+    """The config text; security / limits are {key: libconfig value text} overrides."""
     up = "http://127.0.0.1:%d" % stub_port
 
     def route(name, path, upstream, extra=""):
@@ -343,6 +367,8 @@ def gateway_config(port, db, stub_port, down_port):
             "strip_security_header = true", "strip_security_header = false"),
         route("digest-only", "/services/DigestOnly", up + "/EchoDigest").replace(
             '"PasswordDigest", "PasswordText"', '"PasswordDigest"'),
+        route("text-only", "/services/TextOnly", up + "/EchoText").replace(
+            '"PasswordDigest", "PasswordText"', '"PasswordText"'),
         route("timestamped", "/services/Timestamped", up + "/EchoTs").replace(
             "require_timestamp = false", "require_timestamp = true"),
         route("down", "/services/Down", "http://127.0.0.1:%d/Echo" % down_port),
@@ -354,21 +380,20 @@ listen = ( { address = "127.0.0.1:%(port)d"; } );
 management = { enabled = false; jwt_secret_file = "jwt.key"; };
 workers = 2;
 userstore = { host = "localhost"; port = %(dbport)d; socket = "%(socket)s";
-              user = "wssgate"; password_file = "db.pass"; database = "wssgate";
-              pool_size = 4; cache_ttl = 1; master_key_file = "master.key";
+              user = "wssgate"; password_file = "db.pass"; database = "%(database)s";
+              pool_size = 4; cache_ttl = %(cache_ttl)d; master_key_file = "master.key";
               connect_timeout = 5; query_timeout = 10; };
-security = { created_ttl = 300; future_ttl = 60; timestamp_ttl = 300;
-             nonce_cache_max = 100000; replay_store = "memory"; strict_bsp = false;
-             verify_threads = 2;
-             lockout = { max_failures = 1000; window = 300; duration = 1; }; };
-limits = { max_body_size = 65536; max_header_size = 16384; max_depth = 100;
-           max_attributes = 500; max_attribute_len = 65536; max_nodes = 50000;
-           request_timeout = 30; max_connections = 1000; };
-log = { access_log = "access.log"; audit_log = "audit.log"; };
+security = { %(security)s };
+limits = { %(limits)s };
+log = { access_log = "%(access)s"; audit_log = "%(audit)s"; };
 routes = (
 %(routes)s
 );
-""" % {"port": port, "dbport": db.port, "socket": db.socket, "routes": ",\n".join(routes)}
+""" % {"port": port, "dbport": db.port, "socket": db.socket, "database": database,
+       "security": _settings(SECURITY_DEFAULTS, security, 13),
+       "limits": _settings(LIMITS_DEFAULTS, limits, 11),
+       "access": logs[0], "audit": logs[1], "routes": ",\n".join(routes),
+       "cache_ttl": cache_ttl}
 
 
 def run_cli(args, stdin=None, timeout=120):
@@ -385,20 +410,35 @@ def run_cli(args, stdin=None, timeout=120):
 
 
 class Gateway:
-    def __init__(self, workdir, db, stub):
+    """One gateway process. The session's main one is "wssgate" on the database "wssgate";
+    others (name, database, security / limits overrides) have their own config and logs."""
+
+    def __init__(self, workdir, db, stub, name="wssgate", database="wssgate", security=None,
+                 limits=None, cache_ttl=1):
         self.dir = workdir
         self.db = db
         self.stub = stub
+        self.name = name
+        self.database = database
+        self.security = security
+        self.limits = limits
+        self.cache_ttl = cache_ttl
         self.port = free_port()
         self.down_port = free_port()
-        self.config = os.path.join(workdir, "wssgate.conf")
-        self.access_log = os.path.join(workdir, "access.log")
-        self.audit_log = os.path.join(workdir, "audit.log")
+        self.config = os.path.join(workdir, name + ".conf")
+        logs = ("access.log", "audit.log") if name == "wssgate" else (
+            name + "-access.log", name + "-audit.log")
+        self.access_log = os.path.join(workdir, logs[0])
+        self.audit_log = os.path.join(workdir, logs[1])
         self.proc = None
 
     def write_config(self):
         with open(self.config, "w") as f:
-            f.write(gateway_config(self.port, self.db, self.stub.port, self.down_port))
+            f.write(gateway_config(self.port, self.db, self.stub.port, self.down_port,
+                                   database=self.database, security=self.security,
+                                   limits=self.limits, cache_ttl=self.cache_ttl,
+                                   logs=(os.path.basename(self.access_log),
+                                         os.path.basename(self.audit_log))))
 
     def cli(self, *args, stdin=None, config=None, timeout=120):
         """Runs src/wssgate --config CONFIG args (config=False: no --config)."""
@@ -413,7 +453,7 @@ class Gateway:
         return r
 
     def start(self):
-        self.proc = Proc("wssgate", [WSSGATE, "--config", self.config], self.dir)
+        self.proc = Proc(self.name, [WSSGATE, "--config", self.config], self.dir)
         wait_for("wssgate", lambda: port_open(self.port), 60, self.proc)
 
     def url(self, path):
@@ -444,6 +484,63 @@ def setup_database(db, gw):
         for role in roles:
             args += ["--role", role]
         gw.cli_ok(*args, stdin=pw + "\n")
+
+
+# ---------------------------------------------------------------- conformance user store
+
+# The users of reference/wss-conformance.md §7 (same names and passwords), in a database of
+# their own ("wssgate_ref") so they do not clash with the users above. name -> (password,
+# roles, state): "disabled" is set with SQL after creation, "empty" gets the argon2id hash of
+# the empty password (the CLI refuses to store one) and no digest secret.
+REF_DATABASE = "wssgate_ref"
+REF_USERS = {
+    "alice": ("secret", ["echo-users"], None),          # E3, D1/D2/D10, D5 negative
+    "bob": ("secret", ["echo-users"], None),            # E4, second user of #41
+    "michael": ("geheim", ["echo-users"], None),        # E1, E2
+    "jörg": ("pässwörd€", ["echo-users"], None),        # D4, D9/E5
+    "山田": ("日本語パスワード", ["echo-users"], None),    # D8
+    "dora": ("Pa$$w0rd<&>\"'", ["echo-users"], None),   # D7
+    "nora": ("nora-Pw-51d2c", [], None),                # correct password, no role (#17)
+    "dave": ("dave-Pw-8e1f0", ["echo-users"], "disabled"),  # #18
+    "emma": ("emma-Pw-unused", ["echo-users"], "empty"),    # #20
+}
+
+
+def argon2id_hash(password):
+    """argon2id PHC string with the gateway's parameters, through libargon2 (ctypes)."""
+    lib = ctypes.CDLL("libargon2.so.1")
+    pw = password.encode("utf-8")
+    salt = secrets.token_bytes(16)
+    lib.argon2_encodedlen.restype = ctypes.c_size_t
+    n = lib.argon2_encodedlen(2, 19456, 1, 16, 32, 2)  # Argon2_id = 2
+    buf = ctypes.create_string_buffer(n)
+    rc = lib.argon2id_hash_encoded(ctypes.c_uint32(2), ctypes.c_uint32(19456), ctypes.c_uint32(1),
+                                   pw, ctypes.c_size_t(len(pw)), salt, ctypes.c_size_t(16),
+                                   ctypes.c_size_t(32), buf, ctypes.c_size_t(n))
+    if rc != 0:
+        raise RuntimeError("argon2id_hash_encoded failed: %d" % rc)
+    return buf.value.decode("ascii")
+
+
+def setup_ref_database(db, gw):
+    """Creates REF_DATABASE through gw (whose config names it) and its users. Needs
+    setup_database() first: it reuses the database account, db.pass and the master key."""
+    db.sql("CREATE DATABASE IF NOT EXISTS %s;\n"
+           "GRANT ALL PRIVILEGES ON %s.* TO 'wssgate'@'localhost';\n"
+           "GRANT ALL PRIVILEGES ON %s.* TO 'wssgate'@'127.0.0.1';\n"
+           % (REF_DATABASE, REF_DATABASE, REF_DATABASE))
+    gw.cli_ok("db", "init")
+    gw.cli_ok("role", "add", "echo-users")
+    for name, (pw, roles, state) in REF_USERS.items():
+        args = ["user", "add", name]
+        for role in roles:
+            args += ["--role", role]
+        gw.cli_ok(*args, stdin=pw + "\n")
+        if state == "disabled":
+            db.sql("UPDATE users SET disabled = 1 WHERE username = '%s';" % name, REF_DATABASE)
+        elif state == "empty":
+            db.sql("UPDATE users SET password_hash = '%s', digest_secret = NULL "
+                   "WHERE username = '%s';" % (argon2id_hash(""), name), REF_DATABASE)
 
 
 # ---------------------------------------------------------------- requests and faults

@@ -189,6 +189,7 @@ test_example_lists_every_key(void **state)
 	        "nonce_cache_max",
 	        "replay_store",
 	        "strict_bsp",
+	        "opaque_faults",
 	        "verify_threads",
 	        "lockout",
 	        "max_failures",
@@ -293,6 +294,7 @@ test_defaults(void **state)
 	assert_int_equal(c->security.nonce_cache_max, 1000000);
 	assert_string_equal(c->security.replay_store, "memory");
 	assert_int_equal(c->security.strict_bsp, 0);
+	assert_int_equal(c->security.opaque_faults, 0);
 	assert_int_equal(c->security.verify_threads, 2);
 	assert_int_equal(c->security.lockout.max_failures, 5);
 	assert_int_equal(c->security.lockout.window, 300);
@@ -359,6 +361,7 @@ test_explicit_values(void **state)
 	        "  bootstrap_admin = \"off\"; token_ttl = 60L; };\n"
 	        "workers = 3;\n"
 	        "security = { replay_store = \"memory\"; strict_bsp = true;\n"
+	        "  opaque_faults = true;\n"
 	        "  nonce_cache_max = 100000000L; lockout = { window = 10; }; "
 	        "};\n"
 	        "limits = { max_body_size = 0x800; max_connections = 10; };\n"
@@ -405,6 +408,7 @@ test_explicit_values(void **state)
 	assert_int_equal(c->management.token_ttl, 60);
 	assert_int_equal(c->workers, 3);
 	assert_int_equal(c->security.strict_bsp, 1);
+	assert_int_equal(c->security.opaque_faults, 1);
 	assert_int_equal(c->security.nonce_cache_max, 100000000);
 	assert_int_equal(c->security.lockout.window, 10);
 	assert_int_equal(c->security.lockout.max_failures, 5);

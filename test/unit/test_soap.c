@@ -849,6 +849,352 @@ test_fault_names(void **state)
 	}
 }
 
+/* ---- SOAP intermediary rules (checklist #48, #50) ---- */
+
+#define NEXT11 "soap:actor=\"" WSG_SOAP11_ACTOR_NEXT "\""
+#define NEXT12 "soap:role=\"" WSG_SOAP12_ROLE_NEXT "\""
+
+static void
+parse_ok(const char *xml, struct wsg_soap_msg *m)
+{
+	struct wsg_error err;
+
+	if (parse(xml, strlen(xml), NULL, m, &err) != WSG_OK)
+		fail_msg("parse failed: %s", err.reason);
+}
+
+static void
+test_header_targets(void **state)
+{
+	static const struct {
+		const char *xml;
+		enum wsg_soap_target want[5];
+	} v[] = {
+	        {ENV11 "<soap:Header><h:a xmlns:h=\"urn:h\"/>"
+	               "<h:b xmlns:h=\"urn:h\" soap:actor=\"\"/>"
+	               "<h:c xmlns:h=\"urn:h\" " NEXT11 "/>"
+	               "<h:d xmlns:h=\"urn:h\" soap:actor=\"urn:other\"/>"
+	               /* A SOAP 1.2 role means nothing in SOAP 1.1. */
+	               "<h:e xmlns:h=\"urn:h\" xmlns:e=\"" WSG_NS_SOAP12
+	               "\" e:role=\"" WSG_SOAP12_ROLE_NEXT "\"/>"
+	               "</soap:Header><soap:Body/>" ENV_END,
+	         {WSG_SOAP_TARGET_ULTIMATE, WSG_SOAP_TARGET_ULTIMATE,
+	          WSG_SOAP_TARGET_NEXT, WSG_SOAP_TARGET_OTHER,
+	          WSG_SOAP_TARGET_ULTIMATE}},
+	        {ENV12
+	         "<soap:Header><h:a xmlns:h=\"urn:h\"/>"
+	         "<h:b xmlns:h=\"urn:h\" "
+	         "soap:role=\"" WSG_SOAP12_ROLE_ULTIMATE_RECEIVER "\"/>"
+	         "<h:c xmlns:h=\"urn:h\" " NEXT12 "/>"
+	         "<h:d xmlns:h=\"urn:h\" soap:role=\"" WSG_SOAP12_ROLE_NONE
+	         "\"/>"
+	         /* The SOAP 1.1 next URI is just another role in 1.2. */
+	         "<h:e xmlns:h=\"urn:h\" soap:role=\"" WSG_SOAP11_ACTOR_NEXT
+	         "\"/>"
+	         "</soap:Header><soap:Body/>" ENV_END,
+	         {WSG_SOAP_TARGET_ULTIMATE, WSG_SOAP_TARGET_ULTIMATE,
+	          WSG_SOAP_TARGET_NEXT, WSG_SOAP_TARGET_NONE,
+	          WSG_SOAP_TARGET_OTHER}},
+	};
+	struct wsg_soap_msg m;
+	xmlNodePtr h;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		parse_ok(v[i].xml, &m);
+		for (h = xmlFirstElementChild(m.header), k = 0; h != NULL;
+		     h = xmlNextElementSibling(h), k++)
+			assert_int_equal(wsg_soap_header_target(&m, h),
+			                 v[i].want[k]);
+		assert_int_equal(k, 5);
+		wsg_soap_msg_free(&m);
+	}
+}
+
+static void
+test_must_understand_values(void **state)
+{
+	static const struct {
+		int v12;
+		const char *attr;
+		int want;
+	} v[] = {
+	        {0, "", 0},
+	        {0, " soap:mustUnderstand=\"1\"", 1},
+	        {0, " soap:mustUnderstand=\"0\"", 0},
+	        {0, " soap:mustUnderstand=\"true\"", WSG_ERR_PARSE},
+	        {0, " soap:mustUnderstand=\"\"", WSG_ERR_PARSE},
+	        {1, "", 0},
+	        {1, " soap:mustUnderstand=\"true\"", 1},
+	        {1, " soap:mustUnderstand=\"1\"", 1},
+	        {1, " soap:mustUnderstand=\"false\"", 0},
+	        {1, " soap:mustUnderstand=\"0\"", 0},
+	        {1, " soap:mustUnderstand=\"TRUE\"", WSG_ERR_PARSE},
+	        /* Unqualified: not the SOAP attribute at all. */
+	        {1, " mustUnderstand=\"true\"", 0},
+	};
+	struct wsg_soap_msg m;
+	size_t i;
+	char *xml;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		xml = wsg_mem_printf("%s<soap:Header><h:a xmlns:h=\"urn:h\"%s/>"
+		                     "</soap:Header><soap:Body/>" ENV_END,
+		                     v[i].v12 ? ENV12 : ENV11, v[i].attr);
+		parse_ok(xml, &m);
+		assert_int_equal(wsg_soap_must_understand(
+		                         &m, xmlFirstElementChild(m.header)),
+		                 v[i].want);
+		wsg_soap_msg_free(&m);
+		free(xml);
+	}
+}
+
+static void
+expect_next_check(const char *xml, int rc, enum wsg_fault fault)
+{
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+
+	parse_ok(xml, &m);
+	wsg_error_clear(&err);
+	assert_int_equal(wsg_soap_check_next_headers(&m, &err), rc);
+	assert_int_equal(err.fault, fault);
+	wsg_soap_msg_free(&m);
+}
+
+/* Only blocks for role next with mustUnderstand make the gateway fault. */
+static void
+test_check_next_headers(void **state)
+{
+	/* mustUnderstand blocks for the ultimate receiver, another actor or
+	 * role none are the upstream's or nobody's business. */
+	expect_next_check(ENV11
+	                  "<soap:Header>"
+	                  "<h:a xmlns:h=\"urn:h\" soap:mustUnderstand=\"1\"/>"
+	                  "<h:b xmlns:h=\"urn:h\" soap:actor=\"urn:o\" "
+	                  "soap:mustUnderstand=\"1\"/>"
+	                  "<h:c xmlns:h=\"urn:h\" " NEXT11 "/>"
+	                  "<h:d xmlns:h=\"urn:h\" " NEXT11
+	                  " soap:mustUnderstand=\"0\"/>"
+	                  "</soap:Header><soap:Body/>" ENV_END,
+	                  WSG_OK, WSG_FAULT_NONE);
+	expect_next_check(
+	        ENV12 "<soap:Header>"
+	              "<h:a xmlns:h=\"urn:h\" soap:mustUnderstand=\"true\"/>"
+	              "<h:b xmlns:h=\"urn:h\" soap:role=\"" WSG_SOAP12_ROLE_NONE
+	              "\" soap:mustUnderstand=\"true\"/>"
+	              "<h:c xmlns:h=\"urn:h\" "
+	              "soap:role=\"" WSG_SOAP12_ROLE_ULTIMATE_RECEIVER
+	              "\" soap:mustUnderstand=\"true\"/>"
+	              "</soap:Header><soap:Body/>" ENV_END,
+	        WSG_OK, WSG_FAULT_NONE);
+	expect_next_check(ENV11 "<soap:Body/>" ENV_END, WSG_OK, WSG_FAULT_NONE);
+	expect_next_check(ENV11 "<soap:Header><h:a xmlns:h=\"urn:h\" " NEXT11
+	                        " soap:mustUnderstand=\"1\"/>"
+	                        "</soap:Header><soap:Body/>" ENV_END,
+	                  WSG_ERR_PARSE, WSG_FAULT_MUST_UNDERSTAND);
+	expect_next_check(ENV12 "<soap:Header><h:a xmlns:h=\"urn:h\" " NEXT12
+	                        " soap:mustUnderstand=\"true\"/>"
+	                        "</soap:Header><soap:Body/>" ENV_END,
+	                  WSG_ERR_PARSE, WSG_FAULT_MUST_UNDERSTAND);
+	/* Not even a Security header for next is processed by the gateway. */
+	expect_next_check(ENV11
+	                  "<soap:Header><wsse:Security xmlns:wsse=\"" NS_WSSE
+	                  "\" " NEXT11 " soap:mustUnderstand=\"1\"/>"
+	                  "</soap:Header><soap:Body/>" ENV_END,
+	                  WSG_ERR_PARSE, WSG_FAULT_MUST_UNDERSTAND);
+	expect_next_check(ENV11 "<soap:Header><h:a xmlns:h=\"urn:h\" " NEXT11
+	                        " soap:mustUnderstand=\"true\"/>"
+	                        "</soap:Header><soap:Body/>" ENV_END,
+	                  WSG_ERR_PARSE, WSG_FAULT_CLIENT);
+}
+
+/* SOAP 1.1 §4.2.2 and SOAP 1.2 §2.7.2: blocks for next are not relayed. */
+static void
+test_remove_next_headers(void **state)
+{
+	static const char in11[] =
+	        ENV11 "<soap:Header><h:a xmlns:h=\"urn:h\" " NEXT11 "/>"
+	              "<h:b xmlns:h=\"urn:h\"/>"
+	              "<h:c xmlns:h=\"urn:h\" soap:actor=\"urn:o\"/>"
+	              "<h:d xmlns:h=\"urn:h\" " NEXT11 "/>"
+	              "</soap:Header><soap:Body/>" ENV_END;
+	static const char out11[] =
+	        ENV11 "<soap:Header><h:b xmlns:h=\"urn:h\"/>"
+	              "<h:c xmlns:h=\"urn:h\" soap:actor=\"urn:o\"/>"
+	              "</soap:Header><soap:Body/>" ENV_END "\n";
+	static const char in12[] =
+	        ENV12 "<soap:Header><h:a xmlns:h=\"urn:h\" " NEXT12 "/>"
+	              "<h:b xmlns:h=\"urn:h\" " NEXT12 " soap:relay=\"true\"/>"
+	              "<h:c xmlns:h=\"urn:h\" " NEXT12 " soap:relay=\"false\"/>"
+	              "<h:d xmlns:h=\"urn:h\" soap:role=\"" WSG_SOAP12_ROLE_NONE
+	              "\"/>"
+	              "</soap:Header><soap:Body/>" ENV_END;
+	static const char out12[] =
+	        ENV12 "<soap:Header>"
+	              "<h:b xmlns:h=\"urn:h\" " NEXT12 " soap:relay=\"true\"/>"
+	              "<h:d xmlns:h=\"urn:h\" soap:role=\"" WSG_SOAP12_ROLE_NONE
+	              "\"/>"
+	              "</soap:Header><soap:Body/>" ENV_END "\n";
+	struct wsg_soap_msg m;
+	size_t len;
+	char *out;
+
+	parse_ok(in11, &m);
+	assert_int_equal(wsg_soap_remove_next_headers(&m), 2);
+	assert_int_equal(wsg_soap_serialize(&m, &out, &len), WSG_OK);
+	assert_string_equal(out, out11);
+	free(out);
+	assert_int_equal(wsg_soap_remove_next_headers(&m), 0);
+	wsg_soap_msg_free(&m);
+
+	parse_ok(in12, &m);
+	assert_int_equal(wsg_soap_remove_next_headers(&m), 2);
+	assert_int_equal(wsg_soap_serialize(&m, &out, &len), WSG_OK);
+	assert_string_equal(out, out12);
+	free(out);
+	wsg_soap_msg_free(&m);
+
+	parse_ok(ENV12 "<soap:Body/>" ENV_END, &m);
+	assert_int_equal(wsg_soap_remove_next_headers(&m), 0);
+	wsg_soap_msg_free(&m);
+}
+
+/* SOAP 1.2 part 1 §5.4.8: a NotUnderstood block per refused header. */
+static void
+test_must_understand_fault(void **state)
+{
+	static const char in12[] =
+	        ENV12 "<soap:Header>"
+	              "<h:a xmlns:h=\"urn:h?y='2'\" " NEXT12
+	              " soap:mustUnderstand=\"true\"/>"
+	              "<h:ok xmlns:h=\"urn:h\" " NEXT12 "/>"
+	              "<h:up xmlns:h=\"urn:h\" soap:mustUnderstand=\"true\"/>"
+	              "<b " NEXT12 " soap:mustUnderstand=\"1\"/>"
+	              "</soap:Header><soap:Body/>" ENV_END;
+	static const char in11[] =
+	        ENV11 "<soap:Header><h:a xmlns:h=\"urn:h\" " NEXT11
+	              " soap:mustUnderstand=\"1\"/>"
+	              "</soap:Header><soap:Body/>" ENV_END;
+	struct wsg_soap_msg m, f;
+	struct wsg_error err;
+	xmlNodePtr nu, code;
+	xmlChar *qn;
+	const char *ct;
+	char *body;
+	size_t len;
+	int status;
+	xmlNsPtr ns;
+
+	parse_ok(in12, &m);
+	assert_int_equal(wsg_soap_build_must_understand_fault(&m, &body, &len,
+	                                                      &ct, &status),
+	                 WSG_OK);
+	assert_int_equal(status, 500);
+	assert_string_equal(ct, "application/soap+xml; charset=utf-8");
+	assert_int_equal(parse(body, len, NULL, &f, &err), WSG_OK);
+	code = child(child(child(f.body, WSG_NS_SOAP12, "Fault"), WSG_NS_SOAP12,
+	                   "Code"),
+	             WSG_NS_SOAP12, "Value");
+	assert_qname(code, WSG_NS_SOAP12, "MustUnderstand");
+	assert_non_null(f.header);
+	assert_int_equal(xmlChildElementCount(f.header), 2);
+	nu = xmlFirstElementChild(f.header);
+	assert_string_equal((const char *)nu->name, "NotUnderstood");
+	assert_string_equal((const char *)nu->ns->href, WSG_NS_SOAP12);
+	qn = xmlGetNoNsProp(nu, (const xmlChar *)"qname");
+	assert_string_equal((const char *)qn, "nu1:a");
+	ns = xmlSearchNs(f.doc, nu, (const xmlChar *)"nu1");
+	assert_non_null(ns);
+	assert_string_equal((const char *)ns->href, "urn:h?y='2'");
+	xmlFree(qn);
+	nu = xmlNextElementSibling(nu);
+	qn = xmlGetNoNsProp(nu, (const xmlChar *)"qname");
+	assert_string_equal((const char *)qn, "b");
+	xmlFree(qn);
+	wsg_soap_msg_free(&f);
+	free(body);
+	wsg_soap_msg_free(&m);
+
+	parse_ok(in11, &m);
+	assert_int_equal(wsg_soap_build_must_understand_fault(&m, &body, &len,
+	                                                      &ct, &status),
+	                 WSG_OK);
+	assert_int_equal(status, 500);
+	assert_string_equal(ct, "text/xml; charset=utf-8");
+	assert_int_equal(parse(body, len, NULL, &f, &err), WSG_OK);
+	assert_null(f.header);
+	assert_qname(
+	        child(child(f.body, WSG_NS_SOAP11, "Fault"), NULL, "faultcode"),
+	        WSG_NS_SOAP11, "MustUnderstand");
+	wsg_soap_msg_free(&f);
+	free(body);
+	wsg_soap_msg_free(&m);
+}
+
+/* Checklist #55: every security fault becomes CXF's SecurityError. */
+static void
+test_opaque_fault(void **state)
+{
+	static const char text[] =
+	        "A security error was encountered when verifying the message";
+	struct wsg_soap_msg f;
+	struct wsg_error err;
+	xmlNodePtr fault, code;
+	xmlChar *s;
+	const char *ct;
+	char *body;
+	size_t len;
+	int status, v;
+
+	for (v = WSG_SOAP_UNKNOWN; v <= WSG_SOAP_12; v++) {
+		assert_int_equal(
+		        wsg_soap_build_opaque_fault((enum wsg_soap_version)v,
+		                                    &body, &len, &ct, &status),
+		        WSG_OK);
+		assert_int_equal(len, strlen(body));
+		assert_int_equal(parse(body, len, NULL, &f, &err), WSG_OK);
+		if (v == WSG_SOAP_12) {
+			assert_int_equal(status, 400);
+			fault = child(f.body, WSG_NS_SOAP12, "Fault");
+			code = child(fault, WSG_NS_SOAP12, "Code");
+			assert_qname(child(code, WSG_NS_SOAP12, "Value"),
+			             WSG_NS_SOAP12, "Sender");
+			assert_qname(
+			        child(child(code, WSG_NS_SOAP12, "Subcode"),
+			              WSG_NS_SOAP12, "Value"),
+			        WSG_NS_WSS4J, "SecurityError");
+			s = xmlNodeGetContent(
+			        child(child(fault, WSG_NS_SOAP12, "Reason"),
+			              WSG_NS_SOAP12, "Text"));
+		} else {
+			assert_int_equal(status, 500);
+			assert_string_equal(ct, "text/xml; charset=utf-8");
+			fault = child(f.body, WSG_NS_SOAP11, "Fault");
+			assert_qname(child(fault, NULL, "faultcode"),
+			             WSG_NS_WSS4J, "SecurityError");
+			s = xmlNodeGetContent(
+			        child(fault, NULL, "faultstring"));
+		}
+		assert_string_equal((const char *)s, text);
+		xmlFree(s);
+		wsg_soap_msg_free(&f);
+		free(body);
+	}
+	for (v = WSG_FAULT_NONE; v < WSG_FAULT__COUNT; v++) {
+		int sec = v == WSG_FAULT_FAILED_AUTHENTICATION ||
+		          v == WSG_FAULT_INVALID_SECURITY ||
+		          v == WSG_FAULT_INVALID_SECURITY_TOKEN ||
+		          v == WSG_FAULT_UNSUPPORTED_SECURITY_TOKEN ||
+		          v == WSG_FAULT_MESSAGE_EXPIRED;
+
+		assert_int_equal(wsg_soap_fault_is_security((enum wsg_fault)v),
+		                 sec);
+	}
+	assert_false(wsg_soap_fault_is_security(WSG_FAULT__COUNT));
+}
+
 /* Many threads parse good and hostile input at once; nothing reaches stderr. */
 struct thread_arg {
 	int failures;
@@ -1037,6 +1383,12 @@ main(void)
 	        cmocka_unit_test(test_fault_bodies),
 	        cmocka_unit_test(test_fault_none_refused),
 	        cmocka_unit_test(test_fault_names),
+	        cmocka_unit_test(test_header_targets),
+	        cmocka_unit_test(test_must_understand_values),
+	        cmocka_unit_test(test_check_next_headers),
+	        cmocka_unit_test(test_remove_next_headers),
+	        cmocka_unit_test(test_must_understand_fault),
+	        cmocka_unit_test(test_opaque_fault),
 	        cmocka_unit_test(test_threads_and_no_stderr),
 	};
 	int rc;
