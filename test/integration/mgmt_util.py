@@ -46,7 +46,8 @@ class MgmtGateway(wsg.Gateway):
 
     def write_config(self):
         text = wsg.gateway_config(self.port, self.db, self.stub.port, self.down_port)
-        keys = {"address": '"%s:%d"' % (self.mgmt_host, self.mgmt_port), "enabled": "true",
+        host = "[%s]" % self.mgmt_host if ":" in self.mgmt_host else self.mgmt_host
+        keys = {"address": '"%s:%d"' % (host, self.mgmt_port), "enabled": "true",
                 "jwt_secret_file": '"jwt.key"'}
         keys.update(self.mgmt_extra)
         mgmt = "management = { %s };" % " ".join("%s = %s;" % kv for kv in keys.items())
