@@ -934,6 +934,37 @@ def test_audit_log_names_the_actor_for_every_change(mg, actors):
         assert secret not in text
 
 
+def test_reconnects_after_the_database_drops_the_connection(mg, boss):
+    ok(mg.request("GET", "/users", token=boss))
+    ids = mg.db.sql("SELECT id FROM information_schema.PROCESSLIST WHERE user = 'wssgate' "
+                    "AND db = '%s'" % mg.database).split()
+    assert ids, "the gateway holds no database connection"
+    mg.db.sql("".join("KILL CONNECTION %s;" % i for i in ids))
+    ok(mg.request("GET", "/users", token=boss))
+    name = uniq("after-kill")
+    add_user(mg, boss, name)
+    ok(mg.request("DELETE", "/users/" + name, token=boss))
+
+
+def test_database_unreachable_is_a_json_500(mariadb, stub, configured, mg):
+    gw = mu.MgmtGateway("mgmt-nodb", mariadb, stub, "wssgate_mgmt", share_keys_with=mg,
+                        db_socket="/nonexistent/mysql.sock")
+    mu.copy_db_pass(gw)
+    gw.write_config()
+    gw.start()
+    try:
+        ok(gw.request("GET", ""))
+        text = "Error initializing the user store. Please try again later"
+        error(gw.request("GET", "/login", auth=BOSS), 500, text)
+        boss = mg.login(*BOSS)
+        error(gw.request("GET", "/users", token=boss), 500, text)
+        empty(gw.request("GET", "/users", token="forged.token.here"), 401)
+        problems = mu.stop_checked(gw)
+        assert problems == [], problems
+    finally:
+        gw.stop()
+
+
 # ---------------------------------------------------------------- bootstrap
 
 def boot_reset(db, database):
