@@ -106,7 +106,9 @@ class MgmtGateway(wsg.Gateway):
 
     def login(self, user, password, expect=200):
         wsg.SENT_SECRETS.add(password)
-        r = self.http.get(self.murl("/login"), auth=(user, password), timeout=60)
+        # UTF-8 bytes: requests would encode str credentials as Latin-1.
+        r = self.http.get(self.murl("/login"), auth=(user.encode(), password.encode()),
+                          timeout=60)
         assert r.status_code == expect, (r.status_code, r.content)
         if expect != 200:
             return r

@@ -256,6 +256,8 @@ def test_user_show_percent_encoded_utf8(mg, boss):
     add_user(mg, boss, name)
     r = mg.request("GET", "/users/" + name.replace("ü", "%C3%BC"), token=boss)
     assert ok(r)["userId"] == name
+    # HTTP Basic carries the UTF-8 bytes of the name.
+    assert mu.jwt_parts(mg.login(name, PW))[1]["sub"] == name
 
 
 @pytest.mark.parametrize("is_admin,expect", [
@@ -317,8 +319,10 @@ def test_add_user_errors(mg, boss):
          E + "Invalid password: it must be at least 8 characters long"),
         ({"userId": uniq("t"), "password": "long-enough\x01"},
          E + "Invalid password: it contains a control character"),
-        ({"userId": uniq("t"), "password": "p" * 1025},
-         E + "Invalid password: it must be at most 1024 bytes long"),
+        ({"userId": uniq("t"), "password": "p" * 513},
+         E + "Invalid password: it must be at most 512 bytes long"),
+        ({"userId": uniq("t"), "password": "\U0001F600" * 128 + "p"},
+         E + "Invalid password: it must be at most 512 bytes long"),
         ({"userId": uniq("t"), "password": PW, "roles": "echo-users"},
          E + "The field 'roles' must be an array of at most 64 role names"),
         ({"userId": uniq("t"), "password": PW, "roles": ["a,b"]},
@@ -329,8 +333,13 @@ def test_add_user_errors(mg, boss):
     error(mg.request("POST", "/users", token=boss,
                      body={"userId": uniq("t"), "password": PW, "roles": ["no-such-role"]}), 404,
           NOT_FOUND_ROLE % "no-such-role")
-    # 255 bytes (multi-byte characters counted as bytes) is still fine.
+    # 255 bytes (multi-byte characters counted as bytes) is still fine, and so is a
+    # 512-byte password, digest-capable (its sealed copy is the longest the store takes).
     ok(mg.request("POST", "/users", token=boss, body={"userId": "é" * 127 + "x", "password": PW}))
+    longest = uniq("longpw")
+    ok(mg.request("POST", "/users", token=boss,
+                  body={"userId": longest, "password": "\U0001F600" * 128}))
+    mg.login(longest, "\U0001F600" * 128)
     # Nothing above created a user.
     for body, _ in cases[1:]:
         if isinstance(body.get("userId"), str) and body["userId"].startswith("t-"):
