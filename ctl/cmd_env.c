@@ -161,12 +161,8 @@ read_login_password(const struct wsg_args *a, const char *user, const char *env,
 	else {
 		prompt = wsg_mem_printf("Password for %s on %s: ", user, env);
 		rc = wsg_prompt_tty(prompt, 1, pw, err);
+		rc = wsg_prompt_no_tty(rc, "--password-stdin", err);
 		free(prompt);
-		if (rc == WSG_ERR_IO)
-			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-			                     "%s; give the password with "
-			                     "--password-stdin",
-			                     err->reason);
 	}
 	if (rc == WSG_OK && (*pw)[0] == '\0') {
 		wsg_prompt_free(*pw);
@@ -192,10 +188,7 @@ wsg_cmd_login(const struct wsg_args *a, struct wsg_error *err)
 		user = wsg_mem_strdup(a->user);
 	} else {
 		rc = wsg_prompt_tty("Username: ", 0, &user, err);
-		if (rc == WSG_ERR_IO)
-			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-			                   "%s; give the user name with -u",
-			                   err->reason);
+		rc = wsg_prompt_no_tty(rc, "-u USER", err);
 		if (rc != WSG_OK)
 			goto out;
 	}

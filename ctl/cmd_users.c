@@ -71,11 +71,7 @@ read_new_password(int from_stdin, const char *what, const char *prompt,
 		if (rc == WSG_OK && strcmp(*pw, again) != 0)
 			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 			                   "the passwords do not match");
-		if (rc == WSG_ERR_IO)
-			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-			                   "%s; give the password with "
-			                   "--password-stdin",
-			                   err->reason);
+		rc = wsg_prompt_no_tty(rc, "--password-stdin", err);
 	}
 	if (rc == WSG_OK && (*pw)[0] == '\0')
 		rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
@@ -156,7 +152,7 @@ wsg_cmd_add_user(const struct wsg_args *a, struct wsg_error *err)
 	const char *id = a->pos[0];
 	struct wsg_session s;
 	json_t *body = NULL, *answer = NULL;
-	char *pw = NULL, *prompt = NULL;
+	char *pw = NULL, *prompt = NULL, why[sizeof(err->reason)];
 	int rc;
 
 	/* The login is checked before anyone types a password. */
@@ -192,10 +188,11 @@ wsg_cmd_add_user(const struct wsg_args *a, struct wsg_error *err)
 	}
 	rc = wsg_session_call(&s, "PUT", "roles", body, &answer, err);
 	if (rc != WSG_OK) {
+		snprintf(why, sizeof(why), "%s", err->reason);
 		wsg_error_set(err, rc, WSG_FAULT_NONE,
 		              "user %s was added, but granting its roles "
 		              "failed: %s",
-		              id, err->reason);
+		              id, why);
 		goto out;
 	}
 	wsg_output_status("Granting roles to user", id, answer);
@@ -268,11 +265,7 @@ wsg_cmd_change_password(const struct wsg_args *a, struct wsg_error *err)
 		prompt = wsg_mem_printf("Current password of %s: ",
 		                        s.cred.username);
 		rc = wsg_prompt_tty(prompt, 1, &old, err);
-		if (rc == WSG_ERR_IO)
-			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-			                   "%s; give the passwords with "
-			                   "--password-stdin",
-			                   err->reason);
+		rc = wsg_prompt_no_tty(rc, "--password-stdin", err);
 	}
 	if (rc != WSG_OK)
 		goto out;

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -55,6 +56,18 @@ line_finish(struct line *l, const char *what, char **out, struct wsg_error *err)
 		*out = wsg_mem_strndup(l->buf, l->len);
 	OPENSSL_cleanse(l, sizeof(*l));
 	return rc;
+}
+
+int
+wsg_prompt_no_tty(int rc, const char *instead, struct wsg_error *err)
+{
+	char why[sizeof(err->reason)];
+
+	if (rc != WSG_ERR_IO)
+		return rc;
+	snprintf(why, sizeof(why), "%s", err->reason);
+	return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE, "%s; use %s",
+	                     why, instead);
 }
 
 void

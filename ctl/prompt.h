@@ -31,6 +31,13 @@ int wsg_prompt_tty(const char *prompt, int secret, char **out,
 int wsg_prompt_fd_line(int fd, const char *what, char **out,
                        struct wsg_error *err);
 
+/*
+ * Turns WSG_ERR_IO from wsg_prompt_tty() (no terminal) into a usage error
+ * that says what to use instead (`instead`, e.g. "--password-stdin");
+ * other values pass through. Returns the new code.
+ */
+int wsg_prompt_no_tty(int rc, const char *instead, struct wsg_error *err);
+
 /* Wipes and frees a string returned above; NULL is fine. */
 void wsg_prompt_free(char *s);
 

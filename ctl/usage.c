@@ -196,7 +196,7 @@ static const char *const pages[WSG_CMD__COUNT] = {
                 "\n"
                 "Lists the roles, or shows the users holding ROLE.\n"
                 "\n" ENV_OPTION "      --format FORMAT     table (default) or "
-                                "json\n" NET_OPTIONS,
+                "json\n" NET_OPTIONS,
         [WSG_CMD_ADD_ROLE] = "Usage: wssgatectl add role ROLE -e NAME\n"
                              "\n"
                              "Adds the role ROLE (POST /management/roles).\n"
