@@ -167,22 +167,13 @@ add_role(const char **list, size_t *n, const char *role, const char *opt,
 }
 
 /* The option as the user typed it, for messages. */
-static const char *
-opt_text(int c, char **argv)
+static void
+opt_text(int c, int longindex, char *buf, size_t size)
 {
-	static const char *const names[] = {
-	        [OPT_FORMAT - OPT_FORMAT] = "--format",
-	        [OPT_CA_FILE - OPT_FORMAT] = "--ca-file",
-	        [OPT_ADMIN - OPT_FORMAT] = "--admin",
-	        [OPT_PWSTDIN - OPT_FORMAT] = "--password-stdin",
-	        [OPT_NO_STORE - OPT_FORMAT] = "--no-store-password",
-	        [OPT_ADD_ROLE - OPT_FORMAT] = "--add-role",
-	        [OPT_REMOVE_ROLE - OPT_FORMAT] = "--remove-role",
-	};
-
-	if (c >= OPT_FORMAT && c <= OPT_REMOVE_ROLE)
-		return names[c - OPT_FORMAT];
-	return argv[optind - 1];
+	if (longindex >= 0)
+		snprintf(buf, size, "--%s", long_opts[longindex].name);
+	else
+		snprintf(buf, size, "-%c", c);
 }
 
 static unsigned
@@ -211,12 +202,20 @@ static int
 parse_options(const struct spec *sp, int argc, char **argv, struct wsg_args *a,
               struct wsg_error *err)
 {
-	int c, rc;
+	char name[64];
+	int c, rc, longindex;
 
 	opterr = 0;
 	optind = 0; /* GNU getopt: full re-initialisation */
-	while ((c = getopt_long(argc, argv, ":e:u:p:r:kvh", long_opts, NULL)) !=
-	       -1) {
+	for (;;) {
+		longindex = -1;
+		c = getopt_long(argc, argv, ":e:u:p:r:kvh", long_opts,
+		                &longindex);
+		if (c == -1)
+			break;
+		if (c == '?' && optopt != 0)
+			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+			                     "unknown option -%c", optopt);
 		if (c == '?')
 			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 			                     "unknown option %s",
@@ -236,9 +235,10 @@ parse_options(const struct spec *sp, int argc, char **argv, struct wsg_args *a,
 				        "passwords are never taken from the "
 				        "command line: type it at the prompt "
 				        "or use --password-stdin");
+			opt_text(c, longindex, name, sizeof(name));
 			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 			                     "option %s does not apply to '%s'",
-			                     opt_text(c, argv), sp->name);
+			                     name, sp->name);
 		}
 		switch (c) {
 		case 'e': a->env = optarg; break;
