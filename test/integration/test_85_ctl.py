@@ -538,8 +538,12 @@ class Pty:
 
 @pytest.fixture
 def pty_ctl(gw, admin):
+    """A config folder with environment `dev`, not logged in; the route's role exists."""
     c = Ctl("pty")
     c.ok("add", "env", "dev", base_url(gw))
+    c.ok("login", "dev", "-u", ADMIN[0], "--password-stdin", stdin=ADMIN[1] + "\n")
+    assert c.run("add", "role", ROLE, "-e", "dev").returncode in (0, 1)
+    c.ok("logout", "dev")
     return c
 
 
@@ -602,5 +606,65 @@ def test_ctrl_c_at_password_prompt_restores_echo(pty_ctl):
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT, status
         assert t.echo_on(), "Ctrl-C left the terminal without echo"
         assert b"half-typed" not in t.seen
+    finally:
+        t.close()
+
+
+class Tmux:
+    """A private tmux server running an interactive bash (with job control) in one pane."""
+
+    def __init__(self, ctl):
+        assert shutil.which("tmux"), "tmux is not installed (scripts/lib.sh installs it)"
+        self.sock = os.path.join(ctl.home, "tmux.sock")
+        self.env = dict(ctl.env())
+        self.env.pop("TMUX", None)
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50",
+                  "bash --norc --noprofile -i")
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.sock] + list(args), env=self.env, check=True,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    def keys(self, *keys, literal=False):
+        self.tmux("send-keys", *(["-l"] if literal else []), *keys)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-200")
+
+    def wait(self, pred, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if pred(text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError("no %s on the screen:\n%s" % (what, self.screen()))
+
+    def close(self):
+        subprocess.run(["tmux", "-S", self.sock, "kill-server"], env=self.env,
+                       capture_output=True, timeout=30)
+
+
+def test_ctrl_z_at_password_prompt_in_a_shell(pty_ctl):
+    """Job control in a real shell: Ctrl-Z at the hidden prompt stops wssgatectl; after `fg`
+    (bash then puts back the terminal state the job stopped with) the prompt is repeated and
+    the input is hidden again."""
+    t = Tmux(pty_ctl)
+    try:
+        prompt = "Password for %s on dev: " % ADMIN[0]
+        t.wait(lambda s: s.rstrip().endswith(("$", "#")), "shell prompt")
+        t.keys("%s login dev -u %s" % (CTL, ADMIN[0]), literal=True)
+        t.keys("Enter")
+        t.wait(lambda s: prompt in s, "password prompt")
+        t.keys("C-z")
+        t.wait(lambda s: "Stopped" in s, "job stopped")
+        t.keys("fg", literal=True)
+        t.keys("Enter")
+        t.wait(lambda s: s.count(prompt) == 2, "the prompt again")
+        t.keys(ADMIN[1], literal=True)
+        t.keys("Enter")
+        screen = t.wait(lambda s: "Logged in to 'dev'" in s, "login")
+        assert ADMIN[1] not in screen, screen
+        assert not wsg.SANITIZER_RE.search(screen), screen
     finally:
         t.close()
