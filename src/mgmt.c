@@ -111,7 +111,8 @@ peer_of(struct wsg_mgmt_req *r)
 	}
 }
 
-/* Percent-decodes `s[0..len)`; NULL when the result would hold a NUL. */
+/* Percent-decodes `s[0..len)`; NULL when the result would hold a NUL or
+ * is not UTF-8 (names and patterns go to the database as utf8mb4). */
 static char *
 decode(const char *s, size_t len, int plus)
 {
@@ -120,7 +121,7 @@ decode(const char *s, size_t len, int plus)
 
 	dec = evhttp_uridecode(raw, plus, &n);
 	free(raw);
-	if (dec != NULL && strlen(dec) != n) {
+	if (dec != NULL && (strlen(dec) != n || !wsg_mgmt_utf8_valid(dec, n))) {
 		free(dec);
 		dec = NULL;
 	}
@@ -326,7 +327,7 @@ dispatch(struct wsg_mgmt_req *r)
 	if (r->bad_path || r->bad_query) {
 		wsg_mgmt_reply_error(r, 400,
 		                     "The request URI holds an encoded NUL "
-		                     "byte or a malformed escape");
+		                     "byte or invalid UTF-8");
 		return;
 	}
 	if (admin_only(r) && !r->admin) {
@@ -483,6 +484,8 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 	evhttp_set_max_headers_size(m->http,
 	                            (ev_ssize_t)cfg->limits.max_header_size);
 	evhttp_set_max_body_size(m->http, HTTP_MAX_BODY);
+	/* Read (and drop) an oversized body, so the client sees the 413. */
+	evhttp_set_flags(m->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	/* Every method reaches us: MI answers unknown ones 404, not 405. */
 	evhttp_set_allowed_methods(
 	        m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |

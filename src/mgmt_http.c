@@ -145,7 +145,7 @@ wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out)
 	}
 	/* Duplicate keys are refused: two readers could pick different ones. */
 	j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-	               JSON_REJECT_DUPLICATES, &jerr);
+	               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (j == NULL) {
 		wsg_mgmt_reply_error(r, 400,
 		                     "Malformed JSON payload: %s (line %d, "
@@ -265,6 +265,21 @@ utf8_seq(const unsigned char *s, size_t len, unsigned long *cp)
 		return 0;
 	*cp = c;
 	return n;
+}
+
+int
+wsg_mgmt_utf8_valid(const char *s, size_t len)
+{
+	unsigned long cp;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_seq((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
 }
 
 int

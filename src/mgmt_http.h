@@ -26,7 +26,10 @@
 #define WSG_MGMT_MAX_SEGS 4          /* path segments after /management */
 #define WSG_MGMT_MAX_PARAMS 16       /* query parameters kept */
 #define WSG_MGMT_MAX_JSON 65536      /* bytes of a JSON body we parse */
-#define WSG_MGMT_MAX_PASSWORD 1024   /* bytes, as the command line */
+/* Bytes of a password set through the API: its sealed copy (29 bytes more)
+ * must fit users.digest_secret (1024). */
+#define WSG_MGMT_MAX_PASSWORD 512
+#define WSG_MGMT_MAX_LOGIN_PASSWORD 1024 /* bytes, as the command line sets */
 
 /* MI's error texts start with a fixed prefix followed directly by the cause. */
 #define WSG_MGMT_E_REQUEST "Error processing the request"
@@ -132,6 +135,9 @@ int wsg_mgmt_check_username(const char *s, char *why, size_t whylen);
 
 /* A role name (the store's rules). WSG_OK or WSG_ERR_INVAL with `why`. */
 int wsg_mgmt_check_role(const char *s, char *why, size_t whylen);
+
+/* 1 when s[0..len) is UTF-8 (shortest forms, no surrogates), else 0. */
+int wsg_mgmt_utf8_valid(const char *s, size_t len);
 
 /*
  * `management.password_policy`: valid UTF-8 without control characters, at
