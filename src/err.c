@@ -25,6 +25,7 @@ wsg_strerror(int code)
 	case WSG_ERR_AUTH: return "authentication failed";
 	case WSG_ERR_SECURITY: return "security check failed";
 	case WSG_ERR_PERM: return "unsafe permissions";
+	case WSG_ERR_CONNECT: return "cannot connect";
 	}
 	return "unknown error";
 }
