@@ -426,14 +426,14 @@ check_declared_encoding(const struct raw_text *t, struct wsg_error *err)
  * well-formed surrogate pairs; refuses UCS-4 and EBCDIC outright.
  */
 static int
-check_encoding(const char *buf, size_t len, int *utf16, struct wsg_error *err)
+check_encoding(const char *buf, size_t len, struct raw_text *out,
+               struct wsg_error *err)
 {
 	struct raw_text t = {(const unsigned char *)buf, len, 0, 0, 0};
 	const unsigned char *u = t.p;
 	size_t i;
 	int c, next;
 
-	*utf16 = 0;
 	if (len >= 2 && u[0] == 0xFF && u[1] == 0xFE) {
 		t.utf16 = 1;
 		t.start = 2;
@@ -479,8 +479,101 @@ check_encoding(const char *buf, size_t len, int *utf16, struct wsg_error *err)
 				        i - 1);
 		}
 	}
-	*utf16 = t.utf16;
+	*out = t;
 	return check_declared_encoding(&t, err);
+}
+
+/* Index of the first `c` at or after `i` (characters), or -1. */
+static long
+raw_find(const struct raw_text *t, size_t i, int c)
+{
+	int ch;
+
+	for (; (ch = raw_char(t, i)) >= 0; i++)
+		if (ch == c)
+			return (long)i;
+	return -1;
+}
+
+/* Whether the characters at `i` spell the ASCII string `s`. */
+static int
+raw_at(const struct raw_text *t, size_t i, const char *s)
+{
+	for (; *s != '\0'; s++, i++)
+		if (raw_char(t, i) != (unsigned char)*s)
+			return 0;
+	return 1;
+}
+
+/* Index just past the first `end` at or after `i`, or -1. */
+static long
+raw_skip_past(const struct raw_text *t, size_t i, const char *end)
+{
+	long at;
+
+	while ((at = raw_find(t, i, (unsigned char)end[0])) >= 0) {
+		if (raw_at(t, (size_t)at, end))
+			return at + (long)strlen(end);
+		i = (size_t)at + 1;
+	}
+	return -1;
+}
+
+/*
+ * Counts the attributes of every start tag in one linear pass before
+ * libxml2 sees the bytes: libxml2 2.9.14 checks duplicate attributes in
+ * quadratic time, so 400 000 attributes on one tag would hold a worker for
+ * half a minute before the SAX cap could fire. Counts '=' outside quoted
+ * values, skipping comments, CDATA, PIs and declarations; the real parse
+ * still judges well-formedness.
+ */
+static int
+check_attribute_counts(const struct raw_text *t, size_t max_attributes,
+                       struct wsg_error *err)
+{
+	long at = 0;
+	size_t i, count;
+	int c, quote;
+
+	while ((at = raw_find(t, (size_t)at, '<')) >= 0) {
+		i = (size_t)at + 1;
+		if (raw_at(t, i, "!--"))
+			at = raw_skip_past(t, i + 3, "-->");
+		else if (raw_at(t, i, "![CDATA["))
+			at = raw_skip_past(t, i + 8, "]]>");
+		else if (raw_at(t, i, "?"))
+			at = raw_skip_past(t, i + 1, "?>");
+		else if (raw_at(t, i, "!") || raw_at(t, i, "/"))
+			at = raw_skip_past(t, i + 1, ">");
+		else {
+			count = 0;
+			quote = 0;
+			for (; (c = raw_char(t, i)) >= 0; i++) {
+				if (quote != 0) {
+					if (c == quote)
+						quote = 0;
+				} else if (c == '"' || c == '\'') {
+					quote = c;
+				} else if (c == '=') {
+					if (++count > max_attributes)
+						return wsg_error_set(
+						        err, WSG_ERR_LIMIT,
+						        WSG_FAULT_CLIENT,
+						        "an element has %zu "
+						        "attributes and namespace "
+						        "declarations, exceeds "
+						        "max_attributes %zu",
+						        count, max_attributes);
+				} else if (c == '>') {
+					break;
+				}
+			}
+			at = c < 0 ? -1 : (long)i + 1;
+		}
+		if (at < 0)
+			break;
+	}
+	return WSG_OK;
 }
 
 void
@@ -505,7 +598,8 @@ wsg_soap_parse(const char *buf, size_t len,
 	xmlParserCtxtPtr ctxt = NULL;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root;
-	int rc, utf16;
+	struct raw_text raw;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
@@ -522,7 +616,9 @@ wsg_soap_parse(const char *buf, size_t len,
 		        "request body of %zu bytes is too large to parse", len);
 		goto out;
 	}
-	rc = check_encoding(buf, len, &utf16, err);
+	rc = check_encoding(buf, len, &raw, err);
+	if (rc == WSG_OK)
+		rc = check_attribute_counts(&raw, st.lim.max_attributes, err);
 	if (rc != WSG_OK)
 		goto out;
 	ctxt = xmlNewParserCtxt();
@@ -587,7 +683,7 @@ wsg_soap_parse(const char *buf, size_t len,
 	m.has_xml_decl = doc->standalone != -1;
 	/* Written back as read: UTF-16 stays UTF-16, UTF-8 keeps its declared
 	 * spelling. */
-	m.encoding = wsg_mem_strdup(utf16 ? "UTF-16"
+	m.encoding = wsg_mem_strdup(raw.utf16 ? "UTF-16"
 	                            : doc->encoding != NULL
 	                                    ? (const char *)doc->encoding
 	                                    : "UTF-8");

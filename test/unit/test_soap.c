@@ -451,6 +451,51 @@ test_attribute_count_cap(void **state)
 	free(x);
 }
 
+/* The linear pre-scan counts real attributes only, in UTF-8 and UTF-16. */
+static void
+test_attribute_prescan(void **state)
+{
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+	size_t i, len;
+	char *x, *p, *u;
+
+	/* '=' in a comment, a CDATA section, a PI-like text and a quoted
+	 * value is not an attribute. */
+	x = wsg_mem_alloc(64 * 1024);
+	p = x + sprintf(x, ENV11 "<soap:Body><!-- ");
+	for (i = 0; i < 600; i++)
+		p += sprintf(p, "a%zu=1 ", i);
+	p += sprintf(p, "--><e v=\"");
+	for (i = 0; i < 600; i++)
+		p += sprintf(p, "=");
+	p += sprintf(p, "\"><![CDATA[<f ");
+	for (i = 0; i < 600; i++)
+		p += sprintf(p, "b%zu='1' ", i);
+	sprintf(p, ">]]></e></soap:Body>" ENV_END);
+	assert_int_equal(parse(x, strlen(x), NULL, &m, &err), WSG_OK);
+	wsg_soap_msg_free(&m);
+	free(x);
+
+	x = attributes(501, 0);
+	u = utf16(x, 0, &len);
+	expect_reject(u, len, NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "exceeds max_attributes 500");
+	free(u);
+	u = utf16(x, 1, &len);
+	expect_reject(u, len, NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "exceeds max_attributes 500");
+	free(u);
+	free(x);
+
+	/* Far beyond the cap: refused by the linear scan, not after libxml2's
+	 * quadratic duplicate check. */
+	x = attributes(400000, 0);
+	expect_reject(x, strlen(x), NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "exceeds max_attributes 500");
+	free(x);
+}
+
 static char *
 long_attribute(size_t len, int as_namespace)
 {
@@ -1375,6 +1420,7 @@ main(void)
 	        cmocka_unit_test(test_processing_instructions),
 	        cmocka_unit_test(test_depth_cap),
 	        cmocka_unit_test(test_attribute_count_cap),
+	        cmocka_unit_test(test_attribute_prescan),
 	        cmocka_unit_test(test_attribute_length_cap),
 	        cmocka_unit_test(test_node_cap),
 	        cmocka_unit_test(test_utf16_round_trip),
