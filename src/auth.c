@@ -274,7 +274,7 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 		return;
 	}
 	wsg_credcache_put(rt->credcache, r->tok.username, &r->cred,
-			  wall_now().sec);
+			  wall_now().sec, r->cache_generation);
 	verify(r);
 }
 
@@ -313,6 +313,8 @@ find_user(struct wsg_request *r)
 		return;
 	}
 	r->store_queried = 1;
+	r->cache_generation = wsg_credcache_generation(rt->credcache,
+						       r->tok.username);
 	rc = wsg_userstore_lookup(r->worker->db, r->tok.username, lookup_cb, r);
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,

@@ -34,6 +34,7 @@ struct shard {
 	size_t mask; /* buckets - 1; a power of two */
 	struct entry *oldest, *newest;
 	size_t count;
+	uint64_t generation; /* bumped by every invalidation of this shard */
 };
 
 /*
@@ -297,7 +298,7 @@ wsg_credcache_get(struct wsg_credcache *cc, const char *username, int64_t now,
  */
 void
 wsg_credcache_put(struct wsg_credcache *cc, const char *username,
-                  const struct wsg_cred *c, int64_t now)
+                  const struct wsg_cred *c, int64_t now, uint64_t generation)
 {
 	struct entry *e, *old;
 	struct shard *s;
@@ -313,6 +314,12 @@ wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 	cred_copy(&e->cred, c);
 	s = shard_of(cc, hash);
 	pthread_mutex_lock(&s->lock);
+	/* The row was read before an invalidation: it may be stale. */
+	if (s->generation != generation) {
+		pthread_mutex_unlock(&s->lock);
+		entry_free(e);
+		return;
+	}
 	old = detach(s, hash, username);
 	if (old == NULL && s->count >= cc->shard_max)
 		old = detach(s, s->oldest->hash, s->oldest->username);
@@ -399,6 +406,7 @@ invalidate_all(struct wsg_credcache *cc)
 		list = s->oldest;
 		s->oldest = s->newest = NULL;
 		s->count = 0;
+		s->generation++;
 		memset(s->buckets, 0, (s->mask + 1) * sizeof(*s->buckets));
 		pthread_mutex_unlock(&s->lock);
 		/* Wiping the secrets can wait until the lock is released. */
@@ -423,7 +431,23 @@ wsg_credcache_invalidate(struct wsg_credcache *cc, const char *username)
 	}
 	s = shard_of(cc, hash);
 	pthread_mutex_lock(&s->lock);
+	s->generation++;
 	e = detach(s, hash, username);
 	pthread_mutex_unlock(&s->lock);
 	entry_free(e);
+}
+
+uint64_t
+wsg_credcache_generation(struct wsg_credcache *cc, const char *username)
+{
+	struct shard *s;
+	uint64_t hash, gen;
+
+	if (name_hash(cc, username, &hash) != 0)
+		return UINT64_MAX;
+	s = shard_of(cc, hash);
+	pthread_mutex_lock(&s->lock);
+	gen = s->generation;
+	pthread_mutex_unlock(&s->lock);
+	return gen;
 }

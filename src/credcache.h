@@ -34,9 +34,19 @@ void wsg_credcache_free(struct wsg_credcache *cc);
 int wsg_credcache_get(struct wsg_credcache *cc, const char *username,
 		      int64_t now, struct wsg_cred *out);
 
-/* Stores a copy of `c` for `username`, replacing any entry; TTL from now. */
+/*
+ * The invalidation generation covering `username`: read it before looking
+ * the user up in the store and pass it to wsg_credcache_put(), so a row
+ * read before a change is not cached after the change invalidated it.
+ */
+uint64_t wsg_credcache_generation(struct wsg_credcache *cc,
+				  const char *username);
+
+/* Stores a copy of `c` for `username`, replacing any entry; TTL from now.
+ * Dropped when the user was invalidated since `generation` was read. */
 void wsg_credcache_put(struct wsg_credcache *cc, const char *username,
-		       const struct wsg_cred *c, int64_t now);
+		       const struct wsg_cred *c, int64_t now,
+		       uint64_t generation);
 
 /*
  * Remembers that `pw` verified against `password_hash` for `username`

@@ -48,6 +48,7 @@ struct wsg_request {
 	int tls;                         /* arrived over TLS (require_tls) */
 	int basic;                       /* authenticated by HTTP Basic */
 	int store_queried;               /* the user store was asked (auth.c) */
+	uint64_t cache_generation;       /* credcache generation before asking */
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 

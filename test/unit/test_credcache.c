@@ -47,7 +47,7 @@ test_put_get_copy(void **state)
 	struct wsg_cred in = cred_of(hash, digest, 7, roles), a, b;
 
 	in.disabled = 1;
-	wsg_credcache_put(cc, "alice", &in, 1000);
+	wsg_credcache_put(cc, "alice", &in, 1000, wsg_credcache_generation(cc, "alice"));
 	/* The cache kept its own copy. */
 	memset(hash, 'x', sizeof(hash) - 1);
 	memset(digest, 'x', sizeof(digest) - 1);
@@ -94,7 +94,7 @@ test_miss_clears_out(void **state)
 	/* Names compare exactly. */
 	wsg_credcache_put(cc, "Alice",
 	                  &(struct wsg_cred){.exists = 1, .roles = (char *)""},
-	                  0);
+	                  0, wsg_credcache_generation(cc, "Alice"));
 	assert_int_equal(get_status(cc, "alice", 0), WSG_ERR_NOTFOUND);
 	assert_int_equal(get_status(cc, "Alice ", 0), WSG_ERR_NOTFOUND);
 	assert_int_equal(get_status(cc, "Alice", 0), WSG_OK);
@@ -117,14 +117,14 @@ test_ttl_expiry(void **state)
 	struct wsg_cred in = cred_of("h", NULL, 0, "");
 	size_t i;
 
-	wsg_credcache_put(cc, "alice", &in, 100);
+	wsg_credcache_put(cc, "alice", &in, 100, wsg_credcache_generation(cc, "alice"));
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		assert_int_equal(get_status(cc, "alice", steps[i].now),
 		                 steps[i].want);
 	/* A new put starts a new TTL. */
-	wsg_credcache_put(cc, "alice", &in, 200);
+	wsg_credcache_put(cc, "alice", &in, 200, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 259), WSG_OK);
-	wsg_credcache_put(cc, "alice", &in, 250);
+	wsg_credcache_put(cc, "alice", &in, 250, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 300), WSG_OK);
 	assert_int_equal(get_status(cc, "alice", 310), WSG_ERR_NOTFOUND);
 	wsg_credcache_free(cc);
@@ -138,7 +138,7 @@ test_negative_entry(void **state)
 
 	memset(&in, 0, sizeof(in));
 	in.roles = (char *)"";
-	wsg_credcache_put(cc, "ghost", &in, 0);
+	wsg_credcache_put(cc, "ghost", &in, 0, wsg_credcache_generation(cc, "ghost"));
 	assert_int_equal(wsg_credcache_get(cc, "ghost", 1, &out), WSG_OK);
 	assert_int_equal(out.exists, 0);
 	assert_null(out.password_hash);
@@ -161,7 +161,7 @@ test_invalidate(void **state)
 	size_t i;
 
 	for (i = 0; i < 4; i++)
-		wsg_credcache_put(cc, users[i], &in, 0);
+		wsg_credcache_put(cc, users[i], &in, 0, wsg_credcache_generation(cc, users[i]));
 	wsg_credcache_invalidate(cc, "bob");
 	wsg_credcache_invalidate(cc, "nobody");
 	assert_int_equal(get_status(cc, "bob", 1), WSG_ERR_NOTFOUND);
@@ -171,7 +171,7 @@ test_invalidate(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(get_status(cc, users[i], 1), WSG_ERR_NOTFOUND);
 	/* Still usable afterwards. */
-	wsg_credcache_put(cc, "alice", &in, 0);
+	wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 1), WSG_OK);
 	wsg_credcache_free(cc);
 }
@@ -188,7 +188,7 @@ test_eviction(void **state)
 
 	for (i = 0; i < 2000; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
-		wsg_credcache_put(cc, name, &in, i);
+		wsg_credcache_put(cc, name, &in, i, wsg_credcache_generation(cc, name));
 	}
 	for (i = 0; i < 2000; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
@@ -203,7 +203,7 @@ test_eviction(void **state)
 	assert_int_equal(hits_new, 64);
 	assert_int_equal(get_status(cc, "user1999", 2000), WSG_OK);
 	/* Replacing a present entry evicts nobody. */
-	wsg_credcache_put(cc, "user1999", &in, 2000);
+	wsg_credcache_put(cc, "user1999", &in, 2000, wsg_credcache_generation(cc, "user1999"));
 	hits_new = 0;
 	for (i = 1000; i < 2000; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
@@ -259,7 +259,7 @@ test_verified(void **state)
 
 		switch (steps[i].op) {
 		case PUT:
-			wsg_credcache_put(cc, steps[i].user, &in, steps[i].now);
+			wsg_credcache_put(cc, steps[i].user, &in, steps[i].now, wsg_credcache_generation(cc, steps[i].user));
 			break;
 		case MARK:
 			wsg_credcache_mark_verified(cc, steps[i].user, "h", pw,
@@ -297,7 +297,7 @@ test_nothing_cached(void **state)
 		struct wsg_credcache *cc =
 		        wsg_credcache_new(cases[i].max, cases[i].ttl);
 
-		wsg_credcache_put(cc, "alice", &in, 0);
+		wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
 		assert_int_equal(wsg_credcache_get(cc, "alice", 0, &out),
 		                 WSG_ERR_NOTFOUND);
 		assert_null(out.password_hash);
@@ -364,7 +364,7 @@ worker_main(void *arg)
 				w->torn++;
 			wsg_credcache_entry_clear(&out);
 		} else if (op < 70) {
-			wsg_credcache_put(w->cc, name, &in, i / 100);
+			wsg_credcache_put(w->cc, name, &in, i / 100, wsg_credcache_generation(w->cc, name));
 		} else if (op < 85) {
 			wsg_credcache_mark_verified(w->cc, name, hash, digest,
 			                            strlen(digest));
@@ -418,7 +418,7 @@ test_mark_verified_needs_the_checked_hash(void **state)
 	struct wsg_credcache *cc = wsg_credcache_new(100, 60);
 	struct wsg_cred in = cred_of("new-hash", NULL, 0, "");
 
-	wsg_credcache_put(cc, "alice", &in, 0);
+	wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
 	wsg_credcache_mark_verified(cc, "alice", "old-hash", "old-pw", 6);
 	assert_int_equal(wsg_credcache_check_verified(cc, "alice", "old-pw", 6, 1),
 	                 WSG_ERR_NOTFOUND);
@@ -428,11 +428,36 @@ test_mark_verified_needs_the_checked_hash(void **state)
 	wsg_credcache_free(cc);
 }
 
+/* A row read before an invalidation must not be cached after it. */
+static void
+test_put_after_invalidation_is_dropped(void **state)
+{
+	struct wsg_credcache *cc = wsg_credcache_new(100, 60);
+	struct wsg_cred in = cred_of("old-hash", NULL, 0, ""), out;
+	uint64_t gen = wsg_credcache_generation(cc, "alice");
+
+	wsg_credcache_invalidate(cc, "alice");
+	wsg_credcache_put(cc, "alice", &in, 0, gen);
+	assert_int_equal(wsg_credcache_get(cc, "alice", 1, &out),
+	                 WSG_ERR_NOTFOUND);
+	gen = wsg_credcache_generation(cc, "alice");
+	wsg_credcache_invalidate(cc, NULL);
+	wsg_credcache_put(cc, "alice", &in, 0, gen);
+	assert_int_equal(wsg_credcache_get(cc, "alice", 1, &out),
+	                 WSG_ERR_NOTFOUND);
+	wsg_credcache_put(cc, "alice", &in, 0,
+	                  wsg_credcache_generation(cc, "alice"));
+	assert_int_equal(wsg_credcache_get(cc, "alice", 1, &out), WSG_OK);
+	wsg_credcache_entry_clear(&out);
+	wsg_credcache_free(cc);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_mark_verified_needs_the_checked_hash),
+	        cmocka_unit_test(test_put_after_invalidation_is_dropped),
 	        cmocka_unit_test(test_put_get_copy),
 	        cmocka_unit_test(test_miss_clears_out),
 	        cmocka_unit_test(test_ttl_expiry),
