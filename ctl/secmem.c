@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <malloc.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,10 +46,7 @@ wsg_secmem_strdup(const char *s)
 void
 wsg_secmem_free(void *p)
 {
-	if (p == NULL)
-		return;
-	OPENSSL_cleanse(p, malloc_usable_size(p));
-	free(p);
+	wsg_mem_free_wiped(p);
 }
 
 int

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,6 +224,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	evthread_use_pthreads();
+	/* Management bodies carry passwords: jansson's blocks are wiped. */
+	json_set_alloc_funcs(wsg_mem_alloc, wsg_mem_free_wiped);
 	signal(SIGPIPE, SIG_IGN);
 	wsg_soap_global_init();
 	if (optind < argc)

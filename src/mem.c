@@ -1,5 +1,6 @@
 #include "mem.h"
 
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,5 +81,14 @@ wsg_mem_free_secret(void *p, size_t n)
 	if (p == NULL)
 		return;
 	OPENSSL_cleanse(p, n);
+	free(p);
+}
+
+void
+wsg_mem_free_wiped(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
 	free(p);
 }

@@ -18,5 +18,8 @@ char *wsg_mem_strndup(const char *s, size_t len);
 char *wsg_mem_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Wipes n bytes at p (not optimised away), then frees p. */
 void wsg_mem_free_secret(void *p, size_t n);
+/* Wipes the whole usable size of a malloc'ed block, then frees it; for
+ * libraries (jansson) that copy secrets into blocks of unknown length. */
+void wsg_mem_free_wiped(void *p);
 
 #endif
