@@ -551,6 +551,7 @@
 		let generation = 0;
 		async function load() {
 			const mine = ++generation;
+			tbody.setAttribute('aria-busy', 'true');
 			tbody.replaceChildren(h('tr', null, h('td', { colspan: 5, class: 'empty' }, 'Loading…')));
 			const q = state.users.query.trim();
 			const query = /[*?]/.test(q) ? { pattern: q } : { searchKey: q };
@@ -562,6 +563,7 @@
 				if (e.status !== 401)
 					showMessage(msg, 'err', e.message);
 				tbody.replaceChildren(h('tr', null, h('td', { colspan: 5, class: 'empty' }, 'Users could not be loaded.')));
+				tbody.setAttribute('aria-busy', 'false');
 				return;
 			}
 			names.sort((a, b) => a.localeCompare(b));
@@ -578,12 +580,12 @@
 				' · page ' + state.users.page + ' of ' + pages;
 			prev.disabled = state.users.page <= 1;
 			next.disabled = state.users.page >= pages;
-			if (names.length === 0) {
+			if (names.length === 0)
 				tbody.replaceChildren(h('tr', null, h('td', { colspan: 5, class: 'empty' },
 					q ? 'No user matches this search.' : 'No users yet.')));
-				return;
-			}
-			tbody.replaceChildren(...details.map((d) => userRow(d, msg, load)));
+			else
+				tbody.replaceChildren(...details.map((d) => userRow(d, msg, load)));
+			tbody.setAttribute('aria-busy', 'false');
 		}
 		load();
 	}
@@ -763,7 +765,7 @@
 
 	function viewArtifacts(main) {
 		const msg = flashBox();
-		const tbody = h('tbody', { id: 'routes-body' });
+		const tbody = h('tbody', { id: 'routes-body', 'aria-busy': 'true' });
 		const updated = h('span', { class: 'updated', id: 'routes-updated', 'aria-live': 'polite' });
 		main.append(
 			pageHead('Artifacts', 'The routes this gateway serves, with live counters since it started.', updated),
@@ -806,6 +808,7 @@
 			document.getElementById('stat-faults').textContent = String(faults + (un.faults || 0));
 			document.getElementById('stat-unrouted').textContent = String(un.requests || 0);
 			updated.textContent = 'Updated ' + new Date().toLocaleTimeString();
+			tbody.setAttribute('aria-busy', 'false');
 			if (!list.length) {
 				tbody.replaceChildren(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'No routes are configured.')));
 				return;
@@ -895,6 +898,7 @@
 
 		async function load() {
 			const q = state.logs;
+			tbody.setAttribute('aria-busy', 'true');
 			let data;
 			try {
 				data = await api('GET', '/logs', {
@@ -903,6 +907,7 @@
 			} catch (e) {
 				if (e.status !== 401)
 					showMessage(msg, 'err', e.message);
+				tbody.setAttribute('aria-busy', 'false');
 				return;
 			}
 			if (!faultsListed && data && Array.isArray(data.faultCodes)) {
@@ -914,11 +919,11 @@
 			const list = data && Array.isArray(data.list) ? data.list : [];
 			summary.textContent = list.length + ' line' + (list.length === 1 ? '' : 's') + ' shown, newest first; the gateway keeps the last ' +
 				(data.capacity || 0) + ' lines in memory. Updated ' + new Date().toLocaleTimeString() + '.';
-			if (!list.length) {
+			if (!list.length)
 				tbody.replaceChildren(h('tr', null, h('td', { colspan: 6, class: 'empty' }, 'No log lines match.')));
-				return;
-			}
-			tbody.replaceChildren(...list.map(logRow));
+			else
+				tbody.replaceChildren(...list.map(logRow));
+			tbody.setAttribute('aria-busy', 'false');
 		}
 		load();
 		if (f.auto)
@@ -955,8 +960,9 @@
 		}
 		window.addEventListener('hashchange', () => {
 			render();
+			/* Move focus to the new page unless the page chose a field. */
 			const h1 = document.querySelector('main h1');
-			if (h1)
+			if (h1 && (document.activeElement === document.body || !document.activeElement))
 				h1.focus({ preventScroll: true });
 		});
 		render();
