@@ -710,6 +710,35 @@ mgmt_tls_cb(struct ctx *x, const config_setting_t *s, void *base)
 	load_tls(x, s, &m->has_tls, &m->tls);
 }
 
+/* MI's default is every origin; an empty list turns CORS headers off. */
+static void
+cors_origins_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_management_conf *m = base;
+	const char *p;
+	size_t i;
+
+	if (s == NULL) {
+		m->cors_origins = wsg_mem_calloc(1, sizeof(*m->cors_origins));
+		m->cors_origins[0] = wsg_mem_strdup("*");
+		m->n_cors_origins = 1;
+		return;
+	}
+	if (string_list(x, s, &m->cors_origins, &m->n_cors_origins) != 0)
+		return;
+	/* Each value goes into a response header as it is. */
+	for (i = 0; i < m->n_cors_origins; i++)
+		for (p = m->cors_origins[i]; *p != '\0'; p++)
+			if ((unsigned char)*p <= 0x20 ||
+			    (unsigned char)*p >= 0x7f || *p == ',') {
+				bad(x, config_setting_get_elem(s, (unsigned)i),
+				    "\"%s\" holds a space, control character "
+				    "or ','",
+				    m->cors_origins[i]);
+				break;
+			}
+}
+
 static void
 replay_store_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -841,15 +870,23 @@ static const struct key listen_keys[] = {
 
 static const char *const bootstrap_modes[] = {"off", "loopback", "any", NULL};
 
+static const struct key password_policy_keys[] = {
+        K_INT(struct wsg_password_policy_conf, min_length, 1, 1024, 8),
+        K_END,
+};
+
 static const struct key management_keys[] = {
         K_CUSTOM("address", mgmt_address_cb, 0),
         K_BOOL(struct wsg_management_conf, enabled, 1),
         K_CUSTOM("tls", mgmt_tls_cb, 0),
-        K_INT(struct wsg_management_conf, token_ttl, 60, 86400, 3600),
+        K_INT(struct wsg_management_conf, token_ttl, 1, 86400, 3600),
         K_PATH(struct wsg_management_conf, jwt_secret_file, "var/jwt.key"),
         K_STR(struct wsg_management_conf, admin_role, "admin"),
         K_CHOICE(struct wsg_management_conf, bootstrap_admin, "loopback",
                  bootstrap_modes),
+        K_GROUP(struct wsg_management_conf, password_policy,
+                password_policy_keys),
+        K_CUSTOM("cors_origins", cors_origins_cb, 0),
         K_END,
 };
 
@@ -1145,6 +1182,7 @@ config_free(struct wsg_config *c)
 	free(c->management.jwt_secret_file);
 	free(c->management.admin_role);
 	free(c->management.bootstrap_admin);
+	free_strings(c->management.cors_origins, c->management.n_cors_origins);
 	free(c->userstore.host);
 	free(c->userstore.socket);
 	free(c->userstore.user);

@@ -24,6 +24,10 @@ struct wsg_listen_conf {
 	struct wsg_tls_conf tls;
 };
 
+struct wsg_password_policy_conf {
+	unsigned min_length;     /* characters (UTF-8 code points) */
+};
+
 struct wsg_management_conf {
 	char *address;
 	char *host;
@@ -35,6 +39,9 @@ struct wsg_management_conf {
 	char *jwt_secret_file;   /* absolute path */
 	char *admin_role;
 	char *bootstrap_admin;   /* "off" | "loopback" | "any" */
+	struct wsg_password_policy_conf password_policy;
+	char **cors_origins;     /* "*" or exact origins; none: no CORS headers */
+	size_t n_cors_origins;
 };
 
 struct wsg_userstore_conf {

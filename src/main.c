@@ -20,6 +20,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "mem.h"
+#include "mgmt.h"
 #include "password.h"
 #include "replay.h"
 #include "server.h"
@@ -121,6 +122,7 @@ run_daemon(struct wsg_config *cfg)
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct event_base *base = NULL;
 	struct wsg_server *server = NULL;
+	struct wsg_mgmt *mgmt = NULL;
 	struct wsg_error err;
 	size_t i;
 	int rc;
@@ -136,6 +138,14 @@ run_daemon(struct wsg_config *cfg)
 	sigint = evsignal_new(base, SIGINT, signal_cb, base);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	/* Management first: a bad address fails before any worker starts. */
+	if (cfg->management.enabled) {
+		rc = wsg_mgmt_start(&runtime, &mgmt, &err);
+		if (rc != WSG_OK) {
+			fprintf(stderr, "wssgate: %s\n", err.reason);
+			goto out;
+		}
+	}
 	rc = wsg_server_start(&runtime, &server, &err);
 	if (rc != WSG_OK) {
 		fprintf(stderr, "wssgate: %s\n", err.reason);
@@ -144,13 +154,16 @@ run_daemon(struct wsg_config *cfg)
 	for (i = 0; i < cfg->n_listen; i++)
 		wsg_log_msg("info", "listening on %s (%u workers)",
 			    cfg->listen[i].address, cfg->workers);
-	if (cfg->management.enabled)
-		wsg_log_msg("notice", "management API on %s is not part of "
-			    "this build yet", cfg->management.address);
+	if (mgmt != NULL)
+		wsg_log_msg("info", "management API on %s",
+			    cfg->management.address);
 	event_base_dispatch(base);
+	wsg_mgmt_stop(mgmt);
+	mgmt = NULL;
 	wsg_server_stop(server, DRAIN_SECONDS);
 	wsg_log_msg("info", "stopped");
 out:
+	wsg_mgmt_stop(mgmt);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)

@@ -20,13 +20,15 @@ enum lookup_col {
 	LOOKUP_DISABLED,
 	LOOKUP_CREATED_BY,
 	LOOKUP_ROLES,
+	LOOKUP_ID,
 	LOOKUP__COUNT
 };
 
 static const char SQL_LOOKUP[] =
         "SELECT u.username, u.password_hash, u.digest_secret, u.disabled, "
         "u.created_by, "
-        "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), '') "
+        "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "
+        "u.id "
         "FROM users u "
         "LEFT JOIN user_roles ur ON ur.user_id = u.id "
         "LEFT JOIN roles r ON r.id = ur.role_id "
@@ -132,8 +134,9 @@ utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
  * control characters. Role names also exclude ',' because role lists are
  * ','-separated (records, X-WSS-Roles).
  */
-static int
-check_name(const char *what, const char *s, int is_role, struct wsg_error *err)
+int
+wsg_userstore_check_name(const char *what, const char *s, int is_role,
+                         struct wsg_error *err)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	unsigned long cp;
@@ -222,6 +225,7 @@ record_from_row(const struct wsg_db_result *res, size_t row)
 	                          : NULL;
 	rec->roles =
 	        wsg_mem_strdup(cell[LOOKUP_ROLES] ? cell[LOOKUP_ROLES] : "");
+	rec->id = cell[LOOKUP_ID] ? strtoull(cell[LOOKUP_ID], NULL, 10) : 0;
 	return rec;
 }
 
@@ -402,13 +406,14 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *username,
 	int rc, in_tx = 0;
 	size_t i;
 
-	rc = check_name("username", username, 0, err);
+	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK && created_by != NULL)
-		rc = check_name("creator name", created_by, 0, err);
+		rc = wsg_userstore_check_name("creator name", created_by, 0,
+		                              err);
 	if (rc == WSG_OK)
 		rc = check_secrets(password_hash, sealed, sealed_len, err);
 	for (i = 0; rc == WSG_OK && i < nroles; i++)
-		rc = check_name("role name", roles[i], 1, err);
+		rc = wsg_userstore_check_name("role name", roles[i], 1, err);
 	if (rc != WSG_OK)
 		goto out;
 	rc = wsg_db_begin(c, err);
@@ -459,7 +464,7 @@ wsg_userstore_del_user(struct wsg_db_conn *c, const char *username,
 	char uid[32];
 	int rc, in_tx = 0;
 
-	rc = check_name("username", username, 0, err);
+	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc != WSG_OK)
 		goto out;
 	rc = wsg_db_begin(c, err);
@@ -498,7 +503,7 @@ wsg_userstore_set_password(struct wsg_db_conn *c, const char *username,
 	char uid[32];
 	int rc, in_tx = 0;
 
-	rc = check_name("username", username, 0, err);
+	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK)
 		rc = check_secrets(password_hash, sealed, sealed_len, err);
 	if (rc != WSG_OK)
@@ -546,7 +551,7 @@ wsg_userstore_add_role(struct wsg_db_conn *c, const char *role,
 	char rid[32];
 	int rc, in_tx = 0;
 
-	rc = check_name("role name", role, 1, err);
+	rc = wsg_userstore_check_name("role name", role, 1, err);
 	if (rc != WSG_OK)
 		goto out;
 	rc = wsg_db_begin(c, err);
@@ -581,9 +586,9 @@ begin_user_role(struct wsg_db_conn *c, const char *username, const char *role,
 {
 	int rc;
 
-	rc = check_name("username", username, 0, err);
+	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK)
-		rc = check_name("role name", role, 1, err);
+		rc = wsg_userstore_check_name("role name", role, 1, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_db_begin(c, err);
@@ -653,5 +658,349 @@ wsg_userstore_revoke(struct wsg_db_conn *c, const char *username,
 out:
 	if (in_tx)
 		wsg_db_rollback(c);
+	return rc;
+}
+
+/* -------- management API reads (blocking connection) -------- */
+
+/* Decimal text of an id, for a string parameter. */
+struct idbuf {
+	char s[24];
+};
+
+static struct wsg_db_param
+param_id(struct idbuf *b, uint64_t id)
+{
+	snprintf(b->s, sizeof(b->s), "%llu", (unsigned long long)id);
+	return param_str(b->s);
+}
+
+/* The first column of the first row as an id; 0 when there is no row. */
+static uint64_t
+first_id(const struct wsg_db_result *res)
+{
+	if (res == NULL || res->nrows == 0 || res->ncols < 1 ||
+	    res->cells[0] == NULL)
+		return 0;
+	return strtoull(res->cells[0], NULL, 10);
+}
+
+static const char SQL_FIND_USERS[] =
+        "SELECT u.username FROM users u "
+        "WHERE u.username LIKE ? ESCAPE '!' "
+        "AND (? IS NULL OR EXISTS (SELECT 1 FROM user_roles ur "
+        "JOIN roles r ON r.id = ur.role_id "
+        "WHERE ur.user_id = u.id AND r.name = ?)) "
+        "AND (? IS NULL OR LOCATE(LOWER(?), LOWER(u.username)) > 0) "
+        "ORDER BY u.username";
+static const char SQL_FIND_ROLES[] =
+        "SELECT name FROM roles "
+        "WHERE (? IS NULL OR LOCATE(LOWER(?), LOWER(name)) > 0) "
+        "ORDER BY name";
+static const char SQL_MEMBERS[] = "SELECT u.username FROM user_roles ur "
+                                  "JOIN users u ON u.id = ur.user_id "
+                                  "WHERE ur.role_id = ? ORDER BY u.username";
+/* Shared locks on the memberships: a concurrent removal waits for us. */
+static const char SQL_MEMBERS_LOCKED[] =
+        "SELECT u.username FROM user_roles ur "
+        "JOIN users u ON u.id = ur.user_id "
+        "WHERE ur.role_id = ? ORDER BY u.username LOCK IN SHARE MODE";
+static const char SQL_ROLE_DELETE[] = "DELETE FROM roles WHERE id = ?";
+static const char SQL_TOKEN_REVOKE[] =
+        "INSERT IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)";
+static const char SQL_TOKEN_PURGE[] =
+        "DELETE FROM revoked_tokens WHERE expires_at < ?";
+static const char SQL_TOKEN_REVOKED[] =
+        "SELECT 1 FROM revoked_tokens WHERE jti = ?";
+
+int
+wsg_userstore_get(struct wsg_db_conn *c, const char *username,
+                  struct wsg_user_record **out, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(username);
+	size_t row;
+	int rc;
+
+	*out = NULL;
+	rc = wsg_db_exec(c, SQL_LOOKUP, &p, 1, &res, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = WSG_ERR_NOTFOUND;
+	if (res->ncols != LOOKUP__COUNT) {
+		rc = wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
+		                   "user lookup returned %zu columns",
+		                   res->ncols);
+	} else {
+		/* Exact bytes, as in lookup_done_cb. */
+		for (row = 0; row < res->nrows && *out == NULL; row++) {
+			const char *name = res->cells[row * res->ncols];
+
+			if (name != NULL && strcmp(name, username) == 0)
+				*out = record_from_row(res, row);
+		}
+		if (*out != NULL)
+			rc = WSG_OK;
+	}
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_find_users(struct wsg_db_conn *c, const char *like,
+                         const char *role, const char *search,
+                         struct wsg_db_result **res, struct wsg_error *err)
+{
+	struct wsg_db_param p[5] = {param_str(like), param_str(role),
+	                            param_str(role), param_str(search),
+	                            param_str(search)};
+
+	*res = NULL;
+	return wsg_db_exec(c, SQL_FIND_USERS, p, 5, res, err);
+}
+
+int
+wsg_userstore_find_roles(struct wsg_db_conn *c, const char *search,
+                         struct wsg_db_result **res, struct wsg_error *err)
+{
+	struct wsg_db_param p[2] = {param_str(search), param_str(search)};
+
+	*res = NULL;
+	return wsg_db_exec(c, SQL_FIND_ROLES, p, 2, res, err);
+}
+
+int
+wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
+                           struct wsg_db_result **res, struct wsg_error *err)
+{
+	char rid[32];
+	struct wsg_db_param p;
+	int rc;
+
+	*res = NULL;
+	rc = select_id(c, SQL_ROLE_ID, role, rid, sizeof(rid), err);
+	if (rc != WSG_OK)
+		return rc;
+	if (rid[0] == '\0')
+		return wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                     "no role '%s'", role);
+	p = param_str(rid);
+	return wsg_db_exec(c, SQL_MEMBERS, &p, 1, res, err);
+}
+
+/* -------- management API changes inside the caller's transaction -------- */
+
+static int
+lock_id(struct wsg_db_conn *c, const char *sql, const char *name, uint64_t *id,
+        struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(name);
+	int rc;
+
+	*id = 0;
+	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
+	if (rc == WSG_OK)
+		*id = first_id(res);
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,
+                           uint64_t *id, struct wsg_error *err)
+{
+	return lock_id(c, SQL_ROLE_ID_LOCKED, name, id, err);
+}
+
+int
+wsg_userstore_tx_lock_user(struct wsg_db_conn *c, const char *name,
+                           uint64_t *id, struct wsg_error *err)
+{
+	return lock_id(c, SQL_USER_ID_LOCKED, name, id, err);
+}
+
+int
+wsg_userstore_tx_role_members(struct wsg_db_conn *c, uint64_t rid,
+                              struct wsg_db_result **res, struct wsg_error *err)
+{
+	struct idbuf b;
+	struct wsg_db_param p = param_id(&b, rid);
+
+	*res = NULL;
+	return wsg_db_exec(c, SQL_MEMBERS_LOCKED, &p, 1, res, err);
+}
+
+static int
+role_insert_id(struct wsg_db_conn *c, const char *sql, const char *name,
+               uint64_t *id, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(name);
+	int rc;
+
+	*id = 0;
+	rc = wsg_userstore_check_name("role name", name, 1, err);
+	if (rc == WSG_OK)
+		rc = wsg_db_exec(c, sql, &p, 1, &res, err);
+	if (rc == WSG_ERR_EXISTS)
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "role '%s' already exists", name);
+	if (rc == WSG_OK)
+		*id = res->insert_id;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_tx_upsert_role(struct wsg_db_conn *c, const char *name,
+                             uint64_t *id, struct wsg_error *err)
+{
+	return role_insert_id(c, SQL_ROLE_UPSERT, name, id, err);
+}
+
+int
+wsg_userstore_tx_insert_role(struct wsg_db_conn *c, const char *name,
+                             uint64_t *id, struct wsg_error *err)
+{
+	return role_insert_id(c, SQL_ROLE_INSERT, name, id, err);
+}
+
+int
+wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
+                             const char *password_hash,
+                             const unsigned char *sealed, size_t sealed_len,
+                             const char *created_by, uint64_t *id,
+                             struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p[4];
+	int rc;
+
+	*id = 0;
+	rc = wsg_userstore_check_name("username", username, 0, err);
+	if (rc == WSG_OK && created_by != NULL)
+		rc = wsg_userstore_check_name("creator name", created_by, 0,
+		                              err);
+	if (rc == WSG_OK)
+		rc = check_secrets(password_hash, sealed, sealed_len, err);
+	if (rc != WSG_OK)
+		return rc;
+	p[0] = param_str(username);
+	p[1] = param_str(password_hash);
+	p[2] = param_bytes(sealed, sealed_len);
+	p[3] = param_str(created_by);
+	rc = wsg_db_exec(c, SQL_USER_INSERT, p, 4, &res, err);
+	if (rc == WSG_ERR_EXISTS)
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "user '%s' already exists", username);
+	if (rc == WSG_OK)
+		*id = res->insert_id;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+static int
+exec_by_ids(struct wsg_db_conn *c, const char *sql, uint64_t a, uint64_t b,
+            unsigned n, unsigned long long *affected, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct idbuf ba, bb;
+	struct wsg_db_param p[2] = {param_id(&ba, a), param_id(&bb, b)};
+	int rc;
+
+	rc = wsg_db_exec(c, sql, p, n, &res, err);
+	if (rc == WSG_OK && affected != NULL)
+		*affected = res->affected_rows;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_tx_delete_user(struct wsg_db_conn *c, uint64_t uid,
+                             struct wsg_error *err)
+{
+	return exec_by_ids(c, SQL_USER_DELETE, uid, 0, 1, NULL, err);
+}
+
+int
+wsg_userstore_tx_delete_role(struct wsg_db_conn *c, uint64_t rid,
+                             struct wsg_error *err)
+{
+	return exec_by_ids(c, SQL_ROLE_DELETE, rid, 0, 1, NULL, err);
+}
+
+int
+wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
+                       struct wsg_error *err)
+{
+	return exec_by_ids(c, SQL_MAP_INSERT, uid, rid, 2, NULL, err);
+}
+
+int
+wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
+                        struct wsg_error *err)
+{
+	return exec_by_ids(c, SQL_MAP_DELETE, uid, rid, 2, NULL, err);
+}
+
+int
+wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
+                              const char *password_hash,
+                              const unsigned char *sealed, size_t sealed_len,
+                              struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct idbuf b;
+	struct wsg_db_param p[3];
+	int rc;
+
+	rc = check_secrets(password_hash, sealed, sealed_len, err);
+	if (rc != WSG_OK)
+		return rc;
+	p[0] = param_str(password_hash);
+	p[1] = param_bytes(sealed, sealed_len);
+	p[2] = param_id(&b, uid);
+	rc = wsg_db_exec(c, SQL_USER_PASSWORD, p, 3, &res, err);
+	wsg_db_result_free(res);
+	return rc;
+}
+
+/* -------- revoked management tokens -------- */
+
+int
+wsg_userstore_revoke_token(struct wsg_db_conn *c, const char *jti,
+                           int64_t expires_at, int64_t now,
+                           struct wsg_error *err)
+{
+	char exp[24], cut[24];
+	struct wsg_db_param p[2];
+	int rc;
+
+	snprintf(exp, sizeof(exp), "%lld", (long long)expires_at);
+	snprintf(cut, sizeof(cut), "%lld", (long long)now);
+	p[0] = param_str(jti);
+	p[1] = param_str(exp);
+	rc = wsg_db_exec(c, SQL_TOKEN_REVOKE, p, 2, NULL, err);
+	if (rc != WSG_OK)
+		return rc;
+	/* Expired tokens are refused anyway; drop their rows. */
+	p[0] = param_str(cut);
+	return wsg_db_exec(c, SQL_TOKEN_PURGE, p, 1, NULL, err);
+}
+
+int
+wsg_userstore_token_revoked(struct wsg_db_conn *c, const char *jti,
+                            int *revoked, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(jti);
+	int rc;
+
+	*revoked = 0;
+	rc = wsg_db_exec(c, SQL_TOKEN_REVOKED, &p, 1, &res, err);
+	if (rc == WSG_OK)
+		*revoked = res->nrows > 0;
+	wsg_db_result_free(res);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #define WSG_USERSTORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "db.h"
 #include "types.h"
@@ -23,6 +24,7 @@ struct wsg_user_record {
 	int disabled;
 	char *roles;             /* role names, ',' separated, sorted; "" for none */
 	char *created_by;        /* NULL for users made by the CLI */
+	uint64_t id;             /* users.id */
 };
 
 void wsg_userstore_record_free(struct wsg_user_record *r);
@@ -35,6 +37,14 @@ typedef void (*wsg_userstore_lookup_cb)(int status, struct wsg_user_record *rec,
 /* Looks a user up by exact name, with its roles, through the pool. */
 int wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
 			 wsg_userstore_lookup_cb done, void *arg);
+
+/*
+ * Usernames and role names: 1..WSG_USERSTORE_MAX_NAME bytes of valid UTF-8
+ * without C0/C1 control characters; role names also without ','. `what`
+ * names the value in the message put in `err`. WSG_OK or WSG_ERR_INVAL.
+ */
+int wsg_userstore_check_name(const char *what, const char *s, int is_role,
+			     struct wsg_error *err);
 
 /* -------- offline / management changes (blocking connection) -------- */
 
@@ -77,5 +87,84 @@ int wsg_userstore_grant(struct wsg_db_conn *c, const char *username,
 			const char *role, struct wsg_error *err);
 int wsg_userstore_revoke(struct wsg_db_conn *c, const char *username,
 			 const char *role, struct wsg_error *err);
+
+/* -------- management API reads (blocking connection) -------- */
+
+/* One user with its roles, or WSG_ERR_NOTFOUND; `*out` freed with
+ * wsg_userstore_record_free(). */
+int wsg_userstore_get(struct wsg_db_conn *c, const char *username,
+		      struct wsg_user_record **out, struct wsg_error *err);
+
+/*
+ * Usernames matching the SQL LIKE pattern `like` (escape character '!'),
+ * holding role `role` (NULL: any) and containing `search` without regard to
+ * case (NULL: any), ordered. One column per row. Caller frees `*res`.
+ */
+int wsg_userstore_find_users(struct wsg_db_conn *c, const char *like,
+			     const char *role, const char *search,
+			     struct wsg_db_result **res, struct wsg_error *err);
+
+/* Role names containing `search` without regard to case (NULL: all). */
+int wsg_userstore_find_roles(struct wsg_db_conn *c, const char *search,
+			     struct wsg_db_result **res, struct wsg_error *err);
+
+/* Usernames holding `role`, ordered; WSG_ERR_NOTFOUND if it does not exist. */
+int wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
+			       struct wsg_db_result **res,
+			       struct wsg_error *err);
+
+/*
+ * -------- management API changes --------
+ * Each runs inside a transaction the caller opened with wsg_db_begin() and
+ * ends with wsg_db_commit() or wsg_db_rollback(), so one API call is one
+ * transaction however many statements it takes. Ids are users.id/roles.id.
+ */
+
+/* Lock the row (FOR UPDATE) and give its id; `*id` is 0 when absent. */
+int wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,
+			       uint64_t *id, struct wsg_error *err);
+int wsg_userstore_tx_lock_user(struct wsg_db_conn *c, const char *name,
+			       uint64_t *id, struct wsg_error *err);
+/* Usernames holding role `rid`, with shared locks on those memberships. */
+int wsg_userstore_tx_role_members(struct wsg_db_conn *c, uint64_t rid,
+				  struct wsg_db_result **res,
+				  struct wsg_error *err);
+/* Get-or-create (locks the row either way) / create (WSG_ERR_EXISTS). */
+int wsg_userstore_tx_upsert_role(struct wsg_db_conn *c, const char *name,
+				 uint64_t *id, struct wsg_error *err);
+int wsg_userstore_tx_insert_role(struct wsg_db_conn *c, const char *name,
+				 uint64_t *id, struct wsg_error *err);
+/* As wsg_userstore_add_user() without roles; WSG_ERR_EXISTS if taken. */
+int wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
+				 const char *password_hash,
+				 const unsigned char *sealed, size_t sealed_len,
+				 const char *created_by, uint64_t *id,
+				 struct wsg_error *err);
+/* Deleting a user or a role removes its memberships (ON DELETE CASCADE). */
+int wsg_userstore_tx_delete_user(struct wsg_db_conn *c, uint64_t uid,
+				 struct wsg_error *err);
+int wsg_userstore_tx_delete_role(struct wsg_db_conn *c, uint64_t rid,
+				 struct wsg_error *err);
+/* Grant is idempotent; revoking a membership that does not exist is WSG_OK. */
+int wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
+			   struct wsg_error *err);
+int wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
+			    struct wsg_error *err);
+/* `sealed` NULL makes the user PasswordText-only. */
+int wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
+				  const char *password_hash,
+				  const unsigned char *sealed,
+				  size_t sealed_len, struct wsg_error *err);
+
+/* -------- revoked management tokens (revoked_tokens) -------- */
+
+/* Records `jti` until `expires_at` (idempotent), purging rows expired before
+ * `now`. */
+int wsg_userstore_revoke_token(struct wsg_db_conn *c, const char *jti,
+			       int64_t expires_at, int64_t now,
+			       struct wsg_error *err);
+/* `*revoked` is 1 when `jti` is recorded. */
+int wsg_userstore_token_revoked(struct wsg_db_conn *c, const char *jti,
+				int *revoked, struct wsg_error *err);
 
 #endif

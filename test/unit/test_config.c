@@ -169,6 +169,9 @@ test_example_lists_every_key(void **state)
 	        "jwt_secret_file",
 	        "admin_role",
 	        "bootstrap_admin",
+	        "password_policy",
+	        "min_length",
+	        "cors_origins",
 	        "workers",
 	        "userstore",
 	        "host",
@@ -265,6 +268,9 @@ test_defaults(void **state)
 	free(want);
 	assert_string_equal(c->management.admin_role, "admin");
 	assert_string_equal(c->management.bootstrap_admin, "loopback");
+	assert_int_equal(c->management.password_policy.min_length, 8);
+	assert_int_equal(c->management.n_cors_origins, 1);
+	assert_string_equal(c->management.cors_origins[0], "*");
 
 	assert_int_equal(c->workers, sysconf(_SC_NPROCESSORS_ONLN) > 256
 	                                     ? 256
@@ -349,7 +355,10 @@ test_explicit_values(void **state)
 	        "    tls = { cert = \"tls/s.crt\"; key = \"/etc/k.pem\"; }; } "
 	        ");\n"
 	        "management = { address = \"[::1]:9000\"; enabled = false;\n"
-	        "  bootstrap_admin = \"off\"; token_ttl = 60L; };\n"
+	        "  bootstrap_admin = \"off\"; token_ttl = 60L;\n"
+	        "  password_policy = { min_length = 12; };\n"
+	        "  cors_origins = ( \"https://a.example\", \"http://b:8080\" ); "
+	        "};\n"
 	        "workers = 3;\n"
 	        "security = { replay_store = \"memory\"; strict_bsp = true;\n"
 	        "  nonce_cache_max = 100000000L; lockout = { window = 10; }; "
@@ -388,6 +397,10 @@ test_explicit_values(void **state)
 	assert_int_equal(c->management.enabled, 0);
 	assert_string_equal(c->management.bootstrap_admin, "off");
 	assert_int_equal(c->management.token_ttl, 60);
+	assert_int_equal(c->management.password_policy.min_length, 12);
+	assert_int_equal(c->management.n_cors_origins, 2);
+	assert_string_equal(c->management.cors_origins[0], "https://a.example");
+	assert_string_equal(c->management.cors_origins[1], "http://b:8080");
 	assert_int_equal(c->workers, 3);
 	assert_int_equal(c->security.strict_bsp, 1);
 	assert_int_equal(c->security.nonce_cache_max, 100000000);
@@ -538,8 +551,18 @@ static const struct error_case error_cases[] = {
          {":1: listen.[0]: expected a group, got a string"},
          1},
         {"out of range low",
-         LISTEN "management = { token_ttl = 59; };\n",
-         {":2: management.token_ttl: 59 is out of range (60..86400)"},
+         LISTEN "management = { token_ttl = 0; };\n",
+         {":2: management.token_ttl: 0 is out of range (1..86400)"},
+         1},
+        {"password policy out of range",
+         LISTEN "management = { password_policy = { min_length = 0; }; };\n",
+         {":2: management.password_policy.min_length: 0 is out of range "
+          "(1..1024)"},
+         1},
+        {"cors origin with a space",
+         LISTEN "management = { cors_origins = ( \"*\", \"http://a b\" ); "
+                "};\n",
+         {":2: management.cors_origins.[1]: \"http://a b\" holds a space"},
          1},
         {"out of range high",
          LISTEN "userstore = { pool_size = 65; };\n",

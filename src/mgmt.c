@@ -1,0 +1,530 @@
+#include "mgmt.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "err.h"
+#include "keyfile.h"
+#include "log.h"
+#include "mem.h"
+#include "mgmt_http.h"
+#include "mgmt_login.h"
+#include "mgmt_roles.h"
+#include "mgmt_users.h"
+
+/* Bodies up to this are read (and refused above WSG_MGMT_MAX_JSON with a
+ * JSON 400); larger ones are cut off by evhttp with 413. */
+#define HTTP_MAX_BODY (1024 * 1024)
+#define STOP_GRACE_MS 200
+#define RID_PREFIX (0xffffULL << 48)
+
+/* MI's values (RESTConstants.REST_ALL_SUPPORTED_METHODS + ",OPTIONS, PATCH"
+ * and the default management_api.cors.allowed_headers). */
+#define CORS_METHODS "GET, POST, PUT, DELETE,OPTIONS, PATCH"
+#define CORS_HEADERS "Authorization, Content-Type"
+
+enum access {
+	ACCESS_PUBLIC, /* GET /management */
+	ACCESS_BASIC,  /* login: its own Basic check */
+	ACCESS_TOKEN,  /* any authenticated user */
+};
+
+struct route {
+	enum evhttp_cmd_type method;
+	const char *resource; /* first segment; NULL for /management itself */
+	size_t nseg;          /* 1: the collection, 2: /{id} */
+	enum access access;
+	void (*handler)(struct wsg_mgmt_req *r);
+};
+
+/* Admin-only resources are decided by prefix before this table, as MI's
+ * AuthorizationHandler does. */
+static const struct route routes[] = {
+        {EVHTTP_REQ_GET, NULL, 0, ACCESS_PUBLIC, wsg_mgmt_status},
+        {EVHTTP_REQ_GET, "login", 1, ACCESS_BASIC, wsg_mgmt_login},
+        {EVHTTP_REQ_GET, "logout", 1, ACCESS_TOKEN, wsg_mgmt_logout},
+        {EVHTTP_REQ_GET, "users", 1, ACCESS_TOKEN, wsg_mgmt_users_list},
+        {EVHTTP_REQ_POST, "users", 1, ACCESS_TOKEN, wsg_mgmt_users_add},
+        {EVHTTP_REQ_GET, "users", 2, ACCESS_TOKEN, wsg_mgmt_user_show},
+        {EVHTTP_REQ_DELETE, "users", 2, ACCESS_TOKEN, wsg_mgmt_user_delete},
+        {EVHTTP_REQ_PATCH, "users", 2, ACCESS_TOKEN, wsg_mgmt_user_password},
+        {EVHTTP_REQ_GET, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_list},
+        {EVHTTP_REQ_POST, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_add},
+        {EVHTTP_REQ_PUT, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_update},
+        {EVHTTP_REQ_GET, "roles", 2, ACCESS_TOKEN, wsg_mgmt_role_show},
+        {EVHTTP_REQ_DELETE, "roles", 2, ACCESS_TOKEN, wsg_mgmt_role_delete},
+};
+
+static const struct route *
+find_route(const struct wsg_mgmt_req *r, int any_method)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *rt = &routes[i];
+
+		if (rt->nseg != r->nseg ||
+		    (!any_method && rt->method != r->method))
+			continue;
+		if (rt->resource == NULL ||
+		    strcmp(rt->resource, r->seg[0]) == 0)
+			return rt;
+	}
+	return NULL;
+}
+
+/* -------- request setup -------- */
+
+static void
+peer_of(struct wsg_mgmt_req *r)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	const struct sockaddr *sa =
+	        conn ? evhttp_connection_get_addr(conn) : NULL;
+
+	snprintf(r->client, sizeof(r->client), "-");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, r->client, sizeof(r->client));
+		r->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		        (const struct sockaddr_in6 *)sa;
+		const unsigned char *b = in6->sin6_addr.s6_addr;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, r->client,
+		          sizeof(r->client));
+		/* ::1, or 127.0.0.0/8 as an IPv4-mapped address. */
+		r->loopback =
+		        IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		        (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127);
+	}
+}
+
+/* Percent-decodes `s[0..len)`; NULL when the result would hold a NUL or
+ * is not UTF-8 (names and patterns go to the database as utf8mb4). */
+static char *
+decode(const char *s, size_t len, int plus)
+{
+	char *raw = wsg_mem_strndup(s, len), *dec;
+	size_t n = 0;
+
+	dec = evhttp_uridecode(raw, plus, &n);
+	free(raw);
+	if (dec != NULL && (strlen(dec) != n || !wsg_mgmt_utf8_valid(dec, n))) {
+		free(dec);
+		dec = NULL;
+	}
+	return dec;
+}
+
+/*
+ * Splits the path after /management into decoded segments (empty ones
+ * skipped, so a trailing '/' does not matter). Returns 0, or -1 when the
+ * path is not under /management at all.
+ */
+static int
+split_path(struct wsg_mgmt_req *r, const char *path)
+{
+	static const char base[] = "/management";
+	const char *p = path + sizeof(base) - 1;
+	size_t len;
+	char *seg;
+
+	if (strncmp(path, base, sizeof(base) - 1) != 0 ||
+	    (*p != '\0' && *p != '/'))
+		return -1;
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 0)
+			break;
+		if (r->nseg == WSG_MGMT_MAX_SEGS) {
+			r->too_many_segs = 1;
+			break;
+		}
+		seg = decode(p, len, 0);
+		if (seg == NULL) {
+			r->bad_path = 1;
+			seg = wsg_mem_strdup("");
+		}
+		r->seg[r->nseg++] = seg;
+		p += len;
+	}
+	return 0;
+}
+
+static void
+split_query(struct wsg_mgmt_req *r, const char *q)
+{
+	const char *amp, *eq;
+	size_t len;
+	char *name, *value;
+
+	while (q != NULL && *q != '\0') {
+		amp = strchr(q, '&');
+		len = amp ? (size_t)(amp - q) : strlen(q);
+		eq = memchr(q, '=', len);
+		name = decode(q, eq ? (size_t)(eq - q) : len, 1);
+		value = eq ? decode(eq + 1, len - (size_t)(eq + 1 - q), 1)
+		           : wsg_mem_strdup("");
+		if (name == NULL || value == NULL) {
+			r->bad_query = 1;
+			free(name);
+			free(value);
+		} else if (r->nparams == WSG_MGMT_MAX_PARAMS ||
+		           wsg_mgmt_param(r, name) != NULL) {
+			/* First wins; extra parameters mean nothing to us. */
+			free(name);
+			free(value);
+		} else {
+			r->params[r->nparams].name = name;
+			r->params[r->nparams].value = value;
+			r->nparams++;
+		}
+		q = amp ? amp + 1 : NULL;
+	}
+}
+
+/* CORS headers as MI adds them to every management answer. */
+static void
+add_cors(struct wsg_mgmt_req *r)
+{
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	const char *origin, *allow = NULL;
+	size_t i;
+
+	if (mc->n_cors_origins == 0)
+		return;
+	origin = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	                            "Origin");
+	for (i = 0; i < mc->n_cors_origins && allow == NULL; i++) {
+		if (strcmp(mc->cors_origins[i], "*") == 0)
+			allow = "*";
+		else if (origin != NULL &&
+		         strcmp(mc->cors_origins[i], origin) == 0)
+			allow = origin;
+	}
+	if (allow != NULL)
+		evhttp_add_header(out, "Access-Control-Allow-Origin", allow);
+	if (allow != NULL && strcmp(allow, "*") != 0)
+		evhttp_add_header(out, "Vary", "Origin");
+	evhttp_add_header(out, "Access-Control-Allow-Methods", CORS_METHODS);
+	evhttp_add_header(out, "Access-Control-Allow-Headers", CORS_HEADERS);
+}
+
+/* -------- authentication -------- */
+
+/*
+ * The Bearer token: signature, claims and expiry (token.c), not revoked by
+ * any gateway, and issued to the account that holds the name now (a
+ * deleted and re-created user does not inherit old tokens). The caller's
+ * admin status comes from the store, never from the token. Answers 401
+ * (or 500) and returns non-zero on failure.
+ */
+static int
+authenticate(struct wsg_mgmt_req *r)
+{
+	struct wsg_mgmt *m = r->m;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	const char *auth, *why = NULL;
+	int rc, revoked = 0;
+
+	wsg_error_clear(&err);
+	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	                          "Authorization");
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+		wsg_mgmt_reply(r, 401, NULL);
+		return -1;
+	}
+	if (wsg_token_verify(m->jwt_key, sizeof(m->jwt_key), auth + 7,
+	                     strlen(auth + 7), wsg_mgmt_now(), &r->tok,
+	                     &err) != WSG_OK) {
+		wsg_mgmt_audit(r, "mgmt_auth_failure", "%s", err.reason);
+		wsg_mgmt_reply(r, 401, NULL);
+		return -1;
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return -1;
+	rc = wsg_token_is_revoked(c, &r->tok, &revoked, &err);
+	if (rc == WSG_OK && !revoked)
+		rc = wsg_userstore_get(c, r->tok.sub, &r->rec, &err);
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return -1;
+	}
+	if (revoked)
+		why = "token was revoked (logged out)";
+	else if (rc == WSG_ERR_NOTFOUND)
+		why = "token of a user that no longer exists";
+	else if (r->rec->id != r->tok.uid)
+		why = "token of an earlier account with this name";
+	else if (r->rec->disabled)
+		why = "user disabled";
+	if (why != NULL) {
+		r->claimed_user = wsg_mem_strdup(r->tok.sub);
+		wsg_mgmt_audit(r, "mgmt_auth_failure", "%s", why);
+		wsg_mgmt_reply(r, 401, NULL);
+		return -1;
+	}
+	r->user = wsg_mem_strdup(r->tok.sub);
+	r->admin =
+	        wsg_mgmt_has_role(r->rec->roles, m->cfg->management.admin_role);
+	return 0;
+}
+
+/* users and roles are admin-only by prefix, except a password change. */
+static int
+admin_only(const struct wsg_mgmt_req *r)
+{
+	if (r->nseg == 0)
+		return 0;
+	if (strcmp(r->seg[0], "users") == 0)
+		return !(r->method == EVHTTP_REQ_PATCH && r->nseg == 2);
+	return strcmp(r->seg[0], "roles") == 0;
+}
+
+/* -------- dispatch -------- */
+
+static void
+dispatch(struct wsg_mgmt_req *r)
+{
+	const struct route *rt;
+
+	/* A preflight is answered before any authentication (MI does too). */
+	if (r->method == EVHTTP_REQ_OPTIONS) {
+		wsg_mgmt_reply(r, 200, NULL);
+		return;
+	}
+	rt = r->too_many_segs ? NULL : find_route(r, 0);
+	if (rt != NULL && rt->access == ACCESS_PUBLIC) {
+		rt->handler(r);
+		return;
+	}
+	/* Only GET logs in; other methods on it go nowhere, unauthenticated. */
+	if (r->nseg == 1 && strcmp(r->seg[0], "login") == 0) {
+		if (rt != NULL)
+			rt->handler(r);
+		else
+			wsg_mgmt_reply(r, 404, NULL);
+		return;
+	}
+	if (authenticate(r) != 0)
+		return;
+	if (r->bad_path || r->bad_query) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "The request URI holds an encoded NUL "
+		                     "byte or invalid UTF-8");
+		return;
+	}
+	if (admin_only(r) && !r->admin) {
+		wsg_mgmt_audit(r, "mgmt_denied", "not an admin");
+		wsg_mgmt_reply(r, 403, NULL);
+		return;
+	}
+	if (rt == NULL) {
+		wsg_mgmt_reply(r, 404, NULL);
+		return;
+	}
+	rt->handler(r);
+}
+
+static double
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static void
+request_cb(struct evhttp_request *req, void *arg)
+{
+	struct wsg_mgmt *m = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct wsg_log_access a;
+	struct wsg_mgmt_req r;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	r.m = m;
+	r.req = req;
+	r.method = evhttp_request_get_command(req);
+	r.rid = RID_PREFIX | ++m->next_rid;
+	clock_gettime(CLOCK_MONOTONIC, &r.started);
+	peer_of(&r);
+	if (path == NULL || split_path(&r, path) != 0) {
+		wsg_mgmt_reply(&r, 404, NULL);
+	} else {
+		split_query(&r, evhttp_uri_get_query(uri));
+		add_cors(&r);
+		dispatch(&r);
+		if (r.status == 0) {
+			wsg_log_msg("error",
+			            "management: no answer for rid "
+			            "%016llx",
+			            (unsigned long long)r.rid);
+			wsg_mgmt_reply_error(&r, 500, "Internal error");
+		}
+	}
+
+	memset(&a, 0, sizeof(a));
+	a.rid = r.rid;
+	a.client = r.client;
+	a.route = "management";
+	a.user = r.user != NULL ? r.user : r.claimed_user;
+	a.status = r.status;
+	a.latency_ms = elapsed_ms(&r.started);
+	wsg_log_access(m->rt->log, &a);
+
+	for (i = 0; i < r.nseg; i++)
+		free(r.seg[i]);
+	for (i = 0; i < r.nparams; i++) {
+		free(r.params[i].name);
+		free(r.params[i].value);
+	}
+	free(r.claimed_user);
+	free(r.user);
+	wsg_userstore_record_free(r.rec);
+	wsg_token_clear(&r.tok);
+	if (m->db_broken) {
+		wsg_db_close(m->db);
+		m->db = NULL;
+		m->db_broken = 0;
+	}
+}
+
+/* -------- lifetime -------- */
+
+static void *
+mgmt_main(void *arg)
+{
+	struct wsg_mgmt *m = arg;
+
+	event_base_dispatch(m->base);
+	return NULL;
+}
+
+/* On the management thread: no new connections; answers already queued
+ * get a moment to reach their clients before the loop ends. */
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsg_mgmt *m = arg;
+	struct timeval grace = {0, STOP_GRACE_MS * 1000};
+
+	if (m->bound != NULL)
+		evhttp_del_accept_socket(m->http, m->bound);
+	m->bound = NULL;
+	event_base_loopexit(m->base, &grace);
+}
+
+static void
+mgmt_free(struct wsg_mgmt *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	if (m->wake != NULL)
+		event_free(m->wake);
+	if (m->base != NULL)
+		event_base_free(m->base);
+	wsg_db_close(m->db);
+	OPENSSL_cleanse(m->jwt_key, sizeof(m->jwt_key));
+	free(m);
+}
+
+int
+wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
+               struct wsg_error *err)
+{
+	const struct wsg_config *cfg = rt->cfg;
+	const struct wsg_management_conf *mc = &cfg->management;
+	struct wsg_mgmt *m;
+	int rc;
+
+	*out = NULL;
+	if (mc->has_tls)
+		return wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
+		                     "management %s: TLS is not supported by "
+		                     "this build yet",
+		                     mc->address);
+	m = wsg_mem_calloc(1, sizeof(*m));
+	m->rt = rt;
+	m->cfg = cfg;
+	rc = wsg_keyfile_load(mc->jwt_secret_file, m->jwt_key,
+	                      sizeof(m->jwt_key), err);
+	if (rc != WSG_OK)
+		goto out;
+	m->base = event_base_new();
+	if (m->base == NULL) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
+		                   "cannot create an event base");
+		goto out;
+	}
+	m->http = evhttp_new(m->base);
+	evhttp_set_timeout(m->http, (int)cfg->limits.request_timeout);
+	evhttp_set_max_headers_size(m->http,
+	                            (ev_ssize_t)cfg->limits.max_header_size);
+	evhttp_set_max_body_size(m->http, HTTP_MAX_BODY);
+	/* Read (and drop) an oversized body, so the client sees the 413. */
+	evhttp_set_flags(m->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/* Every method reaches us: MI answers unknown ones 404, not 405. */
+	evhttp_set_allowed_methods(
+	        m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                         EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+	                         EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+	/* Empty 401/403 answers carry no Content-Type, as MI's. */
+	evhttp_set_default_content_type(m->http, NULL);
+	evhttp_set_gencb(m->http, request_cb, m);
+	m->bound = evhttp_bind_socket_with_handle(m->http, mc->host, mc->port);
+	if (m->bound == NULL) {
+		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
+		                   "cannot listen on management address %s",
+		                   mc->address);
+		goto out;
+	}
+	m->wake = event_new(m->base, -1, 0, wake_cb, m);
+	if (pthread_create(&m->thread, NULL, mgmt_main, m) != 0) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
+		                   "cannot start the management thread");
+		goto out;
+	}
+	m->running = 1;
+	*out = m;
+	m = NULL;
+	rc = WSG_OK;
+out:
+	mgmt_free(m);
+	return rc;
+}
+
+void
+wsg_mgmt_stop(struct wsg_mgmt *m)
+{
+	if (m == NULL)
+		return;
+	if (m->running) {
+		event_active(m->wake, EV_READ, 0);
+		pthread_join(m->thread, NULL);
+	}
+	mgmt_free(m);
+}

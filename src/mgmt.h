@@ -1,0 +1,32 @@
+/*
+ * The management API listener (`management.address`, paths under
+ * /management) on its own thread with its own event_base and evhttp, so
+ * management work
+ * (argon2 for logins, blocking database transactions) never delays the
+ * data plane. Routes requests to the resources with WSO2 MI's order of
+ * checks: CORS preflight, authentication, admin-only prefixes, resource.
+ */
+#ifndef WSG_MGMT_H
+#define WSG_MGMT_H
+
+#include "server.h"
+#include "types.h"
+
+struct wsg_mgmt;
+
+/*
+ * Loads management.jwt_secret_file, binds management.address and starts
+ * the thread. `rt` must outlive the listener. Fails with the reason in
+ * `err` (nothing started) when the key cannot be loaded, the address cannot
+ * be bound or management.tls is set (not supported by this build yet).
+ */
+int wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
+		   struct wsg_error *err);
+
+/*
+ * Stops accepting, gives answers already sent a moment to flush, joins the
+ * thread and frees everything. NULL is fine.
+ */
+void wsg_mgmt_stop(struct wsg_mgmt *m);
+
+#endif

@@ -1,0 +1,489 @@
+#include "mgmt_http.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "credcache.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "password.h"
+
+static const char SQL_PING[] = "SELECT 1";
+/* Reads see the latest committed rows, so a check made under a lock holds. */
+static const char SQL_ISOLATION[] =
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+static const char *
+status_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 500: return "Internal Server Error";
+	}
+	return "Status";
+}
+
+int64_t
+wsg_mgmt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* -------- replies -------- */
+
+void
+wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body)
+{
+	struct evbuffer *buf = NULL;
+	char *text;
+
+	if (r->status != 0) {
+		/* A handler bug; the first answer stands. */
+		wsg_log_msg("error",
+		            "management: second reply %d to rid %016llx",
+		            status, (unsigned long long)r->rid);
+		json_decref(body);
+		return;
+	}
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(body);
+		if (text == NULL) {
+			wsg_log_msg("error", "management: cannot serialise a "
+			                     "JSON reply");
+			status = 500;
+		} else {
+			buf = evbuffer_new();
+			evbuffer_add(buf, text, strlen(text));
+			free(text);
+			evhttp_add_header(
+			        evhttp_request_get_output_headers(r->req),
+			        "Content-Type", "application/json");
+		}
+	}
+	evhttp_send_reply(r->req, status, status_phrase(status), buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	r->status = status;
+}
+
+void
+wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	wsg_mgmt_reply(r, status, json_pack("{s:s}", "Error", msg));
+}
+
+void
+wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r, const struct wsg_error *err)
+{
+	wsg_log_msg("error", "management rid=%016llx: %s",
+	            (unsigned long long)r->rid,
+	            err != NULL && err->reason[0] ? err->reason
+	                                          : "database failure");
+	r->m->db_broken = 1;
+	wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
+}
+
+void
+wsg_mgmt_reply_status(struct wsg_mgmt_req *r, const char *key,
+                      const char *value, const char *status)
+{
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:s,s:s}", key, value, "status", status));
+}
+
+/* -------- input -------- */
+
+const char *
+wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+int
+wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+	json_t *j;
+
+	*out = NULL;
+	if (len == 0) {
+		wsg_mgmt_reply_error(r, 400, "JSON payload is missing");
+		return WSG_ERR_PARSE;
+	}
+	if (len > WSG_MGMT_MAX_JSON) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "The JSON payload is larger than %d bytes",
+		                     WSG_MGMT_MAX_JSON);
+		return WSG_ERR_LIMIT;
+	}
+	/* Duplicate keys are refused: two readers could pick different ones. */
+	j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
+	               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (j == NULL) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "Malformed JSON payload: %s (line %d, "
+		                     "column %d)",
+		                     jerr.text, jerr.line, jerr.column);
+		return WSG_ERR_PARSE;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		wsg_mgmt_reply_error(r, 400,
+		                     "The JSON payload must be an object");
+		return WSG_ERR_PARSE;
+	}
+	*out = j;
+	return WSG_OK;
+}
+
+int
+wsg_mgmt_json_string(json_t *o, const char *key, const char **out)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return WSG_ERR_NOTFOUND;
+	if (!json_is_string(v))
+		return WSG_ERR_INVAL;
+	/* jansson refuses \u0000 unless asked, but be sure: names are C
+	 * strings. */
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return WSG_ERR_INVAL;
+	*out = json_string_value(v);
+	return WSG_OK;
+}
+
+int
+wsg_mgmt_json_bool(json_t *o, const char *key, int *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return WSG_ERR_NOTFOUND;
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		return WSG_OK;
+	}
+	if (json_is_string(v) &&
+	    strcasecmp(json_string_value(v), "true") == 0) {
+		*out = 1;
+		return WSG_OK;
+	}
+	if (json_is_string(v) &&
+	    strcasecmp(json_string_value(v), "false") == 0) {
+		*out = 0;
+		return WSG_OK;
+	}
+	return WSG_ERR_INVAL;
+}
+
+int
+wsg_mgmt_check_username(const char *s, char *why, size_t whylen)
+{
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (wsg_userstore_check_name("it", s, 0, &err) != WSG_OK) {
+		snprintf(why, whylen, "%s", err.reason);
+		return WSG_ERR_INVAL;
+	}
+	if (strchr(s, ':') != NULL) {
+		snprintf(why, whylen, "it contains ':'");
+		return WSG_ERR_INVAL;
+	}
+	return WSG_OK;
+}
+
+int
+wsg_mgmt_check_role(const char *s, char *why, size_t whylen)
+{
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (wsg_userstore_check_name("it", s, 1, &err) != WSG_OK) {
+		snprintf(why, whylen, "%s", err.reason);
+		return WSG_ERR_INVAL;
+	}
+	return WSG_OK;
+}
+
+/* Length of the UTF-8 sequence at s (shortest form, no surrogates), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	unsigned long c, min;
+	size_t n, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, c = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, c = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+int
+wsg_mgmt_utf8_valid(const char *s, size_t len)
+{
+	unsigned long cp;
+	size_t i = 0, n;
+
+	while (i < len) {
+		n = utf8_seq((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+int
+wsg_mgmt_check_password(const struct wsg_mgmt *m, const char *pw, size_t len,
+                        char *why, size_t whylen)
+{
+	const unsigned char *u = (const unsigned char *)pw;
+	unsigned min = m->cfg->management.password_policy.min_length;
+	unsigned long cp;
+	size_t i = 0, n, chars = 0;
+
+	if (len > WSG_MGMT_MAX_PASSWORD) {
+		snprintf(why, whylen, "it must be at most %d bytes long",
+		         WSG_MGMT_MAX_PASSWORD);
+		return WSG_ERR_INVAL;
+	}
+	while (i < len) {
+		n = utf8_seq(u + i, len - i, &cp);
+		if (n == 0) {
+			snprintf(why, whylen, "it is not valid UTF-8");
+			return WSG_ERR_INVAL;
+		}
+		if (cp < 0x20 || cp == 0x7f) {
+			snprintf(why, whylen,
+			         "it contains a control character");
+			return WSG_ERR_INVAL;
+		}
+		i += n;
+		chars++;
+	}
+	if (chars < min) {
+		snprintf(why, whylen, "it must be at least %u characters long",
+		         min);
+		return WSG_ERR_INVAL;
+	}
+	return WSG_OK;
+}
+
+int
+wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
+                      const char *prefix)
+{
+	if (domain == NULL || domain[0] == '\0' ||
+	    strcasecmp(domain, "PRIMARY") == 0)
+		return WSG_OK;
+	wsg_mgmt_reply_error(r, 400,
+	                     "%sCould not find a user-store for the given "
+	                     "domain %s",
+	                     prefix, domain);
+	return WSG_ERR_NOTFOUND;
+}
+
+/* -------- the store -------- */
+
+static int
+db_open(struct wsg_mgmt *m, struct wsg_error *err)
+{
+	char sql[64];
+	int rc;
+
+	rc = wsg_db_connect(&m->rt->db_params, &m->db, err);
+	if (rc == WSG_OK)
+		rc = wsg_db_exec(m->db, SQL_ISOLATION, NULL, 0, NULL, err);
+	/* A lock wait ends before the client's read timeout gives up. */
+	if (rc == WSG_OK) {
+		snprintf(sql, sizeof(sql),
+		         "SET SESSION innodb_lock_wait_timeout = %lld",
+		         (long long)m->cfg->userstore.query_timeout);
+		rc = wsg_db_exec(m->db, sql, NULL, 0, NULL, err);
+	}
+	if (rc != WSG_OK) {
+		wsg_db_close(m->db);
+		m->db = NULL;
+	}
+	return rc;
+}
+
+int
+wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
+{
+	struct wsg_mgmt *m = r->m;
+	struct wsg_error err;
+
+	*out = NULL;
+	wsg_error_clear(&err);
+	if (m->db != NULL && r->db_checked) {
+		*out = m->db;
+		return WSG_OK;
+	}
+	/* An idle connection may have been closed by the server meanwhile. */
+	if (m->db != NULL &&
+	    wsg_db_exec(m->db, SQL_PING, NULL, 0, NULL, &err) != WSG_OK) {
+		wsg_db_close(m->db);
+		m->db = NULL;
+	}
+	if (m->db == NULL && db_open(m, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return WSG_ERR_DB;
+	}
+	r->db_checked = 1;
+	*out = m->db;
+	return WSG_OK;
+}
+
+int
+wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
+                   int need_caller, uint64_t *rid,
+                   struct wsg_db_result **admins)
+{
+	struct wsg_error err;
+	int rc;
+
+	*admins = NULL;
+	wsg_error_clear(&err);
+	rc = wsg_userstore_tx_lock_role(c, r->m->cfg->management.admin_role,
+	                                rid, &err);
+	if (rc == WSG_OK && *rid != 0)
+		rc = wsg_userstore_tx_role_members(c, *rid, admins, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return rc;
+	}
+	if (*admins == NULL)
+		*admins = wsg_mem_calloc(1, sizeof(**admins));
+	if (need_caller && !wsg_mgmt_result_has(*admins, r->user)) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "no longer holds the admin role");
+		wsg_db_result_free(*admins);
+		*admins = NULL;
+		wsg_mgmt_reply(r, 403, NULL);
+		return WSG_ERR_AUTH;
+	}
+	return WSG_OK;
+}
+
+int
+wsg_mgmt_result_has(const struct wsg_db_result *res, const char *name)
+{
+	size_t i;
+
+	for (i = 0; res != NULL && i < res->nrows; i++) {
+		const char *v = res->cells[i * res->ncols];
+
+		if (v != NULL && strcmp(v, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+wsg_mgmt_has_role(const char *roles, const char *role)
+{
+	size_t n = strlen(role);
+	const char *p = roles;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && memcmp(p, role, n) == 0)
+			return 1;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int
+wsg_mgmt_make_secrets(const struct wsg_mgmt *m, const char *user,
+                      const char *pw, size_t len, int digest, char **hash,
+                      unsigned char **sealed, size_t *sealed_len)
+{
+	int rc;
+
+	*hash = NULL;
+	*sealed = NULL;
+	*sealed_len = 0;
+	if (digest) {
+		rc = wsg_password_seal(m->rt->master_key, user, pw, len, sealed,
+		                       sealed_len);
+		if (rc != WSG_OK)
+			return rc;
+	}
+	rc = wsg_password_hash(pw, len, hash);
+	if (rc != WSG_OK) {
+		free(*sealed);
+		*sealed = NULL;
+		*sealed_len = 0;
+	}
+	return rc;
+}
+
+/* -------- logs -------- */
+
+void
+wsg_mgmt_audit(const struct wsg_mgmt_req *r, const char *event, const char *fmt,
+               ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	wsg_log_audit(r->m->rt->log, r->rid, r->client, "management",
+	              r->user != NULL ? r->user : r->claimed_user, event,
+	              reason);
+}

@@ -1,0 +1,196 @@
+/*
+ * The management API's request context and the helpers its resources
+ * share: JSON replies in WSO2 MI's shapes ({"Error": "..."} errors, empty
+ * 401/403 bodies), the request body as a JSON object, decoded path segments
+ * and query parameters, the management thread's blocking database
+ * connection, input rules (names, password policy, user-store domain) and
+ * the audit log. Everything here runs on the management thread only.
+ */
+#ifndef WSG_MGMT_HTTP_H
+#define WSG_MGMT_HTTP_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "db.h"
+#include "server.h"
+#include "token.h"
+#include "types.h"
+#include "userstore.h"
+
+#define WSG_MGMT_MAX_SEGS 4          /* path segments after /management */
+#define WSG_MGMT_MAX_PARAMS 16       /* query parameters kept */
+#define WSG_MGMT_MAX_JSON 65536      /* bytes of a JSON body we parse */
+#define WSG_MGMT_MAX_PASSWORD 1024   /* bytes, as the command line */
+
+/* MI's error texts start with a fixed prefix followed directly by the cause. */
+#define WSG_MGMT_E_REQUEST "Error processing the request"
+#define WSG_MGMT_E_REQUEST_DOT "Error processing the request. "
+#define WSG_MGMT_E_NOT_FOUND "Requested resource not found. "
+#define WSG_MGMT_E_RETRY "Please try again. "
+#define WSG_MGMT_E_STORE "Error initializing the user store. Please try again later"
+
+/* The management thread's state. */
+struct wsg_mgmt {
+	struct wsg_runtime *rt;
+	const struct wsg_config *cfg;
+	unsigned char jwt_key[WSG_TOKEN_KEY_LEN];
+	struct wsg_db_conn *db;  /* opened on first use; NULL after a failure */
+	int db_broken;           /* close `db` once the current request ends */
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct event *wake;      /* activated by wsg_mgmt_stop() */
+	pthread_t thread;
+	int running;
+	uint64_t next_rid;
+};
+
+struct wsg_mgmt_param {
+	char *name;
+	char *value;             /* decoded, NUL-free */
+};
+
+/* One request, alive for the duration of its (synchronous) handler. */
+struct wsg_mgmt_req {
+	struct wsg_mgmt *m;
+	struct evhttp_request *req;
+	enum evhttp_cmd_type method;
+	uint64_t rid;
+	char client[64];
+	int loopback;            /* peer is 127.0.0.0/8 or ::1 */
+	struct timespec started;
+	char *seg[WSG_MGMT_MAX_SEGS]; /* decoded segments after /management */
+	size_t nseg;
+	int too_many_segs;
+	int bad_path;            /* a segment decoded to a NUL byte */
+	struct wsg_mgmt_param params[WSG_MGMT_MAX_PARAMS];
+	size_t nparams;
+	int bad_query;
+	char *claimed_user;      /* Basic-auth user of a login, for the log */
+	char *user;              /* authenticated caller */
+	struct wsg_user_record *rec; /* the caller as stored */
+	int admin;               /* the caller holds management.admin_role */
+	struct wsg_token tok;    /* the caller's token */
+	int db_checked;          /* the connection answered during this request */
+	int status;              /* HTTP status sent, 0 before */
+};
+
+/* -------- replies (each request is answered exactly once) -------- */
+
+/* Sends `status` with `body` (stolen; NULL: empty body). */
+void wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body);
+
+/* Sends `status` with {"Error": "<formatted text>"}. */
+void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
+			  ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * A database failure: logs `err`, answers 500 with MI's user-store text (the
+ * peer never sees SQL errors) and marks the connection for a reconnect.
+ */
+void wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r,
+			     const struct wsg_error *err);
+
+/* {"userId": user, "status": status}, as MI's user changes answer. */
+void wsg_mgmt_reply_status(struct wsg_mgmt_req *r, const char *key,
+			   const char *value, const char *status);
+
+/* -------- input -------- */
+
+/* A decoded query parameter, or NULL. */
+const char *wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name);
+
+/*
+ * The request body as a JSON object. On WSG_OK `*out` holds a reference
+ * (caller json_decref()s). Otherwise the request has been answered 400
+ * (missing, too large, malformed, not an object) and `*out` is NULL.
+ */
+int wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out);
+
+/*
+ * A string member: WSG_OK (`*out` points into `o`), WSG_ERR_NOTFOUND when
+ * absent or null, WSG_ERR_INVAL when it has another type.
+ */
+int wsg_mgmt_json_string(json_t *o, const char *key, const char **out);
+
+/* A boolean member, also as the strings "true"/"false" (any case), as MI
+ * reads isAdmin. WSG_OK, WSG_ERR_NOTFOUND (absent or null), WSG_ERR_INVAL. */
+int wsg_mgmt_json_bool(json_t *o, const char *key, int *out);
+
+/*
+ * A username the management API accepts: the store's name rules and no ':'
+ * (HTTP Basic splits at the first one). WSG_OK, or WSG_ERR_INVAL with the
+ * cause in `why`.
+ */
+int wsg_mgmt_check_username(const char *s, char *why, size_t whylen);
+
+/* A role name (the store's rules). WSG_OK or WSG_ERR_INVAL with `why`. */
+int wsg_mgmt_check_role(const char *s, char *why, size_t whylen);
+
+/* 1 when s[0..len) is UTF-8 (shortest forms, no surrogates), else 0. */
+int wsg_mgmt_utf8_valid(const char *s, size_t len);
+
+/*
+ * `management.password_policy`: valid UTF-8 without control characters, at
+ * least min_length characters, at most WSG_MGMT_MAX_PASSWORD bytes.
+ */
+int wsg_mgmt_check_password(const struct wsg_mgmt *m, const char *pw,
+			    size_t len, char *why, size_t whylen);
+
+/*
+ * MI's `domain`: absent, "" or "PRIMARY" (any case) is the one store we
+ * have. Otherwise answers 400 and returns WSG_ERR_NOTFOUND.
+ */
+int wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
+			  const char *prefix);
+
+/* -------- the store -------- */
+
+/*
+ * The thread's connection, opened (or re-opened after a failure) on demand
+ * and checked with a round trip. On failure the request has been answered
+ * 500 and WSG_ERR_DB is returned.
+ */
+int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
+
+/*
+ * Inside an open transaction: locks management.admin_role's row and its
+ * memberships and gives the admins' names (`*admins`, caller frees) and
+ * the role id (0 if the role does not exist yet). When `need_caller` is
+ * set and the caller is no longer an admin, answers 403 and returns
+ * WSG_ERR_AUTH. Database failures are answered too.
+ */
+int wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
+		       int need_caller, uint64_t *rid,
+		       struct wsg_db_result **admins);
+
+/* 1 when `name` is a first-column value of `res`. */
+int wsg_mgmt_result_has(const struct wsg_db_result *res, const char *name);
+
+/* 1 when the ','-separated `roles` holds `role`. */
+int wsg_mgmt_has_role(const char *roles, const char *role);
+
+/*
+ * Argon2id hash of `pw` and, when `digest`, the password sealed under the
+ * master key for PasswordDigest. Caller frees `*hash` and `*sealed`.
+ */
+int wsg_mgmt_make_secrets(const struct wsg_mgmt *m, const char *user,
+			  const char *pw, size_t len, int digest, char **hash,
+			  unsigned char **sealed, size_t *sealed_len);
+
+/* -------- logs -------- */
+
+/* An audit line for this request, with the acting user. */
+void wsg_mgmt_audit(const struct wsg_mgmt_req *r, const char *event,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Seconds since the epoch. */
+int64_t wsg_mgmt_now(void);
+
+#endif

@@ -1,0 +1,292 @@
+#include "mgmt_login.h"
+
+#include "autoconf.h"
+
+#include <event2/http.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "credcache.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "password.h"
+#include "wsse.h"
+
+/* Longest Basic credential we decode: a name, ':' and a password. */
+#define MAX_BASIC_DECODED (WSG_USERSTORE_MAX_NAME + 1 + WSG_MGMT_MAX_PASSWORD)
+#define MAX_BASIC_ENCODED ((MAX_BASIC_DECODED + 2) / 3 * 4)
+
+void
+wsg_mgmt_status(struct wsg_mgmt_req *r)
+{
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:s,s:s}", "wssgate", PACKAGE_VERSION,
+	                         "ManagementApi", "Active"));
+}
+
+/* MI's challenge header really is spelled with an underscore; a standard
+ * WWW-Authenticate would make browsers pop up their own login dialog over
+ * the dashboards, which log in with XMLHttpRequest. */
+static void
+unauthorized(struct wsg_mgmt_req *r, int challenge)
+{
+	if (challenge)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		                  "WWW_Authenticate",
+		                  "Basic realm=\"wssgate\"");
+	wsg_mgmt_reply(r, 401, NULL);
+}
+
+/*
+ * Splits "Basic base64(user:password)" at the first ':'. `*raw` holds both
+ * (NUL between them), wiped and freed by the caller with its length.
+ */
+static int
+parse_basic(const char *auth, unsigned char **raw, size_t *raw_len,
+            const char **user, const char **pw, size_t *pw_len)
+{
+	const char *b64 = auth + 6;
+	unsigned char *colon;
+	size_t len;
+
+	*raw = NULL;
+	*raw_len = 0;
+	if (strncmp(auth, "Basic ", 6) != 0)
+		return WSG_ERR_AUTH;
+	while (*b64 == ' ')
+		b64++;
+	len = strlen(b64);
+	while (len > 0 && b64[len - 1] == ' ')
+		len--;
+	if (len == 0 || len > MAX_BASIC_ENCODED)
+		return WSG_ERR_AUTH;
+	if (wsg_wsse_base64_decode(b64, len, raw, raw_len) != WSG_OK)
+		return WSG_ERR_AUTH;
+	colon = memchr(*raw, ':', *raw_len);
+	/* A NUL byte would cut the name short: refuse it rather than guess. */
+	if (colon == NULL || colon == *raw || memchr(*raw, '\0', *raw_len) ||
+	    (size_t)(colon - *raw) + 1 == *raw_len)
+		return WSG_ERR_AUTH;
+	*colon = '\0';
+	*user = (const char *)*raw;
+	*pw = (const char *)colon + 1;
+	*pw_len = *raw_len - (size_t)(colon - *raw) - 1;
+	return WSG_OK;
+}
+
+static int
+bootstrap_allowed(const struct wsg_mgmt_req *r)
+{
+	const char *mode = r->m->cfg->management.bootstrap_admin;
+
+	if (strcmp(mode, "any") == 0)
+		return 1;
+	return strcmp(mode, "loopback") == 0 && r->loopback;
+}
+
+static void
+reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
+{
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	char *jwt = NULL;
+
+	if (wsg_token_issue(r->m->jwt_key, sizeof(r->m->jwt_key), user, uid,
+	                    admin, wsg_mgmt_now(), mc->token_ttl, &jwt,
+	                    NULL) != WSG_OK) {
+		wsg_log_msg("error", "management: cannot issue a token");
+		wsg_mgmt_reply_error(
+		        r, 500, "Error occurred while generating JWT token");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	                  "Cache-Control", "no-store");
+	wsg_mgmt_reply(r, 200, json_pack("{s:s}", "AccessToken", jwt));
+	OPENSSL_cleanse(jwt, strlen(jwt));
+	free(jwt);
+}
+
+/*
+ * The first admin: `user` does not exist and no admin does either. One
+ * transaction holds the admin role's row lock from the emptiness check to
+ * the commit, so of several concurrent first logins (on any gateway) one
+ * creates an admin and the others see it and fail. Returns 1 when it
+ * answered (token, 400 or 500), 0 when the caller should answer 401.
+ */
+static int
+bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
+          const char *pw, size_t pw_len)
+{
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	struct wsg_db_result *admins = NULL;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	uint64_t rid = 0, uid = 0;
+	struct wsg_error err;
+	char why[256], *hash = NULL;
+	int rc, answered = 1, in_tx = 0;
+
+	wsg_error_clear(&err);
+	/* A cheap look first, so logins of a running system never hash. */
+	rc = wsg_userstore_role_members(c, mc->admin_role, &admins, &err);
+	if (rc == WSG_OK && admins->nrows > 0) {
+		answered = 0;
+		goto out;
+	}
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	wsg_db_result_free(admins);
+	admins = NULL;
+	if (wsg_mgmt_check_username(user, why, sizeof(why)) != WSG_OK) {
+		wsg_mgmt_audit(r, "bootstrap_refused", "invalid username: %s",
+		               why);
+		wsg_mgmt_reply_error(r, 400, "Invalid username: %s", why);
+		goto out;
+	}
+	if (wsg_mgmt_check_password(r->m, pw, pw_len, why, sizeof(why)) !=
+	    WSG_OK) {
+		wsg_mgmt_audit(r, "bootstrap_refused", "invalid password: %s",
+		               why);
+		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
+		goto out;
+	}
+	if (wsg_mgmt_make_secrets(r->m, user, pw, pw_len, 1, &hash, &sealed,
+	                          &sealed_len) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 500,
+		                     "Error occurred authenticating user.");
+		goto out;
+	}
+	rc = wsg_db_begin(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	rc = wsg_userstore_tx_upsert_role(c, mc->admin_role, &rid, &err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_role_members(c, rid, &admins, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	if (admins->nrows > 0) {
+		/* Another first login won the race. */
+		answered = 0;
+		goto out;
+	}
+	rc = wsg_userstore_tx_insert_user(c, user, hash, sealed, sealed_len,
+	                                  NULL, &uid, &err);
+	if (rc == WSG_ERR_EXISTS) {
+		answered = 0;
+		goto out;
+	}
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_grant(c, uid, rid, &err);
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	wsg_credcache_invalidate(r->m->rt->credcache, user);
+	wsg_mgmt_audit(r, "bootstrap_admin",
+	               "the store held no admin: created '%s' as the first "
+	               "admin (bootstrap_admin=%s)",
+	               user, mc->bootstrap_admin);
+	reply_token(r, user, uid, 1);
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+	free(hash);
+	free(sealed);
+	return answered;
+}
+
+void
+wsg_mgmt_login(struct wsg_mgmt_req *r)
+{
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	const char *auth, *user = NULL, *pw = NULL;
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_conn *c = NULL;
+	unsigned char *raw = NULL;
+	size_t raw_len = 0, pw_len = 0;
+	struct wsg_error err;
+	int rc, admin;
+
+	wsg_error_clear(&err);
+	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	                          "Authorization");
+	if (auth == NULL) {
+		unauthorized(r, 1);
+		goto out;
+	}
+	if (parse_basic(auth, &raw, &raw_len, &user, &pw, &pw_len) != WSG_OK) {
+		wsg_mgmt_audit(r, "login_failure",
+		               "malformed Basic credentials");
+		unauthorized(r, 0);
+		goto out;
+	}
+	r->claimed_user = wsg_mem_strdup(user);
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_check_name("it", user, 0, NULL) == WSG_OK
+	             ? wsg_userstore_get(c, user, &rec, &err)
+	             : WSG_ERR_NOTFOUND;
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	if (rc == WSG_ERR_NOTFOUND) {
+		if (bootstrap_allowed(r) && bootstrap(r, c, user, pw, pw_len))
+			goto out;
+		/* Same argon2 work as a wrong password for a known name. */
+		wsg_password_verify(wsg_password_dummy_hash(), pw, pw_len);
+		wsg_mgmt_audit(r, "login_failure", "unknown user");
+		if (r->status == 0)
+			unauthorized(r, 0);
+		goto out;
+	}
+	rc = wsg_password_verify(rec->password_hash, pw, pw_len);
+	if (rc == WSG_OK && rec->disabled)
+		rc = WSG_ERR_PERM;
+	if (rc != WSG_OK) {
+		wsg_mgmt_audit(r, "login_failure", "%s",
+		               rc == WSG_ERR_AUTH   ? "wrong password"
+		               : rc == WSG_ERR_PERM ? "user disabled"
+		                                    : "stored hash unreadable");
+		unauthorized(r, 0);
+		goto out;
+	}
+	admin = wsg_mgmt_has_role(rec->roles, mc->admin_role);
+	r->user = wsg_mem_strdup(user);
+	wsg_mgmt_audit(r, "mgmt_login", "logged in (%s)",
+	               admin ? "admin" : "default");
+	reply_token(r, user, rec->id, admin);
+out:
+	wsg_userstore_record_free(rec);
+	if (raw != NULL)
+		wsg_mem_free_secret(raw, raw_len);
+}
+
+void
+wsg_mgmt_logout(struct wsg_mgmt_req *r)
+{
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	if (wsg_token_revoke(c, &r->tok, wsg_mgmt_now(), &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return;
+	}
+	wsg_mgmt_audit(r, "mgmt_logout", "token %.8s... revoked", r->tok.jti);
+	wsg_mgmt_reply(r, 200, NULL);
+}

@@ -1,0 +1,438 @@
+#include "mgmt_roles.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "credcache.h"
+#include "err.h"
+#include "mem.h"
+
+#define MAX_ROLE_CHANGES 64 /* entries of addedRoles or removedRoles */
+
+static const char E_PUT_FIELDS[] =
+        "Missing one or more of the fields, 'userId', 'addedRoles', "
+        "'removedRoles' in the payload.";
+
+static void
+role_not_found(struct wsg_mgmt_req *r, const char *role)
+{
+	wsg_mgmt_reply_error(r, 404, "%sRole: %s cannot be found.",
+	                     WSG_MGMT_E_NOT_FOUND, role);
+}
+
+static json_t *
+first_column(const struct wsg_db_result *res, const char *key)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	for (i = 0; i < res->nrows; i++) {
+		const char *v = res->cells[i * res->ncols];
+
+		json_array_append_new(list, key ? json_pack("{s:s}", key, v)
+		                                : json_string(v));
+	}
+	return list;
+}
+
+void
+wsg_mgmt_roles_list(struct wsg_mgmt_req *r)
+{
+	const char *key = wsg_mgmt_param(r, "searchKey");
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	char *search = NULL;
+	size_t len;
+
+	wsg_error_clear(&err);
+	/* As MI: a blank searchKey lists everything. */
+	if (key != NULL) {
+		while (*key == ' ' || *key == '\t')
+			key++;
+		len = strlen(key);
+		while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
+			len--;
+		if (len > WSG_USERSTORE_MAX_NAME) {
+			wsg_mgmt_reply_error(
+			        r, 400,
+			        "%sThe searchKey must be at most %d "
+			        "bytes long",
+			        WSG_MGMT_E_REQUEST_DOT, WSG_USERSTORE_MAX_NAME);
+			return;
+		}
+		if (len > 0)
+			search = wsg_mem_strndup(key, len);
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	if (wsg_userstore_find_roles(c, search, &res, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:I,s:o}", "count", (json_int_t)res->nrows,
+	                         "list", first_column(res, "role")));
+out:
+	wsg_db_result_free(res);
+	free(search);
+}
+
+void
+wsg_mgmt_role_show(struct wsg_mgmt_req *r)
+{
+	const char *role = r->seg[1];
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	int rc;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		return;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	rc = wsg_userstore_role_members(c, role, &res, &err);
+	if (rc == WSG_ERR_NOTFOUND)
+		role_not_found(r, role);
+	else if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, &err);
+	else
+		wsg_mgmt_reply(r, 200,
+		               json_pack("{s:s,s:o}", "role", role, "users",
+		                         first_column(res, NULL)));
+	wsg_db_result_free(res);
+}
+
+void
+wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
+{
+	const char *P = WSG_MGMT_E_REQUEST_DOT, *role = NULL, *domain = NULL;
+	struct wsg_db_result *admins = NULL;
+	struct wsg_db_conn *c = NULL;
+	uint64_t admin_rid = 0, rid = 0;
+	struct wsg_error err;
+	json_t *body = NULL;
+	char why[256];
+	int rc, in_tx = 0;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_body(r, &body) != WSG_OK)
+		goto out;
+	rc = wsg_mgmt_json_string(body, "role", &role);
+	if (rc == WSG_ERR_NOTFOUND) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sMissing role name in the payload", P);
+		goto out;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe field 'role' must be a string", P);
+		goto out;
+	}
+	if (wsg_mgmt_json_string(body, "domain", &domain) == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'domain' must be a string", P);
+		goto out;
+	}
+	if (wsg_mgmt_check_domain(r, domain, P) != WSG_OK)
+		goto out;
+	if (wsg_mgmt_check_role(role, why, sizeof(why)) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 400, "%sInvalid role name: %s", P, why);
+		goto out;
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	if (wsg_db_begin(c, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_tx_insert_role(c, role, &rid, &err);
+	if (rc == WSG_ERR_EXISTS) {
+		wsg_mgmt_reply_error(r, 400, "%sThe role : %s already exists",
+		                     P, role);
+		goto out;
+	}
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	wsg_mgmt_audit(r, "role_added", "added role '%s'", role);
+	wsg_mgmt_reply_status(r, "role", role, "Added");
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+	json_decref(body);
+}
+
+void
+wsg_mgmt_role_delete(struct wsg_mgmt_req *r)
+{
+	const char *role = r->seg[1];
+	struct wsg_db_result *admins = NULL;
+	struct wsg_db_conn *c = NULL;
+	uint64_t admin_rid = 0, rid = 0;
+	struct wsg_error err;
+	int rc, in_tx = 0;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		goto out;
+	if (strcmp(role, r->m->cfg->management.admin_role) == 0) {
+		wsg_mgmt_reply_error(r, 400, "%sCannot remove the admin role",
+		                     WSG_MGMT_E_REQUEST_DOT);
+		goto out;
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	if (wsg_db_begin(c, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
+	if (rc == WSG_OK && rid == 0) {
+		role_not_found(r, role);
+		goto out;
+	}
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_delete_role(c, rid, &err);
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	/* Any number of users lost the role. */
+	wsg_credcache_invalidate(r->m->rt->credcache, NULL);
+	wsg_mgmt_audit(r, "role_deleted", "deleted role '%s'", role);
+	wsg_mgmt_reply_status(r, "role", role, "Deleted");
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+}
+
+/* The request of PUT /management/roles, validated. */
+struct put_req {
+	const char *user;
+	const char *added[MAX_ROLE_CHANGES];
+	size_t nadded;
+	const char *removed[MAX_ROLE_CHANGES];
+	size_t nremoved;
+};
+
+/* One of addedRoles / removedRoles into `out`; answers 400 on a fault. */
+static int
+role_array(struct wsg_mgmt_req *r, json_t *o, const char *key, const char **out,
+           size_t *n)
+{
+	const char *P = WSG_MGMT_E_REQUEST_DOT;
+	json_t *a = json_object_get(o, key), *v;
+	char why[256];
+	size_t i;
+
+	*n = 0;
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > MAX_ROLE_CHANGES) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe field '%s' must be an array of at "
+		                     "most %d role names",
+		                     P, key, MAX_ROLE_CHANGES);
+		return -1;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v) ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			wsg_mgmt_reply_error(r, 400,
+			                     "%sThe field '%s' must hold role "
+			                     "names (strings)",
+			                     P, key);
+			return -1;
+		}
+		if (wsg_mgmt_check_role(json_string_value(v), why,
+		                        sizeof(why)) != WSG_OK) {
+			wsg_mgmt_reply_error(r, 400,
+			                     "%sInvalid role name in '%s': %s",
+			                     P, key, why);
+			return -1;
+		}
+		out[(*n)++] = json_string_value(v);
+	}
+	return 0;
+}
+
+static int
+parse_put(struct wsg_mgmt_req *r, json_t *o, struct put_req *p)
+{
+	const char *P = WSG_MGMT_E_REQUEST_DOT, *domain = NULL;
+	size_t i, j;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (json_object_get(o, "userId") == NULL ||
+	    (json_object_get(o, "addedRoles") == NULL &&
+	     json_object_get(o, "removedRoles") == NULL)) {
+		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_PUT_FIELDS);
+		return -1;
+	}
+	rc = wsg_mgmt_json_string(o, "userId", &p->user);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'userId' must be a string", P);
+		return -1;
+	}
+	if (wsg_mgmt_json_string(o, "domain", &domain) == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'domain' must be a string", P);
+		return -1;
+	}
+	if (wsg_mgmt_check_domain(r, domain, P) != WSG_OK ||
+	    role_array(r, o, "addedRoles", p->added, &p->nadded) != 0 ||
+	    role_array(r, o, "removedRoles", p->removed, &p->nremoved) != 0)
+		return -1;
+	for (i = 0; i < p->nadded; i++)
+		for (j = 0; j < p->nremoved; j++)
+			if (strcmp(p->added[i], p->removed[j]) == 0) {
+				wsg_mgmt_reply_error(r, 400,
+				                     "%sThe role %s is in both "
+				                     "'addedRoles' and "
+				                     "'removedRoles'",
+				                     P, p->added[i]);
+				return -1;
+			}
+	return 0;
+}
+
+/* Lists `names` as "a, b" into `buf` for the audit line. */
+static void
+join(char *buf, size_t len, const char *const *names, size_t n)
+{
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+		                      names[i]);
+}
+
+/*
+ * Taking the admin role away is removing an admin: only the admin who
+ * created that user may do it (or the admin itself), and never from the
+ * last admin.
+ */
+void
+wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
+{
+	const char *admin_role = r->m->cfg->management.admin_role;
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_result *admins = NULL;
+	struct wsg_db_conn *c = NULL;
+	uint64_t admin_rid = 0, uid = 0, rid;
+	struct wsg_error err;
+	struct put_req p;
+	json_t *body = NULL;
+	char added[256], removed[256];
+	size_t i;
+	int rc, in_tx = 0, demote = 0;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_body(r, &body) != WSG_OK || parse_put(r, body, &p) != 0)
+		goto out;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	if (wsg_db_begin(c, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_tx_lock_user(c, p.user, &uid, &err);
+	if (rc == WSG_OK && uid != 0)
+		rc = wsg_userstore_get(c, p.user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
+		wsg_mgmt_reply_error(r, 404, "%sUser: %s cannot be found.",
+		                     WSG_MGMT_E_NOT_FOUND, p.user);
+		goto out;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	for (i = 0; i < p.nremoved; i++)
+		if (strcmp(p.removed[i], admin_role) == 0 &&
+		    wsg_mgmt_result_has(admins, p.user))
+			demote = 1;
+	if (demote && strcmp(p.user, r->user) != 0 &&
+	    (rec->created_by == NULL ||
+	     strcmp(rec->created_by, r->user) != 0)) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "may not remove the admin role of '%s'", p.user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "Only the admin who created the admin user "
+		        "%s can remove its admin role.",
+		        p.user);
+		goto out;
+	}
+	if (demote && admins->nrows <= 1) {
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "The admin role cannot be removed from the "
+		        "last admin user.");
+		goto out;
+	}
+	for (i = 0; i < p.nadded + p.nremoved; i++) {
+		int add = i < p.nadded;
+		const char *role = add ? p.added[i] : p.removed[i - p.nadded];
+
+		rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
+		if (rc == WSG_OK && rid == 0) {
+			role_not_found(r, role);
+			goto out;
+		}
+		if (rc == WSG_OK)
+			rc = add ? wsg_userstore_tx_grant(c, uid, rid, &err)
+			         : wsg_userstore_tx_revoke(c, uid, rid, &err);
+		if (rc != WSG_OK) {
+			wsg_mgmt_reply_db_error(r, &err);
+			goto out;
+		}
+	}
+	rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	wsg_credcache_invalidate(r->m->rt->credcache, p.user);
+	join(added, sizeof(added), p.added, p.nadded);
+	join(removed, sizeof(removed), p.removed, p.nremoved);
+	wsg_mgmt_audit(r, "roles_changed",
+	               "roles of '%s': added [%s], removed "
+	               "[%s]",
+	               p.user, added, removed);
+	wsg_mgmt_reply_status(r, "userId", p.user, "Added/removed the roles");
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+	wsg_userstore_record_free(rec);
+	json_decref(body);
+}

@@ -1,0 +1,631 @@
+#include "mgmt_users.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "credcache.h"
+#include "err.h"
+#include "mem.h"
+#include "password.h"
+
+#define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
+#define MAX_ADD_ROLES 64 /* "roles" of one POST */
+
+static const char E_USER_FIELDS[] =
+        "Missing one or more of the fields, 'userId', 'password' in the "
+        "payload.";
+static const char E_PW_MISSING[] =
+        "New password or re-typed password is missing in the payload.";
+static const char E_PW_MISMATCH[] =
+        "New password and re-typed password does not match.";
+static const char E_PW_OLD[] = "Failed to update user password. Please check "
+                               "the current password entered and retry.";
+
+static void
+not_found(struct wsg_mgmt_req *r, const char *user)
+{
+	wsg_mgmt_reply_error(r, 404, "%sUser: %s cannot be found.",
+	                     WSG_MGMT_E_NOT_FOUND, user);
+}
+
+/* MI's glob (`*` any run, `?` one character) as a LIKE pattern with '!'
+ * escaping LIKE's own metacharacters. Caller frees. */
+static char *
+glob_to_like(const char *glob)
+{
+	char *out = wsg_mem_alloc(2 * strlen(glob) + 1), *o = out;
+
+	for (; *glob != '\0'; glob++) {
+		if (*glob == '*') {
+			*o++ = '%';
+		} else if (*glob == '?') {
+			*o++ = '_';
+		} else {
+			if (*glob == '%' || *glob == '_' || *glob == '!')
+				*o++ = '!';
+			*o++ = *glob;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A query value with surrounding blanks removed; NULL when empty. */
+static char *
+trimmed(const char *s)
+{
+	size_t len;
+
+	if (s == NULL)
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	return len > 0 ? wsg_mem_strndup(s, len) : NULL;
+}
+
+void
+wsg_mgmt_users_list(struct wsg_mgmt_req *r)
+{
+	const char *pattern = wsg_mgmt_param(r, "pattern");
+	const char *role = wsg_mgmt_param(r, "role");
+	char *search = trimmed(wsg_mgmt_param(r, "searchKey")), *like = NULL;
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	json_t *list;
+	size_t i;
+
+	wsg_error_clear(&err);
+	if (pattern == NULL || pattern[0] == '\0')
+		pattern = "*";
+	if (role != NULL && role[0] == '\0')
+		role = NULL;
+	if (strlen(pattern) > MAX_PATTERN ||
+	    (search != NULL && strlen(search) > MAX_PATTERN)) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe pattern and searchKey must be at "
+		                     "most %d bytes long",
+		                     WSG_MGMT_E_REQUEST, MAX_PATTERN);
+		goto out;
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	like = glob_to_like(pattern);
+	if (wsg_userstore_find_users(c, like, role, search, &res, &err) !=
+	    WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	list = json_array();
+	for (i = 0; i < res->nrows; i++)
+		json_array_append_new(list,
+		                      json_pack("{s:s}", "userId",
+		                                res->cells[i * res->ncols]));
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:I,s:o}", "count", (json_int_t)res->nrows,
+	                         "list", list));
+out:
+	wsg_db_result_free(res);
+	free(like);
+	free(search);
+}
+
+void
+wsg_mgmt_user_show(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1];
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	json_t *roles;
+	const char *p;
+	int rc;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		return;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	rc = wsg_userstore_get(c, user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND) {
+		not_found(r, user);
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return;
+	}
+	roles = json_array();
+	for (p = rec->roles; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+
+		json_array_append_new(roles, json_stringn(p, len));
+		p += len + (p[len] == ',');
+	}
+	wsg_mgmt_reply(
+	        r, 200,
+	        json_pack("{s:s,s:b,s:o}", "userId", rec->username, "isAdmin",
+	                  wsg_mgmt_has_role(rec->roles,
+	                                    r->m->cfg->management.admin_role),
+	                  "roles", roles));
+	wsg_userstore_record_free(rec);
+}
+
+/* The request of POST /management/users, validated. */
+struct add_req {
+	const char *user;
+	const char *pw;
+	size_t pw_len;
+	int admin;
+	int digest;
+	const char *roles[MAX_ADD_ROLES];
+	size_t nroles;
+};
+
+/* Reads and checks the body; answers 400 and returns non-zero on a fault. */
+static int
+parse_add(struct wsg_mgmt_req *r, json_t *o, struct add_req *a)
+{
+	const char *P = WSG_MGMT_E_REQUEST, *domain = NULL;
+	json_t *roles, *v;
+	char why[256];
+	size_t i;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->digest = 1;
+	if (json_object_get(o, "userId") == NULL ||
+	    json_object_get(o, "password") == NULL) {
+		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_USER_FIELDS);
+		return -1;
+	}
+	if (wsg_mgmt_json_string(o, "userId", &a->user) != WSG_OK) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'userId' must be a string", P);
+		return -1;
+	}
+	if (wsg_mgmt_json_string(o, "password", &a->pw) != WSG_OK) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'password' must be a string", P);
+		return -1;
+	}
+	a->pw_len = strlen(a->pw);
+	rc = wsg_mgmt_json_bool(o, "isAdmin", &a->admin);
+	if (rc == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe field 'isAdmin' must be true or "
+		                     "false",
+		                     P);
+		return -1;
+	}
+	rc = wsg_mgmt_json_bool(o, "digestCapable", &a->digest);
+	if (rc == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe field 'digestCapable' must be true "
+		                     "or false",
+		                     P);
+		return -1;
+	}
+	rc = wsg_mgmt_json_string(o, "domain", &domain);
+	if (rc == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'domain' must be a string", P);
+		return -1;
+	}
+	if (wsg_mgmt_check_domain(r, domain, P) != WSG_OK)
+		return -1;
+	roles = json_object_get(o, "roles");
+	if (roles != NULL && !json_is_null(roles)) {
+		if (!json_is_array(roles) ||
+		    json_array_size(roles) > MAX_ADD_ROLES) {
+			wsg_mgmt_reply_error(r, 400,
+			                     "%sThe field 'roles' must be an "
+			                     "array of at most %d role names",
+			                     P, MAX_ADD_ROLES);
+			return -1;
+		}
+		json_array_foreach(roles, i, v)
+		{
+			if (!json_is_string(v) ||
+			    strlen(json_string_value(v)) !=
+			            json_string_length(v) ||
+			    wsg_mgmt_check_role(json_string_value(v), why,
+			                        sizeof(why)) != WSG_OK) {
+				wsg_mgmt_reply_error(
+				        r, 400,
+				        "%sInvalid role name in 'roles': %s", P,
+				        json_is_string(v)
+				                ? why
+				                : "it is not a string");
+				return -1;
+			}
+			a->roles[a->nroles++] = json_string_value(v);
+		}
+	}
+	if (wsg_mgmt_check_username(a->user, why, sizeof(why)) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 400, "%sInvalid username: %s", P, why);
+		return -1;
+	}
+	if (wsg_mgmt_check_password(r->m, a->pw, a->pw_len, why, sizeof(why)) !=
+	    WSG_OK) {
+		wsg_mgmt_reply_error(r, 400, "%sInvalid password: %s", P, why);
+		return -1;
+	}
+	return 0;
+}
+
+void
+wsg_mgmt_users_add(struct wsg_mgmt_req *r)
+{
+	const char *admin_role = r->m->cfg->management.admin_role;
+	struct wsg_db_result *admins = NULL;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0, i;
+	uint64_t admin_rid = 0, uid = 0, rid;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	struct add_req a;
+	char *hash = NULL;
+	json_t *body = NULL;
+	int rc, in_tx = 0;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_body(r, &body) != WSG_OK || parse_add(r, body, &a) != 0)
+		goto out;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	/* Argon2 before the transaction, so no lock waits for it. */
+	if (wsg_mgmt_make_secrets(r->m, a.user, a.pw, a.pw_len, a.digest, &hash,
+	                          &sealed, &sealed_len) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
+		goto out;
+	}
+	if ((rc = wsg_db_begin(c, &err)) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_tx_insert_user(c, a.user, hash, sealed, sealed_len,
+	                                  r->user, &uid, &err);
+	if (rc == WSG_ERR_EXISTS) {
+		wsg_mgmt_reply_error(r, 400, "%sUser: %s already exists.",
+		                     WSG_MGMT_E_REQUEST, a.user);
+		goto out;
+	}
+	if (rc == WSG_OK && a.admin)
+		rc = wsg_userstore_tx_grant(c, uid, admin_rid, &err);
+	for (i = 0; rc == WSG_OK && i < a.nroles; i++) {
+		rc = wsg_userstore_tx_lock_role(c, a.roles[i], &rid, &err);
+		if (rc == WSG_OK && rid == 0) {
+			wsg_mgmt_reply_error(r, 404,
+			                     "%sRole: %s cannot be found.",
+			                     WSG_MGMT_E_NOT_FOUND, a.roles[i]);
+			goto out;
+		}
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_grant(c, uid, rid, &err);
+	}
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	wsg_credcache_invalidate(r->m->rt->credcache, a.user);
+	wsg_mgmt_audit(r, "user_added",
+	               "added user '%s' (%s, %s, %zu more "
+	               "role%s)",
+	               a.user, a.admin ? admin_role : "not admin",
+	               a.digest ? "digest-capable" : "PasswordText only",
+	               a.nroles, a.nroles == 1 ? "" : "s");
+	wsg_mgmt_reply_status(r, "userId", a.user, "Added");
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+	free(hash);
+	free(sealed);
+	json_decref(body);
+}
+
+void
+wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1];
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_result *admins = NULL;
+	uint64_t admin_rid = 0, uid = 0;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	int rc, in_tx = 0, target_admin;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		goto out;
+	if (strcmp(user, r->user) == 0) {
+		wsg_mgmt_audit(r, "mgmt_denied", "tried to delete itself");
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sAttempt to delete the logged in user. "
+		                     "Operation not allowed. Please login from "
+		                     "another user.",
+		                     WSG_MGMT_E_REQUEST_DOT);
+		goto out;
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	if (wsg_db_begin(c, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_tx_lock_user(c, user, &uid, &err);
+	if (rc == WSG_OK && uid != 0)
+		rc = wsg_userstore_get(c, user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
+		not_found(r, user);
+		goto out;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	target_admin = wsg_mgmt_result_has(admins, user);
+	if (target_admin && rec->created_by == NULL) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "may not delete admin '%s' (not created through "
+		               "the API)",
+		               user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "The admin user %s was not created through "
+		        "the management API; only the wssgate "
+		        "command line can delete it.",
+		        user);
+		goto out;
+	}
+	if (target_admin && strcmp(rec->created_by, r->user) != 0) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "may not delete admin '%s' (created by '%s')",
+		               user, rec->created_by);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "Only the admin who created the admin user "
+		        "%s can delete it.",
+		        user);
+		goto out;
+	}
+	if (target_admin && admins->nrows <= 1) {
+		wsg_mgmt_reply_error(r, 403,
+		                     "The last admin user cannot be deleted.");
+		goto out;
+	}
+	rc = wsg_userstore_tx_delete_user(c, uid, &err);
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	wsg_credcache_invalidate(r->m->rt->credcache, user);
+	wsg_mgmt_audit(r, "user_deleted", "deleted user '%s'%s", user,
+	               target_admin ? " (admin)" : "");
+	wsg_mgmt_reply_status(r, "userId", user, "Deleted");
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+	wsg_userstore_record_free(rec);
+}
+
+/* The request of PATCH /management/users/{id}, validated. */
+struct pw_req {
+	const char *new_pw;
+	const char *old_pw; /* NULL when absent */
+	int digest;         /* -1: keep what the user has */
+};
+
+static int
+parse_password(struct wsg_mgmt_req *r, json_t *o, struct pw_req *p)
+{
+	const char *P = WSG_MGMT_E_RETRY, *confirm = NULL;
+	char why[256];
+	int rc, b;
+
+	memset(p, 0, sizeof(*p));
+	p->digest = -1;
+	if (json_object_get(o, "newPassword") == NULL ||
+	    json_object_get(o, "confirmPassword") == NULL) {
+		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_PW_MISSING);
+		return -1;
+	}
+	if (wsg_mgmt_json_string(o, "newPassword", &p->new_pw) != WSG_OK ||
+	    wsg_mgmt_json_string(o, "confirmPassword", &confirm) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe fields 'newPassword' and "
+		                     "'confirmPassword' must be strings",
+		                     P);
+		return -1;
+	}
+	rc = wsg_mgmt_json_string(o, "oldPassword", &p->old_pw);
+	if (rc == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(
+		        r, 400, "%sThe field 'oldPassword' must be a string",
+		        P);
+		return -1;
+	}
+	rc = wsg_mgmt_json_bool(o, "digestCapable", &b);
+	if (rc == WSG_ERR_INVAL) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe field 'digestCapable' must be true "
+		                     "or false",
+		                     P);
+		return -1;
+	}
+	if (rc == WSG_OK)
+		p->digest = b;
+	if (strcmp(p->new_pw, confirm) != 0) {
+		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_PW_MISMATCH);
+		return -1;
+	}
+	if (wsg_mgmt_check_password(r->m, p->new_pw, strlen(p->new_pw), why,
+	                            sizeof(why)) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 400, "%sInvalid password: %s", P, why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Own password (with oldPassword) or, for an admin, a non-admin's. The old
+ * password is checked and the new one hashed before the transaction; the
+ * transaction then makes sure the stored hash is still the one checked.
+ */
+void
+wsg_mgmt_user_password(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1], *admin_role;
+	struct wsg_user_record *rec = NULL, *now = NULL;
+	struct wsg_db_result *admins = NULL;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	uint64_t admin_rid = 0, uid = 0;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	struct pw_req p;
+	json_t *body = NULL;
+	char *hash = NULL;
+	int rc, in_tx = 0, self, digest;
+
+	wsg_error_clear(&err);
+	admin_role = r->m->cfg->management.admin_role;
+	self = strcmp(user, r->user) == 0;
+	/* Before anything about the target, so non-admins learn nothing. */
+	if (!self && !r->admin) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "non-admin tried to change the password of '%s'",
+		               user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "%sOnly your own credentials can be updated "
+		        "by a user.",
+		        WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_RETRY) != WSG_OK ||
+	    wsg_mgmt_body(r, &body) != WSG_OK ||
+	    parse_password(r, body, &p) != 0)
+		goto out;
+	if (self && p.old_pw == NULL) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe current password (oldPassword) is "
+		                     "missing in the payload.",
+		                     WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_get(c, user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND) {
+		not_found(r, user);
+		goto out;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	if (!self && wsg_mgmt_has_role(rec->roles, admin_role)) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "tried to change the password of admin '%s'",
+		               user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "%sAn admin can only update the credentials "
+		        "of non-admin users and its own.",
+		        WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	if (self && wsg_password_verify(rec->password_hash, p.old_pw,
+	                                strlen(p.old_pw)) != WSG_OK) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "wrong current password for a password change");
+		wsg_mgmt_reply_error(r, 400, "%s%s", WSG_MGMT_E_RETRY,
+		                     E_PW_OLD);
+		goto out;
+	}
+	digest = p.digest >= 0 ? p.digest : rec->digest_sealed != NULL;
+	if (wsg_mgmt_make_secrets(r->m, user, p.new_pw, strlen(p.new_pw),
+	                          digest, &hash, &sealed,
+	                          &sealed_len) != WSG_OK) {
+		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
+		goto out;
+	}
+	if (wsg_db_begin(c, &err) != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 1;
+	if (wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_tx_lock_user(c, user, &uid, &err);
+	if (rc == WSG_OK && uid != 0)
+		rc = wsg_userstore_get(c, user, &now, &err);
+	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
+		not_found(r, user);
+		goto out;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	/* Changed meanwhile (re-created, promoted, new password): start over.
+	 */
+	if (now->id != rec->id ||
+	    strcmp(now->password_hash, rec->password_hash) != 0 ||
+	    (!self && wsg_mgmt_result_has(admins, user))) {
+		wsg_mgmt_reply_error(
+		        r, 400,
+		        "%sThe user changed while the password was "
+		        "being updated.",
+		        WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	rc = wsg_userstore_tx_set_password(c, uid, hash, sealed, sealed_len,
+	                                   &err);
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	in_tx = 0;
+	wsg_credcache_invalidate(r->m->rt->credcache, user);
+	wsg_mgmt_audit(r, "password_changed",
+	               "changed the password of '%s' "
+	               "(%s)",
+	               user, digest ? "digest-capable" : "PasswordText only");
+	wsg_mgmt_reply_status(r, "userId", user,
+	                      "User password updated successfully.");
+out:
+	if (in_tx)
+		wsg_db_rollback(c);
+	wsg_db_result_free(admins);
+	wsg_userstore_record_free(rec);
+	wsg_userstore_record_free(now);
+	free(hash);
+	free(sealed);
+	json_decref(body);
+}
