@@ -665,7 +665,7 @@
 			const boxes = roles.map((r, i) => h('label', { class: 'check', for: 'add-role-' + i },
 				h('input', { type: 'checkbox', name: 'role', value: r, id: 'add-role-' + i }), r));
 			roleBox.replaceChildren(h('legend', null, 'Roles'),
-				boxes.length ? boxes : h('span', { class: 'hint' }, 'No roles exist yet.'));
+				...(boxes.length ? boxes : [h('span', { class: 'hint' }, 'No roles exist yet.')]));
 		}).catch((e) => {
 			if (e.status !== 401)
 				roleBox.replaceChildren(h('legend', null, 'Roles'),
@@ -760,12 +760,47 @@
 		const entries = Object.entries(byCode || {}).sort((a, b) => b[1] - a[1]);
 		if (!entries.length)
 			return null;
-		return h('div', null, entries.map(([code, n]) => badge(code + ' ' + n, 'err')));
+		return entries.map(([code, n]) => h('div', null, badge(code + ' ' + n, 'err')));
+	}
+
+	const AUTH_MODES = {
+		wsse: 'WS-Security UsernameToken',
+		basic: 'HTTP Basic',
+		wsse_or_basic: 'UsernameToken or HTTP Basic',
+	};
+
+	/* One route as a card: what it requires on the left, its counters on the right. */
+	function routeCard(r) {
+		const item = (label, cls, ...value) => [h('dt', null, label), h('dd', { class: cls }, value)];
+		return h('section', { class: 'route-card', 'data-route': r.name, 'aria-label': 'Route ' + r.name },
+			h('header', { class: 'route-head' },
+				h('h2', null, r.name),
+				h('code', { class: 'route-path' }, r.path),
+				h('span', { class: 'spacer' }),
+				h('span', { class: 'route-tls' }, r.requireTls ? badge('TLS required', 'ok') : badge('TLS not required', 'muted'))),
+			h('div', { class: 'route-body' },
+				h('dl', { class: 'route-facts' },
+					item('Upstreams', 'route-upstreams', (r.upstreams || []).map((u) => h('div', null, h('code', null, u)))),
+					item('Password types', 'route-types', (r.passwordTypes || []).map((t) => badge(t))),
+					item('Roles', 'route-roles', (r.roles || []).length ? r.roles.map((x) => badge(x))
+						: h('span', { class: 'muted' }, 'any authenticated user')),
+					item('Policy', 'route-policy',
+						badge(AUTH_MODES[r.auth] || String(r.auth)),
+						badge(r.requireTimestamp ? 'Timestamp required' : 'Timestamp optional'),
+						badge('Upstream timeout ' + r.timeout + ' s'),
+						r.stripSecurityHeader ? null : badge('Security header forwarded'))),
+				h('div', { class: 'route-counts' },
+					h('div', { class: 'count' }, h('div', { class: 'k' }, 'Requests'),
+						h('div', { class: 'v route-requests' }, String(r.requests || 0))),
+					h('div', { class: 'count' }, h('div', { class: 'k' }, 'Faults'),
+						h('div', { class: 'v route-faults' }, String(r.faults || 0))),
+					h('div', { class: 'route-fault-codes' }, faultList(r.faultsByCode)))));
 	}
 
 	function viewArtifacts(main) {
 		const msg = flashBox();
-		const tbody = h('tbody', { id: 'routes-body', 'aria-busy': 'true' });
+		const cards = h('div', { id: 'routes', class: 'route-list', 'aria-busy': 'true' },
+			h('div', { class: 'panel empty' }, 'Loading…'));
 		const updated = h('span', { class: 'updated', id: 'routes-updated', 'aria-live': 'polite' });
 		main.append(
 			pageHead('Artifacts', 'The routes this gateway serves, with live counters since it started.', updated),
@@ -773,19 +808,7 @@
 			h('div', { class: 'stats' },
 				stat('Routes', 'stat-routes'), stat('Requests', 'stat-requests'),
 				stat('Faults', 'stat-faults'), stat('Requests matching no route', 'stat-unrouted')),
-			h('div', { class: 'panel flush' },
-				h('table', { id: 'routes-table' },
-					h('caption', { class: 'visually-hidden' }, 'Routes'),
-					h('thead', null, h('tr', null,
-						h('th', { scope: 'col' }, 'Route'),
-						h('th', { scope: 'col' }, 'Upstreams'),
-						h('th', { scope: 'col' }, 'Password types'),
-						h('th', { scope: 'col' }, 'Roles'),
-						h('th', { scope: 'col' }, 'TLS'),
-						h('th', { scope: 'col', class: 'num' }, 'Requests'),
-						h('th', { scope: 'col', class: 'num' }, 'Faults'))),
-					tbody)));
-		tbody.append(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'Loading…')));
+			cards);
 
 		async function load() {
 			let data;
@@ -808,20 +831,11 @@
 			document.getElementById('stat-faults').textContent = String(faults + (un.faults || 0));
 			document.getElementById('stat-unrouted').textContent = String(un.requests || 0);
 			updated.textContent = 'Updated ' + new Date().toLocaleTimeString();
-			tbody.setAttribute('aria-busy', 'false');
-			if (!list.length) {
-				tbody.replaceChildren(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'No routes are configured.')));
-				return;
-			}
-			tbody.replaceChildren(...list.map((r) => h('tr', { 'data-route': r.name },
-				h('td', null, h('div', { class: 'cell-user' }, r.name), h('code', null, r.path)),
-				h('td', null, (r.upstreams || []).map((u) => h('div', null, h('code', null, u)))),
-				h('td', null, (r.passwordTypes || []).map((t) => badge(t))),
-				h('td', null, (r.roles || []).length ? r.roles.map((x) => badge(x))
-					: h('span', { class: 'badge badge-muted' }, 'any authenticated user')),
-				h('td', null, r.requireTls ? badge('Required', 'ok') : h('span', { class: 'badge badge-muted' }, 'Not required')),
-				h('td', { class: 'num' }, String(r.requests || 0)),
-				h('td', { class: 'num' }, String(r.faults || 0), faultList(r.faultsByCode)))));
+			if (list.length)
+				cards.replaceChildren(...list.map(routeCard));
+			else
+				cards.replaceChildren(h('div', { class: 'panel empty' }, 'No routes are configured.'));
+			cards.setAttribute('aria-busy', 'false');
 		}
 		load();
 		every(REFRESH_MS, load);
@@ -855,11 +869,11 @@
 				state.logs = { route: '', user: '', fault: '', kind: '', auto: auto.checked };
 				route.value = fault.value = kind.value = user.value = '';
 				load();
-			} }, 'Clear'),
-			h('label', { class: 'check', for: 'logs-auto' }, auto, 'Refresh every 5 s'));
+			} }, 'Clear'));
 		const tbody = h('tbody', { id: 'logs-body' });
 		const summary = h('p', { class: 'updated', id: 'logs-summary', 'aria-live': 'polite' });
-		main.append(pageHead('Logs', 'The most recent access and audit lines. Passwords, digests and nonces are never logged.'),
+		main.append(pageHead('Logs', 'The most recent access and audit lines. Passwords, digests and nonces are never logged.',
+			h('label', { class: 'check', for: 'logs-auto' }, auto, 'Refresh every 5 s')),
 			msg, form,
 			h('div', { class: 'panel flush' },
 				h('table', { class: 'logs', id: 'logs-table' },

@@ -234,7 +234,7 @@ wsg_static_add_security_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Cross-Origin-Resource-Policy", "same-origin");
 }
 
-static void
+static int
 reply_text(struct evhttp_request *req, int code, const char *phrase)
 {
 	struct evbuffer *b = evbuffer_new();
@@ -244,9 +244,10 @@ reply_text(struct evhttp_request *req, int code, const char *phrase)
 	evbuffer_add_printf(b, "%d %s\n", code, phrase);
 	evhttp_send_reply(req, code, phrase, b);
 	evbuffer_free(b);
+	return code;
 }
 
-void
+int
 wsg_static_serve(const struct wsg_static *s, struct evhttp_request *req,
                  const char *mount, const char *rest)
 {
@@ -260,23 +261,19 @@ wsg_static_serve(const struct wsg_static *s, struct evhttp_request *req,
 	wsg_static_add_security_headers(req);
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(h, "Allow", "GET, HEAD");
-		reply_text(req, 405, "Method Not Allowed");
-		return;
+		return reply_text(req, 405, "Method Not Allowed");
 	}
 	if (*rest == '\0') {
 		location = wsg_mem_printf("%s/", mount);
 		evhttp_add_header(h, "Location", location);
 		free(location);
-		reply_text(req, 301, "Moved Permanently");
-		return;
+		return reply_text(req, 301, "Moved Permanently");
 	}
 	/* Only "/" and "/NAME" exist; NAME is compared, never opened. */
-	if (rest[0] == '/')
+	if (s != NULL && rest[0] == '/')
 		f = lookup(s, rest[1] == '\0' ? "index.html" : rest + 1);
-	if (f == NULL) {
-		reply_text(req, 404, "Not Found");
-		return;
-	}
+	if (f == NULL)
+		return reply_text(req, 404, "Not Found");
 	evhttp_add_header(h, "ETag", f->etag);
 	/* Revalidate every time, so an upgrade shows at the next load. */
 	evhttp_add_header(h, "Cache-Control", "no-cache");
@@ -284,7 +281,7 @@ wsg_static_serve(const struct wsg_static *s, struct evhttp_request *req,
 	                         "If-None-Match");
 	if (inm != NULL && strcmp(inm, f->etag) == 0) {
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
-		return;
+		return 304;
 	}
 	evhttp_add_header(h, "Content-Type", f->type);
 	snprintf(len, sizeof(len), "%zu", f->len);
@@ -294,4 +291,5 @@ wsg_static_serve(const struct wsg_static *s, struct evhttp_request *req,
 		evbuffer_add_reference(b, f->data, f->len, NULL, NULL);
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
+	return 200;
 }

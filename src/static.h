@@ -52,9 +52,10 @@ void wsg_static_add_security_headers(struct evhttp_request *req);
  * Answers `req` for `rest`, the request path after the mount point
  * `mount` ("/dashboard"): "" redirects to mount + "/", "/" is index.html,
  * "/NAME" is that file; anything else is 404. GET and HEAD only (else 405);
- * If-None-Match with the file's ETag gives 304. Sends exactly one reply.
+ * If-None-Match with the file's ETag gives 304. Sends exactly one reply and
+ * returns its HTTP status. `s` may be NULL (no dashboard installed): 404.
  */
-void wsg_static_serve(const struct wsg_static *s, struct evhttp_request *req,
-                      const char *mount, const char *rest);
+int wsg_static_serve(const struct wsg_static *s, struct evhttp_request *req,
+                     const char *mount, const char *rest);
 
 #endif

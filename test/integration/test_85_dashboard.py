@@ -10,11 +10,11 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 
 import pytest
 
+import mgmt_util as mu
 import wsg
 
 E2E_DIR = os.path.join(wsg.TOP_SRC, "test", "e2e")
@@ -61,57 +61,28 @@ routes = (
        "database": DATABASE, "up": up}
 
 
-class DashboardGateway:
-    """A second gateway with the management listener, in work dir `dashboard/`."""
+class DashboardGateway(mu.MgmtGateway):
+    """A gateway with the management listener and two routes, in work dir `dashboard/`."""
 
-    def __init__(self, configured):
-        self.db = configured.db
-        self.dir = os.path.join(wsg.WORK, "dashboard")
-        os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        self.port = wsg.free_port()
-        self.mport = wsg.free_port()
-        self.config = os.path.join(self.dir, "wssgate.conf")
+    def __init__(self, db, stub):
+        super().__init__("dashboard", db, stub, DATABASE)
+
+    def write_config(self):
         with open(self.config, "w") as f:
-            f.write(dashboard_config(self.port, self.mport, self.db, configured.stub.port))
-        # The harness's database account, granted this database too.
-        shutil.copy(os.path.join(configured.dir, "db.pass"), os.path.join(self.dir, "db.pass"))
-        os.chmod(os.path.join(self.dir, "db.pass"), 0o600)
-        self.db.sql("CREATE DATABASE IF NOT EXISTS %s;\n"
-                    "GRANT ALL PRIVILEGES ON %s.* TO 'wssgate'@'localhost';\n"
-                    "GRANT ALL PRIVILEGES ON %s.* TO 'wssgate'@'127.0.0.1';\n"
-                    % (DATABASE, DATABASE, DATABASE))
-        self.proc = None
-
-    def cli(self, *args, stdin=None):
-        r = wsg.run_cli(["--config", self.config] + list(args), stdin=stdin)
-        if r.returncode != 0:
-            raise RuntimeError("wssgate %s failed (%d): %s%s"
-                               % (" ".join(args), r.returncode, r.out, r.err))
-        return r
-
-    def setup_users(self):
-        self.cli("db", "init")
-        self.cli("role", "add", "echo-users")
-        self.cli("user", "add", ADMIN, "--admin", stdin=ADMIN_PW + "\n")
-        self.cli("user", "add", "alice", "--role", "echo-users",
-                 stdin=wsg.USERS["alice"][0] + "\n")
-        for i in range(1, 13):  # enough for two pages of ten
-            self.cli("user", "add", "u%02d" % i, stdin="U-user-Pw-%02d-x\n" % i)
-
-    def start(self):
-        self.proc = wsg.Proc("wssgate", [wsg.WSSGATE, "--config", self.config], self.dir)
-        wsg.wait_for("dashboard gateway", lambda: wsg.port_open(self.mport) and
-                     wsg.port_open(self.port), 60, self.proc)
-
-    def stop(self):
-        return self.proc.stop(signal.SIGTERM, timeout=30) if self.proc else None
+            f.write(dashboard_config(self.port, self.mgmt_port, self.db, self.stub.port))
 
 
 @pytest.fixture(scope="module")
-def dashboard_gw(configured):
-    gw = DashboardGateway(configured)
+def dashboard_gw(mariadb, stub, configured):
+    gw = DashboardGateway(mariadb, stub)
+    mu.setup_database(mariadb, gw)
+    gw.cli_ok("role", "add", "echo-users")
+    gw.cli_ok("user", "add", ADMIN, "--admin", stdin=ADMIN_PW + "\n")
+    gw.cli_ok("user", "add", "alice", "--role", "echo-users", stdin=wsg.USERS["alice"][0] + "\n")
+    for i in range(1, 13):  # enough for two pages of ten
+        gw.cli_ok("user", "add", "u%02d" % i, stdin="U-user-Pw-%02d-x\n" % i)
+    wsg.SENT_SECRETS.update([ADMIN_PW])
     try:
-        gw.setup_users()
         gw.start()
         yield gw
     finally:
@@ -129,7 +100,7 @@ def run_browser_test(gw):
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(OUT)
     env = wsg.clean_env({
-        "WSG_DASHBOARD_URL": "http://127.0.0.1:%d/dashboard/" % gw.mport,
+        "WSG_DASHBOARD_URL": "http://127.0.0.1:%d/dashboard/" % gw.mgmt_port,
         "WSG_E2E_OUT": OUT,
         "WSG_E2E_ADMIN": ADMIN,
         "WSG_E2E_ADMIN_PASSWORD": ADMIN_PW,
@@ -156,16 +127,12 @@ def run_browser_test(gw):
 def browser_results(dashboard_gw):
     # Traffic for the Artifacts counters and the Logs page: one relayed request, and one
     # unknown user (FailedAuthentication, with an audit line giving the reason).
-    ok = wsg.post(dashboard_gw_url(dashboard_gw), wsg.build("alice", message=wsg.marker()))
+    url = dashboard_gw.url("/services/Echo")
+    ok = wsg.post(url, wsg.build("alice", message=wsg.marker()))
     assert ok.status_code == 200, ok.text
-    bad = wsg.post(dashboard_gw_url(dashboard_gw),
-                   wsg.build("mallory", "Mallory-guess-1", message=wsg.marker()))
+    bad = wsg.post(url, wsg.build("mallory", "Mallory-guess-1", message=wsg.marker()))
     assert wsg.wss_code(bad) == "FailedAuthentication"
     return run_browser_test(dashboard_gw)
-
-
-def dashboard_gw_url(gw):
-    return "http://127.0.0.1:%d/services/Echo" % gw.port
 
 
 def test_browser_steps_were_found():
@@ -191,7 +158,7 @@ def test_browser_run_complete(browser_results):
 def test_management_api_routes_and_logs(dashboard_gw, browser_results):
     """GET /management/routes and /logs for a non-admin, directly (what the pages read)."""
     s = wsg.http_session()
-    base = "http://127.0.0.1:%d/management" % dashboard_gw.mport
+    base = "http://127.0.0.1:%d/management" % dashboard_gw.mgmt_port
     assert s.get(base + "/routes").status_code == 401
     tok = s.get(base + "/login", auth=("alice", wsg.USERS["alice"][0])).json()["AccessToken"]
     h = {"Authorization": "Bearer " + tok}
@@ -223,7 +190,7 @@ def test_management_api_routes_and_logs(dashboard_gw, browser_results):
 
 def test_dashboard_static_files(dashboard_gw):
     s = wsg.http_session()
-    base = "http://127.0.0.1:%d" % dashboard_gw.mport
+    base = "http://127.0.0.1:%d" % dashboard_gw.mgmt_port
     r = s.get(base + "/dashboard", allow_redirects=False)
     assert r.status_code == 301 and r.headers["Location"] == "/dashboard/"
     for path, ctype in (("/dashboard/", "text/html"), ("/dashboard/app.js", "text/javascript"),
@@ -236,7 +203,7 @@ def test_dashboard_static_files(dashboard_gw):
     # Sent as written (requests would remove the dot segments first).
     for path in ("/dashboard/../../README.md", "/dashboard/%2e%2e/README.md",
                  "/dashboard/x/../app.js", "/dashboard/.gitignore", "/dashboard/nope.js"):
-        c = http.client.HTTPConnection("127.0.0.1", dashboard_gw.mport, timeout=10)
+        c = http.client.HTTPConnection("127.0.0.1", dashboard_gw.mgmt_port, timeout=10)
         c.request("GET", path)
         r = c.getresponse()
         assert r.status == 404, (path, r.status)
@@ -246,7 +213,4 @@ def test_dashboard_static_files(dashboard_gw):
 
 def test_dashboard_gateway_stops_cleanly(dashboard_gw, browser_results):
     assert dashboard_gw.proc.alive(), dashboard_gw.proc.stderr_text()[-3000:]
-    assert dashboard_gw.stop() == 0, dashboard_gw.proc.stderr_text()[-3000:]
-    reports = [line for line in dashboard_gw.proc.stderr_text().splitlines()
-               if wsg.SANITIZER_RE.search(line)]
-    assert reports == []
+    assert mu.stop_checked(dashboard_gw) == []
