@@ -391,6 +391,20 @@
 		return first === null;
 	}
 
+	/* A field's error goes away as soon as the user edits it. */
+	function clearOnInput(form) {
+		form.addEventListener('input', (ev) => {
+			const input = ev.target;
+			if (!input.id || input.getAttribute('aria-invalid') !== 'true')
+				return;
+			input.removeAttribute('aria-invalid');
+			const err = document.getElementById(input.id + '-error');
+			if (err)
+				err.textContent = '';
+		});
+		return form;
+	}
+
 	function busy(button, on) {
 		button.disabled = on;
 		button.setAttribute('aria-busy', on ? 'true' : 'false');
@@ -432,10 +446,10 @@
 		const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
 		const pw = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
 		const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'login-submit' }, 'Log in');
-		const form = h('form', { novalidate: true, id: 'login-form' },
+		const form = clearOnInput(h('form', { novalidate: true, id: 'login-form' },
 			field('login-user', 'User name', user),
 			field('login-password', 'Password', pw),
-			submit);
+			submit));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			const problems = {};
@@ -631,7 +645,7 @@
 			h('td', null, d.failed ? '' : d.isAdmin ? badge('Admin', 'admin') : h('span', { class: 'badge badge-muted' }, 'No')),
 			h('td', null, d.failed ? h('span', { class: 'badge badge-err' }, d.failed)
 				: roles.length ? roles.map((r) => badge(r)) : h('span', { class: 'badge badge-muted' }, 'none')),
-			h('td', null, 'createdBy' in d ? (d.createdBy ? d.createdBy : h('span', { class: 'badge badge-muted' }, 'command line')) : ''),
+			h('td', null, 'createdBy' in d ? (d.createdBy ? d.createdBy : h('span', { class: 'muted' }, 'command line')) : ''),
 			h('td', { class: 'actions' }, del));
 		return tr;
 	}
@@ -645,7 +659,7 @@
 		const roleBox = h('fieldset', { class: 'checks', id: 'add-roles' },
 			h('legend', null, 'Roles'), h('span', { class: 'hint' }, 'Loading roles…'));
 		const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'add-submit' }, 'Add user');
-		const form = h('form', { class: 'form', novalidate: true, id: 'add-user-form' },
+		const form = clearOnInput(h('form', { class: 'form', novalidate: true, id: 'add-user-form' },
 			field('add-name', 'User name', name),
 			field('add-password', 'Password', pw),
 			field('add-repeat', 'Repeat password', pw2),
@@ -654,7 +668,7 @@
 				h('div', { class: 'hint' }, 'Admins manage users from this dashboard and the management API.')),
 			h('div', { class: 'field' }, roleBox,
 				h('div', { class: 'hint' }, 'A route admits users holding one of its roles.')),
-			h('div', { class: 'form-actions' }, submit, h('a', { class: 'btn', href: '#/users' }, 'Cancel')));
+			h('div', { class: 'form-actions' }, submit, h('a', { class: 'btn', href: '#/users' }, 'Cancel'))));
 		main.append(pageHead('Add user', 'Create an account for a SOAP client or a dashboard user.'),
 			h('div', { class: 'panel' }, msg, form));
 		name.focus();
@@ -714,11 +728,11 @@
 		const pw = h('input', { type: 'password', name: 'newPassword', autocomplete: 'new-password', required: true });
 		const pw2 = h('input', { type: 'password', name: 'confirmPassword', autocomplete: 'new-password', required: true });
 		const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'password-submit' }, 'Change password');
-		const form = h('form', { class: 'form', novalidate: true, id: 'password-form' },
+		const form = clearOnInput(h('form', { class: 'form', novalidate: true, id: 'password-form' },
 			field('pw-old', 'Current password', old),
 			field('pw-new', 'New password', pw),
 			field('pw-repeat', 'Repeat new password', pw2),
-			h('div', { class: 'form-actions' }, submit));
+			h('div', { class: 'form-actions' }, submit)));
 		main.append(pageHead('Change password', 'Change the password of ' + me() + '.'),
 			h('div', { class: 'panel' }, msg, form));
 		old.focus();

@@ -29,8 +29,8 @@ const ADMIN = process.env.WSG_E2E_ADMIN;
 const ADMIN_PW = process.env.WSG_E2E_ADMIN_PASSWORD;
 const TOKEN_TTL = Number(process.env.WSG_E2E_TOKEN_TTL);
 
-const NEW_ADMIN = 'ops-admin';
-const NEW_ADMIN_PW = 'Ops-admin-Pw-4410';
+const NEW_ADMIN = 'operator';
+const NEW_ADMIN_PW = 'Operator-Pw-4410';
 const VIEWER = 'viewer';
 const VIEWER_PW = 'Viewer-Pw-5127';
 const VIEWER_PW2 = 'Viewer-Pw-changed-88';
@@ -106,6 +106,8 @@ async function message(page) {
 }
 
 async function addUser(page, name, password, repeat, isAdmin, roles) {
+	if (page.url().endsWith('#/users/add'))
+		await go(page, '#/users');
 	await go(page, '#/users/add');
 	await page.locator('#add-user-form').waitFor();
 	await page.locator('#add-roles input, #add-roles .hint:not(:has-text("Loading"))').first().waitFor();
@@ -198,9 +200,10 @@ test('Users lists the users with search and paging', STEP, async () => {
 	assert.ok(await page.isDisabled('#users-next'));
 
 	/* searchKey: a case-insensitive part of the name */
-	assert.deepEqual(await searchUsers(page, 'U1'), ['u10', 'u11', 'u12']);
+	assert.deepEqual(await searchUsers(page, 'CLIENT-1'), ['client-10', 'client-11', 'client-12']);
 	/* pattern: a glob with * and ? */
-	assert.deepEqual(await searchUsers(page, 'u0?'), ['u01', 'u02', 'u03', 'u04', 'u05', 'u06', 'u07', 'u08', 'u09']);
+	assert.deepEqual(await searchUsers(page, 'client-0?'), ['client-01', 'client-02', 'client-03', 'client-04',
+		'client-05', 'client-06', 'client-07', 'client-08', 'client-09']);
 	assert.deepEqual(await searchUsers(page, 'nobody-has-this-name'), []);
 	assert.match(await page.textContent('#users-body'), /No user matches this search/);
 	await searchUsers(page, '');
@@ -216,6 +219,9 @@ test('Add User checks the repeated password in the browser', STEP, async () => {
 	assert.equal(await page.textContent('#add-repeat-error'), 'Repeat password must match the password.');
 	assert.equal(await page.getAttribute('#add-repeat', 'aria-invalid'), 'true');
 	assert.equal(await page.evaluate(() => document.activeElement.id), 'add-repeat');
+	await page.fill('#add-repeat', 'Typo-user-Pw-0');
+	assert.equal(await page.textContent('#add-repeat-error'), '', 'the error stayed while typing');
+	assert.equal(await page.getAttribute('#add-repeat', 'aria-invalid'), null);
 	await page.fill('#add-name', '');
 	await page.click('#add-submit');
 	assert.equal(await page.textContent('#add-name-error'), 'User name is missing.');
@@ -239,7 +245,7 @@ test('the admin adds a user with Is Admin checked and one without; both are list
 	m = await message(page);
 	assert.deepEqual(m, { kind: 'ok', text: 'User “' + VIEWER + '” was added.' });
 
-	assert.deepEqual(await searchUsers(page, 'ops-'), [NEW_ADMIN]);
+	assert.deepEqual(await searchUsers(page, 'OPER'), [NEW_ADMIN]);
 	const admin = userRow(page, NEW_ADMIN);
 	assert.match(await admin.locator('td').nth(1).textContent(), /Admin/);
 	assert.match(await admin.locator('td').nth(2).textContent(), /echo-users/);
@@ -247,6 +253,10 @@ test('the admin adds a user with Is Admin checked and one without; both are list
 	assert.deepEqual(await searchUsers(page, VIEWER), [VIEWER]);
 	assert.match(await userRow(page, VIEWER).locator('td').nth(1).textContent(), /No/);
 	await searchUsers(page, '');
+	await page.click('#users-next');
+	await page.waitForFunction(() => /page 2 of 2/.test(document.querySelector('#users-summary').textContent));
+	await settled(page, '#users-body');
+	await page.locator('#user-search').blur();
 	await screenshot(page, '06-users-after-add');
 });
 
@@ -313,7 +323,7 @@ test('the creator deletes the new admin after confirming', STEP, async () => {
 	assert.ok(await del.isEnabled());
 	await del.click();
 	await page.locator('#confirm').waitFor();
-	assert.match(await page.textContent('#confirm-text'), /ops-admin/);
+	assert.match(await page.textContent('#confirm-text'), /operator/);
 	await screenshot(page, '10-delete-confirm');
 	/* Escape cancels, and nothing is deleted. */
 	await page.keyboard.press('Escape');
