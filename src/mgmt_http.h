@@ -27,7 +27,10 @@
 #define WSG_MGMT_MAX_SEGS 4          /* path segments after /management */
 #define WSG_MGMT_MAX_PARAMS 16       /* query parameters kept */
 #define WSG_MGMT_MAX_JSON 65536      /* bytes of a JSON body we parse */
-#define WSG_MGMT_MAX_PASSWORD 1024   /* bytes, as the command line */
+/* Bytes of a password set through the API: its sealed copy (29 bytes more)
+ * must fit users.digest_secret (1024). */
+#define WSG_MGMT_MAX_PASSWORD 512
+#define WSG_MGMT_MAX_LOGIN_PASSWORD 1024 /* bytes, as the command line sets */
 
 /* MI's error texts start with a fixed prefix followed directly by the cause. */
 #define WSG_MGMT_E_REQUEST "Error processing the request"

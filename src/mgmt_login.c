@@ -15,7 +15,8 @@
 #include "wsse.h"
 
 /* Longest Basic credential we decode: a name, ':' and a password. */
-#define MAX_BASIC_DECODED (WSG_USERSTORE_MAX_NAME + 1 + WSG_MGMT_MAX_PASSWORD)
+#define MAX_BASIC_DECODED                                                      \
+	(WSG_USERSTORE_MAX_NAME + 1 + WSG_MGMT_MAX_LOGIN_PASSWORD)
 #define MAX_BASIC_ENCODED ((MAX_BASIC_DECODED + 2) / 3 * 4)
 
 void

@@ -27,7 +27,7 @@ class MgmtGateway(wsg.Gateway):
     """
 
     def __init__(self, name, db, stub, database, mgmt=None, cache_ttl=60, mgmt_host="127.0.0.1",
-                 share_keys_with=None):
+                 share_keys_with=None, db_socket=None):
         workdir = os.path.join(wsg.WORK, name)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
         super().__init__(workdir, db, stub)
@@ -37,6 +37,7 @@ class MgmtGateway(wsg.Gateway):
         self.mgmt_port = wsg.free_port()
         self.mgmt_extra = dict(mgmt or {})
         self.cache_ttl = cache_ttl
+        self.db_socket = db_socket
         self.http = wsg.http_session()
         if share_keys_with is not None:
             for key in ("master.key", "jwt.key"):
@@ -56,6 +57,8 @@ class MgmtGateway(wsg.Gateway):
         text = text.replace(old, mgmt)
         text = text.replace('database = "wssgate";', 'database = "%s";' % self.database)
         text = re.sub(r"cache_ttl = \d+;", "cache_ttl = %d;" % self.cache_ttl, text)
+        if self.db_socket is not None:
+            text = text.replace('socket = "%s";' % self.db.socket, 'socket = "%s";' % self.db_socket)
         with open(self.config, "w") as f:
             f.write(text)
 
@@ -103,7 +106,9 @@ class MgmtGateway(wsg.Gateway):
 
     def login(self, user, password, expect=200):
         wsg.SENT_SECRETS.add(password)
-        r = self.http.get(self.murl("/login"), auth=(user, password), timeout=60)
+        # UTF-8 bytes: requests would encode str credentials as Latin-1.
+        r = self.http.get(self.murl("/login"), auth=(user.encode(), password.encode()),
+                          timeout=60)
         assert r.status_code == expect, (r.status_code, r.content)
         if expect != 200:
             return r
@@ -113,12 +118,16 @@ class MgmtGateway(wsg.Gateway):
         return body["AccessToken"]
 
 
+def copy_db_pass(gw):
+    """The harness's database password file (0600) into gw's folder."""
+    dst = os.path.join(gw.dir, "db.pass")
+    shutil.copyfile(os.path.join(wsg.WORK, "db.pass"), dst)
+    os.chmod(dst, 0o600)
+
+
 def setup_database(db, gw, fresh=True):
     """(Re)creates gw.database for the harness's db user and runs `wssgate db init` on it."""
-    src = os.path.join(wsg.WORK, "db.pass")
-    dst = os.path.join(gw.dir, "db.pass")
-    shutil.copyfile(src, dst)
-    os.chmod(dst, 0o600)
+    copy_db_pass(gw)
     stmts = ""
     if fresh:
         stmts += "DROP DATABASE IF EXISTS `%s`;\n" % gw.database

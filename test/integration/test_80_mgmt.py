@@ -256,6 +256,8 @@ def test_user_show_percent_encoded_utf8(mg, boss):
     add_user(mg, boss, name)
     r = mg.request("GET", "/users/" + name.replace("ü", "%C3%BC"), token=boss)
     assert ok(r)["userId"] == name
+    # HTTP Basic carries the UTF-8 bytes of the name.
+    assert mu.jwt_parts(mg.login(name, PW))[1]["sub"] == name
 
 
 @pytest.mark.parametrize("is_admin,expect", [
@@ -317,8 +319,10 @@ def test_add_user_errors(mg, boss):
          E + "Invalid password: it must be at least 8 characters long"),
         ({"userId": uniq("t"), "password": "long-enough\x01"},
          E + "Invalid password: it contains a control character"),
-        ({"userId": uniq("t"), "password": "p" * 1025},
-         E + "Invalid password: it must be at most 1024 bytes long"),
+        ({"userId": uniq("t"), "password": "p" * 513},
+         E + "Invalid password: it must be at most 512 bytes long"),
+        ({"userId": uniq("t"), "password": "\U0001F600" * 128 + "p"},
+         E + "Invalid password: it must be at most 512 bytes long"),
         ({"userId": uniq("t"), "password": PW, "roles": "echo-users"},
          E + "The field 'roles' must be an array of at most 64 role names"),
         ({"userId": uniq("t"), "password": PW, "roles": ["a,b"]},
@@ -329,8 +333,13 @@ def test_add_user_errors(mg, boss):
     error(mg.request("POST", "/users", token=boss,
                      body={"userId": uniq("t"), "password": PW, "roles": ["no-such-role"]}), 404,
           NOT_FOUND_ROLE % "no-such-role")
-    # 255 bytes (multi-byte characters counted as bytes) is still fine.
+    # 255 bytes (multi-byte characters counted as bytes) is still fine, and so is a
+    # 512-byte password, digest-capable (its sealed copy is the longest the store takes).
     ok(mg.request("POST", "/users", token=boss, body={"userId": "é" * 127 + "x", "password": PW}))
+    longest = uniq("longpw")
+    ok(mg.request("POST", "/users", token=boss,
+                  body={"userId": longest, "password": "\U0001F600" * 128}))
+    mg.login(longest, "\U0001F600" * 128)
     # Nothing above created a user.
     for body, _ in cases[1:]:
         if isinstance(body.get("userId"), str) and body["userId"].startswith("t-"):
@@ -934,6 +943,37 @@ def test_audit_log_names_the_actor_for_every_change(mg, actors):
     text = "\n".join(lines)
     for secret in (PW, BOSS[1], "New-Pw-0001", "Changed-Pw-77"):
         assert secret not in text
+
+
+def test_reconnects_after_the_database_drops_the_connection(mg, boss):
+    ok(mg.request("GET", "/users", token=boss))
+    ids = mg.db.sql("SELECT id FROM information_schema.PROCESSLIST WHERE user = 'wssgate' "
+                    "AND db = '%s'" % mg.database).split()
+    assert ids, "the gateway holds no database connection"
+    mg.db.sql("".join("KILL CONNECTION %s;" % i for i in ids))
+    ok(mg.request("GET", "/users", token=boss))
+    name = uniq("after-kill")
+    add_user(mg, boss, name)
+    ok(mg.request("DELETE", "/users/" + name, token=boss))
+
+
+def test_database_unreachable_is_a_json_500(mariadb, stub, configured, mg):
+    gw = mu.MgmtGateway("mgmt-nodb", mariadb, stub, "wssgate_mgmt", share_keys_with=mg,
+                        db_socket="/nonexistent/mysql.sock")
+    mu.copy_db_pass(gw)
+    gw.write_config()
+    gw.start()
+    try:
+        ok(gw.request("GET", ""))
+        text = "Error initializing the user store. Please try again later"
+        error(gw.request("GET", "/login", auth=BOSS), 500, text)
+        boss = mg.login(*BOSS)
+        error(gw.request("GET", "/users", token=boss), 500, text)
+        empty(gw.request("GET", "/users", token="forged.token.here"), 401)
+        problems = mu.stop_checked(gw)
+        assert problems == [], problems
+    finally:
+        gw.stop()
 
 
 # ---------------------------------------------------------------- bootstrap
