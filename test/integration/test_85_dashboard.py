@@ -23,7 +23,7 @@ OUT = os.path.join(wsg.TOP_BUILD, "test-output", "e2e")
 CHROMIUM = "/usr/bin/chromium"
 DATABASE = "wssgate_dash"
 TOKEN_TTL = 120
-ADMIN, ADMIN_PW = "chief", "Chief-admin-Pw-3391"
+ADMIN, ADMIN_PW = "admin", "Admin-Pw-3391-e2e"
 
 
 def steps():
@@ -80,7 +80,8 @@ def dashboard_gw(mariadb, stub, configured):
     gw.cli_ok("user", "add", ADMIN, "--admin", stdin=ADMIN_PW + "\n")
     gw.cli_ok("user", "add", "alice", "--role", "echo-users", stdin=wsg.USERS["alice"][0] + "\n")
     for i in range(1, 13):  # enough for two pages of ten
-        gw.cli_ok("user", "add", "u%02d" % i, stdin="U-user-Pw-%02d-x\n" % i)
+        gw.cli_ok("user", "add", "client-%02d" % i, "--role", "echo-users",
+                  stdin="Client-Pw-%02d-x\n" % i)
     wsg.SENT_SECRETS.update([ADMIN_PW])
     try:
         gw.start()
