@@ -414,7 +414,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	a.rid = r.rid;
 	a.client = r.client;
 	a.route = path != NULL && dashboard_path(path) != NULL ? "dashboard"
-	                                                        : "management";
+	                                                       : "management";
 	a.user = r.user != NULL ? r.user : r.claimed_user;
 	a.status = r.status;
 	a.latency_ms = elapsed_ms(&r.started);
