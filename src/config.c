@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "logring.h"
 #include "mem.h"
 
 /*
@@ -946,6 +947,7 @@ static const struct key limits_keys[] = {
 static const struct key log_keys[] = {
         K_PATH(struct wsg_log_conf, access_log, NULL),
         K_PATH(struct wsg_log_conf, audit_log, NULL),
+        K_INT(struct wsg_log_conf, ring_size, 0, WSG_LOGRING_MAX, 1000),
         K_END,
 };
 

@@ -90,6 +90,7 @@ struct wsg_limits_conf {
 struct wsg_log_conf {
 	char *access_log;        /* absolute path, or NULL for stderr */
 	char *audit_log;         /* absolute path, or NULL for stderr */
+	size_t ring_size;        /* recent lines kept for GET /management/logs */
 };
 
 /* Defaults for https:// upstreams. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "logring.h"
 #include "mem.h"
 #include "soap.h"
 
@@ -21,6 +22,7 @@ struct wsg_log {
 	int audit_fd;
 	int own_access;
 	int own_audit;
+	struct wsg_logring *ring; /* recent lines for the management API */
 };
 
 static int
@@ -56,6 +58,7 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	rc = open_sink(conf->audit_log, &l->audit_fd, &l->own_audit, err);
 	if (rc != WSG_OK)
 		goto out;
+	l->ring = wsg_logring_new(conf->ring_size);
 	*out = l;
 	l = NULL;
 out:
@@ -72,7 +75,14 @@ wsg_log_close(struct wsg_log *l)
 		close(l->access_fd);
 	if (l->own_audit && l->audit_fd >= 0)
 		close(l->audit_fd);
+	wsg_logring_free(l->ring);
 	free(l);
+}
+
+struct wsg_logring *
+wsg_log_ring(struct wsg_log *l)
+{
+	return l->ring;
 }
 
 /* "2026-11-28T18:00:00.123Z": log lines sort and compare across hosts. */
@@ -150,6 +160,7 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 {
 	char now[40], client[FIELD_MAX_LEN], route[FIELD_MAX_LEN];
 	char user[FIELD_MAX_LEN], line[LINE_MAX_LEN];
+	struct wsg_logring_rec rec;
 	int n;
 
 	format_now(now, sizeof(now));
@@ -161,9 +172,24 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 		     "status=%d fault=%s latency_ms=%.3f\n",
 		     now, (unsigned long long)a->rid, client, route, user,
 		     a->status, wsg_soap_fault_name(a->fault), a->latency_ms);
-	if (n > 0)
-		write_line(l->access_fd, line,
-			   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (n <= 0)
+		return;
+	n = (size_t)n < sizeof(line) ? n : (int)sizeof(line) - 1;
+	write_line(l->access_fd, line, (size_t)n);
+	memset(&rec, 0, sizeof(rec));
+	rec.kind = WSG_LOGRING_ACCESS;
+	rec.time = now;
+	rec.rid = a->rid;
+	rec.client = a->client;
+	rec.route = a->route;
+	rec.user = a->user;
+	rec.status = a->status;
+	rec.fault = a->fault;
+	rec.latency_ms = a->latency_ms;
+	if (line[n - 1] == '\n') /* the ring keeps lines without it */
+		line[n - 1] = '\0';
+	rec.line = line;
+	wsg_logring_push(l->ring, &rec);
 }
 
 void
@@ -173,6 +199,7 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 {
 	char now[40], c[FIELD_MAX_LEN], r[FIELD_MAX_LEN], u[FIELD_MAX_LEN];
 	char why[1024], line[LINE_MAX_LEN];
+	struct wsg_logring_rec rec;
 	int n;
 
 	format_now(now, sizeof(now));
@@ -185,9 +212,23 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 		     "%s audit rid=%016llx client=%s route=%s user=%s event=%s "
 		     "reason=\"%s\"\n",
 		     now, (unsigned long long)rid, c, r, u, event, why);
-	if (n > 0)
-		write_line(l->audit_fd, line,
-			   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (n <= 0)
+		return;
+	n = (size_t)n < sizeof(line) ? n : (int)sizeof(line) - 1;
+	write_line(l->audit_fd, line, (size_t)n);
+	memset(&rec, 0, sizeof(rec));
+	rec.kind = WSG_LOGRING_AUDIT;
+	rec.time = now;
+	rec.rid = rid;
+	rec.client = client;
+	rec.route = route;
+	rec.user = user;
+	rec.event = event;
+	rec.reason = why;
+	if (line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	rec.line = line;
+	wsg_logring_push(l->ring, &rec);
 }
 
 void

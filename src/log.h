@@ -2,7 +2,8 @@
  * Access log (one line per request) and audit log (authentication failures
  * and changes), plus operational messages on stderr. Lines are written with
  * one write(2) each, so workers can log concurrently without a lock. Values
- * that come from requests are escaped; secrets are never passed in.
+ * that come from requests are escaped; secrets are never passed in. The
+ * most recent lines are also kept in a ring (logring.h).
  */
 #ifndef WSG_LOG_H
 #define WSG_LOG_H
@@ -32,6 +33,12 @@ struct wsg_log_access {
 int wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 		 struct wsg_error *err);
 void wsg_log_close(struct wsg_log *l);
+
+/*
+ * The recent lines kept in memory (log.ring_size of them), for the
+ * management API; owned by `l`.
+ */
+struct wsg_logring *wsg_log_ring(struct wsg_log *l);
 
 void wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a);
 

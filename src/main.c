@@ -26,6 +26,7 @@
 #include "replay.h"
 #include "server.h"
 #include "soap.h"
+#include "stats.h"
 
 #define DRAIN_SECONDS 10
 #define CREDCACHE_MAX 100000
@@ -73,6 +74,7 @@ runtime_free(struct wsg_runtime *rt)
 	wsg_credcache_free(rt->credcache);
 	wsg_replay_free(rt->replay);
 	wsg_log_close(rt->log);
+	wsg_stats_free(rt->stats);
 	if (rt->db_password != NULL)
 		wsg_mem_free_secret(rt->db_password, strlen(rt->db_password));
 	OPENSSL_cleanse(rt->master_key, sizeof(rt->master_key));
@@ -105,6 +107,7 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	rc = wsg_log_open(&cfg->log, &rt->log, err);
 	if (rc != WSG_OK)
 		return rc;
+	rt->stats = wsg_stats_new(cfg->routes, cfg->n_routes);
 	rt->replay = wsg_replay_new(cfg->security.nonce_cache_max);
 	rt->credcache = wsg_credcache_new(CREDCACHE_MAX,
 					  cfg->userstore.cache_ttl);

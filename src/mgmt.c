@@ -16,15 +16,18 @@
 #include "mem.h"
 #include "mgmt_http.h"
 #include "mgmt_login.h"
+#include "mgmt_monitor.h"
 #include "mgmt_roles.h"
 #include "mgmt_users.h"
 #include "tls.h"
+#include "static.h"
 
 /* Bodies up to this are read (and refused above WSG_MGMT_MAX_JSON with a
  * JSON 400); larger ones are cut off by evhttp with 413. */
 #define HTTP_MAX_BODY (1024 * 1024)
 #define STOP_GRACE_MS 200
 #define RID_PREFIX (0xffffULL << 48)
+#define DASHBOARD "/dashboard"
 
 /* MI's values (RESTConstants.REST_ALL_SUPPORTED_METHODS + ",OPTIONS, PATCH"
  * and the default management_api.cors.allowed_headers). */
@@ -61,6 +64,8 @@ static const struct route routes[] = {
         {EVHTTP_REQ_PUT, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_update},
         {EVHTTP_REQ_GET, "roles", 2, ACCESS_TOKEN, wsg_mgmt_role_show},
         {EVHTTP_REQ_DELETE, "roles", 2, ACCESS_TOKEN, wsg_mgmt_role_delete},
+        {EVHTTP_REQ_GET, "routes", 1, ACCESS_TOKEN, wsg_mgmt_routes_list},
+        {EVHTTP_REQ_GET, "logs", 1, ACCESS_TOKEN, wsg_mgmt_logs_list},
 };
 
 static const struct route *
@@ -353,6 +358,24 @@ elapsed_ms(const struct timespec *since)
 	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
+/*
+ * The dashboard's part of a path ("" or "/..." after /dashboard), or NULL
+ * when the path is not the dashboard's. "/" is the dashboard's too (it
+ * redirects there), so an operator can open the bare address.
+ */
+static const char *
+dashboard_path(const char *path)
+{
+	size_t n = sizeof(DASHBOARD) - 1;
+
+	if (strcmp(path, "/") == 0)
+		return "";
+	if (strncmp(path, DASHBOARD, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/'))
+		return path + n;
+	return NULL;
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -370,7 +393,10 @@ request_cb(struct evhttp_request *req, void *arg)
 	r.rid = RID_PREFIX | ++m->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r.started);
 	peer_of(&r);
-	if (path == NULL || split_path(&r, path) != 0) {
+	if (path != NULL && dashboard_path(path) != NULL) {
+		r.status = wsg_static_serve(m->site, req, DASHBOARD,
+		                            dashboard_path(path));
+	} else if (path == NULL || split_path(&r, path) != 0) {
 		wsg_mgmt_reply(&r, 404, NULL);
 	} else {
 		split_query(&r, evhttp_uri_get_query(uri));
@@ -388,7 +414,8 @@ request_cb(struct evhttp_request *req, void *arg)
 	memset(&a, 0, sizeof(a));
 	a.rid = r.rid;
 	a.client = r.client;
-	a.route = "management";
+	a.route = path != NULL && dashboard_path(path) != NULL ? "dashboard"
+	                                                       : "management";
 	a.user = r.user != NULL ? r.user : r.claimed_user;
 	a.status = r.status;
 	a.latency_ms = elapsed_ms(&r.started);
@@ -450,8 +477,22 @@ mgmt_free(struct wsg_mgmt *m)
 	if (m->tls != NULL)
 		SSL_CTX_free(m->tls);
 	wsg_db_close(m->db);
+	wsg_static_free(m->site);
 	OPENSSL_cleanse(m->jwt_key, sizeof(m->jwt_key));
 	free(m);
+}
+
+/* Without its files the API still runs; /dashboard/ then answers 404. */
+static void
+load_dashboard(struct wsg_mgmt *m)
+{
+	char *dir = wsg_static_find_dir("dashboard");
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (wsg_static_load(dir, &m->site, &err) != WSG_OK)
+		wsg_log_msg("warning", "dashboard not served: %s", err.reason);
+	free(dir);
 }
 
 int
@@ -476,6 +517,7 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 	                      sizeof(m->jwt_key), err);
 	if (rc != WSG_OK)
 		goto out;
+	load_dashboard(m);
 	m->base = event_base_new();
 	if (m->base == NULL) {
 		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,

@@ -20,6 +20,7 @@
 
 #include "db.h"
 #include "server.h"
+#include "static.h"
 #include "token.h"
 #include "types.h"
 #include "userstore.h"
@@ -54,6 +55,7 @@ struct wsg_mgmt {
 	pthread_t thread;
 	int running;
 	uint64_t next_rid;
+	struct wsg_static *site; /* the dashboard's files, or NULL */
 };
 
 struct wsg_mgmt_param {

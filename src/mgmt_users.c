@@ -150,10 +150,13 @@ wsg_mgmt_user_show(struct wsg_mgmt_req *r)
 	}
 	wsg_mgmt_reply(
 	        r, 200,
-	        json_pack("{s:s,s:b,s:o}", "userId", rec->username, "isAdmin",
+	        json_pack("{s:s,s:b,s:o,s:o}", "userId", rec->username,
+	                  "isAdmin",
 	                  wsg_mgmt_has_role(rec->roles,
 	                                    r->m->cfg->management.admin_role),
-	                  "roles", roles));
+	                  "roles", roles, "createdBy",
+	                  rec->created_by != NULL ? json_string(rec->created_by)
+	                                          : json_null()));
 	wsg_userstore_record_free(rec);
 }
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mem.h"
 #include "router.h"
+#include "stats.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -64,6 +65,7 @@ request_free(struct wsg_request *r, int status)
 	a.fault = r->state == WSG_REQUEST_FAIL ? r->err.fault : WSG_FAULT_NONE;
 	a.latency_ms = elapsed_ms(&r->started);
 	wsg_log_access(w->rt->log, &a);
+	wsg_stats_record(w->rt->stats, r->route, a.fault);
 
 	wsg_soap_msg_free(&r->msg);
 	wsg_wsse_token_clear(&r->tok);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "password.h"
 #include "replay.h"
+#include "stats.h"
 #include "types.h"
 
 struct wsg_upstream_pool;
@@ -28,6 +29,7 @@ struct wsg_upstream_pool;
 struct wsg_runtime {
 	struct wsg_config *cfg;
 	struct wsg_log *log;
+	struct wsg_stats *stats; /* per-route counters, indexed like cfg->routes */
 	struct wsg_replay *replay;
 	struct wsg_credcache *credcache;
 	struct wsg_password_pool *pwpool;

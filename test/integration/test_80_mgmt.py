@@ -150,7 +150,7 @@ def test_bootstrap_creates_the_first_admin(mg, boss):
     assert claims["iss"] == "wssgate" and len(claims["jti"]) == 32
     assert claims["exp"] - claims["iat"] == 3600
     ok(mg.request("GET", "/users/" + BOSS[0], token=boss),
-       {"userId": BOSS[0], "isAdmin": True, "roles": ["admin"]})
+       {"userId": BOSS[0], "isAdmin": True, "roles": ["admin"], "createdBy": None})
     events = [l for l in mg.audit_lines() if "event=bootstrap_admin" in l]
     assert len(events) == 1 and "user=boss" in events[0], events
     # The store holds an admin now: another unknown name is just an unknown user.
@@ -240,7 +240,7 @@ def test_user_show(mg, boss):
     name = uniq("show")
     add_user(mg, boss, name, roles=["echo-users"])
     ok(mg.request("GET", "/users/" + name, token=boss),
-       {"userId": name, "isAdmin": False, "roles": ["echo-users"]})
+       {"userId": name, "isAdmin": False, "roles": ["echo-users"], "createdBy": BOSS[0]})
     ok(mg.request("GET", "/users/" + name, token=boss, params={"domain": "PRIMARY"}))
     error(mg.request("GET", "/users/nobody-" + name, token=boss), 404,
           NOT_FOUND_USER % ("nobody-" + name))
@@ -522,7 +522,8 @@ def test_roles_resource(mg, boss):
        {"userId": u1, "status": "Added/removed the roles"})
     ok(mg.request("GET", "/roles/" + role, token=boss), {"role": role, "users": sorted([u1, u2])})
     ok(mg.request("GET", "/users/" + u1, token=boss),
-       {"userId": u1, "isAdmin": False, "roles": sorted(["echo-users", role])})
+       {"userId": u1, "isAdmin": False, "roles": sorted(["echo-users", role]),
+        "createdBy": BOSS[0]})
     # Adding twice and removing what is not held are no-ops.
     ok(mg.request("PUT", "/roles", token=boss, body={"userId": u1, "addedRoles": [role]}))
     ok(mg.request("PUT", "/roles", token=boss,
@@ -530,11 +531,12 @@ def test_roles_resource(mg, boss):
     ok(mg.request("PUT", "/roles", token=boss,
                   body={"userId": u1, "addedRoles": [], "removedRoles": ["echo-users"]}))
     ok(mg.request("GET", "/users/" + u1, token=boss), {"userId": u1, "isAdmin": False,
-                                                      "roles": [role]})
+                                                      "roles": [role], "createdBy": BOSS[0]})
     ok(mg.request("DELETE", "/roles/" + role, token=boss), {"role": role, "status": "Deleted"})
     error(mg.request("GET", "/roles/" + role, token=boss), 404, NOT_FOUND_ROLE % role)
     error(mg.request("DELETE", "/roles/" + role, token=boss), 404, NOT_FOUND_ROLE % role)
-    ok(mg.request("GET", "/users/" + u1, token=boss), {"userId": u1, "isAdmin": False, "roles": []})
+    ok(mg.request("GET", "/users/" + u1, token=boss), {"userId": u1, "isAdmin": False, "roles": [],
+                                                      "createdBy": BOSS[0]})
     events = " ".join(l for l in mg.audit_lines() if role in l)
     for event in ("role_added", "roles_changed", "role_deleted"):
         assert "event=" + event in events, event
@@ -578,7 +580,7 @@ def test_roles_errors(mg, boss):
           404, NOT_FOUND_ROLE % "no-such-role")
     # One transaction: the role before the missing one was not granted either.
     ok(mg.request("GET", "/users/" + user, token=boss), {"userId": user, "isAdmin": False,
-                                                        "roles": []})
+                                                        "roles": [], "createdBy": BOSS[0]})
 
 
 def test_admin_role_removal_rules(mg, actors):
@@ -594,7 +596,7 @@ def test_admin_role_removal_rules(mg, actors):
                      body={"userId": actors.boss, "removedRoles": ["admin"]}), 403)
     ok(mg.request("PUT", "/roles", token=tok[actors.a1], body=body))
     ok(mg.request("GET", "/users/" + adm, token=tok[actors.a1]),
-       {"userId": adm, "isAdmin": False, "roles": []})
+       {"userId": adm, "isAdmin": False, "roles": [], "createdBy": actors.a1})
     # The demoted user's token (scope admin when issued) no longer opens admin resources.
     assert mu.jwt_parts(adm_tok)[1]["scope"] == "admin"
     empty(mg.request("GET", "/users", token=adm_tok), 403)
@@ -1053,7 +1055,7 @@ def test_last_admin_cannot_lose_admin_role(mariadb, boot):
     error(a.request("DELETE", "/users/only-admin", token=tok), 400,
           contains="Attempt to delete the logged in user")
     ok(a.request("GET", "/users/only-admin", token=tok),
-       {"userId": "only-admin", "isAdmin": True, "roles": ["admin"]})
+       {"userId": "only-admin", "isAdmin": True, "roles": ["admin"], "createdBy": None})
 
 
 def test_role_deletion_reaches_the_data_plane_at_once(mariadb, boot):
