@@ -28,6 +28,7 @@ status_phrase(int status)
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	}
 	return "Status";

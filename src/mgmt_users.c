@@ -7,6 +7,7 @@
 
 #include "credcache.h"
 #include "err.h"
+#include "lockout.h"
 #include "mem.h"
 #include "password.h"
 
@@ -628,4 +629,39 @@ out:
 	free(hash);
 	free(sealed);
 	json_decref(body);
+}
+
+void
+wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1];
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	int rc, was_locked;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		return;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	rc = wsg_userstore_get(c, user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND) {
+		not_found(r, user);
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return;
+	}
+	was_locked =
+	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
+	                           strlen(user), wsg_lockout_now_ms());
+	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
+	               was_locked ? "was locked"
+	                          : "was not locked; its failures are "
+	                            "forgotten");
+	wsg_mgmt_reply_status(r, "userId", user, "Unlocked");
+	wsg_userstore_record_free(rec);
 }
