@@ -214,8 +214,8 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 		wsg_mgmt_reply_error(r, 400, "Invalid username: %s", why);
 		goto out;
 	}
-	if (wsg_mgmt_check_password(r->m, pw, pw_len, why, sizeof(why)) !=
-	    WSG_OK) {
+	if (wsg_mgmt_check_password(&mc->password_policy, pw, pw_len, why,
+	                            sizeof(why)) != WSG_OK) {
 		wsg_mgmt_audit(r, "bootstrap_refused", "invalid password: %s",
 		               why);
 		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
