@@ -12,6 +12,8 @@ Each test sends from its own loopback address (127.0.0.0/8: the client socket is
 import os
 import re
 import secrets
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -248,6 +250,38 @@ def test_admin_unlocks_through_the_management_api(lg, admin):
     assert (r.status_code, r.content) == (404, b"")
     r = lg.request("POST", "/users/%s/lock" % user, token=admin)
     assert (r.status_code, r.content) == (404, b"")
+
+
+def ctl(home, *args, stdin=None):
+    """ctl/wssgatectl with its own config folder and no terminal."""
+    env = wsg.clean_env({"XDG_CONFIG_HOME": home, "HOME": home})
+    r = subprocess.run([os.path.join(wsg.TOP_BUILD, "ctl", "wssgatectl")] + list(args),
+                       input=stdin.encode() if stdin is not None else None,
+                       stdin=subprocess.DEVNULL if stdin is None else None,
+                       capture_output=True, timeout=60, env=env, start_new_session=True)
+    r.out, r.err = r.stdout.decode(), r.stderr.decode()
+    assert not wsg.SANITIZER_RE.search(r.err), r.err
+    return r
+
+
+def test_wssgatectl_unlock_user(lg, admin):
+    """`wssgatectl unlock user ID -e NAME` makes the same call."""
+    home = os.path.join(wsg.WORK, "ctl-lockout")
+    shutil.rmtree(home, ignore_errors=True)
+    os.makedirs(home, mode=0o700)
+    assert ctl(home, "add", "env", "gw", "http://127.0.0.1:%d" % lg.mgmt_port).returncode == 0
+    r = ctl(home, "login", "gw", "-u", ADMIN[0], "--password-stdin", stdin=ADMIN[1] + "\n")
+    assert r.returncode == 0, r.err
+    s = client("127.0.0.21")
+    user = new_user(lg, "ctlunlock")
+    for i in range(MAX_FAILURES):
+        send(lg, s, user, "wrong-Pw-%d" % i)
+    wsg.assert_wss_fault(send(lg, s, user, PW)[0], "FailedAuthentication")
+    r = ctl(home, "unlock", "user", user, "-e", "gw")
+    assert (r.returncode, r.out) == (0, "Unlocking user [ %s ] status: Unlocked\n" % user), r.err
+    passed(send(lg, s, user, PW)[0])
+    r = ctl(home, "unlock", "user", "nobody-x", "-e", "gw")
+    assert r.returncode == 1 and "User: nobody-x cannot be found." in r.err, (r.out, r.err)
 
 
 def test_management_login_failures_count(lg, admin):
