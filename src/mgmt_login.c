@@ -69,7 +69,8 @@ client_refused(struct wsg_mgmt_req *r)
 }
 
 /*
- * A failed login: counted against the client address and, for a wrong
+ * A failed login with a name and password: counted against the client
+ * address and, for a wrong
  * password of an existing, unlocked user (`guess`), against the user, with
  * the data plane's counters (failures anywhere add up). Audited, then the
  * same empty 401 as every other failure.
@@ -296,8 +297,11 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 	}
 	if (client_refused(r))
 		goto out;
+	/* Not a guess at a password, so not counted (as on the data plane). */
 	if (parse_basic(auth, &raw, &raw_len, &user, &pw, &pw_len) != WSG_OK) {
-		login_failed(r, NULL, 0, 0, "malformed Basic credentials");
+		wsg_mgmt_audit(r, "login_failure",
+		               "malformed Basic credentials");
+		unauthorized(r, 0);
 		goto out;
 	}
 	r->claimed_user = wsg_mem_strdup(user);
