@@ -6,8 +6,8 @@
 
 #include "basic.h"
 #include "credcache.h"
-#include "lockout.h"
 #include "err.h"
+#include "lockout.h"
 #include "log.h"
 #include "mem.h"
 #include "password.h"
