@@ -63,6 +63,8 @@ static const struct spec specs[] = {
          O_ENV | O_ADD_ROLE | O_REMOVE_ROLE | O_NET, 1, 1, 1},
         {"change password", "change", "password", WSG_CMD_CHANGE_PASSWORD,
          O_ENV | O_PWSTDIN | O_NET, 0, 0, 1},
+        {"unlock user", "unlock", "user", WSG_CMD_UNLOCK_USER, O_ENV | O_NET, 1,
+         1, 1},
         {"get roles", "get", "roles", WSG_CMD_GET_ROLES,
          O_ENV | O_FORMAT | O_NET, 0, 1, 1},
         {"add role", "add", "role", WSG_CMD_ADD_ROLE, O_ENV | O_NET, 1, 1, 1},

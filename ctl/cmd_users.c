@@ -224,6 +224,30 @@ wsg_cmd_delete_user(const struct wsg_args *a, struct wsg_error *err)
 	return rc;
 }
 
+/* wssgate's own call (MI has no lockout): POST /management/users/ID/unlock. */
+int
+wsg_cmd_unlock_user(const struct wsg_args *a, struct wsg_error *err)
+{
+	struct wsg_session s;
+	json_t *body = json_object(), *answer = NULL;
+	char *user = user_resource(a->pos[0]);
+	char *res = wsg_mem_printf("%s/unlock", user);
+	int rc;
+
+	/* An empty object: libcurl sends a POST only with a body. */
+	rc = wsg_session_open(&s, a->env, a, 1, err);
+	if (rc == WSG_OK)
+		rc = wsg_session_call(&s, "POST", res, body, &answer, err);
+	if (rc == WSG_OK)
+		wsg_output_status("Unlocking user", a->pos[0], answer);
+	json_decref(answer);
+	json_decref(body);
+	free(res);
+	free(user);
+	wsg_session_close(&s);
+	return rc;
+}
+
 int
 wsg_cmd_update_user(const struct wsg_args *a, struct wsg_error *err)
 {

@@ -23,6 +23,7 @@ int wsg_cmd_add_user(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_delete_user(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_update_user(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_change_password(const struct wsg_args *a, struct wsg_error *err);
+int wsg_cmd_unlock_user(const struct wsg_args *a, struct wsg_error *err);
 
 int wsg_cmd_get_roles(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_add_role(const struct wsg_args *a, struct wsg_error *err);

@@ -34,6 +34,7 @@ static const char overview[] =
         "  get users ID -e NAME                        show one user\n"
         "  add user ID -e NAME [--admin] [--role R]... add a user\n"
         "  delete user ID -e NAME                      delete a user\n"
+        "  unlock user ID -e NAME                      end a user's lockout\n"
         "  update user ID -e NAME [--add-role R]... [--remove-role R]...\n"
         "  change password -e NAME                     change your own "
         "password\n"
@@ -162,6 +163,17 @@ static const char *const pages[WSG_CMD__COUNT] = {
                 "only be deleted by the administrator who created it; nobody "
                 "can delete\n"
                 "themselves or the last administrator.\n"
+                "\n" ENV_OPTION NET_OPTIONS,
+        [WSG_CMD_UNLOCK_USER] =
+                "Usage: wssgatectl unlock user ID -e NAME\n"
+                "\n"
+                "Ends the lockout of the user ID after too many wrong "
+                "passwords\n"
+                "(security.lockout) and forgets its failures (POST "
+                "/management/users/ID/unlock,\n"
+                "a wssgate extension). A gateway keeps lockouts in its own "
+                "memory: with\n"
+                "several gateways, unlock on each.\n"
                 "\n" ENV_OPTION NET_OPTIONS,
         [WSG_CMD_UPDATE_USER] =
                 "Usage: wssgatectl update user ID -e NAME [--add-role ROLE]... "

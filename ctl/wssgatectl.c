@@ -35,6 +35,7 @@ static const command_fn commands[WSG_CMD__COUNT] = {
         [WSG_CMD_GET_USERS] = wsg_cmd_get_users,
         [WSG_CMD_ADD_USER] = wsg_cmd_add_user,
         [WSG_CMD_DELETE_USER] = wsg_cmd_delete_user,
+        [WSG_CMD_UNLOCK_USER] = wsg_cmd_unlock_user,
         [WSG_CMD_UPDATE_USER] = wsg_cmd_update_user,
         [WSG_CMD_CHANGE_PASSWORD] = wsg_cmd_change_password,
         [WSG_CMD_GET_ROLES] = wsg_cmd_get_roles,

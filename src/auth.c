@@ -7,6 +7,7 @@
 #include "basic.h"
 #include "credcache.h"
 #include "err.h"
+#include "lockout.h"
 #include "log.h"
 #include "mem.h"
 #include "password.h"
@@ -54,6 +55,53 @@ complete(struct wsg_request *r, int status)
 	r->auth_done(r, status);
 }
 
+/*
+ * Every failed "who are you" counts against the client address; the one
+ * that reaches security.client_limit starts its lock (audit: client_lockout).
+ */
+static void
+count_client_failure(struct wsg_request *r)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+	const struct wsg_lockout_conf *p = &rt->cfg->security.client_limit;
+	char why[160];
+
+	if (wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_CLIENT, p, r->client,
+			     strlen(r->client), wsg_lockout_now_ms()) !=
+	    WSG_LOCKOUT_STARTED)
+		return;
+	snprintf(why, sizeof(why),
+		 "%u failed authentications within %llds: address refused "
+		 "for %llds",
+		 p->max_failures, (long long)p->window, (long long)p->duration);
+	wsg_log_audit(rt->log, r->rid, r->client, r->route->name,
+		      r->claimed_user, "client_lockout", why);
+}
+
+/*
+ * A client over security.client_limit is refused before any password work
+ * (HTTP 429, a Server / Receiver fault, Retry-After). The limit is per
+ * address whatever the user, so the different answer tells nothing about
+ * any account. Returns 1 when it answered.
+ */
+static int
+client_refused(struct wsg_request *r)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+	int64_t left;
+
+	left = wsg_lockout_check(rt->lockout, WSG_LOCKOUT_CLIENT,
+				 &rt->cfg->security.client_limit, r->client,
+				 strlen(r->client), wsg_lockout_now_ms());
+	if (left == 0)
+		return 0;
+	r->retry_after = (left + 999) / 1000;
+	wsg_error_set(&r->err, WSG_ERR_LIMIT, WSG_FAULT_TRY_LATER,
+		      "client address locked");
+	complete(r, WSG_ERR_LIMIT);
+	return 1;
+}
+
 static void
 padding_done_cb(int status, struct wsg_user_record *rec, void *arg)
 {
@@ -76,8 +124,10 @@ fail_authentication(struct wsg_request *r, const char *reason)
 {
 	char name[WSG_USERSTORE_MAX_NAME + 2];
 
+	/* Whatever else went wrong, a locked user is refused for the lock. */
 	wsg_error_set(&r->err, WSG_ERR_AUTH, WSG_FAULT_FAILED_AUTHENTICATION,
-		      "%s", reason);
+		      "%s", r->locked ? "user locked" : reason);
+	count_client_failure(r);
 	if (!r->store_queried) {
 		r->store_queried = 1;
 		memset(name, '~', sizeof(name) - 1);
@@ -87,6 +137,33 @@ fail_authentication(struct wsg_request *r, const char *reason)
 			return;
 	}
 	complete(r, WSG_ERR_AUTH);
+}
+
+/*
+ * A wrong guess at an existing user's password: counted against the user
+ * (security.lockout); the one that reaches max_failures locks it (audit:
+ * lockout). Guesses while locked are not counted.
+ */
+static void
+fail_password(struct wsg_request *r, const char *reason)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+	const struct wsg_lockout_conf *p = &rt->cfg->security.lockout;
+	char why[160];
+
+	if (!r->locked &&
+	    wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, r->tok.username,
+			     r->tok.username_len, wsg_lockout_now_ms()) ==
+	    WSG_LOCKOUT_STARTED) {
+		snprintf(why, sizeof(why),
+			 "%u wrong passwords within %llds: user locked for "
+			 "%llds",
+			 p->max_failures, (long long)p->window,
+			 (long long)p->duration);
+		wsg_log_audit(rt->log, r->rid, r->client, r->route->name,
+			      r->claimed_user, "lockout", why);
+	}
+	fail_authentication(r, reason);
 }
 
 static int
@@ -127,6 +204,10 @@ authorize(struct wsg_request *r)
 	struct wsg_wsse_policy policy;
 	int rc;
 
+	if (r->locked) {
+		fail_authentication(r, "user locked");
+		return;
+	}
 	if (r->cred.disabled) {
 		fail_authentication(r, "user is disabled");
 		return;
@@ -178,7 +259,7 @@ text_verified_cb(int result, void *arg)
 		return;
 	}
 	if (r->tok.password_len == 0) {
-		fail_authentication(r, "empty password");
+		fail_password(r, "empty password");
 		return;
 	}
 	if (result == WSG_ERR_PARSE) {
@@ -186,7 +267,11 @@ text_verified_cb(int result, void *arg)
 		return;
 	}
 	if (result != WSG_OK) {
-		fail_authentication(r, "wrong password");
+		fail_password(r, "wrong password");
+		return;
+	}
+	if (r->locked) {
+		fail_authentication(r, "user locked");
 		return;
 	}
 	wsg_credcache_mark_verified(r->worker->rt->credcache, r->tok.username,
@@ -202,12 +287,23 @@ verify(struct wsg_request *r)
 	const char *hash;
 	int rc;
 
+	/*
+	 * Decided once, before any password work. A locked user's attempts
+	 * then do exactly the work of a wrong guess (the verified-password
+	 * cache is skipped, so a right password is not answered faster) and
+	 * end in the same FailedAuthentication.
+	 */
+	if (r->cred.exists &&
+	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
+			      &rt->cfg->security.lockout, r->tok.username,
+			      r->tok.username_len, wsg_lockout_now_ms()) > 0)
+		r->locked = 1;
 	if (r->tok.pwtype == WSG_PWTYPE_DIGEST) {
 		if (r->cred.exists && r->cred.digest_password != NULL) {
 			rc = wsg_wsse_verify(&r->tok, r->cred.digest_password,
 					     r->cred.digest_password_len);
 			if (rc != WSG_OK) {
-				fail_authentication(r, "wrong password digest");
+				fail_password(r, "wrong password digest");
 				return;
 			}
 			authorize(r);
@@ -220,7 +316,7 @@ verify(struct wsg_request *r)
 				    : "unknown user");
 		return;
 	}
-	if (r->cred.exists && r->tok.password_len > 0 &&
+	if (r->cred.exists && !r->locked && r->tok.password_len > 0 &&
 	    wsg_credcache_check_verified(rt->credcache, r->tok.username,
 					 r->tok.password, r->tok.password_len,
 					 wall_now().sec) == WSG_OK) {
@@ -337,6 +433,8 @@ wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
 		return;
 	}
 	r->claimed_user = wsg_mem_strdup(r->tok.username);
+	if (client_refused(r))
+		return;
 	if (r->route->require_tls && !r->tls &&
 	    r->tok.pwtype == WSG_PWTYPE_TEXT) {
 		refuse_cleartext(r, "PasswordText");
@@ -376,5 +474,7 @@ wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done)
 	}
 	r->tok.pwtype = WSG_PWTYPE_TEXT;
 	r->claimed_user = wsg_mem_strdup(r->tok.username);
+	if (client_refused(r))
+		return;
 	find_user(r);
 }

@@ -98,6 +98,9 @@ json_text(enum wsg_fault fault)
 	case WSG_FAULT_METHOD: return "Method not allowed";
 	case WSG_FAULT_NOT_FOUND: return "Not found";
 	case WSG_FAULT_TOO_LARGE: return "The request body is too large";
+	case WSG_FAULT_TRY_LATER:
+		return "Too many failed authentication attempts; try again "
+		       "later";
 	default: return "The server could not process the request";
 	}
 }

@@ -911,9 +911,18 @@ static const struct key userstore_keys[] = {
 };
 
 static const struct key lockout_keys[] = {
-        K_INT(struct wsg_lockout_conf, max_failures, 1, 1000, 5),
+        K_INT(struct wsg_lockout_conf, max_failures, 0, 1000, 5),
         K_INT(struct wsg_lockout_conf, window, 1, 86400, 300),
         K_INT(struct wsg_lockout_conf, duration, 1, 604800, 900),
+        K_INT(struct wsg_lockout_conf, max_entries, 64, 10000000, 100000),
+        K_END,
+};
+
+static const struct key client_limit_keys[] = {
+        K_INT(struct wsg_lockout_conf, max_failures, 0, 1000000, 50),
+        K_INT(struct wsg_lockout_conf, window, 1, 86400, 60),
+        K_INT(struct wsg_lockout_conf, duration, 1, 604800, 300),
+        K_INT(struct wsg_lockout_conf, max_entries, 64, 10000000, 100000),
         K_END,
 };
 
@@ -928,6 +937,7 @@ static const struct key security_keys[] = {
         K_BOOL(struct wsg_security_conf, opaque_faults, 0),
         K_INT(struct wsg_security_conf, verify_threads, 1, 64, 2),
         K_GROUP(struct wsg_security_conf, lockout, lockout_keys),
+        K_GROUP(struct wsg_security_conf, client_limit, client_limit_keys),
         K_END,
 };
 

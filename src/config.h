@@ -58,10 +58,14 @@ struct wsg_userstore_conf {
 	char *master_key_file;   /* absolute path */
 };
 
+/* security.lockout (per user name) and security.client_limit (per client
+ * address): max_failures within window seconds lock the key for duration
+ * seconds; max_failures = 0 turns the check off. */
 struct wsg_lockout_conf {
 	unsigned max_failures;
 	int64_t window;
 	int64_t duration;
+	size_t max_entries;      /* keys remembered, read at start */
 };
 
 struct wsg_security_conf {
@@ -73,6 +77,7 @@ struct wsg_security_conf {
 	int strict_bsp;
 	int opaque_faults;       /* every security fault is wss4j:SecurityError */
 	struct wsg_lockout_conf lockout;
+	struct wsg_lockout_conf client_limit;
 	unsigned verify_threads; /* argon2 pool size */
 };
 

@@ -19,6 +19,7 @@
 #include "credcache.h"
 #include "err.h"
 #include "keyfile.h"
+#include "lockout.h"
 #include "log.h"
 #include "mem.h"
 #include "mgmt.h"
@@ -72,6 +73,7 @@ runtime_free(struct wsg_runtime *rt)
 {
 	wsg_password_pool_free(rt->pwpool);
 	wsg_credcache_free(rt->credcache);
+	wsg_lockout_free(rt->lockout);
 	wsg_replay_free(rt->replay);
 	wsg_log_close(rt->log);
 	wsg_stats_free(rt->stats);
@@ -111,6 +113,8 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	rt->replay = wsg_replay_new(cfg->security.nonce_cache_max);
 	rt->credcache = wsg_credcache_new(CREDCACHE_MAX,
 					  cfg->userstore.cache_ttl);
+	rt->lockout = wsg_lockout_new(cfg->security.lockout.max_entries,
+				      cfg->security.client_limit.max_entries);
 	rt->pwpool = wsg_password_pool_new(cfg->security.verify_threads);
 	/* Made now so the first unknown user is not slower than the rest. */
 	wsg_password_dummy_hash();

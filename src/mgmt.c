@@ -43,7 +43,8 @@ enum access {
 struct route {
 	enum evhttp_cmd_type method;
 	const char *resource; /* first segment; NULL for /management itself */
-	size_t nseg;          /* 1: the collection, 2: /{id} */
+	size_t nseg;          /* 1: the collection, 2: /{id}, 3: /{id}/action */
+	const char *action;   /* third segment when nseg is 3 */
 	enum access access;
 	void (*handler)(struct wsg_mgmt_req *r);
 };
@@ -51,21 +52,27 @@ struct route {
 /* Admin-only resources are decided by prefix before this table, as MI's
  * AuthorizationHandler does. */
 static const struct route routes[] = {
-        {EVHTTP_REQ_GET, NULL, 0, ACCESS_PUBLIC, wsg_mgmt_status},
-        {EVHTTP_REQ_GET, "login", 1, ACCESS_BASIC, wsg_mgmt_login},
-        {EVHTTP_REQ_GET, "logout", 1, ACCESS_TOKEN, wsg_mgmt_logout},
-        {EVHTTP_REQ_GET, "users", 1, ACCESS_TOKEN, wsg_mgmt_users_list},
-        {EVHTTP_REQ_POST, "users", 1, ACCESS_TOKEN, wsg_mgmt_users_add},
-        {EVHTTP_REQ_GET, "users", 2, ACCESS_TOKEN, wsg_mgmt_user_show},
-        {EVHTTP_REQ_DELETE, "users", 2, ACCESS_TOKEN, wsg_mgmt_user_delete},
-        {EVHTTP_REQ_PATCH, "users", 2, ACCESS_TOKEN, wsg_mgmt_user_password},
-        {EVHTTP_REQ_GET, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_list},
-        {EVHTTP_REQ_POST, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_add},
-        {EVHTTP_REQ_PUT, "roles", 1, ACCESS_TOKEN, wsg_mgmt_roles_update},
-        {EVHTTP_REQ_GET, "roles", 2, ACCESS_TOKEN, wsg_mgmt_role_show},
-        {EVHTTP_REQ_DELETE, "roles", 2, ACCESS_TOKEN, wsg_mgmt_role_delete},
-        {EVHTTP_REQ_GET, "routes", 1, ACCESS_TOKEN, wsg_mgmt_routes_list},
-        {EVHTTP_REQ_GET, "logs", 1, ACCESS_TOKEN, wsg_mgmt_logs_list},
+        {EVHTTP_REQ_GET, NULL, 0, NULL, ACCESS_PUBLIC, wsg_mgmt_status},
+        {EVHTTP_REQ_GET, "login", 1, NULL, ACCESS_BASIC, wsg_mgmt_login},
+        {EVHTTP_REQ_GET, "logout", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logout},
+        {EVHTTP_REQ_GET, "users", 1, NULL, ACCESS_TOKEN, wsg_mgmt_users_list},
+        {EVHTTP_REQ_POST, "users", 1, NULL, ACCESS_TOKEN, wsg_mgmt_users_add},
+        {EVHTTP_REQ_GET, "users", 2, NULL, ACCESS_TOKEN, wsg_mgmt_user_show},
+        {EVHTTP_REQ_DELETE, "users", 2, NULL, ACCESS_TOKEN,
+         wsg_mgmt_user_delete},
+        {EVHTTP_REQ_PATCH, "users", 2, NULL, ACCESS_TOKEN,
+         wsg_mgmt_user_password},
+        {EVHTTP_REQ_POST, "users", 3, "unlock", ACCESS_TOKEN,
+         wsg_mgmt_user_unlock},
+        {EVHTTP_REQ_GET, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_list},
+        {EVHTTP_REQ_POST, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_add},
+        {EVHTTP_REQ_PUT, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_update},
+        {EVHTTP_REQ_GET, "roles", 2, NULL, ACCESS_TOKEN, wsg_mgmt_role_show},
+        {EVHTTP_REQ_DELETE, "roles", 2, NULL, ACCESS_TOKEN,
+         wsg_mgmt_role_delete},
+        {EVHTTP_REQ_GET, "routes", 1, NULL, ACCESS_TOKEN,
+         wsg_mgmt_routes_list},
+        {EVHTTP_REQ_GET, "logs", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logs_list},
 };
 
 static const struct route *
@@ -80,7 +87,9 @@ find_route(const struct wsg_mgmt_req *r, int any_method)
 		    (!any_method && rt->method != r->method))
 			continue;
 		if (rt->resource == NULL ||
-		    strcmp(rt->resource, r->seg[0]) == 0)
+		    (strcmp(rt->resource, r->seg[0]) == 0 &&
+		     (rt->action == NULL ||
+		      strcmp(rt->action, r->seg[2]) == 0)))
 			return rt;
 	}
 	return NULL;

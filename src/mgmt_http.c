@@ -28,9 +28,33 @@ status_phrase(int status)
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	}
 	return "Status";
+}
+
+static size_t utf8_seq(const unsigned char *s, size_t len, unsigned long *cp);
+
+/*
+ * Error texts quote input (names, jansson's "near '...'") and are cut at
+ * the buffer's end, so they may hold invalid or cut UTF-8, which jansson
+ * refuses to put into the reply: such bytes become '?'.
+ */
+static void
+utf8_scrub(char *s)
+{
+	size_t len = strlen(s), i = 0, n;
+	unsigned long cp;
+
+	while (i < len) {
+		n = utf8_seq((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
 }
 
 int64_t
@@ -89,6 +113,7 @@ wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_scrub(msg);
 	wsg_mgmt_reply(r, status, json_pack("{s:s}", "Error", msg));
 }
 
@@ -101,6 +126,25 @@ wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r, const struct wsg_error *err)
 	                                          : "database failure");
 	r->m->db_broken = 1;
 	wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
+}
+
+void
+wsg_mgmt_reply_fail(struct wsg_mgmt_req *r, const struct wsg_mgmt_fail *f)
+{
+	wsg_mgmt_reply(r, f->status, json_pack("{s:s}", "Error", f->text));
+}
+
+int
+wsg_mgmt_failf(struct wsg_mgmt_fail *f, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->status = status;
+	va_start(ap, fmt);
+	vsnprintf(f->text, sizeof(f->text), fmt, ap);
+	va_end(ap);
+	utf8_scrub(f->text);
+	return WSG_ERR_INVAL;
 }
 
 void
@@ -125,42 +169,56 @@ wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name)
 }
 
 int
-wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out)
+wsg_mgmt_parse_json(const char *body, size_t len, json_t **out,
+                    struct wsg_mgmt_fail *f)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in);
 	json_error_t jerr;
 	json_t *j;
 
 	*out = NULL;
 	if (len == 0) {
-		wsg_mgmt_reply_error(r, 400, "JSON payload is missing");
+		wsg_mgmt_failf(f, 400, "JSON payload is missing");
 		return WSG_ERR_PARSE;
 	}
 	if (len > WSG_MGMT_MAX_JSON) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "The JSON payload is larger than %d bytes",
-		                     WSG_MGMT_MAX_JSON);
+		wsg_mgmt_failf(f, 400,
+		               "The JSON payload is larger than %d bytes",
+		               WSG_MGMT_MAX_JSON);
 		return WSG_ERR_LIMIT;
 	}
 	/* Duplicate keys are refused: two readers could pick different ones. */
-	j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-	               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	               &jerr);
 	if (j == NULL) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "Malformed JSON payload: %s (line %d, "
-		                     "column %d)",
-		                     jerr.text, jerr.line, jerr.column);
+		wsg_mgmt_failf(
+		        f, 400,
+		        "Malformed JSON payload: %s (line %d, column %d)",
+		        jerr.text, jerr.line, jerr.column);
 		return WSG_ERR_PARSE;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		wsg_mgmt_reply_error(r, 400,
-		                     "The JSON payload must be an object");
+		wsg_mgmt_failf(f, 400, "The JSON payload must be an object");
 		return WSG_ERR_PARSE;
 	}
 	*out = j;
 	return WSG_OK;
+}
+
+int
+wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	struct wsg_mgmt_fail f;
+	int rc;
+
+	rc = wsg_mgmt_parse_json(len > 0 ? (const char *)evbuffer_pullup(in, -1)
+	                                 : "",
+	                         len, out, &f);
+	if (rc != WSG_OK)
+		wsg_mgmt_reply_fail(r, &f);
+	return rc;
 }
 
 int
@@ -283,11 +341,11 @@ wsg_mgmt_utf8_valid(const char *s, size_t len)
 }
 
 int
-wsg_mgmt_check_password(const struct wsg_mgmt *m, const char *pw, size_t len,
-                        char *why, size_t whylen)
+wsg_mgmt_check_password(const struct wsg_password_policy_conf *policy,
+                        const char *pw, size_t len, char *why, size_t whylen)
 {
 	const unsigned char *u = (const unsigned char *)pw;
-	unsigned min = m->cfg->management.password_policy.min_length;
+	unsigned min = policy->min_length;
 	unsigned long cp;
 	size_t i = 0, n, chars = 0;
 
@@ -319,17 +377,28 @@ wsg_mgmt_check_password(const struct wsg_mgmt *m, const char *pw, size_t len,
 }
 
 int
-wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
-                      const char *prefix)
+wsg_mgmt_domain_check(const char *domain, const char *prefix,
+                      struct wsg_mgmt_fail *f)
 {
 	if (domain == NULL || domain[0] == '\0' ||
 	    strcasecmp(domain, "PRIMARY") == 0)
 		return WSG_OK;
-	wsg_mgmt_reply_error(r, 400,
-	                     "%sCould not find a user-store for the given "
-	                     "domain %s",
-	                     prefix, domain);
+	wsg_mgmt_failf(f, 400,
+	               "%sCould not find a user-store for the given domain %s",
+	               prefix, domain);
 	return WSG_ERR_NOTFOUND;
+}
+
+int
+wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
+                      const char *prefix)
+{
+	struct wsg_mgmt_fail f;
+	int rc = wsg_mgmt_domain_check(domain, prefix, &f);
+
+	if (rc != WSG_OK)
+		wsg_mgmt_reply_fail(r, &f);
+	return rc;
 }
 
 /* -------- the store -------- */

@@ -63,6 +63,15 @@ struct wsg_mgmt_param {
 	char *value;             /* decoded, NUL-free */
 };
 
+/*
+ * A client mistake found while reading a request body, kept apart from
+ * the HTTP exchange so that parsers run without one (fuzz_mgmt_json).
+ */
+struct wsg_mgmt_fail {
+	int status;              /* HTTP status to answer */
+	char text[1024];         /* MI's "Error" text */
+};
+
 /* One request, alive for the duration of its (synchronous) handler. */
 struct wsg_mgmt_req {
 	struct wsg_mgmt *m;
@@ -104,6 +113,13 @@ void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
 void wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r,
 			     const struct wsg_error *err);
 
+/* Sends f->status with {"Error": f->text}. */
+void wsg_mgmt_reply_fail(struct wsg_mgmt_req *r, const struct wsg_mgmt_fail *f);
+
+/* Fills `f` and returns WSG_ERR_INVAL: `return wsg_mgmt_failf(f, 400, ...)`. */
+int wsg_mgmt_failf(struct wsg_mgmt_fail *f, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* {"userId": user, "status": status}, as MI's user changes answer. */
 void wsg_mgmt_reply_status(struct wsg_mgmt_req *r, const char *key,
 			   const char *value, const char *status);
@@ -114,9 +130,17 @@ void wsg_mgmt_reply_status(struct wsg_mgmt_req *r, const char *key,
 const char *wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name);
 
 /*
- * The request body as a JSON object. On WSG_OK `*out` holds a reference
- * (caller json_decref()s). Otherwise the request has been answered 400
- * (missing, too large, malformed, not an object) and `*out` is NULL.
+ * `len` bytes of a request body as one JSON object: at most
+ * WSG_MGMT_MAX_JSON bytes, duplicate keys refused. On WSG_OK `*out` holds a
+ * reference (caller json_decref()s); otherwise `*out` is NULL and `f` holds
+ * the 400 (missing, too large, malformed, not an object).
+ */
+int wsg_mgmt_parse_json(const char *body, size_t len, json_t **out,
+			struct wsg_mgmt_fail *f);
+
+/*
+ * The request body as a JSON object (wsg_mgmt_parse_json()). On failure
+ * the request has been answered 400 and `*out` is NULL.
  */
 int wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out);
 
@@ -147,13 +171,19 @@ int wsg_mgmt_utf8_valid(const char *s, size_t len);
  * `management.password_policy`: valid UTF-8 without control characters, at
  * least min_length characters, at most WSG_MGMT_MAX_PASSWORD bytes.
  */
-int wsg_mgmt_check_password(const struct wsg_mgmt *m, const char *pw,
-			    size_t len, char *why, size_t whylen);
+int wsg_mgmt_check_password(const struct wsg_password_policy_conf *policy,
+			    const char *pw, size_t len, char *why,
+			    size_t whylen);
 
 /*
  * MI's `domain`: absent, "" or "PRIMARY" (any case) is the one store we
- * have. Otherwise answers 400 and returns WSG_ERR_NOTFOUND.
+ * have. Otherwise fills `f` (400, the text after `prefix`) and returns
+ * WSG_ERR_NOTFOUND.
  */
+int wsg_mgmt_domain_check(const char *domain, const char *prefix,
+			  struct wsg_mgmt_fail *f);
+
+/* wsg_mgmt_domain_check(), answering the request on failure. */
 int wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
 			  const char *prefix);
 

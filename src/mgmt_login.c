@@ -4,11 +4,13 @@
 
 #include <event2/http.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "credcache.h"
 #include "err.h"
+#include "lockout.h"
 #include "log.h"
 #include "mem.h"
 #include "password.h"
@@ -38,6 +40,72 @@ unauthorized(struct wsg_mgmt_req *r, int challenge)
 		                  "WWW_Authenticate",
 		                  "Basic realm=\"wssgate\"");
 	wsg_mgmt_reply(r, 401, NULL);
+}
+
+/*
+ * A client over security.client_limit gets 429 before any password or
+ * database work; the limit is per address, so this tells nothing about
+ * any account. Returns 1 when it answered.
+ */
+static int
+client_refused(struct wsg_mgmt_req *r)
+{
+	int64_t left;
+	char secs[24];
+
+	left = wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_CLIENT,
+	                         &r->m->cfg->security.client_limit, r->client,
+	                         strlen(r->client), wsg_lockout_now_ms());
+	if (left == 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%lld", (long long)(left + 999) / 1000);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	                  "Retry-After", secs);
+	wsg_mgmt_audit(r, "login_failure", "client address locked");
+	wsg_mgmt_reply_error(r, 429,
+	                     "Too many failed login attempts from this "
+	                     "address. Please try again later.");
+	return 1;
+}
+
+/*
+ * A failed login with a name and password: counted against the client
+ * address and, for a wrong
+ * password of an existing, unlocked user (`guess`), against the user, with
+ * the data plane's counters (failures anywhere add up). Audited, then the
+ * same empty 401 as every other failure.
+ */
+static void
+login_failed(struct wsg_mgmt_req *r, const char *user, int guess, int locked,
+             const char *reason)
+{
+	const struct wsg_security_conf *sec = &r->m->cfg->security;
+	struct wsg_lockout *l = r->m->rt->lockout;
+	int64_t now = wsg_lockout_now_ms();
+
+	if (guess && !locked &&
+	    wsg_lockout_fail(l, WSG_LOCKOUT_USER, &sec->lockout, user,
+	                     strlen(user), now) == WSG_LOCKOUT_STARTED)
+		wsg_mgmt_audit(r, "lockout",
+		               "%u wrong passwords within %llds: user locked "
+		               "for %llds",
+		               sec->lockout.max_failures,
+		               (long long)sec->lockout.window,
+		               (long long)sec->lockout.duration);
+	if (wsg_lockout_fail(l, WSG_LOCKOUT_CLIENT, &sec->client_limit,
+	                     r->client, strlen(r->client),
+	                     now) == WSG_LOCKOUT_STARTED)
+		wsg_mgmt_audit(
+		        r, "client_lockout",
+		        "%u failed authentications within %llds: address "
+		        "refused for %llds",
+		        sec->client_limit.max_failures,
+		        (long long)sec->client_limit.window,
+		        (long long)sec->client_limit.duration);
+	wsg_mgmt_audit(r, "login_failure", "%s",
+	               locked ? "user locked" : reason);
+	if (r->status == 0)
+		unauthorized(r, 0);
 }
 
 /*
@@ -147,8 +215,8 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 		wsg_mgmt_reply_error(r, 400, "Invalid username: %s", why);
 		goto out;
 	}
-	if (wsg_mgmt_check_password(r->m, pw, pw_len, why, sizeof(why)) !=
-	    WSG_OK) {
+	if (wsg_mgmt_check_password(&mc->password_policy, pw, pw_len, why,
+	                            sizeof(why)) != WSG_OK) {
 		wsg_mgmt_audit(r, "bootstrap_refused", "invalid password: %s",
 		               why);
 		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
@@ -218,7 +286,7 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 	unsigned char *raw = NULL;
 	size_t raw_len = 0, pw_len = 0;
 	struct wsg_error err;
-	int rc, admin;
+	int rc, admin, locked;
 
 	wsg_error_clear(&err);
 	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
@@ -227,6 +295,9 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		unauthorized(r, 1);
 		goto out;
 	}
+	if (client_refused(r))
+		goto out;
+	/* Not a guess at a password, so not counted (as on the data plane). */
 	if (parse_basic(auth, &raw, &raw_len, &user, &pw, &pw_len) != WSG_OK) {
 		wsg_mgmt_audit(r, "login_failure",
 		               "malformed Basic credentials");
@@ -248,20 +319,21 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 			goto out;
 		/* Same argon2 work as a wrong password for a known name. */
 		wsg_password_verify(wsg_password_dummy_hash(), pw, pw_len);
-		wsg_mgmt_audit(r, "login_failure", "unknown user");
-		if (r->status == 0)
-			unauthorized(r, 0);
+		login_failed(r, user, 0, 0, "unknown user");
 		goto out;
 	}
+	/* A locked user's password is still verified: same work, same 401. */
+	locked = wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_USER,
+	                           &r->m->cfg->security.lockout, user,
+	                           strlen(user), wsg_lockout_now_ms()) > 0;
 	rc = wsg_password_verify(rec->password_hash, pw, pw_len);
 	if (rc == WSG_OK && rec->disabled)
 		rc = WSG_ERR_PERM;
-	if (rc != WSG_OK) {
-		wsg_mgmt_audit(r, "login_failure", "%s",
-		               rc == WSG_ERR_AUTH   ? "wrong password"
-		               : rc == WSG_ERR_PERM ? "user disabled"
-		                                    : "stored hash unreadable");
-		unauthorized(r, 0);
+	if (rc != WSG_OK || locked) {
+		login_failed(r, user, rc == WSG_ERR_AUTH, locked,
+		             rc == WSG_ERR_AUTH   ? "wrong password"
+		             : rc == WSG_ERR_PERM ? "user disabled"
+		                                  : "stored hash unreadable");
 		goto out;
 	}
 	admin = wsg_mgmt_has_role(rec->roles, mc->admin_role);

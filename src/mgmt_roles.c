@@ -8,8 +8,6 @@
 #include "err.h"
 #include "mem.h"
 
-#define MAX_ROLE_CHANGES 64 /* entries of addedRoles or removedRoles */
-
 static const char E_PUT_FIELDS[] =
         "Missing one or more of the fields, 'userId', 'addedRoles', "
         "'removedRoles' in the payload.";
@@ -106,41 +104,48 @@ wsg_mgmt_role_show(struct wsg_mgmt_req *r)
 	wsg_db_result_free(res);
 }
 
+int
+wsg_mgmt_parse_role_add(json_t *o, const char **role, struct wsg_mgmt_fail *f)
+{
+	const char *P = WSG_MGMT_E_REQUEST_DOT, *domain = NULL;
+	char why[256];
+	int rc;
+
+	rc = wsg_mgmt_json_string(o, "role", role);
+	if (rc == WSG_ERR_NOTFOUND)
+		return wsg_mgmt_failf(f, 400,
+		                      "%sMissing role name in the payload", P);
+	if (rc != WSG_OK)
+		return wsg_mgmt_failf(f, 400,
+		                      "%sThe field 'role' must be a string", P);
+	if (wsg_mgmt_json_string(o, "domain", &domain) == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'domain' must be a string", P);
+	if (wsg_mgmt_domain_check(domain, P, f) != WSG_OK)
+		return WSG_ERR_INVAL;
+	if (wsg_mgmt_check_role(*role, why, sizeof(why)) != WSG_OK)
+		return wsg_mgmt_failf(f, 400, "%sInvalid role name: %s", P,
+		                      why);
+	return WSG_OK;
+}
+
 void
 wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
 {
-	const char *P = WSG_MGMT_E_REQUEST_DOT, *role = NULL, *domain = NULL;
+	const char *P = WSG_MGMT_E_REQUEST_DOT, *role = NULL;
 	struct wsg_db_result *admins = NULL;
 	struct wsg_db_conn *c = NULL;
 	uint64_t admin_rid = 0, rid = 0;
+	struct wsg_mgmt_fail f;
 	struct wsg_error err;
 	json_t *body = NULL;
-	char why[256];
 	int rc, in_tx = 0;
 
 	wsg_error_clear(&err);
 	if (wsg_mgmt_body(r, &body) != WSG_OK)
 		goto out;
-	rc = wsg_mgmt_json_string(body, "role", &role);
-	if (rc == WSG_ERR_NOTFOUND) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sMissing role name in the payload", P);
-		goto out;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe field 'role' must be a string", P);
-		goto out;
-	}
-	if (wsg_mgmt_json_string(body, "domain", &domain) == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'domain' must be a string", P);
-		goto out;
-	}
-	if (wsg_mgmt_check_domain(r, domain, P) != WSG_OK)
-		goto out;
-	if (wsg_mgmt_check_role(role, why, sizeof(why)) != WSG_OK) {
-		wsg_mgmt_reply_error(r, 400, "%sInvalid role name: %s", P, why);
+	if (wsg_mgmt_parse_role_add(body, &role, &f) != WSG_OK) {
+		wsg_mgmt_reply_fail(r, &f);
 		goto out;
 	}
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
@@ -226,19 +231,10 @@ out:
 	wsg_db_result_free(admins);
 }
 
-/* The request of PUT /management/roles, validated. */
-struct put_req {
-	const char *user;
-	const char *added[MAX_ROLE_CHANGES];
-	size_t nadded;
-	const char *removed[MAX_ROLE_CHANGES];
-	size_t nremoved;
-};
-
-/* One of addedRoles / removedRoles into `out`; answers 400 on a fault. */
+/* One of addedRoles / removedRoles into `out`; fills `f` on a fault. */
 static int
-role_array(struct wsg_mgmt_req *r, json_t *o, const char *key, const char **out,
-           size_t *n)
+role_array(json_t *o, const char *key, const char **out, size_t *n,
+           struct wsg_mgmt_fail *f)
 {
 	const char *P = WSG_MGMT_E_REQUEST_DOT;
 	json_t *a = json_object_get(o, key), *v;
@@ -247,76 +243,63 @@ role_array(struct wsg_mgmt_req *r, json_t *o, const char *key, const char **out,
 
 	*n = 0;
 	if (a == NULL || json_is_null(a))
-		return 0;
-	if (!json_is_array(a) || json_array_size(a) > MAX_ROLE_CHANGES) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe field '%s' must be an array of at "
-		                     "most %d role names",
-		                     P, key, MAX_ROLE_CHANGES);
-		return -1;
-	}
+		return WSG_OK;
+	if (!json_is_array(a) || json_array_size(a) > WSG_MGMT_MAX_ROLE_CHANGES)
+		return wsg_mgmt_failf(f, 400,
+		                      "%sThe field '%s' must be an array of at "
+		                      "most %d role names",
+		                      P, key, WSG_MGMT_MAX_ROLE_CHANGES);
 	json_array_foreach(a, i, v)
 	{
 		if (!json_is_string(v) ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
-			wsg_mgmt_reply_error(r, 400,
-			                     "%sThe field '%s' must hold role "
-			                     "names (strings)",
-			                     P, key);
-			return -1;
-		}
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return wsg_mgmt_failf(f, 400,
+			                      "%sThe field '%s' must hold role "
+			                      "names (strings)",
+			                      P, key);
 		if (wsg_mgmt_check_role(json_string_value(v), why,
-		                        sizeof(why)) != WSG_OK) {
-			wsg_mgmt_reply_error(r, 400,
-			                     "%sInvalid role name in '%s': %s",
-			                     P, key, why);
-			return -1;
-		}
+		                        sizeof(why)) != WSG_OK)
+			return wsg_mgmt_failf(f, 400,
+			                      "%sInvalid role name in '%s': %s",
+			                      P, key, why);
 		out[(*n)++] = json_string_value(v);
 	}
-	return 0;
+	return WSG_OK;
 }
 
-static int
-parse_put(struct wsg_mgmt_req *r, json_t *o, struct put_req *p)
+int
+wsg_mgmt_parse_roles_change(json_t *o, struct wsg_mgmt_roles_change *p,
+                            struct wsg_mgmt_fail *f)
 {
 	const char *P = WSG_MGMT_E_REQUEST_DOT, *domain = NULL;
 	size_t i, j;
-	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if (json_object_get(o, "userId") == NULL ||
 	    (json_object_get(o, "addedRoles") == NULL &&
-	     json_object_get(o, "removedRoles") == NULL)) {
-		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_PUT_FIELDS);
-		return -1;
-	}
-	rc = wsg_mgmt_json_string(o, "userId", &p->user);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'userId' must be a string", P);
-		return -1;
-	}
-	if (wsg_mgmt_json_string(o, "domain", &domain) == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'domain' must be a string", P);
-		return -1;
-	}
-	if (wsg_mgmt_check_domain(r, domain, P) != WSG_OK ||
-	    role_array(r, o, "addedRoles", p->added, &p->nadded) != 0 ||
-	    role_array(r, o, "removedRoles", p->removed, &p->nremoved) != 0)
-		return -1;
+	     json_object_get(o, "removedRoles") == NULL))
+		return wsg_mgmt_failf(f, 400, "%s%s", P, E_PUT_FIELDS);
+	if (wsg_mgmt_json_string(o, "userId", &p->user) != WSG_OK)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'userId' must be a string", P);
+	if (wsg_mgmt_json_string(o, "domain", &domain) == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'domain' must be a string", P);
+	if (wsg_mgmt_domain_check(domain, P, f) != WSG_OK ||
+	    role_array(o, "addedRoles", p->added, &p->nadded, f) != WSG_OK ||
+	    role_array(o, "removedRoles", p->removed, &p->nremoved, f) !=
+	            WSG_OK)
+		return WSG_ERR_INVAL;
 	for (i = 0; i < p->nadded; i++)
 		for (j = 0; j < p->nremoved; j++)
-			if (strcmp(p->added[i], p->removed[j]) == 0) {
-				wsg_mgmt_reply_error(r, 400,
-				                     "%sThe role %s is in both "
-				                     "'addedRoles' and "
-				                     "'removedRoles'",
-				                     P, p->added[i]);
-				return -1;
-			}
-	return 0;
+			if (strcmp(p->added[i], p->removed[j]) == 0)
+				return wsg_mgmt_failf(
+				        f, 400,
+				        "%sThe role %s is in both "
+				        "'addedRoles' and "
+				        "'removedRoles'",
+				        P, p->added[i]);
+	return WSG_OK;
 }
 
 /* Lists `names` as "a, b" into `buf` for the audit line. */
@@ -345,15 +328,20 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 	struct wsg_db_conn *c = NULL;
 	uint64_t admin_rid = 0, uid = 0, rid;
 	struct wsg_error err;
-	struct put_req p;
+	struct wsg_mgmt_roles_change p;
+	struct wsg_mgmt_fail f;
 	json_t *body = NULL;
 	char added[256], removed[256];
 	size_t i;
 	int rc, in_tx = 0, demote = 0;
 
 	wsg_error_clear(&err);
-	if (wsg_mgmt_body(r, &body) != WSG_OK || parse_put(r, body, &p) != 0)
+	if (wsg_mgmt_body(r, &body) != WSG_OK)
 		goto out;
+	if (wsg_mgmt_parse_roles_change(body, &p, &f) != WSG_OK) {
+		wsg_mgmt_reply_fail(r, &f);
+		goto out;
+	}
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
 	if (wsg_db_begin(c, &err) != WSG_OK) {

@@ -7,11 +7,11 @@
 
 #include "credcache.h"
 #include "err.h"
+#include "lockout.h"
 #include "mem.h"
 #include "password.h"
 
 #define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
-#define MAX_ADD_ROLES 64 /* "roles" of one POST */
 
 static const char E_USER_FIELDS[] =
         "Missing one or more of the fields, 'userId', 'password' in the "
@@ -160,20 +160,9 @@ wsg_mgmt_user_show(struct wsg_mgmt_req *r)
 	wsg_userstore_record_free(rec);
 }
 
-/* The request of POST /management/users, validated. */
-struct add_req {
-	const char *user;
-	const char *pw;
-	size_t pw_len;
-	int admin;
-	int digest;
-	const char *roles[MAX_ADD_ROLES];
-	size_t nroles;
-};
-
-/* Reads and checks the body; answers 400 and returns non-zero on a fault. */
-static int
-parse_add(struct wsg_mgmt_req *r, json_t *o, struct add_req *a)
+int
+wsg_mgmt_parse_user_add(const struct wsg_management_conf *mc, json_t *o,
+                        struct wsg_mgmt_user_add *a, struct wsg_mgmt_fail *f)
 {
 	const char *P = WSG_MGMT_E_REQUEST, *domain = NULL;
 	json_t *roles, *v;
@@ -184,83 +173,64 @@ parse_add(struct wsg_mgmt_req *r, json_t *o, struct add_req *a)
 	memset(a, 0, sizeof(*a));
 	a->digest = 1;
 	if (json_object_get(o, "userId") == NULL ||
-	    json_object_get(o, "password") == NULL) {
-		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_USER_FIELDS);
-		return -1;
-	}
-	if (wsg_mgmt_json_string(o, "userId", &a->user) != WSG_OK) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'userId' must be a string", P);
-		return -1;
-	}
-	if (wsg_mgmt_json_string(o, "password", &a->pw) != WSG_OK) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'password' must be a string", P);
-		return -1;
-	}
+	    json_object_get(o, "password") == NULL)
+		return wsg_mgmt_failf(f, 400, "%s%s", P, E_USER_FIELDS);
+	if (wsg_mgmt_json_string(o, "userId", &a->user) != WSG_OK)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'userId' must be a string", P);
+	if (wsg_mgmt_json_string(o, "password", &a->pw) != WSG_OK)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'password' must be a string", P);
 	a->pw_len = strlen(a->pw);
 	rc = wsg_mgmt_json_bool(o, "isAdmin", &a->admin);
-	if (rc == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe field 'isAdmin' must be true or "
-		                     "false",
-		                     P);
-		return -1;
-	}
+	if (rc == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(f, 400,
+		                      "%sThe field 'isAdmin' must be true or "
+		                      "false",
+		                      P);
 	rc = wsg_mgmt_json_bool(o, "digestCapable", &a->digest);
-	if (rc == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe field 'digestCapable' must be true "
-		                     "or false",
-		                     P);
-		return -1;
-	}
+	if (rc == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(
+		        f, 400,
+		        "%sThe field 'digestCapable' must be true "
+		        "or false",
+		        P);
 	rc = wsg_mgmt_json_string(o, "domain", &domain);
-	if (rc == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'domain' must be a string", P);
-		return -1;
-	}
-	if (wsg_mgmt_check_domain(r, domain, P) != WSG_OK)
-		return -1;
+	if (rc == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'domain' must be a string", P);
+	if (wsg_mgmt_domain_check(domain, P, f) != WSG_OK)
+		return WSG_ERR_INVAL;
 	roles = json_object_get(o, "roles");
 	if (roles != NULL && !json_is_null(roles)) {
 		if (!json_is_array(roles) ||
-		    json_array_size(roles) > MAX_ADD_ROLES) {
-			wsg_mgmt_reply_error(r, 400,
-			                     "%sThe field 'roles' must be an "
-			                     "array of at most %d role names",
-			                     P, MAX_ADD_ROLES);
-			return -1;
-		}
+		    json_array_size(roles) > WSG_MGMT_MAX_ADD_ROLES)
+			return wsg_mgmt_failf(f, 400,
+			                      "%sThe field 'roles' must be an "
+			                      "array of at most %d role names",
+			                      P, WSG_MGMT_MAX_ADD_ROLES);
 		json_array_foreach(roles, i, v)
 		{
 			if (!json_is_string(v) ||
 			    strlen(json_string_value(v)) !=
 			            json_string_length(v) ||
 			    wsg_mgmt_check_role(json_string_value(v), why,
-			                        sizeof(why)) != WSG_OK) {
-				wsg_mgmt_reply_error(
-				        r, 400,
+			                        sizeof(why)) != WSG_OK)
+				return wsg_mgmt_failf(
+				        f, 400,
 				        "%sInvalid role name in 'roles': %s", P,
 				        json_is_string(v)
 				                ? why
 				                : "it is not a string");
-				return -1;
-			}
 			a->roles[a->nroles++] = json_string_value(v);
 		}
 	}
-	if (wsg_mgmt_check_username(a->user, why, sizeof(why)) != WSG_OK) {
-		wsg_mgmt_reply_error(r, 400, "%sInvalid username: %s", P, why);
-		return -1;
-	}
-	if (wsg_mgmt_check_password(r->m, a->pw, a->pw_len, why, sizeof(why)) !=
-	    WSG_OK) {
-		wsg_mgmt_reply_error(r, 400, "%sInvalid password: %s", P, why);
-		return -1;
-	}
-	return 0;
+	if (wsg_mgmt_check_username(a->user, why, sizeof(why)) != WSG_OK)
+		return wsg_mgmt_failf(f, 400, "%sInvalid username: %s", P, why);
+	if (wsg_mgmt_check_password(&mc->password_policy, a->pw, a->pw_len, why,
+	                            sizeof(why)) != WSG_OK)
+		return wsg_mgmt_failf(f, 400, "%sInvalid password: %s", P, why);
+	return WSG_OK;
 }
 
 void
@@ -273,14 +243,20 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	uint64_t admin_rid = 0, uid = 0, rid;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	struct add_req a;
+	struct wsg_mgmt_user_add a;
+	struct wsg_mgmt_fail f;
 	char *hash = NULL;
 	json_t *body = NULL;
 	int rc, in_tx = 0;
 
 	wsg_error_clear(&err);
-	if (wsg_mgmt_body(r, &body) != WSG_OK || parse_add(r, body, &a) != 0)
+	if (wsg_mgmt_body(r, &body) != WSG_OK)
 		goto out;
+	if (wsg_mgmt_parse_user_add(&r->m->cfg->management, body, &a, &f) !=
+	    WSG_OK) {
+		wsg_mgmt_reply_fail(r, &f);
+		goto out;
+	}
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
 	/* Argon2 before the transaction, so no lock waits for it. */
@@ -433,15 +409,10 @@ out:
 	wsg_userstore_record_free(rec);
 }
 
-/* The request of PATCH /management/users/{id}, validated. */
-struct pw_req {
-	const char *new_pw;
-	const char *old_pw; /* NULL when absent */
-	int digest;         /* -1: keep what the user has */
-};
-
-static int
-parse_password(struct wsg_mgmt_req *r, json_t *o, struct pw_req *p)
+int
+wsg_mgmt_parse_password_change(const struct wsg_management_conf *mc, json_t *o,
+                               struct wsg_mgmt_password_change *p,
+                               struct wsg_mgmt_fail *f)
 {
 	const char *P = WSG_MGMT_E_RETRY, *confirm = NULL;
 	char why[256];
@@ -450,45 +421,35 @@ parse_password(struct wsg_mgmt_req *r, json_t *o, struct pw_req *p)
 	memset(p, 0, sizeof(*p));
 	p->digest = -1;
 	if (json_object_get(o, "newPassword") == NULL ||
-	    json_object_get(o, "confirmPassword") == NULL) {
-		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_PW_MISSING);
-		return -1;
-	}
+	    json_object_get(o, "confirmPassword") == NULL)
+		return wsg_mgmt_failf(f, 400, "%s%s", P, E_PW_MISSING);
 	if (wsg_mgmt_json_string(o, "newPassword", &p->new_pw) != WSG_OK ||
-	    wsg_mgmt_json_string(o, "confirmPassword", &confirm) != WSG_OK) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe fields 'newPassword' and "
-		                     "'confirmPassword' must be strings",
-		                     P);
-		return -1;
-	}
+	    wsg_mgmt_json_string(o, "confirmPassword", &confirm) != WSG_OK)
+		return wsg_mgmt_failf(f, 400,
+		                      "%sThe fields 'newPassword' and "
+		                      "'confirmPassword' must be strings",
+		                      P);
 	rc = wsg_mgmt_json_string(o, "oldPassword", &p->old_pw);
-	if (rc == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(
-		        r, 400, "%sThe field 'oldPassword' must be a string",
+	if (rc == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(
+		        f, 400, "%sThe field 'oldPassword' must be a string",
 		        P);
-		return -1;
-	}
 	rc = wsg_mgmt_json_bool(o, "digestCapable", &b);
-	if (rc == WSG_ERR_INVAL) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe field 'digestCapable' must be true "
-		                     "or false",
-		                     P);
-		return -1;
-	}
+	if (rc == WSG_ERR_INVAL)
+		return wsg_mgmt_failf(
+		        f, 400,
+		        "%sThe field 'digestCapable' must be true "
+		        "or false",
+		        P);
 	if (rc == WSG_OK)
 		p->digest = b;
-	if (strcmp(p->new_pw, confirm) != 0) {
-		wsg_mgmt_reply_error(r, 400, "%s%s", P, E_PW_MISMATCH);
-		return -1;
-	}
-	if (wsg_mgmt_check_password(r->m, p->new_pw, strlen(p->new_pw), why,
-	                            sizeof(why)) != WSG_OK) {
-		wsg_mgmt_reply_error(r, 400, "%sInvalid password: %s", P, why);
-		return -1;
-	}
-	return 0;
+	if (strcmp(p->new_pw, confirm) != 0)
+		return wsg_mgmt_failf(f, 400, "%s%s", P, E_PW_MISMATCH);
+	if (wsg_mgmt_check_password(&mc->password_policy, p->new_pw,
+	                            strlen(p->new_pw), why,
+	                            sizeof(why)) != WSG_OK)
+		return wsg_mgmt_failf(f, 400, "%sInvalid password: %s", P, why);
+	return WSG_OK;
 }
 
 /*
@@ -507,7 +468,8 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	uint64_t admin_rid = 0, uid = 0;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	struct pw_req p;
+	struct wsg_mgmt_password_change p;
+	struct wsg_mgmt_fail f;
 	json_t *body = NULL;
 	char *hash = NULL;
 	int rc, in_tx = 0, self, digest;
@@ -529,9 +491,13 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	}
 	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
 	                          WSG_MGMT_E_RETRY) != WSG_OK ||
-	    wsg_mgmt_body(r, &body) != WSG_OK ||
-	    parse_password(r, body, &p) != 0)
+	    wsg_mgmt_body(r, &body) != WSG_OK)
 		goto out;
+	if (wsg_mgmt_parse_password_change(&r->m->cfg->management, body, &p,
+	                                   &f) != WSG_OK) {
+		wsg_mgmt_reply_fail(r, &f);
+		goto out;
+	}
 	if (self && p.old_pw == NULL) {
 		wsg_mgmt_reply_error(r, 400,
 		                     "%sThe current password (oldPassword) is "
@@ -631,4 +597,39 @@ out:
 	free(hash);
 	free(sealed);
 	json_decref(body);
+}
+
+void
+wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1];
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	int rc, was_locked;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		return;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	rc = wsg_userstore_get(c, user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND) {
+		not_found(r, user);
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return;
+	}
+	was_locked =
+	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
+	                           strlen(user), wsg_lockout_now_ms());
+	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
+	               was_locked ? "was locked"
+	                          : "was not locked; its failures are "
+	                            "forgotten");
+	wsg_mgmt_reply_status(r, "userId", user, "Unlocked");
+	wsg_userstore_record_free(rec);
 }

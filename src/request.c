@@ -31,6 +31,7 @@ status_phrase(int status)
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
@@ -122,6 +123,12 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	}
 	if (r->basic && status == 401)
 		evhttp_add_header(out, "WWW-Authenticate", WSG_BASIC_CHALLENGE);
+	if (fault == WSG_FAULT_TRY_LATER && r->retry_after > 0) {
+		char secs[24];
+
+		snprintf(secs, sizeof(secs), "%lld", (long long)r->retry_after);
+		evhttp_add_header(out, "Retry-After", secs);
+	}
 	free(body);
 	evhttp_send_reply(r->req, status, status_phrase(status), buf);
 	evbuffer_free(buf);

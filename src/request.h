@@ -49,6 +49,8 @@ struct wsg_request {
 	int basic;                       /* authenticated by HTTP Basic */
 	int store_queried;               /* the user store was asked (auth.c) */
 	uint64_t cache_generation;       /* credcache generation before asking */
+	int locked;                      /* the user is locked out (auth.c) */
+	int64_t retry_after;             /* seconds, for a 429 answer */
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 

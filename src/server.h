@@ -14,6 +14,7 @@
 #include "config.h"
 #include "credcache.h"
 #include "db.h"
+#include "lockout.h"
 #include "log.h"
 #include "password.h"
 #include "replay.h"
@@ -32,6 +33,7 @@ struct wsg_runtime {
 	struct wsg_stats *stats; /* per-route counters, indexed like cfg->routes */
 	struct wsg_replay *replay;
 	struct wsg_credcache *credcache;
+	struct wsg_lockout *lockout;     /* failures per user and client */
 	struct wsg_password_pool *pwpool;
 	unsigned char master_key[WSG_PASSWORD_KEY_LEN];
 	char *db_password;       /* NULL when the store needs none */

@@ -813,6 +813,11 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
         [WSG_FAULT_TOO_LARGE] = {"soap:Client.TooLarge", NULL, "Client",
                                  "Sender", "The request body is too large", 413,
                                  413},
+        [WSG_FAULT_TRY_LATER] = {"soap:Server.TryLater", NULL, "Server",
+                                 "Receiver",
+                                 "Too many failed authentication attempts "
+                                 "from this address; try again later",
+                                 429, 429},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */

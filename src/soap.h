@@ -82,7 +82,7 @@ int wsg_soap_serialize(const struct wsg_soap_msg *m, char **out, size_t *len);
  * code, never request data. `*body` is malloc'ed (caller frees);
  * `*content_type` is a static string; `*http_status` follows DESIGN 3.3
  * (1.1: 500; 1.2: 400 Sender, 500 Receiver), except that 413/415/404/405/
- * 502/504 faults carry those statuses in either version.
+ * 429/502/504 faults carry those statuses in either version.
  */
 int wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
 			 char **body, size_t *len, const char **content_type,

@@ -47,6 +47,8 @@ enum wsg_fault {
 	WSG_FAULT_NOT_FOUND,         /* no route: Client, HTTP 404 */
 	WSG_FAULT_METHOD,            /* not POST: Client, HTTP 405 */
 	WSG_FAULT_TOO_LARGE,         /* body over the cap: Client, HTTP 413 */
+	WSG_FAULT_TRY_LATER,         /* client address over security.client_limit:
+					Server / Receiver, HTTP 429 */
 	WSG_FAULT__COUNT
 };
 

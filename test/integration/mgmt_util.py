@@ -22,15 +22,16 @@ class MgmtGateway(wsg.Gateway):
     """A gateway whose management API is on, using database `database`.
 
     `mgmt` is a dict of extra management keys (libconfig text values), e.g.
-    {"token_ttl": "3", "bootstrap_admin": '"off"'}. `cache_ttl` is long by default so a test
-    that sees a change on the data plane at once proves the cache was invalidated.
+    {"token_ttl": "3", "bootstrap_admin": '"off"'}; `security` likewise overrides keys of the
+    security group. `cache_ttl` is long by default so a test that sees a change on the data
+    plane at once proves the cache was invalidated.
     """
 
     def __init__(self, name, db, stub, database, mgmt=None, cache_ttl=60, mgmt_host="127.0.0.1",
-                 share_keys_with=None, db_socket=None):
+                 share_keys_with=None, db_socket=None, security=None):
         workdir = os.path.join(wsg.WORK, name)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
-        super().__init__(workdir, db, stub)
+        super().__init__(workdir, db, stub, security=security)
         self.name = name
         self.database = database
         self.mgmt_host = mgmt_host
@@ -46,7 +47,8 @@ class MgmtGateway(wsg.Gateway):
                 os.chmod(dst, 0o600)
 
     def write_config(self):
-        text = wsg.gateway_config(self.port, self.db, self.stub.port, self.down_port)
+        text = wsg.gateway_config(self.port, self.db, self.stub.port, self.down_port,
+                                  security=self.security)
         host = "[%s]" % self.mgmt_host if ":" in self.mgmt_host else self.mgmt_host
         keys = {"address": '"%s:%d"' % (host, self.mgmt_port), "enabled": "true",
                 "jwt_secret_file": '"jwt.key"'}

@@ -356,9 +356,11 @@ def test_add_user_errors(mg, boss):
     (b"{\"userId\": \"a\", \"userId\": \"b\", \"password\": \"x\"}", None),
     (b"{\"userId\": \"a\\u0000b\", \"password\": \"Secret-Pw-42\"}", None),
     (b"\xff\xfe{}", None),
+    # jansson's message quotes the bad bytes ("near '...'"): found by fuzz_mgmt_json.
+    (b"{\"j\\u\xd8\xb9\"}", None),
     (b"[" * 5000 + b"]" * 5000, None),
 ], ids=["empty", "truncated", "trailing-comma", "array", "string", "null", "duplicate-key",
-        "nul-escape", "bad-utf8", "deep-nesting"])
+        "nul-escape", "bad-utf8", "bad-utf8-quoted", "deep-nesting"])
 def test_bad_json_bodies(mg, boss, raw, text):
     for method, path in (("POST", "/users"), ("POST", "/roles"), ("PUT", "/roles")):
         r = mg.request(method, path, token=boss, raw=raw,
@@ -368,6 +370,16 @@ def test_bad_json_bodies(mg, boss, raw, text):
             assert msg.startswith("Malformed JSON payload: "), msg
     r = mg.request("PATCH", "/users/" + BOSS[0], token=boss, raw=raw)
     error(r, 400)
+
+
+def test_error_texts_cut_inside_a_character(mg, boss):
+    """An error text that quotes input is cut at 1023 bytes; a character cut in two becomes
+    '?', so the answer is still {"Error": ...} (found with fuzz_mgmt_json's seeds)."""
+    r = mg.request("POST", "/roles", token=boss, body={"role": "r", "domain": "\u20ac" * 400})
+    msg = error(r, 400)
+    assert msg.startswith("Error processing the request. Could not find a user-store for the "
+                          "given domain \u20ac") and msg.endswith("?"), msg
+    assert len(msg.encode("utf-8")) == 1023
 
 
 def test_oversized_bodies(mg, boss):

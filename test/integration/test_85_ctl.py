@@ -126,8 +126,8 @@ def failed_auth(result):
 # ---------------------------------------------------------------- no server needed
 
 COMMANDS = ["add env", "remove env", "get envs", "login", "logout", "get users", "add user",
-            "delete user", "update user", "change password", "get roles", "add role",
-            "delete role"]
+            "delete user", "unlock user", "update user", "change password", "get roles",
+            "add role", "delete role"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

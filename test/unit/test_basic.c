@@ -174,6 +174,11 @@ test_build_reply(void **state)
 	         "wsse:InvalidSecurity"},
 	        {WSG_SOAP_12, WSG_FAULT_UPSTREAM_ERROR, 502,
 	         "application/soap+xml", "env:Receiver"},
+	        {WSG_SOAP_UNKNOWN, WSG_FAULT_TRY_LATER, 429, "application/json",
+	         "{\"Error\": \"Too many failed authentication attempts; try "
+	         "again later\"}"},
+	        {WSG_SOAP_11, WSG_FAULT_TRY_LATER, 429, "text/xml",
+	         "<faultcode>soap:Server</faultcode>"},
 	};
 	const char *ctype;
 	char *body;

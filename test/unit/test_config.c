@@ -198,6 +198,8 @@ test_example_lists_every_key(void **state)
 	        "max_failures",
 	        "window",
 	        "duration",
+	        "max_entries",
+	        "client_limit",
 	        "limits",
 	        "max_body_size",
 	        "max_header_size",
@@ -305,6 +307,11 @@ test_defaults(void **state)
 	assert_int_equal(c->security.lockout.max_failures, 5);
 	assert_int_equal(c->security.lockout.window, 300);
 	assert_int_equal(c->security.lockout.duration, 900);
+	assert_int_equal(c->security.lockout.max_entries, 100000);
+	assert_int_equal(c->security.client_limit.max_failures, 50);
+	assert_int_equal(c->security.client_limit.window, 60);
+	assert_int_equal(c->security.client_limit.duration, 300);
+	assert_int_equal(c->security.client_limit.max_entries, 100000);
 
 	assert_int_equal(c->limits.max_body_size, 10485760);
 	assert_int_equal(c->limits.max_header_size, 65536);
@@ -371,7 +378,8 @@ test_explicit_values(void **state)
 	        "workers = 3;\n"
 	        "security = { replay_store = \"memory\"; strict_bsp = true;\n"
 	        "  opaque_faults = true;\n"
-	        "  nonce_cache_max = 100000000L; lockout = { window = 10; }; "
+	        "  nonce_cache_max = 100000000L; lockout = { window = 10; };\n"
+	        "  client_limit = { max_failures = 0; max_entries = 64; }; "
 	        "};\n"
 	        "limits = { max_body_size = 0x800; max_connections = 10; };\n"
 	        "log = { access_log = \"logs/access.log\"; };\n"
@@ -425,6 +433,9 @@ test_explicit_values(void **state)
 	assert_int_equal(c->security.nonce_cache_max, 100000000);
 	assert_int_equal(c->security.lockout.window, 10);
 	assert_int_equal(c->security.lockout.max_failures, 5);
+	assert_int_equal(c->security.client_limit.max_failures, 0);
+	assert_int_equal(c->security.client_limit.window, 60);
+	assert_int_equal(c->security.client_limit.max_entries, 64);
 	assert_int_equal(c->limits.max_body_size, 2048);
 	assert_int_equal(c->limits.max_connections, 10);
 	want = wsg_mem_printf("%s/logs/access.log", t->dir);
@@ -604,6 +615,11 @@ static const struct error_case error_cases[] = {
         {"out of range int64",
          LISTEN "workers = 3000000000L;\n",
          {":2: workers: 3000000000 is out of range (0..256)"},
+         1},
+        {"client limit out of range",
+         LISTEN "security = { client_limit = { max_entries = 63; }; };\n",
+         {":2: security.client_limit.max_entries: 63 is out of range "
+          "(64..10000000)"},
          1},
         {"out of range in route",
          LISTEN ROUTE("timeout = 0;"),

@@ -738,6 +738,10 @@ static const struct fault_expect fault_table[] = {
         {WSG_FAULT_NOT_FOUND, NULL, "Client", "Sender", 404, 404, NULL, NULL},
         {WSG_FAULT_METHOD, NULL, "Client", "Sender", 405, 405, NULL, NULL},
         {WSG_FAULT_TOO_LARGE, NULL, "Client", "Sender", 413, 413, NULL, NULL},
+        {WSG_FAULT_TRY_LATER, NULL, "Server", "Receiver", 429, 429,
+         "Too many failed authentication attempts from this address; try "
+         "again later",
+         "soap:Server.TryLater"},
 };
 
 static xmlNodePtr
