@@ -32,7 +32,7 @@ wall_now(void)
 static void
 policy_of(const struct wsg_request *r, struct wsg_wsse_policy *p)
 {
-	const struct wsg_security_conf *sec = &r->worker->rt->cfg->security;
+	const struct wsg_security_conf *sec = &r->cfg->security;
 
 	memset(p, 0, sizeof(*p));
 	p->strict_bsp = sec->strict_bsp;
