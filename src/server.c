@@ -231,13 +231,20 @@ conn_arm(struct wsg_conn *c, int64_t seconds)
 /*
  * The request or answer did not get through in time: evhttp's own timeout
  * restarts with every byte, so a client dribbling a byte now and then
- * (slowloris) or reading one now and then is cut here.
+ * (slowloris) or reading one now and then is cut here. With a reset, not a
+ * close: the kernel would otherwise go on feeding a slow reader whatever
+ * the socket buffer still holds.
  */
 static void
 conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_conn *c = arg;
+	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+	evutil_socket_t sock = bufferevent_getfd(c->bev);
 
+	if (sock >= 0 && !c->w->draining)
+		setsockopt(sock, SOL_SOCKET, SO_LINGER, &abort_close,
+			   sizeof(abort_close));
 	evhttp_connection_free(c->evcon);
 }
 
