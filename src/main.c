@@ -103,8 +103,9 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	wsg_error_clear(&err);
 	if (wsg_server_reload(d->server, next, &err) != WSG_OK) {
-		wsg_log_msg("error", "reload refused: %s; the running "
-			    "configuration stays", err.reason);
+		wsg_log_msg("error", "reload refused: %s", err.reason);
+		wsg_log_msg("error", "reload refused: the running "
+			    "configuration stays");
 		wsg_config_unref(next);
 		return;
 	}
