@@ -55,7 +55,8 @@ def gw(configured, stub):
               for name, path, target, status in FAULTS if target not in (None, "/Huge")]
     routes.append(wsg.route_config("huge", "/services/Huge", up + "/Huge"))
     routes.append(wsg.route_config("big", "/services/Big", up + "/Big"))
-    g = wsg.Gateway(configured.dir, configured.db, stub, name="gw93", limits={
+    # cache_ttl 60: alice comes from the cache, so no database connection opens meanwhile.
+    g = wsg.Gateway(configured.dir, configured.db, stub, name="gw93", cache_ttl=60, limits={
         "max_response_size": str(MAX_RESPONSE), "response_timeout": str(RESPONSE_TIMEOUT),
         "request_timeout": "10"}, config_kw={"extra_routes": routes})
     g.write_config()

@@ -290,6 +290,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 refuses bursts of new connections
     tls = None
 
     def get_request(self):
