@@ -176,13 +176,12 @@ target_get(struct wsg_upstream_pool *p, const struct wsg_upstream_send *s,
 	const struct wsg_route_conf *rt = s->route;
 	struct evhttp_uri *uri;
 	struct target *t;
-	const char *host, *path, *scheme;
+	const char *host, *path;
 	SSL_CTX *tls = NULL;
 	int port;
 
-	scheme = strncasecmp(url, "https:", 6) == 0 ? "https" : "http";
 	/* Never fall back to plain text for an https URL. */
-	if (strcmp(scheme, "https") == 0 &&
+	if (strncasecmp(url, "https:", 6) == 0 &&
 	    (tls = wsg_tls_clients_get(s->tls, rt)) == NULL)
 		return NULL;
 	LIST_FOREACH(t, &p->targets, link)
@@ -470,8 +469,8 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 		return WSG_OK;
 	}
 	if (rc != 0) {
-		/* libevent could not open a socket (out of descriptors): the
-		 * request is neither queued nor freed. */
+		/* libevent could not start connecting; the request is then
+		 * neither queued nor freed. */
 		evhttp_request_free(ureq);
 		exchange_cut(ex, WSG_ERR_IO, "cannot start the upstream request");
 		return WSG_OK;
