@@ -33,7 +33,7 @@ wall_now(void)
 static void
 policy_of(const struct wsg_request *r, struct wsg_wsse_policy *p)
 {
-	const struct wsg_security_conf *sec = &r->worker->rt->cfg->security;
+	const struct wsg_security_conf *sec = &r->cfg->security;
 
 	memset(p, 0, sizeof(*p));
 	p->strict_bsp = sec->strict_bsp;
@@ -63,7 +63,7 @@ static void
 count_client_failure(struct wsg_request *r)
 {
 	struct wsg_runtime *rt = r->worker->rt;
-	const struct wsg_lockout_conf *p = &rt->cfg->security.client_limit;
+	const struct wsg_lockout_conf *p = &r->cfg->security.client_limit;
 	char why[160];
 
 	if (wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_CLIENT, p, r->client,
@@ -91,7 +91,7 @@ client_refused(struct wsg_request *r)
 	int64_t left;
 
 	left = wsg_lockout_check(rt->lockout, WSG_LOCKOUT_CLIENT,
-				 &rt->cfg->security.client_limit, r->client,
+				 &r->cfg->security.client_limit, r->client,
 				 strlen(r->client), wsg_lockout_now_ms());
 	if (left == 0)
 		return 0;
@@ -148,7 +148,7 @@ static void
 fail_password(struct wsg_request *r, const char *reason)
 {
 	struct wsg_runtime *rt = r->worker->rt;
-	const struct wsg_lockout_conf *p = &rt->cfg->security.lockout;
+	const struct wsg_lockout_conf *p = &r->cfg->security.lockout;
 	char why[160];
 
 	if (!r->locked &&
@@ -295,7 +295,7 @@ verify(struct wsg_request *r)
 	 */
 	if (r->cred.exists &&
 	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
-			      &rt->cfg->security.lockout, r->tok.username,
+			      &r->cfg->security.lockout, r->tok.username,
 			      r->tok.username_len, wsg_lockout_now_ms()) > 0)
 		r->locked = 1;
 	if (r->tok.pwtype == WSG_PWTYPE_DIGEST) {

@@ -950,7 +950,11 @@ static const struct key limits_keys[] = {
         K_INT(struct wsg_limits_conf, max_attribute_len, 1, 16777216, 65536),
         K_INT(struct wsg_limits_conf, max_nodes, 1, 100000000, 100000),
         K_INT(struct wsg_limits_conf, request_timeout, 1, 3600, 30),
+        K_INT(struct wsg_limits_conf, response_timeout, 1, 3600, 60),
+        K_INT(struct wsg_limits_conf, max_response_size, 1024, 1073741824,
+              67108864),
         K_INT(struct wsg_limits_conf, max_connections, 0, 1000000, 0),
+        K_INT(struct wsg_limits_conf, drain_timeout, 0, 3600, 10),
         K_END,
 };
 
@@ -1349,4 +1353,137 @@ wsg_config_unref(struct wsg_config *c)
 		return;
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		config_free(c);
+}
+
+/* ---- reload ---- */
+
+struct diff {
+	char *buf;
+	size_t len, used;
+	size_t n;
+};
+
+static void
+differs(struct diff *d, const char *key)
+{
+	int w;
+
+	if (d->used + 1 < d->len) {
+		w = snprintf(d->buf + d->used, d->len - d->used, "%s%s",
+		             d->n > 0 ? ", " : "", key);
+		if (w > 0)
+			d->used = d->used + (size_t)w < d->len
+			                  ? d->used + (size_t)w
+			                  : d->len - 1;
+	}
+	d->n++;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int
+same_tls(int has_a, const struct wsg_tls_conf *a, int has_b,
+         const struct wsg_tls_conf *b)
+{
+	return has_a == has_b &&
+	       (!has_a || (same_str(a->cert, b->cert) &&
+	                   same_str(a->key, b->key)));
+}
+
+static int
+same_listen(const struct wsg_config *a, const struct wsg_config *b)
+{
+	size_t i;
+
+	if (a->n_listen != b->n_listen)
+		return 0;
+	for (i = 0; i < a->n_listen; i++)
+		if (!same_str(a->listen[i].host, b->listen[i].host) ||
+		    a->listen[i].port != b->listen[i].port ||
+		    !same_tls(a->listen[i].has_tls, &a->listen[i].tls,
+		              b->listen[i].has_tls, &b->listen[i].tls))
+			return 0;
+	return 1;
+}
+
+static int
+same_strings(char **a, size_t na, char **b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (!same_str(a[i], b[i]))
+			return 0;
+	return 1;
+}
+
+#define DIFF_INT(d, a, b, field, key)                                          \
+	do {                                                                   \
+		if ((a)->field != (b)->field)                                  \
+			differs(d, key);                                       \
+	} while (0)
+#define DIFF_STR(d, a, b, field, key)                                          \
+	do {                                                                   \
+		if (!same_str((a)->field, (b)->field))                         \
+			differs(d, key);                                       \
+	} while (0)
+
+size_t
+wsg_config_restart_keys(const struct wsg_config *running,
+                        const struct wsg_config *next, char *buf, size_t len)
+{
+	const struct wsg_management_conf *ma = &running->management,
+	                                 *mb = &next->management;
+	const struct wsg_userstore_conf *ua = &running->userstore,
+	                                *ub = &next->userstore;
+	const struct wsg_security_conf *sa = &running->security,
+	                               *sb = &next->security;
+	struct diff d = {.buf = buf, .len = len};
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (!same_listen(running, next))
+		differs(&d, "listen");
+	DIFF_INT(&d, running, next, workers, "workers");
+	if (!same_str(ma->host, mb->host) || ma->port != mb->port)
+		differs(&d, "management.address");
+	DIFF_INT(&d, ma, mb, enabled, "management.enabled");
+	if (!same_tls(ma->has_tls, &ma->tls, mb->has_tls, &mb->tls))
+		differs(&d, "management.tls");
+	DIFF_INT(&d, ma, mb, token_ttl, "management.token_ttl");
+	DIFF_STR(&d, ma, mb, jwt_secret_file, "management.jwt_secret_file");
+	DIFF_STR(&d, ma, mb, admin_role, "management.admin_role");
+	DIFF_STR(&d, ma, mb, bootstrap_admin, "management.bootstrap_admin");
+	DIFF_INT(&d, ma, mb, password_policy.min_length,
+	         "management.password_policy.min_length");
+	if (!same_strings(ma->cors_origins, ma->n_cors_origins,
+	                  mb->cors_origins, mb->n_cors_origins))
+		differs(&d, "management.cors_origins");
+	DIFF_STR(&d, ua, ub, host, "userstore.host");
+	DIFF_INT(&d, ua, ub, port, "userstore.port");
+	DIFF_STR(&d, ua, ub, socket, "userstore.socket");
+	DIFF_STR(&d, ua, ub, user, "userstore.user");
+	DIFF_STR(&d, ua, ub, password_file, "userstore.password_file");
+	DIFF_STR(&d, ua, ub, database, "userstore.database");
+	DIFF_INT(&d, ua, ub, pool_size, "userstore.pool_size");
+	DIFF_INT(&d, ua, ub, cache_ttl, "userstore.cache_ttl");
+	DIFF_INT(&d, ua, ub, connect_timeout, "userstore.connect_timeout");
+	DIFF_INT(&d, ua, ub, query_timeout, "userstore.query_timeout");
+	DIFF_STR(&d, ua, ub, master_key_file, "userstore.master_key_file");
+	DIFF_INT(&d, sa, sb, nonce_cache_max, "security.nonce_cache_max");
+	DIFF_STR(&d, sa, sb, replay_store, "security.replay_store");
+	DIFF_INT(&d, sa, sb, verify_threads, "security.verify_threads");
+	DIFF_INT(&d, sa, sb, lockout.max_entries,
+	         "security.lockout.max_entries");
+	DIFF_INT(&d, sa, sb, client_limit.max_entries,
+	         "security.client_limit.max_entries");
+	DIFF_STR(&d, &running->log, &next->log, access_log, "log.access_log");
+	DIFF_STR(&d, &running->log, &next->log, audit_log, "log.audit_log");
+	return d.n;
 }

@@ -88,8 +88,11 @@ struct wsg_limits_conf {
 	size_t max_attributes;
 	size_t max_attribute_len;
 	size_t max_nodes;
-	int64_t request_timeout;   /* seconds to read a request */
+	int64_t request_timeout;   /* seconds to read a request, in total */
+	int64_t response_timeout;  /* seconds for a client to take an answer */
+	size_t max_response_size;  /* bytes of an upstream answer's body */
 	unsigned max_connections;  /* per process; 0 = unlimited */
+	int64_t drain_timeout;     /* seconds in-flight requests get at stop */
 };
 
 struct wsg_log_conf {
@@ -152,5 +155,18 @@ int wsg_config_load(const char *path, struct wsg_config **out, char **errors);
 /* Takes and drops references; the last unref frees everything. Thread-safe. */
 struct wsg_config *wsg_config_ref(struct wsg_config *c);
 void wsg_config_unref(struct wsg_config *c);
+
+/*
+ * A reload (SIGHUP) swaps in routes, limits and the security checks, but
+ * what is set up once at start stays: listeners, workers, the management
+ * API, the user store and its cache, log files and the process-wide
+ * security stores (replay cache, verification threads, lockout). Writes
+ * the names of such keys whose value differs between `running` and `next`
+ * into `buf` as one ", "-separated text ("" when none, truncated to `len`)
+ * and returns how many there are.
+ */
+size_t wsg_config_restart_keys(const struct wsg_config *running,
+			       const struct wsg_config *next, char *buf,
+			       size_t len);
 
 #endif

@@ -19,7 +19,9 @@
 #define MAX_PARAMS 64
 #define STMT_CACHE_MAX 64 /* distinct statements per connection */
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+/* Once the server is back, a pool serves again within this (plus one
+ * connect): the gateway promises full service within 5 s. */
+#define BACKOFF_MAX_MS 1000
 #define ABORT_SPINS 64 /* bound on finishing an aborted call */
 #define MIN_CELL_BUF 64
 
@@ -100,7 +102,7 @@ struct wsg_db_pool {
 	struct query_list batch; /* being delivered by deliver_cb */
 	struct event deliver;
 	int delivering;
-	int closing;      /* wsg_db_pool_free has started */
+	int closing;      /* shut down or being freed: no new queries */
 	int free_pending; /* freed from inside a callback */
 };
 
@@ -139,6 +141,8 @@ errno_breaks_conn(unsigned e)
 	       e == ER_SERVER_SHUTDOWN || e == ER_CONNECTION_KILLED;
 }
 
+/* A lost or unreachable server is WSG_ERR_CONNECT, so callers can tell
+ * "try again later" from a failed statement. */
 static int
 stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 {
@@ -147,8 +151,10 @@ stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 	if (e == ER_DUP_ENTRY)
 		return wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_stmt_error(stmt));
-	return wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER, "%s: %s (%u)",
-	                     what, mysql_stmt_error(stmt), e);
+	return wsg_error_set(err, errno_breaks_conn(e) ? WSG_ERR_CONNECT
+	                                               : WSG_ERR_DB,
+	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
+	                     mysql_stmt_error(stmt), e);
 }
 
 /*
@@ -943,6 +949,19 @@ wsg_db_pool_free(struct wsg_db_pool *p)
 	free(p);
 }
 
+void
+wsg_db_pool_shutdown(struct wsg_db_pool *p)
+{
+	struct query *q;
+	unsigned i;
+
+	p->closing = 1;
+	for (i = 0; i < p->size; i++)
+		conn_drop(&p->conns[i], WSG_ERR_DB);
+	while ((q = TAILQ_FIRST(&p->waitq)) != NULL)
+		query_complete(q, WSG_ERR_DB, NULL);
+}
+
 int
 wsg_db_query(struct wsg_db_pool *p, const char *sql,
              const struct wsg_db_param *params, unsigned nparams,
@@ -993,8 +1012,11 @@ wsg_db_query(struct wsg_db_pool *p, const char *sql,
 static int
 conn_failure(MYSQL *m, const char *what, struct wsg_error *err)
 {
-	return wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER, "%s: %s (%u)",
-	                     what, mysql_error(m), mysql_errno(m));
+	return wsg_error_set(err, errno_breaks_conn(mysql_errno(m))
+	                                  ? WSG_ERR_CONNECT
+	                                  : WSG_ERR_DB,
+	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
+	                     mysql_error(m), mysql_errno(m));
 }
 
 int

@@ -56,6 +56,13 @@ struct wsg_db_pool *wsg_db_pool_new(struct event_base *base,
 void wsg_db_pool_free(struct wsg_db_pool *p);
 
 /*
+ * The gateway is stopping: every queued and running query fails with
+ * WSG_ERR_DB (called back from the pool's loop), the connections close and
+ * new queries are refused. wsg_db_pool_free() is still needed.
+ */
+void wsg_db_pool_shutdown(struct wsg_db_pool *p);
+
+/*
  * `status`: WSG_OK, WSG_ERR_DB (connection or SQL error) or WSG_ERR_TIMEOUT.
  * `res` is NULL on failure; on success the callback owns it and frees it
  * with wsg_db_result_free().
@@ -78,6 +85,12 @@ int wsg_db_query(struct wsg_db_pool *p, const char *sql,
 
 /* -------- blocking connection (offline verbs) -------- */
 
+/*
+ * The blocking calls fail with WSG_ERR_CONNECT when the server cannot be
+ * reached or the connection broke (the server went away, a read timed
+ * out): the store is unavailable, try again later. Other failures of the
+ * server (refused credentials, a failed statement) are WSG_ERR_DB.
+ */
 struct wsg_db_conn;
 
 int wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,

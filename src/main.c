@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "config.h"
@@ -29,8 +30,10 @@
 #include "soap.h"
 #include "stats.h"
 
-#define DRAIN_SECONDS 10
 #define CREDCACHE_MAX 100000
+/* Descriptors the gateway needs besides client connections: listeners,
+ * database and upstream connections, logs, the management API. */
+#define FD_RESERVE 256
 
 static const char usage_text[] =
 	"Usage: wssgate --config FILE [--check-config]\n"
@@ -52,20 +55,109 @@ static const char usage_text[] =
 	"  -h, --help          print this help and exit\n"
 	"\n"
 	"Without a verb, runs the gateway in the foreground, logging to stderr;\n"
-	"SIGTERM or SIGINT stops it after in-flight requests finish.\n"
+	"SIGTERM or SIGINT stops it after in-flight requests finish, SIGHUP\n"
+	"reloads the configuration file.\n"
 	"The verbs work directly on the database; passwords are read from\n"
 	"standard input, one line. --no-digest users can use PasswordText only.\n";
 
 /* The process's one shared runtime; workers get a pointer to it. */
 static struct wsg_runtime runtime;
 
+/* What the main thread's signal handlers work on. */
+struct daemon {
+	struct event_base *base;
+	struct wsg_server *server;
+	struct wsg_config *current; /* the config last loaded (a reference) */
+};
+
 static void
-signal_cb(evutil_socket_t sig, short what, void *arg)
+stop_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct event_base *base = arg;
+	struct daemon *d = arg;
 
 	wsg_log_msg("info", "signal %d: stopping", (int)sig);
-	event_base_loopbreak(base);
+	event_base_loopbreak(d->base);
+}
+
+/*
+ * SIGHUP: the file is read again; when it is valid, new requests use it
+ * (routes, limits, security checks) while those in flight and every open
+ * connection carry on. An invalid file changes nothing.
+ */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct wsg_config *next = NULL;
+	struct wsg_error err;
+	char *errors = NULL, *line, *save = NULL, keys[1024];
+	size_t n;
+
+	wsg_log_msg("info", "signal %d: reloading %s", (int)sig,
+		    runtime.cfg->path);
+	if (wsg_config_load(runtime.cfg->path, &next, &errors) != WSG_OK) {
+		for (line = strtok_r(errors, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			wsg_log_msg("error", "reload refused: %s", line);
+		wsg_log_msg("error", "reload refused: the running "
+			    "configuration stays");
+		free(errors);
+		return;
+	}
+	wsg_error_clear(&err);
+	if (wsg_server_reload(d->server, next, &err) != WSG_OK) {
+		wsg_log_msg("error", "reload refused: %s", err.reason);
+		wsg_log_msg("error", "reload refused: the running "
+			    "configuration stays");
+		wsg_config_unref(next);
+		return;
+	}
+	n = wsg_config_restart_keys(runtime.cfg, next, keys, sizeof(keys));
+	if (n > 0)
+		wsg_log_msg("warning", "reload: changed but only applied at "
+			    "a restart, so the running values stay: %s", keys);
+	wsg_log_msg("info", "configuration reloaded from %s", next->path);
+	wsg_config_unref(d->current);
+	d->current = next;
+}
+
+/*
+ * Every client connection is a descriptor: take all the hard limit allows,
+ * and say when max_connections cannot be reached within it.
+ */
+static void
+raise_fd_limit(const struct wsg_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	if (rl.rlim_cur != was)
+		wsg_log_msg("info", "open file limit raised from %llu to %llu",
+			    (unsigned long long)was,
+			    (unsigned long long)rl.rlim_cur);
+	else
+		wsg_log_msg("info", "open file limit: %llu",
+			    (unsigned long long)rl.rlim_cur);
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (cfg->limits.max_connections == 0 ||
+	     (rlim_t)cfg->limits.max_connections + FD_RESERVE > rl.rlim_cur))
+		wsg_log_msg("warning",
+			    "limits.max_connections (%u, 0 = unlimited) does "
+			    "not fit the open file limit %llu with %d to "
+			    "spare: set it to at most %llu",
+			    cfg->limits.max_connections,
+			    (unsigned long long)rl.rlim_cur, FD_RESERVE,
+			    rl.rlim_cur > FD_RESERVE
+			    ? (unsigned long long)(rl.rlim_cur - FD_RESERVE)
+			    : 0ULL);
 }
 
 static void
@@ -124,9 +216,8 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 static int
 run_daemon(struct wsg_config *cfg)
 {
-	struct event *sigterm = NULL, *sigint = NULL;
-	struct event_base *base = NULL;
-	struct wsg_server *server = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+	struct daemon d = { .base = NULL };
 	struct wsg_mgmt *mgmt = NULL;
 	struct wsg_error err;
 	size_t i;
@@ -138,9 +229,11 @@ run_daemon(struct wsg_config *cfg)
 		fprintf(stderr, "wssgate: %s\n", err.reason);
 		goto out;
 	}
-	base = event_base_new();
-	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
-	sigint = evsignal_new(base, SIGINT, signal_cb, base);
+	raise_fd_limit(cfg);
+	d.base = event_base_new();
+	sigterm = evsignal_new(d.base, SIGTERM, stop_cb, &d);
+	sigint = evsignal_new(d.base, SIGINT, stop_cb, &d);
+	sighup = evsignal_new(d.base, SIGHUP, reload_cb, &d);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	/* Management first: a bad address fails before any worker starts. */
@@ -151,30 +244,35 @@ run_daemon(struct wsg_config *cfg)
 			goto out;
 		}
 	}
-	rc = wsg_server_start(&runtime, &server, &err);
+	rc = wsg_server_start(&runtime, &d.server, &err);
 	if (rc != WSG_OK) {
 		fprintf(stderr, "wssgate: %s\n", err.reason);
 		goto out;
 	}
+	d.current = wsg_config_ref(cfg);
+	evsignal_add(sighup, NULL);
 	for (i = 0; i < cfg->n_listen; i++)
 		wsg_log_msg("info", "listening on %s (%u workers)",
 			    cfg->listen[i].address, cfg->workers);
 	if (mgmt != NULL)
 		wsg_log_msg("info", "management API on %s",
 			    cfg->management.address);
-	event_base_dispatch(base);
+	event_base_dispatch(d.base);
 	wsg_mgmt_stop(mgmt);
 	mgmt = NULL;
-	wsg_server_stop(server, DRAIN_SECONDS);
+	wsg_server_stop(d.server, (int)d.current->limits.drain_timeout);
 	wsg_log_msg("info", "stopped");
 out:
 	wsg_mgmt_stop(mgmt);
+	wsg_config_unref(d.current);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
-	if (base != NULL)
-		event_base_free(base);
+	if (sighup != NULL)
+		event_free(sighup);
+	if (d.base != NULL)
+		event_base_free(d.base);
 	runtime_free(&runtime);
 	return rc == WSG_OK ? 0 : 1;
 }

@@ -30,6 +30,7 @@ status_phrase(int status)
 	case 404: return "Not Found";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
 	}
 	return "Status";
 }
@@ -125,7 +126,12 @@ wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r, const struct wsg_error *err)
 	            err != NULL && err->reason[0] ? err->reason
 	                                          : "database failure");
 	r->m->db_broken = 1;
-	wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
+	/* Nothing was changed (a transaction the server lost is rolled back),
+	 * and the same call later may succeed: 503, not 500. */
+	if (err != NULL && err->code == WSG_ERR_CONNECT)
+		wsg_mgmt_reply_error(r, 503, "%s", WSG_MGMT_E_UNAVAILABLE);
+	else
+		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 }
 
 void

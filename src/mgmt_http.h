@@ -39,6 +39,10 @@
 #define WSG_MGMT_E_NOT_FOUND "Requested resource not found. "
 #define WSG_MGMT_E_RETRY "Please try again. "
 #define WSG_MGMT_E_STORE "Error initializing the user store. Please try again later"
+/* Ours: the database cannot be reached (503). */
+#define WSG_MGMT_E_UNAVAILABLE                                                 \
+	"The user store is unavailable: the database cannot be reached. "     \
+	"Please try again later"
 
 /* The management thread's state. */
 struct wsg_mgmt {
@@ -107,8 +111,10 @@ void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
 			  ...) __attribute__((format(printf, 3, 4)));
 
 /*
- * A database failure: logs `err`, answers 500 with MI's user-store text (the
- * peer never sees SQL errors) and marks the connection for a reconnect.
+ * A database failure: logs `err`, answers 503 with WSG_MGMT_E_UNAVAILABLE
+ * when the database cannot be reached (err->code WSG_ERR_CONNECT), else 500
+ * with MI's user-store text (the peer never sees SQL errors), and marks the
+ * connection for a reconnect.
  */
 void wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r,
 			     const struct wsg_error *err);

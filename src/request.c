@@ -55,6 +55,7 @@ static void
 request_free(struct wsg_request *r, int status)
 {
 	struct wsg_worker *w = r->worker;
+	struct evhttp_connection *evcon = r->evcon;
 	struct wsg_log_access a;
 
 	memset(&a, 0, sizeof(a));
@@ -76,8 +77,9 @@ request_free(struct wsg_request *r, int status)
 	free(r->user);
 	free(r->claimed_user);
 	free(r->roles);
+	wsg_snapshot_unref(r->snap);
 	free(r);
-	wsg_server_request_done(w);
+	wsg_server_request_done(w, evcon);
 }
 
 static enum wsg_soap_version version_of_media(const char *ctype);
@@ -86,7 +88,7 @@ static void
 reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	    enum wsg_fault fault)
 {
-	const struct wsg_config *cfg = r->worker->rt->cfg;
+	const struct wsg_config *cfg = r->cfg;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	struct evbuffer *buf;
 	const char *ctype;
@@ -217,6 +219,8 @@ forward(struct wsg_request *r)
 		s.body_len = evbuffer_get_length(in);
 	}
 	s.route = r->route;
+	s.tls = r->snap->upstream_tls;
+	s.max_response_size = r->cfg->limits.max_response_size;
 	s.method = evhttp_request_get_command(r->req);
 	s.strip_authorization = r->basic;
 	s.client_headers = evhttp_request_get_input_headers(r->req);
@@ -302,7 +306,7 @@ void
 wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 {
 	struct wsg_worker *w = arg;
-	const struct wsg_config *cfg = w->rt->cfg;
+	const struct wsg_config *cfg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *ctype, *path, *query;
 	struct wsg_soap_limits limits;
@@ -314,6 +318,10 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	r = wsg_mem_calloc(1, sizeof(*r));
 	r->worker = w;
 	r->req = req;
+	r->evcon = evhttp_request_get_connection(req);
+	/* A reload during the request changes nothing for it. */
+	r->snap = wsg_snapshot_ref(w->snap);
+	r->cfg = cfg = r->snap->cfg;
 	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	peer_address(req, r->client, sizeof(r->client));

@@ -31,6 +31,9 @@ enum wsg_request_state {
 struct wsg_request {
 	struct wsg_worker *worker;
 	struct evhttp_request *req;
+	struct evhttp_connection *evcon; /* the client's, while it is there */
+	struct wsg_snapshot *snap;       /* a reference, for the whole request */
+	const struct wsg_config *cfg;    /* snap->cfg: routes, limits, checks */
 	enum wsg_request_state state;
 	uint64_t rid;
 	char client[64];

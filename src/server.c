@@ -1,6 +1,8 @@
 #include "server.h"
 
 #include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -8,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -18,16 +22,355 @@
 #include "upstream.h"
 
 #define LISTEN_BACKLOG 1024
-/* Upstream answers larger than this are refused (502) rather than buffered. */
-#define MAX_UPSTREAM_RESPONSE (64u * 1024 * 1024)
+/* Once drain_timeout has cut what was in flight, its answers get this long
+ * to go out. */
+#define CUT_GRACE_MS 1000
+/* While argon2 jobs of cut requests finish (milliseconds each). */
+#define CUT_POLL_MS 50
+/* At most one "max_connections reached" line per this many seconds. */
+#define REFUSAL_LOG_SECONDS 10
+#define CONN_BUCKETS_MIN 64
 
 struct wsg_server {
+	struct wsg_runtime *rt;
 	struct wsg_worker *workers;
 	unsigned n_workers;
 	SSL_CTX **listen_tls;    /* per listen entry; NULL for plain HTTP */
 	size_t n_listen;
-	struct wsg_tls_clients *upstream_tls;
+	struct wsg_snapshot *snap;    /* the latest one handed to workers */
+	unsigned connections;         /* atomic: data-plane connections open */
+	unsigned long long refused;   /* atomic: closed over max_connections */
+	long long refusal_logged;     /* atomic: time of the last log line */
 };
+
+/* The bevcb argument of one listen entry on one worker. */
+struct wsg_listener {
+	struct wsg_worker *w;
+	SSL_CTX *tls;            /* NULL: plain HTTP */
+};
+
+/*
+ * One client connection. evhttp owns it and tells nobody when it accepts
+ * one: the bevcb sees the connection first (as the bufferevent it makes),
+ * and the evhttp_connection is known once evhttp has set it up (`bind`).
+ * From then on evhttp's close callback ends it.
+ */
+struct wsg_conn {
+	struct wsg_worker *w;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon; /* NULL until bound */
+	struct wsg_conn *hnext;          /* bucket chain, once bound */
+	LIST_ENTRY(wsg_conn) link;       /* every connection of the worker */
+	struct event ev;                 /* the bind, then the deadline */
+	int busy;                        /* a request is handled or answered */
+	int refused;                     /* over limits.max_connections */
+};
+
+/* A worker's connections; bound ones are found by their evcon. */
+struct wsg_conn_table {
+	LIST_HEAD(, wsg_conn) all;
+	struct wsg_conn **buckets;
+	size_t nbuckets;                 /* a power of two */
+	size_t nbound;
+};
+
+/* -------- snapshots -------- */
+
+static struct wsg_snapshot *
+snapshot_new(struct wsg_config *cfg, struct wsg_tls_clients *tls)
+{
+	struct wsg_snapshot *snap = wsg_mem_calloc(1, sizeof(*snap));
+
+	snap->cfg = wsg_config_ref(cfg);
+	snap->upstream_tls = tls;
+	__atomic_store_n(&snap->refs, 1, __ATOMIC_RELEASE);
+	return snap;
+}
+
+struct wsg_snapshot *
+wsg_snapshot_ref(struct wsg_snapshot *snap)
+{
+	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
+	return snap;
+}
+
+void
+wsg_snapshot_unref(struct wsg_snapshot *snap)
+{
+	if (snap == NULL ||
+	    __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	wsg_tls_clients_free(snap->upstream_tls);
+	wsg_config_unref(snap->cfg);
+	free(snap);
+}
+
+/* -------- the connection table -------- */
+
+static size_t
+conn_bucket(const struct wsg_conn_table *t,
+	    const struct evhttp_connection *evcon)
+{
+	uint64_t h = (uint64_t)(uintptr_t)evcon * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(h >> 32) & (t->nbuckets - 1);
+}
+
+static struct wsg_conn_table *
+conn_table_new(void)
+{
+	struct wsg_conn_table *t = wsg_mem_calloc(1, sizeof(*t));
+
+	LIST_INIT(&t->all);
+	t->nbuckets = CONN_BUCKETS_MIN;
+	t->buckets = wsg_mem_calloc(t->nbuckets, sizeof(*t->buckets));
+	return t;
+}
+
+static void
+conn_table_insert(struct wsg_conn_table *t, struct wsg_conn *c)
+{
+	struct wsg_conn **old = t->buckets, *e, *next;
+	size_t i, n = t->nbuckets, b;
+
+	if (t->nbound >= t->nbuckets) {
+		t->nbuckets *= 2;
+		t->buckets = wsg_mem_calloc(t->nbuckets, sizeof(*t->buckets));
+		for (i = 0; i < n; i++)
+			for (e = old[i]; e != NULL; e = next) {
+				next = e->hnext;
+				b = conn_bucket(t, e->evcon);
+				e->hnext = t->buckets[b];
+				t->buckets[b] = e;
+			}
+		free(old);
+	}
+	b = conn_bucket(t, c->evcon);
+	c->hnext = t->buckets[b];
+	t->buckets[b] = c;
+	t->nbound++;
+}
+
+static struct wsg_conn *
+conn_find(const struct wsg_worker *w, const struct evhttp_connection *evcon)
+{
+	struct wsg_conn *c;
+
+	if (evcon == NULL)
+		return NULL;
+	for (c = w->conns->buckets[conn_bucket(w->conns, evcon)]; c != NULL;
+	     c = c->hnext)
+		if (c->evcon == evcon)
+			return c;
+	return NULL;
+}
+
+static void
+conn_table_remove(struct wsg_conn_table *t, struct wsg_conn *c)
+{
+	struct wsg_conn **p = &t->buckets[conn_bucket(t, c->evcon)];
+
+	while (*p != c)
+		p = &(*p)->hnext;
+	*p = c->hnext;
+	t->nbound--;
+}
+
+/* -------- connections -------- */
+
+static void
+drain_check(struct wsg_worker *w)
+{
+	if (w->draining && w->inflight == 0 && w->busy_conns == 0)
+		event_base_loopbreak(w->base);
+}
+
+static void
+conn_set_busy(struct wsg_conn *c, int busy)
+{
+	if (c->busy == busy)
+		return;
+	c->busy = busy;
+	if (busy)
+		c->w->busy_conns++;
+	else
+		c->w->busy_conns--;
+}
+
+static void
+conn_free(struct wsg_conn *c)
+{
+	struct wsg_worker *w = c->w;
+
+	event_del(&c->ev);
+	if (c->evcon != NULL)
+		conn_table_remove(w->conns, c);
+	LIST_REMOVE(c, link);
+	conn_set_busy(c, 0);
+	__atomic_sub_fetch(&w->server->connections, 1, __ATOMIC_RELAXED);
+	free(c);
+	drain_check(w);
+}
+
+/* evhttp is freeing the connection: the client left, a timeout or error
+ * ended it, or we closed it. */
+static void
+conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	conn_free(arg);
+}
+
+static void
+conn_arm(struct wsg_conn *c, int64_t seconds)
+{
+	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+
+	evtimer_add(&c->ev, &tv);
+}
+
+/*
+ * The request or answer did not get through in time: evhttp's own timeout
+ * restarts with every byte, so a client dribbling a byte now and then
+ * (slowloris) or reading one now and then is cut here. With a reset, not a
+ * close: the kernel would otherwise go on feeding a slow reader whatever
+ * the socket buffer still holds.
+ */
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsg_conn *c = arg;
+	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+	evutil_socket_t sock = bufferevent_getfd(c->bev);
+
+	if (sock >= 0 && !c->w->draining)
+		setsockopt(sock, SOL_SOCKET, SO_LINGER, &abort_close,
+			   sizeof(abort_close));
+	evhttp_connection_free(c->evcon);
+}
+
+static void
+note_refusal(struct wsg_server *s, unsigned max)
+{
+	unsigned long long n = __atomic_add_fetch(&s->refused, 1,
+						  __ATOMIC_RELAXED);
+	long long now = (long long)time(NULL);
+	long long last = __atomic_load_n(&s->refusal_logged, __ATOMIC_RELAXED);
+
+	if (now - last >= REFUSAL_LOG_SECONDS &&
+	    __atomic_compare_exchange_n(&s->refusal_logged, &last, now, 0,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		wsg_log_msg("warning",
+			    "limits.max_connections = %u reached: new "
+			    "connections are closed at once (%llu so far)",
+			    max, n);
+}
+
+/*
+ * Runs right after evhttp took the connection (event_active from the bevcb,
+ * so before any of its I/O): evhttp's read callback argument is the
+ * evhttp_connection, the one handle for closing it and for its close
+ * callback.
+ */
+static void
+conn_bind_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsg_conn *c = arg;
+	struct wsg_worker *w = c->w;
+	const struct wsg_limits_conf *lim = &w->snap->cfg->limits;
+	void *evcon = NULL;
+
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
+	if (evcon == NULL) {
+		/* evhttp gave up on the connection (out of memory). */
+		conn_free(c);
+		return;
+	}
+	c->evcon = evcon;
+	conn_table_insert(w->conns, c);
+	evhttp_connection_set_closecb(c->evcon, conn_closed_cb, c);
+	event_assign(&c->ev, w->base, -1, 0, conn_deadline_cb, c);
+	if (c->refused)
+		note_refusal(w->server, lim->max_connections);
+	if (c->refused || w->draining) {
+		evhttp_connection_free(c->evcon);
+		return;
+	}
+	conn_arm(c, lim->request_timeout);
+}
+
+/* evhttp_set_bevcb: every accepted connection passes here first. */
+static struct bufferevent *
+conn_bevcb(struct event_base *base, void *arg)
+{
+	struct wsg_listener *l = arg;
+	struct wsg_worker *w = l->w;
+	unsigned max = w->snap->cfg->limits.max_connections, n;
+	struct bufferevent *bev;
+	struct wsg_conn *c;
+
+	if (l->tls != NULL)
+		bev = wsg_tls_bevcb(base, l->tls);
+	else
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	/* A NULL would make evhttp build a bufferevent we never see. */
+	if (bev == NULL)
+		abort();
+	c = wsg_mem_calloc(1, sizeof(*c));
+	c->w = w;
+	c->bev = bev;
+	n = __atomic_add_fetch(&w->server->connections, 1, __ATOMIC_RELAXED);
+	c->refused = max != 0 && n > max;
+	LIST_INSERT_HEAD(&w->conns->all, c, link);
+	event_assign(&c->ev, w->base, -1, 0, conn_bind_cb, c);
+	event_active(&c->ev, EV_TIMEOUT, 1);
+	return bev;
+}
+
+/* The answer is written; evhttp reads the next request right after. */
+static void
+answer_sent_cb(struct evhttp_request *req, void *arg)
+{
+	struct wsg_conn *c = arg;
+	struct wsg_worker *w = c->w;
+
+	conn_set_busy(c, 0);
+	/* A draining worker closes it from the loop: evhttp still uses the
+	 * connection when this returns. */
+	conn_arm(c, w->draining ? 0 : w->snap->cfg->limits.request_timeout);
+	drain_check(w);
+}
+
+/* evhttp's gencb: a whole request has arrived. */
+static void
+request_cb(struct evhttp_request *req, void *arg)
+{
+	struct wsg_worker *w = arg;
+	struct wsg_conn *c = conn_find(w, evhttp_request_get_connection(req));
+
+	if (c != NULL) {
+		event_del(&c->ev);
+		conn_set_busy(c, 1);
+		evhttp_request_set_on_complete_cb(req, answer_sent_cb, c);
+	}
+	/* The client learns not to send another request here. */
+	if (w->draining)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Connection", "close");
+	wsg_request_handle_cb(req, w);
+}
+
+void
+wsg_server_request_done(struct wsg_worker *w, struct evhttp_connection *evcon)
+{
+	struct wsg_conn *c = conn_find(w, evcon);
+
+	w->inflight--;
+	if (c != NULL)
+		conn_arm(c, w->snap->cfg->limits.response_timeout);
+	drain_check(w);
+}
+
+/* -------- listeners -------- */
 
 /* One socket per worker and address: the kernel spreads connections. */
 static int
@@ -76,10 +419,65 @@ out:
 }
 
 static void
-stop_loop_cb(evutil_socket_t fd, short what, void *arg)
+http_apply_limits(struct evhttp *http, const struct wsg_limits_conf *lim)
+{
+	evhttp_set_timeout(http, (int)lim->request_timeout);
+	evhttp_set_max_headers_size(http, (ev_ssize_t)lim->max_header_size);
+	evhttp_set_max_body_size(http, (ev_ssize_t)lim->max_body_size);
+}
+
+/* A data-plane evhttp on the worker's loop; every one behaves the same. */
+static struct evhttp *
+http_new(struct wsg_worker *w, struct wsg_listener *l)
+{
+	struct evhttp *http = evhttp_new(w->base);
+
+	if (http == NULL)
+		abort();
+	http_apply_limits(http, &w->snap->cfg->limits);
+	/* Every method reaches us, so the answer is a SOAP fault, not HTML. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
+		EVHTTP_REQ_CONNECT);
+	evhttp_set_gencb(http, request_cb, w);
+	evhttp_set_bevcb(http, conn_bevcb, l);
+	return http;
+}
+
+/* -------- worker events -------- */
+
+/*
+ * drain_timeout passed: upstream exchanges and database queries still
+ * running fail now, so every request in flight is answered (502 / 500),
+ * and those answers get CUT_GRACE_MS to go out.
+ */
+static void
+drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_worker *w = arg;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = CUT_GRACE_MS * 1000 };
 
+	if (!w->cutting) {
+		w->cutting = 1;
+		if (w->inflight > 0)
+			wsg_log_msg("warning",
+				    "worker %u: %u requests still in flight "
+				    "after drain_timeout; cutting them",
+				    w->id, w->inflight);
+		wsg_upstream_pool_shutdown(w->upstream,
+					   "the gateway is stopping");
+		wsg_db_pool_shutdown(w->db);
+		evtimer_add(w->drain_timer, &tv);
+		return;
+	}
+	/* Only password checks of cut requests can be left; they end soon
+	 * and must not outlive the loop that takes their results. */
+	if (w->inflight > 0) {
+		tv.tv_usec = CUT_POLL_MS * 1000;
+		evtimer_add(w->drain_timer, &tv);
+		return;
+	}
 	event_base_loopbreak(w->base);
 }
 
@@ -88,29 +486,60 @@ static void
 wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_worker *w = arg;
+	struct wsg_conn *c, *next;
+	struct timeval tv = { .tv_sec = w->drain_seconds, .tv_usec = 0 };
 	size_t i;
 
 	for (i = 0; i < w->n_bound; i++)
 		evhttp_del_accept_socket(w->listen_http[i], w->bound[i]);
 	w->n_bound = 0;
 	w->draining = 1;
-	if (w->inflight == 0) {
-		event_base_loopbreak(w->base);
-		return;
+	/* Idle keep-alive connections go now; busy ones after their answer.
+	 * Closing one frees only that one. */
+	for (c = LIST_FIRST(&w->conns->all); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->evcon != NULL && !c->busy)
+			evhttp_connection_free(c->evcon);
 	}
-	{
-		struct timeval tv = { .tv_sec = w->drain_seconds, .tv_usec = 0 };
-
-		evtimer_add(w->drain_timer, &tv);
-	}
+	evtimer_add(w->drain_timer, &tv);
+	drain_check(w);
 }
 
-void
-wsg_server_request_done(struct wsg_worker *w)
+/* Runs on the worker's thread after wsg_server_reload(). */
+static void
+reload_cb(evutil_socket_t fd, short what, void *arg)
 {
-	w->inflight--;
-	if (w->draining && w->inflight == 0)
-		event_base_loopbreak(w->base);
+	struct wsg_worker *w = arg;
+	struct wsg_snapshot *snap, *old;
+	const struct wsg_limits_conf *lim;
+	struct wsg_conn *c;
+	size_t i;
+
+	snap = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
+	if (snap == NULL)
+		return;
+	old = w->snap;
+	w->snap = snap;
+	lim = &snap->cfg->limits;
+	if (w->http != NULL)
+		http_apply_limits(w->http, lim);
+	for (i = 0; i < w->server->n_listen; i++)
+		if (w->listen_http[i] != w->http)
+			http_apply_limits(w->listen_http[i], lim);
+	/* Connections already open take the new limits from their next
+	 * request on (evhttp copies them when it accepts). */
+	LIST_FOREACH(c, &w->conns->all, link) {
+		if (c->evcon == NULL)
+			continue;
+		evhttp_connection_set_timeout(c->evcon,
+					      (int)lim->request_timeout);
+		evhttp_connection_set_max_headers_size(
+			c->evcon, (ev_ssize_t)lim->max_header_size);
+		evhttp_connection_set_max_body_size(
+			c->evcon, (ev_ssize_t)lim->max_body_size);
+	}
+	wsg_upstream_pool_retire(w->upstream);
+	wsg_snapshot_unref(old);
 }
 
 static void *
@@ -125,6 +554,7 @@ worker_main(void *arg)
 static void
 worker_cleanup(struct wsg_worker *w, size_t n_listen)
 {
+	struct wsg_conn *c;
 	size_t i;
 
 	wsg_upstream_pool_free(w->upstream);
@@ -134,50 +564,51 @@ worker_cleanup(struct wsg_worker *w, size_t n_listen)
 	for (i = 0; i < w->n_bound; i++)
 		evhttp_del_accept_socket(w->listen_http[i], w->bound[i]);
 	w->n_bound = 0;
+	/* Freeing an evhttp closes its connections (their close callbacks
+	 * free ours). */
 	for (i = 0; w->listen_http != NULL && i < n_listen; i++)
 		if (w->listen_http[i] != NULL && w->listen_http[i] != w->http)
 			evhttp_free(w->listen_http[i]);
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	w->http = NULL;
+	/* Left: connections evhttp took but we had not bound yet. */
+	while (w->conns != NULL && (c = LIST_FIRST(&w->conns->all)) != NULL) {
+		event_del(&c->ev);
+		LIST_REMOVE(c, link);
+		__atomic_sub_fetch(&w->server->connections, 1,
+				   __ATOMIC_RELAXED);
+		free(c);
+	}
+	if (w->conns != NULL)
+		free(w->conns->buckets);
+	free(w->conns);
+	w->conns = NULL;
 	free(w->listen_http);
 	w->listen_http = NULL;
 	free(w->bound);
 	w->bound = NULL;
+	free(w->listeners);
+	w->listeners = NULL;
 	if (w->wake != NULL)
 		event_free(w->wake);
+	if (w->reload != NULL)
+		event_free(w->reload);
 	if (w->drain_timer != NULL)
 		event_free(w->drain_timer);
-	w->wake = w->drain_timer = NULL;
+	w->wake = w->reload = w->drain_timer = NULL;
 	if (w->base != NULL)
 		event_base_free(w->base);
 	w->base = NULL;
-}
-
-/* A data-plane evhttp on the worker's loop; every one behaves the same. */
-static struct evhttp *
-http_new(struct wsg_worker *w, const struct wsg_config *cfg)
-{
-	struct evhttp *http = evhttp_new(w->base);
-
-	if (http == NULL)
-		abort();
-	evhttp_set_timeout(http, (int)cfg->limits.request_timeout);
-	evhttp_set_max_headers_size(http,
-				    (ev_ssize_t)cfg->limits.max_header_size);
-	evhttp_set_max_body_size(http, (ev_ssize_t)cfg->limits.max_body_size);
-	/* Every method reaches us, so the answer is a SOAP fault, not HTML. */
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
-		EVHTTP_REQ_CONNECT);
-	evhttp_set_gencb(http, wsg_request_handle_cb, w);
-	return http;
+	wsg_snapshot_unref(w->snap);
+	w->snap = NULL;
+	wsg_snapshot_unref(w->pending);
+	w->pending = NULL;
 }
 
 static int
 worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
-	    const struct wsg_server *s, struct wsg_error *err)
+	    struct wsg_server *s, struct wsg_error *err)
 {
 	const struct wsg_config *cfg = rt->cfg;
 	struct evhttp *http;
@@ -186,22 +617,29 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 
 	w->id = id;
 	w->rt = rt;
+	w->server = s;
+	w->snap = wsg_snapshot_ref(s->snap);
+	w->conns = conn_table_new();
 	w->base = event_base_new();
 	if (w->base == NULL)
 		return wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
 				     "cannot create an event base");
-	w->http = http_new(w, cfg);
 	w->listen_http = wsg_mem_calloc(cfg->n_listen,
 					sizeof(*w->listen_http));
 	w->bound = wsg_mem_calloc(cfg->n_listen, sizeof(*w->bound));
+	w->listeners = wsg_mem_calloc(cfg->n_listen, sizeof(*w->listeners));
 	for (i = 0; i < cfg->n_listen; i++) {
 		const struct wsg_listen_conf *l = &cfg->listen[i];
 		evutil_socket_t fd;
 
+		w->listeners[i].w = w;
+		w->listeners[i].tls = s->listen_tls[i];
 		if (s->listen_tls[i] != NULL) {
-			http = http_new(w, cfg);
-			evhttp_set_bevcb(http, wsg_tls_bevcb, s->listen_tls[i]);
+			http = http_new(w, &w->listeners[i]);
 		} else {
+			/* Plain entries share one evhttp and bevcb argument. */
+			if (w->http == NULL)
+				w->http = http_new(w, &w->listeners[i]);
 			http = w->http;
 		}
 		w->listen_http[i] = http;
@@ -219,10 +657,10 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	}
 	w->db = wsg_db_pool_new(w->base, &rt->db_params,
 				cfg->userstore.pool_size);
-	w->upstream = wsg_upstream_pool_new(w->base, MAX_UPSTREAM_RESPONSE,
-					    s->upstream_tls);
+	w->upstream = wsg_upstream_pool_new(w->base);
 	w->wake = event_new(w->base, -1, 0, wake_cb, w);
-	w->drain_timer = evtimer_new(w->base, stop_loop_cb, w);
+	w->reload = event_new(w->base, -1, 0, reload_cb, w);
+	w->drain_timer = evtimer_new(w->base, drain_timer_cb, w);
 	return WSG_OK;
 }
 
@@ -237,15 +675,15 @@ server_free(struct wsg_server *s)
 	for (i = 0; i < s->n_listen; i++)
 		SSL_CTX_free(s->listen_tls[i]);
 	free(s->listen_tls);
-	wsg_tls_clients_free(s->upstream_tls);
+	wsg_snapshot_unref(s->snap);
 	free(s);
 }
 
 /* Certificates and keys are read once, before any socket is opened. */
 static int
-tls_init(struct wsg_server *s, const struct wsg_config *cfg,
-	 struct wsg_error *err)
+tls_init(struct wsg_server *s, struct wsg_config *cfg, struct wsg_error *err)
 {
+	struct wsg_tls_clients *clients = NULL;
 	char why[sizeof(err->reason)];
 	size_t i;
 	int rc;
@@ -264,7 +702,11 @@ tls_init(struct wsg_server *s, const struct wsg_config *cfg,
 					     cfg->listen[i].address, why);
 		}
 	}
-	return wsg_tls_clients_new(cfg, &s->upstream_tls, err);
+	rc = wsg_tls_clients_new(cfg, &clients, err);
+	if (rc != WSG_OK)
+		return rc;
+	s->snap = snapshot_new(cfg, clients);
+	return WSG_OK;
 }
 
 int
@@ -277,6 +719,7 @@ wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
 
 	*out = NULL;
 	s = wsg_mem_calloc(1, sizeof(*s));
+	s->rt = rt;
 	rc = tls_init(s, rt->cfg, err);
 	if (rc != WSG_OK)
 		goto out;
@@ -307,6 +750,32 @@ out:
 		server_free(s);
 	}
 	return rc;
+}
+
+int
+wsg_server_reload(struct wsg_server *s, struct wsg_config *cfg,
+		  struct wsg_error *err)
+{
+	struct wsg_tls_clients *clients = NULL;
+	struct wsg_snapshot *snap, *old;
+	unsigned i;
+	int rc;
+
+	rc = wsg_tls_clients_new(cfg, &clients, err);
+	if (rc != WSG_OK)
+		return rc;
+	snap = snapshot_new(cfg, clients);
+	for (i = 0; i < s->n_workers; i++) {
+		struct wsg_worker *w = &s->workers[i];
+
+		old = __atomic_exchange_n(&w->pending, wsg_snapshot_ref(snap),
+					  __ATOMIC_ACQ_REL);
+		wsg_snapshot_unref(old);
+		event_active(w->reload, EV_READ, 0);
+	}
+	wsg_snapshot_unref(s->snap);
+	s->snap = snap;
+	return WSG_OK;
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * The running gateway: listening sockets, worker threads (one event_base
- * each, accepting on SO_REUSEPORT sockets of their own) and the state they
- * share. Dispatches each request to the data plane.
+ * each, accepting on SO_REUSEPORT sockets of their own), the client
+ * connections they hold, and the state they share. Dispatches each request
+ * to the data plane; swaps in a new config on reload.
  */
 #ifndef WSG_SERVER_H
 #define WSG_SERVER_H
@@ -22,10 +23,14 @@
 #include "types.h"
 
 struct wsg_upstream_pool;
+struct wsg_tls_clients;
 
 /*
  * What every worker shares. Set up before the workers start and torn down
- * after they stop; the objects behind the pointers lock internally.
+ * after they stop; the objects behind the pointers lock internally. `cfg`
+ * is the config the gateway started with: what only a restart changes
+ * (listeners, workers, user store, logs, management) is read from it;
+ * requests read their snapshot instead.
  */
 struct wsg_runtime {
 	struct wsg_config *cfg;
@@ -40,46 +45,90 @@ struct wsg_runtime {
 	struct wsg_db_params db_params;
 };
 
-/* Per-worker context: touched only by its own thread, except `wake`. */
+/*
+ * What a request reads, swapped whole by a reload: a config and the TLS
+ * client contexts built from it. Immutable; reference-counted (atomic), so
+ * a request keeps the snapshot it started with to its end.
+ */
+struct wsg_snapshot {
+	int refs;
+	struct wsg_config *cfg;
+	struct wsg_tls_clients *upstream_tls;
+};
+
+struct wsg_snapshot *wsg_snapshot_ref(struct wsg_snapshot *snap);
+void wsg_snapshot_unref(struct wsg_snapshot *snap);
+
+struct wsg_server;
+struct wsg_conn;
+struct wsg_conn_table;
+
+/* Per-worker context: touched only by its own thread, except `wake`,
+ * `reload` and `pending`. */
 struct wsg_worker {
 	unsigned id;
 	struct wsg_runtime *rt;
+	struct wsg_server *server;
 	struct event_base *base;
 	struct evhttp *http;
 	struct wsg_db_pool *db;
 	struct wsg_upstream_pool *upstream;
-	struct event *wake;      /* activated by the main thread to stop */
+	struct wsg_snapshot *snap;     /* current; new requests take a ref */
+	struct wsg_snapshot *pending;  /* handed over by a reload (atomic) */
+	struct event *reload;          /* activated by the main thread */
+	struct event *wake;            /* activated by the main thread to stop */
 	struct event *drain_timer;
 	/* TLS needs an evhttp per listener (evhttp_set_bevcb is per evhttp):
 	 * listen_http[i] is `http` for plain listen entry i, else its own. */
 	struct evhttp **listen_http;
 	struct evhttp_bound_socket **bound;  /* bound[i] is on listen_http[i] */
+	struct wsg_listener *listeners;      /* bevcb argument per listen entry */
 	size_t n_bound;
+	struct wsg_conn_table *conns;  /* the client connections it holds */
+	unsigned busy_conns;     /* connections with a request or answer */
 	uint64_t next_rid;
 	unsigned inflight;
 	int draining;
+	int cutting;             /* drain_timeout passed: in-flight work cut */
 	int drain_seconds;       /* set by the main thread before `wake` */
 	pthread_t thread;
 };
 
-struct wsg_server;
-
 /*
  * Opens every listening socket (one per listen entry and worker, with
- * SO_REUSEPORT) and starts the workers. Fails, with the reason in `err`,
- * before any thread starts when an address cannot be bound.
+ * SO_REUSEPORT) and starts the workers with a first snapshot of rt->cfg.
+ * Fails, with the reason in `err`, before any thread starts when an address
+ * cannot be bound or a TLS file cannot be loaded.
  */
 int wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
 		     struct wsg_error *err);
 
 /*
- * Stops accepting, lets in-flight requests finish for at most
- * `drain_seconds`, joins the workers and frees the server. Call from the
- * thread that started it.
+ * Hands `cfg` (a new reference is taken) to every worker: requests that
+ * start after a worker picked it up use it; those in flight finish with the
+ * snapshot they started with, and no connection is closed. Only the
+ * reloadable parts take effect (see wsg_config_restart_keys()). Fails,
+ * changing nothing, when the TLS contexts for https upstreams cannot be
+ * built (err names the route and file). Call from the starting thread.
+ */
+int wsg_server_reload(struct wsg_server *s, struct wsg_config *cfg,
+		      struct wsg_error *err);
+
+/*
+ * Stops accepting and closes idle connections, lets in-flight requests
+ * finish and their answers go out for at most `drain_seconds`, then cuts
+ * what is left (upstream exchanges and database queries fail, so every
+ * request is still answered), joins the workers and frees the server. Call
+ * from the thread that started it.
  */
 void wsg_server_stop(struct wsg_server *s, int drain_seconds);
 
-/* Called by a request when it is freed; ends a draining worker's loop. */
-void wsg_server_request_done(struct wsg_worker *w);
+/*
+ * Called by a request when it has handed its answer to `evcon` (NULL when
+ * the client is gone) and is freed: the answer now has
+ * limits.response_timeout to reach the client.
+ */
+void wsg_server_request_done(struct wsg_worker *w,
+			     struct evhttp_connection *evcon);
 
 #endif

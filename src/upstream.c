@@ -1,6 +1,8 @@
 #include "upstream.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -13,21 +15,34 @@
 #include "mem.h"
 #include "tls.h"
 
-/* One upstream origin; its idle keep-alive connections wait here. */
+/* An upstream's status line and headers beyond this are refused (502), so
+ * a broken upstream cannot make the gateway buffer without end. */
+#define MAX_RESPONSE_HEADERS (256 * 1024)
+
+/*
+ * One upstream origin as a route's URL and TLS context name it; its idle
+ * keep-alive connections wait here. A retired target (after a reload) gets
+ * no new exchanges and goes when its last one ends.
+ */
 struct target {
 	LIST_ENTRY(target) link;
-	const char *url;         /* config-owned; identifies the target */
+	char *url;               /* identifies the target, with `tls` */
 	char *host;
 	unsigned port;
 	char *path;              /* base path, "" for none */
-	SSL_CTX *tls;            /* https: the route's client context */
+	SSL_CTX *tls;            /* https: a reference to the route's context */
 	int tls_verify;
+	unsigned busy;           /* exchanges in flight */
+	int retired;
 	LIST_HEAD(, pooled_conn) idle;
 };
+
+struct exchange;
 
 struct pooled_conn {
 	LIST_ENTRY(pooled_conn) link;
 	struct evhttp_connection *evcon;
+	struct exchange *ex;     /* while busy */
 	int tls;
 	/*
 	 * A TLS connection that closed or failed is dropped, never reconnected:
@@ -39,18 +54,18 @@ struct pooled_conn {
 
 struct wsg_upstream_pool {
 	struct event_base *base;
-	size_t max_response_size;
-	const struct wsg_tls_clients *tls;
 	unsigned rr;
+	int closing;             /* shut down: no new exchanges */
 	LIST_HEAD(, target) targets;
+	LIST_HEAD(, target) retired;
 	LIST_HEAD(, pooled_conn) busy;
 };
 
 /* One exchange in flight. */
 struct exchange {
-	struct wsg_upstream_pool *pool;
 	struct target *target;
 	struct pooled_conn *conn;
+	struct event deadline;   /* the route's timeout for the whole answer */
 	wsg_upstream_done_cb done;
 	void *arg;
 	int error_seen;
@@ -89,15 +104,13 @@ is_hop_by_hop(const char *name, const char *connection)
 }
 
 struct wsg_upstream_pool *
-wsg_upstream_pool_new(struct event_base *base, size_t max_response_size,
-		      const struct wsg_tls_clients *tls)
+wsg_upstream_pool_new(struct event_base *base)
 {
 	struct wsg_upstream_pool *p = wsg_mem_calloc(1, sizeof(*p));
 
 	p->base = base;
-	p->max_response_size = max_response_size;
-	p->tls = tls;
 	LIST_INIT(&p->targets);
+	LIST_INIT(&p->retired);
 	LIST_INIT(&p->busy);
 	return p;
 }
@@ -110,56 +123,85 @@ conn_free(struct pooled_conn *c)
 	free(c);
 }
 
+static void
+target_free(struct target *t)
+{
+	while (LIST_FIRST(&t->idle) != NULL)
+		conn_free(LIST_FIRST(&t->idle));
+	LIST_REMOVE(t, link);
+	SSL_CTX_free(t->tls);
+	free(t->url);
+	free(t->host);
+	free(t->path);
+	free(t);
+}
+
 void
 wsg_upstream_pool_free(struct wsg_upstream_pool *p)
 {
-	struct target *t;
-
 	if (p == NULL)
 		return;
 	while (!LIST_EMPTY(&p->busy))
 		conn_free(LIST_FIRST(&p->busy));
-	while ((t = LIST_FIRST(&p->targets)) != NULL) {
-		while (LIST_FIRST(&t->idle) != NULL)
-			conn_free(LIST_FIRST(&t->idle));
-		LIST_REMOVE(t, link);
-		free(t->host);
-		free(t->path);
-		free(t);
-	}
+	while (!LIST_EMPTY(&p->targets))
+		target_free(LIST_FIRST(&p->targets));
+	while (!LIST_EMPTY(&p->retired))
+		target_free(LIST_FIRST(&p->retired));
 	free(p);
 }
 
-/* Parsed once per worker and URL; config validated the URL already. */
+void
+wsg_upstream_pool_retire(struct wsg_upstream_pool *p)
+{
+	struct target *t;
+
+	while ((t = LIST_FIRST(&p->targets)) != NULL) {
+		if (t->busy == 0) {
+			target_free(t);
+			continue;
+		}
+		while (LIST_FIRST(&t->idle) != NULL)
+			conn_free(LIST_FIRST(&t->idle));
+		t->retired = 1;
+		LIST_REMOVE(t, link);
+		LIST_INSERT_HEAD(&p->retired, t, link);
+	}
+}
+
+/* Parsed once per worker, URL and TLS context; config validated the URL. */
 static struct target *
-target_get(struct wsg_upstream_pool *p, const struct wsg_route_conf *rt,
+target_get(struct wsg_upstream_pool *p, const struct wsg_upstream_send *s,
 	   const char *url)
 {
+	const struct wsg_route_conf *rt = s->route;
 	struct evhttp_uri *uri;
 	struct target *t;
-	const char *host, *path, *scheme;
+	const char *host, *path;
 	SSL_CTX *tls = NULL;
 	int port;
 
+	/* Never fall back to plain text for an https URL. */
+	if (strncasecmp(url, "https:", 6) == 0 &&
+	    (tls = wsg_tls_clients_get(s->tls, rt)) == NULL)
+		return NULL;
 	LIST_FOREACH(t, &p->targets, link)
-		if (t->url == url)
+		if (t->tls == tls && strcmp(t->url, url) == 0 &&
+		    t->tls_verify == rt->tls_verify)
 			return t;
 	uri = evhttp_uri_parse(url);
 	if (uri == NULL || (host = evhttp_uri_get_host(uri)) == NULL) {
 		evhttp_uri_free(uri);
 		return NULL;
 	}
-	scheme = evhttp_uri_get_scheme(uri);
-	if (scheme != NULL && strcasecmp(scheme, "https") == 0 &&
-	    (tls = wsg_tls_clients_get(p->tls, rt)) == NULL) {
-		/* Never fall back to plain text for an https URL. */
-		evhttp_uri_free(uri);
-		return NULL;
-	}
 	t = wsg_mem_calloc(1, sizeof(*t));
-	t->url = url;
+	t->url = wsg_mem_strdup(url);
 	t->host = wsg_mem_strdup(host);
-	t->tls = tls;
+	/* Its own reference: a reload frees the contexts of the old config
+	 * while this target may still serve an exchange. */
+	if (tls != NULL) {
+		SSL_CTX_up_ref(tls);
+		t->tls = tls;
+	}
 	t->tls_verify = rt->tls_verify;
 	port = evhttp_uri_get_port(uri);
 	t->port = port > 0 ? (unsigned)port : tls != NULL ? 443 : 80;
@@ -204,8 +246,7 @@ conn_new(struct wsg_upstream_pool *p, struct target *t)
 		free(c);
 		return NULL;
 	}
-	evhttp_connection_set_max_body_size(c->evcon,
-		(ev_ssize_t)p->max_response_size);
+	evhttp_connection_set_max_headers_size(c->evcon, MAX_RESPONSE_HEADERS);
 	evhttp_connection_set_closecb(c->evcon, conn_close_cb, c);
 	return c;
 }
@@ -225,12 +266,59 @@ conn_get(struct wsg_upstream_pool *p, struct target *t)
 	return c;
 }
 
+/* The exchange is over: its connection goes back to the target's idle
+ * list, or is closed when `drop` or its target was retired. */
 static void
-exchange_release(struct exchange *ex)
+exchange_release(struct exchange *ex, int drop)
 {
-	LIST_REMOVE(ex->conn, link);
-	LIST_INSERT_HEAD(&ex->target->idle, ex->conn, link);
+	struct target *t = ex->target;
+	struct pooled_conn *c = ex->conn;
+
+	event_del(&ex->deadline);
+	c->ex = NULL;
+	t->busy--;
+	if (drop || t->retired) {
+		conn_free(c);
+	} else {
+		LIST_REMOVE(c, link);
+		LIST_INSERT_HEAD(&t->idle, c, link);
+	}
+	if (t->retired && t->busy == 0)
+		target_free(t);
 	free(ex);
+}
+
+/*
+ * Ends an exchange that libevent still runs: freeing its connection frees
+ * the request without calling back, so `done` runs exactly once, here.
+ */
+static void
+exchange_cut(struct exchange *ex, int status, const char *reason)
+{
+	wsg_upstream_done_cb done = ex->done;
+	void *arg = ex->arg;
+
+	exchange_release(ex, 1);
+	done(status, NULL, reason, arg);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	exchange_cut(arg, WSG_ERR_TIMEOUT, "upstream timed out");
+}
+
+void
+wsg_upstream_pool_shutdown(struct wsg_upstream_pool *p, const char *reason)
+{
+	struct pooled_conn *c, *next;
+
+	p->closing = 1;
+	for (c = LIST_FIRST(&p->busy); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->ex != NULL)
+			exchange_cut(c->ex, WSG_ERR_IO, reason);
+	}
 }
 
 static void
@@ -260,9 +348,11 @@ static void
 response_cb(struct evhttp_request *resp, void *arg)
 {
 	struct exchange *ex = arg;
+	int failed = resp == NULL || evhttp_request_get_response_code(resp) == 0;
 
 	ex->finished = 1;
-	if (resp == NULL || evhttp_request_get_response_code(resp) == 0) {
+	event_del(&ex->deadline);
+	if (failed) {
 		int timeout = ex->error_seen && ex->error == EVREQ_HTTP_TIMEOUT;
 		char tls_why[200], reason[300];
 
@@ -288,7 +378,7 @@ response_cb(struct evhttp_request *resp, void *arg)
 		ex->done(WSG_OK, resp, NULL, ex->arg);
 	}
 	if (!ex->starting)
-		exchange_release(ex);
+		exchange_release(ex, 0);
 }
 
 static void
@@ -321,14 +411,16 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	struct evkeyvalq *hdrs;
 	struct exchange *ex;
 	struct target *t;
+	struct timeval tv;
 	char hostport[300], *uri;
 	int rc;
 
-	t = target_get(p, rt, rt->upstreams[p->rr++ % rt->n_upstreams]);
+	if (p->closing)
+		return WSG_ERR_IO;
+	t = target_get(p, s, rt->upstreams[p->rr++ % rt->n_upstreams]);
 	if (t == NULL)
 		return WSG_ERR_CONFIG;
 	ex = wsg_mem_calloc(1, sizeof(*ex));
-	ex->pool = p;
 	ex->target = t;
 	ex->done = done;
 	ex->arg = arg;
@@ -337,7 +429,12 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 		free(ex);
 		return WSG_ERR_IO;
 	}
+	ex->conn->ex = ex;
+	t->busy++;
+	evtimer_assign(&ex->deadline, p->base, deadline_cb, ex);
 	evhttp_connection_set_timeout(ex->conn->evcon, (int)rt->timeout);
+	evhttp_connection_set_max_body_size(ex->conn->evcon,
+		(ev_ssize_t)s->max_response_size);
 	ureq = evhttp_request_new(response_cb, ex);
 	evhttp_request_set_error_cb(ureq, error_cb);
 	hdrs = evhttp_request_get_output_headers(ureq);
@@ -368,15 +465,20 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->starting = 0;
 	free(uri);
 	if (ex->finished) {
-		exchange_release(ex);
+		exchange_release(ex, 0);
 		return WSG_OK;
 	}
 	if (rc != 0) {
-		/* libevent did not take the request; report it as a refusal. */
-		ex->done(WSG_ERR_IO, NULL, "cannot start the upstream request",
-			 ex->arg);
-		exchange_release(ex);
+		/* libevent could not start connecting; the request is then
+		 * neither queued nor freed. */
+		evhttp_request_free(ureq);
+		exchange_cut(ex, WSG_ERR_IO, "cannot start the upstream request");
+		return WSG_OK;
 	}
+	/* evhttp's own timeout restarts with every byte; this one does not. */
+	tv.tv_sec = rt->timeout;
+	tv.tv_usec = 0;
+	evtimer_add(&ex->deadline, &tv);
 	return WSG_OK;
 }
 

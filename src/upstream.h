@@ -17,17 +17,30 @@
 struct wsg_upstream_pool;
 struct wsg_tls_clients;
 
-/* `tls` (may be NULL without https routes) must outlive the pool. */
-struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base,
-						size_t max_response_size,
-						const struct wsg_tls_clients *tls);
+struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base);
 /* Frees idle connections; call only when no exchange is in flight. */
 void wsg_upstream_pool_free(struct wsg_upstream_pool *p);
 
 /*
+ * After a reload: idle connections are closed and every upstream is looked
+ * up again on its next use, so a changed route or CA file takes effect.
+ * Exchanges in flight finish on their connections, which are then closed.
+ */
+void wsg_upstream_pool_retire(struct wsg_upstream_pool *p);
+
+/*
+ * The gateway is stopping: every exchange in flight completes now with
+ * WSG_ERR_IO and `reason`, its connection closed, and new ones are refused
+ * (wsg_upstream_forward returns WSG_ERR_IO).
+ */
+void wsg_upstream_pool_shutdown(struct wsg_upstream_pool *p,
+				const char *reason);
+
+/*
  * `status`: WSG_OK with `resp` the upstream's answer (valid only during the
- * call), WSG_ERR_TIMEOUT, or WSG_ERR_IO (refused, reset, malformed, too
- * large) with `resp` NULL. Called exactly once, from the pool's loop.
+ * call), WSG_ERR_TIMEOUT (no whole answer within the route's timeout), or
+ * WSG_ERR_IO (refused, reset, malformed, too large) with `resp` NULL.
+ * Called exactly once, from the pool's loop.
  */
 typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
 				     const char *reason, void *arg);
@@ -35,9 +48,13 @@ typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
 /* What to send: the client's request headers are copied except hop-by-hop
  * ones, Host, Content-Length, X-WSS-* and, with `strip_authorization`,
  * Authorization; `user`/`roles` become X-WSS-User and X-WSS-Roles. `body`
- * is copied and sent with `method`. */
+ * is copied and sent with `method`. `route` and `tls` (the client contexts
+ * built from the route's config; NULL without https routes) must stay
+ * valid until the exchange completes. */
 struct wsg_upstream_send {
 	const struct wsg_route_conf *route;
+	const struct wsg_tls_clients *tls;
+	size_t max_response_size;  /* a larger answer body fails (WSG_ERR_IO) */
 	enum evhttp_cmd_type method;
 	int strip_authorization;  /* the gateway consumed the credentials */
 	struct evkeyvalq *client_headers;
@@ -49,6 +66,9 @@ struct wsg_upstream_send {
 	uint64_t rid;
 };
 
+/* Returns WSG_OK and then `done` is called exactly once; or WSG_ERR_CONFIG
+ * (no TLS context for an https URL), WSG_ERR_IO (no connection can be
+ * made, the pool is shut down) and `done` is never called. */
 int wsg_upstream_forward(struct wsg_upstream_pool *p,
 			 const struct wsg_upstream_send *s,
 			 wsg_upstream_done_cb done, void *arg);

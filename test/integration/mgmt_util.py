@@ -28,10 +28,10 @@ class MgmtGateway(wsg.Gateway):
     """
 
     def __init__(self, name, db, stub, database, mgmt=None, cache_ttl=60, mgmt_host="127.0.0.1",
-                 share_keys_with=None, db_socket=None, security=None):
+                 share_keys_with=None, db_socket=None, security=None, config_kw=None):
         workdir = os.path.join(wsg.WORK, name)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
-        super().__init__(workdir, db, stub, security=security)
+        super().__init__(workdir, db, stub, security=security, config_kw=config_kw)
         self.name = name
         self.database = database
         self.mgmt_host = mgmt_host
@@ -48,7 +48,7 @@ class MgmtGateway(wsg.Gateway):
 
     def write_config(self):
         text = wsg.gateway_config(self.port, self.db, self.stub.port, self.down_port,
-                                  security=self.security)
+                                  security=self.security, **self.config_kw)
         host = "[%s]" % self.mgmt_host if ":" in self.mgmt_host else self.mgmt_host
         keys = {"address": '"%s:%d"' % (host, self.mgmt_port), "enabled": "true",
                 "jwt_secret_file": '"jwt.key"'}

@@ -969,7 +969,7 @@ def test_reconnects_after_the_database_drops_the_connection(mg, boss):
     ok(mg.request("DELETE", "/users/" + name, token=boss))
 
 
-def test_database_unreachable_is_a_json_500(mariadb, stub, configured, mg):
+def test_database_unreachable_is_a_json_503(mariadb, stub, configured, mg):
     gw = mu.MgmtGateway("mgmt-nodb", mariadb, stub, "wssgate_mgmt", share_keys_with=mg,
                         db_socket="/nonexistent/mysql.sock")
     mu.copy_db_pass(gw)
@@ -977,10 +977,11 @@ def test_database_unreachable_is_a_json_500(mariadb, stub, configured, mg):
     gw.start()
     try:
         ok(gw.request("GET", ""))
-        text = "Error initializing the user store. Please try again later"
-        error(gw.request("GET", "/login", auth=BOSS), 500, text)
+        text = ("The user store is unavailable: the database cannot be reached. "
+                "Please try again later")
+        error(gw.request("GET", "/login", auth=BOSS), 503, text)
         boss = mg.login(*BOSS)
-        error(gw.request("GET", "/users", token=boss), 500, text)
+        error(gw.request("GET", "/users", token=boss), 503, text)
         empty(gw.request("GET", "/users", token="forged.token.here"), 401)
         problems = mu.stop_checked(gw)
         assert problems == [], problems

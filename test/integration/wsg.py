@@ -110,7 +110,7 @@ def clean_env(extra=None):
 class Proc:
     """A started child with its stdout/stderr in files of the work dir."""
 
-    def __init__(self, name, argv, cwd, stdout=None):
+    def __init__(self, name, argv, cwd, stdout=None, env=None):
         self.name = name
         self.argv = argv
         self.err_path = os.path.join(cwd, name + ".stderr")
@@ -118,7 +118,8 @@ class Proc:
         self._err = open(self.err_path, "ab")
         self._out = open(self.out_path, "ab")
         self.popen = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._out,
-                                      stderr=self._err, env=clean_env(), preexec_fn=_child_setup)
+                                      stderr=self._err, env=clean_env(env),
+                                      preexec_fn=_child_setup)
         self.returncode = None
         with open(os.path.join(cwd, name + ".pid"), "w") as f:
             f.write("%d\n" % self.popen.pid)
@@ -228,6 +229,10 @@ class MariaDB:
         self.proc = None
 
     def start(self):
+        self.install()
+        self.run()
+
+    def install(self):
         log = os.path.join(self.dir, "mariadb-install.log")
         with open(log, "wb") as f:
             r = subprocess.run(["mariadb-install-db", "--no-defaults", "--user=" + self.user,
@@ -236,6 +241,9 @@ class MariaDB:
                                stdout=f, stderr=subprocess.STDOUT, env=clean_env())
         if r.returncode != 0:
             raise RuntimeError("mariadb-install-db failed (%d), see %s" % (r.returncode, log))
+
+    def run(self):
+        """Starts mariadbd on the installed datadir (again, after kill())."""
         self.proc = Proc("mariadbd", [
             "mariadbd", "--no-defaults", "--user=" + self.user, "--datadir=" + self.datadir,
             "--socket=" + self.socket, "--port=%d" % self.port, "--bind-address=127.0.0.1",
@@ -259,6 +267,10 @@ class MariaDB:
         if r.returncode != 0:
             raise RuntimeError("SQL failed: %s\n%s" % (statements, r.stderr))
         return r.stdout
+
+    def kill(self):
+        """SIGKILL, as in a crash: no shutdown, InnoDB recovers at the next run()."""
+        self.proc.stop(signal.SIGKILL)
 
     def stop(self):
         if self.proc is None or not self.proc.alive():
@@ -340,7 +352,8 @@ SECURITY_DEFAULTS = [
 LIMITS_DEFAULTS = [
     ("max_body_size", "65536"), ("max_header_size", "16384"), ("max_depth", "100"),
     ("max_attributes", "500"), ("max_attribute_len", "65536"), ("max_nodes", "50000"),
-    ("request_timeout", "30"), ("max_connections", "1000"),
+    ("request_timeout", "30"), ("max_connections", "1000"), ("response_timeout", "60"),
+    ("max_response_size", "67108864"), ("drain_timeout", "10"),
 ]
 
 
@@ -352,16 +365,26 @@ def _settings(defaults, overrides, indent):
     return ("\n" + " " * indent).join(items)
 
 
+USERSTORE_DEFAULTS = [("pool_size", "4"), ("connect_timeout", "5"), ("query_timeout", "10")]
+
+
+def route_config(name, path, upstream, timeout=10, extra=""):
+    """One route's text, as gateway_config writes them (extra_routes takes these)."""
+    return ('  { name = "%s"; path = "%s"; upstream = ( "%s" );\n'
+            '    password_types = ( "PasswordDigest", "PasswordText" ); roles = ( "echo-users" );\n'
+            '    require_timestamp = false; strip_security_header = true; timeout = %d;\n'
+            '    auth = "wsse"; require_tls = false;%s }' % (name, path, upstream, timeout, extra))
+
+
 def gateway_config(port, db, stub_port, down_port, database="wssgate", security=None,
-                   limits=None, logs=("access.log", "audit.log"), cache_ttl=1):
-    """The config text; security / limits are {key: libconfig value text} overrides."""
+                   limits=None, logs=("access.log", "audit.log"), cache_ttl=1, userstore=None,
+                   workers=2, extra_routes=()):
+    """The config text; security / limits / userstore are {key: libconfig value text}
+    overrides; extra_routes are route_config() texts added to the standard routes."""
     up = "http://127.0.0.1:%d" % stub_port
 
     def route(name, path, upstream, extra=""):
-        return ('  { name = "%s"; path = "%s"; upstream = ( "%s" );\n'
-                '    password_types = ( "PasswordDigest", "PasswordText" ); roles = ( "echo-users" );\n'
-                '    require_timestamp = false; strip_security_header = true; timeout = 10;\n'
-                '    auth = "wsse"; require_tls = false;%s }' % (name, path, upstream, extra))
+        return route_config(name, path, upstream, extra=extra)
 
     routes = [
         route("echo", "/services/Echo", up + "/Echo"),
@@ -376,15 +399,15 @@ def gateway_config(port, db, stub_port, down_port, database="wssgate", security=
         route("down", "/services/Down", "http://127.0.0.1:%d/Echo" % down_port),
         route("slow", "/services/Slow", up + "/Slow?s=5").replace("timeout = 10", "timeout = 1"),
         route("fault", "/services/Fault", up + "/Fault"),
-    ]
+    ] + list(extra_routes)
     return """# Generated by test/integration/wsg.py for one test session.
 listen = ( { address = "127.0.0.1:%(port)d"; } );
 management = { enabled = false; jwt_secret_file = "jwt.key"; };
-workers = 2;
+workers = %(workers)d;
 userstore = { host = "localhost"; port = %(dbport)d; socket = "%(socket)s";
               user = "wssgate"; password_file = "db.pass"; database = "%(database)s";
-              pool_size = 4; cache_ttl = %(cache_ttl)d; master_key_file = "master.key";
-              connect_timeout = 5; query_timeout = 10; };
+              cache_ttl = %(cache_ttl)d; master_key_file = "master.key";
+              %(userstore)s };
 security = { %(security)s };
 limits = { %(limits)s };
 log = { access_log = "%(access)s"; audit_log = "%(audit)s"; };
@@ -395,7 +418,8 @@ routes = (
        "security": _settings(SECURITY_DEFAULTS, security, 13),
        "limits": _settings(LIMITS_DEFAULTS, limits, 11),
        "access": logs[0], "audit": logs[1], "routes": ",\n".join(routes),
-       "cache_ttl": cache_ttl}
+       "cache_ttl": cache_ttl, "workers": workers,
+       "userstore": _settings(USERSTORE_DEFAULTS, userstore, 14)}
 
 
 def run_cli(args, stdin=None, timeout=120):
@@ -416,8 +440,9 @@ class Gateway:
     others (name, database, security / limits overrides) have their own config and logs."""
 
     def __init__(self, workdir, db, stub, name="wssgate", database="wssgate", security=None,
-                 limits=None, cache_ttl=1):
+                 limits=None, cache_ttl=1, config_kw=None):
         self.dir = workdir
+        self.config_kw = dict(config_kw or {})  # more gateway_config() arguments
         self.db = db
         self.stub = stub
         self.name = name
@@ -440,7 +465,8 @@ class Gateway:
                                    database=self.database, security=self.security,
                                    limits=self.limits, cache_ttl=self.cache_ttl,
                                    logs=(os.path.basename(self.access_log),
-                                         os.path.basename(self.audit_log))))
+                                         os.path.basename(self.audit_log)),
+                                   **self.config_kw))
 
     def cli(self, *args, stdin=None, config=None, timeout=120):
         """Runs src/wssgate --config CONFIG args (config=False: no --config)."""
@@ -454,8 +480,9 @@ class Gateway:
                                % (" ".join(args), r.returncode, r.out, r.err))
         return r
 
-    def start(self):
-        self.proc = Proc(self.name, [WSSGATE, "--config", self.config], self.dir)
+    def start(self, env=None):
+        """env: more environment for the process (replacing a harness value)."""
+        self.proc = Proc(self.name, [WSSGATE, "--config", self.config], self.dir, env=env)
         wait_for("wssgate", lambda: port_open(self.port), 60, self.proc)
 
     def url(self, path):

@@ -208,7 +208,10 @@ test_example_lists_every_key(void **state)
 	        "max_attribute_len",
 	        "max_nodes",
 	        "request_timeout",
+	        "response_timeout",
+	        "max_response_size",
 	        "max_connections",
+	        "drain_timeout",
 	        "log",
 	        "access_log",
 	        "audit_log",
@@ -320,7 +323,10 @@ test_defaults(void **state)
 	assert_int_equal(c->limits.max_attribute_len, 65536);
 	assert_int_equal(c->limits.max_nodes, 100000);
 	assert_int_equal(c->limits.request_timeout, 30);
+	assert_int_equal(c->limits.response_timeout, 60);
+	assert_int_equal(c->limits.max_response_size, 67108864);
 	assert_int_equal(c->limits.max_connections, 0);
+	assert_int_equal(c->limits.drain_timeout, 10);
 
 	assert_null(c->log.access_log);
 	assert_null(c->log.audit_log);
@@ -624,6 +630,11 @@ static const struct error_case error_cases[] = {
         {"out of range in route",
          LISTEN ROUTE("timeout = 0;"),
          {":2: routes.[0].timeout: 0 is out of range (1..3600)"},
+         1},
+        {"response cap too small",
+         LISTEN "limits = { max_response_size = 100; };\n",
+         {":2: limits.max_response_size: 100 is out of range "
+          "(1024..1073741824)"},
          1},
         {"negative",
          LISTEN "limits = { max_connections = -1; };\n",
@@ -952,6 +963,74 @@ test_refcount(void **state)
 	free(path);
 }
 
+/* ---- reload ---- */
+
+static struct wsg_config *
+load_text(struct tmp *t, const char *name, const char *text)
+{
+	char *path = write_file(t, name, text, 0644), *errors = NULL;
+	struct wsg_config *c = NULL;
+
+	if (wsg_config_load(path, &c, &errors) != WSG_OK)
+		fail_msg("%s rejected:\n%s", name, errors);
+	free(path);
+	return c;
+}
+
+static void
+test_restart_keys(void **state)
+{
+	struct tmp *t = *state;
+	struct wsg_config *a, *same, *reloadable, *restart;
+	char buf[512], small[24];
+
+	a = load_text(t, "a.conf",
+	              LISTEN "workers = 2;\n"
+	                     "userstore = { pool_size = 4; };\n" ROUTE(""));
+	same = load_text(t, "same.conf",
+	                 LISTEN "workers = 2;\n"
+	                        "userstore = { pool_size = 4; };\n" ROUTE(""));
+	assert_int_equal(wsg_config_restart_keys(a, same, buf, sizeof(buf)),
+	                 0);
+	assert_string_equal(buf, "");
+	/* Routes, limits and the token checks change without a restart. */
+	reloadable = load_text(
+	        t, "reloadable.conf",
+	        LISTEN "workers = 2;\n"
+	               "userstore = { pool_size = 4; };\n"
+	               "security = { created_ttl = 10; strict_bsp = true; };\n"
+	               "limits = { max_body_size = 2048; request_timeout = 5; "
+	               "max_connections = 7; };\n"
+	               "upstream_tls = { ca_file = \"/etc/ca.pem\"; };\n"
+	               "routes = ( { name = \"z\"; path = \"/z\";"
+	               " upstream = ( \"http://h:9/\" ); } );\n");
+	assert_int_equal(
+	        wsg_config_restart_keys(a, reloadable, buf, sizeof(buf)), 0);
+	restart = load_text(
+	        t, "restart.conf",
+	        "listen = ( { address = \"127.0.0.1:8281\"; } );\n"
+	        "workers = 3;\n"
+	        "management = { token_ttl = 60; };\n"
+	        "userstore = { pool_size = 5; socket = \"/tmp/s.sock\"; };\n"
+	        "security = { nonce_cache_max = 5000; lockout = { window = 1; "
+	        "}; };\n"
+	        "log = { audit_log = \"audit.log\"; };\n" ROUTE(""));
+	assert_int_equal(wsg_config_restart_keys(a, restart, buf, sizeof(buf)),
+	                 8);
+	assert_string_equal(buf, "listen, workers, management.token_ttl, "
+	                         "userstore.socket, userstore.pool_size, "
+	                         "security.nonce_cache_max, "
+	                         "security.lockout.window, log.audit_log");
+	/* A short buffer keeps the start and the count stays right. */
+	assert_int_equal(
+	        wsg_config_restart_keys(a, restart, small, sizeof(small)), 8);
+	assert_string_equal(small, "listen, workers, manage");
+	wsg_config_unref(a);
+	wsg_config_unref(same);
+	wsg_config_unref(reloadable);
+	wsg_config_unref(restart);
+}
+
 /* ---- keyfile ---- */
 
 static char *
@@ -1147,6 +1226,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_include, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_refcount, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_restart_keys, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_keyfile_create, tmp_setup,
 	                                        tmp_teardown),

@@ -8,6 +8,18 @@ A threaded HTTP/1.1 keep-alive server (Python standard library only):
   POST /Fault            a SOAP Server/Receiver fault of its own, HTTP 500
   POST /Slow?s=N         sleeps N seconds (float), then echoes
   POST /Status/NNN       answers status NNN with a small text body
+  POST /Big?kb=N         an EchoResponse whose message is N KiB of text
+
+Misbehaving answers, for the gateway's upstream-fault tests:
+
+  POST /Garbage          bytes that are not HTTP, then a close
+  POST /Close            a close without any answer
+  POST /Reset            a 200 with Content-Length 1 MiB, 1 KiB of it, then a TCP reset
+  POST /Dribble?s=N      a 200 whose body comes one byte every 0.5 s for N seconds
+  POST /Huge?mb=N[&length=1]
+                         N MiB of body, without a length (until the close) or with
+                         Content-Length; stops when the reader goes away
+  POST /HeaderFlood      a status line, then one header line that never ends
   GET  /_requests        JSON list of every recorded request
   DELETE /_requests      clears the record
   GET  /_health          200 "ok"
@@ -25,6 +37,8 @@ import argparse
 import base64
 import signal
 import itertools
+import socket
+import struct
 import json
 import ssl
 import sys
@@ -168,6 +182,8 @@ class Handler(BaseHTTPRequestHandler):
             "time": time.time(),
         })
         url = urllib.parse.urlsplit(self.path)
+        if self.misbehave(url):
+            return
         if url.path.startswith("/Status/"):
             try:
                 status = int(url.path[len("/Status/"):])
@@ -189,6 +205,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/Slow":
             qs = urllib.parse.parse_qs(url.query)
             time.sleep(float(qs.get("s", ["1"])[0]))
+        elif url.path == "/Big":
+            qs = urllib.parse.parse_qs(url.query)
+            message = "x" * (int(qs.get("kb", ["1"])[0]) * 1024)
         elif not url.path.startswith("/Echo"):
             self.reply(404, "text/plain", b"no such service\n")
             return
@@ -199,12 +218,79 @@ class Handler(BaseHTTPRequestHandler):
             ns, '<tns:EchoResponse xmlns:tns="%s"><tns:message>%s</tns:message></tns:EchoResponse>'
             % (ECHO_NS, escape(message))))
 
+    def raw(self, data):
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def reset(self):
+        """Closes with a TCP RST (SO_LINGER 0) instead of a FIN."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()
+        self.wfile.close()
+        self.connection.close()
+        self.close_connection = True
+
+    def misbehave(self, url):
+        """The misbehaving answers; True when the path was one of them."""
+        qs = urllib.parse.parse_qs(url.query)
+        if url.path == "/Garbage":
+            self.raw(b"this is not HTTP at all\r\n\r\n")
+        elif url.path == "/Close":
+            self.close_connection = True
+        elif url.path == "/Reset":
+            self.raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                     b"Content-Length: 1048576\r\n\r\n" + b"<" * 1024)
+            self.reset()
+        elif url.path == "/Dribble":
+            self.raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+                     b"Content-Length: 1000\r\n\r\n")
+            end = time.monotonic() + float(qs.get("s", ["10"])[0])
+            try:
+                while time.monotonic() < end:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif url.path == "/Huge":
+            size = int(qs.get("mb", ["1024"])[0]) << 20
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
+            if qs.get("length", ["0"])[0] == "1":
+                head += b"Content-Length: %d\r\n" % size
+            else:
+                head += b"Connection: close\r\n"
+            chunk = b" " * 65536
+            try:
+                self.wfile.write(head + b"\r\n")
+                while size > 0:
+                    self.wfile.write(chunk[:size])
+                    size -= len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+        elif url.path == "/HeaderFlood":
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Flood: ")
+                for _ in range(64):  # 4 MiB, never a line end
+                    self.wfile.write(b"a" * 65536)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+        else:
+            return False
+        return True
+
     do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_any
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 refuses bursts of new connections
     tls = None
 
     def get_request(self):
