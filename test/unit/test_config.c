@@ -1013,14 +1013,14 @@ test_restart_keys(void **state)
 	        "management = { token_ttl = 60; };\n"
 	        "userstore = { pool_size = 5; socket = \"/tmp/s.sock\"; };\n"
 	        "security = { nonce_cache_max = 5000; lockout = { window = 1; "
-	        "}; };\n"
+	        "max_entries = 2000; }; };\n"
 	        "log = { audit_log = \"audit.log\"; };\n" ROUTE(""));
 	assert_int_equal(wsg_config_restart_keys(a, restart, buf, sizeof(buf)),
 	                 8);
 	assert_string_equal(buf, "listen, workers, management.token_ttl, "
 	                         "userstore.socket, userstore.pool_size, "
 	                         "security.nonce_cache_max, "
-	                         "security.lockout.window, log.audit_log");
+	                         "security.lockout.max_entries, log.audit_log");
 	/* A short buffer keeps the start and the count stays right. */
 	assert_int_equal(
 	        wsg_config_restart_keys(a, restart, small, sizeof(small)), 8);
