@@ -460,6 +460,24 @@ wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 }
 
 int
+wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
+{
+	struct wsg_error err;
+	int rc;
+
+	wsg_error_clear(&err);
+	rc = wsg_mgmt_db(r, out);
+	if (rc != WSG_OK)
+		return rc;
+	rc = wsg_db_begin(*out, &err);
+	if (rc != WSG_OK) {
+		*out = NULL;
+		wsg_mgmt_reply_db_error(r, &err);
+	}
+	return rc;
+}
+
+int
 wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
                    int need_caller, uint64_t *rid,
                    struct wsg_db_result **admins)

@@ -202,6 +202,10 @@ int wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
  */
 int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 
+/* wsg_mgmt_db() then BEGIN; on failure the error answer is already sent
+ * and `*out` is NULL. The caller commits or rolls back. */
+int wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
+
 /*
  * Inside an open transaction: locks management.admin_role's row and its
  * memberships and gives the admins' names (`*admins`, caller frees) and

@@ -340,12 +340,8 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		                     WSG_MGMT_E_REQUEST_DOT);
 		goto out;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
+	if (wsg_mgmt_tx_begin(r, &c) != WSG_OK)
 		goto out;
-	if (wsg_db_begin(c, &err) != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
 	in_tx = 1;
 	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
