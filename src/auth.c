@@ -9,6 +9,7 @@
 #include "err.h"
 #include "lockout.h"
 #include "log.h"
+#include "metrics.h"
 #include "mem.h"
 #include "password.h"
 #include "replay.h"
@@ -46,6 +47,15 @@ policy_of(const struct wsg_request *r, struct wsg_wsse_policy *p)
 static void
 complete(struct wsg_request *r, int status)
 {
+	struct wsg_metrics *m = r->worker->rt->metrics;
+
+	if (m != NULL)
+		wsg_histogram_observe(
+			&m->auth[status == WSG_OK ? WSG_METRICS_AUTH_OK
+				 : r->err.fault == WSG_FAULT_SERVER
+					 ? WSG_METRICS_AUTH_ERROR
+					 : WSG_METRICS_AUTH_FAILED],
+			wsg_metrics_elapsed_us(&r->auth_started));
 	if (status != WSG_OK)
 		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
 			      r->route->name, r->claimed_user,
@@ -232,12 +242,16 @@ authorize(struct wsg_request *r)
 				       wsg_wsse_nonce_expiry(&r->tok, &policy, now),
 				       now.sec);
 		if (rc == WSG_ERR_REPLAY) {
+			wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_refused
+						    : NULL);
 			wsg_error_set(&r->err, rc, WSG_FAULT_INVALID_SECURITY,
 				      "nonce replayed");
 			complete(r, rc);
 			return;
 		}
 		if (rc != WSG_OK) {
+			wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_full
+						    : NULL);
 			wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
 				      "replay cache full of live nonces");
 			complete(r, rc);
@@ -396,9 +410,12 @@ find_user(struct wsg_request *r)
 
 	if (wsg_credcache_get(rt->credcache, r->tok.username, wall_now().sec,
 			      &r->cred) == WSG_OK) {
+		wsg_metrics_inc(rt->metrics ? &rt->metrics->credcache_hits
+					    : NULL);
 		verify(r);
 		return;
 	}
+	wsg_metrics_inc(rt->metrics ? &rt->metrics->credcache_misses : NULL);
 	/* Names the store can never hold need no query, but the same work after. */
 	if (r->tok.username_len == 0 ||
 	    r->tok.username_len > WSG_USERSTORE_MAX_NAME ||
@@ -426,6 +443,7 @@ wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
 	int rc;
 
 	r->auth_done = done;
+	clock_gettime(CLOCK_MONOTONIC, &r->auth_started);
 	policy_of(r, &policy);
 	rc = wsg_wsse_parse(&r->msg, &policy, &r->tok, &r->err);
 	if (rc != WSG_OK) {
@@ -455,6 +473,7 @@ wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done)
 	int rc;
 
 	r->auth_done = done;
+	clock_gettime(CLOCK_MONOTONIC, &r->auth_started);
 	if (r->route->require_tls && !r->tls) {
 		refuse_cleartext(r, "HTTP Basic credentials");
 		return;

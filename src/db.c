@@ -104,6 +104,9 @@ struct wsg_db_pool {
 	int delivering;
 	int closing;      /* shut down or being freed: no new queries */
 	int free_pending; /* freed from inside a callback */
+	struct wsg_db_stats *stats; /* NULL: none kept */
+	/* What this pool last added to the gauges of `stats`. */
+	int64_t shown_open, shown_busy, shown_queued;
 };
 
 struct wsg_db_conn {
@@ -344,6 +347,46 @@ set_common_options(MYSQL *m, const struct wsg_db_params *prm)
 /* -------- asynchronous pool -------- */
 
 static void
+stats_add(uint64_t *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static void
+gauge_move(int64_t *gauge, int64_t *shown, int64_t now)
+{
+	__atomic_fetch_add(gauge, now - *shown, __ATOMIC_RELAXED);
+	*shown = now;
+}
+
+/* Brings this pool's share of the shared gauges up to date; called on the
+ * pool's loop after anything that may change them. */
+static void
+stats_publish(struct wsg_db_pool *p)
+{
+	int64_t open = 0, busy = 0, queued = 0;
+	const struct query *q;
+	unsigned i;
+
+	if (p->stats == NULL)
+		return;
+	for (i = 0; i < p->size && !p->closing; i++) {
+		const struct conn *c = &p->conns[i];
+
+		if (c->state != CONN_CLOSED && c->state != CONN_BACKOFF &&
+		    c->state != CONN_CONNECTING)
+			open++;
+		if (c->q != NULL && c->state != CONN_CONNECTING)
+			busy++;
+	}
+	TAILQ_FOREACH(q, &p->waitq, link)
+	queued++;
+	gauge_move(&p->stats->open, &p->shown_open, open);
+	gauge_move(&p->stats->busy, &p->shown_busy, busy);
+	gauge_move(&p->stats->queued, &p->shown_queued, queued);
+}
+
+static void
 deliver_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_db_pool *p = arg;
@@ -380,6 +423,13 @@ query_complete(struct query *q, int status, struct wsg_db_result *res)
 	q->conn = NULL;
 	q->status = status;
 	q->res = res;
+	if (p->stats != NULL) {
+		stats_add(&p->stats->queries);
+		if (status == WSG_ERR_DB)
+			stats_add(&p->stats->errors);
+		else if (status == WSG_ERR_TIMEOUT)
+			stats_add(&p->stats->timeouts);
+	}
 	TAILQ_INSERT_TAIL(&p->done, q, link);
 	event_active(&p->deliver, EV_TIMEOUT, 1);
 }
@@ -524,6 +574,8 @@ conn_backoff(struct conn *c)
 {
 	struct timeval tv;
 
+	if (c->pool->stats != NULL && !c->pool->closing)
+		stats_add(&c->pool->stats->connect_failures);
 	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (c->backoff_ms > BACKOFF_MAX_MS)
 		c->backoff_ms = BACKOFF_MAX_MS;
@@ -791,6 +843,7 @@ conn_drive(struct conn *c, int events)
 	}
 	if (c->state == CONN_CLOSED)
 		pool_kick(p);
+	stats_publish(p);
 }
 
 static void
@@ -857,16 +910,18 @@ query_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		conn_drop(c, WSG_ERR_DB);
 		pool_kick(c->pool);
 	}
+	stats_publish(q->pool);
 }
 
 struct wsg_db_pool *
 wsg_db_pool_new(struct event_base *base, const struct wsg_db_params *params,
-                unsigned size)
+                unsigned size, struct wsg_db_stats *stats)
 {
 	struct wsg_db_pool *p = wsg_mem_calloc(1, sizeof(*p));
 	unsigned i;
 
 	p->base = base;
+	p->stats = stats;
 	p->params = *params;
 	p->params.host = params->host ? wsg_mem_strdup(params->host) : NULL;
 	p->params.socket =
@@ -922,6 +977,7 @@ wsg_db_pool_free(struct wsg_db_pool *p)
 	}
 	while ((q = TAILQ_FIRST(&p->waitq)) != NULL)
 		query_complete(q, WSG_ERR_DB, NULL);
+	stats_publish(p);
 	event_del(&p->deliver);
 	TAILQ_INIT(&all);
 	TAILQ_CONCAT(&all, &p->batch, link);
@@ -960,6 +1016,7 @@ wsg_db_pool_shutdown(struct wsg_db_pool *p)
 		conn_drop(&p->conns[i], WSG_ERR_DB);
 	while ((q = TAILQ_FIRST(&p->waitq)) != NULL)
 		query_complete(q, WSG_ERR_DB, NULL);
+	stats_publish(p);
 }
 
 int
@@ -1004,6 +1061,7 @@ wsg_db_query(struct wsg_db_pool *p, const char *sql,
 	q->state = QUERY_WAITING;
 	TAILQ_INSERT_TAIL(&p->waitq, q, link);
 	pool_kick(p);
+	stats_publish(p);
 	return WSG_OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "types.h"
 
@@ -46,12 +47,28 @@ struct wsg_db_param {
 struct wsg_db_pool;
 
 /*
+ * Counters and gauges of any number of pools (one per worker) for
+ * /metrics: each pool adds its changes atomically, so the fields are the
+ * sums over the pools. Read each field with __atomic_load_n.
+ */
+struct wsg_db_stats {
+	uint64_t queries;          /* completed, whatever the outcome */
+	uint64_t errors;           /* completed with WSG_ERR_DB */
+	uint64_t timeouts;         /* completed with WSG_ERR_TIMEOUT */
+	uint64_t connect_failures; /* connection attempts that failed */
+	int64_t open;              /* connections established now */
+	int64_t busy;              /* connections running a query now */
+	int64_t queued;            /* queries waiting for a connection now */
+};
+
+/*
  * Creates a pool of up to `size` connections on `base`. Connections open
  * lazily and reconnect with backoff after errors. The params are copied.
+ * `stats` (NULL: none kept) must outlive the pool.
  */
 struct wsg_db_pool *wsg_db_pool_new(struct event_base *base,
 				    const struct wsg_db_params *params,
-				    unsigned size);
+				    unsigned size, struct wsg_db_stats *stats);
 /* Fails every queued and running query with WSG_ERR_DB, then frees. */
 void wsg_db_pool_free(struct wsg_db_pool *p);
 

@@ -29,6 +29,7 @@
 #include "server.h"
 #include "soap.h"
 #include "stats.h"
+#include "metrics.h"
 
 #define CREDCACHE_MAX 100000
 /* Descriptors the gateway needs besides client connections: listeners,
@@ -169,6 +170,7 @@ runtime_free(struct wsg_runtime *rt)
 	wsg_replay_free(rt->replay);
 	wsg_log_close(rt->log);
 	wsg_stats_free(rt->stats);
+	free(rt->metrics);
 	if (rt->db_password != NULL)
 		wsg_mem_free_secret(rt->db_password, strlen(rt->db_password));
 	OPENSSL_cleanse(rt->master_key, sizeof(rt->master_key));
@@ -202,6 +204,7 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	if (rc != WSG_OK)
 		return rc;
 	rt->stats = wsg_stats_new(cfg->routes, cfg->n_routes);
+	rt->metrics = wsg_metrics_new();
 	rt->replay = wsg_replay_new(cfg->security.nonce_cache_max);
 	rt->credcache = wsg_credcache_new(CREDCACHE_MAX,
 					  cfg->userstore.cache_ttl);

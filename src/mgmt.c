@@ -16,6 +16,7 @@
 #include "mem.h"
 #include "mgmt_http.h"
 #include "mgmt_login.h"
+#include "mgmt_metrics.h"
 #include "mgmt_monitor.h"
 #include "mgmt_roles.h"
 #include "mgmt_users.h"
@@ -385,6 +386,29 @@ dashboard_path(const char *path)
 	return NULL;
 }
 
+/* The paths served without a token, for scrapers and load balancers. */
+static const char *
+open_path(const char *path)
+{
+	if (strcmp(path, "/metrics") == 0 || strcmp(path, "/health") == 0)
+		return path;
+	return NULL;
+}
+
+static void
+serve_open(struct wsg_mgmt_req *r, const char *path)
+{
+	if (r->method != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		                  "Allow", "GET");
+		wsg_mgmt_reply(r, 405, NULL);
+	} else if (strcmp(path, "/metrics") == 0) {
+		wsg_mgmt_metrics(r);
+	} else {
+		wsg_mgmt_health(r);
+	}
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -405,6 +429,8 @@ request_cb(struct evhttp_request *req, void *arg)
 	if (path != NULL && dashboard_path(path) != NULL) {
 		r.status = wsg_static_serve(m->site, req, DASHBOARD,
 		                            dashboard_path(path));
+	} else if (path != NULL && open_path(path) != NULL) {
+		serve_open(&r, open_path(path));
 	} else if (path == NULL || split_path(&r, path) != 0) {
 		wsg_mgmt_reply(&r, 404, NULL);
 	} else {
@@ -424,6 +450,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	a.rid = r.rid;
 	a.client = r.client;
 	a.route = path != NULL && dashboard_path(path) != NULL ? "dashboard"
+	          : path != NULL && open_path(path) != NULL    ? path + 1
 	                                                       : "management";
 	a.user = r.user != NULL ? r.user : r.claimed_user;
 	a.status = r.status;

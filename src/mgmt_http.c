@@ -28,6 +28,7 @@ status_phrase(int status)
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -433,6 +434,23 @@ db_open(struct wsg_mgmt *m, struct wsg_error *err)
 }
 
 int
+wsg_mgmt_db_check(struct wsg_mgmt *m, struct wsg_error *err)
+{
+	struct wsg_error ping;
+
+	wsg_error_clear(&ping);
+	/* An idle connection may have been closed by the server meanwhile. */
+	if (m->db != NULL &&
+	    wsg_db_exec(m->db, SQL_PING, NULL, 0, NULL, &ping) != WSG_OK) {
+		wsg_db_close(m->db);
+		m->db = NULL;
+	}
+	if (m->db == NULL)
+		return db_open(m, err);
+	return WSG_OK;
+}
+
+int
 wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 {
 	struct wsg_mgmt *m = r->m;
@@ -444,13 +462,7 @@ wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 		*out = m->db;
 		return WSG_OK;
 	}
-	/* An idle connection may have been closed by the server meanwhile. */
-	if (m->db != NULL &&
-	    wsg_db_exec(m->db, SQL_PING, NULL, 0, NULL, &err) != WSG_OK) {
-		wsg_db_close(m->db);
-		m->db = NULL;
-	}
-	if (m->db == NULL && db_open(m, &err) != WSG_OK) {
+	if (wsg_mgmt_db_check(m, &err) != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
 		return WSG_ERR_DB;
 	}

@@ -207,6 +207,13 @@ int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 int wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 
 /*
+ * Makes sure the thread's connection answers: a round trip ("SELECT 1") on
+ * an open one, else a new connection (bounded by userstore.connect_timeout
+ * and query_timeout). WSG_OK, or the failure in `err` (m->db is then NULL).
+ */
+int wsg_mgmt_db_check(struct wsg_mgmt *m, struct wsg_error *err);
+
+/*
  * Inside an open transaction: locks management.admin_role's row and its
  * memberships and gives the admins' names (`*admins`, caller frees) and
  * the role id (0 if the role does not exist yet). When `need_caller` is

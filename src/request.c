@@ -67,7 +67,7 @@ request_free(struct wsg_request *r, int status)
 	a.fault = r->state == WSG_REQUEST_FAIL ? r->err.fault : WSG_FAULT_NONE;
 	a.latency_ms = elapsed_ms(&r->started);
 	wsg_log_access(w->rt->log, &a);
-	wsg_stats_record(w->rt->stats, r->route, a.fault);
+	wsg_stats_record(w->rt->stats, r->route, status, a.fault);
 
 	wsg_soap_msg_free(&r->msg);
 	wsg_wsse_token_clear(&r->tok);

@@ -38,6 +38,7 @@ struct wsg_request {
 	uint64_t rid;
 	char client[64];
 	struct timespec started;         /* CLOCK_MONOTONIC */
+	struct timespec auth_started;    /* CLOCK_MONOTONIC, for /metrics */
 	const struct wsg_route_conf *route;
 	char *path;                      /* decoded path, no query */
 	char *uri_suffix;                /* past the route prefix, with query */

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "lockout.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 #include "replay.h"
 #include "stats.h"
@@ -36,6 +37,8 @@ struct wsg_runtime {
 	struct wsg_config *cfg;
 	struct wsg_log *log;
 	struct wsg_stats *stats; /* per-route counters, indexed like cfg->routes */
+	struct wsg_metrics *metrics;  /* auth, caches, upstreams (/metrics) */
+	struct wsg_db_stats db_stats; /* the workers' pools, summed */
 	struct wsg_replay *replay;
 	struct wsg_credcache *credcache;
 	struct wsg_lockout *lockout;     /* failures per user and client */

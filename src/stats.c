@@ -14,6 +14,7 @@ struct route_counts {
 	uint64_t requests;
 	uint64_t faults;
 	uint64_t by_fault[WSG_FAULT__COUNT];
+	uint64_t by_class[WSG_STATS_CLASSES];
 } __attribute__((aligned(64)));
 
 struct wsg_stats {
@@ -53,7 +54,7 @@ bucket(const struct wsg_stats *s, size_t route)
 
 void
 wsg_stats_record(struct wsg_stats *s, const struct wsg_route_conf *route,
-                 enum wsg_fault fault)
+                 int status, enum wsg_fault fault)
 {
 	/* Compared as addresses: a pointer outside the array is "no route". */
 	uintptr_t p = (uintptr_t)route, first = (uintptr_t)s->conf;
@@ -66,6 +67,9 @@ wsg_stats_record(struct wsg_stats *s, const struct wsg_route_conf *route,
 	c = bucket(s, i);
 
 	__atomic_fetch_add(&c->requests, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(
+	        &c->by_class[status >= 100 && status < 600 ? status / 100 : 0], 1,
+	        __ATOMIC_RELAXED);
 	if ((int)fault <= WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
 		return;
 	__atomic_fetch_add(&c->faults, 1, __ATOMIC_RELAXED);
@@ -85,6 +89,9 @@ wsg_stats_read(const struct wsg_stats *s, size_t route,
 	for (i = 0; i < WSG_FAULT__COUNT; i++)
 		out->by_fault[i] =
 		        __atomic_load_n(&c->by_fault[i], __ATOMIC_RELAXED);
+	for (i = 0; i < WSG_STATS_CLASSES; i++)
+		out->by_class[i] =
+		        __atomic_load_n(&c->by_class[i], __ATOMIC_RELAXED);
 }
 
 /* requests, faults and faultsByCode (codes with a count only) into `o`. */

@@ -16,6 +16,9 @@
 
 /* The route index of requests that matched no route. */
 #define WSG_STATS_NO_ROUTE ((size_t)-1)
+/* HTTP status classes counted: 1xx..5xx at index 1..5; [0] is any status
+ * outside 100-599 (none is expected). */
+#define WSG_STATS_CLASSES 6
 
 struct wsg_stats;
 
@@ -24,6 +27,7 @@ struct wsg_stats_counts {
 	uint64_t requests; /* answered, whatever the outcome */
 	uint64_t faults;   /* answered with a gateway fault */
 	uint64_t by_fault[WSG_FAULT__COUNT]; /* [WSG_FAULT_NONE] is unused */
+	uint64_t by_class[WSG_STATS_CLASSES]; /* [n]: status n00-n99 */
 };
 
 /*
@@ -37,11 +41,12 @@ void wsg_stats_free(struct wsg_stats *s);
 
 /*
  * Counts one answered request of `route` (an element of the array given to
- * wsg_stats_new(); NULL or any other pointer counts as no route) that ended
- * with `fault` (WSG_FAULT_NONE when relayed). Safe from any thread.
+ * wsg_stats_new(); NULL or any other pointer counts as no route) answered
+ * with HTTP `status` that ended with `fault` (WSG_FAULT_NONE when relayed).
+ * Safe from any thread.
  */
 void wsg_stats_record(struct wsg_stats *s, const struct wsg_route_conf *route,
-                      enum wsg_fault fault);
+                      int status, enum wsg_fault fault);
 
 /* Copies the counters of route index `route` (or WSG_STATS_NO_ROUTE). */
 void wsg_stats_read(const struct wsg_stats *s, size_t route,

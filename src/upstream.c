@@ -56,6 +56,7 @@ struct wsg_upstream_pool {
 	struct event_base *base;
 	unsigned rr;
 	int closing;             /* shut down: no new exchanges */
+	struct wsg_metrics *metrics; /* NULL: none kept */
 	LIST_HEAD(, target) targets;
 	LIST_HEAD(, target) retired;
 	LIST_HEAD(, pooled_conn) busy;
@@ -72,6 +73,8 @@ struct exchange {
 	enum evhttp_request_error error;
 	int starting;            /* inside evhttp_make_request */
 	int finished;
+	struct wsg_metrics *metrics;
+	struct timespec started; /* CLOCK_MONOTONIC, for the latency metric */
 };
 
 static const char *const hop_by_hop[] = {
@@ -104,11 +107,12 @@ is_hop_by_hop(const char *name, const char *connection)
 }
 
 struct wsg_upstream_pool *
-wsg_upstream_pool_new(struct event_base *base)
+wsg_upstream_pool_new(struct event_base *base, struct wsg_metrics *metrics)
 {
 	struct wsg_upstream_pool *p = wsg_mem_calloc(1, sizeof(*p));
 
 	p->base = base;
+	p->metrics = metrics;
 	LIST_INIT(&p->targets);
 	LIST_INIT(&p->retired);
 	LIST_INIT(&p->busy);
@@ -292,12 +296,28 @@ exchange_release(struct exchange *ex, int drop)
  * Ends an exchange that libevent still runs: freeing its connection frees
  * the request without calling back, so `done` runs exactly once, here.
  */
+/* Outcome and latency of an exchange that ends with `status`. */
+static void
+record(const struct exchange *ex, int status)
+{
+	enum wsg_metrics_upstream k = status == WSG_OK
+	                                      ? WSG_METRICS_UPSTREAM_OK
+	                              : status == WSG_ERR_TIMEOUT
+	                                      ? WSG_METRICS_UPSTREAM_TIMEOUT
+	                                      : WSG_METRICS_UPSTREAM_ERROR;
+
+	if (ex->metrics != NULL)
+		wsg_histogram_observe(&ex->metrics->upstream[k],
+		                      wsg_metrics_elapsed_us(&ex->started));
+}
+
 static void
 exchange_cut(struct exchange *ex, int status, const char *reason)
 {
 	wsg_upstream_done_cb done = ex->done;
 	void *arg = ex->arg;
 
+	record(ex, status);
 	exchange_release(ex, 1);
 	done(status, NULL, reason, arg);
 }
@@ -372,9 +392,11 @@ response_cb(struct evhttp_request *resp, void *arg)
 				 ex->error_seen
 				 ? error_text(ex->error)
 				 : "upstream refused or reset the connection");
+		record(ex, timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO);
 		ex->done(timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO, NULL, reason,
 			 ex->arg);
 	} else {
+		record(ex, WSG_OK);
 		ex->done(WSG_OK, resp, NULL, ex->arg);
 	}
 	if (!ex->starting)
@@ -424,8 +446,11 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->target = t;
 	ex->done = done;
 	ex->arg = arg;
+	ex->metrics = p->metrics;
+	clock_gettime(CLOCK_MONOTONIC, &ex->started);
 	ex->conn = conn_get(p, t);
 	if (ex->conn == NULL) {
+		record(ex, WSG_ERR_IO);
 		free(ex);
 		return WSG_ERR_IO;
 	}

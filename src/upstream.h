@@ -12,12 +12,16 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "types.h"
 
 struct wsg_upstream_pool;
 struct wsg_tls_clients;
 
-struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base);
+/* `metrics` (NULL: none kept) receives each exchange's outcome and
+ * latency; it must outlive the pool. */
+struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base,
+						struct wsg_metrics *metrics);
 /* Frees idle connections; call only when no exchange is in flight. */
 void wsg_upstream_pool_free(struct wsg_upstream_pool *p);
 

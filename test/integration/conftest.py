@@ -16,6 +16,15 @@ def workdir():
     return wsg.fresh_workdir()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def valgrind_clean():
+    """Under WSG_VALGRIND=1: no gateway process may have reported an error or a leak."""
+    yield
+    wsg.stop_all()
+    bad = wsg.check_valgrind_logs()
+    assert not bad, "valgrind reported errors, see " + ", ".join(bad)
+
+
 @pytest.fixture(scope="session")
 def wssgate_bin():
     assert os.access(wsg.WSSGATE, os.X_OK), "%s is not built" % wsg.WSSGATE

@@ -36,6 +36,40 @@ STUB = os.path.join(TOP_SRC, "test", "upstream", "stub_upstream.py")
 NODE_DIR = os.path.join(TOP_SRC, "test", "integration", "node")
 PYTHON = "/usr/bin/python3"
 
+# WSG_VALGRIND=1 runs every gateway process under valgrind (see valgrind_argv()); tests scale
+# their waits and timeouts by TIME_SCALE (WSG_TIME_SCALE, default 10 under valgrind, else 1).
+VALGRIND = os.environ.get("WSG_VALGRIND") == "1"
+TIME_SCALE = float(os.environ.get("WSG_TIME_SCALE") or (10 if VALGRIND else 1))
+VALGRIND_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "valgrind.supp")
+# Each gateway process writes <work dir>/valgrind/<name>.<pid>.log; check_valgrind_logs()
+# (called by conftest.py at session end) fails the session on any error or leak reported.
+VALGRIND_ERROR_RE = re.compile(r"ERROR SUMMARY: [1-9]")
+
+
+def valgrind_argv(argv, name):
+    """argv of a gateway process, wrapped in valgrind when WSG_VALGRIND=1."""
+    if not VALGRIND or argv[0] != WSSGATE:
+        return argv
+    logdir = os.path.join(WORK, "valgrind")
+    os.makedirs(logdir, exist_ok=True)
+    return ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect", "--error-exitcode=97",
+            "--suppressions=" + os.path.abspath(VALGRIND_SUPP), "--num-callers=30",
+            "--log-file=" + os.path.join(logdir, "%s.%%p.log" % re.sub(r"[^\w.-]", "_", name))
+            ] + list(argv)
+
+
+def check_valgrind_logs():
+    """The valgrind logs that report errors or leaks (empty without WSG_VALGRIND)."""
+    logdir = os.path.join(WORK, "valgrind")
+    bad = []
+    if VALGRIND and os.path.isdir(logdir):
+        for entry in sorted(os.listdir(logdir)):
+            with open(os.path.join(logdir, entry), encoding="utf-8", errors="replace") as f:
+                if VALGRIND_ERROR_RE.search(f.read()):
+                    bad.append(os.path.join(logdir, entry))
+    return bad
+
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -117,7 +151,7 @@ class Proc:
         self.out_path = stdout or os.path.join(cwd, name + ".stdout")
         self._err = open(self.err_path, "ab")
         self._out = open(self.out_path, "ab")
-        self.popen = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._out,
+        self.popen = subprocess.Popen(valgrind_argv(argv, name), cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._out,
                                       stderr=self._err, env=clean_env(env),
                                       preexec_fn=_child_setup)
         self.returncode = None
@@ -134,6 +168,7 @@ class Proc:
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Signals the process, waits, escalates to SIGKILL; returns its exit status."""
+        timeout *= TIME_SCALE
         if self.returncode is not None:
             return self.returncode
         if self.popen.poll() is None:
@@ -198,6 +233,7 @@ def fresh_workdir():
 
 
 def wait_for(what, pred, timeout, proc=None, interval=0.1):
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -425,7 +461,8 @@ routes = (
 def run_cli(args, stdin=None, timeout=120):
     """Runs src/wssgate args in the work dir; r.out / r.err are text. Stderr goes to cli.stderr."""
     argv = [WSSGATE] + list(args)
-    r = subprocess.run(argv, input=(stdin.encode("utf-8") if stdin is not None else None),
+    timeout *= TIME_SCALE
+    r = subprocess.run(valgrind_argv(argv, "cli"), input=(stdin.encode("utf-8") if stdin is not None else None),
                        stdin=(subprocess.DEVNULL if stdin is None else None),
                        capture_output=True, timeout=timeout, env=clean_env(), cwd=WORK)
     r.out = r.stdout.decode("utf-8", errors="replace")
@@ -600,7 +637,8 @@ def post(url, body, soap12=False, headers=None, timeout=30, session=None):
     remember_secrets(data)
     h = wsse_request.headers_for(soap12)
     h.update(headers or {})
-    return (session or http_session()).post(url, data=data, headers=h, timeout=timeout)
+    return (session or http_session()).post(url, data=data, headers=h,
+                                            timeout=timeout * TIME_SCALE)
 
 
 def build(user, password=None, **kw):

@@ -52,28 +52,36 @@ test_record_and_read(void **state)
 	struct wsg_route_conf elsewhere = routes[0];
 	struct wsg_stats_counts c;
 
-	wsg_stats_record(s, &routes[0], WSG_FAULT_NONE);
-	wsg_stats_record(s, &routes[0], WSG_FAULT_FAILED_AUTHENTICATION);
-	wsg_stats_record(s, &routes[0], WSG_FAULT_FAILED_AUTHENTICATION);
-	wsg_stats_record(s, &routes[1], WSG_FAULT_UPSTREAM_TIMEOUT);
-	wsg_stats_record(s, NULL, WSG_FAULT_NOT_FOUND);
+	wsg_stats_record(s, &routes[0], 200, WSG_FAULT_NONE);
+	wsg_stats_record(s, &routes[0], 500, WSG_FAULT_FAILED_AUTHENTICATION);
+	wsg_stats_record(s, &routes[0], 500, WSG_FAULT_FAILED_AUTHENTICATION);
+	wsg_stats_record(s, &routes[1], 504, WSG_FAULT_UPSTREAM_TIMEOUT);
+	wsg_stats_record(s, NULL, 404, WSG_FAULT_NOT_FOUND);
 	/* A route that is not in the array counts as no route. */
-	wsg_stats_record(s, &elsewhere, WSG_FAULT_NONE);
-	/* An out-of-range fault counts as a request only. */
-	wsg_stats_record(s, &routes[1], WSG_FAULT__COUNT);
+	wsg_stats_record(s, &elsewhere, 200, WSG_FAULT_NONE);
+	/* An out-of-range fault counts as a request only; an out-of-range
+	 * status in class 0. */
+	wsg_stats_record(s, &routes[1], 999, WSG_FAULT__COUNT);
 
 	wsg_stats_read(s, 0, &c);
 	assert_int_equal(c.requests, 3);
 	assert_int_equal(c.faults, 2);
 	assert_int_equal(c.by_fault[WSG_FAULT_FAILED_AUTHENTICATION], 2);
+	assert_int_equal(c.by_class[2], 1);
+	assert_int_equal(c.by_class[5], 2);
+	assert_int_equal(c.by_class[4], 0);
 	wsg_stats_read(s, 1, &c);
 	assert_int_equal(c.requests, 2);
 	assert_int_equal(c.faults, 1);
 	assert_int_equal(c.by_fault[WSG_FAULT_UPSTREAM_TIMEOUT], 1);
+	assert_int_equal(c.by_class[5], 1);
+	assert_int_equal(c.by_class[0], 1);
 	wsg_stats_read(s, WSG_STATS_NO_ROUTE, &c);
 	assert_int_equal(c.requests, 2);
 	assert_int_equal(c.faults, 1);
 	assert_int_equal(c.by_fault[WSG_FAULT_NOT_FOUND], 1);
+	assert_int_equal(c.by_class[4], 1);
+	assert_int_equal(c.by_class[2], 1);
 	wsg_stats_free(s);
 	wsg_stats_free(NULL);
 }
@@ -84,9 +92,9 @@ test_routes_json(void **state)
 	struct wsg_stats *s = wsg_stats_new(routes, 2);
 	json_t *j, *echo, *other, *by;
 
-	wsg_stats_record(s, &routes[0], WSG_FAULT_NONE);
-	wsg_stats_record(s, &routes[0], WSG_FAULT_MESSAGE_EXPIRED);
-	wsg_stats_record(s, NULL, WSG_FAULT_NOT_FOUND);
+	wsg_stats_record(s, &routes[0], 200, WSG_FAULT_NONE);
+	wsg_stats_record(s, &routes[0], 500, WSG_FAULT_MESSAGE_EXPIRED);
+	wsg_stats_record(s, NULL, 404, WSG_FAULT_NOT_FOUND);
 	j = wsg_stats_routes_json(&cfg, s);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "count")), 2);
@@ -141,7 +149,7 @@ recorder(void *arg)
 	size_t i;
 
 	for (i = 0; i < PER_THREAD; i++)
-		wsg_stats_record(shared, &routes[i % 2],
+		wsg_stats_record(shared, &routes[i % 2], i % 4 == 0 ? 500 : 200,
 		                 i % 4 == 0 ? WSG_FAULT_FAILED_AUTHENTICATION
 		                            : WSG_FAULT_NONE);
 	return NULL;

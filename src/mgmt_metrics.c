@@ -1,0 +1,295 @@
+#include "mgmt_metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "lockout.h"
+#include "log.h"
+#include "metrics.h"
+#include "replay.h"
+#include "soap.h"
+#include "stats.h"
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static const char *const status_class[WSG_STATS_CLASSES] = {
+        "other", "1xx", "2xx", "3xx", "4xx", "5xx",
+};
+
+static const char *const auth_result[WSG_METRICS_AUTH__COUNT] = {
+        [WSG_METRICS_AUTH_OK] = "ok",
+        [WSG_METRICS_AUTH_FAILED] = "failed",
+        [WSG_METRICS_AUTH_ERROR] = "error",
+};
+
+static const char *const upstream_result[WSG_METRICS_UPSTREAM__COUNT] = {
+        [WSG_METRICS_UPSTREAM_OK] = "ok",
+        [WSG_METRICS_UPSTREAM_TIMEOUT] = "timeout",
+        [WSG_METRICS_UPSTREAM_ERROR] = "error",
+};
+
+static const char *const lockout_kind[WSG_LOCKOUT__KINDS] = {
+        [WSG_LOCKOUT_USER] = "user",
+        [WSG_LOCKOUT_CLIENT] = "client",
+};
+
+static uint64_t
+load(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+load_gauge(const int64_t *v)
+{
+	int64_t n = __atomic_load_n(v, __ATOMIC_RELAXED);
+
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/* Requests by route and status class, faults by route and code. The
+ * routes are those the gateway started with (stats.h). */
+static void
+put_requests(struct wsg_metrics_text *t, const struct wsg_runtime *rt)
+{
+	const struct wsg_config *cfg = rt->cfg;
+	struct wsg_stats_counts c;
+	const char *labels[5] = {"route", NULL, NULL, NULL, NULL};
+	size_t i, k;
+	int f;
+
+	wsg_metrics_family(t, "wssgate_requests_total", "counter",
+	                   "Data-plane requests answered, by route (\"-\": no "
+	                   "route matched) and HTTP status class.");
+	for (i = 0; i <= cfg->n_routes; i++) {
+		size_t idx = i < cfg->n_routes ? i : WSG_STATS_NO_ROUTE;
+
+		wsg_stats_read(rt->stats, idx, &c);
+		labels[1] = i < cfg->n_routes ? cfg->routes[i].name : "-";
+		labels[2] = "code";
+		for (k = 1; k < WSG_STATS_CLASSES; k++) {
+			labels[3] = status_class[k];
+			wsg_metrics_sample(t, "wssgate_requests_total", labels,
+			                   c.by_class[k]);
+		}
+		if (c.by_class[0] > 0) {
+			labels[3] = status_class[0];
+			wsg_metrics_sample(t, "wssgate_requests_total", labels,
+			                   c.by_class[0]);
+		}
+	}
+	wsg_metrics_family(t, "wssgate_faults_total", "counter",
+	                   "Requests answered with a gateway fault, by route "
+	                   "and fault code.");
+	for (i = 0; i <= cfg->n_routes; i++) {
+		size_t idx = i < cfg->n_routes ? i : WSG_STATS_NO_ROUTE;
+
+		wsg_stats_read(rt->stats, idx, &c);
+		labels[1] = i < cfg->n_routes ? cfg->routes[i].name : "-";
+		labels[2] = "fault";
+		for (f = WSG_FAULT_NONE + 1; f < WSG_FAULT__COUNT; f++) {
+			if (c.by_fault[f] == 0)
+				continue;
+			labels[3] = wsg_soap_fault_name(f);
+			wsg_metrics_sample(t, "wssgate_faults_total", labels,
+			                   c.by_fault[f]);
+		}
+	}
+}
+
+static void
+put_histograms(struct wsg_metrics_text *t, const char *name, const char *help,
+               const char *label, const char *const *values,
+               const struct wsg_histogram *h, size_t n)
+{
+	struct wsg_histogram copy;
+	const char *labels[3] = {label, NULL, NULL};
+	size_t i;
+
+	wsg_metrics_family(t, name, "histogram", help);
+	for (i = 0; i < n; i++) {
+		wsg_histogram_read(&h[i], &copy);
+		labels[1] = values[i];
+		wsg_metrics_histogram(t, name, labels, &copy);
+	}
+}
+
+static void
+put_auth(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+{
+	struct wsg_metrics *m = rt->metrics;
+	const char *labels[3] = {"reason", NULL, NULL};
+
+	put_histograms(t, "wssgate_auth_duration_seconds",
+	               "Time from the start of authentication to its outcome "
+	               "(ok, failed: refused credentials, error: store or "
+	               "cache trouble).",
+	               "result", auth_result, m->auth, WSG_METRICS_AUTH__COUNT);
+	wsg_metrics_family(t, "wssgate_credential_cache_hits_total", "counter",
+	                   "User look-ups answered by the credential cache.");
+	wsg_metrics_sample(t, "wssgate_credential_cache_hits_total", NULL,
+	                   load(&m->credcache_hits));
+	wsg_metrics_family(t, "wssgate_credential_cache_misses_total",
+	                   "counter",
+	                   "User look-ups the credential cache could not "
+	                   "answer.");
+	wsg_metrics_sample(t, "wssgate_credential_cache_misses_total", NULL,
+	                   load(&m->credcache_misses));
+	wsg_metrics_family(t, "wssgate_replay_cache_entries", "gauge",
+	                   "Nonces held by the replay cache (live or not yet "
+	                   "reclaimed).");
+	wsg_metrics_sample(t, "wssgate_replay_cache_entries", NULL,
+	                   wsg_replay_count(rt->replay));
+	wsg_metrics_family(t, "wssgate_replay_refused_total", "counter",
+	                   "Tokens refused by the replay cache (replay: nonce "
+	                   "seen before, full: no room for a live nonce).");
+	labels[1] = "replay";
+	wsg_metrics_sample(t, "wssgate_replay_refused_total", labels,
+	                   load(&m->replay_refused));
+	labels[1] = "full";
+	wsg_metrics_sample(t, "wssgate_replay_refused_total", labels,
+	                   load(&m->replay_full));
+}
+
+static void
+put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+	        {"wssgate_lockout_failures_total", "counter",
+	         "Authentication failures counted towards a lock."},
+	        {"wssgate_lockouts_total", "counter", "Locks started."},
+	        {"wssgate_lockout_refused_total", "counter",
+	         "Attempts refused because of a lock."},
+	        {"wssgate_lockout_unlocks_total", "counter",
+	         "Locks ended early through the management API."},
+	        {"wssgate_lockout_evictions_total", "counter",
+	         "Remembered keys dropped to make room."},
+	        {"wssgate_lockout_entries", "gauge", "Keys remembered now."},
+	        {"wssgate_lockout_locked", "gauge", "Keys locked now."},
+	};
+	struct wsg_lockout_stats st;
+	const char *labels[3] = {"kind", NULL, NULL};
+	size_t i, k;
+
+	wsg_lockout_stats(rt->lockout, wsg_lockout_now_ms(), &st);
+	for (i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		wsg_metrics_family(t, fam[i].name, fam[i].type, fam[i].help);
+		for (k = 0; k < WSG_LOCKOUT__KINDS; k++) {
+			const struct wsg_lockout_kind_stats *s = &st.kind[k];
+			const uint64_t v[] = {
+			        s->failures,         s->lockouts,
+			        s->refused,          s->unlocks,
+			        s->evictions,        (uint64_t)s->entries,
+			        (uint64_t)s->locked,
+			};
+
+			labels[1] = lockout_kind[k];
+			wsg_metrics_sample(t, fam[i].name, labels, v[i]);
+		}
+	}
+}
+
+static void
+put_db(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+{
+	struct wsg_db_stats *s = &rt->db_stats;
+	const char *labels[3] = {NULL, NULL, NULL};
+
+	wsg_metrics_family(t, "wssgate_db_connections", "gauge",
+	                   "Data-plane database connections (summed over the "
+	                   "workers' pools): open, and busy running a query.");
+	labels[0] = "state";
+	labels[1] = "open";
+	wsg_metrics_sample(t, "wssgate_db_connections", labels,
+	                   load_gauge(&s->open));
+	labels[1] = "busy";
+	wsg_metrics_sample(t, "wssgate_db_connections", labels,
+	                   load_gauge(&s->busy));
+	wsg_metrics_family(t, "wssgate_db_queued_queries", "gauge",
+	                   "Queries waiting for a database connection.");
+	wsg_metrics_sample(t, "wssgate_db_queued_queries", NULL,
+	                   load_gauge(&s->queued));
+	wsg_metrics_family(t, "wssgate_db_queries_total", "counter",
+	                   "Data-plane database queries completed.");
+	wsg_metrics_sample(t, "wssgate_db_queries_total", NULL,
+	                   load(&s->queries));
+	wsg_metrics_family(t, "wssgate_db_errors_total", "counter",
+	                   "Database failures: queries failed (error) or "
+	                   "timed out (timeout), connection attempts failed "
+	                   "(connect).");
+	labels[0] = "kind";
+	labels[1] = "error";
+	wsg_metrics_sample(t, "wssgate_db_errors_total", labels,
+	                   load(&s->errors));
+	labels[1] = "timeout";
+	wsg_metrics_sample(t, "wssgate_db_errors_total", labels,
+	                   load(&s->timeouts));
+	labels[1] = "connect";
+	wsg_metrics_sample(t, "wssgate_db_errors_total", labels,
+	                   load(&s->connect_failures));
+}
+
+static void
+put_upstream(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+{
+	struct wsg_histogram h;
+	const char *labels[3] = {"result", NULL, NULL};
+	size_t k;
+
+	put_histograms(t, "wssgate_upstream_duration_seconds",
+	               "Upstream exchanges by outcome (ok: an HTTP answer, "
+	               "timeout, error: refused, reset, malformed, too large) "
+	               "and their duration.",
+	               "result", upstream_result, rt->metrics->upstream,
+	               WSG_METRICS_UPSTREAM__COUNT);
+	wsg_metrics_family(t, "wssgate_upstream_errors_total", "counter",
+	                   "Upstream exchanges that brought no answer.");
+	for (k = WSG_METRICS_UPSTREAM_OK + 1; k < WSG_METRICS_UPSTREAM__COUNT;
+	     k++) {
+		wsg_histogram_read(&rt->metrics->upstream[k], &h);
+		labels[1] = upstream_result[k];
+		wsg_metrics_sample(t, "wssgate_upstream_errors_total", labels,
+		                   h.count);
+	}
+}
+
+void
+wsg_mgmt_metrics(struct wsg_mgmt_req *r)
+{
+	struct wsg_runtime *rt = r->m->rt;
+	struct wsg_metrics_text t = {NULL, 0, 0};
+	struct evbuffer *buf = evbuffer_new();
+
+	put_requests(&t, rt);
+	put_auth(&t, rt);
+	put_lockout(&t, rt);
+	put_db(&t, rt);
+	put_upstream(&t, rt);
+	evbuffer_add(buf, t.buf, t.len);
+	free(t.buf);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	                  "Content-Type", CONTENT_TYPE);
+	evhttp_send_reply(r->req, 200, "OK", buf);
+	evbuffer_free(buf);
+	r->status = 200;
+}
+
+void
+wsg_mgmt_health(struct wsg_mgmt_req *r)
+{
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_db_check(r->m, &err) == WSG_OK) {
+		wsg_mgmt_reply(r, 200, json_pack("{s:s}", "status", "ok"));
+		return;
+	}
+	wsg_log_msg("warning", "health: database unreachable: %s", err.reason);
+	wsg_mgmt_reply(r, 503,
+	               json_pack("{s:s, s:s}", "status", "unavailable",
+	                         "reason", "the database cannot be reached"));
+}
