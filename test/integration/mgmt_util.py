@@ -64,9 +64,9 @@ class MgmtGateway(wsg.Gateway):
         with open(self.config, "w") as f:
             f.write(text)
 
-    def start(self):
+    def start(self, env=None):
         self.proc = wsg.Proc("wssgate-" + self.name, [wsg.WSSGATE, "--config", self.config],
-                             self.dir)
+                             self.dir, env=env)
         wsg.wait_for("wssgate " + self.name,
                      lambda: wsg.port_open(self.port) and wsg.port_open(self.mgmt_port), 60,
                      self.proc)
