@@ -1,0 +1,82 @@
+-- wrk script: sends each pre-generated request of a file once, checking every answer.
+--
+--   wrk -t T -c C -d D -s bench/cycle.lua URL -- FILE EXPECTED_STATUS T [reuse]
+--
+-- FILE holds one SOAP 1.1 envelope per line (bench/gen-requests). Thread i of T takes the
+-- lines i, i+T, i+2T, ..., so no two threads send the same request. A thread that runs out
+-- starts its share again and counts it in `wrapped` (a replayed nonce is then refused, which
+-- shows as a wrong status), unless the 4th argument is "reuse" (requests whose nonce the
+-- target never stores: the bare upstream, nginx, the refused-header fault path). Every response whose status differs from EXPECTED_STATUS counts
+-- in `bad`. done() prints one line starting with "RESULT" for bench/run to read.
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+	thread:set("tid", next_id)
+	next_id = next_id + 1
+	table.insert(threads, thread)
+end
+
+function init(args)
+	local path, nthreads = args[1], tonumber(args[3])
+	expected = tonumber(args[2])
+	reuse = args[4] == "reuse"
+	local headers = {
+		["Content-Type"] = "text/xml; charset=utf-8",
+		["SOAPAction"] = '"urn:example:echo/Echo"',
+	}
+	reqs = {}
+	local i = 0
+	for line in io.lines(path) do
+		if i % nthreads == tid then
+			reqs[#reqs + 1] = wrk.format("POST", nil, headers, line)
+		end
+		i = i + 1
+	end
+	idx = 0
+	bad = 0
+	wrapped = 0
+	first_bad = ""
+end
+
+function request()
+	idx = idx + 1
+	if idx > #reqs then
+		idx = 1
+		if not reuse then
+			wrapped = wrapped + 1
+		end
+	end
+	return reqs[idx]
+end
+
+function response(status, headers, body)
+	if status ~= expected then
+		bad = bad + 1
+		if first_bad == "" then
+			first_bad = tostring(status) .. " " .. string.sub(body or "", 1, 300)
+		end
+	end
+end
+
+function done(summary, latency, requests)
+	local bad_total, wrapped_total, first = 0, 0, ""
+	for _, t in ipairs(threads) do
+		bad_total = bad_total + t:get("bad")
+		wrapped_total = wrapped_total + t:get("wrapped")
+		if first == "" then
+			first = t:get("first_bad")
+		end
+	end
+	local e = summary.errors
+	io.write(string.format(
+		"RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d p999_us=%d "
+			.. "bad=%d wrapped=%d connect=%d read=%d write=%d timeout=%d\n",
+		summary.requests, summary.duration, latency:percentile(50),
+		latency:percentile(99), latency:percentile(99.9), bad_total, wrapped_total,
+		e.connect, e.read, e.write, e.timeout))
+	if first ~= "" then
+		io.write("FIRSTBAD " .. (string.gsub(first, "\n", " ")) .. "\n")
+	end
+end
