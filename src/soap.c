@@ -33,8 +33,8 @@ struct parse_state {
 	int code;         /* enum wsg_err for the stop */
 	char reason[256]; /* our stop reason, or the first libxml2 error */
 	int have_xml_error;
-	int in_header;    /* inside a depth-2 element named Header */
-	int spans_ok;     /* every span so far is an offset of the input */
+	int in_header; /* inside a depth-2 element named Header */
+	int spans_ok;  /* every span so far is an offset of the input */
 	struct wsg_soap_span *spans;
 	size_t n_spans, cap_spans;
 };
@@ -751,8 +751,9 @@ wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
 		const struct wsg_soap_span *sp = &m->spans[i];
 
 		if (sp->removed &&
-		    (sp->start < from || sp->end > len || sp->end <= sp->start ||
-		     in[sp->start] != '<' || in[sp->end - 1] != '>'))
+		    (sp->start < from || sp->end > len ||
+		     sp->end <= sp->start || in[sp->start] != '<' ||
+		     in[sp->end - 1] != '>'))
 			break;
 		if (sp->removed)
 			from = sp->end;

@@ -706,13 +706,15 @@ test_relay_cuts_removed_blocks(void **state)
 	        ENV11 "<soap:Header><wsse:Security xmlns:wsse=\"" NS_WSSE
 	              "\"\n/></soap:Header><soap:Body/>" ENV_END;
 	static const char next[] =
-	        ENV11 "<soap:Header><n:x xmlns:n=\"urn:n\" soap:actor=\"" WSG_SOAP11_ACTOR_NEXT
-	              "\">1</n:x><h:k xmlns:h=\"urn:h\">2</h:k><n:y xmlns:n=\"urn:n\" "
+	        ENV11 "<soap:Header><n:x xmlns:n=\"urn:n\" "
+	              "soap:actor=\"" WSG_SOAP11_ACTOR_NEXT
+	              "\">1</n:x><h:k xmlns:h=\"urn:h\">2</h:k><n:y "
+	              "xmlns:n=\"urn:n\" "
 	              "soap:actor=\"" WSG_SOAP11_ACTOR_NEXT "\"/></soap:Header>"
 	              "<soap:Body/>" ENV_END;
-	static const char next_out[] =
-	        ENV11 "<soap:Header><h:k xmlns:h=\"urn:h\">2</h:k></soap:Header>"
-	              "<soap:Body/>" ENV_END;
+	static const char next_out[] = ENV11
+	        "<soap:Header><h:k xmlns:h=\"urn:h\">2</h:k></soap:Header>"
+	        "<soap:Body/>" ENV_END;
 	struct wsg_soap_msg m;
 	struct wsg_error err;
 	char *big, *pad, *attrs, *out;
@@ -721,8 +723,7 @@ test_relay_cuts_removed_blocks(void **state)
 	/* Client bytes kept exactly: BOM, declaration, whitespace, escapes. */
 	expect_relay_cut(plain, strlen(plain), "<wsse:Security",
 	                 "</wsse:Security>");
-	expect_relay_cut(empty_sec, strlen(empty_sec), "<wsse:Security",
-	                 "/>");
+	expect_relay_cut(empty_sec, strlen(empty_sec), "<wsse:Security", "/>");
 
 	/* Far into a large input (the parser has shrunk its buffer by then),
 	 * and a start tag longer than the parser's look-back. */
@@ -732,12 +733,14 @@ test_relay_cuts_removed_blocks(void **state)
 	attrs = wsg_mem_alloc(40 * 10 + 1);
 	for (i = 0; i < 40; i++)
 		snprintf(attrs + i * 10, 11, " a%02zu=\"x>y\"", i);
-	big = wsg_mem_printf(
-	        ENV11 "<soap:Header><h:pad xmlns:h=\"urn:h\">%s</h:pad>"
-	              "<wsse:Security xmlns:wsse=\"" NS_WSSE "\"%s>%s"
-	              "</wsse:Security></soap:Header><soap:Body>%s</soap:Body>" ENV_END,
-	        pad, attrs, pad, pad);
-	expect_relay_cut(big, strlen(big), "<wsse:Security", "</wsse:Security>");
+	big = wsg_mem_printf(ENV11
+	                     "<soap:Header><h:pad xmlns:h=\"urn:h\">%s</h:pad>"
+	                     "<wsse:Security xmlns:wsse=\"" NS_WSSE "\"%s>%s"
+	                     "</wsse:Security></soap:Header><soap:Body>%s</"
+	                     "soap:Body>" ENV_END,
+	                     pad, attrs, pad, pad);
+	expect_relay_cut(big, strlen(big), "<wsse:Security",
+	                 "</wsse:Security>");
 	free(big);
 	free(attrs);
 	free(pad);
@@ -755,8 +758,9 @@ test_relay_cuts_removed_blocks(void **state)
 	assert_int_equal(parse(plain, strlen(plain), NULL, &m, &err), WSG_OK);
 	m.spans_ok = 0;
 	wsg_soap_remove_header(&m, xmlFirstElementChild(m.header));
-	assert_int_equal(wsg_soap_relay(&m, plain, strlen(plain), &out, &out_len),
-	                 WSG_OK);
+	assert_int_equal(
+	        wsg_soap_relay(&m, plain, strlen(plain), &out, &out_len),
+	        WSG_OK);
 	assert_null(strstr(out, "<h:a"));
 	assert_non_null(strstr(out, "<wsse:Security"));
 	assert_int_equal((unsigned char)out[0], '<');
