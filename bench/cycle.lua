@@ -1,12 +1,16 @@
 -- wrk script: sends each pre-generated request of a file once, checking every answer.
 --
---   wrk -t T -c C -d D -s bench/cycle.lua URL -- FILE EXPECTED_STATUS T [reuse]
+--   wrk -t T -c C -d D -s bench/cycle.lua URL -- FILE EXPECTED_STATUS T [reuse|once]
 --
 -- FILE holds one SOAP 1.1 envelope per line (bench/gen-requests). Thread i of T takes the
 -- lines i, i+T, i+2T, ..., so no two threads send the same request. A thread that runs out
 -- starts its share again and counts it in `wrapped` (a replayed nonce is then refused, which
 -- shows as a wrong status), unless the 4th argument is "reuse" (requests whose nonce the
--- target never stores: the bare upstream, nginx, the refused-header fault path). Every response whose status differs from EXPECTED_STATUS counts
+-- target never stores: the bare upstream, nginx, the refused-header fault path). With "once"
+-- each request is sent exactly once: a thread that runs out sends GET /wrk-filler (answered
+-- 404, counted apart as `fillers`) until the duration ends; `answered` counts the answers to
+-- the file's requests (bench/scale fills the replay cache this way). wrk itself takes the
+-- first request of thread 0 once, unsent, to probe whether the script can pipeline. Every response whose status differs from EXPECTED_STATUS counts
 -- in `bad`. done() prints one line starting with "RESULT" for bench/run to read.
 
 local threads = {}
@@ -22,6 +26,10 @@ function init(args)
 	local path, nthreads = args[1], tonumber(args[3])
 	expected = tonumber(args[2])
 	reuse = args[4] == "reuse"
+	once = args[4] == "once"
+	filler = wrk.format("GET", "/wrk-filler")
+	answered = 0
+	fillers = 0
 	local headers = {
 		["Content-Type"] = "text/xml; charset=utf-8",
 		["SOAPAction"] = '"urn:example:echo/Echo"',
@@ -41,6 +49,9 @@ function init(args)
 end
 
 function request()
+	if once and idx >= #reqs then
+		return filler
+	end
 	idx = idx + 1
 	if idx > #reqs then
 		idx = 1
@@ -52,6 +63,11 @@ function request()
 end
 
 function response(status, headers, body)
+	if once and status == 404 then
+		fillers = fillers + 1
+		return
+	end
+	answered = answered + 1
 	if status ~= expected then
 		bad = bad + 1
 		if first_bad == "" then
@@ -61,10 +77,12 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-	local bad_total, wrapped_total, first = 0, 0, ""
+	local bad_total, wrapped_total, filler_total, answered_total, first = 0, 0, 0, 0, ""
 	for _, t in ipairs(threads) do
 		bad_total = bad_total + t:get("bad")
 		wrapped_total = wrapped_total + t:get("wrapped")
+		filler_total = filler_total + t:get("fillers")
+		answered_total = answered_total + t:get("answered")
 		if first == "" then
 			first = t:get("first_bad")
 		end
@@ -72,10 +90,10 @@ function done(summary, latency, requests)
 	local e = summary.errors
 	io.write(string.format(
 		"RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d p999_us=%d "
-			.. "bad=%d wrapped=%d connect=%d read=%d write=%d timeout=%d\n",
+			.. "bad=%d wrapped=%d fillers=%d answered=%d connect=%d read=%d write=%d timeout=%d\n",
 		summary.requests, summary.duration, latency:percentile(50),
-		latency:percentile(99), latency:percentile(99.9), bad_total, wrapped_total,
-		e.connect, e.read, e.write, e.timeout))
+		latency:percentile(99), latency:percentile(99.9), bad_total, wrapped_total, filler_total,
+		answered_total, e.connect, e.read, e.write, e.timeout))
 	if first ~= "" then
 		io.write("FIRSTBAD " .. (string.gsub(first, "\n", " ")) .. "\n")
 	end

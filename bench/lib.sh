@@ -272,3 +272,26 @@ field() {
 	done
 	echo 0
 }
+
+# bench_cc OUT SOURCE: a C program under bench/ linked against the optimised libwssgate.a.
+bench_cc() {
+	local t=$BENCH_SRC pc="libxml-2.0 openssl libevent libevent_pthreads libevent_openssl
+		libmariadb jansson libconfig libargon2 libjwt"
+	# shellcheck disable=SC2086
+	cc -std=gnu11 -O2 -g -Wall -Wextra -I"$t/src" -I"$t" $(pkg-config --cflags $pc) \
+		"$2" "$t/src/libwssgate.a" $(pkg-config --libs $pc) -lpthread -o "$1" ||
+		die "cannot build $2"
+}
+
+# bench_build_drivers: bench/validate.c against the optimised libwssgate.a, and the WSS4J
+# program against Debian's jars. Sets VALIDATE_BIN and WSS4J_CP.
+bench_build_drivers() {
+	local j=/usr/share/java
+	VALIDATE_BIN=$BENCH_BUILD/validate-driver
+	bench_cc "$VALIDATE_BIN" "$BENCH_DIR/validate.c"
+	WSS4J_CP=$j/wss4j.jar:$j/xmlsec.jar:$j/commons-logging.jar:$j/slf4j-api.jar:$j/slf4j-nop.jar
+	mkdir -p "$BENCH_BUILD/wss4j"
+	javac -nowarn -d "$BENCH_BUILD/wss4j" -cp "$WSS4J_CP" "$BENCH_DIR/wss4j/BenchWss4j.java" ||
+		die "cannot build bench/wss4j/BenchWss4j.java"
+	WSS4J_CP=$WSS4J_CP:$BENCH_BUILD/wss4j
+}
