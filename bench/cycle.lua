@@ -3,15 +3,19 @@
 --   wrk -t T -c C -d D -s bench/cycle.lua URL -- FILE EXPECTED_STATUS T [reuse|once]
 --
 -- FILE holds one SOAP 1.1 envelope per line (bench/gen-requests). Thread i of T takes the
--- lines i, i+T, i+2T, ..., so no two threads send the same request. A thread that runs out
--- starts its share again and counts it in `wrapped` (a replayed nonce is then refused, which
--- shows as a wrong status), unless the 4th argument is "reuse" (requests whose nonce the
--- target never stores: the bare upstream, nginx, the refused-header fault path). With "once"
--- each request is sent exactly once: a thread that runs out sends GET /wrk-filler (answered
+-- lines i, i+T, i+2T, ..., so no two threads send the same request. Lines are read as they
+-- are sent, so a thread starts at once whatever the file's size (wrk starts each thread
+-- right after its init, before the next thread's init: a slow init would give the first
+-- threads a head start outside the measured time). A thread that runs out starts its
+-- share again and counts it in `wrapped` (a replayed nonce is then refused, which shows as
+-- a wrong status), unless the 4th argument is "reuse" (requests whose nonce the target
+-- never stores: the bare upstream, nginx, the refused-header fault path). With "once" each
+-- request is sent exactly once: a thread that runs out sends GET /wrk-filler (answered
 -- 404, counted apart as `fillers`) until the duration ends; `answered` counts the answers to
 -- the file's requests (bench/scale fills the replay cache this way). wrk itself takes the
--- first request of thread 0 once, unsent, to probe whether the script can pipeline. Every response whose status differs from EXPECTED_STATUS counts
--- in `bad`. done() prints one line starting with "RESULT" for bench/run to read.
+-- first request of thread 0 once, unsent, to probe whether the script can pipeline.
+-- Every response whose status differs from EXPECTED_STATUS counts in `bad`. done() prints
+-- one line starting with "RESULT" for bench/run and bench/scale to read.
 
 local threads = {}
 local next_id = 0
@@ -22,44 +26,58 @@ function setup(thread)
 	table.insert(threads, thread)
 end
 
+local function skip(n)
+	for _ = 1, n do
+		if fh:read("*l") == nil then
+			return
+		end
+	end
+end
+
+-- This thread's next line, or nil at the end of the file.
+local function next_line()
+	local line = fh:read("*l")
+	if line ~= nil then
+		skip(nthreads - 1)
+	end
+	return line
+end
+
 function init(args)
-	local path, nthreads = args[1], tonumber(args[3])
+	nthreads = tonumber(args[3])
 	expected = tonumber(args[2])
 	reuse = args[4] == "reuse"
 	once = args[4] == "once"
+	fh = assert(io.open(args[1], "r"))
+	skip(tid)
+	-- The request head without Content-Length (wrk.format ends it with an empty line).
+	local head = wrk.format("POST", nil, {
+		["Content-Type"] = "text/xml; charset=utf-8",
+		["SOAPAction"] = '"urn:example:echo/Echo"',
+	}, nil)
+	prefix = string.sub(head, 1, -3) .. "Content-Length: "
 	filler = wrk.format("GET", "/wrk-filler")
 	answered = 0
 	fillers = 0
-	local headers = {
-		["Content-Type"] = "text/xml; charset=utf-8",
-		["SOAPAction"] = '"urn:example:echo/Echo"',
-	}
-	reqs = {}
-	local i = 0
-	for line in io.lines(path) do
-		if i % nthreads == tid then
-			reqs[#reqs + 1] = wrk.format("POST", nil, headers, line)
-		end
-		i = i + 1
-	end
-	idx = 0
 	bad = 0
 	wrapped = 0
 	first_bad = ""
 end
 
 function request()
-	if once and idx >= #reqs then
-		return filler
-	end
-	idx = idx + 1
-	if idx > #reqs then
-		idx = 1
+	local line = next_line()
+	if line == nil then
+		if once then
+			return filler
+		end
 		if not reuse then
 			wrapped = wrapped + 1
 		end
+		fh:seek("set")
+		skip(tid)
+		line = next_line()
 	end
-	return reqs[idx]
+	return prefix .. #line .. "\r\n\r\n" .. line
 end
 
 function response(status, headers, body)

@@ -12,24 +12,38 @@
 BENCH_PACKAGES="wrk nginx-light libwss4j-java default-jdk-headless linux-perf valgrind"
 
 BENCH_OUT=${BENCH_OUT:-$WSG_TOP/test-output/bench}
+# BENCH_REV=<git revision> measures that commit's src/ instead of the checkout (before/after
+# comparisons in one go); the scripts under bench/ are always the checkout's.
+BENCH_REV=${BENCH_REV:-}
 # The optimised build lives outside the checkout's own (usually ASan) build.
-BENCH_BUILD=${BENCH_BUILD:-$BENCH_OUT/build}
+if [ -n "$BENCH_REV" ]; then
+	BENCH_BUILD=${BENCH_BUILD:-$BENCH_OUT/build-$BENCH_REV}
+else
+	BENCH_BUILD=${BENCH_BUILD:-$BENCH_OUT/build}
+fi
 
 # Installs the project's packages (scripts/lib.sh) and the benchmark's.
 bench_install_packages() {
 	WSG_PACKAGES="$WSG_PACKAGES $BENCH_PACKAGES" install_packages
 }
 
-# bench_build: copies the checkout's tracked (and new, unignored) files to $BENCH_BUILD/tree
-# and builds them there with -O2, without sanitizers, so bench figures measure what would
-# ship. The copy keeps modification times, so only what changed is rebuilt. Sets BENCH_SRC.
+# bench_build: copies the checkout's tracked (and new, unignored) files, or BENCH_REV's tree,
+# to $BENCH_BUILD/tree and builds them there with -O2, without sanitizers, so bench figures
+# measure what would ship. The copy keeps modification times, so only what changed is
+# rebuilt. Sets BENCH_SRC.
 bench_build() {
 	local tree=$BENCH_BUILD/tree
 	BENCH_SRC=$tree
 	mkdir -p "$tree"
-	(cd "$WSG_TOP" && git ls-files -co --exclude-standard -z) |
-		(cd "$WSG_TOP" && tar --null -T - -cf -) | (cd "$tree" && tar -xpf -) ||
-		die "cannot copy the checkout to $tree (is it a git clone?)"
+	if [ -n "$BENCH_REV" ]; then
+		[ -x "$tree/configure" ] ||
+			(cd "$WSG_TOP" && git archive "$BENCH_REV") | (cd "$tree" && tar -xf -) ||
+			die "cannot export $BENCH_REV"
+	else
+		(cd "$WSG_TOP" && git ls-files -co --exclude-standard -z) |
+			(cd "$WSG_TOP" && tar --null -T - -cf -) | (cd "$tree" && tar -xpf -) ||
+			die "cannot copy the checkout to $tree (is it a git clone?)"
+	fi
 	(
 		cd "$tree" || exit 1
 		if [ ! -x configure ] || [ configure.ac -nt configure ] ||
@@ -48,6 +62,15 @@ bench_build() {
 		make -j2 src/wssgate src/libwssgate.a >"$BENCH_BUILD/make.log" 2>&1 ||
 			{ tail -n 40 "$BENCH_BUILD/make.log" >&2; exit 1; }
 	) || die "bench build failed"
+}
+
+# bench_src_name: which source the figures are for (a commit, "+changes" when uncommitted).
+bench_src_name() {
+	if [ -n "$BENCH_REV" ]; then
+		git -C "$WSG_TOP" rev-parse --short "$BENCH_REV"
+	else
+		echo "$(git -C "$WSG_TOP" rev-parse --short HEAD)$(git -C "$WSG_TOP" diff --quiet HEAD -- src || echo +changes)"
+	fi
 }
 
 # free_port: an unused TCP port on 127.0.0.1.
