@@ -34,7 +34,12 @@ void wsg_credcache_free(struct wsg_credcache *cc);
 int wsg_credcache_get(struct wsg_credcache *cc, const char *username,
 		      int64_t now, struct wsg_cred *out);
 
-/* Stores a copy of `c` for `username`, replacing any entry; TTL from now. */
+/*
+ * Stores a copy of `c` for `username`, replacing any entry; TTL from now.
+ * A verified password (wsg_credcache_mark_verified()) of the replaced
+ * entry, live or expired, stays verified when `c` has the same password
+ * hash; an invalidated entry is gone and leaves nothing behind.
+ */
 void wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 		       const struct wsg_cred *c, int64_t now);
 
