@@ -280,7 +280,7 @@ wrk_load() {
 	tree_reset_peak_rss "$pid"
 	t0=$(tree_cpu_ticks "$pid")
 	wrk -t"$t" -c"$c" -d"$d"s --timeout 10s -s "$BENCH_DIR/cycle.lua" "$url" \
-		-- "$file" "$expect" "$t" $reuse >"$out" 2>&1 || true
+		-- "$file" "$expect" "$t" ${reuse:+"$reuse"} >"$out" 2>&1 || true
 	t1=$(tree_cpu_ticks "$pid")
 	res=$(grep '^RESULT' "$out" | head -n 1)
 	[ -n "$res" ] || res="RESULT requests=0 duration_us=1 p50_us=0 p99_us=0 p999_us=0 bad=1 wrapped=0 connect=0 read=0 write=0 timeout=0"
@@ -300,7 +300,7 @@ field() {
 bench_cc() {
 	local t=$BENCH_SRC pc="libxml-2.0 openssl libevent libevent_pthreads libevent_openssl
 		libmariadb jansson libconfig libargon2 libjwt"
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2046,SC2086
 	cc -std=gnu11 -O2 -g -Wall -Wextra -I"$t/src" -I"$t" $(pkg-config --cflags $pc) \
 		"$2" "$t/src/libwssgate.a" $(pkg-config --libs $pc) -lpthread -o "$1" ||
 		die "cannot build $2"
