@@ -256,14 +256,27 @@ detach(struct shard *s, uint64_t hash, const char *username)
 	return *pp != NULL ? unlink_at(s, pp) : NULL;
 }
 
-/* Live entry of `username`; an expired one is dropped on the way. */
+/*
+ * Live entry of `username`. An expired one is never served again (its
+ * expiry moves to the past, so a clock stepping back cannot revive it) and
+ * loses its secrets, but stays until replaced or evicted: when the store
+ * then returns the same password hash, wsg_credcache_put() keeps its
+ * verified-password MAC, so PasswordText users do not pay an argon2 run
+ * per `cache_ttl` (nor one per request in flight at that moment).
+ */
 static struct entry *
 find_live(struct shard *s, uint64_t hash, const char *username, int64_t now)
 {
-	struct entry **pp = find_link(s, hash, username), *e = *pp;
+	struct entry *e = *find_link(s, hash, username);
 
 	if (e != NULL && e->expires_at <= now) {
-		entry_free(unlink_at(s, pp));
+		if (e->expires_at != INT64_MIN) {
+			e->expires_at = INT64_MIN;
+			wsg_mem_free_secret(e->cred.digest_password,
+			                    e->cred.digest_password_len);
+			e->cred.digest_password = NULL;
+			e->cred.digest_password_len = 0;
+		}
 		e = NULL;
 	}
 	return e;
@@ -321,6 +334,13 @@ wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 		return;
 	}
 	old = detach(s, hash, username);
+	/* The same hash means the same password: what verified still does. */
+	if (old != NULL && old->verified && c->exists &&
+	    old->cred.password_hash != NULL && c->password_hash != NULL &&
+	    strcmp(old->cred.password_hash, c->password_hash) == 0) {
+		memcpy(e->mac, old->mac, sizeof(e->mac));
+		e->verified = 1;
+	}
 	if (old == NULL && s->count >= cc->shard_max)
 		old = detach(s, s->oldest->hash, s->oldest->username);
 	e->hnext = s->buckets[hash & s->mask];

@@ -42,8 +42,13 @@ int wsg_credcache_get(struct wsg_credcache *cc, const char *username,
 uint64_t wsg_credcache_generation(struct wsg_credcache *cc,
 				  const char *username);
 
-/* Stores a copy of `c` for `username`, replacing any entry; TTL from now.
- * Dropped when the user was invalidated since `generation` was read. */
+/*
+ * Stores a copy of `c` for `username`, replacing any entry; TTL from now.
+ * Dropped when the user was invalidated since `generation` was read. A
+ * verified password (wsg_credcache_mark_verified()) of the replaced entry,
+ * live or expired, stays verified when `c` has the same password hash; an
+ * invalidated entry is gone and leaves nothing behind.
+ */
 void wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 		       const struct wsg_cred *c, int64_t now,
 		       uint64_t generation);

@@ -200,13 +200,14 @@ forward(struct wsg_request *r)
 	 * (unless the route keeps it) and non-relayable role-next blocks. */
 	changed = wsg_soap_remove_next_headers(&r->msg);
 	if (r->route->strip_security_header && r->tok.security != NULL) {
-		xmlUnlinkNode(r->tok.security);
-		xmlFreeNode(r->tok.security);
+		wsg_soap_remove_header(&r->msg, r->tok.security);
 		r->tok.security = NULL;
 		changed++;
 	}
 	if (changed > 0) {
-		if (wsg_soap_serialize(&r->msg, &body, &len) != WSG_OK) {
+		if (wsg_soap_relay(&r->msg, (const char *)evbuffer_pullup(in, -1),
+				   evbuffer_get_length(in), &body,
+				   &len) != WSG_OK) {
 			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
 				      "cannot serialise the envelope");
 			reply_fault(r, r->msg.version, WSG_FAULT_SERVER);

@@ -31,6 +31,13 @@ struct wsg_soap_limits {
 	size_t max_nodes;        /* elements in the document, e.g. 100000 */
 };
 
+/* Where a child element of Header lay in the parsed bytes: [start, end). */
+struct wsg_soap_span {
+	xmlNodePtr node;
+	size_t start, end;
+	int removed;         /* taken out by wsg_soap_remove_header() */
+};
+
 /* A parsed envelope. `doc` owns every node; free with wsg_soap_msg_free(). */
 struct wsg_soap_msg {
 	xmlDocPtr doc;
@@ -40,6 +47,9 @@ struct wsg_soap_msg {
 	xmlNodePtr body;
 	int has_xml_decl;    /* the input began with an XML declaration */
 	char *encoding;      /* encoding to serialise in, e.g. "UTF-8", "UTF-16" */
+	struct wsg_soap_span *spans; /* Header's child elements, in order */
+	size_t n_spans;
+	int spans_ok;        /* spans are byte offsets of the (UTF-8) input */
 };
 
 /* Process-wide libxml2 setup; call once from main before threads start. */
@@ -71,6 +81,24 @@ void wsg_soap_msg_free(struct wsg_soap_msg *m);
  * had one. `*out` is malloc'ed; caller frees.
  */
 int wsg_soap_serialize(const struct wsg_soap_msg *m, char **out, size_t *len);
+
+/*
+ * Unlinks and frees the header block `header` (a child of m->header),
+ * remembering it for wsg_soap_relay().
+ */
+void wsg_soap_remove_header(struct wsg_soap_msg *m, xmlNodePtr header);
+
+/*
+ * The envelope to forward after header blocks were removed, given the
+ * `len` bytes at `in` that `m` was parsed from. When the input was UTF-8
+ * and every change to the tree went through wsg_soap_remove_header(), it
+ * is the input without the removed blocks' bytes, everything else exactly
+ * as the client sent it (no second serialisation: cheaper, and byte-exact
+ * for the upstream); otherwise it is wsg_soap_serialize(). `*out` is
+ * malloc'ed and NUL-terminated; caller frees.
+ */
+int wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
+		   char **out, size_t *out_len);
 
 /*
  * Builds a complete fault envelope for `fault` in SOAP `version`

@@ -176,6 +176,68 @@ test_invalidate(void **state)
 	wsg_credcache_free(cc);
 }
 
+/* A refresh from the store with the same hash keeps the verified password. */
+static void
+test_verified_survives_refresh(void **state)
+{
+	struct wsg_credcache *cc = wsg_credcache_new(100, 60);
+	struct wsg_cred h = cred_of("h", "d", 1, ""),
+	                h2 = cred_of("h2", NULL, 0, "");
+	struct wsg_cred none;
+
+	memset(&none, 0, sizeof(none));
+	wsg_credcache_put(cc, "alice", &h, 0);
+	wsg_credcache_mark_verified(cc, "alice", "h", "right", 5);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 59),
+	        WSG_OK);
+	/* Expired: neither served nor verified, even if the clock steps back.
+	 */
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 60),
+	        WSG_ERR_NOTFOUND);
+	assert_int_equal(get_status(cc, "alice", 60), WSG_ERR_NOTFOUND);
+	assert_int_equal(get_status(cc, "alice", 30), WSG_ERR_NOTFOUND);
+	/* The store answers the same hash: still verified, only that password.
+	 */
+	wsg_credcache_put(cc, "alice", &h, 61);
+	assert_int_equal(get_status(cc, "alice", 62), WSG_OK);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 62),
+	        WSG_OK);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "wrong", 5, 62),
+	        WSG_ERR_NOTFOUND);
+	/* A live entry replaced with the same hash keeps it too. */
+	wsg_credcache_put(cc, "alice", &h, 63);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 64),
+	        WSG_OK);
+	/* A new hash (password changed) does not. */
+	wsg_credcache_put(cc, "alice", &h2, 65);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 66),
+	        WSG_ERR_NOTFOUND);
+	wsg_credcache_mark_verified(cc, "alice", "h2", "right", 5);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 66),
+	        WSG_OK);
+	/* Invalidation leaves nothing to carry over. */
+	wsg_credcache_invalidate(cc, "alice");
+	wsg_credcache_put(cc, "alice", &h2, 67);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "right", 5, 68),
+	        WSG_ERR_NOTFOUND);
+	/* Neither does an unknown-name entry, nor does it receive one. */
+	wsg_credcache_put(cc, "bob", &none, 70);
+	wsg_credcache_mark_verified(cc, "bob", "h", "right", 5);
+	wsg_credcache_put(cc, "bob", &h, 71);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "bob", "right", 5, 72),
+	        WSG_ERR_NOTFOUND);
+	wsg_credcache_free(cc);
+}
+
 /* 64 entries = 4 per shard; the least recently stored go first. */
 static void
 test_eviction(void **state)
@@ -235,8 +297,8 @@ test_verified(void **state)
 	        {CHECK, "bob", "right", 2, WSG_ERR_NOTFOUND},
 	        {MARK, "bob", "right", 2, 0}, /* absent: no-op */
 	        {CHECK, "bob", "right", 2, WSG_ERR_NOTFOUND},
-	        {PUT, "alice", NULL, 3, 0}, /* replaced */
-	        {CHECK, "alice", "right", 4, WSG_ERR_NOTFOUND},
+	        {PUT, "alice", NULL, 3, 0}, /* replaced, same hash */
+	        {CHECK, "alice", "right", 4, WSG_OK},
 	        {MARK, "alice", "right", 4, 0},
 	        {CHECK, "alice", "right", 62, WSG_OK},
 	        {CHECK, "alice", "right", 63, WSG_ERR_NOTFOUND}, /* expired */
@@ -420,11 +482,13 @@ test_mark_verified_needs_the_checked_hash(void **state)
 
 	wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
 	wsg_credcache_mark_verified(cc, "alice", "old-hash", "old-pw", 6);
-	assert_int_equal(wsg_credcache_check_verified(cc, "alice", "old-pw", 6, 1),
-	                 WSG_ERR_NOTFOUND);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "old-pw", 6, 1),
+	        WSG_ERR_NOTFOUND);
 	wsg_credcache_mark_verified(cc, "alice", "new-hash", "new-pw", 6);
-	assert_int_equal(wsg_credcache_check_verified(cc, "alice", "new-pw", 6, 1),
-	                 WSG_OK);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "new-pw", 6, 1),
+	        WSG_OK);
 	wsg_credcache_free(cc);
 }
 
@@ -465,6 +529,7 @@ main(void)
 	        cmocka_unit_test(test_invalidate),
 	        cmocka_unit_test(test_eviction),
 	        cmocka_unit_test(test_verified),
+	        cmocka_unit_test(test_verified_survives_refresh),
 	        cmocka_unit_test(test_nothing_cached),
 	        cmocka_unit_test(test_concurrent),
 	};

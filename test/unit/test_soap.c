@@ -694,6 +694,152 @@ test_utf8_serialize_keeps_content(void **state)
 	assert_int_equal(len, 0);
 }
 
+/* Removes the element starting with `needle` from `src`; returns the rest. */
+static char *
+without(const char *src, const char *needle, const char *end_tag)
+{
+	const char *a = strstr(src, needle), *b;
+
+	assert_non_null(a);
+	b = strstr(a, end_tag);
+	assert_non_null(b);
+	b += strlen(end_tag);
+	return wsg_mem_printf("%.*s%s", (int)(a - src), src, b);
+}
+
+/* Relays after removing the header block whose start tag begins `needle`. */
+static void
+expect_relay_cut(const char *src, size_t len, const char *needle,
+                 const char *end_tag)
+{
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+	xmlNodePtr h;
+	char *out, *want;
+	size_t out_len;
+
+	assert_int_equal(parse(src, len, NULL, &m, &err), WSG_OK);
+	assert_true(m.spans_ok);
+	for (h = xmlFirstElementChild(m.header); h != NULL;
+	     h = xmlNextElementSibling(h))
+		if (strcmp((const char *)h->name, "Security") == 0)
+			break;
+	assert_non_null(h);
+	wsg_soap_remove_header(&m, h);
+	assert_int_equal(wsg_soap_relay(&m, src, len, &out, &out_len), WSG_OK);
+	want = without(src, needle, end_tag);
+	assert_int_equal(out_len, strlen(want));
+	assert_string_equal(out, want);
+	free(want);
+	free(out);
+	wsg_soap_msg_free(&m);
+}
+
+static void
+test_relay_cuts_removed_blocks(void **state)
+{
+	static const char plain[] =
+	        "\xef\xbb\xbf<?xml version='1.0' encoding='UTF-8'?>\n" ENV11
+	        "\n <soap:Header>\n  <h:a xmlns:h=\"urn:h\">t</h:a>\n"
+	        "  <wsse:Security xmlns:wsse=\"" NS_WSSE "\" q=\"a>b\" "
+	        "soap:mustUnderstand=\"1\"><wsse:UsernameToken><wsse:Username>"
+	        "u</wsse:Username></wsse:UsernameToken></wsse:Security>\n"
+	        "  <h:b xmlns:h=\"urn:h\"/>\n </soap:Header>\n"
+	        " <soap:Body><m:x xmlns:m=\"urn:m\">\xc3\xa4&amp;</m:x>"
+	        "</soap:Body>" ENV_END "\n";
+	static const char empty_sec[] =
+	        ENV11 "<soap:Header><wsse:Security xmlns:wsse=\"" NS_WSSE
+	              "\"\n/></soap:Header><soap:Body/>" ENV_END;
+	static const char next[] =
+	        ENV11 "<soap:Header><n:x xmlns:n=\"urn:n\" "
+	              "soap:actor=\"" WSG_SOAP11_ACTOR_NEXT
+	              "\">1</n:x><h:k xmlns:h=\"urn:h\">2</h:k><n:y "
+	              "xmlns:n=\"urn:n\" "
+	              "soap:actor=\"" WSG_SOAP11_ACTOR_NEXT "\"/></soap:Header>"
+	              "<soap:Body/>" ENV_END;
+	static const char next_out[] = ENV11
+	        "<soap:Header><h:k xmlns:h=\"urn:h\">2</h:k></soap:Header>"
+	        "<soap:Body/>" ENV_END;
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+	char *big, *pad, *attrs, *out;
+	size_t out_len, i;
+
+	/* Client bytes kept exactly: BOM, declaration, whitespace, escapes. */
+	expect_relay_cut(plain, strlen(plain), "<wsse:Security",
+	                 "</wsse:Security>");
+	expect_relay_cut(empty_sec, strlen(empty_sec), "<wsse:Security", "/>");
+
+	/* Far into a large input (the parser has shrunk its buffer by then),
+	 * and a start tag longer than the parser's look-back. */
+	pad = wsg_mem_alloc(200001);
+	memset(pad, 'p', 200000);
+	pad[200000] = '\0';
+	attrs = wsg_mem_alloc(40 * 10 + 1);
+	for (i = 0; i < 40; i++)
+		snprintf(attrs + i * 10, 11, " a%02zu=\"x>y\"", i);
+	big = wsg_mem_printf(ENV11
+	                     "<soap:Header><h:pad xmlns:h=\"urn:h\">%s</h:pad>"
+	                     "<wsse:Security xmlns:wsse=\"" NS_WSSE "\"%s>%s"
+	                     "</wsse:Security></soap:Header><soap:Body>%s</"
+	                     "soap:Body>" ENV_END,
+	                     pad, attrs, pad, pad);
+	expect_relay_cut(big, strlen(big), "<wsse:Security",
+	                 "</wsse:Security>");
+	free(big);
+	free(attrs);
+	free(pad);
+
+	/* Role-next blocks removed by wsg_soap_remove_next_headers(). */
+	assert_int_equal(parse(next, strlen(next), NULL, &m, &err), WSG_OK);
+	assert_int_equal(wsg_soap_remove_next_headers(&m), 2);
+	assert_int_equal(wsg_soap_relay(&m, next, strlen(next), &out, &out_len),
+	                 WSG_OK);
+	assert_string_equal(out, next_out);
+	free(out);
+	wsg_soap_msg_free(&m);
+
+	/* A change made outside wsg_soap_remove_header(): serialised. */
+	assert_int_equal(parse(plain, strlen(plain), NULL, &m, &err), WSG_OK);
+	m.spans_ok = 0;
+	wsg_soap_remove_header(&m, xmlFirstElementChild(m.header));
+	assert_int_equal(
+	        wsg_soap_relay(&m, plain, strlen(plain), &out, &out_len),
+	        WSG_OK);
+	assert_null(strstr(out, "<h:a"));
+	assert_non_null(strstr(out, "<wsse:Security"));
+	assert_int_equal((unsigned char)out[0], '<');
+	free(out);
+	wsg_soap_msg_free(&m);
+
+	assert_int_equal(wsg_soap_relay(&m, plain, 1, &out, &out_len),
+	                 WSG_ERR_INVAL);
+	assert_null(out);
+}
+
+static void
+test_relay_utf16_serialised(void **state)
+{
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+	size_t len, out_len;
+	char *in, *out, *ascii;
+
+	in = utf16(utf16_src, 0, &len);
+	assert_int_equal(parse(in, len, NULL, &m, &err), WSG_OK);
+	assert_false(m.spans_ok);
+	wsg_soap_remove_header(&m, xmlFirstElementChild(m.header));
+	assert_int_equal(wsg_soap_relay(&m, in, len, &out, &out_len), WSG_OK);
+	assert_int_equal((unsigned char)out[0], 0xFF);
+	assert_int_equal((unsigned char)out[1], 0xFE);
+	ascii = ascii_of_utf16le(out, out_len);
+	assert_non_null(strstr(ascii, "<soap:Body>"));
+	free(ascii);
+	free(out);
+	wsg_soap_msg_free(&m);
+	free(in);
+}
+
 /* What every fault must look like, written independently of soap.c's table. */
 struct fault_expect {
 	enum wsg_fault fault;
@@ -1430,6 +1576,8 @@ main(void)
 	        cmocka_unit_test(test_utf16_round_trip),
 	        cmocka_unit_test(test_encodings),
 	        cmocka_unit_test(test_utf8_serialize_keeps_content),
+	        cmocka_unit_test(test_relay_cuts_removed_blocks),
+	        cmocka_unit_test(test_relay_utf16_serialised),
 	        cmocka_unit_test(test_fault_bodies),
 	        cmocka_unit_test(test_fault_none_refused),
 	        cmocka_unit_test(test_fault_names),
