@@ -186,7 +186,7 @@ test_verified_survives_refresh(void **state)
 	struct wsg_cred none;
 
 	memset(&none, 0, sizeof(none));
-	wsg_credcache_put(cc, "alice", &h, 0);
+	wsg_credcache_put(cc, "alice", &h, 0, wsg_credcache_generation(cc, "alice"));
 	wsg_credcache_mark_verified(cc, "alice", "h", "right", 5);
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 59),
@@ -200,7 +200,7 @@ test_verified_survives_refresh(void **state)
 	assert_int_equal(get_status(cc, "alice", 30), WSG_ERR_NOTFOUND);
 	/* The store answers the same hash: still verified, only that password.
 	 */
-	wsg_credcache_put(cc, "alice", &h, 61);
+	wsg_credcache_put(cc, "alice", &h, 61, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 62), WSG_OK);
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 62),
@@ -209,12 +209,12 @@ test_verified_survives_refresh(void **state)
 	        wsg_credcache_check_verified(cc, "alice", "wrong", 5, 62),
 	        WSG_ERR_NOTFOUND);
 	/* A live entry replaced with the same hash keeps it too. */
-	wsg_credcache_put(cc, "alice", &h, 63);
+	wsg_credcache_put(cc, "alice", &h, 63, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 64),
 	        WSG_OK);
 	/* A new hash (password changed) does not. */
-	wsg_credcache_put(cc, "alice", &h2, 65);
+	wsg_credcache_put(cc, "alice", &h2, 65, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 66),
 	        WSG_ERR_NOTFOUND);
@@ -224,14 +224,14 @@ test_verified_survives_refresh(void **state)
 	        WSG_OK);
 	/* Invalidation leaves nothing to carry over. */
 	wsg_credcache_invalidate(cc, "alice");
-	wsg_credcache_put(cc, "alice", &h2, 67);
+	wsg_credcache_put(cc, "alice", &h2, 67, wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 68),
 	        WSG_ERR_NOTFOUND);
 	/* Neither does an unknown-name entry, nor does it receive one. */
-	wsg_credcache_put(cc, "bob", &none, 70);
+	wsg_credcache_put(cc, "bob", &none, 70, wsg_credcache_generation(cc, "bob"));
 	wsg_credcache_mark_verified(cc, "bob", "h", "right", 5);
-	wsg_credcache_put(cc, "bob", &h, 71);
+	wsg_credcache_put(cc, "bob", &h, 71, wsg_credcache_generation(cc, "bob"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "bob", "right", 5, 72),
 	        WSG_ERR_NOTFOUND);
