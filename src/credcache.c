@@ -28,6 +28,9 @@ struct entry {
 	unsigned char mac[MAC_LEN]; /* HMAC of the verified password */
 };
 
+/* Long-expired entries freed by one put, at most: bounds the time locked. */
+#define RECLAIM_PER_PUT 8
+
 struct shard {
 	pthread_mutex_t lock;
 	struct entry **buckets;
@@ -313,9 +316,10 @@ void
 wsg_credcache_put(struct wsg_credcache *cc, const char *username,
                   const struct wsg_cred *c, int64_t now, uint64_t generation)
 {
-	struct entry *e, *old;
+	struct entry *e, *old, *stale[RECLAIM_PER_PUT];
 	struct shard *s;
 	uint64_t hash;
+	size_t i, n_stale = 0;
 
 	if (cc->ttl <= 0 || cc->shard_max == 0 ||
 	    name_hash(cc, username, &hash) != 0)
@@ -343,6 +347,13 @@ wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 	}
 	if (old == NULL && s->count >= cc->shard_max)
 		old = detach(s, s->oldest->hash, s->oldest->username);
+	/* Entries a whole TTL past their expiry carry no verified mark worth
+	 * keeping: reclaim a few per put, so a stream of unknown names does
+	 * not hold memory until the shard is full. */
+	while (n_stale < RECLAIM_PER_PUT && s->oldest != NULL &&
+	       s->oldest->expires_at + cc->ttl <= now)
+		stale[n_stale++] = detach(s, s->oldest->hash,
+		                          s->oldest->username);
 	e->hnext = s->buckets[hash & s->mask];
 	s->buckets[hash & s->mask] = e;
 	e->older = s->newest;
@@ -354,6 +365,8 @@ wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 	s->count++;
 	pthread_mutex_unlock(&s->lock);
 	entry_free(old);
+	for (i = 0; i < n_stale; i++)
+		entry_free(stale[i]);
 }
 
 void

@@ -516,12 +516,43 @@ test_put_after_invalidation_is_dropped(void **state)
 	wsg_credcache_free(cc);
 }
 
+/* Entries a TTL past expiry are reclaimed by later puts (unknown-name floods). */
+static void
+test_long_expired_entries_reclaimed(void **state)
+{
+	struct wsg_credcache *cc = wsg_credcache_new(100000, 60);
+	struct wsg_cred in = cred_of("h", NULL, 0, "");
+	char name[32];
+	int i;
+
+	wsg_credcache_put(cc, "alice", &in, 0,
+	                  wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_mark_verified(cc, "alice", "h", "pw", 2);
+	/* Expired but recent: a refresh keeps the verified mark. */
+	wsg_credcache_put(cc, "alice", &in, 61,
+	                  wsg_credcache_generation(cc, "alice"));
+	assert_int_equal(wsg_credcache_check_verified(cc, "alice", "pw", 2, 62),
+	                 WSG_OK);
+	/* A TTL past expiry: puts into every shard reclaim it. */
+	for (i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "ghost-%d", i);
+		wsg_credcache_put(cc, name, &in, 61 + 60 + 60,
+		                  wsg_credcache_generation(cc, name));
+	}
+	wsg_credcache_put(cc, "alice", &in, 182,
+	                  wsg_credcache_generation(cc, "alice"));
+	assert_int_equal(wsg_credcache_check_verified(cc, "alice", "pw", 2, 182),
+	                 WSG_ERR_NOTFOUND);
+	wsg_credcache_free(cc);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_mark_verified_needs_the_checked_hash),
 	        cmocka_unit_test(test_put_after_invalidation_is_dropped),
+	        cmocka_unit_test(test_long_expired_entries_reclaimed),
 	        cmocka_unit_test(test_put_get_copy),
 	        cmocka_unit_test(test_miss_clears_out),
 	        cmocka_unit_test(test_ttl_expiry),
