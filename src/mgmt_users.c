@@ -115,32 +115,43 @@ out:
 	free(search);
 }
 
+/*
+ * The `domain` check, the connection and the user named in the path, for
+ * the read-only resources; on failure the answer is already sent.
+ */
+static int
+load_user(struct wsg_mgmt_req *r, const char *user, struct wsg_db_conn **c,
+          struct wsg_user_record **rec)
+{
+	struct wsg_error err;
+	int rc;
+
+	wsg_error_clear(&err);
+	rc = wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                           WSG_MGMT_E_REQUEST_DOT);
+	if (rc == WSG_OK)
+		rc = wsg_mgmt_db(r, c);
+	if (rc != WSG_OK)
+		return rc;
+	rc = wsg_userstore_get(*c, user, rec, &err);
+	if (rc == WSG_ERR_NOTFOUND)
+		not_found(r, user);
+	else if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, &err);
+	return rc;
+}
+
 void
 wsg_mgmt_user_show(struct wsg_mgmt_req *r)
 {
 	const char *user = r->seg[1];
 	struct wsg_user_record *rec = NULL;
 	struct wsg_db_conn *c = NULL;
-	struct wsg_error err;
 	json_t *roles;
 	const char *p;
-	int rc;
 
-	wsg_error_clear(&err);
-	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
-	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+	if (load_user(r, user, &c, &rec) != WSG_OK)
 		return;
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		return;
-	rc = wsg_userstore_get(c, user, &rec, &err);
-	if (rc == WSG_ERR_NOTFOUND) {
-		not_found(r, user);
-		return;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		return;
-	}
 	roles = json_array();
 	for (p = rec->roles; *p != '\0';) {
 		size_t len = strcspn(p, ",");
@@ -601,24 +612,10 @@ wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
 	const char *user = r->seg[1];
 	struct wsg_user_record *rec = NULL;
 	struct wsg_db_conn *c = NULL;
-	struct wsg_error err;
-	int rc, was_locked;
+	int was_locked;
 
-	wsg_error_clear(&err);
-	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
-	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+	if (load_user(r, user, &c, &rec) != WSG_OK)
 		return;
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		return;
-	rc = wsg_userstore_get(c, user, &rec, &err);
-	if (rc == WSG_ERR_NOTFOUND) {
-		not_found(r, user);
-		return;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		return;
-	}
 	was_locked =
 	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
 	                           strlen(user), wsg_lockout_now_ms());
