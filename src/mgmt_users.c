@@ -116,6 +116,31 @@ out:
 }
 
 /*
+ * Inside a transaction: locks the user's row (its id in `*uid`) and loads
+ * it; a missing user is answered 404, a store error 500/503 (the answer
+ * is then sent).
+ */
+static int
+tx_lock_user(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
+             uint64_t *uid, struct wsg_user_record **rec)
+{
+	struct wsg_error err;
+	int rc;
+
+	wsg_error_clear(&err);
+	rc = wsg_userstore_tx_lock_user(c, user, uid, &err);
+	if (rc == WSG_OK && *uid == 0)
+		rc = WSG_ERR_NOTFOUND;
+	if (rc == WSG_OK)
+		rc = wsg_userstore_get(c, user, rec, &err);
+	if (rc == WSG_ERR_NOTFOUND)
+		not_found(r, user);
+	else if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, &err);
+	return rc;
+}
+
+/*
  * The `domain` check, the connection and the user named in the path, for
  * the read-only resources; on failure the answer is already sent.
  */
@@ -356,17 +381,8 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 	in_tx = 1;
 	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
-	rc = wsg_userstore_tx_lock_user(c, user, &uid, &err);
-	if (rc == WSG_OK && uid != 0)
-		rc = wsg_userstore_get(c, user, &rec, &err);
-	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
-		not_found(r, user);
+	if (tx_lock_user(r, c, user, &uid, &rec) != WSG_OK)
 		goto out;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
 	target_admin = wsg_mgmt_result_has(admins, user);
 	if (target_admin && rec->created_by == NULL) {
 		wsg_mgmt_audit(r, "mgmt_denied",
@@ -556,17 +572,8 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	in_tx = 1;
 	if (wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
 		goto out;
-	rc = wsg_userstore_tx_lock_user(c, user, &uid, &err);
-	if (rc == WSG_OK && uid != 0)
-		rc = wsg_userstore_get(c, user, &now, &err);
-	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
-		not_found(r, user);
+	if (tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
 		goto out;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
 	/* Changed meanwhile (re-created, promoted, new password): start over.
 	 */
 	if (now->id != rec->id ||
