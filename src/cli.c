@@ -191,7 +191,8 @@ cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
 			  &sealed_len, err);
 	if (rc == WSG_OK)
-		rc = wsg_userstore_add_user(c, argv[0], hash, sealed,
+		rc = wsg_userstore_add_user(c, cfg->management.admin_role,
+					    argv[0], hash, sealed,
 					    sealed_len, roles, nroles, NULL,
 					    err);
 	if (rc == WSG_OK)
@@ -223,7 +224,8 @@ cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
 			  &sealed_len, err);
 	if (rc == WSG_OK)
-		rc = wsg_userstore_set_password(c, argv[0], hash, sealed,
+		rc = wsg_userstore_set_password(c, cfg->management.admin_role,
+						argv[0], hash, sealed,
 						sealed_len, err);
 	if (rc == WSG_OK)
 		printf("changed the password of %s\n", argv[0]);
@@ -278,6 +280,7 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	 char **argv, FILE *in, struct wsg_error *err)
 {
 	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : "";
+	const char *admin_role = cfg->management.admin_role;
 
 	if (strcmp(noun, "db") == 0 && strcmp(verb, "init") == 0 && argc == 2)
 		return cmd_db_init(cfg, c, err);
@@ -292,15 +295,19 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 			return cmd_user_passwd(cfg, c, argc - 2, argv + 2, in,
 					       err);
 		if (strcmp(verb, "del") == 0 && argc == 3)
-			return wsg_userstore_del_user(c, argv[2], err);
+			return wsg_userstore_del_user(c, admin_role, argv[2],
+						      err);
 	}
 	if (strcmp(noun, "role") == 0) {
 		if (strcmp(verb, "add") == 0 && argc == 3)
-			return wsg_userstore_add_role(c, argv[2], err);
+			return wsg_userstore_add_role(c, admin_role, argv[2],
+						      err);
 		if (strcmp(verb, "grant") == 0 && argc == 4)
-			return wsg_userstore_grant(c, argv[2], argv[3], err);
+			return wsg_userstore_grant(c, admin_role, argv[2],
+						   argv[3], err);
 		if (strcmp(verb, "revoke") == 0 && argc == 4)
-			return wsg_userstore_revoke(c, argv[2], argv[3], err);
+			return wsg_userstore_revoke(c, admin_role, argv[2],
+						    argv[3], err);
 	}
 	return WSG_ERR_INVAL;
 }

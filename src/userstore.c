@@ -393,12 +393,58 @@ exec_ids(struct wsg_db_conn *c, const char *sql, const char *a, const char *b,
 	return rc;
 }
 
+/* The first column of the first row as an id; 0 when there is no row. */
+static uint64_t
+first_id(const struct wsg_db_result *res)
+{
+	if (res == NULL || res->nrows == 0 || res->ncols < 1 ||
+	    res->cells[0] == NULL)
+		return 0;
+	return strtoull(res->cells[0], NULL, 10);
+}
+
+static int
+lock_id(struct wsg_db_conn *c, const char *sql, const char *name, uint64_t *id,
+        struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(name);
+	int rc;
+
+	*id = 0;
+	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
+	if (rc == WSG_OK)
+		*id = first_id(res);
+	wsg_db_result_free(res);
+	return rc;
+}
+
+/* Opens a write transaction whose first lock is the admin role's row, the
+ * row every management API write locks first too (wsg_mgmt_tx_admins): CLI
+ * and API writers then queue on one row instead of deadlocking on user and
+ * role rows taken in different orders. Rolled back on failure. */
+static int
+begin_write(struct wsg_db_conn *c, const char *admin_role,
+            struct wsg_error *err)
+{
+	uint64_t id;
+	int rc;
+
+	rc = wsg_db_begin(c, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = lock_id(c, SQL_ROLE_ID_LOCKED, admin_role, &id, err);
+	if (rc != WSG_OK)
+		wsg_db_rollback(c);
+	return rc;
+}
+
 int
-wsg_userstore_add_user(struct wsg_db_conn *c, const char *username,
-                       const char *password_hash, const unsigned char *sealed,
-                       size_t sealed_len, const char *const *roles,
-                       size_t nroles, const char *created_by,
-                       struct wsg_error *err)
+wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
+                       const char *username, const char *password_hash,
+                       const unsigned char *sealed, size_t sealed_len,
+                       const char *const *roles, size_t nroles,
+                       const char *created_by, struct wsg_error *err)
 {
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_param p[4];
@@ -416,7 +462,7 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *username,
 		rc = wsg_userstore_check_name("role name", roles[i], 1, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = wsg_db_begin(c, err);
+	rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
 		goto out;
 	in_tx = 1;
@@ -458,8 +504,8 @@ out:
 }
 
 int
-wsg_userstore_del_user(struct wsg_db_conn *c, const char *username,
-                       struct wsg_error *err)
+wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
+                       const char *username, struct wsg_error *err)
 {
 	char uid[32];
 	int rc, in_tx = 0;
@@ -467,7 +513,7 @@ wsg_userstore_del_user(struct wsg_db_conn *c, const char *username,
 	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = wsg_db_begin(c, err);
+	rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
 		goto out;
 	in_tx = 1;
@@ -493,8 +539,8 @@ out:
 }
 
 int
-wsg_userstore_set_password(struct wsg_db_conn *c, const char *username,
-                           const char *password_hash,
+wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
+                           const char *username, const char *password_hash,
                            const unsigned char *sealed, size_t sealed_len,
                            struct wsg_error *err)
 {
@@ -508,7 +554,7 @@ wsg_userstore_set_password(struct wsg_db_conn *c, const char *username,
 		rc = check_secrets(password_hash, sealed, sealed_len, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = wsg_db_begin(c, err);
+	rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
 		goto out;
 	in_tx = 1;
@@ -545,8 +591,8 @@ wsg_userstore_list_users(struct wsg_db_conn *c, struct wsg_db_result **res,
 }
 
 int
-wsg_userstore_add_role(struct wsg_db_conn *c, const char *role,
-                       struct wsg_error *err)
+wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
+                       const char *role, struct wsg_error *err)
 {
 	char rid[32];
 	int rc, in_tx = 0;
@@ -554,7 +600,7 @@ wsg_userstore_add_role(struct wsg_db_conn *c, const char *role,
 	rc = wsg_userstore_check_name("role name", role, 1, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = wsg_db_begin(c, err);
+	rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
 		goto out;
 	in_tx = 1;
@@ -581,8 +627,9 @@ out:
 /* Validates both names, opens the transaction and reads both ids; either
  * missing is WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
 static int
-begin_user_role(struct wsg_db_conn *c, const char *username, const char *role,
-                char *uid, char *rid, size_t idlen, struct wsg_error *err)
+begin_user_role(struct wsg_db_conn *c, const char *admin_role,
+                const char *username, const char *role, char *uid, char *rid,
+                size_t idlen, struct wsg_error *err)
 {
 	int rc;
 
@@ -591,7 +638,7 @@ begin_user_role(struct wsg_db_conn *c, const char *username, const char *role,
 		rc = wsg_userstore_check_name("role name", role, 1, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = wsg_db_begin(c, err);
+	rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, idlen, err);
@@ -609,13 +656,15 @@ begin_user_role(struct wsg_db_conn *c, const char *username, const char *role,
 }
 
 int
-wsg_userstore_grant(struct wsg_db_conn *c, const char *username,
-                    const char *role, struct wsg_error *err)
+wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
+                    const char *username, const char *role,
+                    struct wsg_error *err)
 {
 	char uid[32], rid[32];
 	int rc, in_tx = 0;
 
-	rc = begin_user_role(c, username, role, uid, rid, sizeof(uid), err);
+	rc = begin_user_role(c, admin_role, username, role, uid, rid,
+	                     sizeof(uid), err);
 	if (rc != WSG_OK)
 		goto out;
 	in_tx = 1;
@@ -632,14 +681,16 @@ out:
 }
 
 int
-wsg_userstore_revoke(struct wsg_db_conn *c, const char *username,
-                     const char *role, struct wsg_error *err)
+wsg_userstore_revoke(struct wsg_db_conn *c, const char *admin_role,
+                     const char *username, const char *role,
+                     struct wsg_error *err)
 {
 	unsigned long long affected = 0;
 	char uid[32], rid[32];
 	int rc, in_tx = 0;
 
-	rc = begin_user_role(c, username, role, uid, rid, sizeof(uid), err);
+	rc = begin_user_role(c, admin_role, username, role, uid, rid,
+	                     sizeof(uid), err);
 	if (rc != WSG_OK)
 		goto out;
 	in_tx = 1;
@@ -673,16 +724,6 @@ param_id(struct idbuf *b, uint64_t id)
 {
 	snprintf(b->s, sizeof(b->s), "%llu", (unsigned long long)id);
 	return param_str(b->s);
-}
-
-/* The first column of the first row as an id; 0 when there is no row. */
-static uint64_t
-first_id(const struct wsg_db_result *res)
-{
-	if (res == NULL || res->nrows == 0 || res->ncols < 1 ||
-	    res->cells[0] == NULL)
-		return 0;
-	return strtoull(res->cells[0], NULL, 10);
 }
 
 static const char SQL_FIND_USERS[] =
@@ -790,21 +831,6 @@ wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
 
 /* -------- management API changes inside the caller's transaction -------- */
 
-static int
-lock_id(struct wsg_db_conn *c, const char *sql, const char *name, uint64_t *id,
-        struct wsg_error *err)
-{
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p = param_str(name);
-	int rc;
-
-	*id = 0;
-	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
-	if (rc == WSG_OK)
-		*id = first_id(res);
-	wsg_db_result_free(res);
-	return rc;
-}
 
 int
 wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,

@@ -53,23 +53,28 @@ int wsg_userstore_init_schema(struct wsg_db_conn *c, const char *schema_path,
 			      struct wsg_error *err);
 
 /*
+ * -------- CLI changes --------
+ * Each is one transaction whose first lock is the row of `admin_role` (the
+ * configured management.admin_role), the row every management API write
+ * locks first as well, so CLI and API writers never deadlock.
+ *
  * Adds a user with its roles (each created if missing) in one transaction.
  * `roles` may be NULL when nroles is 0; `sealed` NULL for no digest secret;
  * `created_by` NULL when made by the CLI. WSG_ERR_EXISTS if the name is taken.
  */
-int wsg_userstore_add_user(struct wsg_db_conn *c, const char *username,
-			   const char *password_hash,
+int wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
+			   const char *username, const char *password_hash,
 			   const unsigned char *sealed, size_t sealed_len,
 			   const char *const *roles, size_t nroles,
 			   const char *created_by, struct wsg_error *err);
 
 /* Deletes a user and its role mappings. WSG_ERR_NOTFOUND if absent. */
-int wsg_userstore_del_user(struct wsg_db_conn *c, const char *username,
-			   struct wsg_error *err);
+int wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
+			   const char *username, struct wsg_error *err);
 
 /* Replaces the hash and sealed secret. WSG_ERR_NOTFOUND if absent. */
-int wsg_userstore_set_password(struct wsg_db_conn *c, const char *username,
-			       const char *password_hash,
+int wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
+			       const char *username, const char *password_hash,
 			       const unsigned char *sealed, size_t sealed_len,
 			       struct wsg_error *err);
 
@@ -81,12 +86,14 @@ int wsg_userstore_list_users(struct wsg_db_conn *c, struct wsg_db_result **res,
 /* Role changes. add: WSG_ERR_EXISTS if present. grant: user and role must
  * exist (WSG_ERR_NOTFOUND), granting twice is WSG_OK. revoke: WSG_ERR_NOTFOUND
  * if the user does not hold the role. */
-int wsg_userstore_add_role(struct wsg_db_conn *c, const char *role,
-			   struct wsg_error *err);
-int wsg_userstore_grant(struct wsg_db_conn *c, const char *username,
-			const char *role, struct wsg_error *err);
-int wsg_userstore_revoke(struct wsg_db_conn *c, const char *username,
-			 const char *role, struct wsg_error *err);
+int wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
+			   const char *role, struct wsg_error *err);
+int wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
+			const char *username, const char *role,
+			struct wsg_error *err);
+int wsg_userstore_revoke(struct wsg_db_conn *c, const char *admin_role,
+			 const char *username, const char *role,
+			 struct wsg_error *err);
 
 /* -------- management API reads (blocking connection) -------- */
 

@@ -4,6 +4,8 @@ and that user/role changes take effect on the data plane after cache_ttl (1 s he
 import os
 import re
 import stat
+import subprocess
+import threading
 import time
 
 import pytest
@@ -207,3 +209,39 @@ def test_user_del_takes_effect(gateway):
     gateway.cli_ok("user", "del", "frank")
     assert "frank" not in user_list(gateway)
     assert eventually(lambda: rejected(gateway, "frank", pw)), "deleted user still accepted"
+
+
+def test_cli_writes_queue_on_admin_role_row(configured):
+    """Every CLI write takes the admin role's row first, as every management API write does,
+    so the two queue instead of deadlocking on user and role rows locked in other orders."""
+    pw = "gina-Pw-5e5e"
+    wsg.SENT_SECRETS.add(pw)
+    configured.cli_ok("user", "add", "gina", stdin=pw + "\n")
+    if "admin" not in configured.db.sql("SELECT name FROM roles", "wssgate").split():
+        configured.cli_ok("role", "add", "admin")
+    db = configured.db
+    holder = subprocess.Popen(
+        ["mariadb", "--no-defaults", "--socket=" + db.socket, "-u", db.user, "--batch", "--unbuffered",
+         "--skip-column-names", "wssgate"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=wsg.clean_env())
+    try:
+        holder.stdin.write("START TRANSACTION;\n"
+                           "SELECT 'locked' FROM roles WHERE name = 'admin' FOR UPDATE;\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "locked"
+        results = {}
+        worker = threading.Thread(target=lambda: results.setdefault(
+            "r", configured.cli("role", "grant", "gina", "echo-users")))
+        worker.start()
+        worker.join(1.5 * wsg.TIME_SCALE)
+        assert worker.is_alive(), "role grant did not wait for the admin role's row"
+        assert "echo-users" not in user_list(configured)["gina"][0]
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.flush()
+        worker.join(30 * wsg.TIME_SCALE)
+        assert not worker.is_alive(), "role grant still waiting after the lock was released"
+        assert results["r"].returncode == 0, results["r"].err
+        assert user_list(configured)["gina"][0] == ["echo-users"]
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
