@@ -54,10 +54,12 @@ CREATE TABLE IF NOT EXISTS user_roles (
 		REFERENCES roles (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
--- Shared replay store (security.replay_store = "mariadb"): the decoded nonce
--- bytes are the key, so one INSERT is the atomic check-and-insert across all
--- gateways. expires_at is in seconds since the epoch; expired rows are
--- purged through the index.
+-- Shared replay store (security.replay_store = "mariadb"): the key is the
+-- hex SHA-256 of the decoded nonce bytes (fixed length for nonces up to the
+-- gateway's 256-byte cap), so one INSERT is the atomic check-and-insert
+-- across all gateways (src/replay_store.c). expires_at is in seconds since
+-- the epoch; expired rows are taken over by a new insert and purged through
+-- the index.
 CREATE TABLE IF NOT EXISTS replay_nonces (
 	nonce VARBINARY(255) NOT NULL PRIMARY KEY,
 	expires_at BIGINT NOT NULL,

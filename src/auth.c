@@ -13,6 +13,7 @@
 #include "mem.h"
 #include "password.h"
 #include "replay.h"
+#include "replay_store.h"
 #include "userstore.h"
 #include "wsse.h"
 
@@ -206,12 +207,67 @@ route_allows_roles(const struct wsg_route_conf *rt, const char *roles)
 	return 0;
 }
 
+/* Every check passed: the request goes upstream as this user. */
+static void
+accept_user(struct wsg_request *r)
+{
+	r->user = wsg_mem_strdup(r->tok.username);
+	r->roles = wsg_mem_strdup(r->cred.roles ? r->cred.roles : "");
+	complete(r, WSG_OK);
+}
+
+static void
+refuse_replay(struct wsg_request *r)
+{
+	struct wsg_runtime *rt = r->worker->rt;
+
+	wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_refused : NULL);
+	wsg_error_set(&r->err, WSG_ERR_REPLAY, WSG_FAULT_INVALID_SECURITY,
+		      "nonce replayed");
+	complete(r, WSG_ERR_REPLAY);
+}
+
+/* Fails closed: a nonce the shared store could not record is refused. */
+static void
+shared_replay_cb(int status, void *arg)
+{
+	struct wsg_request *r = arg;
+
+	if (status == WSG_OK) {
+		accept_user(r);
+	} else if (status == WSG_ERR_REPLAY) {
+		refuse_replay(r);
+	} else {
+		wsg_error_set(&r->err, status, WSG_FAULT_SERVER,
+			      "shared replay store unavailable: %s",
+			      wsg_strerror(status));
+		complete(r, status);
+	}
+}
+
+/* The worker's cache accepted the nonce; now every gateway's must. */
+static void
+check_shared_replay(struct wsg_request *r, int64_t expires_at, int64_t now)
+{
+	struct wsg_worker *w = r->worker;
+	int rc;
+
+	if (++w->replay_store_inserts % WSG_REPLAY_STORE_PURGE_EVERY == 0)
+		wsg_replay_store_purge(w->db, now);
+	rc = wsg_replay_store_insert(w->db, r->tok.nonce, r->tok.nonce_len,
+				     expires_at, now, shared_replay_cb, r);
+	if (rc != WSG_OK)
+		shared_replay_cb(rc, r);
+}
+
 /* The password matched: apply account, route policy and replay rules. */
 static void
 authorize(struct wsg_request *r)
 {
 	struct wsg_runtime *rt = r->worker->rt;
 	struct wsg_wsse_policy policy;
+	struct wsg_time now;
+	int64_t expires_at;
 	int rc;
 
 	if (r->locked) {
@@ -233,34 +289,30 @@ authorize(struct wsg_request *r)
 		fail_authentication(r, "user holds none of the route's roles");
 		return;
 	}
-	if (r->tok.nonce != NULL) {
-		struct wsg_time now = wall_now();
-
-		policy_of(r, &policy);
-		rc = wsg_replay_insert(rt->replay, r->tok.nonce,
-				       r->tok.nonce_len,
-				       wsg_wsse_nonce_expiry(&r->tok, &policy, now),
-				       now.sec);
-		if (rc == WSG_ERR_REPLAY) {
-			wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_refused
-						    : NULL);
-			wsg_error_set(&r->err, rc, WSG_FAULT_INVALID_SECURITY,
-				      "nonce replayed");
-			complete(r, rc);
-			return;
-		}
-		if (rc != WSG_OK) {
-			wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_full
-						    : NULL);
-			wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
-				      "replay cache full of live nonces");
-			complete(r, rc);
-			return;
-		}
+	if (r->tok.nonce == NULL) {
+		accept_user(r);
+		return;
 	}
-	r->user = wsg_mem_strdup(r->tok.username);
-	r->roles = wsg_mem_strdup(r->cred.roles ? r->cred.roles : "");
-	complete(r, WSG_OK);
+	now = wall_now();
+	policy_of(r, &policy);
+	expires_at = wsg_wsse_nonce_expiry(&r->tok, &policy, now);
+	rc = wsg_replay_insert(rt->replay, r->tok.nonce, r->tok.nonce_len,
+			       expires_at, now.sec);
+	if (rc == WSG_ERR_REPLAY) {
+		refuse_replay(r);
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_full : NULL);
+		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
+			      "replay cache full of live nonces");
+		complete(r, rc);
+		return;
+	}
+	if (rt->replay_shared)
+		check_shared_replay(r, expires_at, now.sec);
+	else
+		accept_user(r);
 }
 
 static void

@@ -744,26 +744,18 @@ cors_origins_cb(struct ctx *x, const config_setting_t *s, void *base)
 static void
 replay_store_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
-	static const char *const stores[] = {"memory", NULL};
+	static const char *const stores[] = {"memory", "mariadb", NULL};
 	struct wsg_security_conf *sec = base;
-	const char *v;
 	int c;
 
 	if (s == NULL) {
 		sec->replay_store = wsg_mem_strdup("memory");
 		return;
 	}
-	if ((v = string_value(x, s)) == NULL)
+	if ((c = choice_value(x, s, stores)) < 0)
 		return;
-	/* A valid design value whose shared store has not been built yet. */
-	if (strcmp(v, "mariadb") == 0) {
-		bad(x, s,
-		    "replay_store \"mariadb\" is not supported by this "
-		    "build yet");
-		return;
-	}
-	if ((c = choice_value(x, s, stores)) >= 0)
-		sec->replay_store = wsg_mem_strdup(stores[c]);
+	sec->replay_store = wsg_mem_strdup(stores[c]);
+	sec->replay_shared = c == 1;
 }
 
 static void

@@ -74,6 +74,7 @@ struct wsg_security_conf {
 	int64_t timestamp_ttl;
 	size_t nonce_cache_max;
 	char *replay_store;      /* "memory" | "mariadb" */
+	int replay_shared;       /* replay_store is "mariadb" */
 	int strict_bsp;
 	int opaque_faults;       /* every security fault is wss4j:SecurityError */
 	struct wsg_lockout_conf lockout;

@@ -206,6 +206,7 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	rt->stats = wsg_stats_new(cfg->routes, cfg->n_routes);
 	rt->metrics = wsg_metrics_new();
 	rt->replay = wsg_replay_new(cfg->security.nonce_cache_max);
+	rt->replay_shared = cfg->security.replay_shared;
 	rt->credcache = wsg_credcache_new(CREDCACHE_MAX,
 					  cfg->userstore.cache_ttl);
 	rt->lockout = wsg_lockout_new(cfg->security.lockout.max_entries,

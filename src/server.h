@@ -40,6 +40,7 @@ struct wsg_runtime {
 	struct wsg_metrics *metrics;  /* auth, caches, upstreams (/metrics) */
 	struct wsg_db_stats db_stats; /* the workers' pools, summed */
 	struct wsg_replay *replay;
+	int replay_shared;       /* security.replay_store "mariadb" at start */
 	struct wsg_credcache *credcache;
 	struct wsg_lockout *lockout;     /* failures per user and client */
 	struct wsg_password_pool *pwpool;
@@ -90,6 +91,7 @@ struct wsg_worker {
 	struct wsg_conn_table *conns;  /* the client connections it holds */
 	unsigned busy_conns;     /* connections with a request or answer */
 	uint64_t next_rid;
+	uint64_t replay_store_inserts; /* paces the shared store's purge */
 	unsigned inflight;
 	int draining;
 	int cutting;             /* drain_timeout passed: in-flight work cut */

@@ -304,6 +304,7 @@ test_defaults(void **state)
 	assert_int_equal(c->security.timestamp_ttl, 300);
 	assert_int_equal(c->security.nonce_cache_max, 1000000);
 	assert_string_equal(c->security.replay_store, "memory");
+	assert_int_equal(c->security.replay_shared, 0);
 	assert_int_equal(c->security.strict_bsp, 0);
 	assert_int_equal(c->security.opaque_faults, 0);
 	assert_int_equal(c->security.verify_threads, 2);
@@ -382,7 +383,7 @@ test_explicit_values(void **state)
 	        "  cors_origins = ( \"https://a.example\", \"http://b:8080\" ); "
 	        "};\n"
 	        "workers = 3;\n"
-	        "security = { replay_store = \"memory\"; strict_bsp = true;\n"
+	        "security = { replay_store = \"mariadb\"; strict_bsp = true;\n"
 	        "  opaque_faults = true;\n"
 	        "  nonce_cache_max = 100000000L; lockout = { window = 10; };\n"
 	        "  client_limit = { max_failures = 0; max_entries = 64; }; "
@@ -436,6 +437,8 @@ test_explicit_values(void **state)
 	assert_int_equal(c->workers, 3);
 	assert_int_equal(c->security.strict_bsp, 1);
 	assert_int_equal(c->security.opaque_faults, 1);
+	assert_string_equal(c->security.replay_store, "mariadb");
+	assert_int_equal(c->security.replay_shared, 1);
 	assert_int_equal(c->security.nonce_cache_max, 100000000);
 	assert_int_equal(c->security.lockout.window, 10);
 	assert_int_equal(c->security.lockout.max_failures, 5);
@@ -801,14 +804,10 @@ static const struct error_case error_cases[] = {
          {":3: management.bootstrap_admin: \"always\" is not one of \"off\", "
           "\"loopback\", \"any\""},
          1},
-        {"replay_store mariadb",
-         LISTEN "security = { replay_store = \"mariadb\"; };\n",
-         {":2: security.replay_store: replay_store \"mariadb\" is not "
-          "supported by this build yet"},
-         1},
         {"replay_store unknown",
          LISTEN "security = { replay_store = \"redis\"; };\n",
-         {":2: security.replay_store: \"redis\" is not one of \"memory\""},
+         {":2: security.replay_store: \"redis\" is not one of \"memory\", "
+          "\"mariadb\""},
          1},
         {"roles not strings",
          LISTEN ROUTE("roles = ( \"a\", \"\" );"),
