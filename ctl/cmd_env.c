@@ -153,17 +153,12 @@ static int
 read_login_password(const struct wsg_args *a, const char *user, const char *env,
                     char **pw, struct wsg_error *err)
 {
-	char *prompt;
+	char *prompt = wsg_mem_printf("Password for %s on %s: ", user, env);
 	int rc;
 
-	if (a->password_stdin)
-		rc = wsg_prompt_fd_line(0, "password", pw, err);
-	else {
-		prompt = wsg_mem_printf("Password for %s on %s: ", user, env);
-		rc = wsg_prompt_tty(prompt, 1, pw, err);
-		rc = wsg_prompt_no_tty(rc, "--password-stdin", err);
-		free(prompt);
-	}
+	rc = wsg_prompt_password(a->password_stdin, "password", prompt, pw,
+	                         err);
+	free(prompt);
 	if (rc == WSG_OK && (*pw)[0] == '\0') {
 		wsg_prompt_free(*pw);
 		*pw = NULL;

@@ -10,29 +10,16 @@
 #include "output.h"
 #include "session.h"
 
-/* "roles/<role>" with the role percent-encoded. */
-static char *
-role_resource(const char *role)
-{
-	char *esc = wsg_http_escape(role), *r;
-
-	r = wsg_mem_printf("roles/%s", esc);
-	free(esc);
-	return r;
-}
-
 int
 wsg_cmd_get_roles(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
 	json_t *answer = NULL;
 	char *res;
 	int rc;
 
-	res = a->npos == 1 ? role_resource(a->pos[0]) : wsg_mem_strdup("roles");
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc == WSG_OK)
-		rc = wsg_session_call(&s, "GET", res, NULL, &answer, err);
+	res = a->npos == 1 ? wsg_http_path("roles", a->pos[0])
+	                   : wsg_mem_strdup("roles");
+	rc = wsg_session_call_once(a, "GET", res, NULL, &answer, err);
 	if (rc != WSG_OK)
 		goto out;
 	if (a->format == WSG_FORMAT_JSON) {
@@ -49,47 +36,32 @@ wsg_cmd_get_roles(const struct wsg_args *a, struct wsg_error *err)
 out:
 	json_decref(answer);
 	free(res);
-	wsg_session_close(&s);
 	return rc;
 }
 
 int
 wsg_cmd_add_role(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
-	json_t *body, *answer = NULL;
+	json_t *body;
 	int rc;
 
 	body = json_pack("{s:s, s:s}", "role", a->pos[0], "domain", "");
 	if (body == NULL)
 		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 		                     "the role name must be UTF-8 text");
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc == WSG_OK)
-		rc = wsg_session_call(&s, "POST", "roles", body, &answer, err);
-	if (rc == WSG_OK)
-		wsg_output_status("Adding new role", a->pos[0], answer);
-	json_decref(answer);
+	rc = wsg_session_change(a, "POST", "roles", body, "Adding new role",
+	                        err);
 	json_decref(body);
-	wsg_session_close(&s);
 	return rc;
 }
 
 int
 wsg_cmd_delete_role(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
-	json_t *answer = NULL;
-	char *res = role_resource(a->pos[0]);
+	char *res = wsg_http_path("roles", a->pos[0]);
 	int rc;
 
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc == WSG_OK)
-		rc = wsg_session_call(&s, "DELETE", res, NULL, &answer, err);
-	if (rc == WSG_OK)
-		wsg_output_status("Deleting role", a->pos[0], answer);
-	json_decref(answer);
+	rc = wsg_session_change(a, "DELETE", res, NULL, "Deleting role", err);
 	free(res);
-	wsg_session_close(&s);
 	return rc;
 }

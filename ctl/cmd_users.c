@@ -14,15 +14,17 @@
 #include "prompt.h"
 #include "session.h"
 
-/* "users/<id>" with the ID percent-encoded. */
-static char *
-user_resource(const char *id)
+/* Appends `key=value` to the query of *res, the value percent-encoded. */
+static void
+add_query(char **res, const char *key, const char *value)
 {
-	char *esc = wsg_http_escape(id), *r;
+	char *esc = wsg_http_escape(value), *more;
 
-	r = wsg_mem_printf("users/%s", esc);
+	more = wsg_mem_printf("%s%c%s=%s", *res,
+	                      strchr(*res, '?') != NULL ? '&' : '?', key, esc);
 	free(esc);
-	return r;
+	free(*res);
+	*res = more;
 }
 
 /* The roles in a PUT /management/roles body. */
@@ -39,6 +41,19 @@ role_array(const char *const *roles, size_t n)
 		}
 	}
 	return arr;
+}
+
+/*
+ * A PUT /management/roles body that grants user `id` the roles `add` and
+ * revokes `remove`; NULL when a name is not UTF-8.
+ */
+static json_t *
+roles_body(const char *id, const char *const *add, size_t nadd,
+           const char *const *remove, size_t nremove)
+{
+	return json_pack("{s:s, s:s, s:o, s:o}", "userId", id, "domain", "",
+	                 "addedRoles", role_array(add, nadd), "removedRoles",
+	                 role_array(remove, nremove));
 }
 
 /* jansson refuses strings that are not UTF-8, and so does the API. */
@@ -60,18 +75,13 @@ read_new_password(int from_stdin, const char *what, const char *prompt,
 	char *again = NULL;
 	int rc;
 
-	*pw = NULL;
-	if (from_stdin) {
-		rc = wsg_prompt_fd_line(0, what, pw, err);
-	} else {
-		rc = wsg_prompt_tty(prompt, 1, pw, err);
-		if (rc == WSG_OK)
-			rc = wsg_prompt_tty("Re-enter the password: ", 1,
-			                    &again, err);
+	rc = wsg_prompt_password(from_stdin, what, prompt, pw, err);
+	if (rc == WSG_OK && !from_stdin) {
+		rc = wsg_prompt_password(
+		        0, what, "Re-enter the password: ", &again, err);
 		if (rc == WSG_OK && strcmp(*pw, again) != 0)
 			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 			                   "the passwords do not match");
-		rc = wsg_prompt_no_tty(rc, "--password-stdin", err);
 	}
 	if (rc == WSG_OK && (*pw)[0] == '\0')
 		rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
@@ -101,35 +111,20 @@ print_user(const json_t *u)
 int
 wsg_cmd_get_users(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
 	json_t *answer = NULL;
-	char *res = NULL, *esc;
+	char *res;
 	int rc;
 
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc != WSG_OK)
-		goto out;
 	if (a->npos == 1) {
-		res = user_resource(a->pos[0]);
+		res = wsg_http_path("users", a->pos[0]);
 	} else {
 		res = wsg_mem_strdup("users");
-		if (a->pattern != NULL && a->pattern[0] != '\0') {
-			esc = wsg_http_escape(a->pattern);
-			free(res);
-			res = wsg_mem_printf("users?pattern=%s", esc);
-			free(esc);
-		}
-		if (a->nroles == 1 && a->roles[0][0] != '\0') {
-			esc = wsg_http_escape(a->roles[0]);
-			char *more = wsg_mem_printf(
-			        "%s%crole=%s", res,
-			        strchr(res, '?') != NULL ? '&' : '?', esc);
-			free(res);
-			res = more;
-			free(esc);
-		}
+		if (a->pattern != NULL && a->pattern[0] != '\0')
+			add_query(&res, "pattern", a->pattern);
+		if (a->nroles == 1 && a->roles[0][0] != '\0')
+			add_query(&res, "role", a->roles[0]);
 	}
-	rc = wsg_session_call(&s, "GET", res, NULL, &answer, err);
+	rc = wsg_session_call_once(a, "GET", res, NULL, &answer, err);
 	if (rc != WSG_OK)
 		goto out;
 	if (a->format == WSG_FORMAT_JSON)
@@ -142,7 +137,6 @@ wsg_cmd_get_users(const struct wsg_args *a, struct wsg_error *err)
 out:
 	json_decref(answer);
 	free(res);
-	wsg_session_close(&s);
 	return rc;
 }
 
@@ -179,9 +173,7 @@ wsg_cmd_add_user(const struct wsg_args *a, struct wsg_error *err)
 	json_decref(body);
 	json_decref(answer);
 	answer = NULL;
-	body = json_pack("{s:s, s:s, s:o, s:o}", "userId", id, "domain", "",
-	                 "addedRoles", role_array(a->roles, a->nroles),
-	                 "removedRoles", json_array());
+	body = roles_body(id, a->roles, a->nroles, NULL, 0);
 	if (body == NULL) {
 		rc = not_utf8(err);
 		goto out;
@@ -208,19 +200,11 @@ out:
 int
 wsg_cmd_delete_user(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
-	json_t *answer = NULL;
-	char *res = user_resource(a->pos[0]);
+	char *res = wsg_http_path("users", a->pos[0]);
 	int rc;
 
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc == WSG_OK)
-		rc = wsg_session_call(&s, "DELETE", res, NULL, &answer, err);
-	if (rc == WSG_OK)
-		wsg_output_status("Deleting user", a->pos[0], answer);
-	json_decref(answer);
+	rc = wsg_session_change(a, "DELETE", res, NULL, "Deleting user", err);
 	free(res);
-	wsg_session_close(&s);
 	return rc;
 }
 
@@ -228,47 +212,32 @@ wsg_cmd_delete_user(const struct wsg_args *a, struct wsg_error *err)
 int
 wsg_cmd_unlock_user(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
-	json_t *body = json_object(), *answer = NULL;
-	char *user = user_resource(a->pos[0]);
+	json_t *body = json_object();
+	char *user = wsg_http_path("users", a->pos[0]);
 	char *res = wsg_mem_printf("%s/unlock", user);
 	int rc;
 
 	/* An empty object: libcurl sends a POST only with a body. */
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc == WSG_OK)
-		rc = wsg_session_call(&s, "POST", res, body, &answer, err);
-	if (rc == WSG_OK)
-		wsg_output_status("Unlocking user", a->pos[0], answer);
-	json_decref(answer);
+	rc = wsg_session_change(a, "POST", res, body, "Unlocking user", err);
 	json_decref(body);
 	free(res);
 	free(user);
-	wsg_session_close(&s);
 	return rc;
 }
 
 int
 wsg_cmd_update_user(const struct wsg_args *a, struct wsg_error *err)
 {
-	struct wsg_session s;
-	json_t *body, *answer = NULL;
+	json_t *body;
 	int rc;
 
-	body = json_pack(
-	        "{s:s, s:s, s:o, s:o}", "userId", a->pos[0], "domain", "",
-	        "addedRoles", role_array(a->add_roles, a->nadd_roles),
-	        "removedRoles", role_array(a->remove_roles, a->nremove_roles));
+	body = roles_body(a->pos[0], a->add_roles, a->nadd_roles,
+	                  a->remove_roles, a->nremove_roles);
 	if (body == NULL)
 		return not_utf8(err);
-	rc = wsg_session_open(&s, a->env, a, 1, err);
-	if (rc == WSG_OK)
-		rc = wsg_session_call(&s, "PUT", "roles", body, &answer, err);
-	if (rc == WSG_OK)
-		wsg_output_status("Updating roles of user", a->pos[0], answer);
-	json_decref(answer);
+	rc = wsg_session_change(a, "PUT", "roles", body,
+	                        "Updating roles of user", err);
 	json_decref(body);
-	wsg_session_close(&s);
 	return rc;
 }
 
@@ -283,14 +252,9 @@ wsg_cmd_change_password(const struct wsg_args *a, struct wsg_error *err)
 	rc = wsg_session_open(&s, a->env, a, 1, err);
 	if (rc != WSG_OK)
 		goto out;
-	if (a->password_stdin) {
-		rc = wsg_prompt_fd_line(0, "current password", &old, err);
-	} else {
-		prompt = wsg_mem_printf("Current password of %s: ",
-		                        s.cred.username);
-		rc = wsg_prompt_tty(prompt, 1, &old, err);
-		rc = wsg_prompt_no_tty(rc, "--password-stdin", err);
-	}
+	prompt = wsg_mem_printf("Current password of %s: ", s.cred.username);
+	rc = wsg_prompt_password(a->password_stdin, "current password", prompt,
+	                         &old, err);
 	if (rc != WSG_OK)
 		goto out;
 	rc = read_new_password(a->password_stdin, "new password",
@@ -303,7 +267,7 @@ wsg_cmd_change_password(const struct wsg_args *a, struct wsg_error *err)
 		rc = not_utf8(err);
 		goto out;
 	}
-	res = user_resource(s.cred.username);
+	res = wsg_http_path("users", s.cred.username);
 	rc = wsg_session_call(&s, "PATCH", res, body, &answer, err);
 	if (rc != WSG_OK)
 		goto out;

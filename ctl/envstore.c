@@ -274,26 +274,55 @@ get_string(json_t *obj, const char *key, int required, const char *what,
 	return WSG_OK;
 }
 
+/*
+ * Loads `file` and the object `name` of its section `key` in *entry,
+ * *root owning it. WSG_ERR_NOTFOUND, with err untouched, when there is
+ * none: the caller says what the operator can do about it.
+ */
+static int
+load_entry(const char *dir, const char *file, const char *key, const char *name,
+           json_t **root, json_t **entry, struct wsg_error *err)
+{
+	json_t *section;
+	int rc;
+
+	*entry = NULL;
+	rc = load(dir, file, key, root, &section, err);
+	if (rc != WSG_OK)
+		return rc;
+	*entry = json_object_get(section, name);
+	if (*entry == NULL || !json_is_object(*entry)) {
+		json_decref(*root);
+		*root = NULL;
+		*entry = NULL;
+		return WSG_ERR_NOTFOUND;
+	}
+	return WSG_OK;
+}
+
+int
+wsg_envstore_unknown_env(const char *name, struct wsg_error *err)
+{
+	return wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_NONE,
+	                     "unknown environment '%s'; add it with: "
+	                     "wssgatectl add env %s URL",
+	                     name, name);
+}
+
 int
 wsg_envstore_get_env(const char *dir, const char *name, struct wsg_env *env,
                      struct wsg_error *err)
 {
-	json_t *root, *envs, *e;
+	json_t *root, *e;
 	char *what;
 	int rc;
 
 	memset(env, 0, sizeof(*env));
-	rc = load(dir, ENVS_FILE, ENVS_KEY, &root, &envs, err);
+	rc = load_entry(dir, ENVS_FILE, ENVS_KEY, name, &root, &e, err);
+	if (rc == WSG_ERR_NOTFOUND)
+		return wsg_envstore_unknown_env(name, err);
 	if (rc != WSG_OK)
 		return rc;
-	e = json_object_get(envs, name);
-	if (e == NULL || !json_is_object(e)) {
-		json_decref(root);
-		return wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_NONE,
-		                     "unknown environment '%s'; add it with: "
-		                     "wssgatectl add env %s URL",
-		                     name, name);
-	}
 	what = wsg_mem_printf("environment '%s' in %s/%s", name, dir,
 	                      ENVS_FILE);
 	env->name = wsg_mem_strdup(name);
@@ -307,23 +336,34 @@ wsg_envstore_get_env(const char *dir, const char *name, struct wsg_env *env,
 	return rc;
 }
 
+/* Sets `name` of `file`'s section `key` to `entry` (stolen) and saves. */
+static int
+store_entry(const char *dir, const char *file, const char *key,
+            const char *name, json_t *entry, struct wsg_error *err)
+{
+	json_t *root, *section;
+	int rc;
+
+	rc = load(dir, file, key, &root, &section, err);
+	if (rc != WSG_OK) {
+		json_decref(entry);
+		return rc;
+	}
+	json_object_set_new(section, name, entry);
+	rc = save(dir, file, root, err);
+	json_decref(root);
+	return rc;
+}
+
 int
 wsg_envstore_put_env(const char *dir, const struct wsg_env *env,
                      struct wsg_error *err)
 {
-	json_t *root, *envs, *e;
-	int rc;
+	json_t *e = json_pack("{s:s}", "url", env->url);
 
-	rc = load(dir, ENVS_FILE, ENVS_KEY, &root, &envs, err);
-	if (rc != WSG_OK)
-		return rc;
-	e = json_pack("{s:s}", "url", env->url);
 	if (env->ca_file != NULL)
 		json_object_set_new(e, "ca_file", json_string(env->ca_file));
-	json_object_set_new(envs, env->name, e);
-	rc = save(dir, ENVS_FILE, root, err);
-	json_decref(root);
-	return rc;
+	return store_entry(dir, ENVS_FILE, ENVS_KEY, env->name, e, err);
 }
 
 int
@@ -366,22 +406,19 @@ int
 wsg_envstore_get_cred(const char *dir, const char *name, struct wsg_cred *cred,
                       struct wsg_error *err)
 {
-	json_t *root, *creds, *c;
+	json_t *root, *c;
 	char *what;
 	int rc;
 
 	memset(cred, 0, sizeof(*cred));
-	rc = load(dir, CREDS_FILE, CREDS_KEY, &root, &creds, err);
-	if (rc != WSG_OK)
-		return rc;
-	c = json_object_get(creds, name);
-	if (c == NULL || !json_is_object(c)) {
-		json_decref(root);
-		return wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_NONE,
+	rc = load_entry(dir, CREDS_FILE, CREDS_KEY, name, &root, &c, err);
+	if (rc == WSG_ERR_NOTFOUND)
+		return wsg_error_set(err, rc, WSG_FAULT_NONE,
 		                     "not logged in to environment '%s'; run: "
 		                     "wssgatectl login %s",
 		                     name, name);
-	}
+	if (rc != WSG_OK)
+		return rc;
 	what = wsg_mem_printf("credentials of '%s' in %s/%s", name, dir,
 	                      CREDS_FILE);
 	rc = get_string(c, "username", 1, what, &cred->username, err);
@@ -400,20 +437,12 @@ int
 wsg_envstore_put_cred(const char *dir, const char *name,
                       const struct wsg_cred *cred, struct wsg_error *err)
 {
-	json_t *root, *creds, *c;
-	int rc;
+	json_t *c = json_pack("{s:s, s:s}", "username", cred->username,
+	                      "accessToken", cred->token);
 
-	rc = load(dir, CREDS_FILE, CREDS_KEY, &root, &creds, err);
-	if (rc != WSG_OK)
-		return rc;
-	c = json_pack("{s:s, s:s}", "username", cred->username, "accessToken",
-	              cred->token);
 	if (cred->password != NULL)
 		json_object_set_new(c, "password", json_string(cred->password));
-	json_object_set_new(creds, name, c);
-	rc = save(dir, CREDS_FILE, root, err);
-	json_decref(root);
-	return rc;
+	return store_entry(dir, CREDS_FILE, CREDS_KEY, name, c, err);
 }
 
 int

@@ -40,6 +40,12 @@ int wsg_envstore_dir(int create, char **dir, struct wsg_error *err);
 /* 1 when `name` is a valid environment name ([A-Za-z0-9._-], 1..64). */
 int wsg_envstore_valid_name(const char *name);
 
+/*
+ * Sets err to "unknown environment", with the command that adds `name`,
+ * and returns WSG_ERR_NOTFOUND.
+ */
+int wsg_envstore_unknown_env(const char *name, struct wsg_error *err);
+
 /* Reads environment `name`: 0, WSG_ERR_NOTFOUND, WSG_ERR_PERM, ... */
 int wsg_envstore_get_env(const char *dir, const char *name, struct wsg_env *env,
                          struct wsg_error *err);

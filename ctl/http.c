@@ -206,6 +206,16 @@ wsg_http_escape(const char *s)
 	return out;
 }
 
+char *
+wsg_http_path(const char *collection, const char *item)
+{
+	char *esc = wsg_http_escape(item), *path;
+
+	path = wsg_mem_printf("%s/%s", collection, esc);
+	free(esc);
+	return path;
+}
+
 /* 1 when curl_url_get() finds the part set. */
 static int
 has_part(CURLU *u, CURLUPart part)

@@ -49,6 +49,9 @@ void wsg_http_resp_free(struct wsg_http_resp *resp);
 /* s percent-encoded for a path segment or query value (malloc'ed). */
 char *wsg_http_escape(const char *s);
 
+/* "collection/item" with `item` percent-encoded (malloc'ed). */
+char *wsg_http_path(const char *collection, const char *item);
+
 /*
  * Checks a management base URL: http or https, a host, no user info, query
  * or fragment. Returns 0 and sets *is_https / *is_loopback, or

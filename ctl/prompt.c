@@ -305,3 +305,15 @@ out:
 	sigprocmask(SIG_SETMASK, &t.old_mask, NULL);
 	return rc;
 }
+
+int
+wsg_prompt_password(int from_stdin, const char *what, const char *prompt,
+                    char **out, struct wsg_error *err)
+{
+	int rc;
+
+	if (from_stdin)
+		return wsg_prompt_fd_line(0, what, out, err);
+	rc = wsg_prompt_tty(prompt, 1, out, err);
+	return wsg_prompt_no_tty(rc, "--password-stdin", err);
+}

@@ -38,6 +38,15 @@ int wsg_prompt_fd_line(int fd, const char *what, char **out,
  */
 int wsg_prompt_no_tty(int rc, const char *instead, struct wsg_error *err);
 
+/*
+ * A password: one line of standard input when `from_stdin` (`what` names
+ * it in messages), else typed at the terminal after `prompt` without
+ * echo, no terminal being a usage error that suggests --password-stdin.
+ * Returns as wsg_prompt_fd_line() and wsg_prompt_tty().
+ */
+int wsg_prompt_password(int from_stdin, const char *what, const char *prompt,
+                        char **out, struct wsg_error *err);
+
 /* Wipes and frees a string returned above; NULL is fine. */
 void wsg_prompt_free(char *s);
 

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "output.h"
 #include "prompt.h"
 #include "secmem.h"
 
@@ -25,10 +26,7 @@ wsg_session_open(struct wsg_session *s, const char *name,
 		                     "'%s' is not an environment name", name);
 	rc = wsg_envstore_dir(0, &s->dir, err);
 	if (rc == WSG_ERR_NOTFOUND)
-		return wsg_error_set(err, rc, WSG_FAULT_NONE,
-		                     "unknown environment '%s'; add it with: "
-		                     "wssgatectl add env %s URL",
-		                     name, name);
+		return wsg_envstore_unknown_env(name, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_envstore_get_env(s->dir, name, &s->env, err);
@@ -266,6 +264,37 @@ out:
 	json_decref(j);
 	wsg_secmem_free(text);
 	free((char *)req.url);
+	return rc;
+}
+
+int
+wsg_session_call_once(const struct wsg_args *a, const char *method,
+                      const char *resource, json_t *body, json_t **out,
+                      struct wsg_error *err)
+{
+	struct wsg_session s;
+	int rc;
+
+	*out = NULL;
+	rc = wsg_session_open(&s, a->env, a, 1, err);
+	if (rc == WSG_OK)
+		rc = wsg_session_call(&s, method, resource, body, out, err);
+	wsg_session_close(&s);
+	return rc;
+}
+
+int
+wsg_session_change(const struct wsg_args *a, const char *method,
+                   const char *resource, json_t *body, const char *action,
+                   struct wsg_error *err)
+{
+	json_t *answer;
+	int rc;
+
+	rc = wsg_session_call_once(a, method, resource, body, &answer, err);
+	if (rc == WSG_OK)
+		wsg_output_status(action, a->pos[0], answer);
+	json_decref(answer);
 	return rc;
 }
 

@@ -56,6 +56,24 @@ int wsg_session_call(struct wsg_session *s, const char *method,
                      struct wsg_error *err);
 
 /*
+ * wsg_session_call() in a session of its own: opens environment a->env
+ * (its stored login needed), makes the one call and closes the session.
+ * Same results; *out as there.
+ */
+int wsg_session_call_once(const struct wsg_args *a, const char *method,
+                          const char *resource, json_t *body, json_t **out,
+                          struct wsg_error *err);
+
+/*
+ * The commands that change one thing: wsg_session_call_once() and, when
+ * it succeeds, "`action` [ a->pos[0] ] status: ..." on standard output
+ * (wsg_output_status()). Returns as wsg_session_call().
+ */
+int wsg_session_change(const struct wsg_args *a, const char *method,
+                       const char *resource, json_t *body, const char *action,
+                       struct wsg_error *err);
+
+/*
  * GET /management/logout with the stored token, no second login. Returns
  * 0 when the server revoked it, WSG_ERR_AUTH when it no longer knew it
  * (401), or another failure.

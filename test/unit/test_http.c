@@ -34,6 +34,28 @@ test_escape(void **state)
 	}
 }
 
+/* Only the item is encoded: the collection may hold a slash of its own. */
+static void
+test_path(void **state)
+{
+	static const struct {
+		const char *collection, *item, *out;
+	} cases[] = {
+	        {"users", "bob", "users/bob"},
+	        {"roles", "a b/c", "roles/a%20b%2Fc"},
+	        {"users/x", "y z", "users/x/y%20z"},
+	        {"users", "", "users/"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *p = wsg_http_path(cases[i].collection, cases[i].item);
+
+		assert_string_equal(p, cases[i].out);
+		free(p);
+	}
+}
+
 static void
 test_check_url(void **state)
 {
@@ -76,6 +98,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_escape),
+	        cmocka_unit_test(test_path),
 	        cmocka_unit_test(test_check_url),
 	};
 
