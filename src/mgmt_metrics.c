@@ -49,12 +49,46 @@ load_gauge(const int64_t *v)
 	return n > 0 ? (uint64_t)n : 0;
 }
 
-/* Requests by route and status class, faults by route and code. The
- * routes are those the gateway started with (stats.h). */
+/* One family of a single sample without labels. */
+static void
+put_single(struct wsg_metrics_text *t, const char *name, const char *type,
+           const char *help, uint64_t value)
+{
+	wsg_metrics_family(t, name, type, help);
+	wsg_metrics_sample(t, name, NULL, value);
+}
+
+/* One sample with the single label key="value". */
+static void
+put_labelled(struct wsg_metrics_text *t, const char *name, const char *key,
+             const char *value, uint64_t n)
+{
+	const char *labels[3] = {key, value, NULL};
+
+	wsg_metrics_sample(t, name, labels, n);
+}
+
+/*
+ * The counts of route i and its label: the routes the gateway started with
+ * (stats.h), then "-" for the requests no route matched (i == n_routes).
+ */
+static const char *
+read_route(const struct wsg_runtime *rt, size_t i, struct wsg_stats_counts *c)
+{
+	const struct wsg_config *cfg = rt->cfg;
+
+	if (i < cfg->n_routes) {
+		wsg_stats_read(rt->stats, i, c);
+		return cfg->routes[i].name;
+	}
+	wsg_stats_read(rt->stats, WSG_STATS_NO_ROUTE, c);
+	return "-";
+}
+
+/* Requests by route and status class, faults by route and code. */
 static void
 put_requests(struct wsg_metrics_text *t, const struct wsg_runtime *rt)
 {
-	const struct wsg_config *cfg = rt->cfg;
 	struct wsg_stats_counts c;
 	const char *labels[5] = {"route", NULL, NULL, NULL, NULL};
 	size_t i, k;
@@ -63,11 +97,8 @@ put_requests(struct wsg_metrics_text *t, const struct wsg_runtime *rt)
 	wsg_metrics_family(t, "wssgate_requests_total", "counter",
 	                   "Data-plane requests answered, by route (\"-\": no "
 	                   "route matched) and HTTP status class.");
-	for (i = 0; i <= cfg->n_routes; i++) {
-		size_t idx = i < cfg->n_routes ? i : WSG_STATS_NO_ROUTE;
-
-		wsg_stats_read(rt->stats, idx, &c);
-		labels[1] = i < cfg->n_routes ? cfg->routes[i].name : "-";
+	for (i = 0; i <= rt->cfg->n_routes; i++) {
+		labels[1] = read_route(rt, i, &c);
 		labels[2] = "code";
 		for (k = 1; k < WSG_STATS_CLASSES; k++) {
 			labels[3] = status_class[k];
@@ -83,11 +114,8 @@ put_requests(struct wsg_metrics_text *t, const struct wsg_runtime *rt)
 	wsg_metrics_family(t, "wssgate_faults_total", "counter",
 	                   "Requests answered with a gateway fault, by route "
 	                   "and fault code.");
-	for (i = 0; i <= cfg->n_routes; i++) {
-		size_t idx = i < cfg->n_routes ? i : WSG_STATS_NO_ROUTE;
-
-		wsg_stats_read(rt->stats, idx, &c);
-		labels[1] = i < cfg->n_routes ? cfg->routes[i].name : "-";
+	for (i = 0; i <= rt->cfg->n_routes; i++) {
+		labels[1] = read_route(rt, i, &c);
 		labels[2] = "fault";
 		for (f = WSG_FAULT_NONE + 1; f < WSG_FAULT__COUNT; f++) {
 			if (c.by_fault[f] == 0)
@@ -120,37 +148,29 @@ static void
 put_auth(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 {
 	struct wsg_metrics *m = rt->metrics;
-	const char *labels[3] = {"reason", NULL, NULL};
 
 	put_histograms(t, "wssgate_auth_duration_seconds",
 	               "Time from the start of authentication to its outcome "
 	               "(ok, failed: refused credentials, error: store or "
 	               "cache trouble).",
 	               "result", auth_result, m->auth, WSG_METRICS_AUTH__COUNT);
-	wsg_metrics_family(t, "wssgate_credential_cache_hits_total", "counter",
-	                   "User look-ups answered by the credential cache.");
-	wsg_metrics_sample(t, "wssgate_credential_cache_hits_total", NULL,
-	                   load(&m->credcache_hits));
-	wsg_metrics_family(t, "wssgate_credential_cache_misses_total",
-	                   "counter",
-	                   "User look-ups the credential cache could not "
-	                   "answer.");
-	wsg_metrics_sample(t, "wssgate_credential_cache_misses_total", NULL,
-	                   load(&m->credcache_misses));
-	wsg_metrics_family(t, "wssgate_replay_cache_entries", "gauge",
-	                   "Nonces held by the replay cache (live or not yet "
-	                   "reclaimed).");
-	wsg_metrics_sample(t, "wssgate_replay_cache_entries", NULL,
-	                   wsg_replay_count(rt->replay));
+	put_single(t, "wssgate_credential_cache_hits_total", "counter",
+	           "User look-ups answered by the credential cache.",
+	           load(&m->credcache_hits));
+	put_single(t, "wssgate_credential_cache_misses_total", "counter",
+	           "User look-ups the credential cache could not answer.",
+	           load(&m->credcache_misses));
+	put_single(t, "wssgate_replay_cache_entries", "gauge",
+	           "Nonces held by the replay cache (live or not yet "
+	           "reclaimed).",
+	           wsg_replay_count(rt->replay));
 	wsg_metrics_family(t, "wssgate_replay_refused_total", "counter",
 	                   "Tokens refused by the replay cache (replay: nonce "
 	                   "seen before, full: no room for a live nonce).");
-	labels[1] = "replay";
-	wsg_metrics_sample(t, "wssgate_replay_refused_total", labels,
-	                   load(&m->replay_refused));
-	labels[1] = "full";
-	wsg_metrics_sample(t, "wssgate_replay_refused_total", labels,
-	                   load(&m->replay_full));
+	put_labelled(t, "wssgate_replay_refused_total", "reason", "replay",
+	             load(&m->replay_refused));
+	put_labelled(t, "wssgate_replay_refused_total", "reason", "full",
+	             load(&m->replay_full));
 }
 
 static void
@@ -172,7 +192,6 @@ put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	        {"wssgate_lockout_locked", "gauge", "Keys locked now."},
 	};
 	struct wsg_lockout_stats st;
-	const char *labels[3] = {"kind", NULL, NULL};
 	size_t i, k;
 
 	wsg_lockout_stats(rt->lockout, wsg_lockout_now_ms(), &st);
@@ -187,8 +206,8 @@ put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 			        (uint64_t)s->locked,
 			};
 
-			labels[1] = lockout_kind[k];
-			wsg_metrics_sample(t, fam[i].name, labels, v[i]);
+			put_labelled(t, fam[i].name, "kind", lockout_kind[k],
+			             v[i]);
 		}
 	}
 }
@@ -197,47 +216,35 @@ static void
 put_db(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 {
 	struct wsg_db_stats *s = &rt->db_stats;
-	const char *labels[3] = {NULL, NULL, NULL};
 
 	wsg_metrics_family(t, "wssgate_db_connections", "gauge",
 	                   "Data-plane database connections (summed over the "
 	                   "workers' pools): open, and busy running a query.");
-	labels[0] = "state";
-	labels[1] = "open";
-	wsg_metrics_sample(t, "wssgate_db_connections", labels,
-	                   load_gauge(&s->open));
-	labels[1] = "busy";
-	wsg_metrics_sample(t, "wssgate_db_connections", labels,
-	                   load_gauge(&s->busy));
-	wsg_metrics_family(t, "wssgate_db_queued_queries", "gauge",
-	                   "Queries waiting for a database connection.");
-	wsg_metrics_sample(t, "wssgate_db_queued_queries", NULL,
-	                   load_gauge(&s->queued));
-	wsg_metrics_family(t, "wssgate_db_queries_total", "counter",
-	                   "Data-plane database queries completed.");
-	wsg_metrics_sample(t, "wssgate_db_queries_total", NULL,
-	                   load(&s->queries));
+	put_labelled(t, "wssgate_db_connections", "state", "open",
+	             load_gauge(&s->open));
+	put_labelled(t, "wssgate_db_connections", "state", "busy",
+	             load_gauge(&s->busy));
+	put_single(t, "wssgate_db_queued_queries", "gauge",
+	           "Queries waiting for a database connection.",
+	           load_gauge(&s->queued));
+	put_single(t, "wssgate_db_queries_total", "counter",
+	           "Data-plane database queries completed.", load(&s->queries));
 	wsg_metrics_family(t, "wssgate_db_errors_total", "counter",
 	                   "Database failures: queries failed (error) or "
 	                   "timed out (timeout), connection attempts failed "
 	                   "(connect).");
-	labels[0] = "kind";
-	labels[1] = "error";
-	wsg_metrics_sample(t, "wssgate_db_errors_total", labels,
-	                   load(&s->errors));
-	labels[1] = "timeout";
-	wsg_metrics_sample(t, "wssgate_db_errors_total", labels,
-	                   load(&s->timeouts));
-	labels[1] = "connect";
-	wsg_metrics_sample(t, "wssgate_db_errors_total", labels,
-	                   load(&s->connect_failures));
+	put_labelled(t, "wssgate_db_errors_total", "kind", "error",
+	             load(&s->errors));
+	put_labelled(t, "wssgate_db_errors_total", "kind", "timeout",
+	             load(&s->timeouts));
+	put_labelled(t, "wssgate_db_errors_total", "kind", "connect",
+	             load(&s->connect_failures));
 }
 
 static void
 put_upstream(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 {
 	struct wsg_histogram h;
-	const char *labels[3] = {"result", NULL, NULL};
 	size_t k;
 
 	put_histograms(t, "wssgate_upstream_duration_seconds",
@@ -251,9 +258,8 @@ put_upstream(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	for (k = WSG_METRICS_UPSTREAM_OK + 1; k < WSG_METRICS_UPSTREAM__COUNT;
 	     k++) {
 		wsg_histogram_read(&rt->metrics->upstream[k], &h);
-		labels[1] = upstream_result[k];
-		wsg_metrics_sample(t, "wssgate_upstream_errors_total", labels,
-		                   h.count);
+		put_labelled(t, "wssgate_upstream_errors_total", "result",
+		             upstream_result[k], h.count);
 	}
 }
 
