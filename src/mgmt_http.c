@@ -490,6 +490,17 @@ wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 }
 
 int
+wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
+                   struct wsg_error *err)
+{
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, err);
+	if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, err);
+	return rc;
+}
+
+int
 wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
                    int need_caller, uint64_t *rid,
                    struct wsg_db_result **admins)

@@ -206,6 +206,12 @@ int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
  * and `*out` is NULL. The caller commits or rolls back. */
 int wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 
+/* Commits when `rc` is WSG_OK; a failure (`rc` or the commit's) is answered
+ * with the store error in `err`. Returns the outcome; on failure the caller
+ * rolls back. */
+int wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
+		       struct wsg_error *err);
+
 /*
  * Makes sure the thread's connection answers: a round trip ("SELECT 1") on
  * an open one, else a new connection (bounded by userstore.connect_timeout

@@ -159,12 +159,8 @@ wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
 		                     P, role);
 		goto out;
 	}
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_mgmt_audit(r, "role_added", "added role '%s'", role);
 	wsg_mgmt_reply_status(r, "role", role, "Added");
@@ -206,12 +202,8 @@ wsg_mgmt_role_delete(struct wsg_mgmt_req *r)
 	}
 	if (rc == WSG_OK)
 		rc = wsg_userstore_tx_delete_role(c, rid, &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	/* Any number of users lost the role. */
 	wsg_credcache_invalidate(r->m->rt->credcache, NULL);
@@ -374,7 +366,7 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		        "last admin user.");
 		goto out;
 	}
-	for (i = 0; i < p.nadded + p.nremoved; i++) {
+	for (i = 0; rc == WSG_OK && i < p.nadded + p.nremoved; i++) {
 		int add = i < p.nadded;
 		const char *role = add ? p.added[i] : p.removed[i - p.nadded];
 
@@ -386,16 +378,9 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		if (rc == WSG_OK)
 			rc = add ? wsg_userstore_tx_grant(c, uid, rid, &err)
 			         : wsg_userstore_tx_revoke(c, uid, rid, &err);
-		if (rc != WSG_OK) {
-			wsg_mgmt_reply_db_error(r, &err);
-			goto out;
-		}
 	}
-	rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, p.user);
 	join(added, sizeof(added), p.added, p.nadded);

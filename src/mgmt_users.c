@@ -328,12 +328,8 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 		if (rc == WSG_OK)
 			rc = wsg_userstore_tx_grant(c, uid, rid, &err);
 	}
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, a.user);
 	wsg_mgmt_audit(r, "user_added",
@@ -414,12 +410,8 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	rc = wsg_userstore_tx_delete_user(c, uid, &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "user_deleted", "deleted user '%s'%s", user,
@@ -588,12 +580,8 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	}
 	rc = wsg_userstore_tx_set_password(c, uid, hash, sealed, sealed_len,
 	                                   &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "password_changed",
