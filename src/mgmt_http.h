@@ -110,6 +110,10 @@ void wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body);
 void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
 			  ...) __attribute__((format(printf, 3, 4)));
 
+/* 404 with MI's text: "<what>: <name> cannot be found." */
+void wsg_mgmt_reply_not_found(struct wsg_mgmt_req *r, const char *what,
+			      const char *name);
+
 /*
  * A database failure: logs `err`, answers 503 with WSG_MGMT_E_UNAVAILABLE
  * when the database cannot be reached (err->code WSG_ERR_CONNECT), else 500

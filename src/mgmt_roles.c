@@ -12,13 +12,6 @@ static const char E_PUT_FIELDS[] =
         "Missing one or more of the fields, 'userId', 'addedRoles', "
         "'removedRoles' in the payload.";
 
-static void
-role_not_found(struct wsg_mgmt_req *r, const char *role)
-{
-	wsg_mgmt_reply_error(r, 404, "%sRole: %s cannot be found.",
-	                     WSG_MGMT_E_NOT_FOUND, role);
-}
-
 static json_t *
 first_column(const struct wsg_db_result *res, const char *key)
 {
@@ -94,7 +87,7 @@ wsg_mgmt_role_show(struct wsg_mgmt_req *r)
 		return;
 	rc = wsg_userstore_role_members(c, role, &res, &err);
 	if (rc == WSG_ERR_NOTFOUND)
-		role_not_found(r, role);
+		wsg_mgmt_reply_not_found(r, "Role", role);
 	else if (rc != WSG_OK)
 		wsg_mgmt_reply_db_error(r, &err);
 	else
@@ -197,7 +190,7 @@ wsg_mgmt_role_delete(struct wsg_mgmt_req *r)
 		goto out;
 	rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
 	if (rc == WSG_OK && rid == 0) {
-		role_not_found(r, role);
+		wsg_mgmt_reply_not_found(r, "Role", role);
 		goto out;
 	}
 	if (rc == WSG_OK)
@@ -335,8 +328,7 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 	if (rc == WSG_OK && uid != 0)
 		rc = wsg_userstore_get(c, p.user, &rec, &err);
 	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
-		wsg_mgmt_reply_error(r, 404, "%sUser: %s cannot be found.",
-		                     WSG_MGMT_E_NOT_FOUND, p.user);
+		wsg_mgmt_reply_not_found(r, "User", p.user);
 		goto out;
 	}
 	if (rc != WSG_OK) {
@@ -372,7 +364,7 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 
 		rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
 		if (rc == WSG_OK && rid == 0) {
-			role_not_found(r, role);
+			wsg_mgmt_reply_not_found(r, "Role", role);
 			goto out;
 		}
 		if (rc == WSG_OK)
