@@ -120,6 +120,14 @@ wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt, ...)
 }
 
 void
+wsg_mgmt_reply_not_found(struct wsg_mgmt_req *r, const char *what,
+                         const char *name)
+{
+	wsg_mgmt_reply_error(r, 404, "%s%s: %s cannot be found.",
+	                     WSG_MGMT_E_NOT_FOUND, what, name);
+}
+
+void
 wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r, const struct wsg_error *err)
 {
 	wsg_log_msg("error", "management rid=%016llx: %s",
@@ -486,6 +494,17 @@ wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 		*out = NULL;
 		wsg_mgmt_reply_db_error(r, &err);
 	}
+	return rc;
+}
+
+int
+wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
+                   struct wsg_error *err)
+{
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, err);
+	if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, err);
 	return rc;
 }
 

@@ -110,6 +110,10 @@ void wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body);
 void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
 			  ...) __attribute__((format(printf, 3, 4)));
 
+/* 404 with MI's text: "<what>: <name> cannot be found." */
+void wsg_mgmt_reply_not_found(struct wsg_mgmt_req *r, const char *what,
+			      const char *name);
+
 /*
  * A database failure: logs `err`, answers 503 with WSG_MGMT_E_UNAVAILABLE
  * when the database cannot be reached (err->code WSG_ERR_CONNECT), else 500
@@ -205,6 +209,12 @@ int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 /* wsg_mgmt_db() then BEGIN; on failure the error answer is already sent
  * and `*out` is NULL. The caller commits or rolls back. */
 int wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
+
+/* Commits when `rc` is WSG_OK; a failure (`rc` or the commit's) is answered
+ * with the store error in `err`. Returns the outcome; on failure the caller
+ * rolls back. */
+int wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
+		       struct wsg_error *err);
 
 /*
  * Makes sure the thread's connection answers: a round trip ("SELECT 1") on

@@ -12,13 +12,6 @@ static const char E_PUT_FIELDS[] =
         "Missing one or more of the fields, 'userId', 'addedRoles', "
         "'removedRoles' in the payload.";
 
-static void
-role_not_found(struct wsg_mgmt_req *r, const char *role)
-{
-	wsg_mgmt_reply_error(r, 404, "%sRole: %s cannot be found.",
-	                     WSG_MGMT_E_NOT_FOUND, role);
-}
-
 static json_t *
 first_column(const struct wsg_db_result *res, const char *key)
 {
@@ -94,7 +87,7 @@ wsg_mgmt_role_show(struct wsg_mgmt_req *r)
 		return;
 	rc = wsg_userstore_role_members(c, role, &res, &err);
 	if (rc == WSG_ERR_NOTFOUND)
-		role_not_found(r, role);
+		wsg_mgmt_reply_not_found(r, "Role", role);
 	else if (rc != WSG_OK)
 		wsg_mgmt_reply_db_error(r, &err);
 	else
@@ -159,12 +152,8 @@ wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
 		                     P, role);
 		goto out;
 	}
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_mgmt_audit(r, "role_added", "added role '%s'", role);
 	wsg_mgmt_reply_status(r, "role", role, "Added");
@@ -201,17 +190,13 @@ wsg_mgmt_role_delete(struct wsg_mgmt_req *r)
 		goto out;
 	rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
 	if (rc == WSG_OK && rid == 0) {
-		role_not_found(r, role);
+		wsg_mgmt_reply_not_found(r, "Role", role);
 		goto out;
 	}
 	if (rc == WSG_OK)
 		rc = wsg_userstore_tx_delete_role(c, rid, &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	/* Any number of users lost the role. */
 	wsg_credcache_invalidate(r->m->rt->credcache, NULL);
@@ -343,8 +328,7 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 	if (rc == WSG_OK && uid != 0)
 		rc = wsg_userstore_get(c, p.user, &rec, &err);
 	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
-		wsg_mgmt_reply_error(r, 404, "%sUser: %s cannot be found.",
-		                     WSG_MGMT_E_NOT_FOUND, p.user);
+		wsg_mgmt_reply_not_found(r, "User", p.user);
 		goto out;
 	}
 	if (rc != WSG_OK) {
@@ -374,28 +358,21 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		        "last admin user.");
 		goto out;
 	}
-	for (i = 0; i < p.nadded + p.nremoved; i++) {
+	for (i = 0; rc == WSG_OK && i < p.nadded + p.nremoved; i++) {
 		int add = i < p.nadded;
 		const char *role = add ? p.added[i] : p.removed[i - p.nadded];
 
 		rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
 		if (rc == WSG_OK && rid == 0) {
-			role_not_found(r, role);
+			wsg_mgmt_reply_not_found(r, "Role", role);
 			goto out;
 		}
 		if (rc == WSG_OK)
 			rc = add ? wsg_userstore_tx_grant(c, uid, rid, &err)
 			         : wsg_userstore_tx_revoke(c, uid, rid, &err);
-		if (rc != WSG_OK) {
-			wsg_mgmt_reply_db_error(r, &err);
-			goto out;
-		}
 	}
-	rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, p.user);
 	join(added, sizeof(added), p.added, p.nadded);

@@ -23,13 +23,6 @@ static const char E_PW_MISMATCH[] =
 static const char E_PW_OLD[] = "Failed to update user password. Please check "
                                "the current password entered and retry.";
 
-static void
-not_found(struct wsg_mgmt_req *r, const char *user)
-{
-	wsg_mgmt_reply_error(r, 404, "%sUser: %s cannot be found.",
-	                     WSG_MGMT_E_NOT_FOUND, user);
-}
-
 /* MI's glob (`*` any run, `?` one character) as a LIKE pattern with '!'
  * escaping LIKE's own metacharacters. Caller frees. */
 static char *
@@ -134,7 +127,7 @@ tx_lock_user(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 	if (rc == WSG_OK)
 		rc = wsg_userstore_get(c, user, rec, &err);
 	if (rc == WSG_ERR_NOTFOUND)
-		not_found(r, user);
+		wsg_mgmt_reply_not_found(r, "User", user);
 	else if (rc != WSG_OK)
 		wsg_mgmt_reply_db_error(r, &err);
 	return rc;
@@ -160,7 +153,7 @@ load_user(struct wsg_mgmt_req *r, const char *user, struct wsg_db_conn **c,
 		return rc;
 	rc = wsg_userstore_get(*c, user, rec, &err);
 	if (rc == WSG_ERR_NOTFOUND)
-		not_found(r, user);
+		wsg_mgmt_reply_not_found(r, "User", user);
 	else if (rc != WSG_OK)
 		wsg_mgmt_reply_db_error(r, &err);
 	return rc;
@@ -320,20 +313,14 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	for (i = 0; rc == WSG_OK && i < a.nroles; i++) {
 		rc = wsg_userstore_tx_lock_role(c, a.roles[i], &rid, &err);
 		if (rc == WSG_OK && rid == 0) {
-			wsg_mgmt_reply_error(r, 404,
-			                     "%sRole: %s cannot be found.",
-			                     WSG_MGMT_E_NOT_FOUND, a.roles[i]);
+			wsg_mgmt_reply_not_found(r, "Role", a.roles[i]);
 			goto out;
 		}
 		if (rc == WSG_OK)
 			rc = wsg_userstore_tx_grant(c, uid, rid, &err);
 	}
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, a.user);
 	wsg_mgmt_audit(r, "user_added",
@@ -414,12 +401,8 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	rc = wsg_userstore_tx_delete_user(c, uid, &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "user_deleted", "deleted user '%s'%s", user,
@@ -532,7 +515,7 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		goto out;
 	rc = wsg_userstore_get(c, user, &rec, &err);
 	if (rc == WSG_ERR_NOTFOUND) {
-		not_found(r, user);
+		wsg_mgmt_reply_not_found(r, "User", user);
 		goto out;
 	}
 	if (rc != WSG_OK) {
@@ -588,12 +571,8 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	}
 	rc = wsg_userstore_tx_set_password(c, uid, hash, sealed, sealed_len,
 	                                   &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
+	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
-	}
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "password_changed",

@@ -93,6 +93,18 @@ param_bytes(const unsigned char *b, size_t len)
 	return p;
 }
 
+/* Decimal text of an id, for a string parameter. */
+struct idbuf {
+	char s[24];
+};
+
+static struct wsg_db_param
+param_id(struct idbuf *b, uint64_t id)
+{
+	snprintf(b->s, sizeof(b->s), "%llu", (unsigned long long)id);
+	return param_str(b->s);
+}
+
 /*
  * Decodes one UTF-8 sequence at s[0..len). Returns its length and the code
  * point in *cp, or 0 for an invalid, overlong, surrogate or out-of-range
@@ -229,32 +241,40 @@ record_from_row(const struct wsg_db_result *res, size_t row)
 	return rec;
 }
 
+/*
+ * The record of exactly `username` in a SQL_LOOKUP result: WSG_OK (*rec
+ * set, caller frees), WSG_ERR_NOTFOUND, or WSG_ERR_DB for a result of the
+ * wrong shape. The collation already compares exactly; checking the bytes
+ * again keeps a mis-collated schema from letting "Alice" in as "alice".
+ */
+static int
+record_of(const struct wsg_db_result *res, const char *username,
+          struct wsg_user_record **rec)
+{
+	size_t row;
+
+	*rec = NULL;
+	if (res->ncols != LOOKUP__COUNT)
+		return WSG_ERR_DB;
+	for (row = 0; row < res->nrows; row++) {
+		const char *name = res->cells[row * res->ncols];
+
+		if (name != NULL && strcmp(name, username) == 0) {
+			*rec = record_from_row(res, row);
+			return WSG_OK;
+		}
+	}
+	return WSG_ERR_NOTFOUND;
+}
+
 static void
 lookup_done_cb(int status, struct wsg_db_result *res, void *arg)
 {
 	struct lookup *lk = arg;
 	struct wsg_user_record *rec = NULL;
-	size_t row;
 
-	if (status == WSG_OK) {
-		status = WSG_ERR_NOTFOUND;
-		if (res->ncols != LOOKUP__COUNT) {
-			status = WSG_ERR_DB;
-		} else {
-			/* The collation already compares exactly; checking the
-			 * bytes again keeps a mis-collated schema from letting
-			 * "Alice" in as "alice". */
-			for (row = 0; row < res->nrows && rec == NULL; row++) {
-				const char *name = res->cells[row * res->ncols];
-
-				if (name != NULL &&
-				    strcmp(name, lk->username) == 0)
-					rec = record_from_row(res, row);
-			}
-			if (rec != NULL)
-				status = WSG_OK;
-		}
-	}
+	if (status == WSG_OK)
+		status = record_of(res, lk->username, &rec);
 	wsg_db_result_free(res);
 	lk->done(status, rec, lk->arg);
 	free(lk->username);
@@ -338,61 +358,6 @@ out:
 	return rc;
 }
 
-/* Reads one id column by a name; *id is left empty when no row matches. */
-static int
-select_id(struct wsg_db_conn *c, const char *sql, const char *name, char *id,
-          size_t idlen, struct wsg_error *err)
-{
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p = param_str(name);
-	int rc;
-
-	id[0] = '\0';
-	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
-	if (rc != WSG_OK)
-		goto out;
-	if (res->nrows > 0 && res->ncols == 1 && res->cells[0] != NULL)
-		snprintf(id, idlen, "%s", res->cells[0]);
-out:
-	wsg_db_result_free(res);
-	return rc;
-}
-
-static int
-insert_role(struct wsg_db_conn *c, const char *sql, const char *role, char *id,
-            size_t idlen, struct wsg_error *err)
-{
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p = param_str(role);
-	int rc;
-
-	rc = wsg_db_exec(c, sql, &p, 1, &res, err);
-	if (rc == WSG_ERR_EXISTS)
-		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
-		                   "role '%s' already exists", role);
-	if (rc != WSG_OK)
-		goto out;
-	snprintf(id, idlen, "%llu", res->insert_id);
-out:
-	wsg_db_result_free(res);
-	return rc;
-}
-
-static int
-exec_ids(struct wsg_db_conn *c, const char *sql, const char *a, const char *b,
-         unsigned long long *affected, struct wsg_error *err)
-{
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p[2] = {param_str(a), param_str(b)};
-	int rc;
-
-	rc = wsg_db_exec(c, sql, p, b ? 2 : 1, &res, err);
-	if (rc == WSG_OK && affected != NULL)
-		*affected = res->affected_rows;
-	wsg_db_result_free(res);
-	return rc;
-}
-
 /* The first column of the first row as an id; 0 when there is no row. */
 static uint64_t
 first_id(const struct wsg_db_result *res)
@@ -403,9 +368,10 @@ first_id(const struct wsg_db_result *res)
 	return strtoull(res->cells[0], NULL, 10);
 }
 
+/* Reads one id column by a name; *id is 0 when no row matches. */
 static int
-lock_id(struct wsg_db_conn *c, const char *sql, const char *name, uint64_t *id,
-        struct wsg_error *err)
+select_id(struct wsg_db_conn *c, const char *sql, const char *name,
+          uint64_t *id, struct wsg_error *err)
 {
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_param p = param_str(name);
@@ -418,6 +384,77 @@ lock_id(struct wsg_db_conn *c, const char *sql, const char *name, uint64_t *id,
 	wsg_db_result_free(res);
 	return rc;
 }
+
+/* select_id() for a row that must be there: none is WSG_ERR_NOTFOUND,
+ * "no <what> '<name>'". */
+static int
+select_existing(struct wsg_db_conn *c, const char *sql, const char *what,
+                const char *name, uint64_t *id, struct wsg_error *err)
+{
+	int rc;
+
+	rc = select_id(c, sql, name, id, err);
+	if (rc == WSG_OK && *id == 0)
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "no %s '%s'", what, name);
+	return rc;
+}
+
+/* select_id() before creating `name`: a row is WSG_ERR_EXISTS. */
+static int
+select_absent(struct wsg_db_conn *c, const char *sql, const char *what,
+              const char *name, struct wsg_error *err)
+{
+	uint64_t id;
+	int rc;
+
+	rc = select_id(c, sql, name, &id, err);
+	if (rc == WSG_OK && id != 0)
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "%s '%s' already exists", what, name);
+	return rc;
+}
+
+/* Runs `sql` with the first `n` of the ids `a`, `b`; `affected` may be NULL. */
+static int
+exec_by_ids(struct wsg_db_conn *c, const char *sql, uint64_t a, uint64_t b,
+            unsigned n, unsigned long long *affected, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct idbuf ba, bb;
+	struct wsg_db_param p[2] = {param_id(&ba, a), param_id(&bb, b)};
+	int rc;
+
+	rc = wsg_db_exec(c, sql, p, n, &res, err);
+	if (rc == WSG_OK && affected != NULL)
+		*affected = res->affected_rows;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+/* A new user's fields, checked before any statement runs. */
+static int
+check_user(const char *username, const char *password_hash,
+           const unsigned char *sealed, size_t sealed_len,
+           const char *created_by, struct wsg_error *err)
+{
+	int rc;
+
+	rc = wsg_userstore_check_name("username", username, 0, err);
+	if (rc == WSG_OK && created_by != NULL)
+		rc = wsg_userstore_check_name("creator name", created_by, 0,
+		                              err);
+	if (rc == WSG_OK)
+		rc = check_secrets(password_hash, sealed, sealed_len, err);
+	return rc;
+}
+
+/*
+ * CLI writes: each checks all its input first (bad input costs no statement;
+ * the tx_ steps check again, harmlessly), opens the transaction with
+ * begin_write(), runs the wsg_userstore_tx_* steps the management API uses
+ * and ends with end_write().
+ */
 
 /* Opens a write transaction whose first lock is the admin role's row, the
  * row every management API write locks first too (wsg_mgmt_tx_admins): CLI
@@ -433,7 +470,19 @@ begin_write(struct wsg_db_conn *c, const char *admin_role,
 	rc = wsg_db_begin(c, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = lock_id(c, SQL_ROLE_ID_LOCKED, admin_role, &id, err);
+	rc = select_id(c, SQL_ROLE_ID_LOCKED, admin_role, &id, err);
+	if (rc != WSG_OK)
+		wsg_db_rollback(c);
+	return rc;
+}
+
+/* Commits the begin_write() transaction when `rc` is WSG_OK, else rolls it
+ * back (as after a failed commit). Returns the outcome. */
+static int
+end_write(struct wsg_db_conn *c, int rc, struct wsg_error *err)
+{
+	if (rc == WSG_OK)
+		rc = wsg_db_commit(c, err);
 	if (rc != WSG_OK)
 		wsg_db_rollback(c);
 	return rc;
@@ -446,96 +495,48 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
                        const char *const *roles, size_t nroles,
                        const char *created_by, struct wsg_error *err)
 {
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p[4];
-	char uid[32], rid[32];
-	int rc, in_tx = 0;
+	uint64_t uid, rid;
 	size_t i;
+	int rc;
 
-	rc = wsg_userstore_check_name("username", username, 0, err);
-	if (rc == WSG_OK && created_by != NULL)
-		rc = wsg_userstore_check_name("creator name", created_by, 0,
-		                              err);
-	if (rc == WSG_OK)
-		rc = check_secrets(password_hash, sealed, sealed_len, err);
+	rc = check_user(username, password_hash, sealed, sealed_len, created_by,
+	                err);
 	for (i = 0; rc == WSG_OK && i < nroles; i++)
 		rc = wsg_userstore_check_name("role name", roles[i], 1, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = select_id(c, SQL_USER_ID, username, uid, sizeof(uid), err);
-	if (rc != WSG_OK)
-		goto out;
-	if (uid[0] != '\0') {
-		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
-		                   "user '%s' already exists", username);
-		goto out;
-	}
-	p[0] = param_str(username);
-	p[1] = param_str(password_hash);
-	p[2] = param_bytes(sealed, sealed_len);
-	p[3] = param_str(created_by);
-	rc = wsg_db_exec(c, SQL_USER_INSERT, p, 4, &res, err);
-	if (rc == WSG_ERR_EXISTS)
-		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
-		                   "user '%s' already exists", username);
-	if (rc != WSG_OK)
-		goto out;
-	snprintf(uid, sizeof(uid), "%llu", res->insert_id);
-	for (i = 0; i < nroles; i++) {
-		rc = insert_role(c, SQL_ROLE_UPSERT, roles[i], rid, sizeof(rid),
-		                 err);
-		if (rc == WSG_OK)
-			rc = exec_ids(c, SQL_MAP_INSERT, uid, rid, NULL, err);
-		if (rc != WSG_OK)
-			goto out;
-	}
-	rc = wsg_db_commit(c, err);
 	if (rc == WSG_OK)
-		in_tx = 0;
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(res);
-	return rc;
+		rc = begin_write(c, admin_role, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_absent(c, SQL_USER_ID, "user", username, err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_insert_user(c, username, password_hash,
+		                                  sealed, sealed_len,
+		                                  created_by, &uid, err);
+	for (i = 0; rc == WSG_OK && i < nroles; i++) {
+		rc = wsg_userstore_tx_upsert_role(c, roles[i], &rid, err);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_grant(c, uid, rid, err);
+	}
+	return end_write(c, rc, err);
 }
 
 int
 wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
                        const char *username, struct wsg_error *err)
 {
-	char uid[32];
-	int rc, in_tx = 0;
+	uint64_t uid;
+	int rc;
 
 	rc = wsg_userstore_check_name("username", username, 0, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, sizeof(uid), err);
-	if (rc != WSG_OK)
-		goto out;
-	if (uid[0] == '\0') {
-		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                   "no user '%s'", username);
-		goto out;
-	}
-	/* user_roles rows go with it (ON DELETE CASCADE). */
-	rc = exec_ids(c, SQL_USER_DELETE, uid, NULL, NULL, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = wsg_db_commit(c, err);
 	if (rc == WSG_OK)
-		in_tx = 0;
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	return rc;
+		rc = begin_write(c, admin_role, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, &uid,
+	                     err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_delete_user(c, uid, err);
+	return end_write(c, rc, err);
 }
 
 int
@@ -544,42 +545,22 @@ wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
                            const unsigned char *sealed, size_t sealed_len,
                            struct wsg_error *err)
 {
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p[3];
-	char uid[32];
-	int rc, in_tx = 0;
+	uint64_t uid;
+	int rc;
 
 	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK)
 		rc = check_secrets(password_hash, sealed, sealed_len, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, sizeof(uid), err);
-	if (rc != WSG_OK)
-		goto out;
-	if (uid[0] == '\0') {
-		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                   "no user '%s'", username);
-		goto out;
-	}
-	p[0] = param_str(password_hash);
-	p[1] = param_bytes(sealed, sealed_len);
-	p[2] = param_str(uid);
-	rc = wsg_db_exec(c, SQL_USER_PASSWORD, p, 3, &res, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = wsg_db_commit(c, err);
 	if (rc == WSG_OK)
-		in_tx = 0;
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(res);
-	return rc;
+		rc = begin_write(c, admin_role, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, &uid,
+	                     err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_set_password(c, uid, password_hash,
+		                                   sealed, sealed_len, err);
+	return end_write(c, rc, err);
 }
 
 int
@@ -594,62 +575,40 @@ int
 wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
                        const char *role, struct wsg_error *err)
 {
-	char rid[32];
-	int rc, in_tx = 0;
+	uint64_t rid;
+	int rc;
 
 	rc = wsg_userstore_check_name("role name", role, 1, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = select_id(c, SQL_ROLE_ID, role, rid, sizeof(rid), err);
-	if (rc != WSG_OK)
-		goto out;
-	if (rid[0] != '\0') {
-		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
-		                   "role '%s' already exists", role);
-		goto out;
-	}
-	rc = insert_role(c, SQL_ROLE_INSERT, role, rid, sizeof(rid), err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = wsg_db_commit(c, err);
 	if (rc == WSG_OK)
-		in_tx = 0;
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	return rc;
+		rc = begin_write(c, admin_role, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_absent(c, SQL_ROLE_ID, "role", role, err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_insert_role(c, role, &rid, err);
+	return end_write(c, rc, err);
 }
 
-/* Validates both names, opens the transaction and reads both ids; either
+/* Validates both names, opens the transaction and locks both rows; either
  * missing is WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
 static int
 begin_user_role(struct wsg_db_conn *c, const char *admin_role,
-                const char *username, const char *role, char *uid, char *rid,
-                size_t idlen, struct wsg_error *err)
+                const char *username, const char *role, uint64_t *uid,
+                uint64_t *rid, struct wsg_error *err)
 {
 	int rc;
 
 	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK)
 		rc = wsg_userstore_check_name("role name", role, 1, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = select_id(c, SQL_USER_ID_LOCKED, username, uid, idlen, err);
-	if (rc == WSG_OK && uid[0] == '\0')
-		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                   "no user '%s'", username);
 	if (rc == WSG_OK)
-		rc = select_id(c, SQL_ROLE_ID_LOCKED, role, rid, idlen, err);
-	if (rc == WSG_OK && rid[0] == '\0')
-		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                   "no role '%s'", role);
+		rc = begin_write(c, admin_role, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, uid, err);
+	if (rc == WSG_OK)
+		rc = select_existing(c, SQL_ROLE_ID_LOCKED, "role", role, rid,
+		                     err);
 	if (rc != WSG_OK)
 		wsg_db_rollback(c);
 	return rc;
@@ -660,24 +619,14 @@ wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
                     const char *username, const char *role,
                     struct wsg_error *err)
 {
-	char uid[32], rid[32];
-	int rc, in_tx = 0;
+	uint64_t uid, rid;
+	int rc;
 
-	rc = begin_user_role(c, admin_role, username, role, uid, rid,
-	                     sizeof(uid), err);
+	rc = begin_user_role(c, admin_role, username, role, &uid, &rid, err);
 	if (rc != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = exec_ids(c, SQL_MAP_INSERT, uid, rid, NULL, err);
-	if (rc != WSG_OK)
-		goto out;
-	rc = wsg_db_commit(c, err);
-	if (rc == WSG_OK)
-		in_tx = 0;
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	return rc;
+		return rc;
+	rc = wsg_userstore_tx_grant(c, uid, rid, err);
+	return end_write(c, rc, err);
 }
 
 int
@@ -686,45 +635,21 @@ wsg_userstore_revoke(struct wsg_db_conn *c, const char *admin_role,
                      struct wsg_error *err)
 {
 	unsigned long long affected = 0;
-	char uid[32], rid[32];
-	int rc, in_tx = 0;
+	uint64_t uid, rid;
+	int rc;
 
-	rc = begin_user_role(c, admin_role, username, role, uid, rid,
-	                     sizeof(uid), err);
+	rc = begin_user_role(c, admin_role, username, role, &uid, &rid, err);
 	if (rc != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = exec_ids(c, SQL_MAP_DELETE, uid, rid, &affected, err);
-	if (rc != WSG_OK)
-		goto out;
-	if (affected == 0) {
+		return rc;
+	rc = exec_by_ids(c, SQL_MAP_DELETE, uid, rid, 2, &affected, err);
+	if (rc == WSG_OK && affected == 0)
 		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
 		                   "user '%s' does not hold role '%s'",
 		                   username, role);
-		goto out;
-	}
-	rc = wsg_db_commit(c, err);
-	if (rc == WSG_OK)
-		in_tx = 0;
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	return rc;
+	return end_write(c, rc, err);
 }
 
 /* -------- management API reads (blocking connection) -------- */
-
-/* Decimal text of an id, for a string parameter. */
-struct idbuf {
-	char s[24];
-};
-
-static struct wsg_db_param
-param_id(struct idbuf *b, uint64_t id)
-{
-	snprintf(b->s, sizeof(b->s), "%llu", (unsigned long long)id);
-	return param_str(b->s);
-}
 
 static const char SQL_FIND_USERS[] =
         "SELECT u.username FROM users u "
@@ -760,29 +685,17 @@ wsg_userstore_get(struct wsg_db_conn *c, const char *username,
 {
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_param p = param_str(username);
-	size_t row;
 	int rc;
 
 	*out = NULL;
 	rc = wsg_db_exec(c, SQL_LOOKUP, &p, 1, &res, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = WSG_ERR_NOTFOUND;
-	if (res->ncols != LOOKUP__COUNT) {
+	rc = record_of(res, username, out);
+	if (rc == WSG_ERR_DB)
 		rc = wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
 		                   "user lookup returned %zu columns",
 		                   res->ncols);
-	} else {
-		/* Exact bytes, as in lookup_done_cb. */
-		for (row = 0; row < res->nrows && *out == NULL; row++) {
-			const char *name = res->cells[row * res->ncols];
-
-			if (name != NULL && strcmp(name, username) == 0)
-				*out = record_from_row(res, row);
-		}
-		if (*out != NULL)
-			rc = WSG_OK;
-	}
 	wsg_db_result_free(res);
 	return rc;
 }
@@ -814,36 +727,33 @@ int
 wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
                            struct wsg_db_result **res, struct wsg_error *err)
 {
-	char rid[32];
 	struct wsg_db_param p;
+	struct idbuf b;
+	uint64_t rid;
 	int rc;
 
 	*res = NULL;
-	rc = select_id(c, SQL_ROLE_ID, role, rid, sizeof(rid), err);
+	rc = select_existing(c, SQL_ROLE_ID, "role", role, &rid, err);
 	if (rc != WSG_OK)
 		return rc;
-	if (rid[0] == '\0')
-		return wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                     "no role '%s'", role);
-	p = param_str(rid);
+	p = param_id(&b, rid);
 	return wsg_db_exec(c, SQL_MEMBERS, &p, 1, res, err);
 }
 
 /* -------- management API changes inside the caller's transaction -------- */
 
-
 int
 wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,
                            uint64_t *id, struct wsg_error *err)
 {
-	return lock_id(c, SQL_ROLE_ID_LOCKED, name, id, err);
+	return select_id(c, SQL_ROLE_ID_LOCKED, name, id, err);
 }
 
 int
 wsg_userstore_tx_lock_user(struct wsg_db_conn *c, const char *name,
                            uint64_t *id, struct wsg_error *err)
 {
-	return lock_id(c, SQL_USER_ID_LOCKED, name, id, err);
+	return select_id(c, SQL_USER_ID_LOCKED, name, id, err);
 }
 
 int
@@ -904,12 +814,8 @@ wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
 	int rc;
 
 	*id = 0;
-	rc = wsg_userstore_check_name("username", username, 0, err);
-	if (rc == WSG_OK && created_by != NULL)
-		rc = wsg_userstore_check_name("creator name", created_by, 0,
-		                              err);
-	if (rc == WSG_OK)
-		rc = check_secrets(password_hash, sealed, sealed_len, err);
+	rc = check_user(username, password_hash, sealed, sealed_len, created_by,
+	                err);
 	if (rc != WSG_OK)
 		return rc;
 	p[0] = param_str(username);
@@ -922,22 +828,6 @@ wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
 		                   "user '%s' already exists", username);
 	if (rc == WSG_OK)
 		*id = res->insert_id;
-	wsg_db_result_free(res);
-	return rc;
-}
-
-static int
-exec_by_ids(struct wsg_db_conn *c, const char *sql, uint64_t a, uint64_t b,
-            unsigned n, unsigned long long *affected, struct wsg_error *err)
-{
-	struct wsg_db_result *res = NULL;
-	struct idbuf ba, bb;
-	struct wsg_db_param p[2] = {param_id(&ba, a), param_id(&bb, b)};
-	int rc;
-
-	rc = wsg_db_exec(c, sql, p, n, &res, err);
-	if (rc == WSG_OK && affected != NULL)
-		*affected = res->affected_rows;
 	wsg_db_result_free(res);
 	return rc;
 }
