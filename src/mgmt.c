@@ -22,6 +22,7 @@
 #include "mgmt_users.h"
 #include "tls.h"
 #include "static.h"
+#include "utf8.h"
 
 /* Bodies up to this are read (and refused above WSG_MGMT_MAX_JSON with a
  * JSON 400); larger ones are cut off by evhttp with 413. */
@@ -137,7 +138,7 @@ decode(const char *s, size_t len, int plus)
 
 	dec = evhttp_uridecode(raw, plus, &n);
 	free(raw);
-	if (dec != NULL && (strlen(dec) != n || !wsg_mgmt_utf8_valid(dec, n))) {
+	if (dec != NULL && (strlen(dec) != n || !wsg_utf8_valid(dec, n))) {
 		free(dec);
 		dec = NULL;
 	}

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mem.h"
 #include "password.h"
+#include "utf8.h"
 
 static const char SQL_PING[] = "SELECT 1";
 /* Reads see the latest committed rows, so a check made under a lock holds. */
@@ -36,8 +37,6 @@ status_phrase(int status)
 	return "Status";
 }
 
-static size_t utf8_seq(const unsigned char *s, size_t len, unsigned long *cp);
-
 /*
  * Error texts quote input (names, jansson's "near '...'") and are cut at
  * the buffer's end, so they may hold invalid or cut UTF-8, which jansson
@@ -50,7 +49,7 @@ utf8_scrub(char *s)
 	unsigned long cp;
 
 	while (i < len) {
-		n = utf8_seq((const unsigned char *)s + i, len - i, &cp);
+		n = wsg_utf8_decode((const unsigned char *)s + i, len - i, &cp);
 		if (n == 0) {
 			s[i++] = '?';
 			continue;
@@ -308,53 +307,6 @@ wsg_mgmt_check_role(const char *s, char *why, size_t whylen)
 	return WSG_OK;
 }
 
-/* Length of the UTF-8 sequence at s (shortest form, no surrogates), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t len, unsigned long *cp)
-{
-	unsigned long c, min;
-	size_t n, i;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-int
-wsg_mgmt_utf8_valid(const char *s, size_t len)
-{
-	unsigned long cp;
-	size_t i = 0, n;
-
-	while (i < len) {
-		n = utf8_seq((const unsigned char *)s + i, len - i, &cp);
-		if (n == 0)
-			return 0;
-		i += n;
-	}
-	return 1;
-}
-
 int
 wsg_mgmt_check_password(const struct wsg_password_policy_conf *policy,
                         const char *pw, size_t len, char *why, size_t whylen)
@@ -370,7 +322,7 @@ wsg_mgmt_check_password(const struct wsg_password_policy_conf *policy,
 		return WSG_ERR_INVAL;
 	}
 	while (i < len) {
-		n = utf8_seq(u + i, len - i, &cp);
+		n = wsg_utf8_decode(u + i, len - i, &cp);
 		if (n == 0) {
 			snprintf(why, whylen, "it is not valid UTF-8");
 			return WSG_ERR_INVAL;

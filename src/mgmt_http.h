@@ -174,9 +174,6 @@ int wsg_mgmt_check_username(const char *s, char *why, size_t whylen);
 /* A role name (the store's rules). WSG_OK or WSG_ERR_INVAL with `why`. */
 int wsg_mgmt_check_role(const char *s, char *why, size_t whylen);
 
-/* 1 when s[0..len) is UTF-8 (shortest forms, no surrogates), else 0. */
-int wsg_mgmt_utf8_valid(const char *s, size_t len);
-
 /*
  * `management.password_policy`: valid UTF-8 without control characters, at
  * least min_length characters, at most WSG_MGMT_MAX_PASSWORD bytes.

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "utf8.h"
 
 #define MAX_HASH_LEN 255    /* users.password_hash */
 #define MAX_SEALED_LEN 1024 /* users.digest_secret */
@@ -106,42 +107,6 @@ param_id(struct idbuf *b, uint64_t id)
 }
 
 /*
- * Decodes one UTF-8 sequence at s[0..len). Returns its length and the code
- * point in *cp, or 0 for an invalid, overlong, surrogate or out-of-range
- * sequence.
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
-{
-	unsigned long c, min;
-	size_t n, i;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/*
  * Usernames and role names: 1..255 bytes of valid UTF-8 without C0/C1
  * control characters. Role names also exclude ',' because role lists are
  * ','-separated (records, X-WSS-Roles).
@@ -163,7 +128,7 @@ wsg_userstore_check_name(const char *what, const char *s, int is_role,
 		                     "%s must be 1 to %d bytes long", what,
 		                     WSG_USERSTORE_MAX_NAME);
 	while (i < len) {
-		n = utf8_decode(u + i, len - i, &cp);
+		n = wsg_utf8_decode(u + i, len - i, &cp);
 		if (n == 0)
 			return wsg_error_set(err, WSG_ERR_INVAL,
 			                     WSG_FAULT_CLIENT,
