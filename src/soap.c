@@ -338,8 +338,8 @@ is_ns(xmlNodePtr n, const char *href)
 	       strcmp((const char *)n->ns->href, href) == 0;
 }
 
-static int
-is_elem(xmlNodePtr n, const char *href, const char *name)
+int
+wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name)
 {
 	return n->type == XML_ELEMENT_NODE && is_ns(n, href) &&
 	       strcmp((const char *)n->name, name) == 0;
@@ -391,7 +391,7 @@ check_envelope(struct wsg_soap_msg *m, struct wsg_error *err)
 				        (const char *)n->name);
 			continue;
 		}
-		if (is_elem(n, ns, "Header")) {
+		if (wsg_soap_is_element(n, ns, "Header")) {
 			if (m->header != NULL)
 				return wsg_error_set(
 				        err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
@@ -399,7 +399,7 @@ check_envelope(struct wsg_soap_msg *m, struct wsg_error *err)
 			m->header = n;
 			continue;
 		}
-		if (is_elem(n, ns, "Body")) {
+		if (wsg_soap_is_element(n, ns, "Body")) {
 			m->body = n;
 			continue;
 		}

@@ -169,6 +169,9 @@ int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
 					 const char **content_type,
 					 int *http_status);
 
+/* 1 when `n` is an element named `name` in namespace `href`, else 0. */
+int wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name);
+
 /* True for the WS-Security fault codes (FailedAuthentication ... MessageExpired). */
 int wsg_soap_fault_is_security(enum wsg_fault fault);
 

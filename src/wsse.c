@@ -28,20 +28,6 @@ struct ut_parts {
 	int n_username, n_password, n_nonce, n_created, n_salt, n_iteration;
 };
 
-static int
-is_ns(xmlNodePtr n, const char *href)
-{
-	return n->ns != NULL && n->ns->href != NULL &&
-	       strcmp((const char *)n->ns->href, href) == 0;
-}
-
-static int
-is_elem(xmlNodePtr n, const char *href, const char *name)
-{
-	return n->type == XML_ELEMENT_NODE && is_ns(n, href) &&
-	       strcmp((const char *)n->name, name) == 0;
-}
-
 /* Text and CDATA children concatenated, never trimmed (WSS4J getElementText).
  */
 static char *
@@ -376,7 +362,7 @@ find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
 		        err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
 		        "no SOAP Header, so no wsse:Security header");
 	for (n = msg->header->children; n != NULL; n = n->next) {
-		if (!is_elem(n, WSG_NS_WSSE, "Security") ||
+		if (!wsg_soap_is_element(n, WSG_NS_WSSE, "Security") ||
 		    !addressed_to_us(msg, n))
 			continue;
 		if (found != NULL)
@@ -411,8 +397,8 @@ find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
 	*ut = NULL;
 	*ts = NULL;
 	for (n = sec->children; n != NULL; n = n->next) {
-		is_ut = is_elem(n, WSG_NS_WSSE, "UsernameToken");
-		if (!is_ut && !is_elem(n, WSG_NS_WSU, "Timestamp"))
+		is_ut = wsg_soap_is_element(n, WSG_NS_WSSE, "UsernameToken");
+		if (!is_ut && !wsg_soap_is_element(n, WSG_NS_WSU, "Timestamp"))
 			continue;
 		id = attr_get(n, "Id", WSG_NS_WSU);
 		for (i = 0; id != NULL && i < n_ids; i++) {
@@ -470,21 +456,21 @@ collect_ut_parts(xmlNodePtr ut, struct ut_parts *p)
 	for (n = ut->children; n != NULL; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
-		if (is_elem(n, WSG_NS_WSSE, "Username")) {
+		if (wsg_soap_is_element(n, WSG_NS_WSSE, "Username")) {
 			p->username = n;
 			p->n_username++;
-		} else if (is_elem(n, WSG_NS_WSSE, "Password")) {
+		} else if (wsg_soap_is_element(n, WSG_NS_WSSE, "Password")) {
 			p->password = n;
 			p->n_password++;
-		} else if (is_elem(n, WSG_NS_WSSE, "Nonce")) {
+		} else if (wsg_soap_is_element(n, WSG_NS_WSSE, "Nonce")) {
 			p->nonce = n;
 			p->n_nonce++;
-		} else if (is_elem(n, WSG_NS_WSU, "Created")) {
+		} else if (wsg_soap_is_element(n, WSG_NS_WSU, "Created")) {
 			p->created = n;
 			p->n_created++;
-		} else if (is_elem(n, WSG_NS_WSSE11, "Salt")) {
+		} else if (wsg_soap_is_element(n, WSG_NS_WSSE11, "Salt")) {
 			p->n_salt++;
-		} else if (is_elem(n, WSG_NS_WSSE11, "Iteration")) {
+		} else if (wsg_soap_is_element(n, WSG_NS_WSSE11, "Iteration")) {
 			p->n_iteration++;
 		}
 	}
@@ -753,7 +739,7 @@ parse_ts(xmlNodePtr ts, struct wsg_wsse_token *tok, struct wsg_error *err)
 	for (n = ts->children; n != NULL; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
-		if (is_elem(n, WSG_NS_WSU, "Created")) {
+		if (wsg_soap_is_element(n, WSG_NS_WSU, "Created")) {
 			if (created != NULL)
 				return wsg_error_set(
 				        err, WSG_ERR_SECURITY,
@@ -767,7 +753,7 @@ parse_ts(xmlNodePtr ts, struct wsg_wsse_token *tok, struct wsg_error *err)
 				        "Timestamp Expires precedes Created "
 				        "(BSP R3221)");
 			created = n;
-		} else if (is_elem(n, WSG_NS_WSU, "Expires")) {
+		} else if (wsg_soap_is_element(n, WSG_NS_WSU, "Expires")) {
 			if (expires != NULL)
 				return wsg_error_set(
 				        err, WSG_ERR_SECURITY,

@@ -1059,6 +1059,32 @@ parse_ok(const char *xml, struct wsg_soap_msg *m)
 }
 
 static void
+test_is_element(void **state)
+{
+	struct wsg_soap_msg m;
+	xmlNodePtr a, text, bare, other;
+
+	(void)state;
+	parse_ok(ENV11 "<soap:Header><h:a xmlns:h=\"urn:h\"/> <a/>"
+	               "<o:a xmlns:o=\"urn:o\"/></soap:Header>"
+	               "<soap:Body/>" ENV_END,
+	         &m);
+	a = m.header->children;
+	text = a->next;
+	bare = text->next;
+	other = bare->next;
+	assert_true(wsg_soap_is_element(a, "urn:h", "a"));
+	assert_false(wsg_soap_is_element(a, "urn:h", "b"));
+	assert_false(wsg_soap_is_element(a, "urn:o", "a"));
+	assert_false(wsg_soap_is_element(text, "urn:h", "text"));
+	assert_false(wsg_soap_is_element(bare, "urn:h", "a"));
+	assert_false(wsg_soap_is_element(bare, "", "a"));
+	assert_true(wsg_soap_is_element(other, "urn:o", "a"));
+	assert_true(wsg_soap_is_element(m.body, WSG_NS_SOAP11, "Body"));
+	wsg_soap_msg_free(&m);
+}
+
+static void
 test_header_targets(void **state)
 {
 	static const struct {
@@ -1581,6 +1607,7 @@ main(void)
 	        cmocka_unit_test(test_fault_bodies),
 	        cmocka_unit_test(test_fault_none_refused),
 	        cmocka_unit_test(test_fault_names),
+	        cmocka_unit_test(test_is_element),
 	        cmocka_unit_test(test_header_targets),
 	        cmocka_unit_test(test_must_understand_values),
 	        cmocka_unit_test(test_check_next_headers),
