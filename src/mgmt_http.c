@@ -10,6 +10,7 @@
 
 #include "credcache.h"
 #include "err.h"
+#include "http_status.h"
 #include "log.h"
 #include "mem.h"
 #include "password.h"
@@ -19,23 +20,6 @@ static const char SQL_PING[] = "SELECT 1";
 /* Reads see the latest committed rows, so a check made under a lock holds. */
 static const char SQL_ISOLATION[] =
         "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-
-static const char *
-status_phrase(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	}
-	return "Status";
-}
 
 /*
  * Error texts quote input (names, jansson's "near '...'") and are cut at
@@ -99,7 +83,7 @@ wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body)
 			        "Content-Type", "application/json");
 		}
 	}
-	evhttp_send_reply(r->req, status, status_phrase(status), buf);
+	evhttp_send_reply(r->req, status, wsg_http_status_phrase(status), buf);
 	if (buf != NULL)
 		evbuffer_free(buf);
 	r->status = status;

@@ -12,33 +12,13 @@
 #include "auth.h"
 #include "basic.h"
 #include "err.h"
+#include "http_status.h"
 #include "log.h"
 #include "mem.h"
 #include "router.h"
 #include "stats.h"
 #include "tls.h"
 #include "upstream.h"
-
-static const char *
-status_phrase(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	}
-	return "Status";
-}
 
 static double
 elapsed_ms(const struct timespec *since)
@@ -132,7 +112,7 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 		evhttp_add_header(out, "Retry-After", secs);
 	}
 	free(body);
-	evhttp_send_reply(r->req, status, status_phrase(status), buf);
+	evhttp_send_reply(r->req, status, wsg_http_status_phrase(status), buf);
 	evbuffer_free(buf);
 	request_free(r, status);
 }
@@ -179,7 +159,7 @@ upstream_done_cb(int status, struct evhttp_request *resp, const char *reason,
 	evhttp_send_reply(r->req, code,
 			  evhttp_request_get_response_code_line(resp) != NULL
 			  ? evhttp_request_get_response_code_line(resp)
-			  : status_phrase(code),
+			  : wsg_http_status_phrase(code),
 			  evhttp_request_get_input_buffer(resp));
 	r->state = WSG_REQUEST_DONE;
 	request_free(r, code);
