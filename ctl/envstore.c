@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "io.h"
 #include "mem.h"
 #include "secmem.h"
 
@@ -198,23 +199,6 @@ out:
 	return rc;
 }
 
-static int
-write_all(int fd, const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes root to dir/file through a 0600 temporary file and rename(). */
 static int
 save(const char *dir, const char *file, json_t *root, struct wsg_error *err)
@@ -231,8 +215,9 @@ save(const char *dir, const char *file, json_t *root, struct wsg_error *err)
 		                   strerror(errno));
 		goto out;
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) != 0 ||
-	    write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 ||
+	    wsg_io_write_all(fd, text, strlen(text)) != WSG_OK ||
+	    wsg_io_write_all(fd, "\n", 1) != WSG_OK || fsync(fd) != 0) {
 		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
 		                   "cannot write %s: %s", tmp, strerror(errno));
 		close(fd);

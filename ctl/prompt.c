@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "io.h"
 #include "mem.h"
 
 /* One line being collected; wiped once the caller has its copy. */
@@ -112,23 +113,6 @@ wsg_prompt_fd_line(int fd, const char *what, char **out, struct wsg_error *err)
 	return line_finish(&l, what, out, err);
 }
 
-static void
-write_all(int fd, const char *s)
-{
-	size_t len = strlen(s);
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 static int
 any_pending(const sigset_t *which)
 {
@@ -203,7 +187,7 @@ tty_signal(struct tty *t, const char *prompt)
 	sigprocmask(SIG_BLOCK, &stops, NULL);
 	if (tty_quiet(t) != 0)
 		return 1;
-	write_all(t->fd, prompt);
+	wsg_io_write_all(t->fd, prompt, strlen(prompt));
 	return 0;
 }
 
@@ -251,7 +235,7 @@ wsg_prompt_tty(const char *prompt, int secret, char **out,
 		                   strerror(errno));
 		goto out;
 	}
-	write_all(t.fd, prompt);
+	wsg_io_write_all(t.fd, prompt, strlen(prompt));
 	for (;;) {
 		p[0].fd = t.fd;
 		p[0].events = POLLIN;
@@ -289,7 +273,7 @@ wsg_prompt_tty(const char *prompt, int secret, char **out,
 	tty_restore(&t);
 	if (interrupted) {
 		if (secret)
-			write_all(t.fd, "\n");
+			wsg_io_write_all(t.fd, "\n", 1);
 		rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 		                   "interrupted");
 	}

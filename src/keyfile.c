@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "io.h"
 #include "mem.h"
 
 /* Keys are small; the cap bounds what a corrupt or hostile file makes us read.
@@ -38,23 +39,6 @@ make_parents(const char *path, struct wsg_error *err)
 out:
 	free(dir);
 	return rc;
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The folder entry must reach the disk too, or a crash may lose the key. */
@@ -118,8 +102,8 @@ wsg_keyfile_create(const char *path, size_t nbytes, int *created,
 	}
 	text[tlen - 1] = '\n';
 	/* The umask may have narrowed the mode; make it exactly 0600. */
-	if (fchmod(fd, 0600) != 0 || write_all(fd, text, tlen) != 0 ||
-	    fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 ||
+	    wsg_io_write_all(fd, text, tlen) != WSG_OK || fsync(fd) != 0) {
 		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_SERVER,
 		                   "cannot write %s: %s", path,
 		                   strerror(errno));

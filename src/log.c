@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "io.h"
 #include "logring.h"
 #include "mem.h"
 #include "soap.h"
@@ -169,22 +170,6 @@ escape_field(char *dst, size_t len, const char *src)
 	escape_value(dst, len, src, 0);
 }
 
-static void
-write_line(int fd, const char *line, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, line, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		line += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Appends `s` at `p`, never past `end`; returns the new end of the line. */
 static char *
 put_str(char *p, const char *end, const char *s)
@@ -257,7 +242,7 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 		p = put_digits(p, us % 1000, 3);
 	}
 	*p++ = '\n';
-	write_line(l->access_fd, line, (size_t)(p - line));
+	wsg_io_write_all(l->access_fd, line, (size_t)(p - line));
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = WSG_LOGRING_ACCESS;
 	rec.time = now;
@@ -296,7 +281,7 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 	if (n <= 0)
 		return;
 	n = (size_t)n < sizeof(line) ? n : (int)sizeof(line) - 1;
-	write_line(l->audit_fd, line, (size_t)n);
+	wsg_io_write_all(l->audit_fd, line, (size_t)n);
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = WSG_LOGRING_AUDIT;
 	rec.time = now;
@@ -325,6 +310,7 @@ wsg_log_msg(const char *level, const char *fmt, ...)
 	va_end(ap);
 	n = snprintf(line, sizeof(line), "%s %s %s\n", now, level, msg);
 	if (n > 0)
-		write_line(STDERR_FILENO, line,
-			   (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		wsg_io_write_all(STDERR_FILENO, line,
+		                 (size_t)n < sizeof(line) ? (size_t)n
+		                                          : sizeof(line) - 1);
 }
