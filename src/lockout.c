@@ -403,6 +403,28 @@ insert(struct table *t, struct shard *s, uint64_t hash,
 	return e;
 }
 
+/* A key found with its shard locked: unlock `s->lock` when done. */
+struct found {
+	unsigned char key[WSG_LOCKOUT_MAX_KEY];
+	size_t len;
+	uint64_t hash;
+	struct shard *s;
+	struct entry *e; /* NULL: the key has no entry yet */
+};
+
+/* Looks `key` up and locks its shard; -1, nothing locked, when not counted. */
+static int
+find_locked(struct wsg_lockout *l, enum wsg_lockout_kind kind, const char *key,
+            size_t len, struct found *f)
+{
+	if (prepare(l, kind, key, len, f->key, &f->len, &f->hash) != 0)
+		return -1;
+	f->s = shard_of(&l->tables[kind], f->hash);
+	pthread_mutex_lock(&f->s->lock);
+	f->e = *find_link(f->s, f->hash, f->key, f->len);
+	return 0;
+}
+
 /* ---- API ---- */
 
 int64_t
@@ -410,23 +432,15 @@ wsg_lockout_check(struct wsg_lockout *l, enum wsg_lockout_kind kind,
                   const struct wsg_lockout_conf *p, const char *key, size_t len,
                   int64_t now_ms)
 {
-	unsigned char buf[WSG_LOCKOUT_MAX_KEY];
 	struct table *t = &l->tables[kind];
-	struct shard *s;
-	struct entry *e;
-	size_t blen = 0;
-	uint64_t hash;
+	struct found f;
 	int64_t left = 0;
 
-	if (p->max_failures == 0 ||
-	    prepare(l, kind, key, len, buf, &blen, &hash) != 0)
+	if (p->max_failures == 0 || find_locked(l, kind, key, len, &f) != 0)
 		return 0;
-	s = shard_of(t, hash);
-	pthread_mutex_lock(&s->lock);
-	e = *find_link(s, hash, buf, blen);
-	if (e != NULL && e->locked_until > now_ms)
-		left = e->locked_until - now_ms;
-	pthread_mutex_unlock(&s->lock);
+	if (f.e != NULL && f.e->locked_until > now_ms)
+		left = f.e->locked_until - now_ms;
+	pthread_mutex_unlock(&f.s->lock);
 	if (left > 0)
 		atomic_fetch_add(&t->refused, 1);
 	return left;
@@ -437,33 +451,25 @@ wsg_lockout_fail(struct wsg_lockout *l, enum wsg_lockout_kind kind,
                  const struct wsg_lockout_conf *p, const char *key, size_t len,
                  int64_t now_ms)
 {
-	unsigned char buf[WSG_LOCKOUT_MAX_KEY];
 	struct table *t = &l->tables[kind];
 	enum wsg_lockout_result res;
-	int64_t slice_ms;
-	struct shard *s;
+	struct found f;
 	struct entry *e;
-	size_t blen = 0;
-	uint64_t hash;
 
-	if (p->max_failures == 0 ||
-	    prepare(l, kind, key, len, buf, &blen, &hash) != 0)
+	if (p->max_failures == 0 || find_locked(l, kind, key, len, &f) != 0)
 		return WSG_LOCKOUT_OFF;
-	slice_ms = slice_ms_of(p);
-	s = shard_of(t, hash);
-	pthread_mutex_lock(&s->lock);
-	e = *find_link(s, hash, buf, blen);
+	e = f.e;
 	if (e != NULL && e->locked_until > now_ms) {
 		res = WSG_LOCKOUT_LOCKED;
 		goto out;
 	}
 	if (e == NULL)
-		e = insert(t, s, hash, buf, blen, now_ms);
-	advance(e, slice_ms, now_ms);
+		e = insert(t, f.s, f.hash, f.key, f.len, now_ms);
+	advance(e, slice_ms_of(p), now_ms);
 	if (e->counts[e->slice % SLICES] < UINT32_MAX)
 		e->counts[e->slice % SLICES]++;
-	order_unlink(s, e);
-	order_push(s, e);
+	order_unlink(f.s, e);
+	order_push(f.s, e);
 	atomic_fetch_add(&t->failures, 1);
 	res = WSG_LOCKOUT_COUNTED;
 	if (total(e) >= p->max_failures) {
@@ -473,7 +479,7 @@ wsg_lockout_fail(struct wsg_lockout *l, enum wsg_lockout_kind kind,
 		res = WSG_LOCKOUT_STARTED;
 	}
 out:
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&f.s->lock);
 	return res;
 }
 
@@ -481,24 +487,17 @@ int
 wsg_lockout_unlock(struct wsg_lockout *l, enum wsg_lockout_kind kind,
                    const char *key, size_t len, int64_t now_ms)
 {
-	unsigned char buf[WSG_LOCKOUT_MAX_KEY];
 	struct table *t = &l->tables[kind];
-	struct shard *s;
-	struct entry *e;
-	size_t blen = 0;
-	uint64_t hash;
+	struct found f;
 	int was_locked = 0;
 
-	if (prepare(l, kind, key, len, buf, &blen, &hash) != 0)
+	if (find_locked(l, kind, key, len, &f) != 0)
 		return 0;
-	s = shard_of(t, hash);
-	pthread_mutex_lock(&s->lock);
-	e = *find_link(s, hash, buf, blen);
-	if (e != NULL) {
-		was_locked = e->locked_until > now_ms;
-		remove_entry(s, e);
+	if (f.e != NULL) {
+		was_locked = f.e->locked_until > now_ms;
+		remove_entry(f.s, f.e);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&f.s->lock);
 	if (was_locked)
 		atomic_fetch_add(&t->unlocks, 1);
 	return was_locked;
