@@ -165,6 +165,7 @@ db_status() {
 # echo-users), access and audit logs in files, no management listener.
 bench_gateway_conf() {
 	local file=$1 port=$2 up=$3 workers=${4:-0} ttl=${5:-60} nonces=${6:-1000000}
+	local store=${7:-memory}
 	local dir
 	dir=$(dirname "$file")
 	cat >"$file" <<-EOF2
@@ -176,7 +177,7 @@ bench_gateway_conf() {
 		              user = "wssgate"; password_file = "$BENCH_DB_DIR/db.pass";
 		              database = "wssgate"; pool_size = 4; cache_ttl = $ttl;
 		              master_key_file = "master.key"; };
-		security = { nonce_cache_max = $nonces; };
+		security = { nonce_cache_max = $nonces; replay_store = "$store"; };
 		limits = { max_connections = 0; };
 		log = { access_log = "$dir/access.log"; audit_log = "$dir/audit.log"; };
 		routes = (
