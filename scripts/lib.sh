@@ -9,7 +9,8 @@ WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev l
 	libconfig-dev libargon2-dev libjwt-dev libcmocka-dev libcurl4-openssl-dev python3-zeep
 	python3-suds python3-pytest python3-requests curl ca-certificates openssl tmux chromium"
 
-log() { printf '==> %s\n' "$*" >&2; }
+# A reader gone (`scripts/demo | tee` after Ctrl-C) must not stop a cleanup half-way.
+log() { printf '==> %s\n' "$*" >&2 || true; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Installs the Debian packages the build, the demo and the tests need (apt only when one is
