@@ -183,7 +183,8 @@ main(int argc, char **argv)
 		c.digest_password = pw;
 		c.digest_password_len = strlen(pw);
 		c.roles = "echo-users";
-		wsg_credcache_put(cc, name, &c, now_of().sec);
+		wsg_credcache_put(cc, name, &c, now_of().sec,
+		                  wsg_credcache_generation(cc, name));
 		wsg_credcache_mark_verified(cc, name, c.password_hash, pw,
 		                            strlen(pw));
 		free(pw);
