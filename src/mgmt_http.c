@@ -416,24 +416,6 @@ wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 }
 
 int
-wsg_mgmt_tx_begin(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
-{
-	struct wsg_error err;
-	int rc;
-
-	wsg_error_clear(&err);
-	rc = wsg_mgmt_db(r, out);
-	if (rc != WSG_OK)
-		return rc;
-	rc = wsg_db_begin(*out, &err);
-	if (rc != WSG_OK) {
-		*out = NULL;
-		wsg_mgmt_reply_db_error(r, &err);
-	}
-	return rc;
-}
-
-int
 wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
                    struct wsg_error *err)
 {
@@ -454,25 +436,55 @@ wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
 
 	*admins = NULL;
 	wsg_error_clear(&err);
+	rc = wsg_db_begin(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		return rc;
+	}
 	rc = wsg_userstore_tx_lock_role(c, r->m->cfg->management.admin_role,
 	                                rid, &err);
 	if (rc == WSG_OK && *rid != 0)
 		rc = wsg_userstore_tx_role_members(c, *rid, admins, &err);
 	if (rc != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
-		return rc;
+		goto fail;
 	}
 	if (*admins == NULL)
 		*admins = wsg_mem_calloc(1, sizeof(**admins));
 	if (need_caller && !wsg_mgmt_result_has(*admins, r->user)) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "no longer holds the admin role");
-		wsg_db_result_free(*admins);
-		*admins = NULL;
 		wsg_mgmt_reply(r, 403, NULL);
-		return WSG_ERR_AUTH;
+		rc = WSG_ERR_AUTH;
+		goto fail;
 	}
 	return WSG_OK;
+fail:
+	wsg_db_result_free(*admins);
+	*admins = NULL;
+	wsg_db_rollback(c);
+	return rc;
+}
+
+int
+wsg_mgmt_tx_lock_user(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
+                      const char *user, uint64_t *uid,
+                      struct wsg_user_record **rec)
+{
+	struct wsg_error err;
+	int rc;
+
+	wsg_error_clear(&err);
+	rc = wsg_userstore_tx_lock_user(c, user, uid, &err);
+	if (rc == WSG_OK && *uid == 0)
+		rc = WSG_ERR_NOTFOUND;
+	if (rc == WSG_OK)
+		rc = wsg_userstore_get(c, user, rec, &err);
+	if (rc == WSG_ERR_NOTFOUND)
+		wsg_mgmt_reply_not_found(r, "User", user);
+	else if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, &err);
+	return rc;
 }
 
 int

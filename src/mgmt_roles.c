@@ -141,11 +141,10 @@ wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_fail(r, &f);
 		goto out;
 	}
-	if (wsg_mgmt_tx_begin(r, &c) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK ||
+	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
-	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
-		goto out;
 	rc = wsg_userstore_tx_insert_role(c, role, &rid, &err);
 	if (rc == WSG_ERR_EXISTS) {
 		wsg_mgmt_reply_error(r, 400, "%sThe role : %s already exists",
@@ -183,11 +182,10 @@ wsg_mgmt_role_delete(struct wsg_mgmt_req *r)
 		                     WSG_MGMT_E_REQUEST_DOT);
 		goto out;
 	}
-	if (wsg_mgmt_tx_begin(r, &c) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK ||
+	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
-	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
-		goto out;
 	rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
 	if (rc == WSG_OK && rid == 0) {
 		wsg_mgmt_reply_not_found(r, "Role", role);
@@ -319,22 +317,12 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_fail(r, &f);
 		goto out;
 	}
-	if (wsg_mgmt_tx_begin(r, &c) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK ||
+	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
-	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_tx_lock_user(r, c, p.user, &uid, &rec) != WSG_OK)
 		goto out;
-	rc = wsg_userstore_tx_lock_user(c, p.user, &uid, &err);
-	if (rc == WSG_OK && uid != 0)
-		rc = wsg_userstore_get(c, p.user, &rec, &err);
-	if (rc == WSG_ERR_NOTFOUND || (rc == WSG_OK && uid == 0)) {
-		wsg_mgmt_reply_not_found(r, "User", p.user);
-		goto out;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
 	for (i = 0; i < p.nremoved; i++)
 		if (strcmp(p.removed[i], admin_role) == 0 &&
 		    wsg_mgmt_result_has(admins, p.user))
@@ -358,6 +346,7 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		        "last admin user.");
 		goto out;
 	}
+	rc = WSG_OK;
 	for (i = 0; rc == WSG_OK && i < p.nadded + p.nremoved; i++) {
 		int add = i < p.nadded;
 		const char *role = add ? p.added[i] : p.removed[i - p.nadded];

@@ -109,31 +109,6 @@ out:
 }
 
 /*
- * Inside a transaction: locks the user's row (its id in `*uid`) and loads
- * it; a missing user is answered 404, a store error 500/503 (the answer
- * is then sent).
- */
-static int
-tx_lock_user(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
-             uint64_t *uid, struct wsg_user_record **rec)
-{
-	struct wsg_error err;
-	int rc;
-
-	wsg_error_clear(&err);
-	rc = wsg_userstore_tx_lock_user(c, user, uid, &err);
-	if (rc == WSG_OK && *uid == 0)
-		rc = WSG_ERR_NOTFOUND;
-	if (rc == WSG_OK)
-		rc = wsg_userstore_get(c, user, rec, &err);
-	if (rc == WSG_ERR_NOTFOUND)
-		wsg_mgmt_reply_not_found(r, "User", user);
-	else if (rc != WSG_OK)
-		wsg_mgmt_reply_db_error(r, &err);
-	return rc;
-}
-
-/*
  * The `domain` check, the connection and the user named in the path, for
  * the read-only resources; on failure the answer is already sent.
  */
@@ -294,13 +269,9 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
-	if ((rc = wsg_db_begin(c, &err)) != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	in_tx = 1;
 	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
+	in_tx = 1;
 	rc = wsg_userstore_tx_insert_user(c, a.user, hash, sealed, sealed_len,
 	                                  r->user, &uid, &err);
 	if (rc == WSG_ERR_EXISTS) {
@@ -363,12 +334,11 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		                     WSG_MGMT_E_REQUEST_DOT);
 		goto out;
 	}
-	if (wsg_mgmt_tx_begin(r, &c) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK ||
+	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
-	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
-		goto out;
-	if (tx_lock_user(r, c, user, &uid, &rec) != WSG_OK)
+	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &rec) != WSG_OK)
 		goto out;
 	target_admin = wsg_mgmt_result_has(admins, user);
 	if (target_admin && rec->created_by == NULL) {
@@ -548,14 +518,10 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
-	if (wsg_db_begin(c, &err) != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	in_tx = 1;
 	if (wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
 		goto out;
-	if (tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
+	in_tx = 1;
+	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
 		goto out;
 	/* Changed meanwhile (re-created, promoted, new password): start over.
 	 */
