@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "hex.h"
 #include "io.h"
 #include "mem.h"
 
@@ -66,10 +67,9 @@ int
 wsg_keyfile_create(const char *path, size_t nbytes, int *created,
                    struct wsg_error *err)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char *raw = NULL;
 	char *text = NULL;
-	size_t i, tlen = 2 * nbytes + 1;
+	size_t tlen = 2 * nbytes + 1;
 	int fd = -1, rc;
 
 	if (created != NULL)
@@ -96,10 +96,7 @@ wsg_keyfile_create(const char *path, size_t nbytes, int *created,
 		                   "no random bytes for %s", path);
 		goto out;
 	}
-	for (i = 0; i < nbytes; i++) {
-		text[2 * i] = hex[raw[i] >> 4];
-		text[2 * i + 1] = hex[raw[i] & 0xf];
-	}
+	wsg_hex_encode(raw, nbytes, text);
 	text[tlen - 1] = '\n';
 	/* The umask may have narrowed the mode; make it exactly 0600. */
 	if (fchmod(fd, 0600) != 0 ||

@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "err.h"
+#include "hex.h"
 #include "mem.h"
 
 /*
@@ -43,35 +44,21 @@ insert_done_cb(int status, struct wsg_db_result *res, void *arg)
 	free(p);
 }
 
-static void
-key_hex(const unsigned char *key, size_t len,
-        char out[SHA256_DIGEST_LENGTH * 2 + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t i;
-
-	SHA256(key, len, md);
-	for (i = 0; i < sizeof(md); i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0x0f];
-	}
-	out[2 * sizeof(md)] = '\0';
-}
-
 int
 wsg_replay_store_insert(struct wsg_db_pool *pool, const unsigned char *key,
                         size_t len, int64_t expires_at, int64_t now,
                         wsg_replay_store_cb done, void *arg)
 {
 	char hex[SHA256_DIGEST_LENGTH * 2 + 1], exp[24], nowbuf[24];
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	struct wsg_db_param p[3];
 	struct pending *pd;
 	int rc;
 
 	if (pool == NULL || key == NULL || len == 0 || done == NULL)
 		return WSG_ERR_INVAL;
-	key_hex(key, len, hex);
+	SHA256(key, len, md);
+	wsg_hex_encode(md, sizeof(md), hex);
 	snprintf(exp, sizeof(exp), "%" PRId64, expires_at);
 	snprintf(nowbuf, sizeof(nowbuf), "%" PRId64, now);
 	p[0] = (struct wsg_db_param){hex, sizeof(hex) - 1};
