@@ -562,10 +562,43 @@ check_encoding(const char *buf, size_t len, struct raw_text *out,
 static long
 raw_find(const struct raw_text *t, size_t i, int c)
 {
+	const unsigned char *at;
 	int ch;
 
+	/* memchr: attribute values and text are most of a message's bytes. */
+	if (!t->utf16) {
+		if (t->start + i >= t->len)
+			return -1;
+		at = memchr(t->p + t->start + i, c, t->len - t->start - i);
+		return at != NULL ? (long)(at - t->p - (long)t->start) : -1;
+	}
 	for (; (ch = raw_char(t, i)) >= 0; i++)
 		if (ch == c)
+			return (long)i;
+	return -1;
+}
+
+static int
+is_tag_mark(int c)
+{
+	return c == '"' || c == '\'' || c == '=' || c == '>';
+}
+
+/* Index of the next character inside a tag that matters to the count. */
+static long
+raw_find_tag_mark(const struct raw_text *t, size_t i)
+{
+	int ch;
+
+	/* UTF-8 skips raw_char(): this loop sees every byte of every name. */
+	if (!t->utf16) {
+		for (; t->start + i < t->len; i++)
+			if (is_tag_mark(t->p[t->start + i]))
+				return (long)i;
+		return -1;
+	}
+	for (; (ch = raw_char(t, i)) >= 0; i++)
+		if (is_tag_mark(ch))
 			return (long)i;
 	return -1;
 }
@@ -608,7 +641,7 @@ check_attribute_counts(const struct raw_text *t, size_t max_attributes,
 {
 	long at = 0;
 	size_t i, count;
-	int c, quote;
+	int c;
 
 	while ((at = raw_find(t, (size_t)at, '<')) >= 0) {
 		i = (size_t)at + 1;
@@ -622,28 +655,25 @@ check_attribute_counts(const struct raw_text *t, size_t max_attributes,
 			at = raw_skip_past(t, i + 1, ">");
 		else {
 			count = 0;
-			quote = 0;
-			for (; (c = raw_char(t, i)) >= 0; i++) {
-				if (quote != 0) {
-					if (c == quote)
-						quote = 0;
-				} else if (c == '"' || c == '\'') {
-					quote = c;
-				} else if (c == '=') {
-					if (++count > max_attributes)
-						return wsg_error_set(
-						        err, WSG_ERR_LIMIT,
-						        WSG_FAULT_CLIENT,
-						        "an element has %zu "
-						        "attributes and namespace "
-						        "declarations, exceeds "
-						        "max_attributes %zu",
-						        count, max_attributes);
-				} else if (c == '>') {
+			while ((at = raw_find_tag_mark(t, i)) >= 0) {
+				c = raw_char(t, (size_t)at);
+				if (c == '>')
 					break;
-				}
+				if (c == '=' && ++count > max_attributes)
+					return wsg_error_set(
+					        err, WSG_ERR_LIMIT,
+					        WSG_FAULT_CLIENT,
+					        "an element has %zu attributes "
+					        "and namespace declarations, "
+					        "exceeds max_attributes %zu",
+					        count, max_attributes);
+				if (c != '=' &&
+				    (at = raw_find(t, (size_t)at + 1, c)) < 0)
+					break;
+				i = (size_t)at + 1;
 			}
-			at = c < 0 ? -1 : (long)i + 1;
+			if (at >= 0)
+				at++;
 		}
 		if (at < 0)
 			break;

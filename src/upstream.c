@@ -77,11 +77,18 @@ struct exchange {
 	struct timespec started; /* CLOCK_MONOTONIC, for the latency metric */
 };
 
-static const char *const hop_by_hop[] = {
-	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Proxy-Connection", "TE", "Trailer", "Trailers", "Transfer-Encoding",
-	"Upgrade", NULL,
+#define NAME(s) {s, sizeof(s) - 1}
+/* With lengths: every header of every exchange is checked against them. */
+static const struct {
+	const char *name;
+	size_t len;
+} hop_by_hop[] = {
+	NAME("Connection"), NAME("Keep-Alive"), NAME("Proxy-Authenticate"),
+	NAME("Proxy-Authorization"), NAME("Proxy-Connection"), NAME("TE"),
+	NAME("Trailer"), NAME("Trailers"), NAME("Transfer-Encoding"),
+	NAME("Upgrade"),
 };
+#undef NAME
 
 /* Hop-by-hop per RFC 9110 7.6.1, including names listed in Connection. */
 static int
@@ -90,8 +97,9 @@ is_hop_by_hop(const char *name, const char *connection)
 	size_t i, n = strlen(name);
 	const char *p;
 
-	for (i = 0; hop_by_hop[i] != NULL; i++)
-		if (strcasecmp(name, hop_by_hop[i]) == 0)
+	for (i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); i++)
+		if (n == hop_by_hop[i].len &&
+		    strcasecmp(name, hop_by_hop[i].name) == 0)
 			return 1;
 	for (p = connection; p != NULL && *p != '\0';) {
 		size_t len;

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,16 +262,36 @@ out:
 	return rc;
 }
 
+/*
+ * Fetched once and immutable after: OpenSSL 3 looks EVP_sha1() up in its
+ * provider store on every init, which cost more than hashing a token.
+ */
+static pthread_once_t digests_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha1_md, *sha256_md;
+
+static void
+fetch_digests(void)
+{
+	sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (sha1_md == NULL || sha256_md == NULL) {
+		fprintf(stderr, "wssgate: SHA-1 or SHA-256 unavailable\n");
+		abort();
+	}
+}
+
 void
 wsg_wsse_digest(const unsigned char *nonce, size_t nonce_len,
                 const char *created, size_t created_len, const char *password,
                 size_t password_len, unsigned char out[WSG_WSSE_DIGEST_LEN])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md;
 	unsigned int n = 0;
 
+	pthread_once(&digests_once, fetch_digests);
+	md = EVP_MD_CTX_new();
 	/* A zero digest would be forgeable: fail closed like OOM does. */
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha1(), NULL) != 1 ||
+	if (md == NULL || EVP_DigestInit_ex(md, sha1_md, NULL) != 1 ||
 	    EVP_DigestUpdate(md, nonce, nonce != NULL ? nonce_len : 0) != 1 ||
 	    EVP_DigestUpdate(md, created, created != NULL ? created_len : 0) !=
 	            1 ||
@@ -286,7 +307,8 @@ wsg_wsse_digest(const unsigned char *nonce, size_t nonce_len,
 static void
 sha256(const void *p, size_t n, unsigned char out[32])
 {
-	if (EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL) != 1) {
+	pthread_once(&digests_once, fetch_digests);
+	if (EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1) {
 		fprintf(stderr, "wssgate: SHA-256 unavailable\n");
 		abort();
 	}

@@ -227,6 +227,24 @@ def test_client_identity_headers_are_overwritten(gateway, stub):
     assert wsg.header_values(rec, "X-WSS-Roles") == ["echo-users"]
 
 
+def test_hop_by_hop_headers_stay_on_the_client_hop(gateway, stub):
+    """RFC 9110 7.6.1: the standard hop-by-hop names and those listed in Connection are not
+    forwarded, whatever their case; end-to-end headers are."""
+    m = wsg.marker()
+    r = send(gateway, "/services/Echo", wsg.build("alice", message=m),
+             headers={"Connection": "keep-alive, X-Drop-Me", "keep-alive": "timeout=5",
+                      "Proxy-Connection": "keep-alive", "TE": "trailers", "Trailer": "X-T",
+                      "Proxy-Authorization": "Basic eDp5", "x-drop-me": "1",
+                      "X-Keep-Me": "2", "X-Trailers-Not": "3"})
+    assert r.status_code == 200
+    rec = stub.find(m)[0]
+    for name in ("Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Proxy-Authorization",
+                 "X-Drop-Me"):
+        assert wsg.header_values(rec, name) == [], name
+    assert wsg.header_values(rec, "X-Keep-Me") == ["2"]
+    assert wsg.header_values(rec, "X-Trailers-Not") == ["3"]
+
+
 # ---------------------------------------------------------------- exact matching, envelope
 
 @pytest.mark.parametrize("user", ["Alice", "alice ", " alice"],

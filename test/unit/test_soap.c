@@ -488,6 +488,27 @@ test_attribute_prescan(void **state)
 	free(u);
 	free(x);
 
+	/* After a byte order mark, and on a tag whose first value holds '>',
+	 * '=' and the other quote: the count goes on to the real end. */
+	x = attributes(501, 0);
+	u = wsg_mem_printf("\xEF\xBB\xBF%s", x);
+	expect_reject(u, strlen(u), NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "exceeds max_attributes 500");
+	free(u);
+	p = strstr(x, "<e ") + 2;
+	u = wsg_mem_printf("%.*s q='>=\"'%s", (int)(p - x), x, p);
+	expect_reject(u, strlen(u), NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "an element has 501 attributes");
+	free(u);
+	free(x);
+	x = attributes(499, 0);
+	p = strstr(x, "<e ") + 2;
+	u = wsg_mem_printf("\xEF\xBB\xBF%.*s q='>=\"'%s", (int)(p - x), x, p);
+	assert_int_equal(parse(u, strlen(u), NULL, &m, &err), WSG_OK);
+	wsg_soap_msg_free(&m);
+	free(u);
+	free(x);
+
 	/* Far beyond the cap: refused by the linear scan, not after libxml2's
 	 * quadratic duplicate check. */
 	x = attributes(400000, 0);
