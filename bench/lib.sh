@@ -15,12 +15,15 @@ BENCH_OUT=${BENCH_OUT:-$WSG_TOP/test-output/bench}
 # BENCH_REV=<git revision> measures that commit's src/ instead of the checkout (before/after
 # comparisons in one go); the scripts under bench/ are always the checkout's.
 BENCH_REV=${BENCH_REV:-}
+# BENCH_CONFIGURE="--without-jemalloc" adds configure flags (a build of its own).
+BENCH_CONFIGURE=${BENCH_CONFIGURE:-}
 # The optimised build lives outside the checkout's own (usually ASan) build.
 if [ -n "$BENCH_REV" ]; then
 	BENCH_BUILD=${BENCH_BUILD:-$BENCH_OUT/build-$BENCH_REV}
 else
 	BENCH_BUILD=${BENCH_BUILD:-$BENCH_OUT/build}
 fi
+[ -z "$BENCH_CONFIGURE" ] || BENCH_BUILD=$BENCH_BUILD$(echo "$BENCH_CONFIGURE" | tr -c 'a-z0-9\n' -)
 
 # Installs the project's packages (scripts/lib.sh) and the benchmark's.
 bench_install_packages() {
@@ -40,9 +43,7 @@ bench_build() {
 			(cd "$WSG_TOP" && git archive "$BENCH_REV") | (cd "$tree" && tar -xf -) ||
 			die "cannot export $BENCH_REV"
 	else
-		(cd "$WSG_TOP" && git ls-files -co --exclude-standard -z) |
-			(cd "$WSG_TOP" && tar --null -T - -cf -) | (cd "$tree" && tar -xpf -) ||
-			die "cannot copy the checkout to $tree (is it a git clone?)"
+		copy_checkout "$tree" || die "cannot copy the checkout to $tree (is it a git clone?)"
 	fi
 	(
 		cd "$tree" || exit 1
@@ -54,8 +55,9 @@ bench_build() {
 			rm -f config.status
 		fi
 		if [ ! -x config.status ]; then
-			log "bench build: ./configure CFLAGS='-O2 -g'"
-			./configure CFLAGS="-O2 -g" >"$BENCH_BUILD/configure.log" 2>&1 ||
+			log "bench build: ./configure CFLAGS='-O2 -g' $BENCH_CONFIGURE"
+			# shellcheck disable=SC2086
+			./configure CFLAGS="-O2 -g" $BENCH_CONFIGURE >"$BENCH_BUILD/configure.log" 2>&1 ||
 				{ tail -n 30 config.log >&2; exit 1; }
 		fi
 		log "bench build: make -j2 (in $tree)"
@@ -66,10 +68,11 @@ bench_build() {
 
 # bench_src_name: which source the figures are for (a commit, "+changes" when uncommitted).
 bench_src_name() {
+	local flags=${BENCH_CONFIGURE:+ (configure $BENCH_CONFIGURE)}
 	if [ -n "$BENCH_REV" ]; then
-		git -C "$WSG_TOP" rev-parse --short "$BENCH_REV"
+		echo "$(git -C "$WSG_TOP" rev-parse --short "$BENCH_REV")$flags"
 	else
-		echo "$(git -C "$WSG_TOP" rev-parse --short HEAD)$(git -C "$WSG_TOP" diff --quiet HEAD -- src || echo +changes)"
+		echo "$(git -C "$WSG_TOP" rev-parse --short HEAD)$(git -C "$WSG_TOP" diff --quiet HEAD -- src || echo +changes)$flags"
 	fi
 }
 
@@ -301,9 +304,12 @@ field() {
 bench_cc() {
 	local t=$BENCH_SRC pc="libxml-2.0 openssl libevent libevent_pthreads libevent_openssl
 		libmariadb jansson libconfig libargon2 libjwt"
+	# The daemon's allocator too (configure's JEMALLOC_LIBS), so drivers measure what ships.
+	local alloc
+	alloc=$(sed -n 's/^JEMALLOC_LIBS = //p' "$t/Makefile")
 	# shellcheck disable=SC2046,SC2086
 	cc -std=gnu11 -O2 -g -Wall -Wextra -I"$t/src" -I"$t" $(pkg-config --cflags $pc) \
-		"$2" "$t/src/libwssgate.a" $(pkg-config --libs $pc) -lpthread -o "$1" ||
+		"$2" "$t/src/libwssgate.a" $(pkg-config --libs $pc) $alloc -lpthread -o "$1" ||
 		die "cannot build $2"
 }
 

@@ -6,7 +6,7 @@ WSG_TOP=${WSG_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev libxmlsec1-dev
 	libssl-dev libevent-dev libmariadb-dev mariadb-server mariadb-client libjansson-dev
-	libconfig-dev libargon2-dev libjwt-dev libcmocka-dev libcurl4-openssl-dev python3-zeep
+	libconfig-dev libargon2-dev libjwt-dev libjemalloc-dev libcmocka-dev libcurl4-openssl-dev python3-zeep
 	python3-suds python3-pytest python3-requests curl ca-certificates openssl tmux chromium"
 
 # A reader gone (`scripts/demo | tee` after Ctrl-C) must not stop a cleanup half-way.
@@ -40,6 +40,14 @@ install_packages() {
 		rc=$?
 	[ "$own_policy" = yes ] && rm -f "$policy"
 	[ "$rc" -eq 0 ] || die "apt-get failed ($rc)"
+}
+
+# copy_checkout DIR: the checkout's tracked and new (unignored) files into DIR, keeping
+# modification times, so a build there remakes only what changed since the last copy.
+copy_checkout() {
+	mkdir -p "$1" || return 1
+	(cd "$WSG_TOP" && git ls-files -co --exclude-standard -z) |
+		(cd "$WSG_TOP" && tar --null -T - -cf -) | (cd "$1" && tar -xpf -)
 }
 
 # build [configure flags...]: autoreconf, configure and make -j2 in the repository. A change of
