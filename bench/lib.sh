@@ -8,8 +8,8 @@
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib.sh"
 
 # wrk loads, nginx is the reference proxy (and can be the stub upstream), WSS4J + a JDK for
-# bench/validate, perf and valgrind to see where the time goes.
-BENCH_PACKAGES="wrk nginx-light libwss4j-java default-jdk-headless linux-perf valgrind"
+# bench/validate, perf, valgrind and strace to see where the time goes.
+BENCH_PACKAGES="wrk nginx-light libwss4j-java default-jdk-headless linux-perf valgrind strace"
 
 BENCH_OUT=${BENCH_OUT:-$WSG_TOP/test-output/bench}
 # BENCH_REV=<git revision> measures that commit's src/ instead of the checkout (before/after
