@@ -85,6 +85,10 @@ free_port() {
 cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"
 }
+# sys_ticks PID: the kernel's part of cpu_ticks (stime + cstime).
+sys_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $13 + $15 }' "/proc/$1/stat"
+}
 
 # peak_rss_kib PID: VmHWM of PID in KiB.
 peak_rss_kib() {
@@ -109,9 +113,9 @@ proc_tree() {
 
 # tree_cpu_ticks PID: CPU ticks of PID's tree.
 tree_cpu_ticks() {
-	local p t=0
+	local p t=0 of=${2:-cpu_ticks}
 	for p in $(proc_tree "$1"); do
-		t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0)))
+		t=$((t + $("$of" "$p" 2>/dev/null || echo 0)))
 	done
 	echo "$t"
 }
@@ -280,15 +284,17 @@ BENCH_DIR=$WSG_TOP/bench
 # fields, plus the server tree's CPU ticks during the run, the clock tick rate and the
 # server tree's peak RSS during the run (VmHWM reset before).
 wrk_load() {
-	local pid=$1 url=$2 file=$3 expect=$4 t=$5 c=$6 d=$7 out=$8 reuse=${9:-} t0 t1 res
+	local pid=$1 url=$2 file=$3 expect=$4 t=$5 c=$6 d=$7 out=$8 reuse=${9:-} t0 t1 k0 k1 res
 	tree_reset_peak_rss "$pid"
 	t0=$(tree_cpu_ticks "$pid")
+	k0=$(tree_cpu_ticks "$pid" sys_ticks)
 	wrk -t"$t" -c"$c" -d"$d"s --timeout 10s -s "$BENCH_DIR/cycle.lua" "$url" \
 		-- "$file" "$expect" "$t" ${reuse:+"$reuse"} >"$out" 2>&1 || true
 	t1=$(tree_cpu_ticks "$pid")
+	k1=$(tree_cpu_ticks "$pid" sys_ticks)
 	res=$(grep '^RESULT' "$out" | head -n 1)
 	[ -n "$res" ] || res="RESULT requests=0 duration_us=1 p50_us=0 p99_us=0 p999_us=0 bad=1 wrapped=0 connect=0 read=0 write=0 timeout=0"
-	echo "${res#RESULT } cpu_ticks=$((t1 - t0)) hz=$(getconf CLK_TCK) peak_rss_kib=$(tree_peak_rss_kib "$pid")"
+	echo "${res#RESULT } cpu_ticks=$((t1 - t0)) sys_ticks=$((k1 - k0)) hz=$(getconf CLK_TCK) peak_rss_kib=$(tree_peak_rss_kib "$pid")"
 }
 
 # field NAME LINE: the value of NAME=... in a key=value line.
