@@ -485,6 +485,23 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
 	return end_write(c, rc, err);
 }
 
+/* begin_write(), then the user's row locked; a missing user is
+ * WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
+static int
+begin_user(struct wsg_db_conn *c, const char *admin_role,
+           const char *username, uint64_t *uid, struct wsg_error *err)
+{
+	int rc;
+
+	rc = begin_write(c, admin_role, err);
+	if (rc != WSG_OK)
+		return rc;
+	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, uid, err);
+	if (rc != WSG_OK)
+		wsg_db_rollback(c);
+	return rc;
+}
+
 int
 wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
                        const char *username, struct wsg_error *err)
@@ -494,13 +511,10 @@ wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
 
 	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK)
-		rc = begin_write(c, admin_role, err);
+		rc = begin_user(c, admin_role, username, &uid, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, &uid,
-	                     err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_delete_user(c, uid, err);
+	rc = wsg_userstore_tx_delete_user(c, uid, err);
 	return end_write(c, rc, err);
 }
 
@@ -517,14 +531,11 @@ wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
 	if (rc == WSG_OK)
 		rc = check_secrets(password_hash, sealed, sealed_len, err);
 	if (rc == WSG_OK)
-		rc = begin_write(c, admin_role, err);
+		rc = begin_user(c, admin_role, username, &uid, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, &uid,
-	                     err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_set_password(c, uid, password_hash,
-		                                   sealed, sealed_len, err);
+	rc = wsg_userstore_tx_set_password(c, uid, password_hash, sealed,
+	                                   sealed_len, err);
 	return end_write(c, rc, err);
 }
 
@@ -567,13 +578,10 @@ begin_user_role(struct wsg_db_conn *c, const char *admin_role,
 	if (rc == WSG_OK)
 		rc = wsg_userstore_check_name("role name", role, 1, err);
 	if (rc == WSG_OK)
-		rc = begin_write(c, admin_role, err);
+		rc = begin_user(c, admin_role, username, uid, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, uid, err);
-	if (rc == WSG_OK)
-		rc = select_existing(c, SQL_ROLE_ID_LOCKED, "role", role, rid,
-		                     err);
+	rc = select_existing(c, SQL_ROLE_ID_LOCKED, "role", role, rid, err);
 	if (rc != WSG_OK)
 		wsg_db_rollback(c);
 	return rc;
