@@ -443,8 +443,10 @@ reusable(const struct exchange *ex, struct evhttp_request *resp)
 		return 0;
 	if (ex->method == EVHTTP_REQ_HEAD || code == 204 || code == 304)
 		return 1;
+	/* Both framings at once is how smuggling starts (RFC 9112 6.3). */
 	if (te != NULL)
-		return strcasecmp(te, "chunked") == 0;
+		return strcasecmp(te, "chunked") == 0 &&
+		       evhttp_find_header(in, "Content-Length") == NULL;
 	return evhttp_find_header(in, "Content-Length") != NULL;
 }
 
