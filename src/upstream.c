@@ -20,6 +20,8 @@
 /* An upstream's status line and headers beyond this are refused (502), so
  * a broken upstream cannot make the gateway buffer without end. */
 #define MAX_RESPONSE_HEADERS (256 * 1024)
+/* Interim (1xx) answers skipped before a final one; more fail the exchange. */
+#define MAX_INTERIM 16
 
 /*
  * One upstream origin as a route's URL and TLS context name it; its idle
@@ -76,6 +78,8 @@ struct exchange {
 	int starting;            /* inside evhttp_make_request */
 	int finished;
 	int interim;             /* the 1xx status that ended the exchange */
+	unsigned interims;       /* 1xx answers skipped */
+	struct event resume;     /* reads on after a skipped 1xx */
 	int drop;                /* finished: close the connection, not pool */
 	enum evhttp_cmd_type method;
 	struct wsg_metrics *metrics;
@@ -292,6 +296,7 @@ exchange_release(struct exchange *ex, int drop)
 	struct pooled_conn *c = ex->conn;
 
 	event_del(&ex->deadline);
+	event_del(&ex->resume);
 	c->ex = NULL;
 	t->busy--;
 	if (drop || t->retired) {
@@ -378,9 +383,13 @@ error_text(enum evhttp_request_error e)
 }
 
 /*
- * libevent 2.1 takes a 1xx for the final answer, pooling the connection
- * while the real one is still on its way to the next user, and stalls on
- * an unsolicited 100: the exchange fails instead and the connection closes.
+ * libevent 2.1 takes a 1xx other than 100 for the final answer (pooling
+ * the connection while the real one is still on its way to the next user)
+ * and, after a 100, waits for the rest of a body it has already sent. So
+ * every 1xx is made a 100 with its headers dropped, and the resume event
+ * then tells libevent its (empty) output is written, so it reads the next
+ * answer. 101 switches to a protocol the gateway never asked for: that,
+ * or too many 1xx, fails the exchange (libevent closes the connection).
  */
 static int
 header_cb(struct evhttp_request *resp, void *arg)
@@ -388,11 +397,33 @@ header_cb(struct evhttp_request *resp, void *arg)
 	struct exchange *ex = arg;
 	int code = evhttp_request_get_response_code(resp);
 
-	if (code >= 100 && code < 200) {
+	if (code < 100 || code > 199)
+		return 0;
+	if (code == 101 || ++ex->interims > MAX_INTERIM) {
 		ex->interim = code;
 		return -1;
 	}
+	resp->response_code = 100;
+	evhttp_clear_headers(evhttp_request_get_input_headers(resp));
+	event_active(&ex->resume, EV_TIMEOUT, 1);
 	return 0;
+}
+
+/* After a skipped 1xx: libevent is back in its writing state (no read
+ * callback) with nothing left to write, and would wait forever for the
+ * write callback that only written bytes raise. */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange *ex = arg;
+	struct bufferevent *bev =
+	        evhttp_connection_get_bufferevent(ex->conn->evcon);
+	bufferevent_data_cb readcb, writecb;
+
+	bufferevent_getcb(bev, &readcb, &writecb, NULL, NULL);
+	if (readcb == NULL && writecb != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_trigger(bev, EV_WRITE, 0);
 }
 
 /* `list` (a Connection value) holds `token`, case-insensitively. */
@@ -471,7 +502,11 @@ response_cb(struct evhttp_request *resp, void *arg)
 					ex->conn->evcon),
 				tls_why, sizeof(tls_why));
 		}
-		if (ex->interim != 0)
+		if (ex->interims > MAX_INTERIM)
+			snprintf(reason, sizeof(reason),
+			         "upstream sent more than %d interim responses",
+			         MAX_INTERIM);
+		else if (ex->interim != 0)
 			snprintf(reason, sizeof(reason),
 			         "upstream sent an interim %d response",
 			         ex->interim);
@@ -595,6 +630,7 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->conn->ex = ex;
 	t->busy++;
 	evtimer_assign(&ex->deadline, p->base, deadline_cb, ex);
+	event_assign(&ex->resume, p->base, -1, 0, resume_cb, ex);
 	evhttp_connection_set_timeout(ex->conn->evcon, (int)rt->timeout);
 	evhttp_connection_set_max_body_size(ex->conn->evcon,
 		(ev_ssize_t)s->max_response_size);
