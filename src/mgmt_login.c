@@ -278,7 +278,7 @@ out:
 
 /* A login whose argon2 runs on the verification pool. */
 struct login {
-	struct wsg_mgmt_req *r; /* deferred; r->rec: the user, NULL if unknown */
+	struct wsg_mgmt_req *r; /* deferred; r->rec: NULL if unknown */
 	int locked;
 };
 
@@ -367,17 +367,17 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	int rc;
 
 	/* A locked user's password is still verified: same work, same 401. */
-	lg->locked = rec != NULL &&
-	             wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
-	                               &sec->lockout, rec->username,
-	                               strlen(rec->username),
-	                               wsg_lockout_now_ms()) > 0;
+	lg->locked =
+	        rec != NULL &&
+	        wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER, &sec->lockout,
+	                          rec->username, strlen(rec->username),
+	                          wsg_lockout_now_ms()) > 0;
 	r->rec = rec;
 	lg->r = wsg_mgmt_defer(r);
-	rc = wsg_password_verify_async(
-	        rt->pwpool, r->m->base,
-	        rec != NULL ? rec->password_hash : wsg_password_dummy_hash(),
-	        pw, pw_len, &who, login_verified_cb, lg);
+	rc = wsg_password_verify_async(rt->pwpool, r->m->base,
+	                               rec != NULL ? rec->password_hash
+	                                           : wsg_password_dummy_hash(),
+	                               pw, pw_len, &who, login_verified_cb, lg);
 	if (rc == WSG_OK)
 		return;
 	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT)
@@ -423,8 +423,8 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_db_error(r, &err);
 		goto out;
 	}
-	if (rc == WSG_ERR_NOTFOUND &&
-	    bootstrap_allowed(r) && bootstrap(r, c, user, pw, pw_len))
+	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r) &&
+	    bootstrap(r, c, user, pw, pw_len))
 		goto out;
 	/* Same argon2 work for an unknown name as for a wrong password. */
 	verify_login(r, rec, pw, pw_len);

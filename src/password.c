@@ -342,7 +342,7 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (j == NULL)
 			break;
-		/* An address locked while its jobs waited gets no more argon2. */
+		/* An address locked while its job waited gets no argon2. */
 		drop = j->lockout != NULL && j->slot != NULL &&
 		       wsg_lockout_check(j->lockout, WSG_LOCKOUT_CLIENT,
 		                         &j->client_limit, j->slot->addr,
@@ -351,8 +351,8 @@ worker_main(void *arg)
 		if (drop)
 			j->result = WSG_ERR_LIMIT;
 		else
-			j->result = wsg_password_verify(j->encoded, j->pw,
-			                                j->len);
+			j->result =
+			        wsg_password_verify(j->encoded, j->pw, j->len);
 		OPENSSL_cleanse(j->pw, j->len);
 		pthread_mutex_lock(&p->lock);
 		if (drop)
