@@ -168,6 +168,66 @@ def test_sec_mgmt_login_flood(gw):
         assert t < 2, "GET /management/users took %.1f s during a login flood" % t
 
 
+class QueueGateway(mu.MgmtGateway):
+    """A gateway with a tiny security.verify_queue (the harness has no key for it)."""
+
+    def write_config(self):
+        super().write_config()
+        with open(self.config) as f:
+            text = f.read()
+        assert text.count("security = { ") == 1
+        text = text.replace("security = { ", "security = { verify_queue = { max_queued = 2; "
+                                             "max_per_client = 2; }; ")
+        with open(self.config, "w") as f:
+            f.write(text)
+
+
+def test_sec_verify_queue_full_is_busy(gw, mariadb, stub):
+    """Over max_queued (from many addresses) a request gets 503 with Retry-After and a
+    Server fault, before anything about the user is known: the answer is the same bytes for
+    an existing and an unknown name, and never FailedAuthentication."""
+    q = QueueGateway("gw74q", mariadb, stub, "wssgate_bounds74", share_keys_with=gw)
+    mu.copy_db_pass(q)
+    q.write_config()
+    q.start()
+    try:
+        jobs = []
+        for i in range(40):
+            name = "flood74" if i % 2 else "nobody74-%d" % i
+            jobs.append(("127.0.0.%d" % (80 + i % 10), name,
+                         wsg.build(name, "wrong-password", use_digest=False)))
+
+        def one(job):
+            addr, name, body = job
+            t0 = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", q.port, timeout=120,
+                                           source_address=(addr, 0))
+            c.request("POST", "/services/Echo", body=body.encode("utf-8"),
+                      headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+            r = c.getresponse()
+            out = (name, r.status, r.getheader("Retry-After"), r.read(), time.monotonic() - t0)
+            c.close()
+            return out
+        with concurrent.futures.ThreadPoolExecutor(max_workers=40) as ex:
+            answers = list(ex.map(one, jobs))
+        busy = [a for a in answers if a[1] == 503]
+        print("busy: %d of %d" % (len(busy), len(answers)))
+        assert busy, sorted({a[1] for a in answers})
+        assert {a[1] for a in answers} <= {500, 503}
+        for name, status, retry, body, _t in answers:
+            if status == 500:
+                assert b"FailedAuthentication" in body, body[:300]
+            else:
+                assert retry == "1" and b"FailedAuthentication" not in body, (retry, body)
+                assert b"Server" in body and b"The server is busy" in body, body[:300]
+        assert {a[3] for a in busy if a[0] == "flood74"} == \
+            {a[3] for a in busy if a[0] != "flood74"}, "503 differs between names"
+        assert metric(q, "wssgate_password_queue_refused_total", reason="full") >= len(busy)
+    finally:
+        problems = mu.stop_checked(q)
+        assert not problems, problems
+
+
 # ---------------------------------------------------------------- item 13
 
 def test_sec_max_connections_default(gw, mariadb, stub):
