@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "keyfile.h"
@@ -581,6 +582,7 @@ wsg_mgmt_stop(struct wsg_mgmt *m)
 	}
 	/* Logins still verifying complete here, while their loop exists. */
 	while (m->deferred > 0)
-		event_base_loop(m->base, EVLOOP_ONCE);
+		if (event_base_loop(m->base, EVLOOP_ONCE) == 1)
+			usleep(1000); /* nothing to wait on but the pool */
 	mgmt_free(m);
 }
