@@ -49,19 +49,19 @@ static void
 complete(struct wsg_request *r, int status)
 {
 	struct wsg_metrics *m = r->worker->rt->metrics;
+	int ours = r->err.fault == WSG_FAULT_SERVER ||
+		   r->err.fault == WSG_FAULT_BUSY;
 
 	if (m != NULL)
 		wsg_histogram_observe(
 			&m->auth[status == WSG_OK ? WSG_METRICS_AUTH_OK
-				 : r->err.fault == WSG_FAULT_SERVER
-					 ? WSG_METRICS_AUTH_ERROR
+				 : ours ? WSG_METRICS_AUTH_ERROR
 					 : WSG_METRICS_AUTH_FAILED],
 			wsg_metrics_elapsed_us(&r->auth_started));
 	if (status != WSG_OK)
 		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
 			      r->route->name, r->claimed_user,
-			      r->err.fault == WSG_FAULT_SERVER ? "auth_error"
-							       : "auth_failure",
+			      ours ? "auth_error" : "auth_failure",
 			      r->err.reason);
 	r->auth_done(r, status);
 }
@@ -315,11 +315,33 @@ authorize(struct wsg_request *r)
 		accept_user(r);
 }
 
+/* A bounded queue said no: 503 when full for everyone, 429 for an address
+ * over its share. Nothing about the user is known or told. */
+static void
+refuse_busy(struct wsg_request *r, int rc, const char *what)
+{
+	r->retry_after = 1;
+	if (rc == WSG_ERR_LIMIT)
+		wsg_error_set(&r->err, rc, WSG_FAULT_TRY_LATER,
+			      "%s: too many in progress for this address",
+			      what);
+	else
+		wsg_error_set(&r->err, rc, WSG_FAULT_BUSY, "%s: queue full",
+			      what);
+	complete(r, rc);
+}
+
 static void
 text_verified_cb(int result, void *arg)
 {
 	struct wsg_request *r = arg;
 
+	/* Dropped unrun: the address was locked while the job waited. */
+	if (result == WSG_ERR_LIMIT) {
+		if (!client_refused(r))
+			refuse_busy(r, WSG_ERR_LIMIT, "password verification");
+		return;
+	}
 	if (!r->cred.exists) {
 		fail_authentication(r, "unknown user");
 		return;
@@ -350,6 +372,14 @@ static void
 verify(struct wsg_request *r)
 {
 	struct wsg_runtime *rt = r->worker->rt;
+	const struct wsg_security_conf *sec = &r->cfg->security;
+	struct wsg_password_client who = {
+		.addr = r->client,
+		.max_queued = sec->verify_queue.max_queued,
+		.max_per_client = sec->verify_queue.max_per_client,
+		.lockout = rt->lockout,
+		.client_limit = &sec->client_limit,
+	};
 	const char *hash;
 	int rc;
 
@@ -391,9 +421,14 @@ verify(struct wsg_request *r)
 	}
 	hash = r->cred.exists && r->cred.password_hash != NULL
 	       ? r->cred.password_hash : wsg_password_dummy_hash();
+	/* Known or not, every name queues the same way (DESIGN 3.3). */
 	rc = wsg_password_verify_async(rt->pwpool, r->worker->base, hash,
 				       r->tok.password, r->tok.password_len,
-				       text_verified_cb, r);
+				       &who, text_verified_cb, r);
+	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT) {
+		refuse_busy(r, rc, "password verification");
+		return;
+	}
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
 			      "cannot queue password verification");
@@ -481,6 +516,10 @@ find_user(struct wsg_request *r)
 	r->cache_generation = wsg_credcache_generation(rt->credcache,
 						       r->tok.username);
 	rc = wsg_userstore_lookup(r->worker->db, r->tok.username, lookup_cb, r);
+	if (rc == WSG_ERR_FULL) {
+		refuse_busy(r, rc, "user store");
+		return;
+	}
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
 			      "cannot query the user store: %s", wsg_strerror(rc));

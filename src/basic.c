@@ -101,6 +101,7 @@ json_text(enum wsg_fault fault)
 	case WSG_FAULT_TRY_LATER:
 		return "Too many failed authentication attempts; try again "
 		       "later";
+	case WSG_FAULT_BUSY: return "The server is busy; try again later";
 	default: return "The server could not process the request";
 	}
 }

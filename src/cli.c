@@ -41,6 +41,7 @@ wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
 	params->database = us->database;
 	params->connect_timeout = (unsigned)us->connect_timeout;
 	params->query_timeout = (unsigned)us->query_timeout;
+	params->max_waiting = us->max_waiting;
 	return WSG_OK;
 }
 

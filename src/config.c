@@ -899,6 +899,7 @@ static const struct key userstore_keys[] = {
         K_INT(struct wsg_userstore_conf, connect_timeout, 1, 300, 5),
         K_INT(struct wsg_userstore_conf, query_timeout, 1, 300, 5),
         K_PATH(struct wsg_userstore_conf, master_key_file, "var/master.key"),
+        K_INT(struct wsg_userstore_conf, max_waiting, 1, 100000, 64),
         K_END,
 };
 
@@ -918,6 +919,12 @@ static const struct key client_limit_keys[] = {
         K_END,
 };
 
+static const struct key verify_queue_keys[] = {
+        K_INT(struct wsg_verify_queue_conf, max_queued, 1, 1000000, 64),
+        K_INT(struct wsg_verify_queue_conf, max_per_client, 1, 1000000, 8),
+        K_END,
+};
+
 static const struct key security_keys[] = {
         K_INT(struct wsg_security_conf, created_ttl, 0, 86400, 300),
         K_INT(struct wsg_security_conf, future_ttl, 0, 86400, 60),
@@ -929,6 +936,7 @@ static const struct key security_keys[] = {
         K_BOOL(struct wsg_security_conf, opaque_faults, 0),
         K_BOOL(struct wsg_security_conf, underscores_in_headers, 0),
         K_INT(struct wsg_security_conf, verify_threads, 1, 64, 2),
+        K_GROUP(struct wsg_security_conf, verify_queue, verify_queue_keys),
         K_GROUP(struct wsg_security_conf, lockout, lockout_keys),
         K_GROUP(struct wsg_security_conf, client_limit, client_limit_keys),
         K_END,
@@ -946,7 +954,7 @@ static const struct key limits_keys[] = {
         K_INT(struct wsg_limits_conf, response_timeout, 1, 3600, 60),
         K_INT(struct wsg_limits_conf, max_response_size, 1024, 1073741824,
               67108864),
-        K_INT(struct wsg_limits_conf, max_connections, 0, 1000000, 0),
+        K_INT(struct wsg_limits_conf, max_connections, 0, 1000000, 10000),
         K_INT(struct wsg_limits_conf, drain_timeout, 0, 3600, 10),
         K_END,
 };
@@ -1474,6 +1482,7 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	DIFF_STR(&d, ua, ub, password_file, "userstore.password_file");
 	DIFF_STR(&d, ua, ub, database, "userstore.database");
 	DIFF_INT(&d, ua, ub, pool_size, "userstore.pool_size");
+	DIFF_INT(&d, ua, ub, max_waiting, "userstore.max_waiting");
 	DIFF_INT(&d, ua, ub, cache_ttl, "userstore.cache_ttl");
 	DIFF_INT(&d, ua, ub, connect_timeout, "userstore.connect_timeout");
 	DIFF_INT(&d, ua, ub, query_timeout, "userstore.query_timeout");

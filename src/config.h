@@ -56,6 +56,7 @@ struct wsg_userstore_conf {
 	int64_t connect_timeout; /* seconds */
 	int64_t query_timeout;   /* seconds */
 	char *master_key_file;   /* absolute path */
+	unsigned max_waiting;    /* queries waiting for a connection, per worker */
 };
 
 /* security.lockout (per user name) and security.client_limit (per client
@@ -66,6 +67,13 @@ struct wsg_lockout_conf {
 	int64_t window;
 	int64_t duration;
 	size_t max_entries;      /* keys remembered, read at start */
+};
+
+/* security.verify_queue: argon2 jobs queued or running, in all and per
+ * client address (beyond: 503 and 429). */
+struct wsg_verify_queue_conf {
+	unsigned max_queued;
+	unsigned max_per_client;
 };
 
 struct wsg_security_conf {
@@ -81,6 +89,7 @@ struct wsg_security_conf {
 	struct wsg_lockout_conf lockout;
 	struct wsg_lockout_conf client_limit;
 	unsigned verify_threads; /* argon2 pool size */
+	struct wsg_verify_queue_conf verify_queue;
 };
 
 struct wsg_limits_conf {

@@ -1027,13 +1027,23 @@ wsg_db_query(struct wsg_db_pool *p, const char *sql,
 	struct query *q;
 	struct timeval tv;
 	size_t total = 0, off = 0;
-	unsigned i;
+	unsigned i, waiting = 0;
 
 	if (p == NULL || sql == NULL || done == NULL || nparams > MAX_PARAMS ||
 	    (nparams && params == NULL))
 		return WSG_ERR_INVAL;
 	if (p->closing)
 		return WSG_ERR_DB;
+	/* Beyond this a stalled database would hold every request for
+	 * query_timeout; refusing at once keeps the worker answering. */
+	if (p->params.max_waiting > 0) {
+		TAILQ_FOREACH(q, &p->waitq, link)
+		if (++waiting >= p->params.max_waiting) {
+			if (p->stats != NULL)
+				stats_add(&p->stats->refused);
+			return WSG_ERR_FULL;
+		}
+	}
 	q = wsg_mem_calloc(1, sizeof(*q));
 	q->pool = p;
 	q->sql = sql;

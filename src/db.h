@@ -22,6 +22,7 @@ struct wsg_db_params {
 	const char *database;
 	unsigned connect_timeout; /* seconds */
 	unsigned query_timeout;   /* seconds, whole statement incl. waiting for a connection */
+	unsigned max_waiting;     /* queries waiting for a connection; 0: unbounded */
 };
 
 /* Rows of text cells; cells[r * ncols + c] is NULL for SQL NULL. */
@@ -56,6 +57,7 @@ struct wsg_db_stats {
 	uint64_t errors;           /* completed with WSG_ERR_DB */
 	uint64_t timeouts;         /* completed with WSG_ERR_TIMEOUT */
 	uint64_t connect_failures; /* connection attempts that failed */
+	uint64_t refused;          /* refused: max_waiting queries waited */
 	int64_t open;              /* connections established now */
 	int64_t busy;              /* connections running a query now */
 	int64_t queued;            /* queries waiting for a connection now */
@@ -92,8 +94,9 @@ typedef void (*wsg_db_done_cb)(int status, struct wsg_db_result *res,
  * connection and cached, at most 64 distinct statements) with `params`
  * (copied). Returns WSG_OK and then `done` is called exactly once from the
  * pool's loop, never before this function returns; or WSG_ERR_INVAL (bad
- * arguments, more than 64 parameters) / WSG_ERR_DB (pool being freed) and
- * `done` is never called. A host name (not a socket or IP address) is
+ * arguments, more than 64 parameters) / WSG_ERR_DB (pool being freed) /
+ * WSG_ERR_FULL (params.max_waiting queries wait for a connection already)
+ * and `done` is never called. A host name (not a socket or IP address) is
  * resolved with a blocking lookup by Connector/C.
  */
 int wsg_db_query(struct wsg_db_pool *p, const char *sql,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "keyfile.h"
@@ -359,16 +360,6 @@ dispatch(struct wsg_mgmt_req *r)
 	rt->handler(r);
 }
 
-static double
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
-}
-
 /*
  * The dashboard's part of a path ("" or "/..." after /dashboard), or NULL
  * when the path is not the dashboard's. "/" is the dashboard's too (it
@@ -421,9 +412,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct wsg_mgmt *m = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct wsg_log_access a;
 	struct wsg_mgmt_req r;
-	size_t i;
 
 	memset(&r, 0, sizeof(r));
 	r.m = m;
@@ -443,6 +432,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		split_query(&r, evhttp_uri_get_query(uri));
 		add_cors(&r);
 		dispatch(&r);
+		if (r.deferred)
+			return;
 		if (r.status == 0) {
 			wsg_log_msg("error",
 			            "management: no answer for rid "
@@ -452,32 +443,11 @@ request_cb(struct evhttp_request *req, void *arg)
 		}
 	}
 
-	memset(&a, 0, sizeof(a));
-	a.rid = r.rid;
-	a.client = r.client;
-	a.route = path != NULL && dashboard_path(path) != NULL ? "dashboard"
-	          : path != NULL && open_path(path) != NULL    ? path + 1
-	                                                       : "management";
-	a.user = r.user != NULL ? r.user : r.claimed_user;
-	a.status = r.status;
-	a.latency_ms = elapsed_ms(&r.started);
-	wsg_log_access(m->rt->log, &a);
-
-	for (i = 0; i < r.nseg; i++)
-		free(r.seg[i]);
-	for (i = 0; i < r.nparams; i++) {
-		free(r.params[i].name);
-		free(r.params[i].value);
-	}
-	free(r.claimed_user);
-	free(r.user);
-	wsg_userstore_record_free(r.rec);
-	wsg_token_clear(&r.tok);
-	if (m->db_broken) {
-		wsg_db_close(m->db);
-		m->db = NULL;
-		m->db_broken = 0;
-	}
+	wsg_mgmt_req_end(&r, path != NULL && dashboard_path(path) != NULL
+	                             ? "dashboard"
+	                     : path != NULL && open_path(path) != NULL
+	                             ? path + 1
+	                             : "management");
 }
 
 /* -------- lifetime -------- */
@@ -615,5 +585,9 @@ wsg_mgmt_stop(struct wsg_mgmt *m)
 		event_active(m->wake, EV_READ, 0);
 		pthread_join(m->thread, NULL);
 	}
+	/* Logins still verifying complete here, while their loop exists. */
+	while (m->deferred > 0)
+		if (event_base_loop(m->base, EVLOOP_ONCE) == 1)
+			usleep(1000); /* nothing to wait on but the pool */
 	mgmt_free(m);
 }

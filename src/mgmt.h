@@ -1,10 +1,11 @@
 /*
  * The management API listener (`management.address`, paths under
  * /management) on its own thread with its own event_base and evhttp, so
- * management work
- * (argon2 for logins, blocking database transactions) never delays the
- * data plane. Routes requests to the resources with WSO2 MI's order of
- * checks: CORS preflight, authentication, admin-only prefixes, resource.
+ * management work (blocking database transactions) never delays the data
+ * plane. Logins verify on the shared argon2 pool within
+ * security.verify_queue, so a login flood never holds this thread. Routes
+ * requests to the resources with WSO2 MI's order of checks: CORS preflight,
+ * authentication, admin-only prefixes, resource.
  */
 #ifndef WSG_MGMT_H
 #define WSG_MGMT_H

@@ -546,6 +546,77 @@ wsg_mgmt_make_secrets(const struct wsg_mgmt *m, const char *user,
 	return rc;
 }
 
+/* -------- a request's end -------- */
+
+static double
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+void
+wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
+{
+	struct wsg_mgmt *m = r->m;
+	struct wsg_log_access a;
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	a.rid = r->rid;
+	a.client = r->client;
+	a.route = route;
+	a.user = r->user != NULL ? r->user : r->claimed_user;
+	a.status = r->status;
+	a.latency_ms = elapsed_ms(&r->started);
+	wsg_log_access(m->rt->log, &a);
+
+	for (i = 0; i < r->nseg; i++)
+		free(r->seg[i]);
+	for (i = 0; i < r->nparams; i++) {
+		free(r->params[i].name);
+		free(r->params[i].value);
+	}
+	free(r->claimed_user);
+	free(r->user);
+	wsg_userstore_record_free(r->rec);
+	wsg_token_clear(&r->tok);
+	if (m->db_broken) {
+		wsg_db_close(m->db);
+		m->db = NULL;
+		m->db_broken = 0;
+	}
+}
+
+struct wsg_mgmt_req *
+wsg_mgmt_defer(struct wsg_mgmt_req *r)
+{
+	struct wsg_mgmt_req *d = wsg_mem_alloc(sizeof(*d));
+
+	*d = *r;
+	memset(r, 0, sizeof(*r));
+	r->m = d->m;
+	r->req = d->req;
+	r->deferred = 1;
+	/* The connection checked now may be gone by the answer. */
+	d->db_checked = 0;
+	d->m->deferred++;
+	return d;
+}
+
+void
+wsg_mgmt_finish(struct wsg_mgmt_req *r)
+{
+	if (r->status == 0)
+		wsg_mgmt_reply_error(r, 500, "Internal error");
+	wsg_mgmt_req_end(r, "management");
+	r->m->deferred--;
+	free(r);
+}
+
 /* -------- logs -------- */
 
 void

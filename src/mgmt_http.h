@@ -60,6 +60,7 @@ struct wsg_mgmt {
 	int running;
 	uint64_t next_rid;
 	struct wsg_static *site; /* the dashboard's files, or NULL */
+	unsigned deferred;       /* requests taken by wsg_mgmt_defer(), open */
 };
 
 struct wsg_mgmt_param {
@@ -99,7 +100,25 @@ struct wsg_mgmt_req {
 	struct wsg_token tok;    /* the caller's token */
 	int db_checked;          /* the connection answered during this request */
 	int status;              /* HTTP status sent, 0 before */
+	int deferred;            /* moved away by wsg_mgmt_defer() */
 };
+
+/*
+ * The end of a request: its access line (`route` names it) and the memory
+ * it holds; a connection that failed during it is closed. For a request
+ * of wsg_mgmt_defer() use wsg_mgmt_finish().
+ */
+void wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route);
+
+/*
+ * For an answer that comes from a callback later: moves `*r` to the heap
+ * and leaves `r` empty with `deferred` set (the caller then ends nothing).
+ * The copy must be answered, then ended with wsg_mgmt_finish().
+ */
+struct wsg_mgmt_req *wsg_mgmt_defer(struct wsg_mgmt_req *r);
+
+/* Answers 500 if nothing was sent, ends `r` and frees it. */
+void wsg_mgmt_finish(struct wsg_mgmt_req *r);
 
 /* -------- replies (each request is answered exactly once) -------- */
 

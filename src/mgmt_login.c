@@ -276,17 +276,126 @@ out:
 	return answered;
 }
 
+/* A login whose argon2 runs on the verification pool. */
+struct login {
+	struct wsg_mgmt_req *r; /* deferred; r->rec: NULL if unknown */
+	int locked;
+};
+
+/*
+ * The verification pool said no, or dropped the job because the address
+ * was locked meanwhile (`rc` WSG_ERR_LIMIT): 503 when full for everyone,
+ * 429 for one address, as on the data plane. Nothing about the user.
+ */
+static void
+login_busy(struct wsg_mgmt_req *r, int rc)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	                  "Retry-After", "1");
+	wsg_mgmt_audit(r, "login_error", "%s",
+	               rc == WSG_ERR_LIMIT
+	                       ? "too many verifications in progress for "
+	                         "this address"
+	                       : "verification queue full");
+	if (rc == WSG_ERR_LIMIT)
+		wsg_mgmt_reply_error(r, 429,
+		                     "Too many login attempts in progress from "
+		                     "this address. Please try again later.");
+	else
+		wsg_mgmt_reply_error(r, 503,
+		                     "The server is busy. Please try again "
+		                     "later.");
+}
+
+static void
+login_verified_cb(int rc, void *arg)
+{
+	struct login *lg = arg;
+	struct wsg_mgmt_req *r = lg->r;
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	const char *user = r->claimed_user;
+	int admin;
+
+	if (rc == WSG_ERR_LIMIT) {
+		if (!client_refused(r))
+			login_busy(r, rc);
+		goto out;
+	}
+	if (r->rec == NULL) {
+		login_failed(r, user, 0, 0, "unknown user");
+		goto out;
+	}
+	if (rc == WSG_OK && r->rec->disabled)
+		rc = WSG_ERR_PERM;
+	if (rc != WSG_OK || lg->locked) {
+		login_failed(r, user, rc == WSG_ERR_AUTH, lg->locked,
+		             rc == WSG_ERR_AUTH   ? "wrong password"
+		             : rc == WSG_ERR_PERM ? "user disabled"
+		                                  : "stored hash unreadable");
+		goto out;
+	}
+	admin = wsg_mgmt_has_role(r->rec->roles, mc->admin_role);
+	r->user = wsg_mem_strdup(user);
+	wsg_mgmt_audit(r, "mgmt_login", "logged in (%s)",
+	               admin ? "admin" : "default");
+	reply_token(r, user, r->rec->id, admin);
+out:
+	free(lg);
+	wsg_mgmt_finish(r);
+}
+
+/*
+ * argon2 on the verification pool, bounded like the data plane's
+ * (security.verify_queue), so a login flood never holds the management
+ * thread; the answer comes from login_verified_cb(). `rec` (stolen) is
+ * NULL for an unknown name, which is verified against the dummy hash.
+ */
+static void
+verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
+             const char *pw, size_t pw_len)
+{
+	const struct wsg_security_conf *sec = &r->m->cfg->security;
+	struct wsg_runtime *rt = r->m->rt;
+	struct wsg_password_client who = {
+	        .addr = r->client,
+	        .max_queued = sec->verify_queue.max_queued,
+	        .max_per_client = sec->verify_queue.max_per_client,
+	        .lockout = rt->lockout,
+	        .client_limit = &sec->client_limit,
+	};
+	struct login *lg = wsg_mem_calloc(1, sizeof(*lg));
+	int rc;
+
+	/* A locked user's password is still verified: same work, same 401. */
+	lg->locked =
+	        rec != NULL &&
+	        wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER, &sec->lockout,
+	                          rec->username, strlen(rec->username),
+	                          wsg_lockout_now_ms()) > 0;
+	r->rec = rec;
+	lg->r = wsg_mgmt_defer(r);
+	rc = wsg_password_verify_async(rt->pwpool, r->m->base,
+	                               rec != NULL ? rec->password_hash
+	                                           : wsg_password_dummy_hash(),
+	                               pw, pw_len, &who, login_verified_cb, lg);
+	if (rc == WSG_OK)
+		return;
+	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT)
+		login_busy(lg->r, rc);
+	wsg_mgmt_finish(lg->r);
+	free(lg);
+}
+
 void
 wsg_mgmt_login(struct wsg_mgmt_req *r)
 {
-	const struct wsg_management_conf *mc = &r->m->cfg->management;
 	const char *auth, *user = NULL, *pw = NULL;
 	struct wsg_user_record *rec = NULL;
 	struct wsg_db_conn *c = NULL;
 	unsigned char *raw = NULL;
 	size_t raw_len = 0, pw_len = 0;
 	struct wsg_error err;
-	int rc, admin, locked;
+	int rc;
 
 	wsg_error_clear(&err);
 	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
@@ -314,33 +423,12 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_db_error(r, &err);
 		goto out;
 	}
-	if (rc == WSG_ERR_NOTFOUND) {
-		if (bootstrap_allowed(r) && bootstrap(r, c, user, pw, pw_len))
-			goto out;
-		/* Same argon2 work as a wrong password for a known name. */
-		wsg_password_verify(wsg_password_dummy_hash(), pw, pw_len);
-		login_failed(r, user, 0, 0, "unknown user");
+	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r) &&
+	    bootstrap(r, c, user, pw, pw_len))
 		goto out;
-	}
-	/* A locked user's password is still verified: same work, same 401. */
-	locked = wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_USER,
-	                           &r->m->cfg->security.lockout, user,
-	                           strlen(user), wsg_lockout_now_ms()) > 0;
-	rc = wsg_password_verify(rec->password_hash, pw, pw_len);
-	if (rc == WSG_OK && rec->disabled)
-		rc = WSG_ERR_PERM;
-	if (rc != WSG_OK || locked) {
-		login_failed(r, user, rc == WSG_ERR_AUTH, locked,
-		             rc == WSG_ERR_AUTH   ? "wrong password"
-		             : rc == WSG_ERR_PERM ? "user disabled"
-		                                  : "stored hash unreadable");
-		goto out;
-	}
-	admin = wsg_mgmt_has_role(rec->roles, mc->admin_role);
-	r->user = wsg_mem_strdup(user);
-	wsg_mgmt_audit(r, "mgmt_login", "logged in (%s)",
-	               admin ? "admin" : "default");
-	reply_token(r, user, rec->id, admin);
+	/* Same argon2 work for an unknown name as for a wrong password. */
+	verify_login(r, rec, pw, pw_len);
+	rec = NULL;
 out:
 	wsg_userstore_record_free(rec);
 	if (raw != NULL)

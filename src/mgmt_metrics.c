@@ -8,6 +8,7 @@
 #include "lockout.h"
 #include "log.h"
 #include "metrics.h"
+#include "password.h"
 #include "replay.h"
 #include "soap.h"
 #include "stats.h"
@@ -242,6 +243,45 @@ put_db(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	             load(&s->timeouts));
 	put_labelled(t, "wssgate_db_errors_total", "kind", "connect",
 	             load(&s->connect_failures));
+	put_single(t, "wssgate_db_refused_total", "counter",
+	           "Queries refused at once because userstore.max_waiting "
+	           "queries were waiting for a connection already.",
+	           load(&s->refused));
+}
+
+static void
+put_password(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+{
+	struct wsg_password_pool_stats st;
+	const char *name = "wssgate_password_queue_refused_total";
+
+	wsg_password_pool_stats(rt->pwpool, &st);
+	put_single(t, "wssgate_password_verifications_total", "counter",
+	           "argon2id verifications run (PasswordText, HTTP Basic, "
+	           "management logins).",
+	           st.runs);
+	put_single(t, "wssgate_password_queue", "gauge",
+	           "argon2id verifications queued or running now.", st.queued);
+	wsg_metrics_family(t, name, "counter",
+	                   "Verifications not run: the queue was full (full), "
+	                   "the address had max_per_client in progress "
+	                   "(client), the address was locked while the job "
+	                   "waited (locked).");
+	put_labelled(t, name, "reason", "full", st.refused_full);
+	put_labelled(t, name, "reason", "client", st.refused_client);
+	put_labelled(t, name, "reason", "locked", st.dropped);
+}
+
+static void
+put_connections(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+{
+	put_single(t, "wssgate_connections_limit", "gauge",
+	           "limits.max_connections in force (0: unlimited).",
+	           load(&rt->metrics->connections_limit));
+	put_single(t, "wssgate_connections_refused_total", "counter",
+	           "Data-plane connections closed at once over "
+	           "limits.max_connections.",
+	           load(&rt->metrics->connections_refused));
 }
 
 static void
@@ -277,6 +317,8 @@ wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 	put_auth(&t, rt);
 	put_lockout(&t, rt, r->admin);
 	put_db(&t, rt);
+	put_password(&t, rt);
+	put_connections(&t, rt);
 	put_upstream(&t, rt);
 	evbuffer_add(buf, t.buf, t.len);
 	free(t.buf);

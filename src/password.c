@@ -234,6 +234,16 @@ out:
  * makes event_active() safe across threads, and the callback then runs on
  * the base's own loop, which frees the job.
  */
+#define ADDR_MAX 64
+#define CLIENT_BUCKETS 64
+
+/* Jobs queued or running for one address; exists while count > 0. */
+struct client_slot {
+	struct client_slot *next;
+	unsigned count;
+	char addr[ADDR_MAX];
+};
+
 struct job {
 	struct job *next;
 	char *encoded;
@@ -243,6 +253,9 @@ struct job {
 	struct event *ev;
 	wsg_password_done_cb done;
 	void *arg;
+	struct client_slot *slot; /* NULL: not counted per address */
+	struct wsg_lockout *lockout;
+	struct wsg_lockout_conf client_limit;
 };
 
 struct wsg_password_pool {
@@ -252,6 +265,8 @@ struct wsg_password_pool {
 	int stopping;
 	unsigned nthreads;
 	pthread_t *threads;
+	struct client_slot *clients[CLIENT_BUCKETS];
+	struct wsg_password_pool_stats stats; /* under lock */
 };
 
 static void
@@ -277,11 +292,42 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	done(result, done_arg);
 }
 
+static struct client_slot **
+client_link(struct wsg_password_pool *p, const char *addr)
+{
+	struct client_slot **link;
+	uint32_t h = 2166136261u; /* FNV-1a: addresses are not secret here */
+	const char *c;
+
+	for (c = addr; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	link = &p->clients[h % CLIENT_BUCKETS];
+	while (*link != NULL && strcmp((*link)->addr, addr) != 0)
+		link = &(*link)->next;
+	return link;
+}
+
+/* Under p->lock: the job left the queue and its verifier. */
+static void
+job_release(struct wsg_password_pool *p, struct job *j)
+{
+	struct client_slot **link;
+
+	p->stats.queued--;
+	if (j->slot == NULL || --j->slot->count > 0)
+		return;
+	link = client_link(p, j->slot->addr);
+	*link = j->slot->next;
+	free(j->slot);
+	j->slot = NULL;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct wsg_password_pool *p = arg;
 	struct job *j;
+	int drop;
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
@@ -296,8 +342,25 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (j == NULL)
 			break;
-		j->result = wsg_password_verify(j->encoded, j->pw, j->len);
+		/* An address locked while its job waited gets no argon2. */
+		drop = j->lockout != NULL && j->slot != NULL &&
+		       wsg_lockout_check(j->lockout, WSG_LOCKOUT_CLIENT,
+		                         &j->client_limit, j->slot->addr,
+		                         strlen(j->slot->addr),
+		                         wsg_lockout_now_ms()) > 0;
+		if (drop)
+			j->result = WSG_ERR_LIMIT;
+		else
+			j->result =
+			        wsg_password_verify(j->encoded, j->pw, j->len);
 		OPENSSL_cleanse(j->pw, j->len);
+		pthread_mutex_lock(&p->lock);
+		if (drop)
+			p->stats.dropped++;
+		else
+			p->stats.runs++;
+		job_release(p, j);
+		pthread_mutex_unlock(&p->lock);
 		/* The base's thread owns j from here on. */
 		event_active(j->ev, EV_READ, 0);
 	}
@@ -362,9 +425,39 @@ wsg_password_pool_free(struct wsg_password_pool *p)
 	free(p);
 }
 
+/* Under p->lock: counts `j` in, or says which bound refuses it. */
+static int
+job_admit(struct wsg_password_pool *p, struct job *j,
+          const struct wsg_password_client *who)
+{
+	struct client_slot **link;
+
+	if (who == NULL)
+		goto admit;
+	link = client_link(p, who->addr);
+	if (*link != NULL && (*link)->count >= who->max_per_client) {
+		p->stats.refused_client++;
+		return WSG_ERR_LIMIT;
+	}
+	if (p->stats.queued >= who->max_queued) {
+		p->stats.refused_full++;
+		return WSG_ERR_FULL;
+	}
+	if (*link == NULL) {
+		*link = wsg_mem_calloc(1, sizeof(**link));
+		snprintf((*link)->addr, sizeof((*link)->addr), "%s", who->addr);
+	}
+	(*link)->count++;
+	j->slot = *link;
+admit:
+	p->stats.queued++;
+	return WSG_OK;
+}
+
 int
 wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
                           const char *encoded, const char *pw, size_t len,
+                          const struct wsg_password_client *who,
                           wsg_password_done_cb done, void *arg)
 {
 	struct job *j;
@@ -378,23 +471,41 @@ wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
 	j->len = len;
 	j->done = done;
 	j->arg = arg;
+	if (who != NULL && who->lockout != NULL) {
+		j->lockout = who->lockout;
+		j->client_limit = *who->client_limit;
+	}
 	j->ev = event_new(base, -1, 0, job_done_cb, j);
 	if (j->ev == NULL) {
 		rc = WSG_ERR_NOMEM;
 		goto out;
 	}
 	pthread_mutex_lock(&p->lock);
-	if (p->tail != NULL)
-		p->tail->next = j;
-	else
-		p->head = j;
-	p->tail = j;
-	pthread_cond_signal(&p->cond);
+	rc = job_admit(p, j, who);
+	if (rc == WSG_OK) {
+		if (p->tail != NULL)
+			p->tail->next = j;
+		else
+			p->head = j;
+		p->tail = j;
+		pthread_cond_signal(&p->cond);
+		j = NULL;
+	}
 	pthread_mutex_unlock(&p->lock);
-	j = NULL;
-	rc = WSG_OK;
 out:
 	if (j != NULL)
 		job_free(j);
 	return rc;
+}
+
+void
+wsg_password_pool_stats(struct wsg_password_pool *p,
+                        struct wsg_password_pool_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	*out = p->stats;
+	pthread_mutex_unlock(&p->lock);
 }

@@ -8,7 +8,9 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "lockout.h"
 #include "types.h"
 
 #define WSG_PASSWORD_KEY_LEN 32
@@ -50,17 +52,49 @@ struct wsg_password_pool *wsg_password_pool_new(unsigned threads);
 /* Stops the threads after the queued jobs finish; completions still fire. */
 void wsg_password_pool_free(struct wsg_password_pool *p);
 
-/* `result` is what wsg_password_verify() returned. Runs on `base`'s thread. */
+/* `result` is what wsg_password_verify() returned, or WSG_ERR_LIMIT when
+ * the job was dropped unrun. Runs on `base`'s thread. */
 typedef void (*wsg_password_done_cb)(int result, void *arg);
 
 /*
+ * Who asks, for the bounds of security.verify_queue: a job is refused when
+ * `max_queued` jobs are queued or running in all, or `max_per_client` of
+ * `addr`; and it is dropped unrun (result WSG_ERR_LIMIT) when `addr` is
+ * locked under `client_limit` by the time a verifier takes it.
+ */
+struct wsg_password_client {
+	const char *addr;         /* peer address as text */
+	unsigned max_queued;
+	unsigned max_per_client;
+	struct wsg_lockout *lockout; /* NULL: jobs are never dropped */
+	const struct wsg_lockout_conf *client_limit; /* copied */
+};
+
+/*
  * Queues an argon2 verification; copies `encoded` and `pw` (wiped after
- * use). `done` is called exactly once, from `base`'s loop (libevent must be
- * set up with evthread_use_pthreads()). Returns WSG_OK or WSG_ERR_NOMEM.
+ * use). `who` may be NULL (unbounded, never dropped). `done` is called
+ * exactly once, from `base`'s loop (libevent must be set up with
+ * evthread_use_pthreads()), unless this returns an error: WSG_ERR_FULL
+ * (max_queued reached), WSG_ERR_LIMIT (max_per_client reached for
+ * who->addr) or WSG_ERR_NOMEM.
  */
 int wsg_password_verify_async(struct wsg_password_pool *p,
 			      struct event_base *base, const char *encoded,
 			      const char *pw, size_t len,
+			      const struct wsg_password_client *who,
 			      wsg_password_done_cb done, void *arg);
+
+/* Counters since start and the queue now, for /metrics and tests. */
+struct wsg_password_pool_stats {
+	uint64_t runs;           /* argon2 verifications done */
+	uint64_t refused_full;   /* refused: max_queued reached */
+	uint64_t refused_client; /* refused: max_per_client reached */
+	uint64_t dropped;        /* dropped unrun: the address was locked */
+	uint64_t queued;         /* queued or running now */
+};
+
+/* Takes the pool's lock. A NULL pool has all zeros. */
+void wsg_password_pool_stats(struct wsg_password_pool *p,
+			     struct wsg_password_pool_stats *out);
 
 #endif

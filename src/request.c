@@ -105,7 +105,8 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	}
 	if (r->basic && status == 401)
 		evhttp_add_header(out, "WWW-Authenticate", WSG_BASIC_CHALLENGE);
-	if (fault == WSG_FAULT_TRY_LATER && r->retry_after > 0) {
+	if ((fault == WSG_FAULT_TRY_LATER || fault == WSG_FAULT_BUSY) &&
+	    r->retry_after > 0) {
 		char secs[24];
 
 		snprintf(secs, sizeof(secs), "%lld", (long long)r->retry_after);

@@ -54,7 +54,7 @@ struct wsg_request {
 	int store_queried;               /* the user store was asked (auth.c) */
 	uint64_t cache_generation;       /* credcache generation before asking */
 	int locked;                      /* the user is locked out (auth.c) */
-	int64_t retry_after;             /* seconds, for a 429 answer */
+	int64_t retry_after;             /* seconds, for a 429 or 503 answer */
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 

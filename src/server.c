@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "metrics.h"
 #include "request.h"
 #include "tls.h"
 #include "upstream.h"
@@ -253,6 +254,9 @@ note_refusal(struct wsg_server *s, unsigned max)
 {
 	unsigned long long n = __atomic_add_fetch(&s->refused, 1,
 						  __ATOMIC_RELAXED);
+	struct wsg_metrics *m = s->rt->metrics;
+
+	wsg_metrics_inc(m != NULL ? &m->connections_refused : NULL);
 	long long now = (long long)time(NULL);
 	long long last = __atomic_load_n(&s->refusal_logged, __ATOMIC_RELAXED);
 
@@ -729,6 +733,16 @@ tls_init(struct wsg_server *s, struct wsg_config *cfg, struct wsg_error *err)
 	return WSG_OK;
 }
 
+/* limits.max_connections in force, for /metrics. */
+static void
+publish_limit(struct wsg_server *s, const struct wsg_config *cfg)
+{
+	if (s->rt->metrics != NULL)
+		__atomic_store_n(&s->rt->metrics->connections_limit,
+				 (uint64_t)cfg->limits.max_connections,
+				 __ATOMIC_RELAXED);
+}
+
 int
 wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
 		 struct wsg_error *err)
@@ -740,6 +754,7 @@ wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
 	*out = NULL;
 	s = wsg_mem_calloc(1, sizeof(*s));
 	s->rt = rt;
+	publish_limit(s, rt->cfg);
 	rc = tls_init(s, rt->cfg, err);
 	if (rc != WSG_OK)
 		goto out;
@@ -795,6 +810,7 @@ wsg_server_reload(struct wsg_server *s, struct wsg_config *cfg,
 	}
 	wsg_snapshot_unref(s->snap);
 	s->snap = snap;
+	publish_limit(s, cfg);
 	return WSG_OK;
 }
 

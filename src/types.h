@@ -49,6 +49,8 @@ enum wsg_fault {
 	WSG_FAULT_TOO_LARGE,         /* body over the cap: Client, HTTP 413 */
 	WSG_FAULT_TRY_LATER,         /* client address over security.client_limit:
 					Server / Receiver, HTTP 429 */
+	WSG_FAULT_BUSY,              /* a bounded queue is full: Server /
+					Receiver, HTTP 503 */
 	WSG_FAULT__COUNT
 };
 

@@ -185,6 +185,7 @@ test_example_lists_every_key(void **state)
 	        "connect_timeout",
 	        "query_timeout",
 	        "master_key_file",
+	        "max_waiting",
 	        "security",
 	        "created_ttl",
 	        "future_ttl",
@@ -195,6 +196,9 @@ test_example_lists_every_key(void **state)
 	        "opaque_faults",
 	        "underscores_in_headers",
 	        "verify_threads",
+	        "verify_queue",
+	        "max_queued",
+	        "max_per_client",
 	        "lockout",
 	        "max_failures",
 	        "window",
@@ -329,7 +333,11 @@ test_defaults(void **state)
 	assert_int_equal(c->limits.request_timeout, 30);
 	assert_int_equal(c->limits.response_timeout, 60);
 	assert_int_equal(c->limits.max_response_size, 67108864);
-	assert_int_equal(c->limits.max_connections, 0);
+	/* Finite by default (issue 12, item 13). */
+	assert_int_equal(c->limits.max_connections, 10000);
+	assert_int_equal(c->userstore.max_waiting, 64);
+	assert_int_equal(c->security.verify_queue.max_queued, 64);
+	assert_int_equal(c->security.verify_queue.max_per_client, 8);
 	assert_int_equal(c->limits.drain_timeout, 10);
 
 	assert_null(c->log.access_log);
@@ -628,6 +636,19 @@ static const struct error_case error_cases[] = {
         {"out of range int64",
          LISTEN "workers = 3000000000L;\n",
          {":2: workers: 3000000000 is out of range (0..256)"},
+         1},
+        {"verify queue out of range",
+         LISTEN "security = { verify_queue = { max_per_client = 0; }; };\n",
+         {":2: security.verify_queue.max_per_client: 0 is out of range "
+          "(1..1000000)"},
+         1},
+        {"verify queue unknown key",
+         LISTEN "security = { verify_queue = { max = 1; }; };\n",
+         {":2: security.verify_queue.max: unknown key"},
+         1},
+        {"db wait queue out of range",
+         LISTEN "userstore = { max_waiting = 0; };\n",
+         {":2: userstore.max_waiting: 0 is out of range (1..100000)"},
          1},
         {"client limit out of range",
          LISTEN "security = { client_limit = { max_entries = 63; }; };\n",

@@ -325,7 +325,7 @@ test_pool_verify(void **state)
 		jobs[i].idx = (int)i;
 		assert_int_equal(wsg_password_verify_async(
 		                         pool, run.base, h, cases[i].pw,
-		                         strlen(cases[i].pw), async_done_cb,
+		                         strlen(cases[i].pw), NULL, async_done_cb,
 		                         &jobs[i]),
 		                 WSG_OK);
 	}
@@ -369,7 +369,7 @@ test_pool_free_with_queued_jobs(void **state)
 		assert_int_equal(
 		        wsg_password_verify_async(
 		                pool, run.base, enc, i % 2 ? "nope" : "queued",
-		                i % 2 ? 4 : 6, async_done_cb, &jobs[i]),
+		                i % 2 ? 4 : 6, NULL, async_done_cb, &jobs[i]),
 		        WSG_OK);
 	}
 	wsg_password_pool_free(pool);
@@ -415,7 +415,7 @@ loop_thread_main(void *arg)
 		jobs[i].idx = (int)i;
 		if (wsg_password_verify_async(
 		            lt->pool, run.base, lt->enc, i ? "wrong" : "shared",
-		            i ? 5 : 6, async_done_cb, &jobs[i]) != WSG_OK)
+		            i ? 5 : 6, NULL, async_done_cb, &jobs[i]) != WSG_OK)
 			goto out;
 	}
 	event_base_dispatch(run.base);
@@ -454,6 +454,123 @@ test_pool_several_bases(void **state)
 	free(enc);
 }
 
+/*
+ * security.verify_queue (issue 12, item 12): at most max_per_client jobs of
+ * one address and max_queued in all are queued or running; the next is
+ * refused at once, before any argon2, and counted.
+ */
+static void
+test_sec_verify_queue_bounded(void **state)
+{
+	struct async_run run;
+	struct async_job jobs[NJOBS];
+	struct wsg_password_pool *pool;
+	struct wsg_password_pool_stats st;
+	struct wsg_password_client a = {"192.0.2.1", 3, 2, NULL, NULL};
+	struct wsg_password_client b = a, c = a;
+	char *enc = hash_of("bounded");
+	struct timeval limit = {60, 0};
+	struct event *watchdog;
+	int i;
+
+	b.addr = "192.0.2.2";
+	c.addr = "192.0.2.3";
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	run.loop_thread = pthread_self();
+	run.remaining = 3;
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &limit);
+	pool = wsg_password_pool_new(1);
+	assert_non_null(pool);
+	for (i = 0; i < NJOBS; i++) {
+		jobs[i].run = &run;
+		jobs[i].idx = i;
+	}
+	/* argon2 takes far longer than these calls: nothing ends meanwhile. */
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	                                           &a, async_done_cb, &jobs[0]),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	                                           &a, async_done_cb, &jobs[1]),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	                                           &a, async_done_cb, &jobs[5]),
+	                 WSG_ERR_LIMIT);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	                                           &b, async_done_cb, &jobs[2]),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	                                           &c, async_done_cb, &jobs[5]),
+	                 WSG_ERR_FULL);
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.queued, 3);
+	assert_int_equal(st.refused_client, 1);
+	assert_int_equal(st.refused_full, 1);
+	event_base_dispatch(run.base);
+	assert_int_equal(run.remaining, 0);
+	assert_int_equal(run.calls[5], 0);
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.runs, 3);
+	/* Room again once the jobs ended. */
+	run.remaining = 1;
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc,
+	                                           "bounded", 7, &a,
+	                                           async_done_cb, &jobs[3]),
+	                 WSG_OK);
+	event_base_dispatch(run.base);
+	assert_int_equal(run.results[3], WSG_OK);
+	wsg_password_pool_free(pool);
+	event_free(watchdog);
+	event_base_free(run.base);
+	free(enc);
+}
+
+/* A job of an address locked by client_limit is dropped unrun. */
+static void
+test_sec_verify_queue_drops_locked(void **state)
+{
+	struct wsg_lockout_conf limit = {1, 60, 60, 64};
+	struct wsg_lockout *l = wsg_lockout_new(64, 64);
+	struct wsg_password_client who = {"192.0.2.9", 8, 8, l, &limit};
+	struct wsg_password_pool_stats st;
+	struct wsg_password_pool *pool;
+	struct async_run run;
+	struct async_job job = {&run, 0};
+	char *enc = hash_of("dropped");
+	struct timeval tmo = {60, 0};
+	struct event *watchdog;
+
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	run.loop_thread = pthread_self();
+	run.remaining = 1;
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &tmo);
+	pool = wsg_password_pool_new(1);
+	assert_int_equal(wsg_lockout_fail(l, WSG_LOCKOUT_CLIENT, &limit,
+	                                  who.addr, strlen(who.addr),
+	                                  wsg_lockout_now_ms()),
+	                 WSG_LOCKOUT_STARTED);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc,
+	                                           "dropped", 7, &who,
+	                                           async_done_cb, &job),
+	                 WSG_OK);
+	event_base_dispatch(run.base);
+	assert_int_equal(run.calls[0], 1);
+	assert_int_equal(run.results[0], WSG_ERR_LIMIT);
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.runs, 0);
+	assert_int_equal(st.queued, 0);
+	wsg_password_pool_free(pool);
+	wsg_lockout_free(l);
+	event_free(watchdog);
+	event_base_free(run.base);
+	free(enc);
+}
+
 int
 main(void)
 {
@@ -469,6 +586,8 @@ main(void)
 	        cmocka_unit_test(test_pool_verify),
 	        cmocka_unit_test(test_pool_free_with_queued_jobs),
 	        cmocka_unit_test(test_pool_several_bases),
+	        cmocka_unit_test(test_sec_verify_queue_bounded),
+	        cmocka_unit_test(test_sec_verify_queue_drops_locked),
 	};
 
 	/* Completions cross threads through event_active(): bases need locks.

@@ -909,6 +909,8 @@ static const struct fault_expect fault_table[] = {
          "Too many failed authentication attempts from this address; try "
          "again later",
          "soap:Server.TryLater"},
+        {WSG_FAULT_BUSY, NULL, "Server", "Receiver", 503, 503,
+         "The server is busy; try again later", "soap:Server.Busy"},
 };
 
 static xmlNodePtr
