@@ -1012,6 +1012,9 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
                                  "Too many failed authentication attempts "
                                  "from this address; try again later",
                                  429, 429},
+        [WSG_FAULT_BAD_PATH] = {"soap:Client.BadPath", NULL, "Client",
+                                "Sender", "The request path is not acceptable",
+                                400, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */

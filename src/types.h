@@ -49,6 +49,7 @@ enum wsg_fault {
 	WSG_FAULT_TOO_LARGE,         /* body over the cap: Client, HTTP 413 */
 	WSG_FAULT_TRY_LATER,         /* client address over security.client_limit:
 					Server / Receiver, HTTP 429 */
+	WSG_FAULT_BAD_PATH,          /* path refused by path.c: Client, HTTP 400 */
 	WSG_FAULT__COUNT
 };
 

@@ -104,8 +104,12 @@ REFUSED = [
     "/services/Adm\xe9in",             # raw non-ASCII byte (http.client sends Latin-1)
     "/services/Admin#frag",
     "*",
-    "127.0.0.1:1",
     "ftp://127.0.0.1/services/Admin",
+]
+
+# Refused by libevent's request-line parser before the gateway sees them (plain 400).
+REFUSED_BY_HTTP = [
+    "127.0.0.1:1",                     # authority-form
 ]
 
 # Spellings that normalise to /services/Admin, so the Admin route's roles decide (alice: no).
@@ -124,15 +128,18 @@ TO_ADMIN = [
 def test_sec_path_normalisation_bypass(gw, stub):
     """Nothing reaches the upstream through /services that an upstream could read as Admin."""
     answers, leaked = {}, []
-    for target in REFUSED + TO_ADMIN:
+    for target in REFUSED + REFUSED_BY_HTTP + TO_ADMIN:
         m = wsg.marker()
         answers[target] = soap(gw, target, m)
         if answers[target][0] == 200 or stub.find(m):
             leaked.append((target, answers[target][0]))
     assert leaked == [], "reached the upstream through the shorter route: %r" % leaked
     for target, (status, ctype, body) in answers.items():
-        if target in REFUSED:
+        if target in REFUSED_BY_HTTP:
             assert status == 400, (target, status, body[:300])
+        elif target in REFUSED:
+            assert status == 400, (target, status, body[:300])
+            assert wsg.parse_fault(body) is not None, (target, body[:300])
             wsg.assert_soap_fault(Resp(status, ctype, body), 400, "Client", "Sender")
         else:
             wsg.assert_wss_fault(Resp(status, ctype, body), "FailedAuthentication")

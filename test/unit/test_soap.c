@@ -909,6 +909,8 @@ static const struct fault_expect fault_table[] = {
          "Too many failed authentication attempts from this address; try "
          "again later",
          "soap:Server.TryLater"},
+        {WSG_FAULT_BAD_PATH, NULL, "Client", "Sender", 400, 400,
+         "The request path is not acceptable", "soap:Client.BadPath"},
 };
 
 static xmlNodePtr
