@@ -794,7 +794,8 @@
 				h('span', { class: 'route-tls' }, r.requireTls ? badge('TLS required', 'ok') : badge('TLS not required', 'muted'))),
 			h('div', { class: 'route-body' },
 				h('dl', { class: 'route-facts' },
-					item('Upstreams', 'route-upstreams', (r.upstreams || []).map((u) => h('div', null, h('code', null, u)))),
+					/* Only admins are told the upstream addresses. */
+					'upstreams' in r ? item('Upstreams', 'route-upstreams', r.upstreams.map((u) => h('div', null, h('code', null, u)))) : null,
 					item('Password types', 'route-types', (r.passwordTypes || []).map((t) => badge(t))),
 					item('Roles', 'route-roles', (r.roles || []).length ? r.roles.map((x) => badge(x))
 						: h('span', { class: 'muted' }, 'any authenticated user')),

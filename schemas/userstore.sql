@@ -75,3 +75,27 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 INSERT IGNORE INTO schema_version (version) VALUES (1);
+
+-- Version 2: the creator of a user is kept as its account id. The name in
+-- created_by stays for the record, but the rule "an admin may be removed
+-- only by the admin who created it" follows created_by_id, so an account
+-- made later under a deleted creator's name inherits nothing. Deleting the
+-- creator clears the id (ON DELETE SET NULL): such admins, like those made
+-- by the CLI, can then only be deleted with the offline CLI.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS
+	created_by_id BIGINT UNSIGNED NULL AFTER created_by;
+ALTER TABLE users ADD CONSTRAINT fk_users_created_by
+	FOREIGN KEY IF NOT EXISTS (created_by_id)
+	REFERENCES users (id) ON DELETE SET NULL;
+
+-- Rows written by version 1 name their creator only. Once, while upgrading
+-- (guarded by the version row, so a later run never re-resolves a name), a
+-- creator that still exists is taken as that account only when it is older
+-- than the user it made (ids only grow): an account re-created under the
+-- name after the fact is not the creator. Unresolved rows keep a NULL id.
+UPDATE users u JOIN users c ON c.username = u.created_by AND c.id < u.id
+	SET u.created_by_id = c.id
+	WHERE u.created_by IS NOT NULL AND u.created_by_id IS NULL
+	AND NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 2);
+
+INSERT IGNORE INTO schema_version (version) VALUES (2);

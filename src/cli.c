@@ -193,7 +193,7 @@ cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	if (rc == WSG_OK)
 		rc = wsg_userstore_add_user(c, cfg->management.admin_role,
 					    argv[0], hash, sealed,
-					    sealed_len, roles, nroles, NULL,
+					    sealed_len, roles, nroles, NULL, 0,
 					    err);
 	if (rc == WSG_OK)
 		printf("added user %s\n", argv[0]);

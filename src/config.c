@@ -942,6 +942,7 @@ static const struct key security_keys[] = {
         K_CUSTOM("replay_store", replay_store_cb, 0),
         K_BOOL(struct wsg_security_conf, strict_bsp, 0),
         K_BOOL(struct wsg_security_conf, opaque_faults, 0),
+        K_BOOL(struct wsg_security_conf, underscores_in_headers, 0),
         K_INT(struct wsg_security_conf, verify_threads, 1, 64, 2),
         K_GROUP(struct wsg_security_conf, lockout, lockout_keys),
         K_GROUP(struct wsg_security_conf, client_limit, client_limit_keys),
@@ -985,6 +986,7 @@ static const struct key route_keys[] = {
         K_BOOL(struct wsg_route_conf, require_tls, 0),
         K_PATH(struct wsg_route_conf, ca_file, NULL),
         K_BOOL(struct wsg_route_conf, tls_verify, 1),
+        K_BOOL(struct wsg_route_conf, forward_authorization, 0),
         K_END,
 };
 
@@ -1080,9 +1082,17 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 
 	c->routes = load_group_list(x, s, route_keys, sizeof(*c->routes),
 	                            &c->n_routes);
-	for (i = 0; i < c->n_routes; i++)
-		route_tls(x, config_setting_get_elem(s, (unsigned)i),
-		          &c->routes[i], &c->upstream_tls);
+	for (i = 0; i < c->n_routes; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		route_tls(x, e, &c->routes[i], &c->upstream_tls);
+		/* Basic: the header is the gateway's own credential. */
+		if (c->routes[i].forward_authorization &&
+		    c->routes[i].auth == WSG_AUTH_BASIC)
+			bad(x,
+			    config_setting_get_member(e,
+			                              "forward_authorization"),
+			    "cannot be true on a route with auth = \"basic\"");
+	}
 	for (i = 1; i < c->n_routes; i++) {
 		ri = &c->routes[i];
 		e = config_setting_get_elem(s, (unsigned)i);

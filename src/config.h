@@ -77,6 +77,7 @@ struct wsg_security_conf {
 	int replay_shared;       /* replay_store is "mariadb" */
 	int strict_bsp;
 	int opaque_faults;       /* every security fault is wss4j:SecurityError */
+	int underscores_in_headers; /* client header names with '_' forwarded */
 	struct wsg_lockout_conf lockout;
 	struct wsg_lockout_conf client_limit;
 	unsigned verify_threads; /* argon2 pool size */
@@ -126,6 +127,8 @@ struct wsg_route_conf {
 				    NULL for the system store; inherits
 				    upstream_tls.ca_file */
 	int tls_verify;          /* 0 only when set to false explicitly */
+	int forward_authorization; /* wsse: the client's Authorization goes on
+	                            */
 };
 
 struct wsg_config {

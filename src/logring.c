@@ -199,7 +199,8 @@ pick(const struct wsg_logring_filter *f, const struct entry *e,
 	int fault_ok = 1;
 
 	if (e->seq <= f->after || !same(f->route, field(e, F_ROUTE)) ||
-	    !same(f->user, field(e, F_USER)))
+	    !same(f->user, field(e, F_USER)) ||
+	    !same(f->only_user, field(e, F_USER)))
 		return 0;
 	if (f->fault != NULL && e->kind == WSG_LOGRING_ACCESS) {
 		fault_ok = strcmp(f->fault, wsg_soap_fault_name(e->fault)) == 0;

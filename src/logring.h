@@ -51,6 +51,9 @@ struct wsg_logring_filter {
 	 */
 	const char *fault;
 	int kind;       /* -1 any, else enum wsg_logring_kind */
+	/* Exact user name every line must carry whatever the other filters
+	 * say: a non-admin reader sees its own lines only. */
+	const char *only_user;
 	uint64_t after; /* only lines with seq > after */
 	size_t limit;   /* most recent `limit` matches; 0 = all */
 };

@@ -404,6 +404,11 @@ serve_open(struct wsg_mgmt_req *r, const char *path)
 		                  "Allow", "GET");
 		wsg_mgmt_reply(r, 405, NULL);
 	} else if (strcmp(path, "/metrics") == 0) {
+		/* A token is optional; a bad one is refused (401). */
+		if (evhttp_find_header(evhttp_request_get_input_headers(r->req),
+		                       "Authorization") != NULL &&
+		    authenticate(r) != 0)
+			return;
 		wsg_mgmt_metrics(r);
 	} else {
 		wsg_mgmt_health(r);

@@ -267,7 +267,7 @@ wsg_mgmt_check_username(const char *s, char *why, size_t whylen)
 	struct wsg_error err;
 
 	wsg_error_clear(&err);
-	if (wsg_userstore_check_name("it", s, 0, &err) != WSG_OK) {
+	if (wsg_userstore_check_new_name("it", s, 0, &err) != WSG_OK) {
 		snprintf(why, whylen, "%s", err.reason);
 		return WSG_ERR_INVAL;
 	}
@@ -279,12 +279,15 @@ wsg_mgmt_check_username(const char *s, char *why, size_t whylen)
 }
 
 int
-wsg_mgmt_check_role(const char *s, char *why, size_t whylen)
+wsg_mgmt_check_role(const char *s, int granting, char *why, size_t whylen)
 {
 	struct wsg_error err;
+	int rc;
 
 	wsg_error_clear(&err);
-	if (wsg_userstore_check_name("it", s, 1, &err) != WSG_OK) {
+	rc = granting ? wsg_userstore_check_new_name("it", s, 1, &err)
+	              : wsg_userstore_check_name("it", s, 1, &err);
+	if (rc != WSG_OK) {
 		snprintf(why, whylen, "%s", err.reason);
 		return WSG_ERR_INVAL;
 	}

@@ -165,14 +165,17 @@ int wsg_mgmt_json_string(json_t *o, const char *key, const char **out);
 int wsg_mgmt_json_bool(json_t *o, const char *key, int *out);
 
 /*
- * A username the management API accepts: the store's name rules and no ':'
- * (HTTP Basic splits at the first one). WSG_OK, or WSG_ERR_INVAL with the
- * cause in `why`.
+ * A username the management API creates: the store's rules for new names
+ * (wsg_userstore_check_new_name) and no ':' (HTTP Basic splits at the first
+ * one). WSG_OK, or WSG_ERR_INVAL with the cause in `why`.
  */
 int wsg_mgmt_check_username(const char *s, char *why, size_t whylen);
 
-/* A role name (the store's rules). WSG_OK or WSG_ERR_INVAL with `why`. */
-int wsg_mgmt_check_role(const char *s, char *why, size_t whylen);
+/* A role name (the store's rules; `granting`: the rules for new names, as
+ * the role is created or goes into X-WSS-Roles). WSG_OK or WSG_ERR_INVAL
+ * with `why`. */
+int wsg_mgmt_check_role(const char *s, int granting, char *why,
+			size_t whylen);
 
 /*
  * `management.password_policy`: valid UTF-8 without control characters, at

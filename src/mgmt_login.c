@@ -247,7 +247,7 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 		goto out;
 	}
 	rc = wsg_userstore_tx_insert_user(c, user, hash, sealed, sealed_len,
-	                                  NULL, &uid, &err);
+	                                  NULL, 0, &uid, &err);
 	if (rc == WSG_ERR_EXISTS) {
 		answered = 0;
 		goto out;

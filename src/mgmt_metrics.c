@@ -174,7 +174,7 @@ put_auth(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 }
 
 static void
-put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt)
+put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt, int users)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -199,6 +199,9 @@ put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 		wsg_metrics_family(t, fam[i].name, fam[i].type, fam[i].help);
 		for (k = 0; k < WSG_LOCKOUT__KINDS; k++) {
 			const struct wsg_lockout_kind_stats *s = &st.kind[k];
+
+			if (k == WSG_LOCKOUT_USER && !users)
+				continue;
 			const uint64_t v[] = {
 			        s->failures,         s->lockouts,
 			        s->refused,          s->unlocks,
@@ -272,7 +275,7 @@ wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 
 	put_requests(&t, rt);
 	put_auth(&t, rt);
-	put_lockout(&t, rt);
+	put_lockout(&t, rt, r->admin);
 	put_db(&t, rt);
 	put_upstream(&t, rt);
 	evbuffer_add(buf, t.buf, t.len);

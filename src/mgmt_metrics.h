@@ -9,7 +9,9 @@
 
 #include "mgmt_http.h"
 
-/* The gateway's counters, histograms and gauges. */
+/* The gateway's counters, histograms and gauges. The kind="user" lockout
+ * series only for an admin (r->admin, from an optional Bearer token): they
+ * move only for names that exist, so anyone else could enumerate users. */
 void wsg_mgmt_metrics(struct wsg_mgmt_req *r);
 
 /*

@@ -12,11 +12,17 @@
 #define LOGS_DEFAULT_LIMIT 200
 #define LOGS_MAX_LIMIT 1000
 
+/* Upstream addresses are the inside of the network: admins only. */
 void
 wsg_mgmt_routes_list(struct wsg_mgmt_req *r)
 {
-	wsg_mgmt_reply(r, 200,
-	               wsg_stats_routes_json(r->m->cfg, r->m->rt->stats));
+	json_t *out = wsg_stats_routes_json(r->m->cfg, r->m->rt->stats), *o;
+	size_t i;
+
+	if (!r->admin)
+		json_array_foreach(json_object_get(out, "list"), i, o)
+		        json_object_del(o, "upstreams");
+	wsg_mgmt_reply(r, 200, out);
 }
 
 /* A decimal parameter within [min, max]; absent or "" leaves `*out`. */
@@ -103,6 +109,10 @@ wsg_mgmt_logs_list(struct wsg_mgmt_req *r)
 	}
 	f.limit = (size_t)limit;
 	f.after = after;
+	/* Other users' names and failure causes would tell a non-admin which
+	 * names exist, which the data plane's identical failures hide. */
+	if (!r->admin)
+		f.only_user = r->user;
 	if (wsg_logring_query(wsg_log_ring(r->m->rt->log), &f, &out) !=
 	    WSG_OK) {
 		wsg_mgmt_reply_error(r, 500, "Internal error");

@@ -8,7 +8,8 @@
 
 #include "mgmt_http.h"
 
-/* The configured routes with their live counters (stats.h's JSON). */
+/* The configured routes with their live counters (stats.h's JSON); without
+ * "upstreams" for a non-admin. */
 void wsg_mgmt_routes_list(struct wsg_mgmt_req *r);
 
 /*
@@ -16,7 +17,8 @@ void wsg_mgmt_routes_list(struct wsg_mgmt_req *r);
  * "faultCodes", every fault name a filter accepts), newest first, filtered
  * by the query parameters route, user, fault (a name from faultCodes or
  * "-"), kind ("access" or "audit"), after (a seq) and limit (1..1000,
- * default 200). A malformed parameter is a 400 with an Error text.
+ * default 200). A malformed parameter is a 400 with an Error text. A
+ * non-admin gets only the lines that carry its own name.
  */
 void wsg_mgmt_logs_list(struct wsg_mgmt_req *r);
 

@@ -116,7 +116,7 @@ wsg_mgmt_parse_role_add(json_t *o, const char **role, struct wsg_mgmt_fail *f)
 		        f, 400, "%sThe field 'domain' must be a string", P);
 	if (wsg_mgmt_domain_check(domain, P, f) != WSG_OK)
 		return WSG_ERR_INVAL;
-	if (wsg_mgmt_check_role(*role, why, sizeof(why)) != WSG_OK)
+	if (wsg_mgmt_check_role(*role, 1, why, sizeof(why)) != WSG_OK)
 		return wsg_mgmt_failf(f, 400, "%sInvalid role name: %s", P,
 		                      why);
 	return WSG_OK;
@@ -232,7 +232,8 @@ role_array(json_t *o, const char *key, const char **out, size_t *n,
 			                      "%sThe field '%s' must hold role "
 			                      "names (strings)",
 			                      P, key);
-		if (wsg_mgmt_check_role(json_string_value(v), why,
+		if (wsg_mgmt_check_role(json_string_value(v),
+		                        strcmp(key, "addedRoles") == 0, why,
 		                        sizeof(why)) != WSG_OK)
 			return wsg_mgmt_failf(f, 400,
 			                      "%sInvalid role name in '%s': %s",
@@ -328,8 +329,7 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		    wsg_mgmt_result_has(admins, p.user))
 			demote = 1;
 	if (demote && strcmp(p.user, r->user) != 0 &&
-	    (rec->created_by == NULL ||
-	     strcmp(rec->created_by, r->user) != 0)) {
+	    (rec->created_by_id == 0 || rec->created_by_id != r->rec->id)) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not remove the admin role of '%s'", p.user);
 		wsg_mgmt_reply_error(

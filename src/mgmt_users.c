@@ -218,7 +218,7 @@ wsg_mgmt_parse_user_add(const struct wsg_management_conf *mc, json_t *o,
 			if (!json_is_string(v) ||
 			    strlen(json_string_value(v)) !=
 			            json_string_length(v) ||
-			    wsg_mgmt_check_role(json_string_value(v), why,
+			    wsg_mgmt_check_role(json_string_value(v), 1, why,
 			                        sizeof(why)) != WSG_OK)
 				return wsg_mgmt_failf(
 				        f, 400,
@@ -273,7 +273,7 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 		goto out;
 	in_tx = 1;
 	rc = wsg_userstore_tx_insert_user(c, a.user, hash, sealed, sealed_len,
-	                                  r->user, &uid, &err);
+	                                  r->user, r->rec->id, &uid, &err);
 	if (rc == WSG_ERR_EXISTS) {
 		wsg_mgmt_reply_error(r, 400, "%sUser: %s already exists.",
 		                     WSG_MGMT_E_REQUEST, a.user);
@@ -341,7 +341,7 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &rec) != WSG_OK)
 		goto out;
 	target_admin = wsg_mgmt_result_has(admins, user);
-	if (target_admin && rec->created_by == NULL) {
+	if (target_admin && !rec->by_api) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not delete admin '%s' (not created through "
 		               "the API)",
@@ -354,10 +354,25 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		        user);
 		goto out;
 	}
-	if (target_admin && strcmp(rec->created_by, r->user) != 0) {
+	if (target_admin && rec->created_by_id == 0) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "may not delete admin '%s' (its creator's "
+		               "account is gone)",
+		               user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "The admin who created the admin user %s no "
+		        "longer exists; only the wssgate command line "
+		        "can delete it.",
+		        user);
+		goto out;
+	}
+	/* The creator's account, not its name: a later account under a
+	 * deleted creator's name is someone else. */
+	if (target_admin && rec->created_by_id != r->rec->id) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not delete admin '%s' (created by '%s')",
-		               user, rec->created_by);
+		               user, rec->created_by ? rec->created_by : "-");
 		wsg_mgmt_reply_error(
 		        r, 403,
 		        "Only the admin who created the admin user "

@@ -204,7 +204,10 @@ forward(struct wsg_request *r)
 	s.tls = r->snap->upstream_tls;
 	s.max_response_size = r->cfg->limits.max_response_size;
 	s.method = evhttp_request_get_command(r->req);
-	s.strip_authorization = r->basic;
+	/* Never the credentials the gateway consumed; on wsse only where the
+	 * route says the upstream checks the client's own. */
+	s.strip_authorization = r->basic || !r->route->forward_authorization;
+	s.allow_underscores = r->cfg->security.underscores_in_headers;
 	s.client_headers = evhttp_request_get_input_headers(r->req);
 	s.uri_suffix = r->uri_suffix;
 	s.user = r->user;

@@ -4,7 +4,9 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 /* An upstream's status line and headers beyond this are refused (502), so
  * a broken upstream cannot make the gateway buffer without end. */
 #define MAX_RESPONSE_HEADERS (256 * 1024)
+/* Interim (1xx) answers skipped before a final one; more fail the exchange. */
+#define MAX_INTERIM 16
 
 /*
  * One upstream origin as a route's URL and TLS context name it; its idle
@@ -73,6 +77,11 @@ struct exchange {
 	enum evhttp_request_error error;
 	int starting;            /* inside evhttp_make_request */
 	int finished;
+	int interim;             /* the 1xx status that ended the exchange */
+	unsigned interims;       /* 1xx answers skipped */
+	struct event resume;     /* reads on after a skipped 1xx */
+	int drop;                /* finished: close the connection, not pool */
+	enum evhttp_cmd_type method;
 	struct wsg_metrics *metrics;
 	struct timespec started; /* CLOCK_MONOTONIC, for the latency metric */
 };
@@ -287,6 +296,7 @@ exchange_release(struct exchange *ex, int drop)
 	struct pooled_conn *c = ex->conn;
 
 	event_del(&ex->deadline);
+	event_del(&ex->resume);
 	c->ex = NULL;
 	t->busy--;
 	if (drop || t->retired) {
@@ -372,11 +382,111 @@ error_text(enum evhttp_request_error e)
 	return "upstream exchange failed";
 }
 
+/*
+ * libevent 2.1 takes a 1xx other than 100 for the final answer (pooling
+ * the connection while the real one is still on its way to the next user)
+ * and, after a 100, waits for the rest of a body it has already sent. So
+ * every 1xx is made a 100 with its headers dropped, and the resume event
+ * then tells libevent its (empty) output is written, so it reads the next
+ * answer. 101 switches to a protocol the gateway never asked for: that,
+ * or too many 1xx, fails the exchange (libevent closes the connection).
+ */
+static int
+header_cb(struct evhttp_request *resp, void *arg)
+{
+	struct exchange *ex = arg;
+	int code = evhttp_request_get_response_code(resp);
+
+	if (code < 100 || code > 199)
+		return 0;
+	if (code == 101 || ++ex->interims > MAX_INTERIM) {
+		ex->interim = code;
+		return -1;
+	}
+	resp->response_code = 100;
+	evhttp_clear_headers(evhttp_request_get_input_headers(resp));
+	event_active(&ex->resume, EV_TIMEOUT, 1);
+	return 0;
+}
+
+/* After a skipped 1xx: libevent is back in its writing state (no read
+ * callback) with nothing left to write, and would wait forever for the
+ * write callback that only written bytes raise. */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange *ex = arg;
+	struct bufferevent *bev =
+	        evhttp_connection_get_bufferevent(ex->conn->evcon);
+	bufferevent_data_cb readcb, writecb;
+
+	bufferevent_getcb(bev, &readcb, &writecb, NULL, NULL);
+	if (readcb == NULL && writecb != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_trigger(bev, EV_WRITE, 0);
+}
+
+/* `list` (a Connection value) holds `token`, case-insensitively. */
+static int
+has_token(const char *list, const char *token)
+{
+	size_t n = strlen(token), len;
+
+	while (list != NULL && *list != '\0') {
+		list += strspn(list, " \t,");
+		len = strcspn(list, " \t,");
+		if (len == n && strncasecmp(list, token, n) == 0)
+			return 1;
+		list += len;
+	}
+	return 0;
+}
+
+/*
+ * Whether the connection may carry another exchange: the whole request
+ * was written, the answer's end came from its framing (Content-Length or
+ * chunked, never the close) and neither side ends the connection
+ * (RFC 9112 9.3). Anything else could leave bytes of this exchange in the
+ * stream for the next user's.
+ */
+static int
+reusable(const struct exchange *ex, struct evhttp_request *resp)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(resp);
+	struct bufferevent *bev =
+	        evhttp_connection_get_bufferevent(ex->conn->evcon);
+	const char *connection = evhttp_find_header(in, "Connection");
+	const char *te = evhttp_find_header(in, "Transfer-Encoding");
+	int code = evhttp_request_get_response_code(resp);
+
+	if (evbuffer_get_length(evhttp_request_get_output_buffer(resp)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		return 0;
+	if (has_token(connection, "close") ||
+	    has_token(
+	            evhttp_find_header(evhttp_request_get_output_headers(resp),
+	                               "Connection"),
+	            "close"))
+		return 0;
+	if (resp->major != 1 ||
+	    (resp->minor == 0 && !has_token(connection, "keep-alive")))
+		return 0;
+	if (ex->method == EVHTTP_REQ_HEAD || code == 204 || code == 304)
+		return 1;
+	/* Both framings at once is how smuggling starts (RFC 9112 6.3). */
+	if (te != NULL)
+		return strcasecmp(te, "chunked") == 0 &&
+		       evhttp_find_header(in, "Content-Length") == NULL;
+	return evhttp_find_header(in, "Content-Length") != NULL;
+}
+
 static void
 response_cb(struct evhttp_request *resp, void *arg)
 {
 	struct exchange *ex = arg;
 	int failed = resp == NULL || evhttp_request_get_response_code(resp) == 0;
+	int drop = 1;
 
 	ex->finished = 1;
 	event_del(&ex->deadline);
@@ -392,7 +502,15 @@ response_cb(struct evhttp_request *resp, void *arg)
 					ex->conn->evcon),
 				tls_why, sizeof(tls_why));
 		}
-		if (tls_why[0] != '\0' && !timeout)
+		if (ex->interims > MAX_INTERIM)
+			snprintf(reason, sizeof(reason),
+			         "upstream sent more than %d interim responses",
+			         MAX_INTERIM);
+		else if (ex->interim != 0)
+			snprintf(reason, sizeof(reason),
+			         "upstream sent an interim %d response",
+			         ex->interim);
+		else if (tls_why[0] != '\0' && !timeout)
 			snprintf(reason, sizeof(reason), "upstream %s",
 				 tls_why);
 		else
@@ -404,11 +522,31 @@ response_cb(struct evhttp_request *resp, void *arg)
 		ex->done(timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO, NULL, reason,
 			 ex->arg);
 	} else {
+		drop = !reusable(ex, resp);
 		record(ex, WSG_OK);
 		ex->done(WSG_OK, resp, NULL, ex->arg);
 	}
+	ex->drop = drop;
 	if (!ex->starting)
-		exchange_release(ex, 0);
+		exchange_release(ex, drop);
+}
+
+/*
+ * A name an upstream may take for one of the gateway's identity headers:
+ * "X-WSS-" in any case with '_' and '-' alike, as CGI, WSGI, Rack and
+ * older gunicorn map both to HTTP_X_WSS_*.
+ */
+static int
+is_identity(const char *name)
+{
+	static const char prefix[] = "x-wss-";
+	size_t i;
+
+	for (i = 0; i < sizeof(prefix) - 1; i++)
+		if ((name[i] == '_' ? '-' : tolower((unsigned char)name[i])) !=
+		    prefix[i])
+			return 0;
+	return 1;
 }
 
 static void
@@ -420,15 +558,41 @@ copy_request_headers(const struct wsg_upstream_send *s,
 	struct evkeyval *h;
 
 	TAILQ_FOREACH(h, s->client_headers, next) {
+		/* Expect: the gateway already holds the whole body, and a
+		 * client waiting for 100 would let an early answer pool a
+		 * connection the upstream still reads a body from. */
 		if (is_hop_by_hop(h->key, connection) ||
 		    strcasecmp(h->key, "Host") == 0 ||
 		    strcasecmp(h->key, "Content-Length") == 0 ||
-		    strncasecmp(h->key, "X-WSS-", 6) == 0 ||
+		    strcasecmp(h->key, "Expect") == 0 || is_identity(h->key) ||
+		    (!s->allow_underscores && strchr(h->key, '_') != NULL) ||
 		    (s->strip_authorization &&
 		     strcasecmp(h->key, "Authorization") == 0))
 			continue;
 		evhttp_add_header(out, h->key, h->value);
 	}
+}
+
+char *
+wsg_upstream_encode_identity(const char *s, int list)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char *out, *o;
+
+	out = o = wsg_mem_alloc(strlen(s) * 3 + 1);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p > 0x20 && *p < 0x7f && *p != '%' && *p != ',') ||
+		    (list && *p == ',')) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '%';
+		*o++ = hex[*p >> 4];
+		*o++ = hex[*p & 0x0f];
+	}
+	*o = '\0';
+	return out;
 }
 
 int
@@ -442,7 +606,7 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	struct exchange *ex;
 	struct target *t;
 	struct timeval tv;
-	char hostport[300], *uri;
+	char hostport[300], *uri, *ident;
 	int rc;
 
 	if (p->closing)
@@ -455,6 +619,7 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->done = done;
 	ex->arg = arg;
 	ex->metrics = p->metrics;
+	ex->method = s->method;
 	clock_gettime(CLOCK_MONOTONIC, &ex->started);
 	ex->conn = conn_get(p, t);
 	if (ex->conn == NULL) {
@@ -465,11 +630,13 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->conn->ex = ex;
 	t->busy++;
 	evtimer_assign(&ex->deadline, p->base, deadline_cb, ex);
+	event_assign(&ex->resume, p->base, -1, 0, resume_cb, ex);
 	evhttp_connection_set_timeout(ex->conn->evcon, (int)rt->timeout);
 	evhttp_connection_set_max_body_size(ex->conn->evcon,
 		(ev_ssize_t)s->max_response_size);
 	ureq = evhttp_request_new(response_cb, ex);
 	evhttp_request_set_error_cb(ureq, error_cb);
+	evhttp_request_set_header_cb(ureq, header_cb);
 	hdrs = evhttp_request_get_output_headers(ureq);
 	copy_request_headers(s, hdrs);
 	if (t->port == (t->tls != NULL ? 443u : 80u))
@@ -478,8 +645,12 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 		snprintf(hostport, sizeof(hostport), strchr(t->host, ':')
 			 ? "[%s]:%u" : "%s:%u", t->host, t->port);
 	evhttp_add_header(hdrs, "Host", hostport);
-	evhttp_add_header(hdrs, "X-WSS-User", s->user);
-	evhttp_add_header(hdrs, "X-WSS-Roles", s->roles);
+	ident = wsg_upstream_encode_identity(s->user, 0);
+	evhttp_add_header(hdrs, "X-WSS-User", ident);
+	free(ident);
+	ident = wsg_upstream_encode_identity(s->roles, 1);
+	evhttp_add_header(hdrs, "X-WSS-Roles", ident);
+	free(ident);
 	/* libevent adds Content-Length for POST and PUT only. */
 	if (s->body_len > 0 || s->method == EVHTTP_REQ_POST ||
 	    s->method == EVHTTP_REQ_PUT) {
@@ -498,7 +669,7 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->starting = 0;
 	free(uri);
 	if (ex->finished) {
-		exchange_release(ex, 0);
+		exchange_release(ex, ex->drop);
 		return WSG_OK;
 	}
 	if (rc != 0) {

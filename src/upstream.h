@@ -50,17 +50,21 @@ typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
 				     const char *reason, void *arg);
 
 /* What to send: the client's request headers are copied except hop-by-hop
- * ones, Host, Content-Length, X-WSS-* and, with `strip_authorization`,
- * Authorization; `user`/`roles` become X-WSS-User and X-WSS-Roles. `body`
- * is copied and sent with `method`. `route` and `tls` (the client contexts
- * built from the route's config; NULL without https routes) must stay
- * valid until the exchange completes. */
+ * ones, Host, Content-Length, Expect (the gateway holds the whole body),
+ * names that fold to X-WSS-* ('_' and '-' alike, any case), without
+ * `allow_underscores` any name with '_', and, with `strip_authorization`,
+ * Authorization; `user`/`roles` become X-WSS-User and X-WSS-Roles,
+ * percent-encoded (wsg_upstream_encode_identity). `body` is copied and sent
+ * with `method`. `route` and `tls` (the client contexts built from the
+ * route's config; NULL without https routes) must stay valid until the
+ * exchange completes. */
 struct wsg_upstream_send {
 	const struct wsg_route_conf *route;
 	const struct wsg_tls_clients *tls;
 	size_t max_response_size;  /* a larger answer body fails (WSG_ERR_IO) */
 	enum evhttp_cmd_type method;
-	int strip_authorization;  /* the gateway consumed the credentials */
+	int strip_authorization; /* consumed, or not the upstream's business */
+	int allow_underscores;   /* security.underscores_in_headers */
 	struct evkeyvalq *client_headers;
 	const char *uri_suffix;  /* request path past the route prefix, + query */
 	const char *body;
@@ -76,6 +80,15 @@ struct wsg_upstream_send {
 int wsg_upstream_forward(struct wsg_upstream_pool *p,
 			 const struct wsg_upstream_send *s,
 			 wsg_upstream_done_cb done, void *arg);
+
+/*
+ * X-WSS-User / X-WSS-Roles value of `s` (NUL-terminated bytes): every byte
+ * outside visible ASCII 0x21..0x7E, and '%' and ',', as %XX (upper-case
+ * hex), so any name round-trips and the roles list stays splittable; plain
+ * ASCII names are unchanged. With `list`, the ','s of `s` separate items and
+ * stay. Returns a string the caller frees.
+ */
+char *wsg_upstream_encode_identity(const char *s, int list);
 
 /* Copies `resp`'s end-to-end headers into `out` (hop-by-hop ones dropped). */
 void wsg_upstream_copy_response_headers(struct evhttp_request *resp,

@@ -22,15 +22,19 @@ enum lookup_col {
 	LOOKUP_CREATED_BY,
 	LOOKUP_ROLES,
 	LOOKUP_ID,
+	LOOKUP_CREATED_BY_ID,
+	LOOKUP_BY_API,
 	LOOKUP__COUNT
 };
 
+/* The creator by its account (created_by_id), never by the name stored. */
 static const char SQL_LOOKUP[] =
         "SELECT u.username, u.password_hash, u.digest_secret, u.disabled, "
-        "u.created_by, "
+        "cu.username, "
         "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "
-        "u.id "
+        "u.id, u.created_by_id, u.created_by IS NOT NULL "
         "FROM users u "
+        "LEFT JOIN users cu ON cu.id = u.created_by_id "
         "LEFT JOIN user_roles ur ON ur.user_id = u.id "
         "LEFT JOIN roles r ON r.id = ur.role_id "
         "WHERE u.username = ? GROUP BY u.id";
@@ -56,8 +60,8 @@ static const char SQL_ROLE_ID_LOCKED[] =
         "SELECT id FROM roles WHERE name = ? FOR UPDATE";
 static const char SQL_USER_INSERT[] =
         "INSERT INTO users (username, password_hash, digest_secret, "
-        "created_by) "
-        "VALUES (?, ?, ?, ?)";
+        "created_by, created_by_id) "
+        "VALUES (?, ?, ?, ?, ?)";
 static const char SQL_ROLE_INSERT[] = "INSERT INTO roles (name) VALUES (?)";
 /* Get-or-create in one statement: the insert id is the role's either way. */
 static const char SQL_ROLE_UPSERT[] =
@@ -107,16 +111,33 @@ param_id(struct idbuf *b, uint64_t id)
 }
 
 /*
- * Usernames and role names: 1..255 bytes of valid UTF-8 without C0/C1
- * control characters. Role names also exclude ',' because role lists are
- * ','-separated (records, X-WSS-Roles).
+ * Unicode White_Space (those not already refused as controls) and the
+ * invisible characters that trimming code treats alike: an upstream that
+ * trims X-WSS-User would read "admin\u00a0" as "admin".
  */
-int
-wsg_userstore_check_name(const char *what, const char *s, int is_role,
-                         struct wsg_error *err)
+static int
+is_space_like(unsigned long cp)
+{
+	return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || cp == 0x180e ||
+	       (cp >= 0x2000 && cp <= 0x200d) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x202f || cp == 0x205f || cp == 0x2060 || cp == 0x3000 ||
+	       cp == 0xfeff;
+}
+
+/*
+ * Usernames and role names: 1..255 bytes of valid UTF-8 without C0/C1
+ * control characters or DEL (none of which an HTTP field value may carry).
+ * Role names also exclude ',' because role lists are ','-separated
+ * (records, X-WSS-Roles). `fresh`: the name is about to be created or
+ * granted, so it must not begin or end with a space-like character either;
+ * names already stored are still found, so they can be deleted.
+ */
+static int
+check_name(const char *what, const char *s, int is_role, int fresh,
+           struct wsg_error *err)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	unsigned long cp;
+	unsigned long cp, first = 0;
 	size_t len, i = 0, n;
 
 	if (s == NULL)
@@ -141,9 +162,30 @@ wsg_userstore_check_name(const char *what, const char *s, int is_role,
 			return wsg_error_set(err, WSG_ERR_INVAL,
 			                     WSG_FAULT_CLIENT,
 			                     "%s must not contain ','", what);
+		if (i == 0)
+			first = cp;
 		i += n;
 	}
+	if (fresh && (is_space_like(first) || is_space_like(cp)))
+		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_CLIENT,
+		                     "%s must not begin or end with whitespace "
+		                     "or an invisible character (U+%04lX)",
+		                     what, is_space_like(first) ? first : cp);
 	return WSG_OK;
+}
+
+int
+wsg_userstore_check_name(const char *what, const char *s, int is_role,
+                         struct wsg_error *err)
+{
+	return check_name(what, s, is_role, 0, err);
+}
+
+int
+wsg_userstore_check_new_name(const char *what, const char *s, int is_role,
+                             struct wsg_error *err)
+{
+	return check_name(what, s, is_role, 1, err);
 }
 
 static int
@@ -203,6 +245,12 @@ record_from_row(const struct wsg_db_result *res, size_t row)
 	rec->roles =
 	        wsg_mem_strdup(cell[LOOKUP_ROLES] ? cell[LOOKUP_ROLES] : "");
 	rec->id = cell[LOOKUP_ID] ? strtoull(cell[LOOKUP_ID], NULL, 10) : 0;
+	rec->created_by_id =
+	        cell[LOOKUP_CREATED_BY_ID]
+	                ? strtoull(cell[LOOKUP_CREATED_BY_ID], NULL, 10)
+	                : 0;
+	rec->by_api = cell[LOOKUP_BY_API] != NULL &&
+	              strcmp(cell[LOOKUP_BY_API], "0") != 0;
 	return rec;
 }
 
@@ -405,7 +453,7 @@ check_user(const char *username, const char *password_hash,
 {
 	int rc;
 
-	rc = wsg_userstore_check_name("username", username, 0, err);
+	rc = wsg_userstore_check_new_name("username", username, 0, err);
 	if (rc == WSG_OK && created_by != NULL)
 		rc = wsg_userstore_check_name("creator name", created_by, 0,
 		                              err);
@@ -458,7 +506,8 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
                        const char *username, const char *password_hash,
                        const unsigned char *sealed, size_t sealed_len,
                        const char *const *roles, size_t nroles,
-                       const char *created_by, struct wsg_error *err)
+                       const char *created_by, uint64_t created_by_id,
+                       struct wsg_error *err)
 {
 	uint64_t uid, rid;
 	size_t i;
@@ -467,16 +516,17 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
 	rc = check_user(username, password_hash, sealed, sealed_len, created_by,
 	                err);
 	for (i = 0; rc == WSG_OK && i < nroles; i++)
-		rc = wsg_userstore_check_name("role name", roles[i], 1, err);
+		rc = wsg_userstore_check_new_name("role name", roles[i], 1,
+		                                  err);
 	if (rc == WSG_OK)
 		rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = select_absent(c, SQL_USER_ID, "user", username, err);
 	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_user(c, username, password_hash,
-		                                  sealed, sealed_len,
-		                                  created_by, &uid, err);
+		rc = wsg_userstore_tx_insert_user(
+		        c, username, password_hash, sealed, sealed_len,
+		        created_by, created_by_id, &uid, err);
 	for (i = 0; rc == WSG_OK && i < nroles; i++) {
 		rc = wsg_userstore_tx_upsert_role(c, roles[i], &rid, err);
 		if (rc == WSG_OK)
@@ -554,7 +604,7 @@ wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
 	uint64_t rid;
 	int rc;
 
-	rc = wsg_userstore_check_name("role name", role, 1, err);
+	rc = wsg_userstore_check_new_name("role name", role, 1, err);
 	if (rc == WSG_OK)
 		rc = begin_write(c, admin_role, err);
 	if (rc != WSG_OK)
@@ -565,18 +615,22 @@ wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
 	return end_write(c, rc, err);
 }
 
-/* Validates both names, opens the transaction and locks both rows; either
+/* Validates both names (a role about to be granted as a new name, since it
+ * goes into X-WSS-Roles), opens the transaction and locks both rows; either
  * missing is WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
 static int
 begin_user_role(struct wsg_db_conn *c, const char *admin_role,
-                const char *username, const char *role, uint64_t *uid,
-                uint64_t *rid, struct wsg_error *err)
+                const char *username, const char *role, int granting,
+                uint64_t *uid, uint64_t *rid, struct wsg_error *err)
 {
 	int rc;
 
 	rc = wsg_userstore_check_name("username", username, 0, err);
 	if (rc == WSG_OK)
-		rc = wsg_userstore_check_name("role name", role, 1, err);
+		rc = granting ? wsg_userstore_check_new_name("role name", role,
+		                                             1, err)
+		              : wsg_userstore_check_name("role name", role, 1,
+		                                         err);
 	if (rc == WSG_OK)
 		rc = begin_user(c, admin_role, username, uid, err);
 	if (rc != WSG_OK)
@@ -595,7 +649,7 @@ wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
 	uint64_t uid, rid;
 	int rc;
 
-	rc = begin_user_role(c, admin_role, username, role, &uid, &rid, err);
+	rc = begin_user_role(c, admin_role, username, role, 1, &uid, &rid, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_userstore_tx_grant(c, uid, rid, err);
@@ -611,7 +665,7 @@ wsg_userstore_revoke(struct wsg_db_conn *c, const char *admin_role,
 	uint64_t uid, rid;
 	int rc;
 
-	rc = begin_user_role(c, admin_role, username, role, &uid, &rid, err);
+	rc = begin_user_role(c, admin_role, username, role, 0, &uid, &rid, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = exec_by_ids(c, SQL_MAP_DELETE, uid, rid, 2, &affected, err);
@@ -749,7 +803,7 @@ role_insert_id(struct wsg_db_conn *c, const char *sql, const char *name,
 	int rc;
 
 	*id = 0;
-	rc = wsg_userstore_check_name("role name", name, 1, err);
+	rc = wsg_userstore_check_new_name("role name", name, 1, err);
 	if (rc == WSG_OK)
 		rc = wsg_db_exec(c, sql, &p, 1, &res, err);
 	if (rc == WSG_ERR_EXISTS)
@@ -779,11 +833,12 @@ int
 wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
                              const char *password_hash,
                              const unsigned char *sealed, size_t sealed_len,
-                             const char *created_by, uint64_t *id,
-                             struct wsg_error *err)
+                             const char *created_by, uint64_t created_by_id,
+                             uint64_t *id, struct wsg_error *err)
 {
 	struct wsg_db_result *res = NULL;
-	struct wsg_db_param p[4];
+	struct wsg_db_param p[5];
+	struct idbuf b;
 	int rc;
 
 	*id = 0;
@@ -795,7 +850,9 @@ wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
 	p[1] = param_str(password_hash);
 	p[2] = param_bytes(sealed, sealed_len);
 	p[3] = param_str(created_by);
-	rc = wsg_db_exec(c, SQL_USER_INSERT, p, 4, &res, err);
+	p[4] = created_by_id != 0 ? param_id(&b, created_by_id)
+	                          : param_str(NULL);
+	rc = wsg_db_exec(c, SQL_USER_INSERT, p, 5, &res, err);
 	if (rc == WSG_ERR_EXISTS)
 		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
 		                   "user '%s' already exists", username);

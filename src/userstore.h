@@ -23,8 +23,12 @@ struct wsg_user_record {
 	size_t digest_sealed_len;
 	int disabled;
 	char *roles;             /* role names, ',' separated, sorted; "" for none */
-	char *created_by;        /* NULL for users made by the CLI */
+	/* Current name of the creating account (created_by_id), NULL for users
+	 * made by the CLI or the bootstrap, or whose creator is gone. */
+	char *created_by;
 	uint64_t id;             /* users.id */
+	uint64_t created_by_id;  /* creator's users.id; 0 as for created_by */
+	int by_api;              /* made through the management API */
 };
 
 void wsg_userstore_record_free(struct wsg_user_record *r);
@@ -40,11 +44,23 @@ int wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
 
 /*
  * Usernames and role names: 1..WSG_USERSTORE_MAX_NAME bytes of valid UTF-8
- * without C0/C1 control characters; role names also without ','. `what`
- * names the value in the message put in `err`. WSG_OK or WSG_ERR_INVAL.
+ * without C0/C1 control characters or DEL; role names also without ','.
+ * `what` names the value in the message put in `err`. WSG_OK or
+ * WSG_ERR_INVAL. This one is for names looked up (stored names stay
+ * reachable); every path that creates a user or role, or grants a role,
+ * uses wsg_userstore_check_new_name().
  */
 int wsg_userstore_check_name(const char *what, const char *s, int is_role,
 			     struct wsg_error *err);
+
+/*
+ * wsg_userstore_check_name() plus the rule for new names: no whitespace or
+ * invisible character (Unicode spaces, U+00A0, U+2000..U+200D, U+3000,
+ * U+FEFF, ...) at either end, so that no upstream trimming X-WSS-User or
+ * X-WSS-Roles reads the name as another one.
+ */
+int wsg_userstore_check_new_name(const char *what, const char *s,
+				 int is_role, struct wsg_error *err);
 
 /* -------- offline / management changes (blocking connection) -------- */
 
@@ -60,13 +76,16 @@ int wsg_userstore_init_schema(struct wsg_db_conn *c, const char *schema_path,
  *
  * Adds a user with its roles (each created if missing) in one transaction.
  * `roles` may be NULL when nroles is 0; `sealed` NULL for no digest secret;
- * `created_by` NULL when made by the CLI. WSG_ERR_EXISTS if the name is taken.
+ * `created_by` (the creator's name, kept for the record) NULL and
+ * `created_by_id` (its users.id, which the creator rule follows) 0 when made
+ * by the CLI. WSG_ERR_EXISTS if the name is taken.
  */
 int wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
 			   const char *username, const char *password_hash,
 			   const unsigned char *sealed, size_t sealed_len,
 			   const char *const *roles, size_t nroles,
-			   const char *created_by, struct wsg_error *err);
+			   const char *created_by, uint64_t created_by_id,
+			   struct wsg_error *err);
 
 /* Deletes a user and its role mappings. WSG_ERR_NOTFOUND if absent. */
 int wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
@@ -145,8 +164,8 @@ int wsg_userstore_tx_insert_role(struct wsg_db_conn *c, const char *name,
 int wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
 				 const char *password_hash,
 				 const unsigned char *sealed, size_t sealed_len,
-				 const char *created_by, uint64_t *id,
-				 struct wsg_error *err);
+				 const char *created_by, uint64_t created_by_id,
+				 uint64_t *id, struct wsg_error *err);
 /* Deleting a user or a role removes its memberships (ON DELETE CASCADE). */
 int wsg_userstore_tx_delete_user(struct wsg_db_conn *c, uint64_t uid,
 				 struct wsg_error *err);

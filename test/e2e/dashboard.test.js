@@ -357,7 +357,8 @@ test('a non-admin sees Artifacts and Logs but no Users management', STEP, async 
 	await settled(page, '#routes');
 	const echo = page.locator('#routes [data-route="echo"]');
 	assert.equal(await echo.locator('.route-path').textContent(), '/services/Echo');
-	assert.match(await echo.locator('.route-upstreams').textContent(), /^http:\/\/127\.0\.0\.1:\d+\/Echo$/);
+	/* Upstream addresses are for admins only. */
+	assert.equal(await echo.locator('.route-upstreams').count(), 0);
 	assert.deepEqual(await echo.locator('.route-types .badge').allTextContents(), ['PasswordDigest', 'PasswordText']);
 	assert.deepEqual(await echo.locator('.route-roles .badge').allTextContents(), ['echo-users']);
 	assert.equal(await echo.locator('.route-tls').textContent(), 'TLS not required');
@@ -378,8 +379,23 @@ test('a non-admin sees Artifacts and Logs but no Users management', STEP, async 
 	await screenshot(page, '13-users-not-admin');
 });
 
-test('Logs filter by route, user and fault code', STEP, async () => {
+test('a non-admin sees only its own log lines', STEP, async () => {
 	const page = pages.viewer;
+	await go(page, '#/logs');
+	await settled(page, '#logs-body');
+	assert.ok(await page.locator('#logs-body tr[data-kind]').count() >= 1);
+	const users = await page.locator('#logs-body tr[data-kind] td:nth-child(4)').allTextContents();
+	assert.deepEqual([...new Set(users)], [VIEWER]);
+	assert.doesNotMatch(await page.textContent('#logs-body'), /mallory|unknown user/);
+});
+
+test('Logs filter by route, user and fault code', STEP, async () => {
+	/* Everyone's lines and their causes are the admins'. */
+	const page = await newPage();
+	await login(page, ADMIN, ADMIN_PW);
+	await go(page, '#/artifacts');
+	await settled(page, '#routes');
+	assert.match(await page.locator('#routes [data-route="echo"] .route-upstreams').textContent(), /^http:\/\/127\.0\.0\.1:\d+\/Echo$/);
 	await go(page, '#/logs');
 	await settled(page, '#logs-body');
 	assert.ok(await page.locator('#logs-body tr[data-kind]').count() >= 3);
@@ -414,6 +430,7 @@ test('Logs filter by route, user and fault code', STEP, async () => {
 		return rows.length > 0 && rows.every((r) => r.children[3].textContent === v && r.children[2].textContent === 'management');
 	}, VIEWER);
 	await screenshot(page, '15-logs');
+	await page.close();
 });
 
 test('the logged-in user changes its password', STEP, async () => {

@@ -45,12 +45,12 @@ check_fail(const struct wsg_mgmt_fail *f)
 }
 
 static void
-check_role_name(const char *role)
+check_role_name(const char *role, int granting)
 {
 	char why[256];
 
-	require(role != NULL &&
-	                wsg_mgmt_check_role(role, why, sizeof(why)) == WSG_OK,
+	require(role != NULL && wsg_mgmt_check_role(role, granting, why,
+	                                            sizeof(why)) == WSG_OK,
 	        "an accepted role name passes the role rules");
 }
 
@@ -78,7 +78,7 @@ users_add(const struct wsg_management_conf *mc, json_t *o)
 	        "flags are booleans");
 	require(a.nroles <= WSG_MGMT_MAX_ADD_ROLES, "roles are bounded");
 	for (i = 0; i < a.nroles; i++)
-		check_role_name(a.roles[i]);
+		check_role_name(a.roles[i], 1);
 }
 
 static void
@@ -109,7 +109,7 @@ role_add(json_t *o)
 		check_fail(&f);
 		return;
 	}
-	check_role_name(role);
+	check_role_name(role, 1);
 }
 
 static void
@@ -128,13 +128,13 @@ roles_change(json_t *o)
 	                p.nremoved <= WSG_MGMT_MAX_ROLE_CHANGES,
 	        "role lists are bounded");
 	for (i = 0; i < p.nadded; i++) {
-		check_role_name(p.added[i]);
+		check_role_name(p.added[i], 1);
 		for (j = 0; j < p.nremoved; j++)
 			require(strcmp(p.added[i], p.removed[j]) != 0,
 			        "no role is both added and removed");
 	}
 	for (j = 0; j < p.nremoved; j++)
-		check_role_name(p.removed[j]);
+		check_role_name(p.removed[j], 0);
 }
 
 int

@@ -157,7 +157,8 @@ def test_browser_run_complete(browser_results):
 
 
 def test_management_api_routes_and_logs(dashboard_gw, browser_results):
-    """GET /management/routes and /logs for a non-admin, directly (what the pages read)."""
+    """GET /management/routes and /logs for a non-admin and an admin, directly (what the pages
+    read): a non-admin is not told upstream addresses, nor other users' lines (issue 12)."""
     s = wsg.http_session()
     base = "http://127.0.0.1:%d/management" % dashboard_gw.mgmt_port
     assert s.get(base + "/routes").status_code == 401
@@ -173,9 +174,23 @@ def test_management_api_routes_and_logs(dashboard_gw, browser_results):
     assert echo["roles"] == ["echo-users"] and echo["requireTls"] is False
     assert routes["secure"]["requireTls"] is True and routes["secure"]["roles"] == []
     assert echo["requests"] >= 2 and echo["faultsByCode"]["wsse:FailedAuthentication"] >= 1
+    assert "upstreams" not in echo
     for method in ("POST", "PUT", "DELETE"):
         assert s.request(method, base + "/routes", headers=h).status_code in (404, 405)
 
+    r = s.get(base + "/logs", headers=h, params={"fault": "wsse:FailedAuthentication"})
+    assert r.status_code == 200
+    assert all(x["user"] == "alice" for x in r.json()["list"])
+    assert "mallory" not in json.dumps(r.json())
+    r = s.get(base + "/logs", headers=h, params={"route": "echo", "user": "alice", "limit": "1"})
+    assert [(x["route"], x["user"]) for x in r.json()["list"]] == [("echo", "alice")]
+    assert s.get(base + "/logs", headers=h, params={"limit": "x"}).status_code == 400
+    s.get(base + "/logout", headers=h)
+
+    tok = s.get(base + "/login", auth=(ADMIN, ADMIN_PW)).json()["AccessToken"]
+    h = {"Authorization": "Bearer " + tok}
+    routes = {x["name"]: x for x in s.get(base + "/routes", headers=h).json()["list"]}
+    assert routes["echo"]["upstreams"][0].endswith("/Echo")
     r = s.get(base + "/logs", headers=h, params={"fault": "wsse:FailedAuthentication"})
     assert r.status_code == 200
     lines = r.json()["list"]
@@ -183,9 +198,6 @@ def test_management_api_routes_and_logs(dashboard_gw, browser_results):
     assert all(x["user"] == "mallory" for x in lines)
     audit = [x for x in lines if x["kind"] == "audit"][0]
     assert audit["reason"] and "Mallory-guess-1" not in json.dumps(r.json())
-    r = s.get(base + "/logs", headers=h, params={"route": "echo", "user": "alice", "limit": "1"})
-    assert [(x["route"], x["user"]) for x in r.json()["list"]] == [("echo", "alice")]
-    assert s.get(base + "/logs", headers=h, params={"limit": "x"}).status_code == 400
     s.get(base + "/logout", headers=h)
 
 

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 import requests
 from lxml import etree
@@ -369,11 +370,10 @@ def header_values(record, name):
 
 
 def header_text(value):
-    """http.server decodes header bytes as Latin-1; undo that for UTF-8 values."""
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
+    """The text of an X-WSS-User / X-WSS-Roles value: percent-encoded UTF-8 (README,
+    "Identity headers"), so only visible ASCII may arrive."""
+    assert re.fullmatch(r"[\x21-\x7e]*", value), "not percent-encoded: %r" % value
+    return urllib.parse.unquote(value, errors="strict")
 
 
 # ---------------------------------------------------------------- gateway

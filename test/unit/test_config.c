@@ -193,6 +193,7 @@ test_example_lists_every_key(void **state)
 	        "replay_store",
 	        "strict_bsp",
 	        "opaque_faults",
+	        "underscores_in_headers",
 	        "verify_threads",
 	        "lockout",
 	        "max_failures",
@@ -229,6 +230,7 @@ test_example_lists_every_key(void **state)
 	        "upstream_tls",
 	        "ca_file",
 	        "tls_verify",
+	        "forward_authorization",
 	};
 	const char *top = getenv("WSG_TOP_SRCDIR");
 	char *path, text[32768], *needle;
@@ -307,6 +309,7 @@ test_defaults(void **state)
 	assert_int_equal(c->security.replay_shared, 0);
 	assert_int_equal(c->security.strict_bsp, 0);
 	assert_int_equal(c->security.opaque_faults, 0);
+	assert_int_equal(c->security.underscores_in_headers, 0);
 	assert_int_equal(c->security.verify_threads, 2);
 	assert_int_equal(c->security.lockout.max_failures, 5);
 	assert_int_equal(c->security.lockout.window, 300);
@@ -364,6 +367,7 @@ test_route_defaults(void **state)
 	assert_int_equal(r->has_https, 0);
 	assert_null(r->ca_file);
 	assert_int_equal(r->tls_verify, 1);
+	assert_int_equal(r->forward_authorization, 0);
 	wsg_config_unref(c);
 	free(path);
 }
@@ -771,6 +775,11 @@ static const struct error_case error_cases[] = {
          {":3: routes.[0].ca_file: applies only to https:// upstreams",
           ":4: routes.[0].tls_verify: applies only to https:// upstreams"},
          2},
+        {"forward_authorization on a basic route",
+         LISTEN ROUTE("auth = \"basic\";\n forward_authorization = true;"),
+         {":3: routes.[0].forward_authorization: cannot be true on a route "
+          "with auth = \"basic\""},
+         1},
         {"tls_verify not a boolean",
          LISTEN "routes = ( { name = \"a\"; path = \"/a\"; upstream = ( "
                 "\"https://h/\" );\n tls_verify = 0; } );\n",

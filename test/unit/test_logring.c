@@ -131,6 +131,42 @@ test_newest_first_and_wraps(void **state)
 	wsg_logring_free(r);
 }
 
+/* A non-admin reader: its own lines only, whatever it asks for. */
+static void
+test_only_user_wins_over_other_filters(void **state)
+{
+	struct wsg_logring *r = wsg_logring_new(100);
+	struct wsg_logring_filter f = no_filter();
+	json_t *res;
+
+	push_audit(r, 1, "echo", "ghost", "unknown user");
+	push_access(r, 1, "echo", "ghost", 500,
+	            WSG_FAULT_FAILED_AUTHENTICATION);
+	push_audit(r, 2, "echo", "alice", "wrong password digest");
+	push_access(r, 2, "echo", "alice", 500,
+	            WSG_FAULT_FAILED_AUTHENTICATION);
+	push_access(r, 3, "echo", "bob", 200, WSG_FAULT_NONE);
+	f.only_user = "bob";
+	res = query(r, &f);
+	assert_int_equal(int_of(res, "count"), 1);
+	assert_string_equal(str_of(item(res, 0), "user"), "bob");
+	json_decref(res);
+	f.user = "ghost";
+	res = query(r, &f);
+	assert_int_equal(int_of(res, "count"), 0);
+	json_decref(res);
+	f.user = NULL;
+	f.fault = "wsse:FailedAuthentication";
+	res = query(r, &f);
+	assert_int_equal(int_of(res, "count"), 0);
+	json_decref(res);
+	f.only_user = NULL;
+	res = query(r, &f);
+	assert_int_equal(int_of(res, "count"), 4);
+	json_decref(res);
+	wsg_logring_free(r);
+}
+
 static void
 test_filters(void **state)
 {
@@ -354,6 +390,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_newest_first_and_wraps),
 	        cmocka_unit_test(test_filters),
+	        cmocka_unit_test(test_only_user_wins_over_other_filters),
 	        cmocka_unit_test(test_fault_filter_keeps_audit_reason),
 	        cmocka_unit_test(test_invalid_utf8_is_escaped),
 	        cmocka_unit_test(test_long_values_cut_on_character_boundary),
