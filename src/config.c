@@ -16,6 +16,7 @@
 #include "err.h"
 #include "logring.h"
 #include "mem.h"
+#include "path.h"
 
 /*
  * Validation is driven by one table per group (struct key). Every key is
@@ -821,7 +822,8 @@ route_path_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
 	struct wsg_route_conf *r = base;
 	const char *v = string_value(x, s);
-	const char *p;
+	const char *p, *why;
+	char *norm;
 
 	if (v == NULL)
 		return;
@@ -838,6 +840,19 @@ route_path_cb(struct ctx *x, const config_setting_t *s, void *base)
 			    v);
 			return;
 		}
+	/* Requests are matched in normal form: another spelling never
+	 * matches. */
+	if (wsg_path_normalize(v, strlen(v), &norm, &why) != WSG_OK) {
+		bad(x, s, "\"%s\" is refused as a request path: %s", v, why);
+		return;
+	}
+	if (strcmp(norm, v) != 0) {
+		bad(x, s, "\"%s\" is not in normal form; write \"%s\"", v,
+		    norm);
+		free(norm);
+		return;
+	}
+	free(norm);
 	r->path = wsg_mem_strdup(v);
 	r->path_len = strlen(v);
 }

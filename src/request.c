@@ -15,6 +15,7 @@
 #include "http_status.h"
 #include "log.h"
 #include "mem.h"
+#include "path.h"
 #include "router.h"
 #include "stats.h"
 #include "tls.h"
@@ -253,21 +254,6 @@ start_basic(struct wsg_request *r)
 	wsg_auth_start_basic(r, auth_done_cb);
 }
 
-/* Dot segments would let a client climb out of the route on the upstream. */
-static int
-has_dot_segment(const char *path)
-{
-	const char *p;
-
-	if (strcasestr(path, "%2e") != NULL)
-		return 1;
-	for (p = path; (p = strstr(p, "/.")) != NULL; p++)
-		if (p[2] == '\0' || p[2] == '/' ||
-		    (p[2] == '.' && (p[3] == '\0' || p[3] == '/')))
-			return 1;
-	return 0;
-}
-
 static void
 peer_address(struct evhttp_request *req, char *buf, size_t len)
 {
@@ -292,8 +278,8 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 {
 	struct wsg_worker *w = arg;
 	const struct wsg_config *cfg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *ctype, *path, *query;
+	const char *ctype, *reason;
+	char *query = NULL;
 	struct wsg_soap_limits limits;
 	enum wsg_soap_version media;
 	struct evbuffer *in;
@@ -315,14 +301,21 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
 				   "Content-Type");
 	media = version_of_media(ctype);
-	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	if (path == NULL || *path == '\0')
-		path = "/";
-	r->path = wsg_mem_strdup(path);
-	r->route = has_dot_segment(r->path) ? NULL
-					    : wsg_router_match(cfg, r->path);
+	/* The raw target, not evhttp's parse of it: evhttp reads "//x/p" as
+	 * authority "x" and path "/p". Routes see the normal form, and the
+	 * upstream gets that same path (DESIGN 3.3). */
+	if (wsg_path_from_target(evhttp_request_get_uri(req), &r->path, &query,
+				 &reason) != WSG_OK) {
+		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
+			      reason);
+		wsg_log_audit(w->rt->log, r->rid, r->client, NULL, NULL,
+			      "bad_path", reason);
+		reply_fault(r, media, WSG_FAULT_BAD_PATH);
+		return;
+	}
+	r->route = wsg_router_match(cfg, r->path);
 	if (r->route == NULL) {
+		free(query);
 		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
 			      "no route");
 		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
@@ -330,6 +323,7 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	}
 	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
 				       query ? "?" : "", query ? query : "");
+	free(query);
 	r->tls = wsg_tls_request_is_tls(req);
 	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
 	if (r->route->auth == WSG_AUTH_BASIC ||

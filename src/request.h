@@ -40,7 +40,7 @@ struct wsg_request {
 	struct timespec started;         /* CLOCK_MONOTONIC */
 	struct timespec auth_started;    /* CLOCK_MONOTONIC, for /metrics */
 	const struct wsg_route_conf *route;
-	char *path;                      /* decoded path, no query */
+	char *path;                      /* normal form (path.h), no query */
 	char *uri_suffix;                /* past the route prefix, with query */
 	struct wsg_soap_msg msg;
 	struct wsg_wsse_token tok;

@@ -1015,6 +1015,9 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
         [WSG_FAULT_BUSY] = {"soap:Server.Busy", NULL, "Server", "Receiver",
                             "The server is busy; try again later", 503,
                             503},
+        [WSG_FAULT_BAD_PATH] = {"soap:Client.BadPath", NULL, "Client",
+                                "Sender", "The request path is not acceptable",
+                                400, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */

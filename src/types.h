@@ -51,6 +51,7 @@ enum wsg_fault {
 					Server / Receiver, HTTP 429 */
 	WSG_FAULT_BUSY,              /* a bounded queue is full: Server /
 					Receiver, HTTP 503 */
+	WSG_FAULT_BAD_PATH,          /* path refused by path.c: Client, HTTP 400 */
 	WSG_FAULT__COUNT
 };
 

@@ -712,6 +712,16 @@ static const struct error_case error_cases[] = {
                 "(\"http://h\"); } );\n",
          {":2: routes.[0].path: \"a\" must start with \"/\""},
          1},
+        {"route path not in normal form",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a//%62\"; upstream = "
+                "(\"http://h\"); },\n"
+                " { name = \"b\"; path = \"/b;x\"; upstream = "
+                "(\"http://h\"); } );\n",
+         {":2: routes.[0].path: \"/a//%62\" is not in normal form; write "
+          "\"/a/b\"",
+          ":3: routes.[1].path: \"/b;x\" is refused as a request path: ';' "
+          "parameters in the path"},
+         2},
         {"address without port",
          "listen = ( { address = \"127.0.0.1\"; } );\n",
          {":1: listen.[0].address: \"127.0.0.1\": expected \"host:port\""},

@@ -911,6 +911,8 @@ static const struct fault_expect fault_table[] = {
          "soap:Server.TryLater"},
         {WSG_FAULT_BUSY, NULL, "Server", "Receiver", 503, 503,
          "The server is busy; try again later", "soap:Server.Busy"},
+        {WSG_FAULT_BAD_PATH, NULL, "Client", "Sender", 400, 400,
+         "The request path is not acceptable", "soap:Client.BadPath"},
 };
 
 static xmlNodePtr
