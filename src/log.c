@@ -2,10 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,30 +21,218 @@
 
 #define LINE_MAX_LEN 2048
 #define FIELD_MAX_LEN 256
+/* A handed-over buffer this much larger than its lines is shrunk, so the
+ * backlog counts memory actually held (audit lines go alone). */
+#define SHRINK_SLACK 4096
+
+enum line_kind { KIND_ACCESS, KIND_AUDIT, KIND__COUNT };
+enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
+
+/* Whole lines for one sink, queued for the writer in order. */
+struct chunk {
+	struct chunk *next;
+	enum sink_id sink;
+	size_t len;
+	size_t cap;
+	uint64_t lines[KIND__COUNT];
+	char data[];
+};
+
+struct sink {
+	int fd;
+	int own;
+	int pipe; /* a FIFO or socket: written in whole lines of PIPE_BUF */
+	const char *name;
+};
+
+/* One attached thread's buffers; touched by that thread only. */
+struct wsg_log_buf {
+	struct wsg_log *log;
+	struct chunk *cur[SINK__COUNT];
+	struct event *timer;
+};
 
 struct wsg_log {
-	int access_fd;
-	int audit_fd;
-	int own_access;
-	int own_audit;
+	struct sink sinks[SINK__COUNT]; /* the audit sink may be the access one */
+	enum sink_id audit_sink;
+	size_t buffer;
+	size_t backlog;
+	struct timeval flush;
+	pthread_t writer;
+	pthread_mutex_t mu; /* guards the queue, `stopping`, `unreported` */
+	pthread_cond_t cv;
+	struct chunk *head, **tail;
+	size_t queued; /* bytes of lines in the queue */
+	int stopping;
+	int writing; /* the writer thread runs */
+	uint64_t unreported[KIND__COUNT]; /* drops not yet noted on stderr */
+	uint64_t dropped[KIND__COUNT];    /* atomic; for /metrics */
 	struct wsg_logring *ring; /* recent lines for the management API */
 };
 
+/* The attached buffer of the calling thread, if any. */
+static __thread struct wsg_log_buf *thread_buf;
+
 static int
-open_sink(const char *path, int *fd, int *own, struct wsg_error *err)
+open_sink(const char *path, struct sink *s, struct wsg_error *err)
 {
+	struct stat st;
+
+	s->name = path != NULL ? path : "stderr";
 	if (path == NULL) {
-		*fd = STDERR_FILENO;
-		*own = 0;
-		return WSG_OK;
+		s->fd = STDERR_FILENO;
+		s->own = 0;
+	} else {
+		s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			     0640);
+		if (s->fd < 0)
+			return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
+					     "cannot open log %s: %s", path,
+					     strerror(errno));
+		s->own = 1;
 	}
-	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (*fd < 0)
-		return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
-				     "cannot open log %s: %s", path,
-				     strerror(errno));
-	*own = 1;
+	s->pipe = fstat(s->fd, &st) == 0 &&
+		  (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 	return WSG_OK;
+}
+
+static void
+count_dropped(struct wsg_log *l, const struct chunk *c)
+{
+	int k;
+
+	for (k = 0; k < KIND__COUNT; k++) {
+		__atomic_add_fetch(&l->dropped[k], c->lines[k],
+				   __ATOMIC_RELAXED);
+		l->unreported[k] += c->lines[k];
+	}
+}
+
+/*
+ * Queues `c` for the writer, or drops it (counted) when the writer is more
+ * than log.backlog behind; one buffer alone always fits. Takes `c`.
+ */
+static void
+hand_over(struct wsg_log *l, struct chunk *c)
+{
+	if (c->len == 0) {
+		free(c);
+		return;
+	}
+	if (c->cap - c->len > SHRINK_SLACK) {
+		c = wsg_mem_realloc(c, sizeof(*c) + c->len);
+		c->cap = c->len;
+	}
+	c->next = NULL;
+	pthread_mutex_lock(&l->mu);
+	if (l->queued > 0 && l->queued + c->len > l->backlog) {
+		count_dropped(l, c);
+		pthread_mutex_unlock(&l->mu);
+		free(c);
+		return;
+	}
+	*l->tail = c;
+	l->tail = &c->next;
+	l->queued += c->len;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/*
+ * Writes a chunk. To a pipe, each write(2) carries whole lines and at most
+ * PIPE_BUF bytes, so it is atomic and never tears a line that another
+ * writer (stderr messages) sends at the same time.
+ */
+static int
+write_chunk(const struct sink *s, const struct chunk *c)
+{
+	const char *p = c->data, *end = c->data + c->len;
+	size_t n;
+
+	if (!s->pipe)
+		return wsg_io_write_all(s->fd, p, c->len);
+	while (p < end) {
+		n = (size_t)(end - p);
+		if (n > PIPE_BUF) {
+			n = PIPE_BUF;
+			while (n > 1 && p[n - 1] != '\n')
+				n--;
+			if (n == 1)
+				n = PIPE_BUF;
+		}
+		if (wsg_io_write_all(s->fd, p, n) != WSG_OK)
+			return WSG_ERR_IO;
+		p += n;
+	}
+	return WSG_OK;
+}
+
+/* The one thread that writes: it may block on a slow sink, nobody waits. */
+static void *
+writer_main(void *arg)
+{
+	struct wsg_log *l = arg;
+	uint64_t note[KIND__COUNT];
+	struct chunk *c;
+	int rc, failing = 0, err;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (l->head == NULL && !l->stopping)
+			pthread_cond_wait(&l->cv, &l->mu);
+		c = l->head;
+		if (c == NULL)
+			break;
+		l->head = c->next;
+		if (l->head == NULL)
+			l->tail = &l->head;
+		l->queued -= c->len;
+		pthread_mutex_unlock(&l->mu);
+		rc = write_chunk(&l->sinks[c->sink], c);
+		err = errno;
+		pthread_mutex_lock(&l->mu);
+		if (rc != WSG_OK) {
+			count_dropped(l, c);
+			if (!failing)
+				wsg_log_msg("error",
+					    "log: cannot write %s: %s; "
+					    "dropping lines until it can",
+					    l->sinks[c->sink].name,
+					    strerror(err));
+			failing = 1;
+		} else if (l->unreported[KIND_ACCESS] > 0 ||
+			   l->unreported[KIND_AUDIT] > 0) {
+			note[KIND_ACCESS] = l->unreported[KIND_ACCESS];
+			note[KIND_AUDIT] = l->unreported[KIND_AUDIT];
+			l->unreported[KIND_ACCESS] = 0;
+			l->unreported[KIND_AUDIT] = 0;
+			failing = 0;
+			pthread_mutex_unlock(&l->mu);
+			wsg_log_msg("warning",
+				    "log: %llu access and %llu audit lines "
+				    "dropped: the log could not keep up",
+				    (unsigned long long)note[KIND_ACCESS],
+				    (unsigned long long)note[KIND_AUDIT]);
+			pthread_mutex_lock(&l->mu);
+		}
+		free(c);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* Signals go to the other threads: the writer may sit in a long write. */
+static int
+start_writer(struct wsg_log *l)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&l->writer, NULL, writer_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int
@@ -52,13 +244,31 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 
 	*out = NULL;
 	l = wsg_mem_calloc(1, sizeof(*l));
-	l->access_fd = l->audit_fd = -1;
-	rc = open_sink(conf->access_log, &l->access_fd, &l->own_access, err);
+	l->sinks[SINK_ACCESS].fd = l->sinks[SINK_AUDIT].fd = -1;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	l->tail = &l->head;
+	l->buffer = conf->buffer;
+	l->backlog = conf->backlog;
+	l->flush.tv_sec = (time_t)conf->flush;
+	rc = open_sink(conf->access_log, &l->sinks[SINK_ACCESS], err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = open_sink(conf->audit_log, &l->audit_fd, &l->own_audit, err);
-	if (rc != WSG_OK)
+	/* Both on stderr: one buffer keeps a thread's lines in order. */
+	l->audit_sink = conf->audit_log == NULL && conf->access_log == NULL
+				? SINK_ACCESS
+				: SINK_AUDIT;
+	if (l->audit_sink == SINK_AUDIT) {
+		rc = open_sink(conf->audit_log, &l->sinks[SINK_AUDIT], err);
+		if (rc != WSG_OK)
+			goto out;
+	}
+	if (start_writer(l) != 0) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
+				   "cannot start the log writer thread");
 		goto out;
+	}
+	l->writing = 1;
 	l->ring = wsg_logring_new(conf->ring_size);
 	*out = l;
 	l = NULL;
@@ -70,14 +280,130 @@ out:
 void
 wsg_log_close(struct wsg_log *l)
 {
+	int i;
+
 	if (l == NULL)
 		return;
-	if (l->own_access && l->access_fd >= 0)
-		close(l->access_fd);
-	if (l->own_audit && l->audit_fd >= 0)
-		close(l->audit_fd);
+	if (l->writing) {
+		pthread_mutex_lock(&l->mu);
+		l->stopping = 1;
+		pthread_cond_signal(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->writer, NULL);
+	}
+	for (i = 0; i < SINK__COUNT; i++)
+		if (l->sinks[i].own && l->sinks[i].fd >= 0)
+			close(l->sinks[i].fd);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
 	wsg_logring_free(l->ring);
 	free(l);
+}
+
+static void
+flush_buf(struct wsg_log_buf *b)
+{
+	int i;
+
+	for (i = 0; i < SINK__COUNT; i++) {
+		if (b->cur[i] != NULL)
+			hand_over(b->log, b->cur[i]);
+		b->cur[i] = NULL;
+	}
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	flush_buf(arg);
+}
+
+struct wsg_log_buf *
+wsg_log_attach(struct wsg_log *l, struct event_base *base)
+{
+	struct wsg_log_buf *b = wsg_mem_calloc(1, sizeof(*b));
+
+	b->log = l;
+	b->timer = event_new(base, -1, EV_PERSIST, flush_cb, b);
+	if (b->timer != NULL)
+		event_add(b->timer, &l->flush);
+	thread_buf = b;
+	return b;
+}
+
+void
+wsg_log_detach(struct wsg_log_buf *b)
+{
+	if (b == NULL)
+		return;
+	flush_buf(b);
+	if (b->timer != NULL)
+		event_free(b->timer);
+	if (thread_buf == b)
+		thread_buf = NULL;
+	free(b);
+}
+
+void
+wsg_log_flush(struct wsg_log *l)
+{
+	if (thread_buf != NULL && thread_buf->log == l)
+		flush_buf(thread_buf);
+}
+
+void
+wsg_log_dropped(struct wsg_log *l, uint64_t *access, uint64_t *audit)
+{
+	*access = __atomic_load_n(&l->dropped[KIND_ACCESS], __ATOMIC_RELAXED);
+	*audit = __atomic_load_n(&l->dropped[KIND_AUDIT], __ATOMIC_RELAXED);
+}
+
+static struct chunk *
+chunk_new(enum sink_id sink, size_t cap)
+{
+	struct chunk *c = wsg_mem_alloc(sizeof(*c) + cap);
+
+	memset(c, 0, sizeof(*c));
+	c->sink = sink;
+	c->cap = cap;
+	return c;
+}
+
+/*
+ * Adds one whole line to the calling thread's buffer for its sink, handing
+ * the buffer over first when the line does not fit, and after an audit
+ * line. Threads that are not attached hand each line over alone.
+ */
+static void
+emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
+{
+	enum sink_id sink = kind == KIND_AUDIT ? l->audit_sink : SINK_ACCESS;
+	struct wsg_log_buf *b = thread_buf;
+	struct chunk *c;
+
+	if (b == NULL || b->log != l) {
+		c = chunk_new(sink, len);
+		memcpy(c->data, line, len);
+		c->len = len;
+		c->lines[kind] = 1;
+		hand_over(l, c);
+		return;
+	}
+	c = b->cur[sink];
+	if (c != NULL && c->cap - c->len < len) {
+		hand_over(l, c);
+		c = NULL;
+	}
+	if (c == NULL)
+		c = b->cur[sink] = chunk_new(sink, len > l->buffer ? len
+							     : l->buffer);
+	memcpy(c->data + c->len, line, len);
+	c->len += len;
+	c->lines[kind]++;
+	if (kind == KIND_AUDIT) {
+		hand_over(l, c);
+		b->cur[sink] = NULL;
+	}
 }
 
 struct wsg_logring *
@@ -242,7 +568,7 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 		p = put_digits(p, us % 1000, 3);
 	}
 	*p++ = '\n';
-	wsg_io_write_all(l->access_fd, line, (size_t)(p - line));
+	emit(l, KIND_ACCESS, line, (size_t)(p - line));
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = WSG_LOGRING_ACCESS;
 	rec.time = now;
@@ -281,7 +607,7 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 	if (n <= 0)
 		return;
 	n = (size_t)n < sizeof(line) ? n : (int)sizeof(line) - 1;
-	wsg_io_write_all(l->audit_fd, line, (size_t)n);
+	emit(l, KIND_AUDIT, line, (size_t)n);
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = WSG_LOGRING_AUDIT;
 	rec.time = now;
