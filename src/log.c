@@ -24,6 +24,9 @@
 /* A handed-over buffer this much larger than its lines is shrunk, so the
  * backlog counts memory actually held (audit lines go alone). */
 #define SHRINK_SLACK 4096
+/* How long an audit line waits for the writer before its answer goes out;
+ * once one wait runs out, none waits until the writer has caught up. */
+#define AUDIT_WAIT_MS 200
 
 enum line_kind { KIND_ACCESS, KIND_AUDIT, KIND__COUNT };
 enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
@@ -31,6 +34,7 @@ enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
 /* Whole lines for one sink, queued for the writer in order. */
 struct chunk {
 	struct chunk *next;
+	uint64_t seq; /* its place in the queue, from 1 */
 	enum sink_id sink;
 	size_t len;
 	size_t cap;
@@ -59,10 +63,15 @@ struct wsg_log {
 	size_t backlog;
 	struct timeval flush;
 	pthread_t writer;
-	pthread_mutex_t mu; /* guards the queue, `stopping`, `unreported` */
-	pthread_cond_t cv;
+	pthread_mutex_t mu; /* guards all below but `dropped` */
+	pthread_cond_t cv;      /* the writer waits for chunks */
+	pthread_cond_t done_cv; /* audit lines wait for the writer */
 	struct chunk *head, **tail;
 	size_t queued; /* bytes of lines in the queue */
+	uint64_t next_seq;
+	uint64_t done_seq; /* the last chunk written or failed */
+	unsigned waiters;
+	int behind; /* an audit wait ran out and the queue has not emptied */
 	int stopping;
 	int writing; /* the writer thread runs */
 	uint64_t unreported[KIND__COUNT]; /* drops not yet noted on stderr */
@@ -110,14 +119,17 @@ count_dropped(struct wsg_log *l, const struct chunk *c)
 
 /*
  * Queues `c` for the writer, or drops it (counted) when the writer is more
- * than log.backlog behind; one buffer alone always fits. Takes `c`.
+ * than log.backlog behind; one buffer alone always fits. Takes `c`;
+ * returns its place in the queue, 0 when dropped.
  */
-static void
+static uint64_t
 hand_over(struct wsg_log *l, struct chunk *c)
 {
+	uint64_t seq;
+
 	if (c->len == 0) {
 		free(c);
-		return;
+		return 0;
 	}
 	if (c->cap - c->len > SHRINK_SLACK) {
 		c = wsg_mem_realloc(c, sizeof(*c) + c->len);
@@ -129,12 +141,41 @@ hand_over(struct wsg_log *l, struct chunk *c)
 		count_dropped(l, c);
 		pthread_mutex_unlock(&l->mu);
 		free(c);
-		return;
+		return 0;
 	}
+	seq = c->seq = ++l->next_seq;
 	*l->tail = c;
 	l->tail = &c->next;
 	l->queued += c->len;
 	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return seq;
+}
+
+/*
+ * Waits until chunk `seq` is written, so an audit line is in the file
+ * before the request's answer, as long as the writer keeps up: the wait
+ * is bounded, and skipped while the writer is behind (a stalled sink
+ * costs a worker one AUDIT_WAIT_MS, not one per audit line).
+ */
+static void
+wait_written(struct wsg_log *l, uint64_t seq)
+{
+	struct timespec until;
+
+	if (seq == 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += AUDIT_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&l->mu);
+	l->waiters++;
+	while (!l->behind && l->done_seq < seq)
+		if (pthread_cond_timedwait(&l->done_cv, &l->mu, &until) ==
+		    ETIMEDOUT)
+			l->behind = 1;
+	l->waiters--;
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -215,6 +256,11 @@ writer_main(void *arg)
 				    (unsigned long long)note[KIND_AUDIT]);
 			pthread_mutex_lock(&l->mu);
 		}
+		l->done_seq = c->seq;
+		if (l->head == NULL)
+			l->behind = 0;
+		if (l->waiters > 0)
+			pthread_cond_broadcast(&l->done_cv);
 		free(c);
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -247,6 +293,7 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	l->sinks[SINK_ACCESS].fd = l->sinks[SINK_AUDIT].fd = -1;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->done_cv, NULL);
 	l->tail = &l->head;
 	l->buffer = conf->buffer;
 	l->backlog = conf->backlog;
@@ -295,6 +342,7 @@ wsg_log_close(struct wsg_log *l)
 		if (l->sinks[i].own && l->sinks[i].fd >= 0)
 			close(l->sinks[i].fd);
 	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->done_cv);
 	pthread_mutex_destroy(&l->mu);
 	wsg_logring_free(l->ring);
 	free(l);
@@ -372,7 +420,8 @@ chunk_new(enum sink_id sink, size_t cap)
 /*
  * Adds one whole line to the calling thread's buffer for its sink, handing
  * the buffer over first when the line does not fit, and after an audit
- * line. Threads that are not attached hand each line over alone.
+ * line (which then waits to be written). Threads that are not attached
+ * hand each line over alone.
  */
 static void
 emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
@@ -380,13 +429,16 @@ emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
 	enum sink_id sink = kind == KIND_AUDIT ? l->audit_sink : SINK_ACCESS;
 	struct wsg_log_buf *b = thread_buf;
 	struct chunk *c;
+	uint64_t seq;
 
 	if (b == NULL || b->log != l) {
 		c = chunk_new(sink, len);
 		memcpy(c->data, line, len);
 		c->len = len;
 		c->lines[kind] = 1;
-		hand_over(l, c);
+		seq = hand_over(l, c);
+		if (kind == KIND_AUDIT)
+			wait_written(l, seq);
 		return;
 	}
 	c = b->cur[sink];
@@ -401,8 +453,8 @@ emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
 	c->len += len;
 	c->lines[kind]++;
 	if (kind == KIND_AUDIT) {
-		hand_over(l, c);
 		b->cur[sink] = NULL;
+		wait_written(l, hand_over(l, c));
 	}
 }
 
