@@ -46,7 +46,7 @@ struct sink {
 	int fd;
 	int own;
 	int pipe; /* a FIFO or socket: written in whole lines of PIPE_BUF */
-	const char *name;
+	char *name; /* for messages */
 };
 
 /* One attached thread's buffers; touched by that thread only. */
@@ -87,7 +87,7 @@ open_sink(const char *path, struct sink *s, struct wsg_error *err)
 {
 	struct stat st;
 
-	s->name = path != NULL ? path : "stderr";
+	s->name = wsg_mem_strdup(path != NULL ? path : "stderr");
 	if (path == NULL) {
 		s->fd = STDERR_FILENO;
 		s->own = 0;
@@ -165,7 +165,7 @@ wait_written(struct wsg_log *l, uint64_t seq)
 
 	if (seq == 0)
 		return;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_nsec += AUDIT_WAIT_MS * 1000000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
@@ -208,14 +208,18 @@ write_chunk(const struct sink *s, const struct chunk *c)
 	return WSG_OK;
 }
 
-/* The one thread that writes: it may block on a slow sink, nobody waits. */
+/*
+ * The one thread that writes: it may block on a slow sink, nobody waits
+ * (audit lines only for a bounded time). Its own messages go to stderr
+ * without the lock held.
+ */
 static void *
 writer_main(void *arg)
 {
 	struct wsg_log *l = arg;
 	uint64_t note[KIND__COUNT];
 	struct chunk *c;
-	int rc, failing = 0, err;
+	int rc, failing = 0, tell_failure, err;
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
@@ -232,36 +236,37 @@ writer_main(void *arg)
 		rc = write_chunk(&l->sinks[c->sink], c);
 		err = errno;
 		pthread_mutex_lock(&l->mu);
+		tell_failure = rc != WSG_OK && !failing;
+		note[KIND_ACCESS] = note[KIND_AUDIT] = 0;
 		if (rc != WSG_OK) {
 			count_dropped(l, c);
-			if (!failing)
-				wsg_log_msg("error",
-					    "log: cannot write %s: %s; "
-					    "dropping lines until it can",
-					    l->sinks[c->sink].name,
-					    strerror(err));
 			failing = 1;
-		} else if (l->unreported[KIND_ACCESS] > 0 ||
-			   l->unreported[KIND_AUDIT] > 0) {
+		} else {
 			note[KIND_ACCESS] = l->unreported[KIND_ACCESS];
 			note[KIND_AUDIT] = l->unreported[KIND_AUDIT];
 			l->unreported[KIND_ACCESS] = 0;
 			l->unreported[KIND_AUDIT] = 0;
 			failing = 0;
-			pthread_mutex_unlock(&l->mu);
-			wsg_log_msg("warning",
-				    "log: %llu access and %llu audit lines "
-				    "dropped: the log could not keep up",
-				    (unsigned long long)note[KIND_ACCESS],
-				    (unsigned long long)note[KIND_AUDIT]);
-			pthread_mutex_lock(&l->mu);
 		}
 		l->done_seq = c->seq;
 		if (l->head == NULL)
 			l->behind = 0;
 		if (l->waiters > 0)
 			pthread_cond_broadcast(&l->done_cv);
+		pthread_mutex_unlock(&l->mu);
+		if (tell_failure)
+			wsg_log_msg("error",
+				    "log: cannot write %s: %s; dropping lines "
+				    "until it can",
+				    l->sinks[c->sink].name, strerror(err));
+		if (note[KIND_ACCESS] > 0 || note[KIND_AUDIT] > 0)
+			wsg_log_msg("warning",
+				    "log: %llu access and %llu audit lines "
+				    "dropped: the log could not take them",
+				    (unsigned long long)note[KIND_ACCESS],
+				    (unsigned long long)note[KIND_AUDIT]);
 		free(c);
+		pthread_mutex_lock(&l->mu);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -285,6 +290,7 @@ int
 wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	     struct wsg_error *err)
 {
+	pthread_condattr_t monotonic;
 	struct wsg_log *l;
 	int rc;
 
@@ -293,7 +299,11 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	l->sinks[SINK_ACCESS].fd = l->sinks[SINK_AUDIT].fd = -1;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
-	pthread_cond_init(&l->done_cv, NULL);
+	/* A bounded wait must not stretch when the wall clock is set. */
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->done_cv, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	l->tail = &l->head;
 	l->buffer = conf->buffer;
 	l->backlog = conf->backlog;
@@ -338,9 +348,11 @@ wsg_log_close(struct wsg_log *l)
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->writer, NULL);
 	}
-	for (i = 0; i < SINK__COUNT; i++)
+	for (i = 0; i < SINK__COUNT; i++) {
 		if (l->sinks[i].own && l->sinks[i].fd >= 0)
 			close(l->sinks[i].fd);
+		free(l->sinks[i].name);
+	}
 	pthread_cond_destroy(&l->cv);
 	pthread_cond_destroy(&l->done_cv);
 	pthread_mutex_destroy(&l->mu);
