@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,9 @@
 /* How long an audit line waits for the writer before its answer goes out;
  * once one wait runs out, none waits until the writer has caught up. */
 #define AUDIT_WAIT_MS 200
+/* At stop, a pipe whose reader took nothing for this long is given up, so
+ * a reader that never reads cannot hold the exit forever. */
+#define STOP_STALL_S 5
 
 enum line_kind { KIND_ACCESS, KIND_AUDIT, KIND__COUNT };
 enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
@@ -45,8 +49,10 @@ struct chunk {
 struct sink {
 	int fd;
 	int own;
-	int pipe; /* a FIFO or socket: written in whole lines of PIPE_BUF */
-	char *name; /* for messages */
+	int pipe;  /* a FIFO or socket: written in whole lines of PIPE_BUF */
+	int nonblock; /* a pipe of ours, so its writes can give up at stop */
+	int dead;     /* given up at stop */
+	char *name;   /* for messages */
 };
 
 /* One attached thread's buffers; touched by that thread only. */
@@ -102,6 +108,10 @@ open_sink(const char *path, struct sink *s, struct wsg_error *err)
 	}
 	s->pipe = fstat(s->fd, &st) == 0 &&
 		  (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	/* Never on an inherited stderr: its flags are shared with others. */
+	s->nonblock = s->own && s->pipe &&
+		      fcntl(s->fd, F_SETFL,
+			    fcntl(s->fd, F_GETFL) | O_NONBLOCK) == 0;
 	return WSG_OK;
 }
 
@@ -180,16 +190,55 @@ wait_written(struct wsg_log *l, uint64_t seq)
 }
 
 /*
+ * Writes whole lines (at most PIPE_BUF bytes) to a non-blocking pipe of
+ * ours, waiting while it is full; once the log is stopping, gives up (and
+ * marks the sink dead) after STOP_STALL_S seconds without progress.
+ */
+static int
+write_pipe(struct wsg_log *l, struct sink *s, const char *p, size_t n)
+{
+	struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+	ssize_t w;
+	int idle = 0;
+
+	while (n > 0) {
+		w = write(s->fd, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			idle = 0;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return WSG_ERR_IO;
+		if (poll(&pfd, 1, 1000) == 0 &&
+		    __atomic_load_n(&l->stopping, __ATOMIC_RELAXED) &&
+		    ++idle >= STOP_STALL_S) {
+			s->dead = 1;
+			errno = ETIMEDOUT;
+			return WSG_ERR_IO;
+		}
+	}
+	return WSG_OK;
+}
+
+/*
  * Writes a chunk. To a pipe, each write(2) carries whole lines and at most
  * PIPE_BUF bytes, so it is atomic and never tears a line that another
  * writer (stderr messages) sends at the same time.
  */
 static int
-write_chunk(const struct sink *s, const struct chunk *c)
+write_chunk(struct wsg_log *l, struct sink *s, const struct chunk *c)
 {
 	const char *p = c->data, *end = c->data + c->len;
 	size_t n;
 
+	if (s->dead) {
+		errno = ETIMEDOUT;
+		return WSG_ERR_IO;
+	}
 	if (!s->pipe)
 		return wsg_io_write_all(s->fd, p, c->len);
 	while (p < end) {
@@ -201,7 +250,8 @@ write_chunk(const struct sink *s, const struct chunk *c)
 			if (n == 1)
 				n = PIPE_BUF;
 		}
-		if (wsg_io_write_all(s->fd, p, n) != WSG_OK)
+		if ((s->nonblock ? write_pipe(l, s, p, n)
+				 : wsg_io_write_all(s->fd, p, n)) != WSG_OK)
 			return WSG_ERR_IO;
 		p += n;
 	}
@@ -233,7 +283,7 @@ writer_main(void *arg)
 			l->tail = &l->head;
 		l->queued -= c->len;
 		pthread_mutex_unlock(&l->mu);
-		rc = write_chunk(&l->sinks[c->sink], c);
+		rc = write_chunk(l, &l->sinks[c->sink], c);
 		err = errno;
 		pthread_mutex_lock(&l->mu);
 		tell_failure = rc != WSG_OK && !failing;
@@ -254,7 +304,12 @@ writer_main(void *arg)
 		if (l->waiters > 0)
 			pthread_cond_broadcast(&l->done_cv);
 		pthread_mutex_unlock(&l->mu);
-		if (tell_failure)
+		if (tell_failure && err == ETIMEDOUT)
+			wsg_log_msg("error",
+				    "log: %s took nothing for %d s while "
+				    "stopping; its last lines are dropped",
+				    l->sinks[c->sink].name, STOP_STALL_S);
+		else if (tell_failure)
 			wsg_log_msg("error",
 				    "log: cannot write %s: %s; dropping lines "
 				    "until it can",
@@ -343,7 +398,7 @@ wsg_log_close(struct wsg_log *l)
 		return;
 	if (l->writing) {
 		pthread_mutex_lock(&l->mu);
-		l->stopping = 1;
+		__atomic_store_n(&l->stopping, 1, __ATOMIC_RELAXED);
 		pthread_cond_signal(&l->cv);
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->writer, NULL);

@@ -329,6 +329,35 @@ test_stalled_reader_drops_counted(void **state)
 	assert_int_equal(d.lines + access, 5000);
 }
 
+/* At close, a FIFO reader that takes nothing is given up after a few
+ * seconds (lines counted as dropped) instead of holding the exit. */
+static void
+test_stop_gives_up_on_stalled_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct drain d = {0};
+	uint64_t i;
+	double t0;
+
+	assert_int_equal(mkfifo(f->access, 0600), 0);
+	d.fd = open(f->access, O_RDONLY | O_NONBLOCK);
+	assert_true(d.fd >= 0);
+	fcntl(d.fd, F_SETPIPE_SZ, 4096);
+	open_log(f);
+	for (i = 1; i <= 200; i++)
+		log_access(f->log, i);
+	t0 = now_s();
+	wsg_log_close(f->log);
+	assert_true(now_s() - t0 < 10.0);
+	/* What the pipe took arrives whole. */
+	fcntl(d.fd, F_SETFL, 0);
+	drain_main(&d);
+	close(d.fd);
+	assert_int_equal(d.torn, 0);
+	assert_true(d.lines > 0 && d.lines < 200);
+	f->log = NULL;
+}
+
 /* With the audit log's reader stalled, audit lines wait for the writer
  * once (bounded), then queue and drop like the rest, without waiting. */
 static void
@@ -374,6 +403,8 @@ main(void)
 			test_stalled_reader_drops_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_stalled_bounded,
 		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_stop_gives_up_on_stalled_reader, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
