@@ -193,3 +193,29 @@ def test_sec_logs_config_range(configured, key, value):
     r = gw.cli("--check-config")
     assert r.returncode == 1
     assert re.search(r"seclogs-range\.conf:\d+.*log\.%s" % key, r.out + r.err), r.out + r.err
+
+
+def test_sec_logs_stderr_mode(configured):
+    """Without log paths both logs go to stderr (the foreground default), through the same
+    buffer and writer: after SIGTERM every access and audit line is there, byte-for-byte in
+    the fixed format, none torn by the operational messages around them."""
+    gw = LogGateway(configured, "seclogs-stderr", "ring_size = 10;")
+    gw.write_config()
+    gw.start()
+    try:
+        for _ in range(30):
+            assert wsg.post(gw.url("/nowhere-stderr"), wsg.build("alice")).status_code == 404
+        r = wsg.post(gw.url("/services/Echo"), wsg.build("alice", "wrong-Pw-stderr-1"))
+        assert r.status_code == 500
+    finally:
+        rc = gw.stop()
+    assert rc == 0, gw.proc.stderr_text()[-3000:]
+    lines = gw.proc.stderr_text().splitlines()
+    run = lines[max(i for i, l in enumerate(lines) if " info listening on " in l):]
+    access = [l for l in run if " access " in l]
+    assert sum(bool(ACCESS_404_RE.match(l)) for l in access) == 30, access
+    audit = [l for l in run if " audit " in l]
+    assert len(audit) == 1 and re.match(
+        r'^\S+Z audit rid=[0-9a-f]{16} client=127\.0\.0\.1 route=echo user=alice '
+        r'event=auth_failure reason="[^"]+"$', audit[0]), audit
+    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ ", l) for l in run), run
