@@ -49,7 +49,7 @@ struct chunk {
 struct sink {
 	int fd;
 	int own;
-	int pipe;  /* a FIFO or socket: written in whole lines of PIPE_BUF */
+	int pipe;     /* a FIFO or socket: written in whole lines of PIPE_BUF */
 	int nonblock; /* a pipe of ours, so its writes can give up at stop */
 	int dead;     /* given up at stop */
 	char *name;   /* for messages */
@@ -63,13 +63,14 @@ struct wsg_log_buf {
 };
 
 struct wsg_log {
-	struct sink sinks[SINK__COUNT]; /* the audit sink may be the access one */
+	struct sink
+	        sinks[SINK__COUNT]; /* the audit sink may be the access one */
 	enum sink_id audit_sink;
 	size_t buffer;
 	size_t backlog;
 	struct timeval flush;
 	pthread_t writer;
-	pthread_mutex_t mu; /* guards all below but `dropped` */
+	pthread_mutex_t mu;     /* guards all below but `dropped` */
 	pthread_cond_t cv;      /* the writer waits for chunks */
 	pthread_cond_t done_cv; /* audit lines wait for the writer */
 	struct chunk *head, **tail;
@@ -79,7 +80,7 @@ struct wsg_log {
 	unsigned waiters;
 	int behind; /* an audit wait ran out and the queue has not emptied */
 	int stopping;
-	int writing; /* the writer thread runs */
+	int writing;                      /* the writer thread runs */
 	uint64_t unreported[KIND__COUNT]; /* drops not yet noted on stderr */
 	uint64_t dropped[KIND__COUNT];    /* atomic; for /metrics */
 	struct wsg_logring *ring; /* recent lines for the management API */
@@ -99,19 +100,19 @@ open_sink(const char *path, struct sink *s, struct wsg_error *err)
 		s->own = 0;
 	} else {
 		s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			     0640);
+		             0640);
 		if (s->fd < 0)
 			return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
-					     "cannot open log %s: %s", path,
-					     strerror(errno));
+			                     "cannot open log %s: %s", path,
+			                     strerror(errno));
 		s->own = 1;
 	}
 	s->pipe = fstat(s->fd, &st) == 0 &&
-		  (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	          (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 	/* Never on an inherited stderr: its flags are shared with others. */
-	s->nonblock = s->own && s->pipe &&
-		      fcntl(s->fd, F_SETFL,
-			    fcntl(s->fd, F_GETFL) | O_NONBLOCK) == 0;
+	s->nonblock =
+	        s->own && s->pipe &&
+	        fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK) == 0;
 	return WSG_OK;
 }
 
@@ -122,7 +123,7 @@ count_dropped(struct wsg_log *l, const struct chunk *c)
 
 	for (k = 0; k < KIND__COUNT; k++) {
 		__atomic_add_fetch(&l->dropped[k], c->lines[k],
-				   __ATOMIC_RELAXED);
+		                   __ATOMIC_RELAXED);
 		l->unreported[k] += c->lines[k];
 	}
 }
@@ -251,7 +252,7 @@ write_chunk(struct wsg_log *l, struct sink *s, const struct chunk *c)
 				n = PIPE_BUF;
 		}
 		if ((s->nonblock ? write_pipe(l, s, p, n)
-				 : wsg_io_write_all(s->fd, p, n)) != WSG_OK)
+		                 : wsg_io_write_all(s->fd, p, n)) != WSG_OK)
 			return WSG_ERR_IO;
 		p += n;
 	}
@@ -306,20 +307,20 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&l->mu);
 		if (tell_failure && err == ETIMEDOUT)
 			wsg_log_msg("error",
-				    "log: %s took nothing for %d s while "
-				    "stopping; its last lines are dropped",
-				    l->sinks[c->sink].name, STOP_STALL_S);
+			            "log: %s took nothing for %d s while "
+			            "stopping; its last lines are dropped",
+			            l->sinks[c->sink].name, STOP_STALL_S);
 		else if (tell_failure)
 			wsg_log_msg("error",
-				    "log: cannot write %s: %s; dropping lines "
-				    "until it can",
-				    l->sinks[c->sink].name, strerror(err));
+			            "log: cannot write %s: %s; dropping lines "
+			            "until it can",
+			            l->sinks[c->sink].name, strerror(err));
 		if (note[KIND_ACCESS] > 0 || note[KIND_AUDIT] > 0)
 			wsg_log_msg("warning",
-				    "log: %llu access and %llu audit lines "
-				    "dropped: the log could not take them",
-				    (unsigned long long)note[KIND_ACCESS],
-				    (unsigned long long)note[KIND_AUDIT]);
+			            "log: %llu access and %llu audit lines "
+			            "dropped: the log could not take them",
+			            (unsigned long long)note[KIND_ACCESS],
+			            (unsigned long long)note[KIND_AUDIT]);
 		free(c);
 		pthread_mutex_lock(&l->mu);
 	}
@@ -368,8 +369,8 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 		goto out;
 	/* Both on stderr: one buffer keeps a thread's lines in order. */
 	l->audit_sink = conf->audit_log == NULL && conf->access_log == NULL
-				? SINK_ACCESS
-				: SINK_AUDIT;
+	                        ? SINK_ACCESS
+	                        : SINK_AUDIT;
 	if (l->audit_sink == SINK_AUDIT) {
 		rc = open_sink(conf->audit_log, &l->sinks[SINK_AUDIT], err);
 		if (rc != WSG_OK)
@@ -377,7 +378,7 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	}
 	if (start_writer(l) != 0) {
 		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
-				   "cannot start the log writer thread");
+		                   "cannot start the log writer thread");
 		goto out;
 	}
 	l->writing = 1;
@@ -514,8 +515,8 @@ emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
 		c = NULL;
 	}
 	if (c == NULL)
-		c = b->cur[sink] = chunk_new(sink, len > l->buffer ? len
-							     : l->buffer);
+		c = b->cur[sink] =
+		        chunk_new(sink, len > l->buffer ? len : l->buffer);
 	memcpy(c->data + c->len, line, len);
 	c->len += len;
 	c->lines[kind]++;

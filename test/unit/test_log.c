@@ -26,8 +26,8 @@
 /* "2026-11-28T18:00:00.123Z" */
 #define TIME_LEN 24
 static const char access_tail[] =
-	" access rid=0000000000000001 client=127.0.0.1 route=echo user=alice"
-	" status=200 fault=- latency_ms=1.500\n";
+        " access rid=0000000000000001 client=127.0.0.1 route=echo user=alice"
+        " status=200 fault=- latency_ms=1.500\n";
 
 struct fixture {
 	char dir[64];
@@ -92,9 +92,13 @@ static void
 log_access(struct wsg_log *l, uint64_t rid)
 {
 	struct wsg_log_access a = {
-		.rid = rid, .client = "127.0.0.1", .route = "echo",
-		.user = "alice", .status = 200, .fault = WSG_FAULT_NONE,
-		.latency_ms = 1.5,
+	        .rid = rid,
+	        .client = "127.0.0.1",
+	        .route = "echo",
+	        .user = "alice",
+	        .status = 200,
+	        .fault = WSG_FAULT_NONE,
+	        .latency_ms = 1.5,
 	};
 
 	wsg_log_access(l, &a);
@@ -217,7 +221,7 @@ test_audit_at_once(void **state)
 	b = wsg_log_attach(f->log, base);
 	log_access(f->log, 1);
 	wsg_log_audit(f->log, 1, "127.0.0.1", "echo", "alice", "auth_failure",
-		      "wrong password");
+	              "wrong password");
 	assert_int_equal(count_lines(f->audit), 1);
 	assert_int_equal(count_lines(f->access), 0);
 	wsg_log_detach(b);
@@ -274,8 +278,8 @@ drain_main(void *arg)
 			}
 			line[len] = '\0';
 			d->lines++;
-			if (len < TIME_LEN || strncmp(line + TIME_LEN,
-			                              " access rid=", 12) != 0 ||
+			if (len < TIME_LEN ||
+			    strncmp(line + TIME_LEN, " access rid=", 12) != 0 ||
 			    strstr(line, " latency_ms=1.500") == NULL)
 				d->torn++;
 			len = 0;
@@ -389,22 +393,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_buffered_until_flush,
-		                                setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_buffer_handed_over,
-		                                setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timer_flushes, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_audit_at_once, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_nothing_lost_on_close,
-		                                setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_stalled_reader_drops_counted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_stalled_bounded,
-		                                setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_stop_gives_up_on_stalled_reader, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_buffered_until_flush,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_full_buffer_handed_over,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timer_flushes, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_at_once, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_nothing_lost_on_close,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_stalled_reader_drops_counted, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_stalled_bounded,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_stop_gives_up_on_stalled_reader, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
