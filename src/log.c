@@ -63,8 +63,8 @@ struct wsg_log_buf {
 };
 
 struct wsg_log {
-	struct sink
-	        sinks[SINK__COUNT]; /* the audit sink may be the access one */
+	/* The audit sink may be the access one. */
+	struct sink sinks[SINK__COUNT];
 	enum sink_id audit_sink;
 	size_t buffer;
 	size_t backlog;
