@@ -978,6 +978,9 @@ static const struct key log_keys[] = {
         K_PATH(struct wsg_log_conf, access_log, NULL),
         K_PATH(struct wsg_log_conf, audit_log, NULL),
         K_INT(struct wsg_log_conf, ring_size, 0, WSG_LOGRING_MAX, 1000),
+        K_INT(struct wsg_log_conf, buffer, 4096, 16777216, 65536),
+        K_INT(struct wsg_log_conf, flush, 1, 86400, 1),
+        K_INT(struct wsg_log_conf, backlog, 65536, 1073741824, 4194304),
         K_END,
 };
 
@@ -1511,5 +1514,8 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	         "security.client_limit.max_entries");
 	DIFF_STR(&d, &running->log, &next->log, access_log, "log.access_log");
 	DIFF_STR(&d, &running->log, &next->log, audit_log, "log.audit_log");
+	DIFF_INT(&d, &running->log, &next->log, buffer, "log.buffer");
+	DIFF_INT(&d, &running->log, &next->log, flush, "log.flush");
+	DIFF_INT(&d, &running->log, &next->log, backlog, "log.backlog");
 	return d.n;
 }

@@ -110,6 +110,9 @@ struct wsg_log_conf {
 	char *access_log;        /* absolute path, or NULL for stderr */
 	char *audit_log;         /* absolute path, or NULL for stderr */
 	size_t ring_size;        /* recent lines kept for GET /management/logs */
+	size_t buffer;           /* bytes of lines a worker holds before a write */
+	unsigned flush;          /* seconds a buffered line waits at most */
+	size_t backlog;          /* bytes queued for the writer before drops */
 };
 
 /* Defaults for https:// upstreams. */

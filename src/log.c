@@ -2,10 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,48 +22,366 @@
 
 #define LINE_MAX_LEN 2048
 #define FIELD_MAX_LEN 256
+/* A handed-over buffer this much larger than its lines is shrunk, so the
+ * backlog counts memory actually held (audit lines go alone). */
+#define SHRINK_SLACK 4096
+/* How long an audit line waits for the writer before its answer goes out;
+ * once one wait runs out, none waits until the writer has caught up. */
+#define AUDIT_WAIT_MS 200
+/* At stop, a pipe whose reader took nothing for this long is given up, so
+ * a reader that never reads cannot hold the exit forever. */
+#define STOP_STALL_S 5
+
+enum line_kind { KIND_ACCESS, KIND_AUDIT, KIND__COUNT };
+enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
+
+/* Whole lines for one sink, queued for the writer in order. */
+struct chunk {
+	struct chunk *next;
+	uint64_t seq; /* its place in the queue, from 1 */
+	enum sink_id sink;
+	size_t len;
+	size_t cap;
+	uint64_t lines[KIND__COUNT];
+	char data[];
+};
+
+struct sink {
+	int fd;
+	int own;
+	int pipe;     /* a FIFO or socket: written in whole lines of PIPE_BUF */
+	int nonblock; /* a pipe of ours, so its writes can give up at stop */
+	int dead;     /* given up at stop */
+	char *name;   /* for messages */
+};
+
+/* One attached thread's buffers; touched by that thread only. */
+struct wsg_log_buf {
+	struct wsg_log *log;
+	struct chunk *cur[SINK__COUNT];
+	struct event *timer;
+};
 
 struct wsg_log {
-	int access_fd;
-	int audit_fd;
-	int own_access;
-	int own_audit;
+	/* The audit sink may be the access one. */
+	struct sink sinks[SINK__COUNT];
+	enum sink_id audit_sink;
+	size_t buffer;
+	size_t backlog;
+	struct timeval flush;
+	pthread_t writer;
+	pthread_mutex_t mu;     /* guards all below but `dropped` */
+	pthread_cond_t cv;      /* the writer waits for chunks */
+	pthread_cond_t done_cv; /* audit lines wait for the writer */
+	struct chunk *head, **tail;
+	size_t queued; /* bytes of lines in the queue */
+	uint64_t next_seq;
+	uint64_t done_seq; /* the last chunk written or failed */
+	unsigned waiters;
+	int behind; /* an audit wait ran out and the queue has not emptied */
+	int stopping;
+	int writing;                      /* the writer thread runs */
+	uint64_t unreported[KIND__COUNT]; /* drops not yet noted on stderr */
+	uint64_t dropped[KIND__COUNT];    /* atomic; for /metrics */
 	struct wsg_logring *ring; /* recent lines for the management API */
 };
 
+/* The attached buffer of the calling thread, if any. */
+static __thread struct wsg_log_buf *thread_buf;
+
 static int
-open_sink(const char *path, int *fd, int *own, struct wsg_error *err)
+open_sink(const char *path, struct sink *s, struct wsg_error *err)
 {
+	struct stat st;
+
+	s->name = wsg_mem_strdup(path != NULL ? path : "stderr");
 	if (path == NULL) {
-		*fd = STDERR_FILENO;
-		*own = 0;
-		return WSG_OK;
+		s->fd = STDERR_FILENO;
+		s->own = 0;
+	} else {
+		s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		             0640);
+		if (s->fd < 0)
+			return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
+			                     "cannot open log %s: %s", path,
+			                     strerror(errno));
+		s->own = 1;
 	}
-	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (*fd < 0)
-		return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
-				     "cannot open log %s: %s", path,
-				     strerror(errno));
-	*own = 1;
+	s->pipe = fstat(s->fd, &st) == 0 &&
+	          (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+	/* Never on an inherited stderr: its flags are shared with others. */
+	s->nonblock =
+	        s->own && s->pipe &&
+	        fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK) == 0;
 	return WSG_OK;
+}
+
+static void
+count_dropped(struct wsg_log *l, const struct chunk *c)
+{
+	int k;
+
+	for (k = 0; k < KIND__COUNT; k++) {
+		__atomic_add_fetch(&l->dropped[k], c->lines[k],
+		                   __ATOMIC_RELAXED);
+		l->unreported[k] += c->lines[k];
+	}
+}
+
+/*
+ * Queues `c` for the writer, or drops it (counted) when the writer is more
+ * than log.backlog behind; one buffer alone always fits. Takes `c`;
+ * returns its place in the queue, 0 when dropped.
+ */
+static uint64_t
+hand_over(struct wsg_log *l, struct chunk *c)
+{
+	uint64_t seq;
+
+	if (c->len == 0) {
+		free(c);
+		return 0;
+	}
+	if (c->cap - c->len > SHRINK_SLACK) {
+		c = wsg_mem_realloc(c, sizeof(*c) + c->len);
+		c->cap = c->len;
+	}
+	c->next = NULL;
+	pthread_mutex_lock(&l->mu);
+	if (l->queued > 0 && l->queued + c->len > l->backlog) {
+		count_dropped(l, c);
+		pthread_mutex_unlock(&l->mu);
+		free(c);
+		return 0;
+	}
+	seq = c->seq = ++l->next_seq;
+	*l->tail = c;
+	l->tail = &c->next;
+	l->queued += c->len;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return seq;
+}
+
+/*
+ * Waits until chunk `seq` is written, so an audit line is in the file
+ * before the request's answer, as long as the writer keeps up: the wait
+ * is bounded, and skipped while the writer is behind (a stalled sink
+ * costs a worker one AUDIT_WAIT_MS, not one per audit line).
+ */
+static void
+wait_written(struct wsg_log *l, uint64_t seq)
+{
+	struct timespec until;
+
+	if (seq == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += AUDIT_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&l->mu);
+	l->waiters++;
+	while (!l->behind && l->done_seq < seq)
+		if (pthread_cond_timedwait(&l->done_cv, &l->mu, &until) ==
+		    ETIMEDOUT)
+			l->behind = 1;
+	l->waiters--;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/*
+ * Writes whole lines (at most PIPE_BUF bytes) to a non-blocking pipe of
+ * ours, waiting while it is full; once the log is stopping, gives up (and
+ * marks the sink dead) after STOP_STALL_S seconds without progress.
+ */
+static int
+write_pipe(struct wsg_log *l, struct sink *s, const char *p, size_t n)
+{
+	struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+	ssize_t w;
+	int idle = 0;
+
+	while (n > 0) {
+		w = write(s->fd, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			idle = 0;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return WSG_ERR_IO;
+		if (poll(&pfd, 1, 1000) == 0 &&
+		    __atomic_load_n(&l->stopping, __ATOMIC_RELAXED) &&
+		    ++idle >= STOP_STALL_S) {
+			s->dead = 1;
+			errno = ETIMEDOUT;
+			return WSG_ERR_IO;
+		}
+	}
+	return WSG_OK;
+}
+
+/*
+ * Writes a chunk. To a pipe, each write(2) carries whole lines and at most
+ * PIPE_BUF bytes, so it is atomic and never tears a line that another
+ * writer (stderr messages) sends at the same time.
+ */
+static int
+write_chunk(struct wsg_log *l, struct sink *s, const struct chunk *c)
+{
+	const char *p = c->data, *end = c->data + c->len;
+	size_t n;
+
+	if (s->dead) {
+		errno = ETIMEDOUT;
+		return WSG_ERR_IO;
+	}
+	if (!s->pipe)
+		return wsg_io_write_all(s->fd, p, c->len);
+	while (p < end) {
+		n = (size_t)(end - p);
+		if (n > PIPE_BUF) {
+			n = PIPE_BUF;
+			while (n > 1 && p[n - 1] != '\n')
+				n--;
+			if (n == 1)
+				n = PIPE_BUF;
+		}
+		if ((s->nonblock ? write_pipe(l, s, p, n)
+		                 : wsg_io_write_all(s->fd, p, n)) != WSG_OK)
+			return WSG_ERR_IO;
+		p += n;
+	}
+	return WSG_OK;
+}
+
+/*
+ * The one thread that writes: it may block on a slow sink, nobody waits
+ * (audit lines only for a bounded time). Its own messages go to stderr
+ * without the lock held.
+ */
+static void *
+writer_main(void *arg)
+{
+	struct wsg_log *l = arg;
+	uint64_t note[KIND__COUNT];
+	struct chunk *c;
+	int rc, failing = 0, tell_failure, err;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (l->head == NULL && !l->stopping)
+			pthread_cond_wait(&l->cv, &l->mu);
+		c = l->head;
+		if (c == NULL)
+			break;
+		l->head = c->next;
+		if (l->head == NULL)
+			l->tail = &l->head;
+		l->queued -= c->len;
+		pthread_mutex_unlock(&l->mu);
+		rc = write_chunk(l, &l->sinks[c->sink], c);
+		err = errno;
+		pthread_mutex_lock(&l->mu);
+		tell_failure = rc != WSG_OK && !failing;
+		note[KIND_ACCESS] = note[KIND_AUDIT] = 0;
+		if (rc != WSG_OK) {
+			count_dropped(l, c);
+			failing = 1;
+		} else {
+			note[KIND_ACCESS] = l->unreported[KIND_ACCESS];
+			note[KIND_AUDIT] = l->unreported[KIND_AUDIT];
+			l->unreported[KIND_ACCESS] = 0;
+			l->unreported[KIND_AUDIT] = 0;
+			failing = 0;
+		}
+		l->done_seq = c->seq;
+		if (l->head == NULL)
+			l->behind = 0;
+		if (l->waiters > 0)
+			pthread_cond_broadcast(&l->done_cv);
+		pthread_mutex_unlock(&l->mu);
+		if (tell_failure && err == ETIMEDOUT)
+			wsg_log_msg("error",
+			            "log: %s took nothing for %d s while "
+			            "stopping; its last lines are dropped",
+			            l->sinks[c->sink].name, STOP_STALL_S);
+		else if (tell_failure)
+			wsg_log_msg("error",
+			            "log: cannot write %s: %s; dropping lines "
+			            "until it can",
+			            l->sinks[c->sink].name, strerror(err));
+		if (note[KIND_ACCESS] > 0 || note[KIND_AUDIT] > 0)
+			wsg_log_msg("warning",
+			            "log: %llu access and %llu audit lines "
+			            "dropped: the log could not take them",
+			            (unsigned long long)note[KIND_ACCESS],
+			            (unsigned long long)note[KIND_AUDIT]);
+		free(c);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* Signals go to the other threads: the writer may sit in a long write. */
+static int
+start_writer(struct wsg_log *l)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&l->writer, NULL, writer_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int
 wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	     struct wsg_error *err)
 {
+	pthread_condattr_t monotonic;
 	struct wsg_log *l;
 	int rc;
 
 	*out = NULL;
 	l = wsg_mem_calloc(1, sizeof(*l));
-	l->access_fd = l->audit_fd = -1;
-	rc = open_sink(conf->access_log, &l->access_fd, &l->own_access, err);
+	l->sinks[SINK_ACCESS].fd = l->sinks[SINK_AUDIT].fd = -1;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	/* A bounded wait must not stretch when the wall clock is set. */
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->done_cv, &monotonic);
+	pthread_condattr_destroy(&monotonic);
+	l->tail = &l->head;
+	l->buffer = conf->buffer;
+	l->backlog = conf->backlog;
+	l->flush.tv_sec = (time_t)conf->flush;
+	rc = open_sink(conf->access_log, &l->sinks[SINK_ACCESS], err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = open_sink(conf->audit_log, &l->audit_fd, &l->own_audit, err);
-	if (rc != WSG_OK)
+	/* Both on stderr: one buffer keeps a thread's lines in order. */
+	l->audit_sink = conf->audit_log == NULL && conf->access_log == NULL
+	                        ? SINK_ACCESS
+	                        : SINK_AUDIT;
+	if (l->audit_sink == SINK_AUDIT) {
+		rc = open_sink(conf->audit_log, &l->sinks[SINK_AUDIT], err);
+		if (rc != WSG_OK)
+			goto out;
+	}
+	if (start_writer(l) != 0) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
+		                   "cannot start the log writer thread");
 		goto out;
+	}
+	l->writing = 1;
 	l->ring = wsg_logring_new(conf->ring_size);
 	*out = l;
 	l = NULL;
@@ -70,14 +393,137 @@ out:
 void
 wsg_log_close(struct wsg_log *l)
 {
+	int i;
+
 	if (l == NULL)
 		return;
-	if (l->own_access && l->access_fd >= 0)
-		close(l->access_fd);
-	if (l->own_audit && l->audit_fd >= 0)
-		close(l->audit_fd);
+	if (l->writing) {
+		pthread_mutex_lock(&l->mu);
+		__atomic_store_n(&l->stopping, 1, __ATOMIC_RELAXED);
+		pthread_cond_signal(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->writer, NULL);
+	}
+	for (i = 0; i < SINK__COUNT; i++) {
+		if (l->sinks[i].own && l->sinks[i].fd >= 0)
+			close(l->sinks[i].fd);
+		free(l->sinks[i].name);
+	}
+	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->done_cv);
+	pthread_mutex_destroy(&l->mu);
 	wsg_logring_free(l->ring);
 	free(l);
+}
+
+static void
+flush_buf(struct wsg_log_buf *b)
+{
+	int i;
+
+	for (i = 0; i < SINK__COUNT; i++) {
+		if (b->cur[i] != NULL)
+			hand_over(b->log, b->cur[i]);
+		b->cur[i] = NULL;
+	}
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	flush_buf(arg);
+}
+
+struct wsg_log_buf *
+wsg_log_attach(struct wsg_log *l, struct event_base *base)
+{
+	struct wsg_log_buf *b = wsg_mem_calloc(1, sizeof(*b));
+
+	b->log = l;
+	b->timer = event_new(base, -1, EV_PERSIST, flush_cb, b);
+	if (b->timer != NULL)
+		event_add(b->timer, &l->flush);
+	thread_buf = b;
+	return b;
+}
+
+void
+wsg_log_detach(struct wsg_log_buf *b)
+{
+	if (b == NULL)
+		return;
+	flush_buf(b);
+	if (b->timer != NULL)
+		event_free(b->timer);
+	if (thread_buf == b)
+		thread_buf = NULL;
+	free(b);
+}
+
+void
+wsg_log_flush(struct wsg_log *l)
+{
+	if (thread_buf != NULL && thread_buf->log == l)
+		flush_buf(thread_buf);
+}
+
+void
+wsg_log_dropped(struct wsg_log *l, uint64_t *access, uint64_t *audit)
+{
+	*access = __atomic_load_n(&l->dropped[KIND_ACCESS], __ATOMIC_RELAXED);
+	*audit = __atomic_load_n(&l->dropped[KIND_AUDIT], __ATOMIC_RELAXED);
+}
+
+static struct chunk *
+chunk_new(enum sink_id sink, size_t cap)
+{
+	struct chunk *c = wsg_mem_alloc(sizeof(*c) + cap);
+
+	memset(c, 0, sizeof(*c));
+	c->sink = sink;
+	c->cap = cap;
+	return c;
+}
+
+/*
+ * Adds one whole line to the calling thread's buffer for its sink, handing
+ * the buffer over first when the line does not fit, and after an audit
+ * line (which then waits to be written). Threads that are not attached
+ * hand each line over alone.
+ */
+static void
+emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
+{
+	enum sink_id sink = kind == KIND_AUDIT ? l->audit_sink : SINK_ACCESS;
+	struct wsg_log_buf *b = thread_buf;
+	struct chunk *c;
+	uint64_t seq;
+
+	if (b == NULL || b->log != l) {
+		c = chunk_new(sink, len);
+		memcpy(c->data, line, len);
+		c->len = len;
+		c->lines[kind] = 1;
+		seq = hand_over(l, c);
+		if (kind == KIND_AUDIT)
+			wait_written(l, seq);
+		return;
+	}
+	c = b->cur[sink];
+	if (c != NULL && c->cap - c->len < len) {
+		hand_over(l, c);
+		c = NULL;
+	}
+	if (c == NULL)
+		c = b->cur[sink] =
+		        chunk_new(sink, len > l->buffer ? len : l->buffer);
+	memcpy(c->data + c->len, line, len);
+	c->len += len;
+	c->lines[kind]++;
+	if (kind == KIND_AUDIT) {
+		b->cur[sink] = NULL;
+		wait_written(l, hand_over(l, c));
+	}
 }
 
 struct wsg_logring *
@@ -242,7 +688,7 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 		p = put_digits(p, us % 1000, 3);
 	}
 	*p++ = '\n';
-	wsg_io_write_all(l->access_fd, line, (size_t)(p - line));
+	emit(l, KIND_ACCESS, line, (size_t)(p - line));
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = WSG_LOGRING_ACCESS;
 	rec.time = now;
@@ -281,7 +727,7 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 	if (n <= 0)
 		return;
 	n = (size_t)n < sizeof(line) ? n : (int)sizeof(line) - 1;
-	wsg_io_write_all(l->audit_fd, line, (size_t)n);
+	emit(l, KIND_AUDIT, line, (size_t)n);
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = WSG_LOGRING_AUDIT;
 	rec.time = now;

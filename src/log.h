@@ -1,19 +1,27 @@
 /*
  * Access log (one line per request) and audit log (authentication failures
- * and changes), plus operational messages on stderr. Lines are written with
- * one write(2) each, so workers can log concurrently without a lock. Values
- * that come from requests are escaped; secrets are never passed in. The
- * most recent lines are also kept in a ring (logring.h).
+ * and changes), plus operational messages on stderr. No request waits for a
+ * disk: a worker thread attached with wsg_log_attach() collects its lines in
+ * a buffer of its own (no lock) and hands it to one writer thread when full,
+ * every log.flush seconds and when it stops; audit lines, and lines from
+ * threads that are not attached, are handed over at once. When the writer
+ * falls log.backlog bytes behind (a slow disk, a stalled pipe), new lines
+ * are dropped and counted rather than stalling requests. wsg_log_close()
+ * writes everything still queued. Values that come from requests are
+ * escaped; secrets are never passed in. The most recent lines are also kept
+ * in a ring (logring.h), synchronously.
  */
 #ifndef WSG_LOG_H
 #define WSG_LOG_H
 
+#include <event2/event.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "types.h"
 
 struct wsg_log;
+struct wsg_log_buf;
 
 /* One finished request, as the access log records it. */
 struct wsg_log_access {
@@ -27,12 +35,29 @@ struct wsg_log_access {
 };
 
 /*
- * Opens the sinks named by `conf` (append mode; NULL paths mean stderr).
- * `*out` is freed with wsg_log_close().
+ * Opens the sinks named by `conf` (append mode; NULL paths mean stderr) and
+ * starts the writer thread. `*out` is freed with wsg_log_close(), which
+ * waits until every line handed over is written (or has failed to be).
  */
 int wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 		 struct wsg_error *err);
 void wsg_log_close(struct wsg_log *l);
+
+/*
+ * Gives the calling thread its own line buffer, flushed every log.flush
+ * seconds by a timer on `base` (the thread's loop). Returns what
+ * wsg_log_detach() takes on the same thread, before `base` is freed.
+ */
+struct wsg_log_buf *wsg_log_attach(struct wsg_log *l, struct event_base *base);
+
+/* Hands the buffered lines to the writer and ends the buffering. */
+void wsg_log_detach(struct wsg_log_buf *b);
+
+/* Hands the calling thread's buffered lines to the writer now. */
+void wsg_log_flush(struct wsg_log *l);
+
+/* Lines dropped so far because the writer was behind or a write failed. */
+void wsg_log_dropped(struct wsg_log *l, uint64_t *access, uint64_t *audit);
 
 /*
  * The recent lines kept in memory (log.ring_size of them), for the

@@ -306,6 +306,22 @@ put_upstream(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	}
 }
 
+/* Log lines dropped because the log could not keep up (log.backlog). */
+static void
+put_log(struct wsg_metrics_text *t, const struct wsg_runtime *rt)
+{
+	uint64_t access, audit;
+
+	wsg_log_dropped(rt->log, &access, &audit);
+	wsg_metrics_family(t, "wssgate_log_dropped_lines_total", "counter",
+	                   "Log lines dropped because the log could not keep "
+	                   "up or a write failed.");
+	put_labelled(t, "wssgate_log_dropped_lines_total", "log", "access",
+	             access);
+	put_labelled(t, "wssgate_log_dropped_lines_total", "log", "audit",
+	             audit);
+}
+
 void
 wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 {
@@ -320,6 +336,7 @@ wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 	put_password(&t, rt);
 	put_connections(&t, rt);
 	put_upstream(&t, rt);
+	put_log(&t, rt);
 	evbuffer_add(buf, t.buf, t.len);
 	free(t.buf);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req),

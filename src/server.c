@@ -544,14 +544,19 @@ reload_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	wsg_upstream_pool_retire(w->upstream);
 	wsg_snapshot_unref(old);
+	wsg_log_flush(w->rt->log);
 }
 
+/* Log lines are buffered per worker and flushed by its loop; what is left
+ * when the loop ends is handed to the log's writer before the thread ends. */
 static void *
 worker_main(void *arg)
 {
 	struct wsg_worker *w = arg;
+	struct wsg_log_buf *logbuf = wsg_log_attach(w->rt->log, w->base);
 
 	event_base_dispatch(w->base);
+	wsg_log_detach(logbuf);
 	return NULL;
 }
 
