@@ -336,10 +336,16 @@ text_verified_cb(int result, void *arg)
 {
 	struct wsg_request *r = arg;
 
-	/* Dropped unrun: the address was locked while the job waited. */
+	/*
+	 * An address locked while this verification ran or waited (maybe by
+	 * the failures of requests that joined the same job) is answered as
+	 * at the door, whatever the result: no verdict, so nothing to count.
+	 */
+	if (client_refused(r))
+		return;
+	/* Dropped unrun for a lock that has ended since. */
 	if (result == WSG_ERR_LIMIT) {
-		if (!client_refused(r))
-			refuse_busy(r, WSG_ERR_LIMIT, "password verification");
+		refuse_busy(r, WSG_ERR_LIMIT, "password verification");
 		return;
 	}
 	if (!r->cred.exists) {
@@ -379,6 +385,8 @@ verify(struct wsg_request *r)
 		.max_per_client = sec->verify_queue.max_per_client,
 		.lockout = rt->lockout,
 		.client_limit = &sec->client_limit,
+		.user = r->tok.username,
+		.user_len = r->tok.username_len,
 	};
 	const char *hash;
 	int rc;

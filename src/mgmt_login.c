@@ -316,9 +316,12 @@ login_verified_cb(int rc, void *arg)
 	const char *user = r->claimed_user;
 	int admin;
 
+	/* Locked meanwhile: answered as at the door, no verdict (as in
+	 * auth.c). */
+	if (client_refused(r))
+		goto out;
 	if (rc == WSG_ERR_LIMIT) {
-		if (!client_refused(r))
-			login_busy(r, rc);
+		login_busy(r, rc);
 		goto out;
 	}
 	if (r->rec == NULL) {
@@ -362,6 +365,8 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	        .max_per_client = sec->verify_queue.max_per_client,
 	        .lockout = rt->lockout,
 	        .client_limit = &sec->client_limit,
+	        .user = r->claimed_user,
+	        .user_len = strlen(r->claimed_user),
 	};
 	struct login *lg = wsg_mem_calloc(1, sizeof(*lg));
 	int rc;

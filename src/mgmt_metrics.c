@@ -260,6 +260,11 @@ put_password(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	           "argon2id verifications run (PasswordText, HTTP Basic, "
 	           "management logins).",
 	           st.runs);
+	put_single(t, "wssgate_password_coalesced_total", "counter",
+	           "Verifications that joined an identical one queued or "
+	           "running (same address, user, hash and password) instead "
+	           "of running argon2id again.",
+	           st.coalesced);
 	put_single(t, "wssgate_password_queue", "gauge",
 	           "argon2id verifications queued or running now.", st.queued);
 	wsg_metrics_family(t, name, "counter",

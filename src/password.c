@@ -2,6 +2,7 @@
 
 #include <argon2.h>
 #include <limits.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -229,13 +230,22 @@ out:
 }
 
 /*
- * The verification pool. A job's completion event is made on the caller's
- * thread and activated by the worker; libevent (with evthread_use_pthreads)
- * makes event_active() safe across threads, and the callback then runs on
- * the base's own loop, which frees the job.
+ * The verification pool. Each request is a waiter whose completion event is
+ * made on the caller's thread and activated by the worker; libevent (with
+ * evthread_use_pthreads) makes event_active() safe across threads, and the
+ * callback then runs on the base's own loop, which frees the waiter.
+ *
+ * Single flight: a job holds every waiter whose key (keyed HMAC over
+ * address, user, stored hash and password) is identical; argon2 runs once
+ * for all of them. The address is in the key so that a request never ends
+ * sooner because another party sent the same password (no timing channel
+ * between clients) and the user so that unknown names, which share the dummy
+ * hash, are never joined (joins would tell them from known names).
  */
 #define ADDR_MAX 64
 #define CLIENT_BUCKETS 64
+#define JOB_BUCKETS 64
+#define JOB_KEY_LEN 32 /* HMAC-SHA-256 */
 
 /* Jobs queued or running for one address; exists while count > 0. */
 struct client_slot {
@@ -244,15 +254,23 @@ struct client_slot {
 	char addr[ADDR_MAX];
 };
 
+/* One request: its own base, callback and argument. */
+struct waiter {
+	struct waiter *next;
+	struct event *ev;
+	int result;
+	wsg_password_done_cb done;
+	void *arg;
+};
+
 struct job {
-	struct job *next;
+	struct job *next;     /* FIFO */
+	struct job *key_next; /* same bucket of p->jobs */
+	unsigned char key[JOB_KEY_LEN];
 	char *encoded;
 	char *pw;
 	size_t len;
-	int result;
-	struct event *ev;
-	wsg_password_done_cb done;
-	void *arg;
+	struct waiter *waiters; /* the request that queued it and the joined */
 	struct client_slot *slot; /* NULL: not counted per address */
 	struct wsg_lockout *lockout;
 	struct wsg_lockout_conf client_limit;
@@ -266,30 +284,104 @@ struct wsg_password_pool {
 	unsigned nthreads;
 	pthread_t *threads;
 	struct client_slot *clients[CLIENT_BUCKETS];
+	struct job *jobs[JOB_BUCKETS]; /* queued or running, by key */
+	EVP_MAC *mac;
+	unsigned char mac_key[32];            /* random per pool */
 	struct wsg_password_pool_stats stats; /* under lock */
 };
 
 static void
 job_free(struct job *j)
 {
-	if (j->ev != NULL)
-		event_free(j->ev);
 	free(j->encoded);
 	wsg_mem_free_secret(j->pw, j->len);
+	OPENSSL_cleanse(j->key, sizeof(j->key));
 	free(j);
 }
 
 static void
-job_done_cb(evutil_socket_t fd, short what, void *arg)
+waiter_free(struct waiter *w)
 {
-	struct job *j = arg;
-	wsg_password_done_cb done = j->done;
-	void *done_arg = j->arg;
-	int result = j->result;
+	if (w->ev != NULL)
+		event_free(w->ev);
+	free(w);
+}
+
+static void
+waiter_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	wsg_password_done_cb done = w->done;
+	void *done_arg = w->arg;
+	int result = w->result;
 
 	/* Freed first, so the callback may do anything, even free the base. */
-	job_free(j);
+	waiter_free(w);
 	done(result, done_arg);
+}
+
+/* One field of the key, length first so no two field lists collide. */
+static int
+key_field(EVP_MAC_CTX *ctx, const void *data, size_t len)
+{
+	uint64_t n = data != NULL ? (uint64_t)len : UINT64_MAX;
+	unsigned char pre[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		pre[i] = (unsigned char)(n >> (56 - 8 * i));
+	if (EVP_MAC_update(ctx, pre, sizeof(pre)) != 1)
+		return -1;
+	if (data != NULL && len > 0 && EVP_MAC_update(ctx, data, len) != 1)
+		return -1;
+	return 0;
+}
+
+static char sha256[] = "SHA256"; /* OSSL_PARAM wants it writable */
+
+static int
+job_key(struct wsg_password_pool *p, const struct wsg_password_client *who,
+        const char *encoded, const char *pw, size_t len,
+        unsigned char key[JOB_KEY_LEN])
+{
+	OSSL_PARAM params[] = {
+	        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256,
+	                                         0),
+	        OSSL_PARAM_construct_end(),
+	};
+	const char *addr = who != NULL ? who->addr : NULL;
+	const char *user = who != NULL ? who->user : NULL;
+	EVP_MAC_CTX *ctx;
+	size_t out = 0;
+	int rc = WSG_ERR_CRYPTO;
+
+	if ((ctx = EVP_MAC_CTX_new(p->mac)) == NULL)
+		return WSG_ERR_NOMEM;
+	if (EVP_MAC_init(ctx, p->mac_key, sizeof(p->mac_key), params) != 1 ||
+	    key_field(ctx, addr, addr != NULL ? strlen(addr) : 0) != 0 ||
+	    key_field(ctx, user, user != NULL ? who->user_len : 0) != 0 ||
+	    key_field(ctx, encoded, encoded != NULL ? strlen(encoded) : 0) !=
+	            0 ||
+	    key_field(ctx, pw, len) != 0 ||
+	    EVP_MAC_final(ctx, key, &out, JOB_KEY_LEN) != 1 ||
+	    out != JOB_KEY_LEN)
+		goto out;
+	rc = WSG_OK;
+out:
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+/* The HMAC is keyed with a secret, so its bytes spread jobs evenly. */
+static struct job **
+job_link(struct wsg_password_pool *p, const unsigned char key[JOB_KEY_LEN])
+{
+	struct job **link = &p->jobs[key[0] % JOB_BUCKETS];
+
+	while (*link != NULL &&
+	       CRYPTO_memcmp((*link)->key, key, JOB_KEY_LEN) != 0)
+		link = &(*link)->key_next;
+	return link;
 }
 
 static struct client_slot **
@@ -307,12 +399,14 @@ client_link(struct wsg_password_pool *p, const char *addr)
 	return link;
 }
 
-/* Under p->lock: the job left the queue and its verifier. */
+/* Under p->lock: the job left the queue and its verifier; none may join. */
 static void
 job_release(struct wsg_password_pool *p, struct job *j)
 {
 	struct client_slot **link;
 
+	*job_link(p, j->key) = j->key_next;
+	j->key_next = NULL;
 	p->stats.queued--;
 	if (j->slot == NULL || --j->slot->count > 0)
 		return;
@@ -326,8 +420,9 @@ static void *
 worker_main(void *arg)
 {
 	struct wsg_password_pool *p = arg;
+	struct waiter *w, *next;
 	struct job *j;
-	int drop;
+	int drop, result;
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
@@ -342,17 +437,21 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (j == NULL)
 			break;
-		/* An address locked while its job waited gets no argon2. */
+		/*
+		 * An address locked while its job waited gets no argon2. All
+		 * waiters share the job's address (it is in the key), so
+		 * dropping them all is what each would get on its own; no
+		 * other address is ever dropped with them.
+		 */
 		drop = j->lockout != NULL && j->slot != NULL &&
 		       wsg_lockout_check(j->lockout, WSG_LOCKOUT_CLIENT,
 		                         &j->client_limit, j->slot->addr,
 		                         strlen(j->slot->addr),
 		                         wsg_lockout_now_ms()) > 0;
 		if (drop)
-			j->result = WSG_ERR_LIMIT;
+			result = WSG_ERR_LIMIT;
 		else
-			j->result =
-			        wsg_password_verify(j->encoded, j->pw, j->len);
+			result = wsg_password_verify(j->encoded, j->pw, j->len);
 		OPENSSL_cleanse(j->pw, j->len);
 		pthread_mutex_lock(&p->lock);
 		if (drop)
@@ -360,9 +459,16 @@ worker_main(void *arg)
 		else
 			p->stats.runs++;
 		job_release(p, j);
+		w = j->waiters;
+		j->waiters = NULL;
 		pthread_mutex_unlock(&p->lock);
-		/* The base's thread owns j from here on. */
-		event_active(j->ev, EV_READ, 0);
+		job_free(j);
+		/* Each base's thread owns its waiter once activated. */
+		for (; w != NULL; w = next) {
+			next = w->next;
+			w->result = result;
+			event_active(w->ev, EV_READ, 0);
+		}
 	}
 	return NULL;
 }
@@ -385,6 +491,9 @@ wsg_password_pool_new(unsigned threads)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->threads = wsg_mem_calloc(threads, sizeof(*p->threads));
+	p->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (p->mac == NULL || RAND_bytes(p->mac_key, sizeof(p->mac_key)) != 1)
+		goto out;
 	/* Signals belong to the event threads, not to the verifiers. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -394,6 +503,7 @@ wsg_password_pool_new(unsigned threads)
 		p->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+out:
 	if (p->nthreads < threads) {
 		wsg_password_pool_free(p);
 		p = NULL;
@@ -403,8 +513,8 @@ wsg_password_pool_new(unsigned threads)
 
 /*
  * Jobs still queued are verified before the threads exit; their completions
- * are then active on their bases and run (and free the jobs) the next time
- * those loops run, so free the pool before the bases.
+ * are then active on their bases and run (and free the waiters) the next
+ * time those loops run, so free the pool before the bases.
  */
 void
 wsg_password_pool_free(struct wsg_password_pool *p)
@@ -421,11 +531,13 @@ wsg_password_pool_free(struct wsg_password_pool *p)
 		pthread_join(p->threads[i], NULL);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
+	EVP_MAC_free(p->mac);
+	OPENSSL_cleanse(p->mac_key, sizeof(p->mac_key));
 	free(p->threads);
 	free(p);
 }
 
-/* Under p->lock: counts `j` in, or says which bound refuses it. */
+/* Under p->lock: counts a new job in, or says which bound refuses it. */
 static int
 job_admit(struct wsg_password_pool *p, struct job *j,
           const struct wsg_password_client *who)
@@ -460,29 +572,42 @@ wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
                           const struct wsg_password_client *who,
                           wsg_password_done_cb done, void *arg)
 {
-	struct job *j;
+	struct waiter *w;
+	struct job *j = NULL, **link;
 	int rc;
 
-	j = wsg_mem_calloc(1, sizeof(*j));
-	j->encoded = encoded != NULL ? wsg_mem_strdup(encoded) : NULL;
-	j->pw = wsg_mem_alloc(len);
-	if (len > 0)
-		memcpy(j->pw, pw, len);
-	j->len = len;
-	j->done = done;
-	j->arg = arg;
-	if (who != NULL && who->lockout != NULL) {
-		j->lockout = who->lockout;
-		j->client_limit = *who->client_limit;
-	}
-	j->ev = event_new(base, -1, 0, job_done_cb, j);
-	if (j->ev == NULL) {
+	w = wsg_mem_calloc(1, sizeof(*w));
+	w->done = done;
+	w->arg = arg;
+	w->ev = event_new(base, -1, 0, waiter_done_cb, w);
+	if (w->ev == NULL) {
 		rc = WSG_ERR_NOMEM;
 		goto out;
 	}
+	j = wsg_mem_calloc(1, sizeof(*j));
+	rc = job_key(p, who, encoded, pw, len, j->key);
+	if (rc != WSG_OK)
+		goto out;
 	pthread_mutex_lock(&p->lock);
-	rc = job_admit(p, j, who);
-	if (rc == WSG_OK) {
+	link = job_link(p, j->key);
+	if (*link != NULL) {
+		/* Identical work already queued or running: share its run. */
+		w->next = (*link)->waiters;
+		(*link)->waiters = w;
+		p->stats.coalesced++;
+		w = NULL;
+	} else if ((rc = job_admit(p, j, who)) == WSG_OK) {
+		j->encoded = encoded != NULL ? wsg_mem_strdup(encoded) : NULL;
+		j->pw = wsg_mem_alloc(len);
+		if (len > 0)
+			memcpy(j->pw, pw, len);
+		j->len = len;
+		if (who != NULL && who->lockout != NULL) {
+			j->lockout = who->lockout;
+			j->client_limit = *who->client_limit;
+		}
+		j->waiters = w;
+		*link = j;
 		if (p->tail != NULL)
 			p->tail->next = j;
 		else
@@ -490,11 +615,14 @@ wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
 		p->tail = j;
 		pthread_cond_signal(&p->cond);
 		j = NULL;
+		w = NULL;
 	}
 	pthread_mutex_unlock(&p->lock);
 out:
 	if (j != NULL)
 		job_free(j);
+	if (w != NULL)
+		waiter_free(w);
 	return rc;
 }
 

@@ -60,7 +60,9 @@ typedef void (*wsg_password_done_cb)(int result, void *arg);
  * Who asks, for the bounds of security.verify_queue: a job is refused when
  * `max_queued` jobs are queued or running in all, or `max_per_client` of
  * `addr`; and it is dropped unrun (result WSG_ERR_LIMIT) when `addr` is
- * locked under `client_limit` by the time a verifier takes it.
+ * locked under `client_limit` by the time a verifier takes it. `addr` and
+ * `user` are part of the key under which identical verifications are
+ * joined (see wsg_password_verify_async()).
  */
 struct wsg_password_client {
 	const char *addr;         /* peer address as text */
@@ -68,6 +70,8 @@ struct wsg_password_client {
 	unsigned max_per_client;
 	struct wsg_lockout *lockout; /* NULL: jobs are never dropped */
 	const struct wsg_lockout_conf *client_limit; /* copied */
+	const char *user; /* the claimed name, NULL: none */
+	size_t user_len;
 };
 
 /*
@@ -76,7 +80,9 @@ struct wsg_password_client {
  * exactly once, from `base`'s loop (libevent must be set up with
  * evthread_use_pthreads()), unless this returns an error: WSG_ERR_FULL
  * (max_queued reached), WSG_ERR_LIMIT (max_per_client reached for
- * who->addr) or WSG_ERR_NOMEM.
+ * who->addr) or WSG_ERR_NOMEM. A request identical (address, user,
+ * `encoded`, `pw`) to a job queued or running joins it instead: no argon2
+ * run and no queue slot of its own, never refused, same result.
  */
 int wsg_password_verify_async(struct wsg_password_pool *p,
 			      struct event_base *base, const char *encoded,
@@ -90,6 +96,7 @@ struct wsg_password_pool_stats {
 	uint64_t refused_full;   /* refused: max_queued reached */
 	uint64_t refused_client; /* refused: max_per_client reached */
 	uint64_t dropped;        /* dropped unrun: the address was locked */
+	uint64_t coalesced;      /* requests that joined an identical job */
 	uint64_t queued;         /* queued or running now */
 };
 

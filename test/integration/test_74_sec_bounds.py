@@ -97,12 +97,14 @@ def test_sec_verify_queue_bounded(gw):
     client_limit.max_failures + max_per_client times, the flood ends quickly, every answer is
     FailedAuthentication or 429, and another address's right password passes meanwhile."""
     runs0 = metric(gw, "wssgate_password_verifications_total") or 0
-    bad = wsg.build("flood74", "wrong-password", use_digest=False, message=wsg.marker())
+    # Different wrong passwords: identical ones would join one argon2 run (test_77).
+    bad = [wsg.build("flood74", "wrong-password-%d" % i, use_digest=False, message=wsg.marker())
+           for i in range(FLOOD)]
     results, other = [], []
 
     def flood():
         with concurrent.futures.ThreadPoolExecutor(max_workers=FLOOD) as ex:
-            results.extend(ex.map(lambda _i: post_from("127.0.0.74", gw, bad), range(FLOOD)))
+            results.extend(ex.map(lambda b: post_from("127.0.0.74", gw, b), bad))
 
     t0 = time.monotonic()
     th = threading.Thread(target=flood)
@@ -141,15 +143,14 @@ def test_sec_mgmt_login_flood(gw):
     auth = {"Authorization": "Bearer " + token}
     ok = get_from("127.0.0.1", gw.mgmt_port, "/management/users", auth)
     assert ok[0] == 200, ok
-    basic = {"Authorization": "Basic " + base64.b64encode(
-        b"flood74:wrong-password").decode()}
+    basic = [{"Authorization": "Basic " + base64.b64encode(
+        b"flood74:wrong-password-%d" % i).decode()} for i in range(FLOOD)]
     results, admin = [], []
 
     def flood():
         with concurrent.futures.ThreadPoolExecutor(max_workers=100) as ex:
-            results.extend(ex.map(lambda _i: get_from("127.0.0.76", gw.mgmt_port,
-                                                      "/management/login", basic),
-                                  range(FLOOD)))
+            results.extend(ex.map(lambda h: get_from("127.0.0.76", gw.mgmt_port,
+                                                     "/management/login", h), basic))
 
     th = threading.Thread(target=flood)
     th.start()

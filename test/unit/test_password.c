@@ -248,14 +248,15 @@ test_unseal_tampered(void **state)
 /* ---- the verification pool ---- */
 
 #define NJOBS 6
+#define MAX_JOBS 64
 
 struct async_run {
 	struct event_base *base;
 	pthread_t loop_thread;
 	int remaining;
-	int calls[NJOBS];
-	int results[NJOBS];
-	int on_loop_thread[NJOBS];
+	int calls[MAX_JOBS];
+	int results[MAX_JOBS];
+	int on_loop_thread[MAX_JOBS];
 };
 
 struct async_job {
@@ -466,7 +467,8 @@ test_sec_verify_queue_bounded(void **state)
 	struct async_job jobs[NJOBS];
 	struct wsg_password_pool *pool;
 	struct wsg_password_pool_stats st;
-	struct wsg_password_client a = {"192.0.2.1", 3, 2, NULL, NULL};
+	struct wsg_password_client a = {
+	        .addr = "192.0.2.1", .max_queued = 3, .max_per_client = 2};
 	struct wsg_password_client b = a, c = a;
 	char *enc = hash_of("bounded");
 	struct timeval limit = {60, 0};
@@ -487,14 +489,17 @@ test_sec_verify_queue_bounded(void **state)
 		jobs[i].run = &run;
 		jobs[i].idx = i;
 	}
-	/* argon2 takes far longer than these calls: nothing ends meanwhile. */
+	/*
+	 * argon2 takes far longer than these calls: nothing ends meanwhile.
+	 * Different passwords, so none joins another (identical ones would).
+	 */
 	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
 	                                           &a, async_done_cb, &jobs[0]),
 	                 WSG_OK);
-	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "y", 1,
 	                                           &a, async_done_cb, &jobs[1]),
 	                 WSG_OK);
-	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "z", 1,
 	                                           &a, async_done_cb, &jobs[5]),
 	                 WSG_ERR_LIMIT);
 	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "x", 1,
@@ -533,7 +538,13 @@ test_sec_verify_queue_drops_locked(void **state)
 {
 	struct wsg_lockout_conf limit = {1, 60, 60, 64};
 	struct wsg_lockout *l = wsg_lockout_new(64, 64);
-	struct wsg_password_client who = {"192.0.2.9", 8, 8, l, &limit};
+	struct wsg_password_client who = {
+	        .addr = "192.0.2.9",
+	        .max_queued = 8,
+	        .max_per_client = 8,
+	        .lockout = l,
+	        .client_limit = &limit,
+	};
 	struct wsg_password_pool_stats st;
 	struct wsg_password_pool *pool;
 	struct async_run run;
@@ -571,6 +582,186 @@ test_sec_verify_queue_drops_locked(void **state)
 	free(enc);
 }
 
+/*
+ * Single flight (issue 12, verify_queue follow-up): requests identical in
+ * address, user, hash and password join the job queued or running: one
+ * argon2 run, no queue slot of their own, every callback once with the
+ * result on its base. Anything different is a job of its own: another
+ * password, user (so unknown names sharing the dummy hash never join) or
+ * address.
+ */
+#define SAME 20
+
+static void
+test_sec_verify_queue_coalesce(void **state)
+{
+	struct async_run run;
+	struct async_job jobs[MAX_JOBS];
+	struct wsg_password_pool *pool;
+	struct wsg_password_pool_stats st;
+	struct wsg_password_client a = {
+	        .addr = "192.0.2.20",
+	        .max_queued = 8,
+	        .max_per_client = 3,
+	        .user = "alice",
+	        .user_len = 5,
+	};
+	struct wsg_password_client bob = a, other_addr = a, g1 = a, g2 = a;
+	char *enc = hash_of("right");
+	const char *dummy = wsg_password_dummy_hash();
+	struct timeval limit = {60, 0};
+	struct event *watchdog;
+	int i, n = 0;
+
+	bob.user = "bob";
+	bob.user_len = 3;
+	other_addr.addr = "192.0.2.21";
+	g1.addr = g2.addr = "192.0.2.22";
+	g1.user = "ghost1";
+	g2.user = "ghost2";
+	g1.user_len = g2.user_len = 6;
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	run.loop_thread = pthread_self();
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &limit);
+	pool = wsg_password_pool_new(1);
+	assert_non_null(pool);
+	for (i = 0; i < MAX_JOBS; i++) {
+		jobs[i].run = &run;
+		jobs[i].idx = i;
+	}
+	/* 2 * SAME identical requests of one address, over max_per_client. */
+	for (i = 0; i < 2 * SAME; i++, n++)
+		assert_int_equal(wsg_password_verify_async(
+		                         pool, run.base, enc,
+		                         i < SAME ? "right" : "wrong", 5, &a,
+		                         async_done_cb, &jobs[n]),
+		                 WSG_OK);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "right",
+	                                           5, &bob, async_done_cb,
+	                                           &jobs[n++]),
+	                 WSG_OK);
+	/* Three jobs of 192.0.2.20 now: a new password is refused. */
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "other",
+	                                           5, &a, async_done_cb,
+	                                           &jobs[n]),
+	                 WSG_ERR_LIMIT);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "right",
+	                                           5, &other_addr,
+	                                           async_done_cb, &jobs[n++]),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, dummy,
+	                                           "right", 5, &g1,
+	                                           async_done_cb, &jobs[n++]),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify_async(pool, run.base, dummy,
+	                                           "right", 5, &g2,
+	                                           async_done_cb, &jobs[n++]),
+	                 WSG_OK);
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.queued, 6);
+	assert_int_equal(st.coalesced, 2 * SAME - 2);
+	assert_int_equal(st.refused_client, 1);
+	run.remaining = n;
+	event_base_dispatch(run.base);
+	assert_int_equal(run.remaining, 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(run.calls[i], 1);
+		assert_true(run.on_loop_thread[i]);
+		assert_int_equal(run.results[i],
+		                 i < SAME || i == 2 * SAME || i == 2 * SAME + 1
+		                         ? WSG_OK
+		                         : WSG_ERR_AUTH);
+	}
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.runs, 6);
+	assert_int_equal(st.queued, 0);
+	/* A finished job is not joined: the same request runs again. */
+	run.remaining = 1;
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc, "right",
+	                                           5, &a, async_done_cb,
+	                                           &jobs[0]),
+	                 WSG_OK);
+	event_base_dispatch(run.base);
+	assert_int_equal(run.calls[0], 2);
+	assert_int_equal(run.results[0], WSG_OK);
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.runs, 7);
+	assert_int_equal(st.coalesced, 2 * SAME - 2);
+	wsg_password_pool_free(pool);
+	event_free(watchdog);
+	event_base_free(run.base);
+	free(enc);
+}
+
+/*
+ * A job dropped because its address got locked drops only its own waiters:
+ * they all share the address. The same request from another address is a
+ * job of its own and runs.
+ */
+static void
+test_sec_verify_queue_coalesce_drop(void **state)
+{
+	struct wsg_lockout_conf limit = {1, 60, 60, 64};
+	struct wsg_lockout *l = wsg_lockout_new(64, 64);
+	struct wsg_password_client locked = {
+	        .addr = "192.0.2.30",
+	        .max_queued = 8,
+	        .max_per_client = 8,
+	        .lockout = l,
+	        .client_limit = &limit,
+	        .user = "alice",
+	        .user_len = 5,
+	};
+	struct wsg_password_client fine = locked;
+	struct wsg_password_pool_stats st;
+	struct wsg_password_pool *pool;
+	struct async_run run;
+	struct async_job jobs[4];
+	char *enc = hash_of("dropped");
+	struct timeval tmo = {60, 0};
+	struct event *watchdog;
+	int i;
+
+	fine.addr = "192.0.2.31";
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	run.loop_thread = pthread_self();
+	run.remaining = 4;
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &tmo);
+	pool = wsg_password_pool_new(1);
+	assert_int_equal(wsg_lockout_fail(l, WSG_LOCKOUT_CLIENT, &limit,
+	                                  locked.addr, strlen(locked.addr),
+	                                  wsg_lockout_now_ms()),
+	                 WSG_LOCKOUT_STARTED);
+	for (i = 0; i < 4; i++) {
+		jobs[i].run = &run;
+		jobs[i].idx = i;
+		assert_int_equal(wsg_password_verify_async(
+		                         pool, run.base, enc, "dropped", 7,
+		                         i < 2 ? &locked : &fine, async_done_cb,
+		                         &jobs[i]),
+		                 WSG_OK);
+	}
+	event_base_dispatch(run.base);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(run.calls[i], 1);
+		assert_int_equal(run.results[i],
+		                 i < 2 ? WSG_ERR_LIMIT : WSG_OK);
+	}
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.runs, 1);
+	assert_int_equal(st.coalesced, 2);
+	wsg_password_pool_free(pool);
+	wsg_lockout_free(l);
+	event_free(watchdog);
+	event_base_free(run.base);
+	free(enc);
+}
+
 int
 main(void)
 {
@@ -588,6 +779,8 @@ main(void)
 	        cmocka_unit_test(test_pool_several_bases),
 	        cmocka_unit_test(test_sec_verify_queue_bounded),
 	        cmocka_unit_test(test_sec_verify_queue_drops_locked),
+	        cmocka_unit_test(test_sec_verify_queue_coalesce),
+	        cmocka_unit_test(test_sec_verify_queue_coalesce_drop),
 	};
 
 	/* Completions cross threads through event_active(): bases need locks.
