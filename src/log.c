@@ -59,7 +59,8 @@ struct sink {
 struct wsg_log_buf {
 	struct wsg_log *log;
 	struct chunk *cur[SINK__COUNT];
-	struct event *timer;
+	struct event *timer; /* log.flush > 0: every log.flush seconds */
+	struct event *soon;  /* log.flush = 0: after the loop's current pass */
 };
 
 struct wsg_log {
@@ -440,9 +441,13 @@ wsg_log_attach(struct wsg_log *l, struct event_base *base)
 	struct wsg_log_buf *b = wsg_mem_calloc(1, sizeof(*b));
 
 	b->log = l;
-	b->timer = event_new(base, -1, EV_PERSIST, flush_cb, b);
-	if (b->timer != NULL)
-		event_add(b->timer, &l->flush);
+	if (l->flush.tv_sec > 0) {
+		b->timer = event_new(base, -1, EV_PERSIST, flush_cb, b);
+		if (b->timer != NULL)
+			event_add(b->timer, &l->flush);
+	} else {
+		b->soon = event_new(base, -1, 0, flush_cb, b);
+	}
 	thread_buf = b;
 	return b;
 }
@@ -455,6 +460,8 @@ wsg_log_detach(struct wsg_log_buf *b)
 	flush_buf(b);
 	if (b->timer != NULL)
 		event_free(b->timer);
+	if (b->soon != NULL)
+		event_free(b->soon);
 	if (thread_buf == b)
 		thread_buf = NULL;
 	free(b);
@@ -514,6 +521,11 @@ emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
 		hand_over(l, c);
 		c = NULL;
 	}
+	/* The first line of a pass schedules the hand-over for after the
+	 * callbacks already due: the lines of one busy pass go together, and
+	 * a quiet gateway's line is in its file at once. */
+	if (c == NULL && b->soon != NULL)
+		event_active(b->soon, EV_TIMEOUT, 1);
 	if (c == NULL)
 		c = b->cur[sink] =
 		        chunk_new(sink, len > l->buffer ? len : l->buffer);

@@ -195,7 +195,8 @@ def test_sec_verify_queue_full_is_busy(gw, mariadb, stub):
         jobs = []
         for i in range(40):
             name = "flood74" if i % 2 else "nobody74-%d" % i
-            jobs.append(("127.0.0.%d" % (80 + i % 10), name,
+            # An address each: max_per_client must not answer first (429).
+            jobs.append(("127.0.1.%d" % (10 + i), name,
                          wsg.build(name, "wrong-password", use_digest=False)))
 
         def one(job):

@@ -184,7 +184,7 @@ def test_sec_logs_flushed_on_exit(configured):
 
 
 @pytest.mark.parametrize("key, value", [("buffer", "100"), ("buffer", "1073741824"),
-                                        ("flush", "0"), ("flush", "86401"),
+                                        ("flush", "-1"), ("flush", "86401"),
                                         ("backlog", "1000")])
 def test_sec_logs_config_range(configured, key, value):
     gw = LogGateway(configured, "seclogs-range",

@@ -186,6 +186,32 @@ test_full_buffer_handed_over(void **state)
 	event_base_free(base);
 }
 
+/* log.flush = 0 (the default): the lines of one loop pass are handed over
+ * when the pass ends, and not before. */
+static void
+test_flush_after_pass(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	struct wsg_log_buf *b;
+
+	f->conf.flush = 0;
+	open_log(f);
+	b = wsg_log_attach(f->log, base);
+	log_access(f->log, 1);
+	log_access(f->log, 2);
+	usleep(100000);
+	assert_int_equal(count_lines(f->access), 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(wait_lines(f->access, 2), 2);
+	log_access(f->log, 3);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(wait_lines(f->access, 3), 3);
+	wsg_log_detach(b);
+	close_log(f);
+	event_base_free(base);
+}
+
 /* The loop's timer flushes after log.flush seconds. */
 static void
 test_timer_flushes(void **state)
@@ -397,6 +423,8 @@ main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_full_buffer_handed_over,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flush_after_pass, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_timer_flushes, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_at_once, setup,
