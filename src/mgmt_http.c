@@ -13,6 +13,7 @@
 #include "http_status.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "password.h"
 #include "utf8.h"
 
@@ -548,16 +549,6 @@ wsg_mgmt_make_secrets(const struct wsg_mgmt *m, const char *user,
 
 /* -------- a request's end -------- */
 
-static double
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
-}
-
 void
 wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
 {
@@ -571,7 +562,7 @@ wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
 	a.route = route;
 	a.user = r->user != NULL ? r->user : r->claimed_user;
 	a.status = r->status;
-	a.latency_ms = elapsed_ms(&r->started);
+	a.latency_ms = (double)wsg_metrics_elapsed_us(&r->started) / 1e3;
 	wsg_log_access(m->rt->log, &a);
 
 	for (i = 0; i < r->nseg; i++)

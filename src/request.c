@@ -15,21 +15,12 @@
 #include "http_status.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "path.h"
 #include "router.h"
 #include "stats.h"
 #include "tls.h"
 #include "upstream.h"
-
-static double
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
-}
 
 /* The one place a request is answered for the log and freed. */
 static void
@@ -46,7 +37,7 @@ request_free(struct wsg_request *r, int status)
 	a.user = r->user != NULL ? r->user : r->claimed_user;
 	a.status = status;
 	a.fault = r->state == WSG_REQUEST_FAIL ? r->err.fault : WSG_FAULT_NONE;
-	a.latency_ms = elapsed_ms(&r->started);
+	a.latency_ms = (double)wsg_metrics_elapsed_us(&r->started) / 1e3;
 	wsg_log_access(w->rt->log, &a);
 	wsg_stats_record(w->rt->stats, r->route, status, a.fault);
 
