@@ -29,6 +29,8 @@ struct wsg_soap_limits {
 	size_t max_attributes;   /* attributes (incl. namespace decls) per element, e.g. 500 */
 	size_t max_attribute_len; /* bytes per attribute value, e.g. 65536 */
 	size_t max_nodes;        /* elements in the document, e.g. 100000 */
+	size_t max_namespaces;   /* namespace declarations in scope, e.g. 100 */
+	size_t max_total_attributes; /* attributes in the document, e.g. 200000 */
 };
 
 /* Where a child element of Header lay in the parsed bytes: [start, end). */
@@ -50,6 +52,7 @@ struct wsg_soap_msg {
 	struct wsg_soap_span *spans; /* Header's child elements, in order */
 	size_t n_spans;
 	int spans_ok;        /* spans are byte offsets of the (UTF-8) input */
+	size_t span_hint;    /* where wsg_soap_remove_header() looks first */
 };
 
 /* Process-wide libxml2 setup; call once from main before threads start. */
