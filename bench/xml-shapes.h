@@ -207,13 +207,22 @@ shape_next_removed(struct sbuf *b)
 	shape_next_blocks(b, SHAPE_MAX_NODES - 8, 0);
 }
 
+/* Text nodes as long as libxml2 builds them (XML_MAX_TEXT_LENGTH, 10 MB)
+ * up to max_body_size. */
 static void
 shape_long_text(struct sbuf *b)
 {
+	size_t n;
+
 	b->len = 0;
 	sb_add(b, SHAPE_ENV11 "<soap:Body><t>");
-	while (sb_room(b, 4096))
+	for (n = 0; sb_room(b, 4096 + 8); n += 4096) {
+		if (n + 4096 > 9990000) {
+			sb_add(b, "</t><t>");
+			n = 0;
+		}
 		sb_add(b, "%04096d", 0);
+	}
 	sb_add(b, "</t></soap:Body>" SHAPE_END);
 }
 

@@ -787,7 +787,8 @@ parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
  * (10 MB): libxml2 2.9.14 refuses to stand that far into a pulled input
  * ("Huge input lookup") unless XML_PARSE_HUGE, which would also lift the
  * caps on hostile input, while the push parser drops what it has parsed.
- * Only a single token (tag, comment, CDATA section) of 10 MB is refused.
+ * Only a single token (tag, comment, CDATA section, text node) of over
+ * XML_MAX_TEXT_LENGTH (10 MB) is still refused.
  */
 static xmlParserCtxtPtr
 parse_push(const char *buf, size_t len, struct parse_state *st)
@@ -804,8 +805,9 @@ parse_push(const char *buf, size_t len, struct parse_state *st)
 		if (xmlParseChunk(ctxt, buf + off, (int)n, 0) != 0)
 			break;
 	}
-	if (off >= len)
-		xmlParseChunk(ctxt, NULL, 0, 1);
+	/* A halted push parser keeps the tree it had: never a document. */
+	if (off < len || xmlParseChunk(ctxt, NULL, 0, 1) != 0)
+		ctxt->wellFormed = 0;
 	return ctxt;
 }
 
@@ -865,9 +867,10 @@ wsg_soap_parse(const char *buf, size_t len,
 		                   st.reason);
 		goto out;
 	}
-	/* libxml2 builds a tree despite namespace errors (undeclared prefix).
-	 */
-	if (doc == NULL || !ctxt->nsWellFormed) {
+	/* libxml2 builds a tree despite namespace errors (undeclared prefix),
+	 * and keeps the part it had when SAX2 refuses a text node of over
+	 * XML_MAX_TEXT_LENGTH (10 MB): any error refuses the document. */
+	if (doc == NULL || !ctxt->nsWellFormed || st.have_xml_error) {
 		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT, "%s",
 		                   st.have_xml_error ? st.reason
 		                                     : "malformed XML");
