@@ -68,6 +68,9 @@ void wsg_soap_global_cleanup(void);
  * namespace with WSG_FAULT_VERSION_MISMATCH. The encoding comes from the
  * XML declaration / BOM: UTF-8 and UTF-16 work; any other declared encoding,
  * UCS-4, EBCDIC or broken UTF-16 is a Client fault (WS-I BP R1012).
+ * Bodies past libxml2's 10 MB look-up limit are parsed as a stream; a single
+ * text node, comment, CDATA section or tag of over 10 000 000 bytes is still
+ * a Client fault (never XML_PARSE_HUGE).
  * On success fills `out` (caller frees with wsg_soap_msg_free()); on failure
  * `out` is left empty and err->reason says why.
  */
@@ -164,7 +167,8 @@ size_t wsg_soap_remove_next_headers(struct wsg_soap_msg *m);
 /*
  * The MustUnderstand fault for `m`, in its version, HTTP 500. SOAP 1.2 adds
  * one env:NotUnderstood header block (qname attribute with its namespace
- * declared) per block wsg_soap_check_next_headers() refused. Outputs as for
+ * declared) per block wsg_soap_check_next_headers() refused, for the first
+ * 100 of them. Linear in the size of `m`. Outputs as for
  * wsg_soap_build_fault().
  */
 int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
