@@ -80,11 +80,9 @@ shape_next_blocks(struct sbuf *b, size_t n, int mu)
 	size_t i;
 
 	b->len = 0;
-	sb_add(b, SHAPE_ENV12 "<soap:Header>");
+	sb_add(b, SHAPE_ENV12 "<soap:Header xmlns:h=\"urn:h\">");
 	for (i = 0; i < n && sb_room(b, 200); i++)
-		sb_add(b,
-		       "<h:b%zu xmlns:h=\"urn:h\" "
-		       "soap:role=\"" WSG_SOAP12_ROLE_NEXT "\"%s/>",
+		sb_add(b, "<h:b%zu soap:role=\"" WSG_SOAP12_ROLE_NEXT "\"%s/>",
 		       i, mu ? " soap:mustUnderstand=\"true\"" : "");
 	sb_add(b, SHAPE_SECURITY "</soap:Header><soap:Body/>" SHAPE_END);
 }
@@ -106,8 +104,9 @@ shape_namespaces(struct sbuf *b, size_t levels, size_t per, size_t leaves,
 			sb_add(b, " xmlns:p%zu_%zu=\"urn:%zu\"", i, j, j);
 		sb_add(b, ">");
 	}
-	for (i = 0; i < leaves && sb_room(b, 40 + 12 * attrs + 16 * levels) &&
-	            (i + 1) * attrs <= SHAPE_MAX_TOTAL_ATTRIBUTES;
+	for (i = 0;
+	     i < leaves && sb_room(b, 40 + 12 * attrs + 16 * levels) &&
+	     (i + 1) * attrs + levels * per + 1 <= SHAPE_MAX_TOTAL_ATTRIBUTES;
 	     i++) {
 		sb_add(b, "<p0_0:l");
 		for (j = 0; j < attrs; j++)
@@ -149,7 +148,8 @@ shape_wide(struct sbuf *b)
 	sb_add(b, "</soap:Body>" SHAPE_END);
 }
 
-/* max_attributes (500) on every element, up to max_total_attributes. */
+/* max_attributes (500) on every element, up to max_total_attributes (the
+ * envelope's declaration counts too). */
 static void
 shape_attributes(struct sbuf *b)
 {
@@ -158,7 +158,7 @@ shape_attributes(struct sbuf *b)
 	b->len = 0;
 	sb_add(b, SHAPE_ENV11 "<soap:Body>");
 	for (i = 0;
-	     i < SHAPE_MAX_TOTAL_ATTRIBUTES / 500 && sb_room(b, 500 * 12);
+	     i < (SHAPE_MAX_TOTAL_ATTRIBUTES - 1) / 500 && sb_room(b, 500 * 12);
 	     i++) {
 		sb_add(b, "<a");
 		for (j = 0; j < 500; j++)
@@ -182,6 +182,27 @@ shape_ns_attributes(struct sbuf *b)
 	                 SHAPE_MAX_NODES - 6, 499);
 }
 
+/* Elements each declaring max_namespaces - 1 prefixes (the envelope's is
+ * in scope too), up to max_total_attributes: declarations per document. */
+static void
+shape_ns_per_document(struct sbuf *b)
+{
+	size_t i, j;
+
+	b->len = 0;
+	sb_add(b, SHAPE_ENV11 "<soap:Body>");
+	for (i = 0; (i + 1) * (SHAPE_MAX_NAMESPACES - 1) + 1 <=
+	                    SHAPE_MAX_TOTAL_ATTRIBUTES &&
+	            sb_room(b, 24 * (SHAPE_MAX_NAMESPACES - 1) + 8);
+	     i++) {
+		sb_add(b, "<x");
+		for (j = 0; j < SHAPE_MAX_NAMESPACES - 1; j++)
+			sb_add(b, " xmlns:p%zu=\"u\"", j);
+		sb_add(b, "/>");
+	}
+	sb_add(b, "</soap:Body>" SHAPE_END);
+}
+
 /* Blocks for the ultimate receiver, the Security header last. */
 static void
 shape_headers(struct sbuf *b)
@@ -189,9 +210,9 @@ shape_headers(struct sbuf *b)
 	size_t i;
 
 	b->len = 0;
-	sb_add(b, SHAPE_ENV11 "<soap:Header>");
+	sb_add(b, SHAPE_ENV11 "<soap:Header xmlns:h=\"urn:h\">");
 	for (i = 0; i < SHAPE_MAX_NODES - 8 && sb_room(b, 64); i++)
-		sb_add(b, "<h:b%zu xmlns:h=\"urn:h\"/>", i);
+		sb_add(b, "<h:b%zu/>", i);
 	sb_add(b, SHAPE_SECURITY "</soap:Header><soap:Body/>" SHAPE_END);
 }
 
@@ -272,11 +293,12 @@ shape_security_children(struct sbuf *b)
 
 	b->len = 0;
 	sb_add(b, SHAPE_ENV11
-	       "<soap:Header><wsse:Security xmlns:wsse=\"" SHAPE_NS_WSSE
+	       "<soap:Header><wsse:Security xmlns:x=\"urn:x\" "
+	       "xmlns:wsse=\"" SHAPE_NS_WSSE
 	       "\"><wsse:UsernameToken><wsse:Username>u</wsse:Username>"
 	       "<wsse:Password>p</wsse:Password></wsse:UsernameToken>");
 	for (i = 0; i < SHAPE_MAX_NODES - 10 && sb_room(b, 32); i++)
-		sb_add(b, "<x:c%zu xmlns:x=\"urn:x\"/>", i);
+		sb_add(b, "<x:c%zu/>", i);
 	sb_add(b, "</wsse:Security></soap:Header><soap:Body/>" SHAPE_END);
 }
 
@@ -293,6 +315,8 @@ static const struct shape shapes[] = {
         {"attributes", shape_attributes, WSG_FAULT_INVALID_SECURITY},
         {"namespaces+elements", shape_ns_elements, WSG_FAULT_INVALID_SECURITY},
         {"namespaces+attributes", shape_ns_attributes,
+         WSG_FAULT_INVALID_SECURITY},
+        {"namespaces_per_document", shape_ns_per_document,
          WSG_FAULT_INVALID_SECURITY},
         {"headers", shape_headers, WSG_FAULT_NONE},
         {"must_understand", shape_must_understand, WSG_FAULT_MUST_UNDERSTAND},

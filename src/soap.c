@@ -40,7 +40,7 @@ struct parse_state {
 	struct wsg_soap_limits lim;
 	size_t depth;
 	size_t nodes;
-	size_t attributes;  /* attributes so far in the document */
+	size_t attributes;  /* attributes and namespace declarations so far */
 	size_t ns_in_scope; /* namespace declarations on open elements */
 	size_t *ns_at;      /* [depth]: declarations on that open element */
 	int stopped;        /* we halted the parser; `reason` says why */
@@ -256,13 +256,14 @@ start_element_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		     (const char *)localname, n, st->lim.max_attributes);
 		return;
 	}
-	/* libxml2 walks an element's attribute list to append each one and
-	 * allocates two nodes per attribute: bound the sum, not just each. */
-	st->attributes += (size_t)nb_attributes;
+	/* libxml2 allocates nodes for each attribute and declaration and
+	 * walks the element's list to append it: bound the sum, not just each
+	 * element's. */
+	st->attributes += (size_t)nb_attributes + (size_t)nb_namespaces;
 	if (st->attributes > st->lim.max_total_attributes) {
 		stop(ctx, WSG_ERR_LIMIT,
-		     "%zu attributes in the document, exceeds "
-		     "max_total_attributes %zu",
+		     "%zu attributes and namespace declarations in the "
+		     "document, exceeds max_total_attributes %zu",
 		     st->attributes, st->lim.max_total_attributes);
 		return;
 	}

@@ -30,7 +30,7 @@ struct wsg_soap_limits {
 	size_t max_attribute_len; /* bytes per attribute value, e.g. 65536 */
 	size_t max_nodes;        /* elements in the document, e.g. 100000 */
 	size_t max_namespaces;   /* namespace declarations in scope, e.g. 100 */
-	size_t max_total_attributes; /* attributes in the document, e.g. 200000 */
+	size_t max_total_attributes; /* ... and namespace decls in the document, e.g. 200000 */
 };
 
 /* Where a child element of Header lay in the parsed bytes: [start, end). */
