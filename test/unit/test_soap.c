@@ -1669,7 +1669,7 @@ test_sec_namespace_declarations_unbounded(void **state)
 	struct wsg_error err;
 	size_t i;
 
-	shape_namespaces(&b, 97, 499, 10000, 0);
+	shape_namespaces(&b, 97, 499, 30000, 0);
 	expect_cheap("namespaces 97x499", &b, WSG_FAULT_CLIENT);
 	expect_reject(b.p, b.len, NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
 	              "exceeds max_namespaces 100");
