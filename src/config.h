@@ -99,6 +99,8 @@ struct wsg_limits_conf {
 	size_t max_attributes;
 	size_t max_attribute_len;
 	size_t max_nodes;
+	size_t max_namespaces;     /* namespace declarations in scope */
+	size_t max_total_attributes; /* attributes and xmlns in one document */
 	int64_t request_timeout;   /* seconds to read a request, in total */
 	int64_t response_timeout;  /* seconds for a client to take an answer */
 	size_t max_response_size;  /* bytes of an upstream answer's body */

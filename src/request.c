@@ -342,6 +342,8 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	limits.max_attributes = cfg->limits.max_attributes;
 	limits.max_attribute_len = cfg->limits.max_attribute_len;
 	limits.max_nodes = cfg->limits.max_nodes;
+	limits.max_namespaces = cfg->limits.max_namespaces;
+	limits.max_total_attributes = cfg->limits.max_total_attributes;
 	if (wsg_soap_parse((const char *)evbuffer_pullup(in, -1), len, &limits,
 			   &r->msg, &r->err) != WSG_OK) {
 		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,

@@ -23,15 +23,29 @@
 #define DEFAULT_MAX_ATTRIBUTES 500
 #define DEFAULT_MAX_ATTRIBUTE_LEN 65536
 #define DEFAULT_MAX_NODES 100000
+#define DEFAULT_MAX_NAMESPACES 100
+#define DEFAULT_MAX_TOTAL_ATTRIBUTES 200000
+
+/* Bytes handed to the push parser at a time (bodies past the look-up limit). */
+#define PUSH_CHUNK (256 * 1024)
+
+/*
+ * A MustUnderstand fault names at most this many blocks: enough to show the
+ * client what failed, bounded whatever the request holds.
+ */
+#define MAX_NOT_UNDERSTOOD 100
 
 /* Per-parse state, reached from the SAX callbacks through ctxt->_private. */
 struct parse_state {
 	struct wsg_soap_limits lim;
 	size_t depth;
 	size_t nodes;
-	int stopped;      /* we halted the parser; `reason` says why */
-	int code;         /* enum wsg_err for the stop */
-	char reason[256]; /* our stop reason, or the first libxml2 error */
+	size_t attributes;  /* attributes and namespace declarations so far */
+	size_t ns_in_scope; /* namespace declarations on open elements */
+	size_t *ns_at;      /* [depth]: declarations on that open element */
+	int stopped;        /* we halted the parser; `reason` says why */
+	int code;           /* enum wsg_err for the stop */
+	char reason[256];   /* our stop reason, or the first libxml2 error */
 	int have_xml_error;
 	int in_header; /* inside a depth-2 element named Header */
 	int spans_ok;  /* every span so far is an offset of the input */
@@ -222,12 +236,35 @@ start_element_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		     st->lim.max_nodes);
 		return;
 	}
+	/* libxml2 2.9.14 looks every prefix up through all declarations in
+	 * scope, so their number multiplies the cost of each element. */
+	st->ns_at[st->depth] = (size_t)nb_namespaces;
+	st->ns_in_scope += (size_t)nb_namespaces;
+	if (st->ns_in_scope > st->lim.max_namespaces) {
+		stop(ctx, WSG_ERR_LIMIT,
+		     "%zu namespace declarations in scope at <%.64s>, exceeds "
+		     "max_namespaces %zu",
+		     st->ns_in_scope, (const char *)localname,
+		     st->lim.max_namespaces);
+		return;
+	}
 	n = (size_t)nb_attributes + (size_t)nb_namespaces;
 	if (n > st->lim.max_attributes) {
 		stop(ctx, WSG_ERR_LIMIT,
 		     "element <%.64s> has %zu attributes and namespace "
 		     "declarations, exceeds max_attributes %zu",
 		     (const char *)localname, n, st->lim.max_attributes);
+		return;
+	}
+	/* libxml2 allocates nodes for each attribute and declaration and
+	 * walks the element's list to append it: bound the sum, not just each
+	 * element's. */
+	st->attributes += (size_t)nb_attributes + (size_t)nb_namespaces;
+	if (st->attributes > st->lim.max_total_attributes) {
+		stop(ctx, WSG_ERR_LIMIT,
+		     "%zu attributes and namespace declarations in the "
+		     "document, exceeds max_total_attributes %zu",
+		     st->attributes, st->lim.max_total_attributes);
 		return;
 	}
 	for (i = 0; i < (size_t)nb_attributes; i++) {
@@ -272,8 +309,10 @@ end_element_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 
 	if (st->depth == 3 && st->in_header)
 		span_close(ctx, st);
-	if (st->depth > 0)
+	if (st->depth > 0) {
+		st->ns_in_scope -= st->ns_at[st->depth];
 		st->depth--;
+	}
 	xmlSAX2EndElementNs(ctx, localname, prefix, uri);
 }
 
@@ -329,6 +368,11 @@ limits_of(const struct wsg_soap_limits *in, struct wsg_soap_limits *out)
 	                                 : DEFAULT_MAX_ATTRIBUTE_LEN;
 	out->max_nodes =
 	        in && in->max_nodes ? in->max_nodes : DEFAULT_MAX_NODES;
+	out->max_namespaces = in && in->max_namespaces ? in->max_namespaces
+	                                               : DEFAULT_MAX_NAMESPACES;
+	out->max_total_attributes = in && in->max_total_attributes
+	                                    ? in->max_total_attributes
+	                                    : DEFAULT_MAX_TOTAL_ATTRIBUTES;
 }
 
 static int
@@ -693,6 +737,81 @@ wsg_soap_global_cleanup(void)
 	xmlCleanupParser();
 }
 
+static void
+setup_ctxt(xmlParserCtxtPtr ctxt, struct parse_state *st)
+{
+	init_sax(ctxt->sax);
+	ctxt->_private = st;
+	/* Never NOENT, DTDLOAD or HUGE: entities stay unexpanded, caps stay on.
+	 */
+	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
+	                                XML_PARSE_NOWARNING);
+}
+
+/*
+ * Parses the whole body from memory; returns the context (caller frees) or
+ * NULL when out of memory.
+ */
+static xmlParserCtxtPtr
+parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
+{
+	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+	xmlParserInputBufferPtr input;
+	xmlParserInputPtr stream;
+
+	if (ctxt == NULL)
+		return NULL;
+	setup_ctxt(ctxt, st);
+	/* What xmlCtxtReadMemory() does, except that UTF-8 input, all of it
+	 * in the buffer already, gets no read callback: libxml2 would
+	 * otherwise try to grow the buffer at almost every token (6 % of a
+	 * proxied request's instructions, bench/README.md). UTF-16 keeps it:
+	 * the conversion runs through it. */
+	input = xmlParserInputBufferCreateMem(buf, (int)len,
+	                                      XML_CHAR_ENCODING_NONE);
+	if (input == NULL ||
+	    (stream = xmlNewIOInputStream(ctxt, input,
+	                                  XML_CHAR_ENCODING_NONE)) == NULL) {
+		xmlFreeParserInputBuffer(input);
+		xmlFreeParserCtxt(ctxt);
+		return NULL;
+	}
+	if (!utf16)
+		input->readcallback = NULL;
+	inputPush(ctxt, stream);
+	xmlParseDocument(ctxt);
+	return ctxt;
+}
+
+/*
+ * The same through the push parser, for bodies past XML_MAX_LOOKUP_LIMIT
+ * (10 MB): libxml2 2.9.14 refuses to stand that far into a pulled input
+ * ("Huge input lookup") unless XML_PARSE_HUGE, which would also lift the
+ * caps on hostile input, while the push parser drops what it has parsed.
+ * Only a single token (tag, comment, CDATA section, text node) of over
+ * XML_MAX_TEXT_LENGTH (10 MB) is still refused.
+ */
+static xmlParserCtxtPtr
+parse_push(const char *buf, size_t len, struct parse_state *st)
+{
+	xmlParserCtxtPtr ctxt =
+	        xmlCreatePushParserCtxt(NULL, NULL, NULL, 0, NULL);
+	size_t off, n;
+
+	if (ctxt == NULL)
+		return NULL;
+	setup_ctxt(ctxt, st);
+	for (off = 0; off < len; off += n) {
+		n = len - off < PUSH_CHUNK ? len - off : PUSH_CHUNK;
+		if (xmlParseChunk(ctxt, buf + off, (int)n, 0) != 0)
+			break;
+	}
+	/* A halted push parser keeps the tree it had: never a document. */
+	if (off < len || xmlParseChunk(ctxt, NULL, 0, 1) != 0)
+		ctxt->wellFormed = 0;
+	return ctxt;
+}
+
 int
 wsg_soap_parse(const char *buf, size_t len,
                const struct wsg_soap_limits *limits, struct wsg_soap_msg *out,
@@ -701,8 +820,6 @@ wsg_soap_parse(const char *buf, size_t len,
 	struct parse_state st;
 	struct wsg_soap_msg m;
 	xmlParserCtxtPtr ctxt = NULL;
-	xmlParserInputBufferPtr input;
-	xmlParserInputPtr stream;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root;
 	struct raw_text raw;
@@ -729,37 +846,17 @@ wsg_soap_parse(const char *buf, size_t len,
 		rc = check_attribute_counts(&raw, st.lim.max_attributes, err);
 	if (rc != WSG_OK)
 		goto out;
-	ctxt = xmlNewParserCtxt();
+	st.ns_at = wsg_mem_calloc(st.lim.max_depth + 1, sizeof(*st.ns_at));
+	/* UTF-16 grows by up to half when libxml2 converts it to UTF-8. */
+	if ((raw.utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT)
+		ctxt = parse_push(buf, len, &st);
+	else
+		ctxt = parse_pull(buf, len, raw.utf16, &st);
 	if (ctxt == NULL) {
 		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
 		                   "cannot create an XML parser");
 		goto out;
 	}
-	init_sax(ctxt->sax);
-	ctxt->_private = &st;
-	/* Never NOENT, DTDLOAD or HUGE: entities stay unexpanded, caps stay on.
-	 */
-	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
-	                                XML_PARSE_NOWARNING);
-	/* What xmlCtxtReadMemory() does, except that UTF-8 input, all of it
-	 * in the buffer already, gets no read callback: libxml2 would
-	 * otherwise try to grow the buffer at almost every token (6 % of a
-	 * proxied request's instructions, bench/README.md). UTF-16 keeps it:
-	 * the conversion runs through it. */
-	input = xmlParserInputBufferCreateMem(buf, (int)len,
-	                                      XML_CHAR_ENCODING_NONE);
-	if (input == NULL ||
-	    (stream = xmlNewIOInputStream(ctxt, input,
-	                                  XML_CHAR_ENCODING_NONE)) == NULL) {
-		xmlFreeParserInputBuffer(input);
-		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
-		                   "cannot create an XML parser input");
-		goto out;
-	}
-	if (!raw.utf16)
-		input->readcallback = NULL;
-	inputPush(ctxt, stream);
-	xmlParseDocument(ctxt);
 	doc = ctxt->myDoc;
 	ctxt->myDoc = NULL;
 	if (doc != NULL && !ctxt->wellFormed) {
@@ -771,9 +868,10 @@ wsg_soap_parse(const char *buf, size_t len,
 		                   st.reason);
 		goto out;
 	}
-	/* libxml2 builds a tree despite namespace errors (undeclared prefix).
-	 */
-	if (doc == NULL || !ctxt->nsWellFormed) {
+	/* libxml2 builds a tree despite namespace errors (undeclared prefix),
+	 * and keeps the part it had when SAX2 refuses a text node of over
+	 * XML_MAX_TEXT_LENGTH (10 MB): any error refuses the document. */
+	if (doc == NULL || !ctxt->nsWellFormed || st.have_xml_error) {
 		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT, "%s",
 		                   st.have_xml_error ? st.reason
 		                                     : "malformed XML");
@@ -828,6 +926,7 @@ wsg_soap_parse(const char *buf, size_t len,
 	rc = WSG_OK;
 out:
 	free(st.spans);
+	free(st.ns_at);
 	if (doc != NULL)
 		xmlFreeDoc(doc);
 	if (ctxt != NULL)
@@ -850,14 +949,21 @@ wsg_soap_msg_free(struct wsg_soap_msg *m)
 void
 wsg_soap_remove_header(struct wsg_soap_msg *m, xmlNodePtr header)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < m->n_spans && m->spans[i].node != header; i++)
-		;
-	if (i < m->n_spans)
+	/* Blocks are removed in document order: searching on from the last
+	 * one found keeps removing all of them linear. */
+	for (k = 0; k < m->n_spans; k++) {
+		i = (m->span_hint + k) % m->n_spans;
+		if (m->spans[i].node == header)
+			break;
+	}
+	if (k < m->n_spans) {
 		m->spans[i].removed = 1;
-	else
+		m->span_hint = i + 1;
+	} else {
 		m->spans_ok = 0;
+	}
 	xmlUnlinkNode(header);
 	xmlFreeNode(header);
 }
@@ -1049,6 +1155,25 @@ xml_escape(const char *s)
 	}
 	out[k] = '\0';
 	return out;
+}
+
+/* A string that grows by doubling, so appending stays linear overall. */
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->cap - t->len <= n) {
+		t->cap = t->cap * 2 > t->len + n + 1 ? t->cap * 2
+		                                     : t->len + n + 1 + 256;
+		t->p = wsg_mem_realloc(t->p, t->cap);
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
 }
 
 /* What one fault envelope says; QNames are written with declared prefixes. */
@@ -1289,19 +1414,22 @@ wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m, char **body,
 	                                        ? WSG_SOAP_12
 	                                        : WSG_SOAP_11;
 	const struct fault_desc *f = &faults[WSG_FAULT_MUST_UNDERSTAND];
-	char *blocks = wsg_mem_strdup(""), *ns, *more;
+	struct text blocks = {NULL, 0, 0};
 	struct fault_text t;
 	xmlNodePtr h;
 	size_t i = 0;
+	char *ns, *one;
 
 	*body = NULL;
 	*len = 0;
 	*content_type = NULL;
 	*http_status = 0;
+	text_add(&blocks, "", 0);
 	for (h = version == WSG_SOAP_12 && m->header != NULL
 	                 ? xmlFirstElementChild(m->header)
 	                 : NULL;
-	     h != NULL; h = xmlNextElementSibling(h)) {
+	     h != NULL && i < MAX_NOT_UNDERSTOOD;
+	     h = xmlNextElementSibling(h)) {
 		if (wsg_soap_header_target(m, h) != WSG_SOAP_TARGET_NEXT ||
 		    wsg_soap_must_understand(m, h) != 1)
 			continue;
@@ -1314,29 +1442,27 @@ wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m, char **body,
 		/* An unqualified block's QName has no prefix and no default
 		 * namespace in scope. */
 		if (ns[0] != '\0')
-			more = wsg_mem_printf("%s<env:NotUnderstood "
-			                      "qname=\"nu%zu:%s\" "
-			                      "xmlns:nu%zu=\"%s\"/>",
-			                      blocks, i, (const char *)h->name,
-			                      i, ns);
+			one = wsg_mem_printf("<env:NotUnderstood "
+			                     "qname=\"nu%zu:%s\" "
+			                     "xmlns:nu%zu=\"%s\"/>",
+			                     i, (const char *)h->name, i, ns);
 		else
-			more = wsg_mem_printf(
-			        "%s<env:NotUnderstood qname=\"%s\" "
-			        "xmlns=\"\"/>",
-			        blocks, (const char *)h->name);
+			one = wsg_mem_printf("<env:NotUnderstood qname=\"%s\" "
+			                     "xmlns=\"\"/>",
+			                     (const char *)h->name);
+		text_add(&blocks, one, strlen(one));
+		free(one);
 		free(ns);
-		free(blocks);
-		blocks = more;
 	}
 	t.decls = "";
-	t.header12 = blocks;
+	t.header12 = blocks.p;
 	t.code11 = "soap:MustUnderstand";
 	t.code12 = f->code12;
 	t.subcode12 = NULL;
 	t.text = f->text;
 	fault_out(version, fault_envelope(version, &t), f->status11,
 	          f->status12, body, len, content_type, http_status);
-	free(blocks);
+	free(blocks.p);
 	return WSG_OK;
 }
 

@@ -29,6 +29,8 @@ struct wsg_soap_limits {
 	size_t max_attributes;   /* attributes (incl. namespace decls) per element, e.g. 500 */
 	size_t max_attribute_len; /* bytes per attribute value, e.g. 65536 */
 	size_t max_nodes;        /* elements in the document, e.g. 100000 */
+	size_t max_namespaces;   /* namespace declarations in scope, e.g. 100 */
+	size_t max_total_attributes; /* ... and namespace decls in the document, e.g. 200000 */
 };
 
 /* Where a child element of Header lay in the parsed bytes: [start, end). */
@@ -50,6 +52,7 @@ struct wsg_soap_msg {
 	struct wsg_soap_span *spans; /* Header's child elements, in order */
 	size_t n_spans;
 	int spans_ok;        /* spans are byte offsets of the (UTF-8) input */
+	size_t span_hint;    /* where wsg_soap_remove_header() looks first */
 };
 
 /* Process-wide libxml2 setup; call once from main before threads start. */
@@ -65,6 +68,9 @@ void wsg_soap_global_cleanup(void);
  * namespace with WSG_FAULT_VERSION_MISMATCH. The encoding comes from the
  * XML declaration / BOM: UTF-8 and UTF-16 work; any other declared encoding,
  * UCS-4, EBCDIC or broken UTF-16 is a Client fault (WS-I BP R1012).
+ * Bodies past libxml2's 10 MB look-up limit are parsed as a stream; a single
+ * text node, comment, CDATA section or tag of over 10 000 000 bytes is still
+ * a Client fault (never XML_PARSE_HUGE).
  * On success fills `out` (caller frees with wsg_soap_msg_free()); on failure
  * `out` is left empty and err->reason says why.
  */
@@ -161,7 +167,8 @@ size_t wsg_soap_remove_next_headers(struct wsg_soap_msg *m);
 /*
  * The MustUnderstand fault for `m`, in its version, HTTP 500. SOAP 1.2 adds
  * one env:NotUnderstood header block (qname attribute with its namespace
- * declared) per block wsg_soap_check_next_headers() refused. Outputs as for
+ * declared) per block wsg_soap_check_next_headers() refused, for the first
+ * 100 of them. Linear in the size of `m`. Outputs as for
  * wsg_soap_build_fault().
  */
 int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,

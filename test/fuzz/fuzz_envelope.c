@@ -16,6 +16,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct wsg_soap_limits limits = {
 		.max_depth = 100, .max_attributes = 500,
 		.max_attribute_len = 65536, .max_nodes = 100000,
+		.max_namespaces = 100, .max_total_attributes = 200000,
 	};
 	struct wsg_wsse_policy policy = {
 		.strict_bsp = (size & 1) != 0, .require_timestamp = 0,

@@ -212,6 +212,8 @@ test_example_lists_every_key(void **state)
 	        "max_attributes",
 	        "max_attribute_len",
 	        "max_nodes",
+	        "max_namespaces",
+	        "max_total_attributes",
 	        "request_timeout",
 	        "response_timeout",
 	        "max_response_size",
@@ -330,6 +332,8 @@ test_defaults(void **state)
 	assert_int_equal(c->limits.max_attributes, 500);
 	assert_int_equal(c->limits.max_attribute_len, 65536);
 	assert_int_equal(c->limits.max_nodes, 100000);
+	assert_int_equal(c->limits.max_namespaces, 100);
+	assert_int_equal(c->limits.max_total_attributes, 200000);
 	assert_int_equal(c->limits.request_timeout, 30);
 	assert_int_equal(c->limits.response_timeout, 60);
 	assert_int_equal(c->limits.max_response_size, 67108864);
@@ -658,6 +662,15 @@ static const struct error_case error_cases[] = {
         {"out of range in route",
          LISTEN ROUTE("timeout = 0;"),
          {":2: routes.[0].timeout: 0 is out of range (1..3600)"},
+         1},
+        {"namespace cap out of range",
+         LISTEN "limits = { max_namespaces = 0; };\n",
+         {":2: limits.max_namespaces: 0 is out of range (1..100000)"},
+         1},
+        {"document attribute cap out of range",
+         LISTEN "limits = { max_total_attributes = 100000001; };\n",
+         {":2: limits.max_total_attributes: 100000001 is out of range "
+          "(1..100000000)"},
          1},
         {"response cap too small",
          LISTEN "limits = { max_response_size = 100; };\n",

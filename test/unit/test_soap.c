@@ -22,6 +22,8 @@
 #include "mem.h"
 #include "soap.h"
 
+#include "../../bench/xml-shapes.h"
+
 #define NS_WSSE                                                                \
 	"http://docs.oasis-open.org/wss/2004/01/"                              \
 	"oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -377,7 +379,7 @@ nested(size_t depth)
 static void
 test_depth_cap(void **state)
 {
-	struct wsg_soap_limits lim = {100, 500, 65536, 100000};
+	struct wsg_soap_limits lim = {100, 500, 65536, 100000, 100, 200000};
 	struct wsg_soap_msg m;
 	struct wsg_error err;
 	char *x;
@@ -566,7 +568,7 @@ test_attribute_length_cap(void **state)
 static void
 test_node_cap(void **state)
 {
-	struct wsg_soap_limits lim = {100, 500, 65536, 50};
+	struct wsg_soap_limits lim = {100, 500, 65536, 50, 100, 200000};
 	struct wsg_soap_msg m;
 	struct wsg_error err;
 	char *x, *p;
@@ -1609,6 +1611,128 @@ test_encodings(void **state)
 	free(x);
 }
 
+/*
+ * CPU one request may cost before authentication on a shared machine:
+ * generous against noise, yet far below the seconds the quadratic shapes
+ * took (38 s for the smallest here). ASan's allocator makes libxml2's tree
+ * about three times dearer (bench/xml-cost prints the -O2 figures).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define CPU_BUDGET 2.0
+#else
+#define CPU_BUDGET 0.5
+#endif
+
+static void
+expect_cheap(const char *name, const struct sbuf *b, enum wsg_fault want)
+{
+	enum wsg_fault fault;
+	size_t nu;
+	double t;
+
+	assert_true(b->len <= SHAPE_MAX_BODY);
+	t = shape_request_cost(b->p, b->len, &fault, &nu);
+	print_message("# %-24s %8zu bytes  %7.1f ms CPU  fault %s\n", name,
+	              b->len, t * 1e3, wsg_soap_fault_name(fault));
+	if (t > CPU_BUDGET)
+		print_error("%s: %.3f s of CPU, budget %.3f s\n", name, t,
+		            CPU_BUDGET);
+	assert_true(t <= CPU_BUDGET);
+	assert_int_equal(fault, want);
+}
+
+/* Item 7: the MustUnderstand fault was rebuilt block by block (74 s for
+ * 99 000 blocks); now linear and at most 100 NotUnderstood entries. */
+static void
+test_sec_must_understand_quadratic(void **state)
+{
+	struct sbuf b = {0};
+	enum wsg_fault fault;
+	size_t nu;
+
+	shape_next_blocks(&b, 20000, 1);
+	expect_cheap("must_understand 20000", &b, WSG_FAULT_MUST_UNDERSTAND);
+	shape_request_cost(b.p, b.len, &fault, &nu);
+	assert_int_equal(nu, 100);
+	shape_next_blocks(&b, 3, 1);
+	shape_request_cost(b.p, b.len, &fault, &nu);
+	assert_int_equal(fault, WSG_FAULT_MUST_UNDERSTAND);
+	assert_int_equal(nu, 3);
+	free(b.p);
+}
+
+/* Item 8: 97 levels of 499 xmlns each made every later lookup scan ~48 000
+ * declarations; now refused once the declarations in scope pass
+ * max_namespaces. */
+static void
+test_sec_namespace_declarations_unbounded(void **state)
+{
+	struct wsg_soap_limits lim = {0, 0, 0, 0, 50, 0};
+	struct sbuf b = {0};
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+	size_t i;
+
+	shape_namespaces(&b, 97, 499, 30000, 0);
+	expect_cheap("namespaces 97x499", &b, WSG_FAULT_CLIENT);
+	expect_reject(b.p, b.len, NULL, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "exceeds max_namespaces 100");
+	/* The cap counts what is in scope, not what the document holds. */
+	b.len = 0;
+	sb_add(&b, ENV11 "<soap:Body>");
+	for (i = 0; i < 3000; i++)
+		sb_add(&b, "<x:e xmlns:x=\"urn:x\"/>");
+	sb_add(&b, "</soap:Body>" ENV_END);
+	expect_cheap("namespaces 3000 siblings", &b,
+	             WSG_FAULT_INVALID_SECURITY);
+	/* A configured cap, exactly reached and passed by one. */
+	shape_namespaces(&b, 7, 7, 1, 0);
+	assert_int_equal(parse(b.p, b.len, &lim, &m, &err), WSG_OK);
+	wsg_soap_msg_free(&m);
+	shape_namespaces(&b, 5, 10, 1, 0);
+	expect_reject(b.p, b.len, &lim, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "51 namespace declarations in scope at <n4>, exceeds "
+	              "max_namespaces 50");
+	free(b.p);
+}
+
+/* Item 9: each removal searched the recorded blocks from the start. */
+static void
+test_sec_header_removal_linear(void **state)
+{
+	struct sbuf b = {0};
+
+	shape_next_blocks(&b, 99000, 0);
+	expect_cheap("remove 99000 next blocks", &b, WSG_FAULT_NONE);
+	free(b.p);
+}
+
+/*
+ * Item 11: the worst shape for every cap at the default limits, each as
+ * large as max_body_size allows, costs at most CPU_BUDGET.
+ */
+static void
+test_sec_worst_case_cpu_budget(void **state)
+{
+	struct wsg_soap_limits lim = {0, 0, 0, 0, 0, 6};
+	struct sbuf b = {0};
+	size_t i;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		shapes[i].build(&b);
+		expect_cheap(shapes[i].name, &b, shapes[i].fault);
+	}
+	/* One past max_total_attributes: the envelope's declaration and the
+	 * attributes of two elements. */
+	b.len = 0;
+	sb_add(&b, ENV11 "<soap:Body><a x='1' y='2' z='3'/><a x='1' y='2' "
+	                 "z='3'/></soap:Body>" ENV_END);
+	expect_reject(b.p, b.len, &lim, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+	              "7 attributes and namespace declarations in the "
+	              "document, exceeds max_total_attributes 6");
+	free(b.p);
+}
+
 int
 main(void)
 {
@@ -1640,6 +1764,10 @@ main(void)
 	        cmocka_unit_test(test_must_understand_fault),
 	        cmocka_unit_test(test_opaque_fault),
 	        cmocka_unit_test(test_threads_and_no_stderr),
+	        cmocka_unit_test(test_sec_must_understand_quadratic),
+	        cmocka_unit_test(test_sec_namespace_declarations_unbounded),
+	        cmocka_unit_test(test_sec_header_removal_linear),
+	        cmocka_unit_test(test_sec_worst_case_cpu_budget),
 	};
 	int rc;
 
