@@ -982,7 +982,7 @@ static const struct key log_keys[] = {
         K_PATH(struct wsg_log_conf, audit_log, NULL),
         K_INT(struct wsg_log_conf, ring_size, 0, WSG_LOGRING_MAX, 1000),
         K_INT(struct wsg_log_conf, buffer, 4096, 16777216, 65536),
-        K_INT(struct wsg_log_conf, flush, 0, 86400, 0),
+        K_INT(struct wsg_log_conf, flush, 0, 86400, 1),
         K_INT(struct wsg_log_conf, backlog, 65536, 1073741824, 4194304),
         K_END,
 };

@@ -25,9 +25,6 @@
 /* A handed-over buffer this much larger than its lines is shrunk, so the
  * backlog counts memory actually held (audit lines go alone). */
 #define SHRINK_SLACK 4096
-/* How long an audit line waits for the writer before its answer goes out;
- * once one wait runs out, none waits until the writer has caught up. */
-#define AUDIT_WAIT_MS 200
 /* At stop, a pipe whose reader took nothing for this long is given up, so
  * a reader that never reads cannot hold the exit forever. */
 #define STOP_STALL_S 5
@@ -38,7 +35,6 @@ enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
 /* Whole lines for one sink, queued for the writer in order. */
 struct chunk {
 	struct chunk *next;
-	uint64_t seq; /* its place in the queue, from 1 */
 	enum sink_id sink;
 	size_t len;
 	size_t cap;
@@ -60,7 +56,8 @@ struct wsg_log_buf {
 	struct wsg_log *log;
 	struct chunk *cur[SINK__COUNT];
 	struct event *timer; /* log.flush > 0: every log.flush seconds */
-	struct event *soon;  /* log.flush = 0: after the loop's current pass */
+	struct event *soon;  /* after the loop's current pass */
+	int soon_due;        /* `soon` is active */
 };
 
 struct wsg_log {
@@ -73,13 +70,8 @@ struct wsg_log {
 	pthread_t writer;
 	pthread_mutex_t mu;     /* guards all below but `dropped` */
 	pthread_cond_t cv;      /* the writer waits for chunks */
-	pthread_cond_t done_cv; /* audit lines wait for the writer */
 	struct chunk *head, **tail;
 	size_t queued; /* bytes of lines in the queue */
-	uint64_t next_seq;
-	uint64_t done_seq; /* the last chunk written or failed */
-	unsigned waiters;
-	int behind; /* an audit wait ran out and the queue has not emptied */
 	int stopping;
 	int writing;                      /* the writer thread runs */
 	uint64_t unreported[KIND__COUNT]; /* drops not yet noted on stderr */
@@ -131,17 +123,14 @@ count_dropped(struct wsg_log *l, const struct chunk *c)
 
 /*
  * Queues `c` for the writer, or drops it (counted) when the writer is more
- * than log.backlog behind; one buffer alone always fits. Takes `c`;
- * returns its place in the queue, 0 when dropped.
+ * than log.backlog behind; one buffer alone always fits. Takes `c`.
  */
-static uint64_t
+static void
 hand_over(struct wsg_log *l, struct chunk *c)
 {
-	uint64_t seq;
-
 	if (c->len == 0) {
 		free(c);
-		return 0;
+		return;
 	}
 	if (c->cap - c->len > SHRINK_SLACK) {
 		c = wsg_mem_realloc(c, sizeof(*c) + c->len);
@@ -153,41 +142,12 @@ hand_over(struct wsg_log *l, struct chunk *c)
 		count_dropped(l, c);
 		pthread_mutex_unlock(&l->mu);
 		free(c);
-		return 0;
+		return;
 	}
-	seq = c->seq = ++l->next_seq;
 	*l->tail = c;
 	l->tail = &c->next;
 	l->queued += c->len;
 	pthread_cond_signal(&l->cv);
-	pthread_mutex_unlock(&l->mu);
-	return seq;
-}
-
-/*
- * Waits until chunk `seq` is written, so an audit line is in the file
- * before the request's answer, as long as the writer keeps up: the wait
- * is bounded, and skipped while the writer is behind (a stalled sink
- * costs a worker one AUDIT_WAIT_MS, not one per audit line).
- */
-static void
-wait_written(struct wsg_log *l, uint64_t seq)
-{
-	struct timespec until;
-
-	if (seq == 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += AUDIT_WAIT_MS * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
-	pthread_mutex_lock(&l->mu);
-	l->waiters++;
-	while (!l->behind && l->done_seq < seq)
-		if (pthread_cond_timedwait(&l->done_cv, &l->mu, &until) ==
-		    ETIMEDOUT)
-			l->behind = 1;
-	l->waiters--;
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -300,11 +260,6 @@ writer_main(void *arg)
 			l->unreported[KIND_AUDIT] = 0;
 			failing = 0;
 		}
-		l->done_seq = c->seq;
-		if (l->head == NULL)
-			l->behind = 0;
-		if (l->waiters > 0)
-			pthread_cond_broadcast(&l->done_cv);
 		pthread_mutex_unlock(&l->mu);
 		if (tell_failure && err == ETIMEDOUT)
 			wsg_log_msg("error",
@@ -347,7 +302,6 @@ int
 wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	     struct wsg_error *err)
 {
-	pthread_condattr_t monotonic;
 	struct wsg_log *l;
 	int rc;
 
@@ -356,11 +310,6 @@ wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
 	l->sinks[SINK_ACCESS].fd = l->sinks[SINK_AUDIT].fd = -1;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
-	/* A bounded wait must not stretch when the wall clock is set. */
-	pthread_condattr_init(&monotonic);
-	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->done_cv, &monotonic);
-	pthread_condattr_destroy(&monotonic);
 	l->tail = &l->head;
 	l->buffer = conf->buffer;
 	l->backlog = conf->backlog;
@@ -411,7 +360,6 @@ wsg_log_close(struct wsg_log *l)
 		free(l->sinks[i].name);
 	}
 	pthread_cond_destroy(&l->cv);
-	pthread_cond_destroy(&l->done_cv);
 	pthread_mutex_destroy(&l->mu);
 	wsg_logring_free(l->ring);
 	free(l);
@@ -422,6 +370,7 @@ flush_buf(struct wsg_log_buf *b)
 {
 	int i;
 
+	b->soon_due = 0;
 	for (i = 0; i < SINK__COUNT; i++) {
 		if (b->cur[i] != NULL)
 			hand_over(b->log, b->cur[i]);
@@ -445,9 +394,8 @@ wsg_log_attach(struct wsg_log *l, struct event_base *base)
 		b->timer = event_new(base, -1, EV_PERSIST, flush_cb, b);
 		if (b->timer != NULL)
 			event_add(b->timer, &l->flush);
-	} else {
-		b->soon = event_new(base, -1, 0, flush_cb, b);
 	}
+	b->soon = event_new(base, -1, 0, flush_cb, b);
 	thread_buf = b;
 	return b;
 }
@@ -494,9 +442,12 @@ chunk_new(enum sink_id sink, size_t cap)
 
 /*
  * Adds one whole line to the calling thread's buffer for its sink, handing
- * the buffer over first when the line does not fit, and after an audit
- * line (which then waits to be written). Threads that are not attached
- * hand each line over alone.
+ * the buffer over first when the line does not fit. An audit line (and,
+ * with log.flush = 0, any line) has the buffer handed over when the loop's
+ * current pass ends: the lines of a busy pass go together, and a quiet
+ * gateway's audit line is in its file at once, without the worker ever
+ * waiting for the writer. Threads that are not attached hand each line
+ * over alone.
  */
 static void
 emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
@@ -504,16 +455,13 @@ emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
 	enum sink_id sink = kind == KIND_AUDIT ? l->audit_sink : SINK_ACCESS;
 	struct wsg_log_buf *b = thread_buf;
 	struct chunk *c;
-	uint64_t seq;
 
 	if (b == NULL || b->log != l) {
 		c = chunk_new(sink, len);
 		memcpy(c->data, line, len);
 		c->len = len;
 		c->lines[kind] = 1;
-		seq = hand_over(l, c);
-		if (kind == KIND_AUDIT)
-			wait_written(l, seq);
+		hand_over(l, c);
 		return;
 	}
 	c = b->cur[sink];
@@ -521,20 +469,16 @@ emit(struct wsg_log *l, enum line_kind kind, const char *line, size_t len)
 		hand_over(l, c);
 		c = NULL;
 	}
-	/* The first line of a pass schedules the hand-over for after the
-	 * callbacks already due: the lines of one busy pass go together, and
-	 * a quiet gateway's line is in its file at once. */
-	if (c == NULL && b->soon != NULL)
-		event_active(b->soon, EV_TIMEOUT, 1);
 	if (c == NULL)
 		c = b->cur[sink] =
 		        chunk_new(sink, len > l->buffer ? len : l->buffer);
 	memcpy(c->data + c->len, line, len);
 	c->len += len;
 	c->lines[kind]++;
-	if (kind == KIND_AUDIT) {
-		b->cur[sink] = NULL;
-		wait_written(l, hand_over(l, c));
+	if (!b->soon_due && b->soon != NULL &&
+	    (kind == KIND_AUDIT || l->flush.tv_sec == 0)) {
+		b->soon_due = 1;
+		event_active(b->soon, EV_TIMEOUT, 1);
 	}
 }
 

@@ -3,8 +3,9 @@
  * and changes), plus operational messages on stderr. No request waits for a
  * disk: a worker thread attached with wsg_log_attach() collects its lines in
  * a buffer of its own (no lock) and hands it to one writer thread when full,
- * every log.flush seconds and when it stops; audit lines, and lines from
- * threads that are not attached, are handed over at once. When the writer
+ * every log.flush seconds, when it stops, and at the end of the loop pass
+ * that logged an audit line (log.flush = 0: any line); lines from threads
+ * that are not attached are handed over at once. When the writer
  * falls log.backlog bytes behind (a slow disk, a stalled pipe), new lines
  * are dropped and counted rather than stalling requests. wsg_log_close()
  * writes everything still queued. Values that come from requests are

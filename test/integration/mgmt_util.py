@@ -88,10 +88,7 @@ class MgmtGateway(wsg.Gateway):
         return reports
 
     def audit_lines(self):
-        if not os.path.exists(self.audit_log):
-            return []
-        with open(self.audit_log, encoding="utf-8", errors="replace") as f:
-            return f.read().splitlines()
+        return wsg.settled_text(self.audit_log).splitlines()
 
     # ---- HTTP
 

@@ -40,13 +40,17 @@ def traffic(gateway):
     """A known set of requests, sent once for this module."""
     def go(path, body, **kw):
         return wsg.post(gateway.url(path), body, **kw)
-    return {
+    sent = {
         "ok": go("/services/Echo", wsg.build("alice")),
         "wrong": go("/services/Echo", wsg.build("alice", "wrong-Pw-log-1")),
         "unknown": go("/services/Echo", wsg.build("mallory-log", "mallory-Pw-9")),
         "norole": go("/services/Echo", wsg.build("bob")),
         "notfound": go("/nowhere", wsg.build("alice")),
     }
+    # The lines reach the files from the log writer thread, a moment after the answers.
+    wsg.settled_text(gateway.access_log)
+    wsg.settled_text(gateway.audit_log)
+    return sent
 
 
 def access(gateway, n_min):

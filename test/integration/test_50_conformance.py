@@ -1348,8 +1348,7 @@ def test_case_56_logs_hold_no_secrets(ref_gateway, strict_gateway, opaque_gatewa
     texts = {}
     for gw in gws:
         for path in (gw.access_log, gw.audit_log, gw.proc.err_path):
-            with open(path, encoding="utf-8", errors="replace") as f:
-                texts[path] = f.read()
+            texts[path] = wsg.settled_text(path)
         assert "event=auth_failure" in texts[gw.audit_log]
     secrets = {s for s in SENT if len(s) >= 8}
     assert len(secrets) >= 20, "the module recorded too few secrets to check"

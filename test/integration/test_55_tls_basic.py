@@ -191,7 +191,7 @@ userstore = { socket = "%(socket)s"; user = "wssgate"; password_file = "%(dir)s/
 security = { nonce_cache_max = 100000; verify_threads = 2;
              lockout = { max_failures = 0; }; client_limit = { max_failures = 0; }; };
 limits = { max_body_size = 65536; request_timeout = 30; };
-log = { access_log = "%(access)s"; audit_log = "%(audit)s"; };
+log = { access_log = "%(access)s"; audit_log = "%(audit)s"; flush = 0; };
 upstream_tls = { %(upstream_tls)s };
 routes = (
 %(routes)s
@@ -216,8 +216,7 @@ routes = (
         return "https://%s:%d%s" % (host, self.tls_port, path)
 
     def audit_lines(self, marker_rid=None):
-        with open(self.audit_log, encoding="utf-8", errors="replace") as f:
-            return f.read().splitlines()
+        return wsg.settled_text(self.audit_log).splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -722,8 +721,7 @@ def test_tls_start_errors_name_the_file(tgw, pki, case):
 def test_logs_hold_no_credentials(tgw):
     text = ""
     for path in (tgw.access_log, tgw.audit_log):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text += f.read()
+        text += wsg.settled_text(path)
     assert "event=auth_failure" in text
     leaked = [s for s in wsg.SENT_SECRETS if len(s) >= 6 and s in text]
     assert leaked == []

@@ -233,12 +233,9 @@ def reset_peak_rss(pid):
 
 
 def new_lines(path, offset):
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
+    """The lines past `offset` (a size from log_size) once the log has settled."""
+    return wsg.settled_text(path).encode("utf-8", errors="replace")[offset:].decode(
+        "utf-8", errors="replace").splitlines()
 
 
 def log_size(path):

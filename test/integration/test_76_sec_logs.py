@@ -40,7 +40,7 @@ class LogGateway(wsg.Gateway):
                 ('management = { enabled = false; jwt_secret_file = "jwt.key"; };',
                  'management = { enabled = true; address = "127.0.0.1:%d"; '
                  'jwt_secret_file = "jwt.key"; };' % self.mgmt_port),
-                ('log = { access_log = "access.log"; audit_log = "audit.log"; };',
+                ('log = { access_log = "access.log"; audit_log = "audit.log"; flush = 0; };',
                  "log = { %s };" % self.log)):
             assert old in text, "wsg.gateway_config changed: %r not found" % old
             text = text.replace(old, new)

@@ -142,7 +142,7 @@ def test_unusable_store_fails_closed(pair):
     while not served(send(pair.a, token())):
         assert time.monotonic() < deadline, "service did not resume with the table back"
         time.sleep(0.3)
-    audit = open(pair.a.audit_log, encoding="utf-8").read()
+    audit = wsg.settled_text(pair.a.audit_log)
     assert "shared replay store unavailable" in audit
 
 

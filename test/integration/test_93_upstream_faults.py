@@ -96,8 +96,7 @@ def test_fault_answers(gw, name, path, target, status, soap12):
 
 
 def test_faults_are_logged(gw):
-    with open(gw.audit_log, encoding="utf-8") as f:
-        text = f.read()
+    text = wsg.settled_text(gw.audit_log)
     for why in ("upstream refused or reset the connection", "upstream timed out",
                 "upstream response too large", "upstream sent an invalid response"):
         assert "event=upstream_error reason=\"%s\"" % why in text, why

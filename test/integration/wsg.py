@@ -369,6 +369,24 @@ def header_values(record, name):
     return [v for k, v in record["headers"] if k.lower() == name.lower()]
 
 
+def settled_text(path, quiet=0.15, timeout=3.0):
+    """The text of a log file once it has stopped growing for `quiet` seconds: the gateway
+    hands lines to its log writer thread without waiting for it (src/log.c), so a line may
+    reach the file a moment after the answer that it records."""
+    deadline = time.monotonic() + timeout * TIME_SCALE
+    last = None
+    while True:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        if text == last or time.monotonic() > deadline:
+            return text
+        last = text
+        time.sleep(quiet)
+
+
 def header_text(value):
     """The text of an X-WSS-User / X-WSS-Roles value: percent-encoded UTF-8 (README,
     "Identity headers"), so only visible ASCII may arrive."""
@@ -453,7 +471,8 @@ userstore = { host = "localhost"; port = %(dbport)d; socket = "%(socket)s";
               %(userstore)s };
 security = { %(security)s };
 limits = { %(limits)s };
-log = { access_log = "%(access)s"; audit_log = "%(audit)s"; };
+# flush = 0: lines are handed to the log writer after each loop pass, as tests read them.
+log = { access_log = "%(access)s"; audit_log = "%(audit)s"; flush = 0; };
 routes = (
 %(routes)s
 );
