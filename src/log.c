@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@
 /* At stop, a pipe whose reader took nothing for this long is given up, so
  * a reader that never reads cannot hold the exit forever. */
 #define STOP_STALL_S 5
+/* Chunks of one sink written by one writev(2) (IOV_MAX is 1024). */
+#define WRITE_RUN_MAX 64
+/* How long the writer, woken from idle, waits for more hand-overs. */
+#define WRITER_NAP_US 2000
 
 enum line_kind { KIND_ACCESS, KIND_AUDIT, KIND__COUNT };
 enum sink_id { SINK_ACCESS, SINK_AUDIT, SINK__COUNT };
@@ -68,8 +73,8 @@ struct wsg_log {
 	size_t backlog;
 	struct timeval flush;
 	pthread_t writer;
-	pthread_mutex_t mu;     /* guards all below but `dropped` */
-	pthread_cond_t cv;      /* the writer waits for chunks */
+	pthread_mutex_t mu; /* guards all below but `dropped` */
+	pthread_cond_t cv;  /* the writer waits for chunks */
 	struct chunk *head, **tail;
 	size_t queued; /* bytes of lines in the queue */
 	int stopping;
@@ -187,22 +192,16 @@ write_pipe(struct wsg_log *l, struct sink *s, const char *p, size_t n)
 }
 
 /*
- * Writes a chunk. To a pipe, each write(2) carries whole lines and at most
+ * Writes a chunk to a pipe: each write(2) carries whole lines and at most
  * PIPE_BUF bytes, so it is atomic and never tears a line that another
  * writer (stderr messages) sends at the same time.
  */
 static int
-write_chunk(struct wsg_log *l, struct sink *s, const struct chunk *c)
+write_pipe_chunk(struct wsg_log *l, struct sink *s, const struct chunk *c)
 {
 	const char *p = c->data, *end = c->data + c->len;
 	size_t n;
 
-	if (s->dead) {
-		errno = ETIMEDOUT;
-		return WSG_ERR_IO;
-	}
-	if (!s->pipe)
-		return wsg_io_write_all(s->fd, p, c->len);
 	while (p < end) {
 		n = (size_t)(end - p);
 		if (n > PIPE_BUF) {
@@ -221,63 +220,143 @@ write_chunk(struct wsg_log *l, struct sink *s, const struct chunk *c)
 }
 
 /*
+ * Writes chunks `c`, `c->next`, … (`n` of them, one sink) to a file in one
+ * writev(2): the hand-overs of many loop passes cost one system call.
+ */
+static int
+write_file_run(const struct sink *s, const struct chunk *c, int n)
+{
+	struct iovec iov[WRITE_RUN_MAX];
+	struct iovec *v = iov;
+	ssize_t w;
+	int i;
+
+	for (i = 0; i < n; i++, c = c->next) {
+		iov[i].iov_base = (void *)c->data;
+		iov[i].iov_len = c->len;
+	}
+	while (n > 0) {
+		w = writev(s->fd, v, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return WSG_ERR_IO;
+		while (n > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
+	}
+	return WSG_OK;
+}
+
+/* Writes a run of `n` chunks of one sink; pipes chunk by chunk. */
+static int
+write_run(struct wsg_log *l, struct sink *s, const struct chunk *c, int n)
+{
+	int i;
+
+	if (s->dead) {
+		errno = ETIMEDOUT;
+		return WSG_ERR_IO;
+	}
+	if (!s->pipe)
+		return write_file_run(s, c, n);
+	for (i = 0; i < n; i++, c = c->next)
+		if (write_pipe_chunk(l, s, c) != WSG_OK)
+			return WSG_ERR_IO;
+	return WSG_OK;
+}
+
+/*
  * The one thread that writes: it may block on a slow sink, nobody waits
- * (audit lines only for a bounded time). Its own messages go to stderr
- * without the lock held.
+ * for it. Woken from idle, it naps WRITER_NAP_US first, so a steady
+ * trickle of hand-overs (a loop pass each) costs it one wake-up and one
+ * write per nap, not one per pass. Its own messages go to stderr without
+ * the lock held.
  */
 static void *
 writer_main(void *arg)
 {
+	const struct timespec nap = {0, WRITER_NAP_US * 1000L};
 	struct wsg_log *l = arg;
 	uint64_t note[KIND__COUNT];
-	struct chunk *c;
-	int rc, failing = 0, tell_failure, err;
+	struct chunk *list, *c, *next;
+	enum sink_id sink;
+	int rc, failing = 0, tell_failure, err, idle, n, i;
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		while (l->head == NULL && !l->stopping)
+		idle = 0;
+		while (l->head == NULL && !l->stopping) {
+			idle = 1;
 			pthread_cond_wait(&l->cv, &l->mu);
-		c = l->head;
-		if (c == NULL)
-			break;
-		l->head = c->next;
-		if (l->head == NULL)
-			l->tail = &l->head;
-		l->queued -= c->len;
-		pthread_mutex_unlock(&l->mu);
-		rc = write_chunk(l, &l->sinks[c->sink], c);
-		err = errno;
-		pthread_mutex_lock(&l->mu);
-		tell_failure = rc != WSG_OK && !failing;
-		note[KIND_ACCESS] = note[KIND_AUDIT] = 0;
-		if (rc != WSG_OK) {
-			count_dropped(l, c);
-			failing = 1;
-		} else {
-			note[KIND_ACCESS] = l->unreported[KIND_ACCESS];
-			note[KIND_AUDIT] = l->unreported[KIND_AUDIT];
-			l->unreported[KIND_ACCESS] = 0;
-			l->unreported[KIND_AUDIT] = 0;
-			failing = 0;
 		}
+		if (l->head == NULL)
+			break;
+		if (idle && !l->stopping) {
+			pthread_mutex_unlock(&l->mu);
+			nanosleep(&nap, NULL);
+			pthread_mutex_lock(&l->mu);
+		}
+		list = l->head;
+		l->head = NULL;
+		l->tail = &l->head;
+		for (c = list; c != NULL; c = c->next)
+			l->queued -= c->len;
 		pthread_mutex_unlock(&l->mu);
-		if (tell_failure && err == ETIMEDOUT)
-			wsg_log_msg("error",
-			            "log: %s took nothing for %d s while "
-			            "stopping; its last lines are dropped",
-			            l->sinks[c->sink].name, STOP_STALL_S);
-		else if (tell_failure)
-			wsg_log_msg("error",
-			            "log: cannot write %s: %s; dropping lines "
-			            "until it can",
-			            l->sinks[c->sink].name, strerror(err));
-		if (note[KIND_ACCESS] > 0 || note[KIND_AUDIT] > 0)
-			wsg_log_msg("warning",
-			            "log: %llu access and %llu audit lines "
-			            "dropped: the log could not take them",
-			            (unsigned long long)note[KIND_ACCESS],
-			            (unsigned long long)note[KIND_AUDIT]);
-		free(c);
+		while (list != NULL) {
+			sink = list->sink;
+			for (n = 1, c = list->next;
+			     c != NULL && c->sink == sink && n < WRITE_RUN_MAX;
+			     c = c->next)
+				n++;
+			rc = write_run(l, &l->sinks[sink], list, n);
+			err = errno;
+			pthread_mutex_lock(&l->mu);
+			tell_failure = rc != WSG_OK && !failing;
+			note[KIND_ACCESS] = note[KIND_AUDIT] = 0;
+			if (rc != WSG_OK) {
+				for (i = 0, c = list; i < n; i++, c = c->next)
+					count_dropped(l, c);
+				failing = 1;
+			} else {
+				note[KIND_ACCESS] = l->unreported[KIND_ACCESS];
+				note[KIND_AUDIT] = l->unreported[KIND_AUDIT];
+				l->unreported[KIND_ACCESS] = 0;
+				l->unreported[KIND_AUDIT] = 0;
+				failing = 0;
+			}
+			pthread_mutex_unlock(&l->mu);
+			if (tell_failure && err == ETIMEDOUT)
+				wsg_log_msg(
+				        "error",
+				        "log: %s took nothing for %d s while "
+				        "stopping; its last lines are dropped",
+				        l->sinks[sink].name, STOP_STALL_S);
+			else if (tell_failure)
+				wsg_log_msg(
+				        "error",
+				        "log: cannot write %s: %s; dropping "
+				        "lines until it can",
+				        l->sinks[sink].name, strerror(err));
+			if (note[KIND_ACCESS] > 0 || note[KIND_AUDIT] > 0)
+				wsg_log_msg(
+				        "warning",
+				        "log: %llu access and %llu audit lines "
+				        "dropped: the log could not take them",
+				        (unsigned long long)note[KIND_ACCESS],
+				        (unsigned long long)note[KIND_AUDIT]);
+			for (i = 0; i < n; i++) {
+				next = list->next;
+				free(list);
+				list = next;
+			}
+		}
 		pthread_mutex_lock(&l->mu);
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -300,7 +379,7 @@ start_writer(struct wsg_log *l)
 
 int
 wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
-	     struct wsg_error *err)
+             struct wsg_error *err)
 {
 	struct wsg_log *l;
 	int rc;
@@ -552,7 +631,7 @@ escape_value(char *dst, size_t len, const char *src, int keep_spaces)
 	for (; *src != '\0' && o + 5 < len; src++) {
 		unsigned char c = (unsigned char)*src;
 		int plain = c > 0x20 && c < 0x7f && c != '"' && c != '\\' &&
-			    c != '=';
+		            c != '=';
 
 		if (plain || (keep_spaces && (c == ' ' || c == '='))) {
 			dst[o++] = (char)c;
@@ -662,8 +741,8 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 
 void
 wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
-	      const char *route, const char *user, const char *event,
-	      const char *reason)
+              const char *route, const char *user, const char *event,
+              const char *reason)
 {
 	char now[40], c[FIELD_MAX_LEN], r[FIELD_MAX_LEN], u[FIELD_MAX_LEN];
 	char why[1024], line[LINE_MAX_LEN];
@@ -677,9 +756,9 @@ wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
 	/* Reasons are ours, but may quote request text. */
 	escape_value(why, sizeof(why), reason, 1);
 	n = snprintf(line, sizeof(line),
-		     "%s audit rid=%016llx client=%s route=%s user=%s event=%s "
-		     "reason=\"%s\"\n",
-		     now, (unsigned long long)rid, c, r, u, event, why);
+	             "%s audit rid=%016llx client=%s route=%s user=%s event=%s "
+	             "reason=\"%s\"\n",
+	             now, (unsigned long long)rid, c, r, u, event, why);
 	if (n <= 0)
 		return;
 	n = (size_t)n < sizeof(line) ? n : (int)sizeof(line) - 1;
