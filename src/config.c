@@ -1520,5 +1520,6 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	DIFF_INT(&d, &running->log, &next->log, buffer, "log.buffer");
 	DIFF_INT(&d, &running->log, &next->log, flush, "log.flush");
 	DIFF_INT(&d, &running->log, &next->log, backlog, "log.backlog");
+	DIFF_INT(&d, &running->log, &next->log, ring_size, "log.ring_size");
 	return d.n;
 }

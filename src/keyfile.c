@@ -125,6 +125,42 @@ out:
 }
 
 /*
+ * A secret file must be a regular file only its owner may use, and that
+ * owner must be us or root: anyone else could have swapped the key.
+ */
+static int
+check_private(const char *path, const struct stat *st, struct wsg_error *err)
+{
+	if (!S_ISREG(st->st_mode))
+		return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_SERVER,
+		                     "%s is not a regular file", path);
+	if (st->st_mode & 077)
+		return wsg_error_set(err, WSG_ERR_PERM, WSG_FAULT_SERVER,
+		                     "%s may be used by group or others (mode "
+		                     "%04o); run chmod 600 on it",
+		                     path, (unsigned)(st->st_mode & 07777));
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return wsg_error_set(err, WSG_ERR_PERM, WSG_FAULT_SERVER,
+		                     "%s is owned by uid %u, neither the "
+		                     "gateway's user (uid %u) nor root",
+		                     path, (unsigned)st->st_uid,
+		                     (unsigned)geteuid());
+	return WSG_OK;
+}
+
+int
+wsg_keyfile_check(const char *path, struct wsg_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_SERVER,
+		                     "cannot open %s: %s", path,
+		                     strerror(errno));
+	return check_private(path, &st, err);
+}
+
+/*
  * Reads at most `max` bytes of `path` into a new buffer after checking that
  * only the owner may use it. `*buf` is wiped and freed by the caller.
  */
@@ -149,18 +185,8 @@ read_private(const char *path, size_t max, char **buf, size_t *len,
 		                   "cannot stat %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_SERVER,
-		                   "%s is not a regular file", path);
+	if ((rc = check_private(path, &st, err)) != WSG_OK)
 		goto out;
-	}
-	if (st.st_mode & 077) {
-		rc = wsg_error_set(err, WSG_ERR_PERM, WSG_FAULT_SERVER,
-		                   "%s may be used by group or others (mode "
-		                   "%04o); run chmod 600 on it",
-		                   path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
 	/* One byte more than allowed, so an oversized file is detected. */
 	b = wsg_mem_alloc(max + 1);
 	for (;;) {

@@ -18,8 +18,17 @@ int wsg_keyfile_create(const char *path, size_t nbytes, int *created,
 		       struct wsg_error *err);
 
 /*
+ * Checks that `path` is a regular file that neither group nor others may
+ * use, owned by the effective user or root: WSG_OK, else WSG_ERR_PERM (or
+ * WSG_ERR_IO if it is missing) with err->reason naming the file and the fix.
+ * Every key and secret file passes this before it is read.
+ */
+int wsg_keyfile_check(const char *path, struct wsg_error *err);
+
+/*
  * Loads exactly `nbytes` bytes from the hex file `path`. Fails with
- * WSG_ERR_PERM if group or others may read or write it, WSG_ERR_IO if it is
+ * WSG_ERR_PERM if group or others may read or write it or it belongs to
+ * another user than ours or root, WSG_ERR_IO if it is
  * missing, WSG_ERR_PARSE if it is not `nbytes` bytes of hex.
  */
 int wsg_keyfile_load(const char *path, unsigned char *key, size_t nbytes,

@@ -29,6 +29,7 @@
 #include "server.h"
 #include "soap.h"
 #include "stats.h"
+#include "tls.h"
 #include "metrics.h"
 
 #define CREDCACHE_MAX 100000
@@ -68,6 +69,7 @@ static struct wsg_runtime runtime;
 struct daemon {
 	struct event_base *base;
 	struct wsg_server *server;
+	struct wsg_mgmt *mgmt;      /* NULL without management */
 	struct wsg_config *current; /* the config last loaded (a reference) */
 };
 
@@ -81,15 +83,18 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * SIGHUP: the file is read again; when it is valid, new requests use it
- * (routes, limits, security checks) while those in flight and every open
- * connection carry on. An invalid file changes nothing.
+ * SIGHUP: the file and the listeners' certificates and keys are read
+ * again; when all are valid, new requests and connections of both the data
+ * plane and the management API use them (routes, limits, security checks,
+ * certificates) while those in flight and every open connection carry on.
+ * An invalid file or TLS pair changes nothing.
  */
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct wsg_config *next = NULL;
+	struct wsg_snapshot *snap = NULL;
 	struct wsg_error err;
 	char *errors = NULL, *line, *save = NULL, keys[1024];
 	size_t n;
@@ -106,13 +111,16 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	wsg_error_clear(&err);
-	if (wsg_server_reload(d->server, next, &err) != WSG_OK) {
+	if (wsg_snapshot_new(&runtime, next, &snap, &err) != WSG_OK) {
 		wsg_log_msg("error", "reload refused: %s", err.reason);
 		wsg_log_msg("error", "reload refused: the running "
 			    "configuration stays");
 		wsg_config_unref(next);
 		return;
 	}
+	wsg_server_reload(d->server, snap);
+	wsg_mgmt_reload(d->mgmt, snap);
+	wsg_snapshot_unref(snap);
 	n = wsg_config_restart_keys(runtime.cfg, next, keys, sizeof(keys));
 	if (n > 0)
 		wsg_log_msg("warning", "reload: changed but only applied at "
@@ -222,7 +230,7 @@ run_daemon(struct wsg_config *cfg)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct daemon d = { .base = NULL };
-	struct wsg_mgmt *mgmt = NULL;
+	struct wsg_snapshot *snap = NULL;
 	struct wsg_error err;
 	size_t i;
 	int rc;
@@ -240,15 +248,21 @@ run_daemon(struct wsg_config *cfg)
 	sighup = evsignal_new(d.base, SIGHUP, reload_cb, &d);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
-	/* Management first: a bad address fails before any worker starts. */
+	/* Certificates and keys first: a bad one fails before any bind. */
+	rc = wsg_snapshot_new(&runtime, cfg, &snap, &err);
+	if (rc != WSG_OK) {
+		fprintf(stderr, "wssgate: %s\n", err.reason);
+		goto out;
+	}
+	/* Management next: a bad address fails before any worker starts. */
 	if (cfg->management.enabled) {
-		rc = wsg_mgmt_start(&runtime, &mgmt, &err);
+		rc = wsg_mgmt_start(&runtime, snap, &d.mgmt, &err);
 		if (rc != WSG_OK) {
 			fprintf(stderr, "wssgate: %s\n", err.reason);
 			goto out;
 		}
 	}
-	rc = wsg_server_start(&runtime, &d.server, &err);
+	rc = wsg_server_start(&runtime, snap, &d.server, &err);
 	if (rc != WSG_OK) {
 		fprintf(stderr, "wssgate: %s\n", err.reason);
 		goto out;
@@ -258,16 +272,17 @@ run_daemon(struct wsg_config *cfg)
 	for (i = 0; i < cfg->n_listen; i++)
 		wsg_log_msg("info", "listening on %s (%u workers)",
 			    cfg->listen[i].address, cfg->workers);
-	if (mgmt != NULL)
+	if (d.mgmt != NULL)
 		wsg_log_msg("info", "management API on %s",
 			    cfg->management.address);
 	event_base_dispatch(d.base);
-	wsg_mgmt_stop(mgmt);
-	mgmt = NULL;
+	wsg_mgmt_stop(d.mgmt);
+	d.mgmt = NULL;
 	wsg_server_stop(d.server, (int)d.current->limits.drain_timeout);
 	wsg_log_msg("info", "stopped");
 out:
-	wsg_mgmt_stop(mgmt);
+	wsg_mgmt_stop(d.mgmt);
+	wsg_snapshot_unref(snap);
 	wsg_config_unref(d.current);
 	if (sigterm != NULL)
 		event_free(sigterm);
@@ -279,6 +294,36 @@ out:
 		event_base_free(d.base);
 	runtime_free(&runtime);
 	return rc == WSG_OK ? 0 : 1;
+}
+
+/* --check-config: TLS private keys are checked as at start, not only named. */
+static int
+check_tls_keys(const struct wsg_config *cfg)
+{
+	struct wsg_error err;
+	int bad = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->n_listen; i++) {
+		wsg_error_clear(&err);
+		if (cfg->listen[i].has_tls &&
+		    wsg_tls_check_key(&cfg->listen[i].tls, &err) != WSG_OK) {
+			fprintf(stderr, "%s: listen %s: %s\n", cfg->path,
+				cfg->listen[i].address, err.reason);
+			bad = 1;
+		}
+	}
+	wsg_error_clear(&err);
+	if (cfg->management.enabled && cfg->management.has_tls &&
+	    wsg_tls_check_key(&cfg->management.tls, &err) != WSG_OK) {
+		fprintf(stderr, "%s: management.tls: %s\n", cfg->path,
+			err.reason);
+		bad = 1;
+	}
+	if (bad)
+		fprintf(stderr, "wssgate: configuration %s is invalid\n",
+			cfg->path);
+	return bad;
 }
 
 int
@@ -328,9 +373,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("wssgate: configuration %s is valid\n", cfg->path);
+		status = check_tls_keys(cfg);
+		if (status == 0)
+			printf("wssgate: configuration %s is valid\n",
+			       cfg->path);
 		wsg_config_unref(cfg);
-		return 0;
+		return status;
 	}
 	evthread_use_pthreads();
 	/* Management bodies carry passwords: jansson's blocks are wiped. */

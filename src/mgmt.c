@@ -416,6 +416,8 @@ request_cb(struct evhttp_request *req, void *arg)
 
 	memset(&r, 0, sizeof(r));
 	r.m = m;
+	r.snap = wsg_snapshot_ref(m->snap);
+	r.cfg = r.snap->cfg;
 	r.req = req;
 	r.method = evhttp_request_get_command(req);
 	r.rid = RID_PREFIX | ++m->next_rid;
@@ -452,6 +454,51 @@ request_cb(struct evhttp_request *req, void *arg)
 
 /* -------- lifetime -------- */
 
+static void
+apply_limits(struct evhttp *http, const struct wsg_limits_conf *lim)
+{
+	evhttp_set_timeout(http, (int)lim->request_timeout);
+	evhttp_set_max_headers_size(http, (ev_ssize_t)lim->max_header_size);
+}
+
+/* A TLS connection gets the certificate of the snapshot it is accepted in. */
+static struct bufferevent *
+mgmt_bevcb(struct event_base *base, void *arg)
+{
+	struct wsg_mgmt *m = arg;
+
+	return wsg_tls_bevcb(base, m->snap->mgmt_tls);
+}
+
+/* Runs on the management thread after wsg_mgmt_reload(). */
+static void
+reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsg_mgmt *m = arg;
+	struct wsg_snapshot *snap, *old;
+
+	snap = __atomic_exchange_n(&m->pending, NULL, __ATOMIC_ACQ_REL);
+	if (snap == NULL)
+		return;
+	old = m->snap;
+	m->snap = snap;
+	apply_limits(m->http, &snap->cfg->limits);
+	wsg_snapshot_unref(old);
+}
+
+void
+wsg_mgmt_reload(struct wsg_mgmt *m, struct wsg_snapshot *snap)
+{
+	struct wsg_snapshot *old;
+
+	if (m == NULL)
+		return;
+	old = __atomic_exchange_n(&m->pending, wsg_snapshot_ref(snap),
+	                          __ATOMIC_ACQ_REL);
+	wsg_snapshot_unref(old);
+	event_active(m->reload, EV_READ, 0);
+}
+
 static void *
 mgmt_main(void *arg)
 {
@@ -484,10 +531,12 @@ mgmt_free(struct wsg_mgmt *m)
 		evhttp_free(m->http);
 	if (m->wake != NULL)
 		event_free(m->wake);
+	if (m->reload != NULL)
+		event_free(m->reload);
 	if (m->base != NULL)
 		event_base_free(m->base);
-	if (m->tls != NULL)
-		SSL_CTX_free(m->tls);
+	wsg_snapshot_unref(m->snap);
+	wsg_snapshot_unref(m->pending);
 	wsg_db_close(m->db);
 	wsg_static_free(m->site);
 	OPENSSL_cleanse(m->jwt_key, sizeof(m->jwt_key));
@@ -508,8 +557,8 @@ load_dashboard(struct wsg_mgmt *m)
 }
 
 int
-wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
-               struct wsg_error *err)
+wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
+               struct wsg_mgmt **out, struct wsg_error *err)
 {
 	const struct wsg_config *cfg = rt->cfg;
 	const struct wsg_management_conf *mc = &cfg->management;
@@ -520,11 +569,7 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 	m = wsg_mem_calloc(1, sizeof(*m));
 	m->rt = rt;
 	m->cfg = cfg;
-	if (mc->has_tls) {
-		rc = wsg_tls_server_ctx_new(&mc->tls, &m->tls, err);
-		if (rc != WSG_OK)
-			goto out;
-	}
+	m->snap = wsg_snapshot_ref(snap);
 	rc = wsg_keyfile_load(mc->jwt_secret_file, m->jwt_key,
 	                      sizeof(m->jwt_key), err);
 	if (rc != WSG_OK)
@@ -537,9 +582,7 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 		goto out;
 	}
 	m->http = evhttp_new(m->base);
-	evhttp_set_timeout(m->http, (int)cfg->limits.request_timeout);
-	evhttp_set_max_headers_size(m->http,
-	                            (ev_ssize_t)cfg->limits.max_header_size);
+	apply_limits(m->http, &snap->cfg->limits);
 	evhttp_set_max_body_size(m->http, HTTP_MAX_BODY);
 	/* Read (and drop) an oversized body, so the client sees the 413. */
 	evhttp_set_flags(m->http, EVHTTP_SERVER_LINGERING_CLOSE);
@@ -552,8 +595,8 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 	/* Empty 401/403 answers carry no Content-Type, as MI's. */
 	evhttp_set_default_content_type(m->http, NULL);
 	evhttp_set_gencb(m->http, request_cb, m);
-	if (m->tls != NULL)
-		evhttp_set_bevcb(m->http, wsg_tls_bevcb, m->tls);
+	if (snap->mgmt_tls != NULL)
+		evhttp_set_bevcb(m->http, mgmt_bevcb, m);
 	m->bound = evhttp_bind_socket_with_handle(m->http, mc->host, mc->port);
 	if (m->bound == NULL) {
 		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
@@ -562,6 +605,7 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 		goto out;
 	}
 	m->wake = event_new(m->base, -1, 0, wake_cb, m);
+	m->reload = event_new(m->base, -1, 0, reload_cb, m);
 	if (pthread_create(&m->thread, NULL, mgmt_main, m) != 0) {
 		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
 		                   "cannot start the management thread");

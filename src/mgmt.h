@@ -17,12 +17,20 @@ struct wsg_mgmt;
 
 /*
  * Loads management.jwt_secret_file, binds management.address and starts
- * the thread. `rt` must outlive the listener. Fails with the reason in
- * `err` (nothing started) when the key cannot be loaded, the address cannot
- * be bound or management.tls is set (not supported by this build yet).
+ * the thread with `snap` (a reference is taken; its mgmt_tls makes the
+ * listener speak TLS). `rt` must outlive the listener. Fails with the
+ * reason in `err` (nothing started) when the key cannot be loaded or the
+ * address cannot be bound.
  */
-int wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
-		   struct wsg_error *err);
+int wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
+		   struct wsg_mgmt **out, struct wsg_error *err);
+
+/*
+ * Hands `snap` (a new reference is taken) to the management thread, as
+ * wsg_server_reload() does to the workers: requests that start after it
+ * use its security settings, limits and TLS certificate. NULL `m` is fine.
+ */
+void wsg_mgmt_reload(struct wsg_mgmt *m, struct wsg_snapshot *snap);
 
 /*
  * Stops accepting, gives answers already sent a moment to flush, joins the

@@ -575,6 +575,8 @@ wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
 	free(r->user);
 	wsg_userstore_record_free(r->rec);
 	wsg_token_clear(&r->tok);
+	wsg_snapshot_unref(r->snap);
+	r->snap = NULL;
 	if (m->db_broken) {
 		wsg_db_close(m->db);
 		m->db = NULL;

@@ -54,7 +54,11 @@ struct wsg_mgmt {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
-	SSL_CTX *tls;            /* NULL: plain HTTP */
+	/* `cfg` is the config at start (management.* needs a restart);
+	 * requests read security.* and limits from their snapshot. */
+	struct wsg_snapshot *snap;    /* current; new requests take a ref */
+	struct wsg_snapshot *pending; /* handed over by a reload (atomic) */
+	struct event *reload;         /* activated by wsg_mgmt_reload() */
 	struct event *wake;      /* activated by wsg_mgmt_stop() */
 	pthread_t thread;
 	int running;
@@ -80,6 +84,8 @@ struct wsg_mgmt_fail {
 /* One request, alive for the duration of its (synchronous) handler. */
 struct wsg_mgmt_req {
 	struct wsg_mgmt *m;
+	struct wsg_snapshot *snap;    /* a reference, for the whole request */
+	const struct wsg_config *cfg; /* snap->cfg: security.* and limits */
 	struct evhttp_request *req;
 	enum evhttp_cmd_type method;
 	uint64_t rid;

@@ -54,7 +54,7 @@ client_refused(struct wsg_mgmt_req *r)
 	char secs[24];
 
 	left = wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_CLIENT,
-	                         &r->m->cfg->security.client_limit, r->client,
+	                         &r->cfg->security.client_limit, r->client,
 	                         strlen(r->client), wsg_lockout_now_ms());
 	if (left == 0)
 		return 0;
@@ -79,7 +79,7 @@ static void
 login_failed(struct wsg_mgmt_req *r, const char *user, int guess, int locked,
              const char *reason)
 {
-	const struct wsg_security_conf *sec = &r->m->cfg->security;
+	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_lockout *l = r->m->rt->lockout;
 	int64_t now = wsg_lockout_now_ms();
 
@@ -357,7 +357,7 @@ static void
 verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
              const char *pw, size_t pw_len)
 {
-	const struct wsg_security_conf *sec = &r->m->cfg->security;
+	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_runtime *rt = r->m->rt;
 	struct wsg_password_client who = {
 	        .addr = r->client,

@@ -36,7 +36,6 @@ struct wsg_server {
 	struct wsg_runtime *rt;
 	struct wsg_worker *workers;
 	unsigned n_workers;
-	SSL_CTX **listen_tls;    /* per listen entry; NULL for plain HTTP */
 	size_t n_listen;
 	struct wsg_snapshot *snap;    /* the latest one handed to workers */
 	unsigned connections;         /* atomic: data-plane connections open */
@@ -47,7 +46,7 @@ struct wsg_server {
 /* The bevcb argument of one listen entry on one worker. */
 struct wsg_listener {
 	struct wsg_worker *w;
-	SSL_CTX *tls;            /* NULL: plain HTTP */
+	size_t index;            /* its listen entry: TLS from w->snap */
 };
 
 /*
@@ -77,15 +76,60 @@ struct wsg_conn_table {
 
 /* -------- snapshots -------- */
 
-static struct wsg_snapshot *
-snapshot_new(struct wsg_config *cfg, struct wsg_tls_clients *tls)
+/* Certificates and keys are read again at each reload, from the paths the
+ * gateway started with (changing those needs a restart). */
+static int
+listen_tls_new(const struct wsg_config *cfg, struct wsg_snapshot *snap,
+	       struct wsg_error *err)
+{
+	char why[sizeof(err->reason)];
+	size_t i;
+	int rc;
+
+	snap->n_listen = cfg->n_listen;
+	snap->listen_tls = wsg_mem_calloc(cfg->n_listen > 0 ? cfg->n_listen : 1,
+					  sizeof(*snap->listen_tls));
+	for (i = 0; i < cfg->n_listen; i++) {
+		if (!cfg->listen[i].has_tls)
+			continue;
+		rc = wsg_tls_server_ctx_new(&cfg->listen[i].tls,
+					    &snap->listen_tls[i], err);
+		if (rc != WSG_OK) {
+			snprintf(why, sizeof(why), "%s", err->reason);
+			return wsg_error_set(err, rc, WSG_FAULT_NONE,
+					     "listen %s: %s",
+					     cfg->listen[i].address, why);
+		}
+	}
+	if (cfg->management.enabled && cfg->management.has_tls &&
+	    (rc = wsg_tls_server_ctx_new(&cfg->management.tls,
+					 &snap->mgmt_tls, err)) != WSG_OK) {
+		snprintf(why, sizeof(why), "%s", err->reason);
+		return wsg_error_set(err, rc, WSG_FAULT_NONE,
+				     "management.tls: %s", why);
+	}
+	return WSG_OK;
+}
+
+int
+wsg_snapshot_new(const struct wsg_runtime *rt, struct wsg_config *cfg,
+		 struct wsg_snapshot **out, struct wsg_error *err)
 {
 	struct wsg_snapshot *snap = wsg_mem_calloc(1, sizeof(*snap));
+	int rc;
 
+	*out = NULL;
 	snap->cfg = wsg_config_ref(cfg);
-	snap->upstream_tls = tls;
 	__atomic_store_n(&snap->refs, 1, __ATOMIC_RELEASE);
-	return snap;
+	rc = listen_tls_new(rt->cfg, snap, err);
+	if (rc == WSG_OK)
+		rc = wsg_tls_clients_new(cfg, &snap->upstream_tls, err);
+	if (rc != WSG_OK) {
+		wsg_snapshot_unref(snap);
+		return rc;
+	}
+	*out = snap;
+	return WSG_OK;
 }
 
 struct wsg_snapshot *
@@ -98,10 +142,17 @@ wsg_snapshot_ref(struct wsg_snapshot *snap)
 void
 wsg_snapshot_unref(struct wsg_snapshot *snap)
 {
+	size_t i;
+
 	if (snap == NULL ||
 	    __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	wsg_tls_clients_free(snap->upstream_tls);
+	/* Open connections hold their own reference on their SSL_CTX. */
+	for (i = 0; i < snap->n_listen; i++)
+		SSL_CTX_free(snap->listen_tls[i]);
+	free(snap->listen_tls);
+	SSL_CTX_free(snap->mgmt_tls);
 	wsg_config_unref(snap->cfg);
 	free(snap);
 }
@@ -309,11 +360,12 @@ conn_bevcb(struct event_base *base, void *arg)
 	struct wsg_listener *l = arg;
 	struct wsg_worker *w = l->w;
 	unsigned max = w->snap->cfg->limits.max_connections, n;
+	SSL_CTX *tls = w->snap->listen_tls[l->index];
 	struct bufferevent *bev;
 	struct wsg_conn *c;
 
-	if (l->tls != NULL)
-		bev = wsg_tls_bevcb(base, l->tls);
+	if (tls != NULL)
+		bev = wsg_tls_bevcb(base, tls);
 	else
 		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	/* A NULL would make evhttp build a bufferevent we never see. */
@@ -662,8 +714,8 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 		evutil_socket_t fd;
 
 		w->listeners[i].w = w;
-		w->listeners[i].tls = s->listen_tls[i];
-		if (s->listen_tls[i] != NULL) {
+		w->listeners[i].index = i;
+		if (l->has_tls) {
 			http = http_new(w, &w->listeners[i]);
 		} else {
 			/* Plain entries share one evhttp and bevcb argument. */
@@ -701,41 +753,8 @@ server_free(struct wsg_server *s)
 	for (i = 0; i < s->n_workers; i++)
 		worker_cleanup(&s->workers[i], s->n_listen);
 	free(s->workers);
-	for (i = 0; i < s->n_listen; i++)
-		SSL_CTX_free(s->listen_tls[i]);
-	free(s->listen_tls);
 	wsg_snapshot_unref(s->snap);
 	free(s);
-}
-
-/* Certificates and keys are read once, before any socket is opened. */
-static int
-tls_init(struct wsg_server *s, struct wsg_config *cfg, struct wsg_error *err)
-{
-	struct wsg_tls_clients *clients = NULL;
-	char why[sizeof(err->reason)];
-	size_t i;
-	int rc;
-
-	s->n_listen = cfg->n_listen;
-	s->listen_tls = wsg_mem_calloc(cfg->n_listen, sizeof(*s->listen_tls));
-	for (i = 0; i < cfg->n_listen; i++) {
-		if (!cfg->listen[i].has_tls)
-			continue;
-		rc = wsg_tls_server_ctx_new(&cfg->listen[i].tls,
-					    &s->listen_tls[i], err);
-		if (rc != WSG_OK) {
-			snprintf(why, sizeof(why), "%s", err->reason);
-			return wsg_error_set(err, rc, WSG_FAULT_NONE,
-					     "listen %s: %s",
-					     cfg->listen[i].address, why);
-		}
-	}
-	rc = wsg_tls_clients_new(cfg, &clients, err);
-	if (rc != WSG_OK)
-		return rc;
-	s->snap = snapshot_new(cfg, clients);
-	return WSG_OK;
 }
 
 /* limits.max_connections in force, for /metrics. */
@@ -749,8 +768,8 @@ publish_limit(struct wsg_server *s, const struct wsg_config *cfg)
 }
 
 int
-wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
-		 struct wsg_error *err)
+wsg_server_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
+		 struct wsg_server **out, struct wsg_error *err)
 {
 	struct wsg_server *s;
 	unsigned i, started = 0;
@@ -760,9 +779,8 @@ wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
 	s = wsg_mem_calloc(1, sizeof(*s));
 	s->rt = rt;
 	publish_limit(s, rt->cfg);
-	rc = tls_init(s, rt->cfg, err);
-	if (rc != WSG_OK)
-		goto out;
+	s->n_listen = rt->cfg->n_listen;
+	s->snap = wsg_snapshot_ref(snap);
 	s->n_workers = rt->cfg->workers;
 	s->workers = wsg_mem_calloc(s->n_workers, sizeof(*s->workers));
 	for (i = 0; i < s->n_workers; i++) {
@@ -792,19 +810,12 @@ out:
 	return rc;
 }
 
-int
-wsg_server_reload(struct wsg_server *s, struct wsg_config *cfg,
-		  struct wsg_error *err)
+void
+wsg_server_reload(struct wsg_server *s, struct wsg_snapshot *snap)
 {
-	struct wsg_tls_clients *clients = NULL;
-	struct wsg_snapshot *snap, *old;
+	struct wsg_snapshot *old;
 	unsigned i;
-	int rc;
 
-	rc = wsg_tls_clients_new(cfg, &clients, err);
-	if (rc != WSG_OK)
-		return rc;
-	snap = snapshot_new(cfg, clients);
 	for (i = 0; i < s->n_workers; i++) {
 		struct wsg_worker *w = &s->workers[i];
 
@@ -814,9 +825,8 @@ wsg_server_reload(struct wsg_server *s, struct wsg_config *cfg,
 		event_active(w->reload, EV_READ, 0);
 	}
 	wsg_snapshot_unref(s->snap);
-	s->snap = snap;
-	publish_limit(s, cfg);
-	return WSG_OK;
+	s->snap = wsg_snapshot_ref(snap);
+	publish_limit(s, snap->cfg);
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -50,16 +51,30 @@ struct wsg_runtime {
 };
 
 /*
- * What a request reads, swapped whole by a reload: a config and the TLS
- * client contexts built from it. Immutable; reference-counted (atomic), so
- * a request keeps the snapshot it started with to its end.
+ * What a request reads, swapped whole by a reload: a config, the TLS
+ * client contexts built from it, and the server contexts of the listeners
+ * (certificates and keys read again at each reload, from the files named
+ * at start). Immutable; reference-counted (atomic), so a request keeps the
+ * snapshot it started with to its end. Workers and the management thread
+ * take the same snapshot.
  */
 struct wsg_snapshot {
 	int refs;
 	struct wsg_config *cfg;
 	struct wsg_tls_clients *upstream_tls;
+	SSL_CTX **listen_tls;    /* per rt->cfg listen entry; NULL: plain */
+	size_t n_listen;
+	SSL_CTX *mgmt_tls;       /* NULL: plain HTTP or no management */
 };
 
+/*
+ * A snapshot of `cfg` (a reference is taken) with the TLS contexts the
+ * listeners of rt->cfg and `cfg`'s routes need. Fails, with the listener
+ * or route and the file in `err`, when a certificate or key cannot be
+ * loaded; `*out` is then NULL.
+ */
+int wsg_snapshot_new(const struct wsg_runtime *rt, struct wsg_config *cfg,
+		     struct wsg_snapshot **out, struct wsg_error *err);
 struct wsg_snapshot *wsg_snapshot_ref(struct wsg_snapshot *snap);
 void wsg_snapshot_unref(struct wsg_snapshot *snap);
 
@@ -101,23 +116,21 @@ struct wsg_worker {
 
 /*
  * Opens every listening socket (one per listen entry and worker, with
- * SO_REUSEPORT) and starts the workers with a first snapshot of rt->cfg.
+ * SO_REUSEPORT) and starts the workers with `snap` (a reference is taken).
  * Fails, with the reason in `err`, before any thread starts when an address
- * cannot be bound or a TLS file cannot be loaded.
+ * cannot be bound.
  */
-int wsg_server_start(struct wsg_runtime *rt, struct wsg_server **out,
-		     struct wsg_error *err);
+int wsg_server_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
+		     struct wsg_server **out, struct wsg_error *err);
 
 /*
- * Hands `cfg` (a new reference is taken) to every worker: requests that
- * start after a worker picked it up use it; those in flight finish with the
- * snapshot they started with, and no connection is closed. Only the
- * reloadable parts take effect (see wsg_config_restart_keys()). Fails,
- * changing nothing, when the TLS contexts for https upstreams cannot be
- * built (err names the route and file). Call from the starting thread.
+ * Hands `snap` (a new reference is taken) to every worker: requests and
+ * connections that start after a worker picked it up use it; those in
+ * flight finish with the snapshot they started with, and no connection is
+ * closed. Only the reloadable parts take effect (see
+ * wsg_config_restart_keys()). Call from the starting thread.
  */
-int wsg_server_reload(struct wsg_server *s, struct wsg_config *cfg,
-		      struct wsg_error *err);
+void wsg_server_reload(struct wsg_server *s, struct wsg_snapshot *snap);
 
 /*
  * Stops accepting and closes idle connections, lets in-flight requests

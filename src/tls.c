@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "keyfile.h"
 #include "log.h"
 #include "mem.h"
 
@@ -47,6 +48,22 @@ check_readable(const char *what, const char *path, struct wsg_error *err)
 }
 
 int
+wsg_tls_check_key(const struct wsg_tls_conf *conf, struct wsg_error *err)
+{
+	char why[sizeof(err->reason)];
+	int rc = check_readable("tls.key", conf->key, err);
+
+	if (rc != WSG_OK)
+		return rc;
+	if ((rc = wsg_keyfile_check(conf->key, err)) != WSG_OK) {
+		snprintf(why, sizeof(why), "%s", err->reason);
+		wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE, "tls.key %s",
+		              why);
+	}
+	return rc == WSG_OK ? WSG_OK : WSG_ERR_CONFIG;
+}
+
+int
 wsg_tls_server_ctx_new(const struct wsg_tls_conf *conf, SSL_CTX **out,
                        struct wsg_error *err)
 {
@@ -56,7 +73,7 @@ wsg_tls_server_ctx_new(const struct wsg_tls_conf *conf, SSL_CTX **out,
 	*out = NULL;
 	ERR_clear_error();
 	if ((rc = check_readable("tls.cert", conf->cert, err)) != WSG_OK ||
-	    (rc = check_readable("tls.key", conf->key, err)) != WSG_OK)
+	    (rc = wsg_tls_check_key(conf, err)) != WSG_OK)
 		goto out;
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL ||
@@ -70,9 +87,13 @@ wsg_tls_server_ctx_new(const struct wsg_tls_conf *conf, SSL_CTX **out,
 		                   ssl_reason());
 		goto out;
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
-	                                 SSL_OP_NO_COMPRESSION |
-	                                 SSL_OP_NO_RENEGOTIATION);
+	/* No session tickets: OpenSSL's ticket key lives as long as the
+	 * process and is never rotated, so one leak would open every recorded
+	 * session. TLS 1.2 resumes from the context's session-ID cache. */
+	SSL_CTX_set_options(
+	        ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+	                     SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->cert) != 1) {
 		rc = wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,

@@ -2,8 +2,8 @@
  * TLS on OpenSSL 3 and libevent's openssl bufferevents: server contexts for
  * HTTPS listeners (data plane and management), the evhttp hook that makes a
  * listener speak TLS, and verifying client contexts for https upstreams.
- * Contexts are built once at start; an SSL_CTX is then shared read-only by
- * every worker thread.
+ * Server contexts are built at start and again at each reload (see
+ * struct wsg_snapshot); an SSL_CTX is shared read-only by every thread.
  */
 #ifndef WSG_TLS_H
 #define WSG_TLS_H
@@ -18,14 +18,22 @@
 #include "types.h"
 
 /*
- * A server context from `conf` (PEM certificate chain and private key):
- * TLS 1.2 and 1.3 only, ECDHE key exchange with AEAD ciphers, the server's
- * cipher order, no compression, no renegotiation. On success `*out` holds
+ * A server context from `conf` (PEM certificate chain and private key,
+ * checked by wsg_tls_check_key()): TLS 1.2 and 1.3 only, ECDHE key
+ * exchange with AEAD ciphers, the server's cipher order, no compression,
+ * no renegotiation, no session tickets. On success `*out` holds
  * the context (free with SSL_CTX_free()); on failure WSG_ERR_CONFIG with
  * err->reason naming the file and the cause.
  */
 int wsg_tls_server_ctx_new(const struct wsg_tls_conf *conf, SSL_CTX **out,
                            struct wsg_error *err);
+
+/*
+ * The private key of `conf` must be private: owned by us or root and
+ * unreadable by group and others (see wsg_keyfile_check()). WSG_ERR_CONFIG
+ * with err->reason naming the file otherwise.
+ */
+int wsg_tls_check_key(const struct wsg_tls_conf *conf, struct wsg_error *err);
 
 /*
  * The bufferevent callback for evhttp_set_bevcb(http, wsg_tls_bevcb, ctx):

@@ -1050,7 +1050,10 @@ test_restart_keys(void **state)
 	        t, "reloadable.conf",
 	        LISTEN "workers = 2;\n"
 	               "userstore = { pool_size = 4; };\n"
-	               "security = { created_ttl = 10; strict_bsp = true; };\n"
+	               "security = { created_ttl = 10; strict_bsp = true;"
+	               " lockout = { max_failures = 1; duration = 9; };"
+	               " client_limit = { max_failures = 0; };"
+	               " verify_queue = { max_per_client = 1; }; };\n"
 	               "limits = { max_body_size = 2048; request_timeout = 5; "
 	               "max_connections = 7; };\n"
 	               "upstream_tls = { ca_file = \"/etc/ca.pem\"; };\n"
@@ -1066,16 +1069,18 @@ test_restart_keys(void **state)
 	        "userstore = { pool_size = 5; socket = \"/tmp/s.sock\"; };\n"
 	        "security = { nonce_cache_max = 5000; lockout = { window = 1; "
 	        "max_entries = 2000; }; };\n"
-	        "log = { audit_log = \"audit.log\"; };\n" ROUTE(""));
+	        "log = { audit_log = \"audit.log\"; ring_size = 5; };\n"
+	        ROUTE(""));
 	assert_int_equal(wsg_config_restart_keys(a, restart, buf, sizeof(buf)),
-	                 8);
+	                 9);
 	assert_string_equal(buf, "listen, workers, management.token_ttl, "
 	                         "userstore.socket, userstore.pool_size, "
 	                         "security.nonce_cache_max, "
-	                         "security.lockout.max_entries, log.audit_log");
+	                         "security.lockout.max_entries, log.audit_log, "
+	                         "log.ring_size");
 	/* A short buffer keeps the start and the count stays right. */
 	assert_int_equal(
-	        wsg_config_restart_keys(a, restart, small, sizeof(small)), 8);
+	        wsg_config_restart_keys(a, restart, small, sizeof(small)), 9);
 	assert_string_equal(small, "listen, workers, manage");
 	wsg_config_unref(a);
 	wsg_config_unref(same);
@@ -1206,6 +1211,19 @@ test_keyfile_load_errors(void **state)
 	                 WSG_ERR_IO);
 	assert_non_null(strstr(err.reason, "No such file"));
 	free(path);
+	/* A 0600 key of another user: that user could have swapped it. */
+	if (geteuid() == 0) {
+		path = write_file(t, "k", cases[0].text, 0600);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(wsg_keyfile_load(path, key, sizeof(key), &err),
+		                 WSG_ERR_PERM);
+		assert_non_null(strstr(err.reason, "owned by uid 65534"));
+		assert_int_equal(wsg_keyfile_check(path, &err), WSG_ERR_PERM);
+		assert_int_equal(chown(path, 0, 0), 0);
+		assert_int_equal(wsg_keyfile_check(path, &err), WSG_OK);
+		assert_int_equal(unlink(path), 0);
+		free(path);
+	}
 }
 
 static void

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -77,6 +78,33 @@ test_server_ctx_errors(void **state)
 	snprintf(want, sizeof(want), "tls.key %s: ", garbage);
 	expect_error(wsg_tls_server_ctx_new(&bad_key, &ctx, &err), &err, want);
 	assert_null(ctx);
+}
+
+/* A key others may read, or one another user could have swapped, is refused
+ * before OpenSSL reads it. */
+static void
+test_server_key_private(void **state)
+{
+	struct wsg_tls_conf conf = {.cert = SYSTEM_BUNDLE, .key = garbage};
+	struct wsg_error err;
+	SSL_CTX *ctx = NULL;
+	char want[300];
+
+	wsg_error_clear(&err);
+	assert_int_equal(chmod(garbage, 0644), 0);
+	snprintf(want, sizeof(want), "tls.key %s may be used by group or others",
+	         garbage);
+	expect_error(wsg_tls_server_ctx_new(&conf, &ctx, &err), &err, want);
+	expect_error(wsg_tls_check_key(&conf, &err), &err, want);
+	assert_null(ctx);
+	assert_int_equal(chmod(garbage, 0600), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(garbage, 65534, 65534), 0);
+		expect_error(wsg_tls_check_key(&conf, &err), &err,
+		             "is owned by uid 65534, neither");
+		assert_int_equal(chown(garbage, 0, 0), 0);
+	}
+	assert_int_equal(wsg_tls_check_key(&conf, &err), WSG_OK);
 }
 
 static void
@@ -174,6 +202,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_server_ctx_errors),
+	        cmocka_unit_test(test_server_key_private),
 	        cmocka_unit_test(test_client_ctx),
 	        cmocka_unit_test(test_client_set),
 	};
