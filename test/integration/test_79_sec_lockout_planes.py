@@ -10,6 +10,7 @@ Each test sends from its own loopback address (127.0.0.N), so per-address counts
 """
 
 import json
+import re
 import secrets
 
 import pytest
@@ -150,6 +151,27 @@ def test_sec_self_password_change_guessing_locked(gw, admin):
     r = patch_pw(gw, a, users[0], toks[0], PW)
     assert r.status_code == 429 and r.headers.get("Retry-After"), (r.status_code, r.content)
     assert mgmt_login(gw, a, users[0], PW).status_code == 429
+
+
+def verifications(g):
+    r = g.http.get("http://127.0.0.1:%d/metrics" % g.mgmt_port, timeout=60)
+    assert r.status_code == 200
+    m = re.search(r"^wssgate_password_verifications_total (\S+)$", r.text, re.M)
+    return float(m.group(1))
+
+
+def test_sec_self_password_change_verified_on_pool(gw, admin):
+    """oldPassword is verified on the bounded argon2 pool (counted there), not on the
+    management thread; a right one still changes the password."""
+    s = client("127.0.0.45")
+    user = new_user(gw, "poolpw")
+    tok = token_of(mgmt_login(gw, s, user, PW))
+    before = verifications(gw)
+    assert patch_pw(gw, s, user, tok, "wrong-Old-p").status_code == 400
+    r = patch_pw(gw, s, user, tok, PW)
+    assert r.status_code == 200, r.content
+    assert verifications(gw) - before == 2
+    token_of(mgmt_login(gw, s, user, NEW_PW))
 
 
 def lg_unlock(g, admin, user):
