@@ -106,6 +106,7 @@ wsg_lockout_new(size_t max_users, size_t max_clients)
 	if ((l->siphash = EVP_MAC_fetch(NULL, "SIPHASH", NULL)) == NULL)
 		fatal("OpenSSL lacks SipHash");
 	table_init(&l->tables[WSG_LOCKOUT_USER], max_users);
+	table_init(&l->tables[WSG_LOCKOUT_MGMT_USER], max_users);
 	table_init(&l->tables[WSG_LOCKOUT_CLIENT], max_clients);
 	return l;
 }

@@ -18,9 +18,11 @@
 /* Keys longer than this are never counted (no name or address is). */
 #define WSG_LOCKOUT_MAX_KEY 256
 
+/* One user has a counter per plane, so guesses on one never lock the other. */
 enum wsg_lockout_kind {
-	WSG_LOCKOUT_USER = 0, /* key: the user name as stored */
-	WSG_LOCKOUT_CLIENT,   /* key: the peer address as text */
+	WSG_LOCKOUT_USER = 0,  /* key: the user name; data plane */
+	WSG_LOCKOUT_CLIENT,    /* key: the peer address as text; both planes */
+	WSG_LOCKOUT_MGMT_USER, /* key: the user name; management API */
 	WSG_LOCKOUT__KINDS
 };
 
@@ -50,8 +52,8 @@ struct wsg_lockout_stats {
 struct wsg_lockout;
 
 /*
- * Remembers at most `max_users` user names and `max_clients` addresses
- * (each at least 64; rounded up to a share per shard). Aborts without
+ * Remembers at most `max_users` user names per plane and `max_clients`
+ * addresses (each at least 64; rounded up to a share per shard). Aborts without
  * randomness for its hash key, like running out of memory. Free with
  * wsg_lockout_free().
  */

@@ -42,13 +42,8 @@ unauthorized(struct wsg_mgmt_req *r, int challenge)
 	wsg_mgmt_reply(r, 401, NULL);
 }
 
-/*
- * A client over security.client_limit gets 429 before any password or
- * database work; the limit is per address, so this tells nothing about
- * any account. Returns 1 when it answered.
- */
-static int
-client_refused(struct wsg_mgmt_req *r)
+int
+wsg_mgmt_client_refused(struct wsg_mgmt_req *r)
 {
 	int64_t left;
 	char secs[24];
@@ -68,23 +63,23 @@ client_refused(struct wsg_mgmt_req *r)
 	return 1;
 }
 
-/*
- * A failed login with a name and password: counted against the client
- * address and, for a wrong
- * password of an existing, unlocked user (`guess`), against the user, with
- * the data plane's counters (failures anywhere add up). Audited, then the
- * same empty 401 as every other failure.
- */
-static void
-login_failed(struct wsg_mgmt_req *r, const char *user, int guess, int locked,
-             const char *reason)
+int
+wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user)
+{
+	return wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
+	                         &r->m->cfg->security.lockout, user,
+	                         strlen(user), wsg_lockout_now_ms()) > 0;
+}
+
+void
+wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 {
 	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_lockout *l = r->m->rt->lockout;
 	int64_t now = wsg_lockout_now_ms();
 
-	if (guess && !locked &&
-	    wsg_lockout_fail(l, WSG_LOCKOUT_USER, &sec->lockout, user,
+	if (guess &&
+	    wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER, &sec->lockout, user,
 	                     strlen(user), now) == WSG_LOCKOUT_STARTED)
 		wsg_mgmt_audit(r, "lockout",
 		               "%u wrong passwords within %llds: user locked "
@@ -102,6 +97,18 @@ login_failed(struct wsg_mgmt_req *r, const char *user, int guess, int locked,
 		        sec->client_limit.max_failures,
 		        (long long)sec->client_limit.window,
 		        (long long)sec->client_limit.duration);
+}
+
+/*
+ * A failed login with a name and password, counted (a wrong password of an
+ * existing, unlocked user is a `guess`), audited, then the same empty 401
+ * as every other failure.
+ */
+static void
+login_failed(struct wsg_mgmt_req *r, const char *user, int guess, int locked,
+             const char *reason)
+{
+	wsg_mgmt_count_failure(r, user, guess && !locked);
 	wsg_mgmt_audit(r, "login_failure", "%s",
 	               locked ? "user locked" : reason);
 	if (r->status == 0)
@@ -282,13 +289,8 @@ struct login {
 	int locked;
 };
 
-/*
- * The verification pool said no, or dropped the job because the address
- * was locked meanwhile (`rc` WSG_ERR_LIMIT): 503 when full for everyone,
- * 429 for one address, as on the data plane. Nothing about the user.
- */
-static void
-login_busy(struct wsg_mgmt_req *r, int rc)
+void
+wsg_mgmt_login_busy(struct wsg_mgmt_req *r, int rc)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(r->req),
 	                  "Retry-After", "1");
@@ -318,10 +320,10 @@ login_verified_cb(int rc, void *arg)
 
 	/* Locked meanwhile: answered as at the door, no verdict (as in
 	 * auth.c). */
-	if (client_refused(r))
+	if (wsg_mgmt_client_refused(r))
 		goto out;
 	if (rc == WSG_ERR_LIMIT) {
-		login_busy(r, rc);
+		wsg_mgmt_login_busy(r, rc);
 		goto out;
 	}
 	if (r->rec == NULL) {
@@ -360,7 +362,6 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_runtime *rt = r->m->rt;
 	struct wsg_password_client who = {
-	        .addr = r->client,
 	        .max_queued = sec->verify_queue.max_queued,
 	        .max_per_client = sec->verify_queue.max_per_client,
 	        .lockout = rt->lockout,
@@ -372,13 +373,11 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	int rc;
 
 	/* A locked user's password is still verified: same work, same 401. */
-	lg->locked =
-	        rec != NULL &&
-	        wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER, &sec->lockout,
-	                          rec->username, strlen(rec->username),
-	                          wsg_lockout_now_ms()) > 0;
+	lg->locked = rec != NULL && wsg_mgmt_user_locked(r, rec->username);
 	r->rec = rec;
 	lg->r = wsg_mgmt_defer(r);
+	/* Not r->client: wsg_mgmt_defer() has just emptied `r`. */
+	who.addr = lg->r->client;
 	rc = wsg_password_verify_async(rt->pwpool, r->m->base,
 	                               rec != NULL ? rec->password_hash
 	                                           : wsg_password_dummy_hash(),
@@ -386,7 +385,7 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	if (rc == WSG_OK)
 		return;
 	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT)
-		login_busy(lg->r, rc);
+		wsg_mgmt_login_busy(lg->r, rc);
 	wsg_mgmt_finish(lg->r);
 	free(lg);
 }
@@ -409,7 +408,7 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		unauthorized(r, 1);
 		goto out;
 	}
-	if (client_refused(r))
+	if (wsg_mgmt_client_refused(r))
 		goto out;
 	/* Not a guess at a password, so not counted (as on the data plane). */
 	if (parse_basic(auth, &raw, &raw_len, &user, &pw, &pw_len) != WSG_OK) {

@@ -22,4 +22,30 @@ void wsg_mgmt_login(struct wsg_mgmt_req *r);
 /* Revokes the caller's token (already authenticated): 200, empty body. */
 void wsg_mgmt_logout(struct wsg_mgmt_req *r);
 
+/*
+ * A client over security.client_limit gets 429 before any password or
+ * database work; the limit is per address, so this tells nothing about
+ * any account. Returns 1 when it answered.
+ */
+int wsg_mgmt_client_refused(struct wsg_mgmt_req *r);
+
+/* 1 when `user` is locked for the management API (security.lockout). */
+int wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user);
+
+/*
+ * A failed management authentication (login or oldPassword): counted
+ * against the client address and, for a wrong password of an existing,
+ * unlocked user (`guess`), against the user's management counter (never
+ * the data plane's); a lock that starts is audited.
+ */
+void wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user,
+                            int guess);
+
+/*
+ * The verification pool said no (`rc` WSG_ERR_FULL: 503) or the address
+ * has too many jobs or was locked meanwhile (WSG_ERR_LIMIT: 429), with
+ * Retry-After. Nothing about the user.
+ */
+void wsg_mgmt_login_busy(struct wsg_mgmt_req *r, int rc);
+
 #endif

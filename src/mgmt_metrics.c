@@ -34,6 +34,7 @@ static const char *const upstream_result[WSG_METRICS_UPSTREAM__COUNT] = {
 static const char *const lockout_kind[WSG_LOCKOUT__KINDS] = {
         [WSG_LOCKOUT_USER] = "user",
         [WSG_LOCKOUT_CLIENT] = "client",
+        [WSG_LOCKOUT_MGMT_USER] = "management_user",
 };
 
 static uint64_t
@@ -201,7 +202,7 @@ put_lockout(struct wsg_metrics_text *t, struct wsg_runtime *rt, int users)
 		for (k = 0; k < WSG_LOCKOUT__KINDS; k++) {
 			const struct wsg_lockout_kind_stats *s = &st.kind[k];
 
-			if (k == WSG_LOCKOUT_USER && !users)
+			if (k != WSG_LOCKOUT_CLIENT && !users)
 				continue;
 			const uint64_t v[] = {
 			        s->failures,         s->lockouts,

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "lockout.h"
 #include "mem.h"
+#include "mgmt_login.h"
 #include "password.h"
 
 #define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
@@ -444,96 +445,36 @@ wsg_mgmt_parse_password_change(const struct wsg_management_conf *mc, json_t *o,
 }
 
 /*
- * Own password (with oldPassword) or, for an admin, a non-admin's. The old
- * password is checked and the new one hashed before the transaction; the
- * transaction then makes sure the stored hash is still the one checked.
+ * Sets the new password of `rec` (checked by the caller: its own old
+ * password, or an admin changing a non-admin's). The new one is hashed
+ * before the transaction; the transaction then makes sure the stored hash
+ * is still the one checked.
  */
-void
-wsg_mgmt_user_password(struct wsg_mgmt_req *r)
+static void
+change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
+                const struct wsg_mgmt_password_change *p, int self)
 {
-	const char *user = r->seg[1], *admin_role;
-	struct wsg_user_record *rec = NULL, *now = NULL;
+	const char *user = rec->username;
+	struct wsg_user_record *now = NULL;
 	struct wsg_db_result *admins = NULL;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	uint64_t admin_rid = 0, uid = 0;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	struct wsg_mgmt_password_change p;
-	struct wsg_mgmt_fail f;
-	json_t *body = NULL;
 	char *hash = NULL;
-	int rc, in_tx = 0, self, digest;
+	int rc, in_tx = 0, digest;
 
 	wsg_error_clear(&err);
-	admin_role = r->m->cfg->management.admin_role;
-	self = strcmp(user, r->user) == 0;
-	/* Before anything about the target, so non-admins learn nothing. */
-	if (!self && !r->admin) {
-		wsg_mgmt_audit(r, "mgmt_denied",
-		               "non-admin tried to change the password of '%s'",
-		               user);
-		wsg_mgmt_reply_error(
-		        r, 403,
-		        "%sOnly your own credentials can be updated "
-		        "by a user.",
-		        WSG_MGMT_E_RETRY);
-		goto out;
-	}
-	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
-	                          WSG_MGMT_E_RETRY) != WSG_OK ||
-	    wsg_mgmt_body(r, &body) != WSG_OK)
-		goto out;
-	if (wsg_mgmt_parse_password_change(&r->m->cfg->management, body, &p,
-	                                   &f) != WSG_OK) {
-		wsg_mgmt_reply_fail(r, &f);
-		goto out;
-	}
-	if (self && p.old_pw == NULL) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe current password (oldPassword) is "
-		                     "missing in the payload.",
-		                     WSG_MGMT_E_RETRY);
-		goto out;
-	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		goto out;
-	rc = wsg_userstore_get(c, user, &rec, &err);
-	if (rc == WSG_ERR_NOTFOUND) {
-		wsg_mgmt_reply_not_found(r, "User", user);
-		goto out;
-	}
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	if (!self && wsg_mgmt_has_role(rec->roles, admin_role)) {
-		wsg_mgmt_audit(r, "mgmt_denied",
-		               "tried to change the password of admin '%s'",
-		               user);
-		wsg_mgmt_reply_error(
-		        r, 403,
-		        "%sAn admin can only update the credentials "
-		        "of non-admin users and its own.",
-		        WSG_MGMT_E_RETRY);
-		goto out;
-	}
-	if (self && wsg_password_verify(rec->password_hash, p.old_pw,
-	                                strlen(p.old_pw)) != WSG_OK) {
-		wsg_mgmt_audit(r, "mgmt_denied",
-		               "wrong current password for a password change");
-		wsg_mgmt_reply_error(r, 400, "%s%s", WSG_MGMT_E_RETRY,
-		                     E_PW_OLD);
-		goto out;
-	}
-	digest = p.digest >= 0 ? p.digest : rec->digest_sealed != NULL;
-	if (wsg_mgmt_make_secrets(r->m, user, p.new_pw, strlen(p.new_pw),
+	digest = p->digest >= 0 ? p->digest : rec->digest_sealed != NULL;
+	if (wsg_mgmt_make_secrets(r->m, user, p->new_pw, strlen(p->new_pw),
 	                          digest, &hash, &sealed,
 	                          &sealed_len) != WSG_OK) {
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
-	if (wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK ||
+	    wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
 	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
@@ -566,10 +507,176 @@ out:
 	if (in_tx)
 		wsg_db_rollback(c);
 	wsg_db_result_free(admins);
-	wsg_userstore_record_free(rec);
 	wsg_userstore_record_free(now);
 	free(hash);
 	free(sealed);
+}
+
+/* An own password change waiting for the pool's check of oldPassword. */
+struct pw_change {
+	struct wsg_mgmt_req *r; /* deferred */
+	struct wsg_user_record *rec;
+	json_t *body; /* holds p's strings */
+	struct wsg_mgmt_password_change p;
+	int locked; /* the user's management login was locked */
+};
+
+static void
+pw_change_free(struct pw_change *pc)
+{
+	wsg_userstore_record_free(pc->rec);
+	json_decref(pc->body);
+	free(pc);
+}
+
+/*
+ * A wrong oldPassword is a guess at the password, so it counts like a
+ * failed management login; while locked the right one gets this answer too.
+ */
+static void
+old_password_checked_cb(int rc, void *arg)
+{
+	struct pw_change *pc = arg;
+	struct wsg_mgmt_req *r = pc->r;
+
+	/* Locked meanwhile: answered as at the door, no verdict. */
+	if (wsg_mgmt_client_refused(r))
+		goto out;
+	if (rc == WSG_ERR_LIMIT) {
+		wsg_mgmt_login_busy(r, rc);
+		goto out;
+	}
+	if (rc != WSG_OK || pc->locked) {
+		wsg_mgmt_count_failure(r, pc->rec->username,
+		                       rc == WSG_ERR_AUTH && !pc->locked);
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "wrong current password for a password change%s",
+		               pc->locked ? " (user locked)" : "");
+		wsg_mgmt_reply_error(r, 400, "%s%s", WSG_MGMT_E_RETRY,
+		                     E_PW_OLD);
+		goto out;
+	}
+	change_password(r, pc->rec, &pc->p, 1);
+out:
+	wsg_mgmt_finish(r);
+	pw_change_free(pc);
+}
+
+/* argon2 of oldPassword on the bounded verification pool, never on the
+ * management thread; takes `rec` and `body`. */
+static void
+check_old_password(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
+                   json_t *body, const struct wsg_mgmt_password_change *p)
+{
+	const struct wsg_security_conf *sec = &r->m->cfg->security;
+	struct wsg_runtime *rt = r->m->rt;
+	struct event_base *base = r->m->base;
+	struct wsg_password_client who = {
+	        .max_queued = sec->verify_queue.max_queued,
+	        .max_per_client = sec->verify_queue.max_per_client,
+	        .lockout = rt->lockout,
+	        .client_limit = &sec->client_limit,
+	        .user = rec->username,
+	        .user_len = strlen(rec->username),
+	};
+	struct pw_change *pc = wsg_mem_calloc(1, sizeof(*pc));
+	int rc;
+
+	pc->rec = rec;
+	pc->body = body;
+	pc->p = *p;
+	/* A locked user's old password is still verified: same work, same
+	 * answer. */
+	pc->locked = wsg_mgmt_user_locked(r, rec->username);
+	pc->r = wsg_mgmt_defer(r);
+	who.addr = pc->r->client;
+	rc = wsg_password_verify_async(rt->pwpool, base, rec->password_hash,
+	                               p->old_pw, strlen(p->old_pw), &who,
+	                               old_password_checked_cb, pc);
+	if (rc == WSG_OK)
+		return;
+	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT)
+		wsg_mgmt_login_busy(pc->r, rc);
+	wsg_mgmt_finish(pc->r);
+	pw_change_free(pc);
+}
+
+/* Own password (with oldPassword) or, for an admin, a non-admin's. */
+void
+wsg_mgmt_user_password(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1], *admin_role;
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	struct wsg_mgmt_password_change p;
+	struct wsg_mgmt_fail f;
+	json_t *body = NULL;
+	int rc, self;
+
+	wsg_error_clear(&err);
+	admin_role = r->m->cfg->management.admin_role;
+	self = strcmp(user, r->user) == 0;
+	/* Before anything about the target, so non-admins learn nothing. */
+	if (!self && !r->admin) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "non-admin tried to change the password of '%s'",
+		               user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "%sOnly your own credentials can be updated "
+		        "by a user.",
+		        WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_RETRY) != WSG_OK ||
+	    wsg_mgmt_body(r, &body) != WSG_OK)
+		goto out;
+	if (wsg_mgmt_parse_password_change(&r->m->cfg->management, body, &p,
+	                                   &f) != WSG_OK) {
+		wsg_mgmt_reply_fail(r, &f);
+		goto out;
+	}
+	if (self && p.old_pw == NULL) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe current password (oldPassword) is "
+		                     "missing in the payload.",
+		                     WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	if ((self && wsg_mgmt_client_refused(r)) ||
+	    wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	rc = wsg_userstore_get(c, user, &rec, &err);
+	if (rc == WSG_ERR_NOTFOUND) {
+		wsg_mgmt_reply_not_found(r, "User", user);
+		goto out;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	if (!self && wsg_mgmt_has_role(rec->roles, admin_role)) {
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "tried to change the password of admin '%s'",
+		               user);
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "%sAn admin can only update the credentials "
+		        "of non-admin users and its own.",
+		        WSG_MGMT_E_RETRY);
+		goto out;
+	}
+	if (self) {
+		check_old_password(r, rec, body, &p);
+		rec = NULL;
+		body = NULL;
+		goto out;
+	}
+	change_password(r, rec, &p, 0);
+out:
+	wsg_userstore_record_free(rec);
 	json_decref(body);
 }
 
@@ -579,13 +686,17 @@ wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
 	const char *user = r->seg[1];
 	struct wsg_user_record *rec = NULL;
 	struct wsg_db_conn *c = NULL;
+	int64_t now = wsg_lockout_now_ms();
 	int was_locked;
 
 	if (load_user(r, user, &c, &rec) != WSG_OK)
 		return;
+	/* Both planes: the data plane's counter and the management API's. */
 	was_locked =
 	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
-	                           strlen(user), wsg_lockout_now_ms());
+	                           strlen(user), now) |
+	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
+	                           user, strlen(user), now);
 	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
 	               was_locked ? "was locked"
 	                          : "was not locked; its failures are "

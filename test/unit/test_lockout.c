@@ -404,6 +404,49 @@ test_concurrency(void **state)
 	wsg_lockout_free(l);
 }
 
+/*
+ * A user name has a counter per plane (issue 13): a data-plane lock leaves
+ * the management login open and the reverse; an unlock ends one plane's.
+ */
+static void
+test_planes(void **state)
+{
+	struct wsg_lockout_conf p = policy(2, 300, 900);
+	struct wsg_lockout *l = wsg_lockout_new(1000, 1000);
+	struct wsg_lockout_stats st;
+	const enum wsg_lockout_kind mg = WSG_LOCKOUT_MGMT_USER;
+	int64_t t = 1000 * SEC;
+
+	assert_int_equal(fail_user(l, &p, "admin", t), WSG_LOCKOUT_COUNTED);
+	assert_int_equal(fail_user(l, &p, "admin", t), WSG_LOCKOUT_STARTED);
+	assert_int_equal(check_user(l, &p, "admin", t), 900 * SEC);
+	assert_int_equal(wsg_lockout_check(l, mg, &p, "admin", 5, t), 0);
+	/* The management counter starts from zero, its lock is its own. */
+	assert_int_equal(wsg_lockout_fail(l, mg, &p, "admin", 5, t),
+	                 WSG_LOCKOUT_COUNTED);
+	assert_int_equal(wsg_lockout_fail(l, mg, &p, "bob", 3, t),
+	                 WSG_LOCKOUT_COUNTED);
+	assert_int_equal(wsg_lockout_fail(l, mg, &p, "bob", 3, t),
+	                 WSG_LOCKOUT_STARTED);
+	assert_int_equal(wsg_lockout_check(l, mg, &p, "bob", 3, t), 900 * SEC);
+	assert_int_equal(check_user(l, &p, "bob", t), 0);
+	assert_int_equal(fail_user(l, &p, "bob", t), WSG_LOCKOUT_COUNTED);
+	/* Unlocking one plane leaves the other's lock. */
+	assert_int_equal(wsg_lockout_unlock(l, WSG_LOCKOUT_USER, "admin", 5, t),
+	                 1);
+	assert_int_equal(wsg_lockout_check(l, mg, &p, "bob", 3, t), 900 * SEC);
+	assert_int_equal(wsg_lockout_unlock(l, mg, "bob", 3, t), 1);
+	assert_int_equal(wsg_lockout_check(l, mg, &p, "bob", 3, t), 0);
+	wsg_lockout_stats(l, t, &st);
+	assert_int_equal(st.kind[WSG_LOCKOUT_USER].failures, 3);
+	assert_int_equal(st.kind[WSG_LOCKOUT_USER].lockouts, 1);
+	assert_int_equal(st.kind[mg].failures, 3);
+	assert_int_equal(st.kind[mg].lockouts, 1);
+	assert_int_equal(st.kind[mg].entries, 1);
+	assert_int_equal(st.kind[WSG_LOCKOUT_CLIENT].entries, 0);
+	wsg_lockout_free(l);
+}
+
 int
 main(void)
 {
@@ -419,6 +462,7 @@ main(void)
 	        cmocka_unit_test(test_capacity),
 	        cmocka_unit_test(test_expired_reclaimed),
 	        cmocka_unit_test(test_concurrency),
+	        cmocka_unit_test(test_planes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,221 @@
+"""Issue 13, items 2 and 3: the user lockout per plane, and self password changes counted.
+
+- A wrong `oldPassword` in `PATCH /management/users/{self}` counts like a failed management
+  login (user lockout and client address limit); while the user is locked even the right
+  `oldPassword` gets the wrong-password answer, and a management login the locked answer.
+- Failures on the data plane (WS-Security, HTTP Basic routes) never lock a management login,
+  and failures on the management plane never lock the data plane.
+
+Each test sends from its own loopback address (127.0.0.N), so per-address counts stay apart.
+"""
+
+import json
+import re
+import secrets
+
+import pytest
+import requests.adapters
+
+import mgmt_util as mu
+import wsg
+
+MAX_FAILURES = 3
+CLIENT_MAX = 8
+SECURITY = {
+    "lockout": "{ max_failures = %d; window = 60; duration = 600; }" % MAX_FAILURES,
+    "client_limit": "{ max_failures = %d; window = 60; duration = 600; }" % CLIENT_MAX,
+}
+ADMIN = ("planeboss", "Planeboss-Pw-01")
+PW = "Planes-Pw-0042"
+NEW_PW = "Planes-New-Pw-0043"
+wsg.SENT_SECRETS.update([ADMIN[1], PW, NEW_PW])
+OLD_WRONG = ("Failed to update user password. Please check ")
+
+
+class SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connections from a given local address, so the gateway sees that client address."""
+
+    def __init__(self, source):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kw):
+        kw["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kw)
+
+
+def client(addr):
+    s = wsg.http_session()
+    s.mount("http://", SourceAdapter(addr))
+    return s
+
+
+class PlanesGateway(mu.MgmtGateway):
+    """A management-enabled gateway with small limits and an HTTP Basic route."""
+
+    def write_config(self):
+        super().write_config()
+        with open(self.config) as f:
+            text = f.read()
+        route = ('  { name = "basic"; path = "/rest/Basic"; upstream = ( "%s" );\n'
+                 '    roles = ( "echo-users" ); auth = "basic"; }'
+                 % self.stub.url("/Status/200"))
+        assert text.endswith("\n);\n")
+        with open(self.config, "w") as f:
+            f.write(text[:-len("\n);\n")] + ",\n" + route + "\n);\n")
+
+
+@pytest.fixture(scope="module")
+def gw(mariadb, stub, configured):
+    g = PlanesGateway("lockplanes", mariadb, stub, "wssgate_lockplanes", security=SECURITY)
+    mu.setup_database(mariadb, g)
+    g.cli_ok("role", "add", "echo-users")
+    g.start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(gw):
+    """The first login bootstraps the admin (from 127.0.0.1)."""
+    return gw.login(*ADMIN)
+
+
+def new_user(g, prefix):
+    name = "%s-%s" % (prefix, secrets.token_hex(3))
+    g.cli_ok("user", "add", name, "--role", "echo-users", stdin=PW + "\n")
+    return name
+
+
+def send(g, sess, user, password):
+    m = wsg.marker()
+    xml = wsg.build(user, password, use_digest=True, message=m)
+    return wsg.post(g.url("/services/Echo"), xml, session=sess), m
+
+
+def basic_get(g, sess, user, password):
+    wsg.SENT_SECRETS.add(password)
+    return sess.get(g.url("/rest/Basic"), auth=(user.encode(), password.encode()), timeout=60)
+
+
+def mgmt_login(g, sess, user, password):
+    wsg.SENT_SECRETS.add(password)
+    return sess.get(g.murl("/login"), auth=(user.encode(), password.encode()), timeout=60)
+
+
+def token_of(r):
+    assert r.status_code == 200, (r.status_code, r.content)
+    return r.json()["AccessToken"]
+
+
+def patch_pw(g, sess, user, token, old):
+    wsg.SENT_SECRETS.add(old)
+    body = {"oldPassword": old, "newPassword": NEW_PW, "confirmPassword": NEW_PW}
+    return sess.patch(g.murl("/users/" + user), data=json.dumps(body).encode(),
+                      headers={"Authorization": "Bearer " + token,
+                               "Content-Type": "application/json"}, timeout=60)
+
+
+def answer(r):
+    return (r.status_code, r.headers.get("Content-Type"), r.headers.get("Retry-After"),
+            r.content)
+
+
+def test_sec_self_password_change_guessing_locked(gw, admin):
+    """MAX_FAILURES wrong oldPassword lock the user: the right one then gets the same answer
+    as a wrong one and the password stays; a management login gets the locked 401. The
+    address limit counts them too: past CLIENT_MAX the address gets 429 everywhere."""
+    s = client("127.0.0.40")
+    user = new_user(gw, "selfpw")
+    tok = token_of(mgmt_login(gw, s, user, PW))
+    wrong = [patch_pw(gw, s, user, tok, "wrong-Old-%d" % i) for i in range(MAX_FAILURES)]
+    for r in wrong:
+        assert r.status_code == 400 and OLD_WRONG in r.json()["Error"], r.content
+    right = patch_pw(gw, s, user, tok, PW)
+    assert answer(right) == answer(wrong[0]), (right.status_code, right.content)
+    r = mgmt_login(gw, s, user, PW)
+    assert (r.status_code, r.content) == (401, b""), r.content
+    lines = [x for x in wsg.settled_text(gw.audit_log).splitlines() if "user=%s " % user in x]
+    assert len([x for x in lines if "event=lockout " in x]) == 1, lines
+    # The password did not change.
+    r = lg_unlock(gw, admin, user)
+    token_of(mgmt_login(gw, s, user, PW))
+
+    # The address limit: CLIENT_MAX wrong old passwords from one address, any user.
+    a = client("127.0.0.41")
+    users = [new_user(gw, "selfpw-c") for _ in range(3)]
+    toks = [token_of(mgmt_login(gw, a, u, PW)) for u in users]
+    for i in range(CLIENT_MAX):
+        r = patch_pw(gw, a, users[i % 3], toks[i % 3], "wrong-Old-c%d" % i)
+        assert r.status_code == 400, r.content
+    r = patch_pw(gw, a, users[0], toks[0], PW)
+    assert r.status_code == 429 and r.headers.get("Retry-After"), (r.status_code, r.content)
+    assert mgmt_login(gw, a, users[0], PW).status_code == 429
+
+
+def verifications(g):
+    r = g.http.get("http://127.0.0.1:%d/metrics" % g.mgmt_port, timeout=60)
+    assert r.status_code == 200
+    m = re.search(r"^wssgate_password_verifications_total (\S+)$", r.text, re.M)
+    return float(m.group(1))
+
+
+def test_sec_self_password_change_verified_on_pool(gw, admin):
+    """oldPassword is verified on the bounded argon2 pool (counted there), not on the
+    management thread; a right one still changes the password."""
+    s = client("127.0.0.45")
+    user = new_user(gw, "poolpw")
+    tok = token_of(mgmt_login(gw, s, user, PW))
+    before = verifications(gw)
+    assert patch_pw(gw, s, user, tok, "wrong-Old-p").status_code == 400
+    r = patch_pw(gw, s, user, tok, PW)
+    assert r.status_code == 200, r.content
+    assert verifications(gw) - before == 2
+    token_of(mgmt_login(gw, s, user, NEW_PW))
+
+
+def lg_unlock(g, admin, user):
+    r = g.request("POST", "/users/%s/unlock" % user, token=admin)
+    assert r.status_code == 200, r.content
+    return r
+
+
+def test_sec_data_plane_cannot_lock_management(gw, admin):
+    """Unauthenticated wrong digests for the admin on the data plane (as many as lock it there)
+    leave the admin's management login alone."""
+    s = client("127.0.0.42")
+    for i in range(MAX_FAILURES + 2):
+        wsg.assert_wss_fault(send(gw, s, ADMIN[0], "wrong-Pw-%d" % i)[0], "FailedAuthentication")
+    r = mgmt_login(gw, s, ADMIN[0], ADMIN[1])
+    assert r.status_code == 200, (r.status_code, r.content)
+    # The data plane is locked for that name all the same (HTTP Basic included).
+    s = client("127.0.0.44")
+    user = new_user(gw, "dplock")
+    for i in range(MAX_FAILURES):
+        assert basic_get(gw, s, user, "wrong-Pw-b%d" % i).status_code == 401
+    assert basic_get(gw, s, user, PW).status_code == 401
+    wsg.assert_wss_fault(send(gw, s, user, PW)[0], "FailedAuthentication")
+    token_of(mgmt_login(gw, s, user, PW))
+
+
+def test_sec_management_cannot_lock_data_plane(gw, admin):
+    """Wrong management logins (and wrong oldPassword) lock the management login only: the
+    data plane still takes the right password."""
+    s = client("127.0.0.43")
+    user = new_user(gw, "mlock")
+    tok = token_of(mgmt_login(gw, s, user, PW))
+    for i in range(MAX_FAILURES + 1):
+        assert mgmt_login(gw, s, user, "wrong-Pw-m%d" % i).status_code == 401
+    assert mgmt_login(gw, s, user, PW).status_code == 401
+    assert patch_pw(gw, s, user, tok, PW).status_code == 400
+    r, m = send(gw, s, user, PW)
+    assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
+    assert basic_get(gw, s, user, PW).status_code == 200
+    # The unlock API ends the management lock too.
+    lg_unlock(gw, admin, user)
+    token_of(mgmt_login(gw, s, user, PW))
+
+
+def test_zz_clean_shutdown_without_sanitizer_reports(gw):
+    problems = mu.stop_checked(gw)
+    assert problems == [], "\n".join(problems[:20])
