@@ -67,7 +67,7 @@ int
 wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user)
 {
 	return wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
-	                         &r->m->cfg->security.lockout, user,
+	                         &r->cfg->security.lockout, user,
 	                         strlen(user), wsg_lockout_now_ms()) > 0;
 }
 

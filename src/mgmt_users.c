@@ -568,7 +568,7 @@ static void
 check_old_password(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
                    json_t *body, const struct wsg_mgmt_password_change *p)
 {
-	const struct wsg_security_conf *sec = &r->m->cfg->security;
+	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_runtime *rt = r->m->rt;
 	struct event_base *base = r->m->base;
 	struct wsg_password_client who = {
