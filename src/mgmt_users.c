@@ -10,6 +10,7 @@
 #include "lockout.h"
 #include "mem.h"
 #include "password.h"
+#include "token.h"
 
 #define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
 
@@ -551,7 +552,7 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	rc = wsg_userstore_tx_set_password(c, uid, hash, sealed, sealed_len,
-	                                   &err);
+	                                   wsg_token_now_us(), &err);
 	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
 	in_tx = 0;
