@@ -501,7 +501,7 @@
 			throw new Error('The gateway cannot be reached. Check that it is running.');
 		}
 		if (resp.status === 401)
-			throw new Error('Wrong user name or password.');
+			throw new Error('Wrong user name or password, or this user may not log in.');
 		let data = null;
 		try {
 			data = await resp.json();

@@ -144,6 +144,12 @@ def test_sec_login_roles(gw2, boss2):
     gw2.cli_ok("role", "revoke", ops, "ops")
     assert status(gw2, tok, ops) == 401
     assert any("no role in management.login_roles" in line for line in gw2.audit_lines())
+    # wssgatectl says so when it is refused.
+    shutil.rmtree(os.path.join(wsg.WORK, "ctl79-roles"), ignore_errors=True)
+    r = ctl(["add", "env", "dev", "http://127.0.0.1:%d" % gw2.mgmt_port], "roles")
+    assert r.returncode == 0, r.err
+    r = ctl(["login", "dev", "-u", plain, "--password-stdin"], "roles", stdin=PW + "\n")
+    assert r.returncode == 1 and "may not log in (management.login_roles)" in r.err, r.err
 
 
 def test_sec_login_roles_config(configured):
@@ -188,12 +194,22 @@ def test_sec_metrics_auth(gw, gw2, boss2):
 CTL = os.path.join(wsg.TOP_BUILD, "ctl", "wssgatectl")
 
 
+def ctl(args, name, stdin=None):
+    """wssgatectl with its own config folder (kept between calls of one `name`)."""
+    home = os.path.join(wsg.WORK, "ctl79-" + name)
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    r = subprocess.run([CTL] + args, capture_output=True, timeout=60,
+                       env=wsg.clean_env({"XDG_CONFIG_HOME": home, "HOME": home}),
+                       input=stdin.encode() if stdin is not None else None,
+                       stdin=subprocess.DEVNULL if stdin is None else None,
+                       start_new_session=True)
+    r.err = r.stderr.decode("utf-8", errors="replace")
+    return r
+
+
 def test_sec_ctl_loopback_parse():
     """`add env` warns about plain HTTP unless the host is a loopback address or localhost."""
-    home = os.path.join(wsg.WORK, "ctl-loopback")
-    shutil.rmtree(home, ignore_errors=True)
-    os.makedirs(home, mode=0o700)
-    env = wsg.clean_env({"XDG_CONFIG_HOME": home, "HOME": home})
+    shutil.rmtree(os.path.join(wsg.WORK, "ctl79-loopback"), ignore_errors=True)
     cases = {"http://127.example.com:9164": True, "http://127.0.0.1.nip.io:1": True,
              "http://localhost.example.com:1": True, "http://10.0.0.1:1": True,
              "http://[::2]:1": True,
@@ -201,8 +217,6 @@ def test_sec_ctl_loopback_parse():
              "http://localhost:1": False, "http://[::1]:1": False,
              "https://127.example.com:1": False}
     for i, (url, warned) in enumerate(cases.items()):
-        r = subprocess.run([CTL, "add", "env", "e%d" % i, url], capture_output=True, timeout=60,
-                           env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-        err = r.stderr.decode("utf-8", errors="replace")
-        assert r.returncode == 0, (url, r.returncode, err)
-        assert ("is plain HTTP and not on this machine" in err) == warned, (url, err)
+        r = ctl(["add", "env", "e%d" % i, url], "loopback")
+        assert r.returncode == 0, (url, r.returncode, r.err)
+        assert ("is plain HTTP and not on this machine" in r.err) == warned, (url, r.err)

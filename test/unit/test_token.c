@@ -329,6 +329,14 @@ test_bad_claims(void **state)
 	        {"lifetime too long",
 	         claims(NULL, "\"wssgate\"", "\"a\"", "\"admin\"", GOOD_JTI,
 	                "1", "1700000000", "1800000600")},
+	        {"iat_us in another second",
+	         claims(",\"iat_us\":1800000001000000", "\"wssgate\"", "\"a\"",
+	                "\"admin\"", GOOD_JTI, "1", "1800000000",
+	                "1800000600")},
+	        {"iat_us a string",
+	         claims(",\"iat_us\":\"1800000000000000\"", "\"wssgate\"",
+	                "\"a\"", "\"admin\"", GOOD_JTI, "1", "1800000000",
+	                "1800000600")},
 	};
 	struct wsg_token t;
 	struct wsg_error e;
@@ -343,6 +351,16 @@ test_bad_claims(void **state)
 		free(tok);
 		free(cases[i].body);
 	}
+	/* Without iat_us (an older gateway's token): the start of iat. */
+	tok = forge(HS256,
+	            "{\"iss\":\"wssgate\",\"sub\":\"a\",\"scope\":\"admin\","
+	            "\"jti\":\"0123456789abcdef0123456789abcdef\",\"uid\":1,"
+	            "\"iat\":1800000000,\"exp\":1800000600}",
+	            EVP_sha256(), key, NULL);
+	assert_int_equal(verify(tok, NOW, &t, &e), WSG_OK);
+	assert_int_equal(t.iat_us, (int64_t)1800000000 * 1000000);
+	wsg_token_clear(&t);
+	free(tok);
 	/* Missing claims: each one dropped from an otherwise good token. */
 	{
 		static const char *const full[] = {
