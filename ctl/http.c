@@ -2,7 +2,9 @@
 
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,30 @@ has_part(CURLU *u, CURLUPart part)
 	return set;
 }
 
+/*
+ * Loopback by address, never by prefix ("127.example.com" is a name that
+ * resolves anywhere): 127.0.0.0/8, [::1], or the name localhost.
+ */
+static int
+is_loopback_host(const char *host)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n = strlen(host);
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return ntohl(a4.s_addr) >> 24 == 127;
+	if (n < 3 || n - 2 >= sizeof(buf) || host[0] != '[' ||
+	    host[n - 1] != ']')
+		return 0;
+	memcpy(buf, host + 1, n - 2);
+	buf[n - 2] = '\0';
+	return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 int
 wsg_http_check_url(const char *url, int *is_https, int *is_loopback,
                    struct wsg_error *err)
@@ -265,9 +291,7 @@ wsg_http_check_url(const char *url, int *is_https, int *is_loopback,
 		goto out;
 	}
 	*is_https = strcmp(scheme, "https") == 0;
-	*is_loopback = strcmp(host, "localhost") == 0 ||
-	               strncmp(host, "127.", 4) == 0 ||
-	               strcmp(host, "[::1]") == 0;
+	*is_loopback = is_loopback_host(host);
 out:
 	curl_free(scheme);
 	curl_free(host);

@@ -175,7 +175,9 @@ wsg_session_login(struct wsg_session *s, const char *user, const char *password,
 	if (status == 401) {
 		rc = wsg_error_set(err, WSG_ERR_AUTH, WSG_FAULT_NONE,
 		                   "login to '%s' failed: wrong user name or "
-		                   "password (HTTP 401)",
+		                   "password (HTTP 401), or the user is "
+		                   "disabled or may not log in "
+		                   "(management.login_roles)",
 		                   s->env.name);
 		goto out;
 	}

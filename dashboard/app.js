@@ -501,7 +501,7 @@
 			throw new Error('The gateway cannot be reached. Check that it is running.');
 		}
 		if (resp.status === 401)
-			throw new Error('Wrong user name or password.');
+			throw new Error('Wrong user name or password, or this user may not log in.');
 		let data = null;
 		try {
 			data = await resp.json();
@@ -753,8 +753,8 @@
 				await api('PATCH', '/users/' + encodeURIComponent(me()), {
 					body: { oldPassword: old.value, newPassword: pw.value, confirmPassword: pw2.value },
 				});
-				form.reset();
-				showMessage(msg, 'ok', 'Your password was changed.');
+				/* The change ended every token of this user, this one too. */
+				endSession({ kind: 'ok', text: 'Your password was changed. Please log in with the new password.' });
 			} catch (e) {
 				if (e.status !== 401)
 					showMessage(msg, 'err', e.message);

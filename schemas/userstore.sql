@@ -99,3 +99,12 @@ UPDATE users u JOIN users c ON c.username = u.created_by AND c.id < u.id
 	AND NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 2);
 
 INSERT IGNORE INTO schema_version (version) VALUES (2);
+
+-- Version 4: a password change ends the account's earlier management
+-- tokens on every gateway. tokens_valid_after is in microseconds since the
+-- epoch (the gateway's clock); a token whose iat_us claim is below it is
+-- refused, so a token issued in the same second after the change still works.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS
+	tokens_valid_after BIGINT NOT NULL DEFAULT 0;
+
+INSERT IGNORE INTO schema_version (version) VALUES (4);

@@ -11,6 +11,7 @@
 #include "keyfile.h"
 #include "mem.h"
 #include "password.h"
+#include "token.h"
 #include "userstore.h"
 
 #define MAX_PASSWORD_LEN 1024
@@ -227,7 +228,8 @@ cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	if (rc == WSG_OK)
 		rc = wsg_userstore_set_password(c, cfg->management.admin_role,
 						argv[0], hash, sealed,
-						sealed_len, err);
+						sealed_len, wsg_token_now_us(),
+						err);
 	if (rc == WSG_OK)
 		printf("changed the password of %s\n", argv[0]);
 	wsg_mem_free_secret(pw, pwlen);

@@ -742,6 +742,16 @@ cors_origins_cb(struct ctx *x, const config_setting_t *s, void *base)
 			}
 }
 
+/* Empty (MI's default): any user may log in. */
+static void
+login_roles_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_management_conf *m = base;
+
+	if (s != NULL)
+		string_list(x, s, &m->login_roles, &m->n_login_roles);
+}
+
 static void
 replay_store_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -881,6 +891,7 @@ static const struct key listen_keys[] = {
 };
 
 static const char *const bootstrap_modes[] = {"off", "loopback", "any", NULL};
+static const char *const metrics_auth_modes[] = {"none", "token", NULL};
 
 static const struct key password_policy_keys[] = {
         K_INT(struct wsg_password_policy_conf, min_length, 1, 1024, 8),
@@ -899,6 +910,9 @@ static const struct key management_keys[] = {
         K_GROUP(struct wsg_management_conf, password_policy,
                 password_policy_keys),
         K_CUSTOM("cors_origins", cors_origins_cb, 0),
+        K_CUSTOM("login_roles", login_roles_cb, 0),
+        K_CHOICE(struct wsg_management_conf, metrics_auth, "none",
+                 metrics_auth_modes),
         K_END,
 };
 
@@ -1270,6 +1284,8 @@ config_free(struct wsg_config *c)
 	free(c->management.admin_role);
 	free(c->management.bootstrap_admin);
 	free_strings(c->management.cors_origins, c->management.n_cors_origins);
+	free_strings(c->management.login_roles, c->management.n_login_roles);
+	free(c->management.metrics_auth);
 	free(c->userstore.host);
 	free(c->userstore.socket);
 	free(c->userstore.user);
@@ -1496,6 +1512,10 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	if (!same_strings(ma->cors_origins, ma->n_cors_origins,
 	                  mb->cors_origins, mb->n_cors_origins))
 		differs(&d, "management.cors_origins");
+	if (!same_strings(ma->login_roles, ma->n_login_roles, mb->login_roles,
+	                  mb->n_login_roles))
+		differs(&d, "management.login_roles");
+	DIFF_STR(&d, ma, mb, metrics_auth, "management.metrics_auth");
 	DIFF_STR(&d, ua, ub, host, "userstore.host");
 	DIFF_INT(&d, ua, ub, port, "userstore.port");
 	DIFF_STR(&d, ua, ub, socket, "userstore.socket");

@@ -42,6 +42,9 @@ struct wsg_management_conf {
 	struct wsg_password_policy_conf password_policy;
 	char **cors_origins;     /* "*" or exact origins; none: no CORS headers */
 	size_t n_cors_origins;
+	char **login_roles;      /* none: any user may log in */
+	size_t n_login_roles;
+	char *metrics_auth;      /* "none" | "token" */
 };
 
 struct wsg_userstore_conf {

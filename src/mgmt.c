@@ -248,7 +248,8 @@ add_cors(struct wsg_mgmt_req *r)
 /*
  * The Bearer token: signature, claims and expiry (token.c), not revoked by
  * any gateway, and issued to the account that holds the name now (a
- * deleted and re-created user does not inherit old tokens). The caller's
+ * deleted and re-created user does not inherit old tokens), after the
+ * account's last password change (users.tokens_valid_after). The caller's
  * admin status comes from the store, never from the token. Answers 401
  * (or 500) and returns non-zero on failure.
  */
@@ -292,6 +293,10 @@ authenticate(struct wsg_mgmt_req *r)
 		why = "token of an earlier account with this name";
 	else if (r->rec->disabled)
 		why = "user disabled";
+	else if (!wsg_mgmt_login_allowed(&m->cfg->management, r->rec->roles))
+		why = "no role in management.login_roles";
+	else if (r->tok.iat_us <= r->rec->tokens_valid_after)
+		why = "token issued before the user's last password change";
 	if (why != NULL) {
 		r->claimed_user = wsg_mem_strdup(r->tok.sub);
 		wsg_mgmt_audit(r, "mgmt_auth_failure", "%s", why);
@@ -395,9 +400,12 @@ serve_open(struct wsg_mgmt_req *r, const char *path)
 		                  "Allow", "GET");
 		wsg_mgmt_reply(r, 405, NULL);
 	} else if (strcmp(path, "/metrics") == 0) {
-		/* A token is optional; a bad one is refused (401). */
-		if (evhttp_find_header(evhttp_request_get_input_headers(r->req),
-		                       "Authorization") != NULL &&
+		/* metrics_auth "none": a token is optional, a bad one is
+		 * refused (401); "token": one is required. */
+		if ((strcmp(r->m->cfg->management.metrics_auth, "token") == 0 ||
+		     evhttp_find_header(
+		             evhttp_request_get_input_headers(r->req),
+		             "Authorization") != NULL) &&
 		    authenticate(r) != 0)
 			return;
 		wsg_mgmt_metrics(r);

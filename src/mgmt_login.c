@@ -162,6 +162,19 @@ bootstrap_allowed(const struct wsg_mgmt_req *r)
 	return strcmp(mode, "loopback") == 0 && r->loopback;
 }
 
+int
+wsg_mgmt_login_allowed(const struct wsg_management_conf *mc, const char *roles)
+{
+	size_t i;
+
+	if (mc->n_login_roles == 0 || wsg_mgmt_has_role(roles, mc->admin_role))
+		return 1;
+	for (i = 0; i < mc->n_login_roles; i++)
+		if (wsg_mgmt_has_role(roles, mc->login_roles[i]))
+			return 1;
+	return 0;
+}
+
 static void
 reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 {
@@ -169,7 +182,7 @@ reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 	char *jwt = NULL;
 
 	if (wsg_token_issue(r->m->jwt_key, sizeof(r->m->jwt_key), user, uid,
-	                    admin, wsg_mgmt_now(), mc->token_ttl, &jwt,
+	                    admin, wsg_token_now_us(), mc->token_ttl, &jwt,
 	                    NULL) != WSG_OK) {
 		wsg_log_msg("error", "management: cannot issue a token");
 		wsg_mgmt_reply_error(
@@ -332,6 +345,12 @@ login_verified_cb(int rc, void *arg)
 	}
 	if (rc == WSG_OK && r->rec->disabled)
 		rc = WSG_ERR_PERM;
+	/* Refused as a wrong password is, after the same argon2 work. */
+	if (rc == WSG_OK && !wsg_mgmt_login_allowed(mc, r->rec->roles)) {
+		login_failed(r, user, 0, lg->locked,
+		             "no role in management.login_roles");
+		goto out;
+	}
 	if (rc != WSG_OK || lg->locked) {
 		login_failed(r, user, rc == WSG_ERR_AUTH, lg->locked,
 		             rc == WSG_ERR_AUTH   ? "wrong password"

@@ -19,6 +19,14 @@ void wsg_mgmt_status(struct wsg_mgmt_req *r);
  */
 void wsg_mgmt_login(struct wsg_mgmt_req *r);
 
+/*
+ * 1 when a user holding `roles` (',' separated) may use the management
+ * API: management.login_roles is empty, or the user holds one of them or
+ * the admin role.
+ */
+int wsg_mgmt_login_allowed(const struct wsg_management_conf *mc,
+                           const char *roles);
+
 /* Revokes the caller's token (already authenticated): 200, empty body. */
 void wsg_mgmt_logout(struct wsg_mgmt_req *r);
 

@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "mgmt_login.h"
 #include "password.h"
+#include "token.h"
 
 #define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
 
@@ -492,7 +493,7 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 		goto out;
 	}
 	rc = wsg_userstore_tx_set_password(c, uid, hash, sealed, sealed_len,
-	                                   &err);
+	                                   wsg_token_now_us(), &err);
 	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
 	in_tx = 0;

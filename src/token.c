@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "mem.h"
@@ -17,6 +18,7 @@
 #define JTI_BYTES (WSG_TOKEN_JTI_LEN / 2)
 #define SHA256_LEN 32
 #define SIG_B64_LEN 43 /* base64url of 32 bytes, unpadded */
+#define US_PER_S 1000000
 
 static const char SCOPE_ADMIN[] = "admin";
 static const char SCOPE_DEFAULT[] = "default";
@@ -81,11 +83,21 @@ is_hex_lower(const char *s, size_t len)
 	return 1;
 }
 
+int64_t
+wsg_token_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
+}
+
 int
 wsg_token_issue(const unsigned char *key, size_t key_len, const char *sub,
-                uint64_t uid, int admin, int64_t now, int64_t ttl, char **out,
-                struct wsg_token *claims)
+                uint64_t uid, int admin, int64_t now_us, int64_t ttl,
+                char **out, struct wsg_token *claims)
 {
+	int64_t now = now_us / US_PER_S;
 	unsigned char raw[JTI_BYTES];
 	char jti[WSG_TOKEN_JTI_LEN + 1];
 	jwt_t *jwt = NULL;
@@ -97,7 +109,8 @@ wsg_token_issue(const unsigned char *key, size_t key_len, const char *sub,
 	if (claims != NULL)
 		memset(claims, 0, sizeof(*claims));
 	if (key == NULL || key_len == 0 || key_len > INT32_MAX || sub == NULL ||
-	    uid == 0 || uid > INT64_MAX || ttl < 1 || ttl > WSG_TOKEN_MAX_TTL)
+	    uid == 0 || uid > INT64_MAX || now_us < 0 || ttl < 1 ||
+	    ttl > WSG_TOKEN_MAX_TTL)
 		return WSG_ERR_INVAL;
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return WSG_ERR_CRYPTO;
@@ -113,6 +126,7 @@ wsg_token_issue(const unsigned char *key, size_t key_len, const char *sub,
 	    jwt_add_grant(jwt, "jti", jti) != 0 ||
 	    jwt_add_grant_int(jwt, "uid", (long)uid) != 0 ||
 	    jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
+	    jwt_add_grant_int(jwt, "iat_us", (long)now_us) != 0 ||
 	    jwt_add_grant_int(jwt, "exp", (long)(now + ttl)) != 0)
 		goto out;
 	s = jwt_encode_str(jwt);
@@ -126,6 +140,7 @@ wsg_token_issue(const unsigned char *key, size_t key_len, const char *sub,
 		claims->admin = admin != 0;
 		memcpy(claims->jti, jti, sizeof(jti));
 		claims->iat = now;
+		claims->iat_us = now_us;
 		claims->exp = now + ttl;
 	}
 	rc = WSG_OK;
@@ -190,7 +205,7 @@ wsg_token_verify(const unsigned char *key, size_t key_len, const char *jwt,
 	const char *dot1 = NULL, *dot2 = NULL, *s, *scope, *iss, *jti;
 	jwt_t *j = NULL;
 	char *copy = NULL;
-	int64_t uid = 0, iat = 0, exp = 0;
+	int64_t uid = 0, iat = 0, iat_us = 0, exp = 0;
 	size_t i;
 	int rc;
 
@@ -261,11 +276,20 @@ wsg_token_verify(const unsigned char *key, size_t key_len, const char *jwt,
 		rc = fail(err, "has expired");
 		goto out;
 	}
+	errno = 0;
+	iat_us = jwt_get_grant_int(j, "iat_us");
+	if (errno == ENOENT) {
+		iat_us = iat * US_PER_S;
+	} else if (errno != 0 || iat_us < 0 || iat_us / US_PER_S != iat) {
+		rc = fail(err, "iat_us is invalid");
+		goto out;
+	}
 	out->sub = wsg_mem_strdup(s);
 	out->uid = (uint64_t)uid;
 	out->admin = strcmp(scope, SCOPE_ADMIN) == 0;
 	memcpy(out->jti, jti, WSG_TOKEN_JTI_LEN + 1);
 	out->iat = iat;
+	out->iat_us = iat_us;
 	out->exp = exp;
 	rc = WSG_OK;
 out:

@@ -27,18 +27,25 @@ struct wsg_token {
 	int admin;               /* scope "admin" (else "default") when issued */
 	char jti[WSG_TOKEN_JTI_LEN + 1];
 	int64_t iat;             /* seconds since the epoch */
+	int64_t iat_us;          /* microseconds: the private claim iat_us */
 	int64_t exp;
 };
 
 void wsg_token_clear(struct wsg_token *t);
 
+/* CLOCK_REALTIME in microseconds since the epoch: token issue times and
+ * the users.tokens_valid_after they are compared with. */
+int64_t wsg_token_now_us(void);
+
 /*
  * Issues a token for `sub` valid for `ttl` seconds (1..WSG_TOKEN_MAX_TTL)
- * from `now`, with a fresh random jti. `*out` is the compact JWS, malloc'ed
+ * from `now_us` (microseconds; iat is its second, the private claim iat_us
+ * the exact value, so a password change in the same second can tell the
+ * tokens issued before it from those after), with a fresh random jti. `*out` is the compact JWS, malloc'ed
  * (caller frees); `claims` (may be NULL) receives what was signed.
  */
 int wsg_token_issue(const unsigned char *key, size_t key_len, const char *sub,
-		    uint64_t uid, int admin, int64_t now, int64_t ttl,
+		    uint64_t uid, int admin, int64_t now_us, int64_t ttl,
 		    char **out, struct wsg_token *claims);
 
 /*
@@ -46,7 +53,9 @@ int wsg_token_issue(const unsigned char *key, size_t key_len, const char *sub,
  * base64url parts, header algorithm HS256 and nothing else, HMAC-SHA256
  * under `key` equal in constant time, issuer, subject, uid, scope, a
  * 32-hex-digit jti, iat <= exp, a lifetime within WSG_TOKEN_MAX_TTL, and
- * now < exp. WSG_OK fills `out`; otherwise WSG_ERR_AUTH with the reason in
+ * now < exp; iat_us, if present, within the second iat (absent, from an
+ * older gateway, it is taken as the start of that second, so such a token
+ * counts as issued before a change in its second). WSG_OK fills `out`; otherwise WSG_ERR_AUTH with the reason in
  * `err` (never the token itself) and `out` cleared.
  */
 int wsg_token_verify(const unsigned char *key, size_t key_len, const char *jwt,

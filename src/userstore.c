@@ -24,6 +24,7 @@ enum lookup_col {
 	LOOKUP_ID,
 	LOOKUP_CREATED_BY_ID,
 	LOOKUP_BY_API,
+	LOOKUP_TOKENS_VALID_AFTER,
 	LOOKUP__COUNT
 };
 
@@ -32,7 +33,8 @@ static const char SQL_LOOKUP[] =
         "SELECT u.username, u.password_hash, u.digest_secret, u.disabled, "
         "cu.username, "
         "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "
-        "u.id, u.created_by_id, u.created_by IS NOT NULL "
+        "u.id, u.created_by_id, u.created_by IS NOT NULL, "
+        "u.tokens_valid_after "
         "FROM users u "
         "LEFT JOIN users cu ON cu.id = u.created_by_id "
         "LEFT JOIN user_roles ur ON ur.user_id = u.id "
@@ -73,8 +75,11 @@ static const char SQL_MAP_INSERT[] =
 static const char SQL_MAP_DELETE[] =
         "DELETE FROM user_roles WHERE user_id = ? AND role_id = ?";
 static const char SQL_USER_DELETE[] = "DELETE FROM users WHERE id = ?";
+/* GREATEST: a gateway whose clock lags never re-validates tokens. */
 static const char SQL_USER_PASSWORD[] =
-        "UPDATE users SET password_hash = ?, digest_secret = ? WHERE id = ?";
+        "UPDATE users SET password_hash = ?, digest_secret = ?, "
+        "tokens_valid_after = GREATEST(tokens_valid_after, "
+        "CAST(? AS SIGNED)) WHERE id = ?";
 
 struct lookup {
 	char *username;
@@ -251,6 +256,10 @@ record_from_row(const struct wsg_db_result *res, size_t row)
 	                : 0;
 	rec->by_api = cell[LOOKUP_BY_API] != NULL &&
 	              strcmp(cell[LOOKUP_BY_API], "0") != 0;
+	rec->tokens_valid_after =
+	        cell[LOOKUP_TOKENS_VALID_AFTER]
+	                ? strtoll(cell[LOOKUP_TOKENS_VALID_AFTER], NULL, 10)
+	                : 0;
 	return rec;
 }
 
@@ -572,7 +581,7 @@ int
 wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
                            const char *username, const char *password_hash,
                            const unsigned char *sealed, size_t sealed_len,
-                           struct wsg_error *err)
+                           int64_t now_us, struct wsg_error *err)
 {
 	uint64_t uid;
 	int rc;
@@ -585,7 +594,7 @@ wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_userstore_tx_set_password(c, uid, password_hash, sealed,
-	                                   sealed_len, err);
+	                                   sealed_len, now_us, err);
 	return end_write(c, rc, err);
 }
 
@@ -894,20 +903,23 @@ int
 wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
                               const char *password_hash,
                               const unsigned char *sealed, size_t sealed_len,
-                              struct wsg_error *err)
+                              int64_t now_us, struct wsg_error *err)
 {
 	struct wsg_db_result *res = NULL;
 	struct idbuf b;
-	struct wsg_db_param p[3];
+	struct wsg_db_param p[4];
+	char after[24];
 	int rc;
 
 	rc = check_secrets(password_hash, sealed, sealed_len, err);
 	if (rc != WSG_OK)
 		return rc;
+	snprintf(after, sizeof(after), "%lld", (long long)now_us);
 	p[0] = param_str(password_hash);
 	p[1] = param_bytes(sealed, sealed_len);
-	p[2] = param_id(&b, uid);
-	rc = wsg_db_exec(c, SQL_USER_PASSWORD, p, 3, &res, err);
+	p[2] = param_str(after);
+	p[3] = param_id(&b, uid);
+	rc = wsg_db_exec(c, SQL_USER_PASSWORD, p, 4, &res, err);
 	wsg_db_result_free(res);
 	return rc;
 }

@@ -29,6 +29,9 @@ struct wsg_user_record {
 	uint64_t id;             /* users.id */
 	uint64_t created_by_id;  /* creator's users.id; 0 as for created_by */
 	int by_api;              /* made through the management API */
+	/* Microseconds since the epoch of the last password change: tokens
+	 * issued at or before it are refused (0: never changed). */
+	int64_t tokens_valid_after;
 };
 
 void wsg_userstore_record_free(struct wsg_user_record *r);
@@ -91,11 +94,12 @@ int wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
 int wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
 			   const char *username, struct wsg_error *err);
 
-/* Replaces the hash and sealed secret. WSG_ERR_NOTFOUND if absent. */
+/* Replaces the hash and sealed secret and ends the user's tokens issued at
+ * or before `now_us` (wsg_token_now_us()). WSG_ERR_NOTFOUND if absent. */
 int wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
 			       const char *username, const char *password_hash,
 			       const unsigned char *sealed, size_t sealed_len,
-			       struct wsg_error *err);
+			       int64_t now_us, struct wsg_error *err);
 
 /* Rows: username, roles (',' separated), disabled ("0"/"1"), created_by;
  * ordered by username. Caller frees `*res`. */
@@ -176,11 +180,13 @@ int wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
 			   struct wsg_error *err);
 int wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
 			    struct wsg_error *err);
-/* `sealed` NULL makes the user PasswordText-only. */
+/* `sealed` NULL makes the user PasswordText-only. Tokens issued at or
+ * before `now_us` end, as for wsg_userstore_set_password(). */
 int wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
 				  const char *password_hash,
 				  const unsigned char *sealed,
-				  size_t sealed_len, struct wsg_error *err);
+				  size_t sealed_len, int64_t now_us,
+				  struct wsg_error *err);
 
 /* -------- revoked management tokens (revoked_tokens) -------- */
 

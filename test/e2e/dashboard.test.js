@@ -454,10 +454,12 @@ test('the logged-in user changes its password', STEP, async () => {
 	await page.fill('#pw-new', VIEWER_PW2);
 	await page.fill('#pw-repeat', VIEWER_PW2);
 	await page.click('#password-submit');
-	await page.locator('#message.msg-ok').waitFor();
-	m = await message(page);
-	assert.deepEqual(m, { kind: 'ok', text: 'Your password was changed.' });
+	/* The change ended every session of the user, this one too (issue 13). */
+	const done = page.locator('#login-message.msg-ok');
+	await done.waitFor();
+	assert.equal(await done.textContent(), 'Your password was changed. Please log in with the new password.');
 	await screenshot(page, '16-password-changed');
+	await login(page, VIEWER, VIEWER_PW2);
 });
 
 test('Logout calls /management/logout, and the old token is refused', STEP, async () => {

@@ -25,6 +25,7 @@ static const unsigned char other_key[WSG_TOKEN_KEY_LEN] =
         "fedcba9876543210fedcba987654321";
 
 #define NOW 1800000000LL
+#define NOW_US (NOW * 1000000 + 123456) /* issue time, microseconds */
 
 static char *
 b64url(const unsigned char *in, size_t len)
@@ -110,14 +111,16 @@ test_round_trip(void **state)
 	struct wsg_error e;
 	char *tok = NULL, *tok2 = NULL;
 
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "jörg", 42, 1, NOW,
-	                                 3600, &tok, &issued),
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "jörg", 42, 1,
+	                                 NOW_US, 3600, &tok, &issued),
 	                 WSG_OK);
 	assert_int_equal(verify(tok, NOW, &got, &e), WSG_OK);
 	assert_string_equal(got.sub, "jörg");
 	assert_int_equal(got.uid, 42);
 	assert_int_equal(got.admin, 1);
 	assert_int_equal(got.iat, NOW);
+	assert_int_equal(got.iat_us, NOW_US);
+	assert_int_equal(issued.iat_us, NOW_US);
 	assert_int_equal(got.exp, NOW + 3600);
 	assert_string_equal(got.jti, issued.jti);
 	assert_int_equal(strlen(got.jti), WSG_TOKEN_JTI_LEN);
@@ -126,8 +129,8 @@ test_round_trip(void **state)
 	wsg_token_clear(&got);
 
 	/* Every token gets its own id; scope default for non-admins. */
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "bob", 7, 0, NOW, 60,
-	                                 &tok2, NULL),
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "bob", 7, 0, NOW_US,
+	                                 60, &tok2, NULL),
 	                 WSG_OK);
 	assert_int_equal(verify(tok2, NOW + 59, &got, &e), WSG_OK);
 	assert_int_equal(got.admin, 0);
@@ -143,21 +146,21 @@ test_issue_rejects_bad_arguments(void **state)
 {
 	char *tok = (char *)1;
 
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0, NOW, 0,
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0, NOW_US, 0,
 	                                 &tok, NULL),
 	                 WSG_ERR_INVAL);
 	assert_null(tok);
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0, NOW,
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0, NOW_US,
 	                                 WSG_TOKEN_MAX_TTL + 1, &tok, NULL),
 	                 WSG_ERR_INVAL);
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 0, 0, NOW, 60,
-	                                 &tok, NULL),
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 0, 0, NOW_US,
+	                                 60, &tok, NULL),
 	                 WSG_ERR_INVAL);
-	assert_int_equal(wsg_token_issue(key, sizeof(key), NULL, 1, 0, NOW, 60,
-	                                 &tok, NULL),
+	assert_int_equal(wsg_token_issue(key, sizeof(key), NULL, 1, 0, NOW_US,
+	                                 60, &tok, NULL),
 	                 WSG_ERR_INVAL);
 	assert_int_equal(
-	        wsg_token_issue(key, 0, "a", 1, 0, NOW, 60, &tok, NULL),
+	        wsg_token_issue(key, 0, "a", 1, 0, NOW_US, 60, &tok, NULL),
 	        WSG_ERR_INVAL);
 }
 
@@ -169,8 +172,8 @@ test_expiry_edges(void **state)
 	struct wsg_error e;
 	char *tok = NULL;
 
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0, NOW, 10,
-	                                 &tok, NULL),
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0, NOW_US,
+	                                 10, &tok, NULL),
 	                 WSG_OK);
 	assert_int_equal(verify(tok, NOW + 9, &t, &e), WSG_OK);
 	wsg_token_clear(&t);
@@ -189,8 +192,8 @@ test_tampering(void **state)
 	char *tok = NULL, *dot1, *dot2, *copy;
 	size_t i;
 
-	assert_int_equal(wsg_token_issue(key, sizeof(key), "alice", 5, 0, NOW,
-	                                 600, &tok, NULL),
+	assert_int_equal(wsg_token_issue(key, sizeof(key), "alice", 5, 0,
+	                                 NOW_US, 600, &tok, NULL),
 	                 WSG_OK);
 	dot1 = strchr(tok, '.');
 	dot2 = strchr(dot1 + 1, '.');
@@ -210,7 +213,7 @@ test_tampering(void **state)
 		char *adot1, *adot2;
 
 		assert_int_equal(wsg_token_issue(key, sizeof(key), "alice", 5,
-		                                 1, NOW, 600, &adm, NULL),
+		                                 1, NOW_US, 600, &adm, NULL),
 		                 WSG_OK);
 		adot1 = strchr(adm, '.');
 		adot2 = strchr(adot1 + 1, '.');
@@ -231,7 +234,7 @@ test_wrong_key(void **state)
 	char *tok = NULL;
 
 	assert_int_equal(wsg_token_issue(other_key, sizeof(other_key), "a", 1,
-	                                 1, NOW, 600, &tok, NULL),
+	                                 1, NOW_US, 600, &tok, NULL),
 	                 WSG_OK);
 	assert_int_equal(verify(tok, NOW, &t, &e), WSG_ERR_AUTH);
 	assert_non_null(strstr(e.reason, "signature"));
@@ -326,6 +329,14 @@ test_bad_claims(void **state)
 	        {"lifetime too long",
 	         claims(NULL, "\"wssgate\"", "\"a\"", "\"admin\"", GOOD_JTI,
 	                "1", "1700000000", "1800000600")},
+	        {"iat_us in another second",
+	         claims(",\"iat_us\":1800000001000000", "\"wssgate\"", "\"a\"",
+	                "\"admin\"", GOOD_JTI, "1", "1800000000",
+	                "1800000600")},
+	        {"iat_us a string",
+	         claims(",\"iat_us\":\"1800000000000000\"", "\"wssgate\"",
+	                "\"a\"", "\"admin\"", GOOD_JTI, "1", "1800000000",
+	                "1800000600")},
 	};
 	struct wsg_token t;
 	struct wsg_error e;
@@ -340,6 +351,16 @@ test_bad_claims(void **state)
 		free(tok);
 		free(cases[i].body);
 	}
+	/* Without iat_us (an older gateway's token): the start of iat. */
+	tok = forge(HS256,
+	            "{\"iss\":\"wssgate\",\"sub\":\"a\",\"scope\":\"admin\","
+	            "\"jti\":\"0123456789abcdef0123456789abcdef\",\"uid\":1,"
+	            "\"iat\":1800000000,\"exp\":1800000600}",
+	            EVP_sha256(), key, NULL);
+	assert_int_equal(verify(tok, NOW, &t, &e), WSG_OK);
+	assert_int_equal(t.iat_us, (int64_t)1800000000 * 1000000);
+	wsg_token_clear(&t);
+	free(tok);
 	/* Missing claims: each one dropped from an otherwise good token. */
 	{
 		static const char *const full[] = {
@@ -409,7 +430,7 @@ test_malformed(void **state)
 		char *tok = NULL;
 
 		assert_int_equal(wsg_token_issue(key, sizeof(key), "a", 1, 0,
-		                                 NOW, 60, &tok, NULL),
+		                                 NOW_US, 60, &tok, NULL),
 		                 WSG_OK);
 		assert_int_equal(wsg_token_verify(key, sizeof(key), tok,
 		                                  strlen(tok) - 1, NOW, &t, &e),
