@@ -303,6 +303,16 @@ host_names_listener(const struct wsg_mgmt_req *r, const char *host)
 		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
 		snprintf(port, sizeof(port), "%u", ntohs(in->sin_port));
 		loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (ss.ss_family == AF_INET6 &&
+	           IN6_IS_ADDR_V4MAPPED(
+	                   &((const struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		/* A dual-stack listener: clients name the IPv4 address. */
+		const struct sockaddr_in6 *in6 =
+		        (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, ip, sizeof(ip));
+		snprintf(port, sizeof(port), "%u", ntohs(in6->sin6_port));
+		loopback = in6->sin6_addr.s6_addr[12] == 127;
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
 		        (const struct sockaddr_in6 *)&ss;
@@ -344,8 +354,8 @@ check_host(struct wsg_mgmt_req *r)
 	}
 	if (strlen(host) < 256 && host_names_listener(r, host))
 		return 0;
-	wsg_mgmt_reply_error(r, 421, "The Host header does not name this "
-	                             "listener");
+	wsg_mgmt_reply_error(r, 421,
+	                     "The Host header does not name this listener");
 	return 1;
 }
 

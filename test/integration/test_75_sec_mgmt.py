@@ -264,7 +264,7 @@ def test_sec_creator_legacy_upgrade(mariadb, stub, configured):
     assert created_by_ids() == want
     versions = mariadb.sql("SELECT version FROM schema_version ORDER BY version",
                            database="wssgate_secmgmt_legacy").split()
-    assert versions == ["1", "2"], versions
+    assert versions[:2] == ["1", "2"], versions
     # Idempotent, and a later account named like a missing creator gains nothing.
     mariadb.sql("INSERT INTO users (username, password_hash) VALUES ('ghost', 'h')",
                 database="wssgate_secmgmt_legacy")
