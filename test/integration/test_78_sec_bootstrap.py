@@ -3,12 +3,19 @@ admin. No CORS by default, `*` refused by --check-config while bootstrap_admin i
 management listener answers only to a Host naming it (421 otherwise), the bootstrap refuses
 browser-made requests (Origin, cross-site Sec-Fetch-Site) and happens only while no admin has
 ever existed in the store.
+
+The drive-by itself: a page from another loopback origin in headless Chromium tried the
+first login and read the admin's token before the fix.
 """
 
+import http.server
+import json
 import os
 import re
 import secrets
 import socket
+import subprocess
+import threading
 
 import pytest
 
@@ -151,3 +158,73 @@ def test_sec_bootstrap_only_once(mariadb, gw):
     gw.cli_ok("user", "del", "old")
     r = gw.request("GET", "/login", auth=("boss4", PW))
     assert r.status_code == 401, (r.status_code, r.content)
+
+
+DRIVE_BY_JS = r"""
+const { chromium } = require('playwright-core');
+(async () => {
+	const browser = await chromium.launch({
+		executablePath: '/usr/bin/chromium', headless: true,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+			'--disable-component-update', '--disable-sync', '--no-first-run'],
+	});
+	let out;
+	try {
+		const page = await browser.newPage();
+		await page.goto(process.env.WSG_PAGE);
+		out = await page.evaluate(async (target) => {
+			try {
+				const r = await fetch(target, { headers: { Authorization: 'Basic ' +
+					btoa('webpage:' + 'Drive-By-Pw-1') } });
+				return { status: r.status, body: await r.text() };
+			} catch (e) {
+				return { error: String(e) };
+			}
+		}, process.env.WSG_TARGET);
+	} finally {
+		await browser.close();
+	}
+	console.log(JSON.stringify(out));
+})();
+"""
+
+
+def test_sec_bootstrap_browser_drive_by(mariadb, gw):
+    """A page from another loopback origin, open in headless Chromium, tries the bootstrap."""
+    e2e = os.path.join(wsg.TOP_SRC, "test", "e2e")
+    if not os.path.isdir(os.path.join(e2e, "node_modules", "playwright-core")) or \
+            not os.access("/usr/bin/chromium", os.X_OK):
+        pytest.skip("needs /usr/bin/chromium and `npm ci` in test/e2e")
+    fresh_store(mariadb, gw)
+    wsg.SENT_SECRETS.add("Drive-By-Pw-1")
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>cat pictures</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Page)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    script = os.path.join(gw.dir, "drive_by.js")
+    with open(script, "w") as f:
+        f.write(DRIVE_BY_JS)
+    try:
+        env = wsg.clean_env({"NODE_PATH": os.path.join(e2e, "node_modules"),
+                             "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+                             "WSG_PAGE": "http://127.0.0.2:%d/" % srv.server_address[1],
+                             "WSG_TARGET": gw.murl("/login")})
+        r = subprocess.run(["node", script], capture_output=True, text=True, timeout=300,
+                           env=env)
+    finally:
+        srv.shutdown()
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "AccessToken" not in seen.get("body", ""), seen
+    assert admins(mariadb, gw.database) == [], seen
+    assert mariadb.sql("SELECT COUNT(*) FROM users", gw.database).strip() == "0"
