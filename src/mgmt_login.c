@@ -198,7 +198,9 @@ reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 }
 
 /*
- * The first admin: `user` does not exist and no admin does either. One
+ * The first admin: `user` does not exist and no admin ever did (the
+ * bootstrap row, written in the same transaction), and no browser sent the
+ * request for a web page. One
  * transaction holds the admin role's row lock from the emptiness check to
  * the commit, so of several concurrent first logins (on any gateway) one
  * creates an admin and the others see it and fail. Returns 1 when it
