@@ -100,6 +100,18 @@ UPDATE users u JOIN users c ON c.username = u.created_by AND c.id < u.id
 
 INSERT IGNORE INTO schema_version (version) VALUES (2);
 
+-- Version 3: the first-admin bootstrap (management.bootstrap_admin) happens
+-- while no admin has EVER existed, not whenever none exists now. The row is
+-- written with the first admin (bootstrap, `user add --admin`, `role grant`
+-- of the admin role, or `db init` finding an admin); a lost last admin is
+-- then recovered with the offline CLI only.
+CREATE TABLE IF NOT EXISTS bootstrap (
+	id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+	closed_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+INSERT IGNORE INTO schema_version (version) VALUES (3);
+
 -- Version 4: a password change ends the account's earlier management
 -- tokens on every gateway. tokens_valid_after is in microseconds since the
 -- epoch (the gateway's clock); a token whose iat_us claim is below it is

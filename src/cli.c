@@ -144,6 +144,10 @@ cmd_db_init(const struct wsg_config *cfg, struct wsg_db_conn *c,
 
 	rc = wsg_userstore_init_schema(c, schema, err);
 	free(schema);
+	/* A store that has an admin never bootstraps another one. */
+	if (rc == WSG_OK)
+		rc = wsg_userstore_close_bootstrap_if_admin(
+			c, cfg->management.admin_role, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_keyfile_create(cfg->userstore.master_key_file,

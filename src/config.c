@@ -713,7 +713,11 @@ mgmt_tls_cb(struct ctx *x, const config_setting_t *s, void *base)
 	load_tls(x, s, &m->has_tls, &m->tls);
 }
 
-/* MI's default is every origin; an empty list turns CORS headers off. */
+/*
+ * No CORS unless exact origins are listed: "*" would let any web page open
+ * in the operator's browser use the API (and create the first admin), so
+ * it is refused while the bootstrap is on.
+ */
 static void
 cors_origins_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -721,16 +725,19 @@ cors_origins_cb(struct ctx *x, const config_setting_t *s, void *base)
 	const char *p;
 	size_t i;
 
-	if (s == NULL) {
-		m->cors_origins = wsg_mem_calloc(1, sizeof(*m->cors_origins));
-		m->cors_origins[0] = wsg_mem_strdup("*");
-		m->n_cors_origins = 1;
-		return;
-	}
-	if (string_list(x, s, &m->cors_origins, &m->n_cors_origins) != 0)
+	if (s == NULL ||
+	    string_list(x, s, &m->cors_origins, &m->n_cors_origins) != 0)
 		return;
 	/* Each value goes into a response header as it is. */
-	for (i = 0; i < m->n_cors_origins; i++)
+	for (i = 0; i < m->n_cors_origins; i++) {
+		if (strcmp(m->cors_origins[i], "*") == 0 &&
+		    m->bootstrap_admin != NULL &&
+		    strcmp(m->bootstrap_admin, "off") != 0) {
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"*\" is refused while bootstrap_admin is not "
+			    "\"off\": list exact origins");
+			continue;
+		}
 		for (p = m->cors_origins[i]; *p != '\0'; p++)
 			if ((unsigned char)*p <= 0x20 ||
 			    (unsigned char)*p >= 0x7f || *p == ',') {
@@ -740,6 +747,30 @@ cors_origins_cb(struct ctx *x, const config_setting_t *s, void *base)
 				    m->cors_origins[i]);
 				break;
 			}
+	}
+}
+
+/* Host names (port optional) the management listener answers to. */
+static void
+server_names_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_management_conf *m = base;
+	const char *p;
+	size_t i;
+
+	if (s == NULL ||
+	    string_list(x, s, &m->server_names, &m->n_server_names) != 0)
+		return;
+	for (i = 0; i < m->n_server_names; i++) {
+		p = m->server_names[i];
+		if (*p == '\0' || p[strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                              "0123456789.-:[]")] != '\0')
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"%s\" is not a host name with an optional "
+			    "port",
+			    p);
+	}
 }
 
 /* Empty (MI's default): any user may log in. */
@@ -913,6 +944,7 @@ static const struct key management_keys[] = {
         K_CUSTOM("login_roles", login_roles_cb, 0),
         K_CHOICE(struct wsg_management_conf, metrics_auth, "none",
                  metrics_auth_modes),
+        K_CUSTOM("server_names", server_names_cb, 0),
         K_END,
 };
 
@@ -1286,6 +1318,7 @@ config_free(struct wsg_config *c)
 	free_strings(c->management.cors_origins, c->management.n_cors_origins);
 	free_strings(c->management.login_roles, c->management.n_login_roles);
 	free(c->management.metrics_auth);
+	free_strings(c->management.server_names, c->management.n_server_names);
 	free(c->userstore.host);
 	free(c->userstore.socket);
 	free(c->userstore.user);
@@ -1516,6 +1549,9 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	                  mb->n_login_roles))
 		differs(&d, "management.login_roles");
 	DIFF_STR(&d, ma, mb, metrics_auth, "management.metrics_auth");
+	if (!same_strings(ma->server_names, ma->n_server_names,
+	                  mb->server_names, mb->n_server_names))
+		differs(&d, "management.server_names");
 	DIFF_STR(&d, ua, ub, host, "userstore.host");
 	DIFF_INT(&d, ua, ub, port, "userstore.port");
 	DIFF_STR(&d, ua, ub, socket, "userstore.socket");

@@ -40,11 +40,13 @@ struct wsg_management_conf {
 	char *admin_role;
 	char *bootstrap_admin;   /* "off" | "loopback" | "any" */
 	struct wsg_password_policy_conf password_policy;
-	char **cors_origins;     /* "*" or exact origins; none: no CORS headers */
+	char **cors_origins;     /* exact origins ("*" only without bootstrap) */
 	size_t n_cors_origins;
 	char **login_roles;      /* none: any user may log in */
 	size_t n_login_roles;
 	char *metrics_auth;      /* "none" | "token" */
+	char **server_names;     /* Host names, port optional, also answered */
+	size_t n_server_names;
 };
 
 struct wsg_userstore_conf {

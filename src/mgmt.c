@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -243,6 +246,119 @@ add_cors(struct wsg_mgmt_req *r)
 	evhttp_add_header(out, "Access-Control-Allow-Headers", CORS_HEADERS);
 }
 
+/* -------- Host check -------- */
+
+/* Host names match case-insensitively; ports exactly. */
+static int
+host_is(const char *host, const char *name, const char *port)
+{
+	size_t n = strlen(name);
+
+	if (strncasecmp(host, name, n) != 0)
+		return 0;
+	if (host[n] == '\0')
+		return port == NULL || *port == '\0';
+	return host[n] == ':' &&
+	       (port == NULL || strcmp(host + n + 1, port) == 0);
+}
+
+/*
+ * Whether `host` names this listener: the connection's local address
+ * (ip:port, [ip6]:port), localhost:port on loopback, or a
+ * management.server_names entry (a name without port matches any port).
+ * A Host without port means the scheme's default port.
+ */
+static int
+host_names_listener(const struct wsg_mgmt_req *r, const char *host)
+{
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+	struct bufferevent *bev =
+	        conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN + 2], port[8], with_port[300];
+	const char *h = host;
+	int loopback = 0;
+	size_t i;
+
+	for (i = 0; i < mc->n_server_names; i++) {
+		const char *name = mc->server_names[i];
+		const char *colon = strrchr(name, ':');
+		const char *bracket = strchr(name, ']');
+
+		if (colon == NULL || (bracket != NULL && bracket > colon)) {
+			if (host_is(host, name, NULL))
+				return 1;
+		} else if (strcasecmp(host, name) == 0) {
+			return 1;
+		}
+	}
+	if (bev == NULL || getsockname(bufferevent_getfd(bev),
+	                               (struct sockaddr *)&ss, &sl) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(port, sizeof(port), "%u", ntohs(in->sin_port));
+		loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (ss.ss_family == AF_INET6 &&
+	           IN6_IS_ADDR_V4MAPPED(
+	                   &((const struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		/* A dual-stack listener: clients name the IPv4 address. */
+		const struct sockaddr_in6 *in6 =
+		        (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, ip, sizeof(ip));
+		snprintf(port, sizeof(port), "%u", ntohs(in6->sin6_port));
+		loopback = in6->sin6_addr.s6_addr[12] == 127;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		        (const struct sockaddr_in6 *)&ss;
+
+		ip[0] = '[';
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip + 1, sizeof(ip) - 2);
+		strcat(ip, "]");
+		snprintf(port, sizeof(port), "%u", ntohs(in6->sin6_port));
+		loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	} else {
+		return 0;
+	}
+	if (strchr(host, ':') == NULL ||
+	    (host[0] == '[' && host[strlen(host) - 1] == ']')) {
+		snprintf(with_port, sizeof(with_port), "%s:%s", host,
+		         r->m->cfg->management.has_tls ? "443" : "80");
+		h = with_port;
+	}
+	return host_is(h, ip, port) ||
+	       (loopback && host_is(h, "localhost", port));
+}
+
+/*
+ * DNS rebinding and misdirected requests: a Host that does not name this
+ * listener gets 421, a HTTP/1.1 request without Host 400. Answers and
+ * returns non-zero when refused.
+ */
+static int
+check_host(struct wsg_mgmt_req *r)
+{
+	const char *host = evhttp_find_header(
+	        evhttp_request_get_input_headers(r->req), "Host");
+
+	if (host == NULL) {
+		if (r->req->major == 1 && r->req->minor == 0)
+			return 0;
+		wsg_mgmt_reply_error(r, 400, "Missing Host header");
+		return 1;
+	}
+	if (strlen(host) < 256 && host_names_listener(r, host))
+		return 0;
+	wsg_mgmt_reply_error(r, 421,
+	                     "The Host header does not name this listener");
+	return 1;
+}
+
 /* -------- authentication -------- */
 
 /*
@@ -431,7 +547,9 @@ request_cb(struct evhttp_request *req, void *arg)
 	r.rid = RID_PREFIX | ++m->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r.started);
 	peer_of(&r);
-	if (path != NULL && dashboard_path(path) != NULL) {
+	if (check_host(&r) != 0) {
+		path = NULL;
+	} else if (path != NULL && dashboard_path(path) != NULL) {
 		r.status = wsg_static_serve(m->site, req, DASHBOARD,
 		                            dashboard_path(path));
 	} else if (path != NULL && open_path(path) != NULL) {

@@ -175,6 +175,27 @@ wsg_mgmt_login_allowed(const struct wsg_management_conf *mc, const char *roles)
 	return 0;
 }
 
+/*
+ * A request a browser made for a web page: it carries Origin (fetch, forms)
+ * or a Sec-Fetch-Site other than "none" (typed, bookmarked) or
+ * "same-origin". Such a page must never create the first admin; curl,
+ * wssgatectl and the address bar send neither. Returns the reason or NULL.
+ */
+static const char *
+browser_made(const struct wsg_mgmt_req *r)
+{
+	const struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
+
+	if (evhttp_find_header(in, "Origin") != NULL)
+		return "the request carries an Origin header";
+	if (site != NULL && strcmp(site, "none") != 0 &&
+	    strcmp(site, "same-origin") != 0)
+		return "the request carries Sec-Fetch-Site other than none or "
+		       "same-origin";
+	return NULL;
+}
+
 static void
 reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 {
@@ -197,7 +218,9 @@ reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 }
 
 /*
- * The first admin: `user` does not exist and no admin does either. One
+ * The first admin: `user` does not exist and no admin ever did (the
+ * bootstrap row, written in the same transaction), and no browser sent the
+ * request for a web page. One
  * transaction holds the admin role's row lock from the emptiness check to
  * the commit, so of several concurrent first logins (on any gateway) one
  * creates an admin and the others see it and fail. Returns 1 when it
@@ -214,7 +237,8 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 	uint64_t rid = 0, uid = 0;
 	struct wsg_error err;
 	char why[256], *hash = NULL;
-	int rc, answered = 1, in_tx = 0;
+	const char *browser;
+	int rc, answered = 1, in_tx = 0, done = 1;
 
 	wsg_error_clear(&err);
 	/* A cheap look first, so logins of a running system never hash. */
@@ -229,6 +253,26 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 	}
 	wsg_db_result_free(admins);
 	admins = NULL;
+	answered = 0;
+	if (wsg_userstore_bootstrap_done(c, &done, &err) != WSG_OK) {
+		wsg_mgmt_audit(r, "bootstrap_refused",
+		               "cannot read the bootstrap state (schema older "
+		               "than version 3? run wssgate db init): %s",
+		               err.reason);
+		goto out;
+	}
+	if (done) {
+		wsg_mgmt_audit(r, "bootstrap_refused",
+		               "an admin existed before: recover with "
+		               "'wssgate user add NAME --admin'");
+		goto out;
+	}
+	browser = browser_made(r);
+	if (browser != NULL) {
+		wsg_mgmt_audit(r, "bootstrap_refused", "%s", browser);
+		goto out;
+	}
+	answered = 1;
 	if (wsg_mgmt_check_username(user, why, sizeof(why)) != WSG_OK) {
 		wsg_mgmt_audit(r, "bootstrap_refused", "invalid username: %s",
 		               why);
@@ -266,6 +310,17 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 		answered = 0;
 		goto out;
 	}
+	rc = wsg_userstore_bootstrap_done(c, &done, &err);
+	if (rc == WSG_OK && done) {
+		answered = 0;
+		goto out;
+	}
+	if (rc == WSG_OK)
+		rc = wsg_userstore_close_bootstrap(c, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
 	rc = wsg_userstore_tx_insert_user(c, user, hash, sealed, sealed_len,
 	                                  NULL, 0, &uid, &err);
 	if (rc == WSG_ERR_EXISTS) {
@@ -283,8 +338,8 @@ bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
 	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "bootstrap_admin",
-	               "the store held no admin: created '%s' as the first "
-	               "admin (bootstrap_admin=%s)",
+	               "the store never held an admin: created '%s' as the "
+	               "first admin (bootstrap_admin=%s)",
 	               user, mc->bootstrap_admin);
 	reply_token(r, user, uid, 1);
 out:

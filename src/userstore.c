@@ -540,6 +540,8 @@ wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
 		rc = wsg_userstore_tx_upsert_role(c, roles[i], &rid, err);
 		if (rc == WSG_OK)
 			rc = wsg_userstore_tx_grant(c, uid, rid, err);
+		if (rc == WSG_OK && strcmp(roles[i], admin_role) == 0)
+			rc = wsg_userstore_close_bootstrap(c, err);
 	}
 	return end_write(c, rc, err);
 }
@@ -662,6 +664,8 @@ wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_userstore_tx_grant(c, uid, rid, err);
+	if (rc == WSG_OK && strcmp(role, admin_role) == 0)
+		rc = wsg_userstore_close_bootstrap(c, err);
 	return end_write(c, rc, err);
 }
 
@@ -707,6 +711,9 @@ static const char SQL_MEMBERS_LOCKED[] =
         "SELECT u.username FROM user_roles ur "
         "JOIN users u ON u.id = ur.user_id "
         "WHERE ur.role_id = ? ORDER BY u.username LOCK IN SHARE MODE";
+static const char SQL_BOOTSTRAP_DONE[] = "SELECT COUNT(*) FROM bootstrap";
+static const char SQL_BOOTSTRAP_CLOSE[] =
+        "INSERT IGNORE INTO bootstrap (id) VALUES (1)";
 static const char SQL_ROLE_DELETE[] = "DELETE FROM roles WHERE id = ?";
 static const char SQL_TOKEN_REVOKE[] =
         "INSERT IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)";
@@ -774,6 +781,42 @@ wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
 		return rc;
 	p = param_id(&b, rid);
 	return wsg_db_exec(c, SQL_MEMBERS, &p, 1, res, err);
+}
+
+int
+wsg_userstore_bootstrap_done(struct wsg_db_conn *c, int *done,
+                             struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	int rc;
+
+	*done = 1;
+	rc = wsg_db_exec(c, SQL_BOOTSTRAP_DONE, NULL, 0, &res, err);
+	if (rc == WSG_OK)
+		*done = first_id(res) != 0;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_close_bootstrap(struct wsg_db_conn *c, struct wsg_error *err)
+{
+	return exec_by_ids(c, SQL_BOOTSTRAP_CLOSE, 0, 0, 0, NULL, err);
+}
+
+int
+wsg_userstore_close_bootstrap_if_admin(struct wsg_db_conn *c,
+                                       const char *admin_role,
+                                       struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	int rc;
+
+	rc = wsg_userstore_role_members(c, admin_role, &res, err);
+	if (rc == WSG_OK && res->nrows > 0)
+		rc = wsg_userstore_close_bootstrap(c, err);
+	wsg_db_result_free(res);
+	return rc == WSG_ERR_NOTFOUND ? WSG_OK : rc;
 }
 
 /* -------- management API changes inside the caller's transaction -------- */

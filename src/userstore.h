@@ -138,6 +138,21 @@ int wsg_userstore_find_users(struct wsg_db_conn *c, const char *like,
 int wsg_userstore_find_roles(struct wsg_db_conn *c, const char *search,
 			     struct wsg_db_result **res, struct wsg_error *err);
 
+/*
+ * The first-admin bootstrap happens once per store: *done is set once an
+ * admin has ever existed (bootstrap table, schema version 3). A store
+ * without the table is an error, and the caller refuses the bootstrap.
+ */
+int wsg_userstore_bootstrap_done(struct wsg_db_conn *c, int *done,
+				 struct wsg_error *err);
+/* Records that an admin exists (idempotent; inside or outside a transaction). */
+int wsg_userstore_close_bootstrap(struct wsg_db_conn *c, struct wsg_error *err);
+/* Closes the bootstrap when `admin_role` has a member (db init on an
+ * existing store). */
+int wsg_userstore_close_bootstrap_if_admin(struct wsg_db_conn *c,
+					   const char *admin_role,
+					   struct wsg_error *err);
+
 /* Usernames holding `role`, ordered; WSG_ERR_NOTFOUND if it does not exist. */
 int wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
 			       struct wsg_db_result **res,

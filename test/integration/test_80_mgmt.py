@@ -794,18 +794,22 @@ def test_revocation_survives_restart(mg, boss):
 
 # ---------------------------------------------------------------- CORS
 
-def test_cors_preflight_before_authentication(mg):
+def test_cors_preflight_before_authentication(mg, mg_b):
     for path in ("/users", "/login", "/roles/x", ""):
-        r = mg.request("OPTIONS", path, headers={
-            "Origin": "http://dashboard.example", "Access-Control-Request-Method": "POST",
+        r = mg_b.request("OPTIONS", path, headers={
+            "Origin": "https://console.example", "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization,content-type"})
         assert r.status_code == 200 and r.content == b"", (path, r.status_code, r.content)
-        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert r.headers["Access-Control-Allow-Origin"] == "https://console.example"
         assert r.headers["Access-Control-Allow-Methods"] == "GET, POST, PUT, DELETE,OPTIONS, PATCH"
         assert r.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
     # The headers are on ordinary answers too, failures included.
-    for r in (mg.request("GET", "/users"), mg.request("GET", "")):
-        assert r.headers["Access-Control-Allow-Origin"] == "*"
+    for r in (mg_b.request("GET", "/users", headers={"Origin": "https://console.example"}),
+              mg_b.request("GET", "", headers={"Origin": "https://console.example"})):
+        assert r.headers["Access-Control-Allow-Origin"] == "https://console.example"
+    # Without cors_origins (the default) there is no CORS at all.
+    r = mg.request("OPTIONS", "/users", headers={"Origin": "http://dashboard.example"})
+    assert not [h for h in r.headers if h.lower().startswith("access-control-")], r.headers
 
 
 def test_cors_configured_origins(mg_b):
@@ -993,7 +997,7 @@ def test_database_unreachable_is_a_json_503(mariadb, stub, configured, mg):
 
 def boot_reset(db, database):
     db.sql("DELETE FROM user_roles; DELETE FROM users; DELETE FROM roles; "
-           "DELETE FROM revoked_tokens;", database)
+           "DELETE FROM revoked_tokens; DELETE FROM bootstrap;", database)
 
 
 @pytest.fixture(scope="module")

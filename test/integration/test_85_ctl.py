@@ -84,7 +84,9 @@ class Ctl:
 
 @pytest.fixture(scope="module")
 def gw(mariadb, stub, configured):
-    g = mu.MgmtGateway("ctl", mariadb, stub, "wssgate_ctl")
+    # The TLS terminator of test_tls_insecure_and_ca_file listens on another port.
+    g = mu.MgmtGateway("ctl", mariadb, stub, "wssgate_ctl",
+                       mgmt={"server_names": '( "127.0.0.1" )'})
     mu.setup_database(mariadb, g)
     g.start()
     yield g

@@ -172,6 +172,7 @@ test_example_lists_every_key(void **state)
 	        "password_policy",
 	        "min_length",
 	        "cors_origins",
+	        "server_names",
 	        "workers",
 	        "userstore",
 	        "host",
@@ -286,8 +287,8 @@ test_defaults(void **state)
 	assert_string_equal(c->management.admin_role, "admin");
 	assert_string_equal(c->management.bootstrap_admin, "loopback");
 	assert_int_equal(c->management.password_policy.min_length, 8);
-	assert_int_equal(c->management.n_cors_origins, 1);
-	assert_string_equal(c->management.cors_origins[0], "*");
+	assert_int_equal(c->management.n_cors_origins, 0);
+	assert_int_equal(c->management.n_server_names, 0);
 
 	assert_int_equal(c->workers, sysconf(_SC_NPROCESSORS_ONLN) > 256
 	                                     ? 256
@@ -629,9 +630,20 @@ static const struct error_case error_cases[] = {
           "(1..1024)"},
          1},
         {"cors origin with a space",
-         LISTEN "management = { cors_origins = ( \"*\", \"http://a b\" ); "
-                "};\n",
+         LISTEN "management = { bootstrap_admin = \"off\"; "
+                "cors_origins = ( \"*\", \"http://a b\" ); };\n",
          {":2: management.cors_origins.[1]: \"http://a b\" holds a space"},
+         1},
+        {"cors * while the bootstrap is on",
+         LISTEN "management = { cors_origins = ( \"https://a.example\", "
+                "\"*\" ); };\n",
+         {":2: management.cors_origins.[1]: \"*\" is refused while "
+          "bootstrap_admin is not \"off\""},
+         1},
+        {"server name with a slash",
+         LISTEN "management = { server_names = ( \"gw.example/x\" ); };\n",
+         {":2: management.server_names.[0]: \"gw.example/x\" is not a host "
+          "name"},
          1},
         {"out of range high",
          LISTEN "userstore = { pool_size = 65; };\n",
