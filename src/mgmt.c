@@ -15,6 +15,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "mem.h"
+#include "mgmt_health.h"
 #include "mgmt_http.h"
 #include "mgmt_login.h"
 #include "mgmt_metrics.h"
@@ -31,6 +32,9 @@
 #define STOP_GRACE_MS 200
 #define RID_PREFIX (0xffffULL << 48)
 #define DASHBOARD "/dashboard"
+/* Connections for the logins' lookups: a flood queues (within
+ * userstore.max_waiting) rather than opening more. */
+#define MGMT_POOL_SIZE 2
 
 /* MI's values (RESTConstants.REST_ALL_SUPPORTED_METHODS + ",OPTIONS, PATCH"
  * and the default management_api.cors.allowed_headers). */
@@ -426,6 +430,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		                            dashboard_path(path));
 	} else if (path != NULL && open_path(path) != NULL) {
 		serve_open(&r, open_path(path));
+		if (r.deferred)
+			return;
 	} else if (path == NULL || split_path(&r, path) != 0) {
 		wsg_mgmt_reply(&r, 404, NULL);
 	} else {
@@ -484,6 +490,8 @@ mgmt_free(struct wsg_mgmt *m)
 		evhttp_free(m->http);
 	if (m->wake != NULL)
 		event_free(m->wake);
+	wsg_mgmt_health_free(m->health);
+	wsg_db_pool_free(m->pool);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	if (m->tls != NULL)
@@ -536,6 +544,9 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_mgmt **out,
 		                   "cannot create an event base");
 		goto out;
 	}
+	m->health = wsg_mgmt_health_new(m);
+	m->pool = wsg_db_pool_new(m->base, &rt->db_params, MGMT_POOL_SIZE,
+	                          NULL);
 	m->http = evhttp_new(m->base);
 	evhttp_set_timeout(m->http, (int)cfg->limits.request_timeout);
 	evhttp_set_max_headers_size(m->http,

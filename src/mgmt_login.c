@@ -350,8 +350,9 @@ out:
 /*
  * argon2 on the verification pool, bounded like the data plane's
  * (security.verify_queue), so a login flood never holds the management
- * thread; the answer comes from login_verified_cb(). `rec` (stolen) is
- * NULL for an unknown name, which is verified against the dummy hash.
+ * thread; the answer comes from login_verified_cb(). `r` is deferred.
+ * `rec` (stolen) is NULL for an unknown name, which is verified against
+ * the dummy hash.
  */
 static void
 verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
@@ -378,7 +379,7 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	                          rec->username, strlen(rec->username),
 	                          wsg_lockout_now_ms()) > 0;
 	r->rec = rec;
-	lg->r = wsg_mgmt_defer(r);
+	lg->r = r;
 	rc = wsg_password_verify_async(rt->pwpool, r->m->base,
 	                               rec != NULL ? rec->password_hash
 	                                           : wsg_password_dummy_hash(),
@@ -391,18 +392,61 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	free(lg);
 }
 
+/* A login waiting for its user's row from the non-blocking pool. */
+struct lookup {
+	struct wsg_mgmt_req *r; /* deferred */
+	unsigned char *raw;     /* the decoded Basic credentials (secret) */
+	size_t raw_len;
+	const char *pw;         /* in `raw` */
+	size_t pw_len;
+};
+
+static void
+login_looked_up_cb(int rc, struct wsg_user_record *rec, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_mgmt_req *r = lk->r;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		/* Unreachable or stalled: try again later (503), as a broken
+		 * blocking connection answers. */
+		wsg_error_set(&err, WSG_ERR_CONNECT, WSG_FAULT_NONE,
+		              "login lookup: %s",
+		              rc == WSG_ERR_TIMEOUT ? "timed out"
+		                                    : "database failure");
+		wsg_mgmt_reply_db_error(r, &err);
+		wsg_mgmt_finish(r);
+		goto out;
+	}
+	/* Only while no admin exists: rare, on the blocking connection. */
+	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r)) {
+		if (wsg_mgmt_db(r, &c) != WSG_OK ||
+		    bootstrap(r, c, r->claimed_user, lk->pw, lk->pw_len)) {
+			wsg_mgmt_finish(r);
+			goto out;
+		}
+	}
+	/* Same argon2 work for an unknown name as for a wrong password. */
+	verify_login(r, rec, lk->pw, lk->pw_len);
+	rec = NULL;
+out:
+	wsg_userstore_record_free(rec);
+	wsg_mem_free_secret(lk->raw, lk->raw_len);
+	free(lk);
+}
+
 void
 wsg_mgmt_login(struct wsg_mgmt_req *r)
 {
 	const char *auth, *user = NULL, *pw = NULL;
-	struct wsg_user_record *rec = NULL;
-	struct wsg_db_conn *c = NULL;
+	struct lookup *lk;
 	unsigned char *raw = NULL;
 	size_t raw_len = 0, pw_len = 0;
-	struct wsg_error err;
 	int rc;
 
-	wsg_error_clear(&err);
 	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
 	                          "Authorization");
 	if (auth == NULL) {
@@ -419,23 +463,28 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	r->claimed_user = wsg_mem_strdup(user);
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		goto out;
-	rc = wsg_userstore_check_name("it", user, 0, NULL) == WSG_OK
-	             ? wsg_userstore_get(c, user, &rec, &err)
-	             : WSG_ERR_NOTFOUND;
-	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
-		wsg_mgmt_reply_db_error(r, &err);
+	lk = wsg_mem_calloc(1, sizeof(*lk));
+	lk->raw = raw;
+	lk->raw_len = raw_len;
+	lk->pw = pw;
+	lk->pw_len = pw_len;
+	raw = NULL;
+	lk->r = wsg_mgmt_defer(r);
+	/* The lookup never blocks this thread: a flood of logins (or a
+	 * stalled database) leaves /health and the other requests served. */
+	if (wsg_userstore_check_name("it", user, 0, NULL) != WSG_OK) {
+		login_looked_up_cb(WSG_ERR_NOTFOUND, NULL, lk);
 		goto out;
 	}
-	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r) &&
-	    bootstrap(r, c, user, pw, pw_len))
-		goto out;
-	/* Same argon2 work for an unknown name as for a wrong password. */
-	verify_login(r, rec, pw, pw_len);
-	rec = NULL;
+	rc = wsg_userstore_lookup(r->m->pool, user, login_looked_up_cb, lk);
+	if (rc != WSG_OK) {
+		if (rc == WSG_ERR_FULL)
+			login_busy(lk->r, rc);
+		wsg_mgmt_finish(lk->r);
+		wsg_mem_free_secret(lk->raw, lk->raw_len);
+		free(lk);
+	}
 out:
-	wsg_userstore_record_free(rec);
 	if (raw != NULL)
 		wsg_mem_free_secret(raw, raw_len);
 }
