@@ -21,6 +21,11 @@
 	(WSG_USERSTORE_MAX_NAME + 1 + WSG_MGMT_MAX_LOGIN_PASSWORD)
 #define MAX_BASIC_ENCODED ((MAX_BASIC_DECODED + 2) / 3 * 4)
 
+/* Whether the admin role has a member (bootstrap's cheap look). */
+static const char SQL_ANY_ADMIN[] =
+        "SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id "
+        "WHERE r.name = ? LIMIT 1";
+
 void
 wsg_mgmt_status(struct wsg_mgmt_req *r)
 {
@@ -402,40 +407,83 @@ struct lookup {
 };
 
 static void
-login_looked_up_cb(int rc, struct wsg_user_record *rec, void *arg)
+lookup_free(struct lookup *lk)
 {
-	struct lookup *lk = arg;
-	struct wsg_mgmt_req *r = lk->r;
-	struct wsg_db_conn *c = NULL;
+	wsg_mem_free_secret(lk->raw, lk->raw_len);
+	free(lk);
+}
+
+/* The pool failed (unreachable, stalled, full): try again later (503),
+ * as a broken blocking connection answers; ends the login. */
+static void
+lookup_failed(struct lookup *lk, int rc)
+{
 	struct wsg_error err;
 
 	wsg_error_clear(&err);
-	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
-		/* Unreachable or stalled: try again later (503), as a broken
-		 * blocking connection answers. */
+	if (rc == WSG_ERR_FULL) {
+		login_busy(lk->r, rc);
+	} else {
 		wsg_error_set(&err, WSG_ERR_CONNECT, WSG_FAULT_NONE,
 		              "login lookup: %s",
 		              rc == WSG_ERR_TIMEOUT ? "timed out"
 		                                    : "database failure");
-		wsg_mgmt_reply_db_error(r, &err);
-		wsg_mgmt_finish(r);
-		goto out;
+		wsg_mgmt_reply_db_error(lk->r, &err);
 	}
-	/* Only while no admin exists: rare, on the blocking connection. */
+	wsg_mgmt_finish(lk->r);
+	lookup_free(lk);
+}
+
+static void
+admins_looked_up_cb(int rc, struct wsg_db_result *res, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_mgmt_req *r = lk->r;
+	struct wsg_db_conn *c = NULL;
+	size_t admins = res != NULL ? res->nrows : 0;
+
+	wsg_db_result_free(res);
+	if (rc != WSG_OK) {
+		lookup_failed(lk, rc);
+		return;
+	}
+	/* No admin yet: the first one, rare, on the blocking connection. */
+	if (admins == 0 &&
+	    (wsg_mgmt_db(r, &c) != WSG_OK ||
+	     bootstrap(r, c, r->claimed_user, lk->pw, lk->pw_len))) {
+		wsg_mgmt_finish(r);
+		lookup_free(lk);
+		return;
+	}
+	verify_login(r, NULL, lk->pw, lk->pw_len);
+	lookup_free(lk);
+}
+
+static void
+login_looked_up_cb(int rc, struct wsg_user_record *rec, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_mgmt_req *r = lk->r;
+	struct wsg_db_param role;
+
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		lookup_failed(lk, rc);
+		return;
+	}
+	/* An unknown name may be the first admin: is there one already?
+	 * Through the pool too, as every unknown name asks. */
 	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r)) {
-		if (wsg_mgmt_db(r, &c) != WSG_OK ||
-		    bootstrap(r, c, r->claimed_user, lk->pw, lk->pw_len)) {
-			wsg_mgmt_finish(r);
-			goto out;
-		}
+		role.data = r->m->cfg->management.admin_role;
+		role.len = strlen(role.data);
+		rc = wsg_db_query(r->m->pool, SQL_ANY_ADMIN, &role, 1,
+		                  admins_looked_up_cb, lk);
+		if (rc != WSG_OK)
+			lookup_failed(lk, rc);
+		return;
 	}
 	/* Same argon2 work for an unknown name as for a wrong password. */
 	verify_login(r, rec, lk->pw, lk->pw_len);
-	rec = NULL;
-out:
-	wsg_userstore_record_free(rec);
-	wsg_mem_free_secret(lk->raw, lk->raw_len);
-	free(lk);
+	lookup_free(lk);
 }
 
 void
@@ -477,13 +525,8 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	rc = wsg_userstore_lookup(r->m->pool, user, login_looked_up_cb, lk);
-	if (rc != WSG_OK) {
-		if (rc == WSG_ERR_FULL)
-			login_busy(lk->r, rc);
-		wsg_mgmt_finish(lk->r);
-		wsg_mem_free_secret(lk->raw, lk->raw_len);
-		free(lk);
-	}
+	if (rc != WSG_OK)
+		lookup_failed(lk, rc);
 out:
 	if (raw != NULL)
 		wsg_mem_free_secret(raw, raw_len);
