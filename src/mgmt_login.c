@@ -422,7 +422,13 @@ lookup_failed(struct lookup *lk, int rc)
 
 	wsg_error_clear(&err);
 	if (rc == WSG_ERR_FULL) {
-		login_busy(lk->r, rc);
+		evhttp_add_header(evhttp_request_get_output_headers(lk->r->req),
+		                  "Retry-After", "1");
+		wsg_mgmt_audit(lk->r, "login_error",
+		               "database queue full (userstore.max_waiting)");
+		wsg_mgmt_reply_error(lk->r, 503,
+		                     "The server is busy. Please try again "
+		                     "later.");
 	} else {
 		wsg_error_set(&err, WSG_ERR_CONNECT, WSG_FAULT_NONE,
 		              "login lookup: %s",
