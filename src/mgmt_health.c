@@ -74,8 +74,9 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	h->overdue = 1;
-	wsg_log_msg("warning", "health: database unreachable: no answer to "
-	                       "SELECT 1 within %d ms",
+	wsg_log_msg("warning",
+	            "health: database unreachable: no answer to "
+	            "SELECT 1 within %d ms",
 	            WSG_MGMT_HEALTH_WAIT_MS);
 	answer_waiters(h, 0);
 }

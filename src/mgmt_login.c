@@ -402,7 +402,7 @@ struct lookup {
 	struct wsg_mgmt_req *r; /* deferred */
 	unsigned char *raw;     /* the decoded Basic credentials (secret) */
 	size_t raw_len;
-	const char *pw;         /* in `raw` */
+	const char *pw; /* in `raw` */
 	size_t pw_len;
 };
 
