@@ -18,6 +18,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "mem.h"
+#include "mgmt_health.h"
 #include "mgmt_http.h"
 #include "mgmt_login.h"
 #include "mgmt_metrics.h"
@@ -34,6 +35,9 @@
 #define STOP_GRACE_MS 200
 #define RID_PREFIX (0xffffULL << 48)
 #define DASHBOARD "/dashboard"
+/* Connections for the logins' lookups: a flood queues (within
+ * userstore.max_waiting) rather than opening more. */
+#define MGMT_POOL_SIZE 2
 
 /* MI's values (RESTConstants.REST_ALL_SUPPORTED_METHODS + ",OPTIONS, PATCH"
  * and the default management_api.cors.allowed_headers). */
@@ -554,6 +558,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		                            dashboard_path(path));
 	} else if (path != NULL && open_path(path) != NULL) {
 		serve_open(&r, open_path(path));
+		if (r.deferred)
+			return;
 	} else if (path == NULL || split_path(&r, path) != 0) {
 		wsg_mgmt_reply(&r, 404, NULL);
 	} else {
@@ -659,6 +665,8 @@ mgmt_free(struct wsg_mgmt *m)
 		event_free(m->wake);
 	if (m->reload != NULL)
 		event_free(m->reload);
+	wsg_mgmt_health_free(m->health);
+	wsg_db_pool_free(m->pool);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	wsg_snapshot_unref(m->snap);
@@ -707,6 +715,9 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
 		                   "cannot create an event base");
 		goto out;
 	}
+	m->health = wsg_mgmt_health_new(m);
+	m->pool = wsg_db_pool_new(m->base, &rt->db_params, MGMT_POOL_SIZE,
+	                          NULL);
 	m->http = evhttp_new(m->base);
 	apply_limits(m->http, &snap->cfg->limits);
 	evhttp_set_max_body_size(m->http, HTTP_MAX_BODY);

@@ -601,13 +601,19 @@ wsg_mgmt_defer(struct wsg_mgmt_req *r)
 }
 
 void
-wsg_mgmt_finish(struct wsg_mgmt_req *r)
+wsg_mgmt_finish_route(struct wsg_mgmt_req *r, const char *route)
 {
 	if (r->status == 0)
 		wsg_mgmt_reply_error(r, 500, "Internal error");
-	wsg_mgmt_req_end(r, "management");
+	wsg_mgmt_req_end(r, route);
 	r->m->deferred--;
 	free(r);
+}
+
+void
+wsg_mgmt_finish(struct wsg_mgmt_req *r)
+{
+	wsg_mgmt_finish_route(r, "management");
 }
 
 /* -------- logs -------- */

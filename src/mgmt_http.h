@@ -65,6 +65,8 @@ struct wsg_mgmt {
 	uint64_t next_rid;
 	struct wsg_static *site; /* the dashboard's files, or NULL */
 	unsigned deferred;       /* requests taken by wsg_mgmt_defer(), open */
+	struct wsg_mgmt_health *health; /* GET /health's own probe */
+	struct wsg_db_pool *pool; /* logins' lookups, non-blocking */
 };
 
 struct wsg_mgmt_param {
@@ -125,6 +127,8 @@ struct wsg_mgmt_req *wsg_mgmt_defer(struct wsg_mgmt_req *r);
 
 /* Answers 500 if nothing was sent, ends `r` and frees it. */
 void wsg_mgmt_finish(struct wsg_mgmt_req *r);
+/* The same for a request of the access log's `route` (not "management"). */
+void wsg_mgmt_finish_route(struct wsg_mgmt_req *r, const char *route);
 
 /* -------- replies (each request is answered exactly once) -------- */
 

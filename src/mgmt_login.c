@@ -21,6 +21,11 @@
 	(WSG_USERSTORE_MAX_NAME + 1 + WSG_MGMT_MAX_LOGIN_PASSWORD)
 #define MAX_BASIC_ENCODED ((MAX_BASIC_DECODED + 2) / 3 * 4)
 
+/* Whether the admin role has a member (bootstrap's cheap look). */
+static const char SQL_ANY_ADMIN[] =
+        "SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id "
+        "WHERE r.name = ? LIMIT 1";
+
 void
 wsg_mgmt_status(struct wsg_mgmt_req *r)
 {
@@ -426,8 +431,9 @@ out:
 /*
  * argon2 on the verification pool, bounded like the data plane's
  * (security.verify_queue), so a login flood never holds the management
- * thread; the answer comes from login_verified_cb(). `rec` (stolen) is
- * NULL for an unknown name, which is verified against the dummy hash.
+ * thread; the answer comes from login_verified_cb(). `r` is deferred.
+ * `rec` (stolen) is NULL for an unknown name, which is verified against
+ * the dummy hash.
  */
 static void
 verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
@@ -449,9 +455,8 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	/* A locked user's password is still verified: same work, same 401. */
 	lg->locked = rec != NULL && wsg_mgmt_user_locked(r, rec->username);
 	r->rec = rec;
-	lg->r = wsg_mgmt_defer(r);
-	/* Not r->client: wsg_mgmt_defer() has just emptied `r`. */
-	who.addr = lg->r->client;
+	lg->r = r;
+	who.addr = r->client;
 	rc = wsg_password_verify_async(rt->pwpool, r->m->base,
 	                               rec != NULL ? rec->password_hash
 	                                           : wsg_password_dummy_hash(),
@@ -464,18 +469,110 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	free(lg);
 }
 
+/* A login waiting for its user's row from the non-blocking pool. */
+struct lookup {
+	struct wsg_mgmt_req *r; /* deferred */
+	unsigned char *raw;     /* the decoded Basic credentials (secret) */
+	size_t raw_len;
+	const char *pw; /* in `raw` */
+	size_t pw_len;
+};
+
+static void
+lookup_free(struct lookup *lk)
+{
+	wsg_mem_free_secret(lk->raw, lk->raw_len);
+	free(lk);
+}
+
+/* The pool failed (unreachable, stalled, full): try again later (503),
+ * as a broken blocking connection answers; ends the login. */
+static void
+lookup_failed(struct lookup *lk, int rc)
+{
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (rc == WSG_ERR_FULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(lk->r->req),
+		                  "Retry-After", "1");
+		wsg_mgmt_audit(lk->r, "login_error",
+		               "database queue full (userstore.max_waiting)");
+		wsg_mgmt_reply_error(lk->r, 503,
+		                     "The server is busy. Please try again "
+		                     "later.");
+	} else {
+		wsg_error_set(&err, WSG_ERR_CONNECT, WSG_FAULT_NONE,
+		              "login lookup: %s",
+		              rc == WSG_ERR_TIMEOUT ? "timed out"
+		                                    : "database failure");
+		wsg_mgmt_reply_db_error(lk->r, &err);
+	}
+	wsg_mgmt_finish(lk->r);
+	lookup_free(lk);
+}
+
+static void
+admins_looked_up_cb(int rc, struct wsg_db_result *res, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_mgmt_req *r = lk->r;
+	struct wsg_db_conn *c = NULL;
+	size_t admins = res != NULL ? res->nrows : 0;
+
+	wsg_db_result_free(res);
+	if (rc != WSG_OK) {
+		lookup_failed(lk, rc);
+		return;
+	}
+	/* No admin yet: the first one, rare, on the blocking connection. */
+	if (admins == 0 &&
+	    (wsg_mgmt_db(r, &c) != WSG_OK ||
+	     bootstrap(r, c, r->claimed_user, lk->pw, lk->pw_len))) {
+		wsg_mgmt_finish(r);
+		lookup_free(lk);
+		return;
+	}
+	verify_login(r, NULL, lk->pw, lk->pw_len);
+	lookup_free(lk);
+}
+
+static void
+login_looked_up_cb(int rc, struct wsg_user_record *rec, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_mgmt_req *r = lk->r;
+	struct wsg_db_param role;
+
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		lookup_failed(lk, rc);
+		return;
+	}
+	/* An unknown name may be the first admin: is there one already?
+	 * Through the pool too, as every unknown name asks. */
+	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r)) {
+		role.data = r->m->cfg->management.admin_role;
+		role.len = strlen(role.data);
+		rc = wsg_db_query(r->m->pool, SQL_ANY_ADMIN, &role, 1,
+		                  admins_looked_up_cb, lk);
+		if (rc != WSG_OK)
+			lookup_failed(lk, rc);
+		return;
+	}
+	/* Same argon2 work for an unknown name as for a wrong password. */
+	verify_login(r, rec, lk->pw, lk->pw_len);
+	lookup_free(lk);
+}
+
 void
 wsg_mgmt_login(struct wsg_mgmt_req *r)
 {
 	const char *auth, *user = NULL, *pw = NULL;
-	struct wsg_user_record *rec = NULL;
-	struct wsg_db_conn *c = NULL;
+	struct lookup *lk;
 	unsigned char *raw = NULL;
 	size_t raw_len = 0, pw_len = 0;
-	struct wsg_error err;
 	int rc;
 
-	wsg_error_clear(&err);
 	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
 	                          "Authorization");
 	if (auth == NULL) {
@@ -492,23 +589,23 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	r->claimed_user = wsg_mem_strdup(user);
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		goto out;
-	rc = wsg_userstore_check_name("it", user, 0, NULL) == WSG_OK
-	             ? wsg_userstore_get(c, user, &rec, &err)
-	             : WSG_ERR_NOTFOUND;
-	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
-		wsg_mgmt_reply_db_error(r, &err);
+	lk = wsg_mem_calloc(1, sizeof(*lk));
+	lk->raw = raw;
+	lk->raw_len = raw_len;
+	lk->pw = pw;
+	lk->pw_len = pw_len;
+	raw = NULL;
+	lk->r = wsg_mgmt_defer(r);
+	/* The lookup never blocks this thread: a flood of logins (or a
+	 * stalled database) leaves /health and the other requests served. */
+	if (wsg_userstore_check_name("it", user, 0, NULL) != WSG_OK) {
+		login_looked_up_cb(WSG_ERR_NOTFOUND, NULL, lk);
 		goto out;
 	}
-	if (rc == WSG_ERR_NOTFOUND && bootstrap_allowed(r) &&
-	    bootstrap(r, c, user, pw, pw_len))
-		goto out;
-	/* Same argon2 work for an unknown name as for a wrong password. */
-	verify_login(r, rec, pw, pw_len);
-	rec = NULL;
+	rc = wsg_userstore_lookup(r->m->pool, user, login_looked_up_cb, lk);
+	if (rc != WSG_OK)
+		lookup_failed(lk, rc);
 out:
-	wsg_userstore_record_free(rec);
 	if (raw != NULL)
 		wsg_mem_free_secret(raw, raw_len);
 }

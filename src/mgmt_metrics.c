@@ -351,19 +351,3 @@ wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 	evbuffer_free(buf);
 	r->status = 200;
 }
-
-void
-wsg_mgmt_health(struct wsg_mgmt_req *r)
-{
-	struct wsg_error err;
-
-	wsg_error_clear(&err);
-	if (wsg_mgmt_db_check(r->m, &err) == WSG_OK) {
-		wsg_mgmt_reply(r, 200, json_pack("{s:s}", "status", "ok"));
-		return;
-	}
-	wsg_log_msg("warning", "health: database unreachable: %s", err.reason);
-	wsg_mgmt_reply(r, 503,
-	               json_pack("{s:s, s:s}", "status", "unavailable",
-	                         "reason", "the database cannot be reached"));
-}
