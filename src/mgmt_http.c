@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -523,26 +524,29 @@ wsg_mgmt_has_role(const char *roles, const char *role)
 }
 
 int
-wsg_mgmt_make_secrets(const struct wsg_mgmt *m, const char *user,
-                      const char *pw, size_t len, int digest, char **hash,
-                      unsigned char **sealed, size_t *sealed_len)
+wsg_mgmt_hash_async(struct wsg_mgmt_req *r, const char *pw, size_t len,
+                    const char *fail, wsg_password_hash_cb done, void *arg)
 {
+	/* Only an admin or a user's own change gets here: no per-address
+	 * bound (they are not guesses), the pool's total one only. */
+	struct wsg_password_client who = {
+	        .addr = r->client,
+	        .max_queued = r->cfg->security.verify_queue.max_queued,
+	        .max_per_client = UINT_MAX,
+	};
 	int rc;
 
-	*hash = NULL;
-	*sealed = NULL;
-	*sealed_len = 0;
-	if (digest) {
-		rc = wsg_password_seal(m->rt->master_key, user, pw, len, sealed,
-		                       sealed_len);
-		if (rc != WSG_OK)
-			return rc;
-	}
-	rc = wsg_password_hash(pw, len, hash);
-	if (rc != WSG_OK) {
-		free(*sealed);
-		*sealed = NULL;
-		*sealed_len = 0;
+	rc = wsg_password_hash_async(r->m->rt->pwpool, r->m->base, pw, len,
+	                             &who, done, arg);
+	if (rc == WSG_ERR_FULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		                  "Retry-After", "1");
+		wsg_mgmt_audit(r, "mgmt_busy", "verification queue full");
+		wsg_mgmt_reply_error(r, 503,
+		                     "The server is busy. Please try again "
+		                     "later.");
+	} else if (rc != WSG_OK) {
+		wsg_mgmt_reply_error(r, 500, "%s", fail);
 	}
 	return rc;
 }

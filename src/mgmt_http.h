@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "password.h"
 #include "server.h"
 #include "static.h"
 #include "token.h"
@@ -278,12 +279,15 @@ int wsg_mgmt_result_has(const struct wsg_db_result *res, const char *name);
 int wsg_mgmt_has_role(const char *roles, const char *role);
 
 /*
- * Argon2id hash of `pw` and, when `digest`, the password sealed under the
- * master key for PasswordDigest. Caller frees `*hash` and `*sealed`.
+ * The argon2id hash of `pw` on the password pool (bounded by
+ * security.verify_queue's max_queued, never joined), so the management
+ * thread never spends argon2 time; `done` gets it on this thread. On a
+ * refusal this answers (503 with Retry-After when the queue is full, else
+ * 500 `fail`) and returns it; the caller then ends the request.
  */
-int wsg_mgmt_make_secrets(const struct wsg_mgmt *m, const char *user,
-			  const char *pw, size_t len, int digest, char **hash,
-			  unsigned char **sealed, size_t *sealed_len);
+int wsg_mgmt_hash_async(struct wsg_mgmt_req *r, const char *pw, size_t len,
+			const char *fail, wsg_password_hash_cb done,
+			void *arg);
 
 /* -------- logs -------- */
 

@@ -222,81 +222,62 @@ reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 	free(jwt);
 }
 
+/* A login waiting for its user's row from the non-blocking pool. */
+struct lookup {
+	struct wsg_mgmt_req *r; /* deferred */
+	unsigned char *raw;     /* the decoded Basic credentials (secret) */
+	size_t raw_len;
+	const char *pw; /* in `raw` */
+	size_t pw_len;
+};
+
+static void
+lookup_free(struct lookup *lk)
+{
+	wsg_mem_free_secret(lk->raw, lk->raw_len);
+	free(lk);
+}
+
+static void verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
+                         const char *pw, size_t pw_len);
+
+/* What bootstrap() did with the login. */
+enum boot { BOOT_NO, BOOT_ANSWERED, BOOT_HASHING };
+
 /*
- * The first admin: `user` does not exist and no admin ever did (the
- * bootstrap row, written in the same transaction), and no browser sent the
- * request for a web page. One
+ * The first admin's password hash arrived (see bootstrap()). One
  * transaction holds the admin role's row lock from the emptiness check to
  * the commit, so of several concurrent first logins (on any gateway) one
- * creates an admin and the others see it and fail. Returns 1 when it
- * answered (token, 400 or 500), 0 when the caller should answer 401.
+ * creates an admin and the others see it and fail (verified as any other
+ * unknown name). Ends the login.
  */
-static int
-bootstrap(struct wsg_mgmt_req *r, struct wsg_db_conn *c, const char *user,
-          const char *pw, size_t pw_len)
+static void
+bootstrap_hashed_cb(int rc, char *hash, void *arg)
 {
+	struct lookup *lk = arg;
+	struct wsg_mgmt_req *r = lk->r;
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	const char *user = r->claimed_user;
 	struct wsg_db_result *admins = NULL;
+	struct wsg_db_conn *c = NULL;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	uint64_t rid = 0, uid = 0;
 	struct wsg_error err;
-	char why[256], *hash = NULL;
-	const char *browser;
-	int rc, answered = 1, in_tx = 0, done = 1;
+	int answered = 1, in_tx = 0, done = 1;
 
 	wsg_error_clear(&err);
-	/* A cheap look first, so logins of a running system never hash. */
-	rc = wsg_userstore_role_members(c, mc->admin_role, &admins, &err);
-	if (rc == WSG_OK && admins->nrows > 0) {
-		answered = 0;
-		goto out;
-	}
-	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	wsg_db_result_free(admins);
-	admins = NULL;
-	answered = 0;
-	if (wsg_userstore_bootstrap_done(c, &done, &err) != WSG_OK) {
-		wsg_mgmt_audit(r, "bootstrap_refused",
-		               "cannot read the bootstrap state (schema older "
-		               "than version 3? run wssgate db init): %s",
-		               err.reason);
-		goto out;
-	}
-	if (done) {
-		wsg_mgmt_audit(r, "bootstrap_refused",
-		               "an admin existed before: recover with "
-		               "'wssgate user add NAME --admin'");
-		goto out;
-	}
-	browser = browser_made(r);
-	if (browser != NULL) {
-		wsg_mgmt_audit(r, "bootstrap_refused", "%s", browser);
-		goto out;
-	}
-	answered = 1;
-	if (wsg_mgmt_check_username(user, why, sizeof(why)) != WSG_OK) {
-		wsg_mgmt_audit(r, "bootstrap_refused", "invalid username: %s",
-		               why);
-		wsg_mgmt_reply_error(r, 400, "Invalid username: %s", why);
-		goto out;
-	}
-	if (wsg_mgmt_check_password(&mc->password_policy, pw, pw_len, why,
-	                            sizeof(why)) != WSG_OK) {
-		wsg_mgmt_audit(r, "bootstrap_refused", "invalid password: %s",
-		               why);
-		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
-		goto out;
-	}
-	if (wsg_mgmt_make_secrets(r->m, user, pw, pw_len, 1, &hash, &sealed,
-	                          &sealed_len) != WSG_OK) {
+	if (rc == WSG_OK)
+		rc = wsg_password_seal(r->m->rt->master_key, user, lk->pw,
+		                       lk->pw_len, &sealed, &sealed_len);
+	if (rc != WSG_OK) {
 		wsg_mgmt_reply_error(r, 500,
 		                     "Error occurred authenticating user.");
 		goto out;
 	}
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+
 	rc = wsg_db_begin(c, &err);
 	if (rc != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
@@ -353,6 +334,86 @@ out:
 	wsg_db_result_free(admins);
 	free(hash);
 	free(sealed);
+	if (answered)
+		wsg_mgmt_finish(r);
+	else
+		verify_login(r, NULL, lk->pw, lk->pw_len);
+	lookup_free(lk);
+}
+
+/*
+ * The first admin: `user` does not exist and no admin ever did (the
+ * bootstrap row), and no browser sent the request for a web page. The
+ * checks here; the password is hashed on the pool and the rest done in
+ * bootstrap_hashed_cb(), which then owns `lk`. BOOT_ANSWERED: answered
+ * (400, 500 or 503); BOOT_NO: the caller should verify as for any unknown
+ * name (which answers 401).
+ */
+static enum boot
+bootstrap(struct lookup *lk, struct wsg_db_conn *c)
+{
+	struct wsg_mgmt_req *r = lk->r;
+	const struct wsg_management_conf *mc = &r->m->cfg->management;
+	const char *user = r->claimed_user, *pw = lk->pw, *browser;
+	size_t pw_len = lk->pw_len;
+	struct wsg_db_result *admins = NULL;
+	struct wsg_error err;
+	char why[256];
+	int rc, done = 1;
+	enum boot answered = BOOT_ANSWERED;
+
+	wsg_error_clear(&err);
+	/* A cheap look first, so logins of a running system never hash. */
+	rc = wsg_userstore_role_members(c, mc->admin_role, &admins, &err);
+	if (rc == WSG_OK && admins->nrows > 0) {
+		answered = BOOT_NO;
+		goto out;
+	}
+	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+		wsg_mgmt_reply_db_error(r, &err);
+		goto out;
+	}
+	wsg_db_result_free(admins);
+	admins = NULL;
+	answered = BOOT_NO;
+	if (wsg_userstore_bootstrap_done(c, &done, &err) != WSG_OK) {
+		wsg_mgmt_audit(r, "bootstrap_refused",
+		               "cannot read the bootstrap state (schema older "
+		               "than version 3? run wssgate db init): %s",
+		               err.reason);
+		goto out;
+	}
+	if (done) {
+		wsg_mgmt_audit(r, "bootstrap_refused",
+		               "an admin existed before: recover with "
+		               "'wssgate user add NAME --admin'");
+		goto out;
+	}
+	browser = browser_made(r);
+	if (browser != NULL) {
+		wsg_mgmt_audit(r, "bootstrap_refused", "%s", browser);
+		goto out;
+	}
+	answered = BOOT_ANSWERED;
+	if (wsg_mgmt_check_username(user, why, sizeof(why)) != WSG_OK) {
+		wsg_mgmt_audit(r, "bootstrap_refused", "invalid username: %s",
+		               why);
+		wsg_mgmt_reply_error(r, 400, "Invalid username: %s", why);
+		goto out;
+	}
+	if (wsg_mgmt_check_password(&mc->password_policy, pw, pw_len, why,
+	                            sizeof(why)) != WSG_OK) {
+		wsg_mgmt_audit(r, "bootstrap_refused", "invalid password: %s",
+		               why);
+		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
+		goto out;
+	}
+	if (wsg_mgmt_hash_async(r, pw, pw_len,
+	                        "Error occurred authenticating user.",
+	                        bootstrap_hashed_cb, lk) == WSG_OK)
+		answered = BOOT_HASHING;
+out:
+	wsg_db_result_free(admins);
 	return answered;
 }
 
@@ -469,22 +530,6 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	free(lg);
 }
 
-/* A login waiting for its user's row from the non-blocking pool. */
-struct lookup {
-	struct wsg_mgmt_req *r; /* deferred */
-	unsigned char *raw;     /* the decoded Basic credentials (secret) */
-	size_t raw_len;
-	const char *pw; /* in `raw` */
-	size_t pw_len;
-};
-
-static void
-lookup_free(struct lookup *lk)
-{
-	wsg_mem_free_secret(lk->raw, lk->raw_len);
-	free(lk);
-}
-
 /* The pool failed (unreachable, stalled, full): try again later (503),
  * as a broken blocking connection answers; ends the login. */
 static void
@@ -519,19 +564,27 @@ admins_looked_up_cb(int rc, struct wsg_db_result *res, void *arg)
 	struct wsg_mgmt_req *r = lk->r;
 	struct wsg_db_conn *c = NULL;
 	size_t admins = res != NULL ? res->nrows : 0;
+	enum boot boot;
 
 	wsg_db_result_free(res);
 	if (rc != WSG_OK) {
 		lookup_failed(lk, rc);
 		return;
 	}
-	/* No admin yet: the first one, rare, on the blocking connection. */
-	if (admins == 0 &&
-	    (wsg_mgmt_db(r, &c) != WSG_OK ||
-	     bootstrap(r, c, r->claimed_user, lk->pw, lk->pw_len))) {
-		wsg_mgmt_finish(r);
-		lookup_free(lk);
-		return;
+	/* No admin yet: the first one, rare; its checks on the blocking
+	 * connection, its argon2 hash on the pool. */
+	if (admins == 0) {
+		if (wsg_mgmt_db(r, &c) != WSG_OK)
+			boot = BOOT_ANSWERED;
+		else
+			boot = bootstrap(lk, c);
+		if (boot == BOOT_HASHING)
+			return;
+		if (boot == BOOT_ANSWERED) {
+			wsg_mgmt_finish(r);
+			lookup_free(lk);
+			return;
+		}
 	}
 	verify_login(r, NULL, lk->pw, lk->pw_len);
 	lookup_free(lk);

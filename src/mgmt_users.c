@@ -239,9 +239,21 @@ wsg_mgmt_parse_user_add(const struct wsg_management_conf *mc, json_t *o,
 	return WSG_OK;
 }
 
-void
-wsg_mgmt_users_add(struct wsg_mgmt_req *r)
+/* A user being added, waiting for the pool's hash of its password. */
+struct user_add {
+	struct wsg_mgmt_req *r; /* deferred */
+	json_t *body;           /* holds a's strings */
+	struct wsg_mgmt_user_add a;
+};
+
+/* The hash arrived: seals the password for PasswordDigest when asked and
+ * writes the user in one transaction. Ends the request. */
+static void
+user_hashed_cb(int rc, char *hash, void *arg)
 {
+	struct user_add *ua = arg;
+	struct wsg_mgmt_req *r = ua->r;
+	const struct wsg_mgmt_user_add *a = &ua->a;
 	const char *admin_role = r->m->cfg->management.admin_role;
 	struct wsg_db_result *admins = NULL;
 	unsigned char *sealed = NULL;
@@ -249,44 +261,33 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	uint64_t admin_rid = 0, uid = 0, rid;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	struct wsg_mgmt_user_add a;
-	struct wsg_mgmt_fail f;
-	char *hash = NULL;
-	json_t *body = NULL;
-	int rc, in_tx = 0;
+	int in_tx = 0;
 
 	wsg_error_clear(&err);
-	if (wsg_mgmt_body(r, &body) != WSG_OK)
-		goto out;
-	if (wsg_mgmt_parse_user_add(&r->m->cfg->management, body, &a, &f) !=
-	    WSG_OK) {
-		wsg_mgmt_reply_fail(r, &f);
-		goto out;
-	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		goto out;
-	/* Argon2 before the transaction, so no lock waits for it. */
-	if (wsg_mgmt_make_secrets(r->m, a.user, a.pw, a.pw_len, a.digest, &hash,
-	                          &sealed, &sealed_len) != WSG_OK) {
+	if (rc == WSG_OK && a->digest)
+		rc = wsg_password_seal(r->m->rt->master_key, a->user, a->pw,
+		                       a->pw_len, &sealed, &sealed_len);
+	if (rc != WSG_OK) {
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
-	if (wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK ||
+	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
-	rc = wsg_userstore_tx_insert_user(c, a.user, hash, sealed, sealed_len,
+	rc = wsg_userstore_tx_insert_user(c, a->user, hash, sealed, sealed_len,
 	                                  r->user, r->rec->id, &uid, &err);
 	if (rc == WSG_ERR_EXISTS) {
 		wsg_mgmt_reply_error(r, 400, "%sUser: %s already exists.",
-		                     WSG_MGMT_E_REQUEST, a.user);
+		                     WSG_MGMT_E_REQUEST, a->user);
 		goto out;
 	}
-	if (rc == WSG_OK && a.admin)
+	if (rc == WSG_OK && a->admin)
 		rc = wsg_userstore_tx_grant(c, uid, admin_rid, &err);
-	for (i = 0; rc == WSG_OK && i < a.nroles; i++) {
-		rc = wsg_userstore_tx_lock_role(c, a.roles[i], &rid, &err);
+	for (i = 0; rc == WSG_OK && i < a->nroles; i++) {
+		rc = wsg_userstore_tx_lock_role(c, a->roles[i], &rid, &err);
 		if (rc == WSG_OK && rid == 0) {
-			wsg_mgmt_reply_not_found(r, "Role", a.roles[i]);
+			wsg_mgmt_reply_not_found(r, "Role", a->roles[i]);
 			goto out;
 		}
 		if (rc == WSG_OK)
@@ -295,20 +296,57 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
 		goto out;
 	in_tx = 0;
-	wsg_credcache_invalidate(r->m->rt->credcache, a.user);
+	wsg_credcache_invalidate(r->m->rt->credcache, a->user);
 	wsg_mgmt_audit(r, "user_added",
 	               "added user '%s' (%s, %s, %zu more "
 	               "role%s)",
-	               a.user, a.admin ? admin_role : "not admin",
-	               a.digest ? "digest-capable" : "PasswordText only",
-	               a.nroles, a.nroles == 1 ? "" : "s");
-	wsg_mgmt_reply_status(r, "userId", a.user, "Added");
+	               a->user, a->admin ? admin_role : "not admin",
+	               a->digest ? "digest-capable" : "PasswordText only",
+	               a->nroles, a->nroles == 1 ? "" : "s");
+	wsg_mgmt_reply_status(r, "userId", a->user, "Added");
 out:
 	if (in_tx)
 		wsg_db_rollback(c);
 	wsg_db_result_free(admins);
 	free(hash);
 	free(sealed);
+	wsg_mgmt_finish(r);
+	json_decref(ua->body);
+	free(ua);
+}
+
+void
+wsg_mgmt_users_add(struct wsg_mgmt_req *r)
+{
+	struct wsg_db_conn *c = NULL;
+	struct wsg_mgmt_user_add a;
+	struct wsg_mgmt_fail f;
+	struct user_add *ua;
+	json_t *body = NULL;
+
+	if (wsg_mgmt_body(r, &body) != WSG_OK)
+		goto out;
+	if (wsg_mgmt_parse_user_add(&r->m->cfg->management, body, &a, &f) !=
+	    WSG_OK) {
+		wsg_mgmt_reply_fail(r, &f);
+		goto out;
+	}
+	/* A broken database answers before any argon2 work. */
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		goto out;
+	/* Argon2 on the pool, before the transaction, so no lock waits. */
+	ua = wsg_mem_calloc(1, sizeof(*ua));
+	ua->body = body;
+	ua->a = a;
+	ua->r = wsg_mgmt_defer(r);
+	body = NULL;
+	if (wsg_mgmt_hash_async(ua->r, a.pw, a.pw_len, WSG_MGMT_E_STORE,
+	                        user_hashed_cb, ua) != WSG_OK) {
+		wsg_mgmt_finish(ua->r);
+		json_decref(ua->body);
+		free(ua);
+	}
+out:
 	json_decref(body);
 }
 
@@ -445,17 +483,37 @@ wsg_mgmt_parse_password_change(const struct wsg_management_conf *mc, json_t *o,
 	return WSG_OK;
 }
 
+/* A password change waiting for the pool: the check of oldPassword, then
+ * the hash of the new one. */
+struct pw_change {
+	struct wsg_mgmt_req *r; /* deferred */
+	struct wsg_user_record *rec;
+	json_t *body; /* holds p's strings */
+	struct wsg_mgmt_password_change p;
+	int locked; /* the user's management login was locked */
+	int self;
+};
+
+static void
+pw_change_free(struct pw_change *pc)
+{
+	wsg_userstore_record_free(pc->rec);
+	json_decref(pc->body);
+	free(pc);
+}
+
 /*
- * Sets the new password of `rec` (checked by the caller: its own old
- * password, or an admin changing a non-admin's). The new one is hashed
- * before the transaction; the transaction then makes sure the stored hash
- * is still the one checked.
+ * The new password's hash arrived: seals it for PasswordDigest when asked,
+ * then the transaction makes sure the stored hash is still the one checked
+ * and writes the new one. Ends the request.
  */
 static void
-change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
-                const struct wsg_mgmt_password_change *p, int self)
+new_password_hashed_cb(int rc, char *hash, void *arg)
 {
-	const char *user = rec->username;
+	struct pw_change *pc = arg;
+	struct wsg_mgmt_req *r = pc->r;
+	const struct wsg_user_record *rec = pc->rec;
+	const char *user = rec->username, *pw = pc->p.new_pw;
 	struct wsg_user_record *now = NULL;
 	struct wsg_db_result *admins = NULL;
 	unsigned char *sealed = NULL;
@@ -463,19 +521,19 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 	uint64_t admin_rid = 0, uid = 0;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	char *hash = NULL;
-	int rc, in_tx = 0, digest;
+	int in_tx = 0, digest;
 
 	wsg_error_clear(&err);
-	digest = p->digest >= 0 ? p->digest : rec->digest_sealed != NULL;
-	if (wsg_mgmt_make_secrets(r->m, user, p->new_pw, strlen(p->new_pw),
-	                          digest, &hash, &sealed,
-	                          &sealed_len) != WSG_OK) {
+	digest = pc->p.digest >= 0 ? pc->p.digest : rec->digest_sealed != NULL;
+	if (rc == WSG_OK && digest)
+		rc = wsg_password_seal(r->m->rt->master_key, user, pw,
+		                       strlen(pw), &sealed, &sealed_len);
+	if (rc != WSG_OK) {
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
 	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
+	    wsg_mgmt_tx_admins(r, c, !pc->self, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
 	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
@@ -484,7 +542,7 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 	 */
 	if (now->id != rec->id ||
 	    strcmp(now->password_hash, rec->password_hash) != 0 ||
-	    (!self && wsg_mgmt_result_has(admins, user))) {
+	    (!pc->self && wsg_mgmt_result_has(admins, user))) {
 		wsg_mgmt_reply_error(
 		        r, 400,
 		        "%sThe user changed while the password was "
@@ -511,23 +569,22 @@ out:
 	wsg_userstore_record_free(now);
 	free(hash);
 	free(sealed);
+	wsg_mgmt_finish(r);
+	pw_change_free(pc);
 }
 
-/* An own password change waiting for the pool's check of oldPassword. */
-struct pw_change {
-	struct wsg_mgmt_req *r; /* deferred */
-	struct wsg_user_record *rec;
-	json_t *body; /* holds p's strings */
-	struct wsg_mgmt_password_change p;
-	int locked; /* the user's management login was locked */
-};
-
+/* Sets the new password of pc->rec (checked by the caller: its own old
+ * password, or an admin changing a non-admin's); takes `pc`. */
 static void
-pw_change_free(struct pw_change *pc)
+change_password(struct pw_change *pc)
 {
-	wsg_userstore_record_free(pc->rec);
-	json_decref(pc->body);
-	free(pc);
+	const char *pw = pc->p.new_pw;
+
+	if (wsg_mgmt_hash_async(pc->r, pw, strlen(pw), WSG_MGMT_E_STORE,
+	                        new_password_hashed_cb, pc) == WSG_OK)
+		return;
+	wsg_mgmt_finish(pc->r);
+	pw_change_free(pc);
 }
 
 /*
@@ -557,7 +614,8 @@ old_password_checked_cb(int rc, void *arg)
 		                     E_PW_OLD);
 		goto out;
 	}
-	change_password(r, pc->rec, &pc->p, 1);
+	change_password(pc);
+	return;
 out:
 	wsg_mgmt_finish(r);
 	pw_change_free(pc);
@@ -586,6 +644,7 @@ check_old_password(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	pc->rec = rec;
 	pc->body = body;
 	pc->p = *p;
+	pc->self = 1;
 	/* A locked user's old password is still verified: same work, same
 	 * answer. */
 	pc->locked = wsg_mgmt_user_locked(r, rec->username);
@@ -612,6 +671,7 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	struct wsg_error err;
 	struct wsg_mgmt_password_change p;
 	struct wsg_mgmt_fail f;
+	struct pw_change *pc;
 	json_t *body = NULL;
 	int rc, self;
 
@@ -675,7 +735,14 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		body = NULL;
 		goto out;
 	}
-	change_password(r, rec, &p, 0);
+	pc = wsg_mem_calloc(1, sizeof(*pc));
+	pc->rec = rec;
+	pc->body = body;
+	pc->p = p;
+	pc->r = wsg_mgmt_defer(r);
+	rec = NULL;
+	body = NULL;
+	change_password(pc);
 out:
 	wsg_userstore_record_free(rec);
 	json_decref(body);

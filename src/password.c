@@ -260,6 +260,8 @@ struct waiter {
 	struct event *ev;
 	int result;
 	wsg_password_done_cb done;
+	wsg_password_hash_cb hashed; /* a hash job's, instead of done */
+	char *encoded;               /* a hash job's result until handed over */
 	void *arg;
 };
 
@@ -271,6 +273,7 @@ struct job {
 	char *pw;
 	size_t len;
 	struct waiter *waiters; /* the request that queued it and the joined */
+	int hash;               /* hashes `pw`: never keyed, so never joined */
 	struct client_slot *slot; /* NULL: not counted per address */
 	struct wsg_lockout *lockout;
 	struct wsg_lockout_conf client_limit;
@@ -304,6 +307,7 @@ waiter_free(struct waiter *w)
 {
 	if (w->ev != NULL)
 		event_free(w->ev);
+	free(w->encoded);
 	free(w);
 }
 
@@ -312,12 +316,18 @@ waiter_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *w = arg;
 	wsg_password_done_cb done = w->done;
+	wsg_password_hash_cb hashed = w->hashed;
 	void *done_arg = w->arg;
 	int result = w->result;
+	char *encoded = w->encoded;
 
 	/* Freed first, so the callback may do anything, even free the base. */
+	w->encoded = NULL;
 	waiter_free(w);
-	done(result, done_arg);
+	if (hashed != NULL)
+		hashed(result, encoded, done_arg);
+	else
+		done(result, done_arg);
 }
 
 /* One field of the key, length first so no two field lists collide. */
@@ -405,7 +415,8 @@ job_release(struct wsg_password_pool *p, struct job *j)
 {
 	struct client_slot **link;
 
-	*job_link(p, j->key) = j->key_next;
+	if (!j->hash)
+		*job_link(p, j->key) = j->key_next;
 	j->key_next = NULL;
 	p->stats.queued--;
 	if (j->slot == NULL || --j->slot->count > 0)
@@ -422,6 +433,7 @@ worker_main(void *arg)
 	struct wsg_password_pool *p = arg;
 	struct waiter *w, *next;
 	struct job *j;
+	char *encoded;
 	int drop, result;
 
 	for (;;) {
@@ -448,14 +460,19 @@ worker_main(void *arg)
 		                         &j->client_limit, j->slot->addr,
 		                         strlen(j->slot->addr),
 		                         wsg_lockout_now_ms()) > 0;
+		encoded = NULL;
 		if (drop)
 			result = WSG_ERR_LIMIT;
+		else if (j->hash)
+			result = wsg_password_hash(j->pw, j->len, &encoded);
 		else
 			result = wsg_password_verify(j->encoded, j->pw, j->len);
 		OPENSSL_cleanse(j->pw, j->len);
 		pthread_mutex_lock(&p->lock);
 		if (drop)
 			p->stats.dropped++;
+		else if (j->hash)
+			p->stats.hashes++;
 		else
 			p->stats.runs++;
 		job_release(p, j);
@@ -467,6 +484,8 @@ worker_main(void *arg)
 		for (; w != NULL; w = next) {
 			next = w->next;
 			w->result = result;
+			w->encoded = encoded; /* a hash job has one waiter */
+			encoded = NULL;
 			event_active(w->ev, EV_READ, 0);
 		}
 	}
@@ -566,6 +585,18 @@ admit:
 	return WSG_OK;
 }
 
+/* Under p->lock: appends an admitted job for the workers. */
+static void
+job_queue(struct wsg_password_pool *p, struct job *j)
+{
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->cond);
+}
+
 int
 wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
                           const char *encoded, const char *pw, size_t len,
@@ -608,12 +639,7 @@ wsg_password_verify_async(struct wsg_password_pool *p, struct event_base *base,
 		}
 		j->waiters = w;
 		*link = j;
-		if (p->tail != NULL)
-			p->tail->next = j;
-		else
-			p->head = j;
-		p->tail = j;
-		pthread_cond_signal(&p->cond);
+		job_queue(p, j);
 		j = NULL;
 		w = NULL;
 	}
@@ -623,6 +649,43 @@ out:
 		job_free(j);
 	if (w != NULL)
 		waiter_free(w);
+	return rc;
+}
+
+int
+wsg_password_hash_async(struct wsg_password_pool *p, struct event_base *base,
+                        const char *pw, size_t len,
+                        const struct wsg_password_client *who,
+                        wsg_password_hash_cb done, void *arg)
+{
+	struct waiter *w;
+	struct job *j;
+	int rc;
+
+	w = wsg_mem_calloc(1, sizeof(*w));
+	w->hashed = done;
+	w->arg = arg;
+	w->ev = event_new(base, -1, 0, waiter_done_cb, w);
+	if (w->ev == NULL) {
+		waiter_free(w);
+		return WSG_ERR_NOMEM;
+	}
+	j = wsg_mem_calloc(1, sizeof(*j));
+	j->hash = 1;
+	j->pw = wsg_mem_alloc(len);
+	if (len > 0)
+		memcpy(j->pw, pw, len);
+	j->len = len;
+	j->waiters = w;
+	pthread_mutex_lock(&p->lock);
+	rc = job_admit(p, j, who);
+	if (rc == WSG_OK)
+		job_queue(p, j);
+	pthread_mutex_unlock(&p->lock);
+	if (rc != WSG_OK) {
+		job_free(j);
+		waiter_free(w);
+	}
 	return rc;
 }
 

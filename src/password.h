@@ -90,9 +90,26 @@ int wsg_password_verify_async(struct wsg_password_pool *p,
 			      const struct wsg_password_client *who,
 			      wsg_password_done_cb done, void *arg);
 
+/* `encoded` (NULL unless result is WSG_OK) belongs to the callee. Runs on
+ * `base`'s thread. */
+typedef void (*wsg_password_hash_cb)(int result, char *encoded, void *arg);
+
+/*
+ * Queues an argon2id hash of `pw` (copied, wiped after use), so a new
+ * password costs no event thread its argon2 time. Bounded by `who` as
+ * verifications are (same errors) and never joined with any other job;
+ * never dropped (who->lockout is not used). `done` is called exactly once
+ * unless this returns an error.
+ */
+int wsg_password_hash_async(struct wsg_password_pool *p,
+			    struct event_base *base, const char *pw,
+			    size_t len, const struct wsg_password_client *who,
+			    wsg_password_hash_cb done, void *arg);
+
 /* Counters since start and the queue now, for /metrics and tests. */
 struct wsg_password_pool_stats {
 	uint64_t runs;           /* argon2 verifications done */
+	uint64_t hashes;         /* argon2 hashes done */
 	uint64_t refused_full;   /* refused: max_queued reached */
 	uint64_t refused_client; /* refused: max_per_client reached */
 	uint64_t dropped;        /* dropped unrun: the address was locked */

@@ -532,6 +532,96 @@ test_sec_verify_queue_bounded(void **state)
 	free(enc);
 }
 
+/*
+ * A hash job (issue 13, item 8): its callback runs once, on the base's
+ * thread, with a hash that verifies; it counts against max_queued and is
+ * never joined with a verification of the same password.
+ */
+struct hash_run {
+	struct event_base *base;
+	pthread_t loop_thread;
+	int calls, result, on_loop_thread, remaining;
+	char *encoded;
+};
+
+static void
+hash_done_cb(int result, char *encoded, void *arg)
+{
+	struct hash_run *run = arg;
+
+	run->calls++;
+	run->result = result;
+	run->encoded = encoded;
+	run->on_loop_thread = pthread_equal(pthread_self(), run->loop_thread);
+	if (--run->remaining == 0)
+		event_base_loopbreak(run->base);
+}
+
+static void
+verify_done_cb(int result, void *arg)
+{
+	struct hash_run *run = arg;
+
+	assert_int_equal(result, WSG_OK);
+	if (--run->remaining == 0)
+		event_base_loopbreak(run->base);
+}
+
+static void
+test_sec_mgmt_hashing_off_thread(void **state)
+{
+	struct hash_run run;
+	struct wsg_password_pool *pool;
+	struct wsg_password_pool_stats st;
+	struct wsg_password_client who = {
+	        .addr = "192.0.2.9", .max_queued = 2, .max_per_client = 8};
+	char *enc = hash_of("new-secret");
+	struct timeval limit = {60, 0};
+	struct event *watchdog;
+
+	memset(&run, 0, sizeof(run));
+	run.base = event_base_new();
+	run.loop_thread = pthread_self();
+	run.remaining = 2;
+	watchdog = evtimer_new(run.base, watchdog_cb, run.base);
+	evtimer_add(watchdog, &limit);
+	pool = wsg_password_pool_new(1);
+	assert_non_null(pool);
+	assert_int_equal(wsg_password_hash_async(pool, run.base, "new-secret",
+	                                         10, &who, hash_done_cb, &run),
+	                 WSG_OK);
+	/* Same password and address: a verification is not joined to it. */
+	assert_int_equal(wsg_password_verify_async(pool, run.base, enc,
+	                                           "new-secret", 10, &who,
+	                                           verify_done_cb, &run),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_hash_async(pool, run.base, "other", 5,
+	                                         &who, hash_done_cb, &run),
+	                 WSG_ERR_FULL);
+	assert_int_equal(run.calls, 0);
+	event_base_dispatch(run.base);
+	assert_int_equal(run.remaining, 0);
+	assert_int_equal(run.calls, 1);
+	assert_true(run.on_loop_thread);
+	assert_int_equal(run.result, WSG_OK);
+	assert_non_null(run.encoded);
+	assert_int_equal(wsg_password_verify(run.encoded, "new-secret", 10),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify(run.encoded, "new-secreT", 10),
+	                 WSG_ERR_AUTH);
+	wsg_password_pool_stats(pool, &st);
+	assert_int_equal(st.coalesced, 0);
+	assert_int_equal(st.runs, 1);
+	assert_int_equal(st.hashes, 1);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.refused_full, 1);
+	free(run.encoded);
+	wsg_password_pool_free(pool);
+	event_free(watchdog);
+	event_base_free(run.base);
+	free(enc);
+}
+
 /* A job of an address locked by client_limit is dropped unrun. */
 static void
 test_sec_verify_queue_drops_locked(void **state)
@@ -781,6 +871,7 @@ main(void)
 	        cmocka_unit_test(test_sec_verify_queue_drops_locked),
 	        cmocka_unit_test(test_sec_verify_queue_coalesce),
 	        cmocka_unit_test(test_sec_verify_queue_coalesce_drop),
+	        cmocka_unit_test(test_sec_mgmt_hashing_off_thread),
 	};
 
 	/* Completions cross threads through event_active(): bases need locks.
