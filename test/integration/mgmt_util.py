@@ -13,6 +13,9 @@ import re
 import shutil
 import signal
 
+import requests
+import requests.adapters
+
 import wsg
 
 MGMT_ROLE = "admin"
@@ -180,3 +183,40 @@ def make_jwt(header, claims, key=None, alg="HS256", sig=None):
                   "HS512": hashlib.sha512}[alg]
         sig = b64url(hmac.new(key, signing_input.encode("ascii"), digest).digest())
     return signing_input + "." + sig
+
+
+class SourceAdapter(requests.adapters.HTTPAdapter):
+    """Connections from a given local address, so the gateway sees that client address."""
+
+    def __init__(self, source):
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kw):
+        kw["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kw)
+
+
+def client(addr):
+    """A requests session whose connections come from local address `addr` (http and
+    https; certificates not checked, for the tests' self-signed listeners)."""
+    s = wsg.http_session()
+    s.mount("http://", SourceAdapter(addr))
+    s.mount("https://", SourceAdapter(addr))
+    s.verify = False
+    return s
+
+
+class BasicRouteGateway(MgmtGateway):
+    """A management-enabled gateway with an HTTP Basic route at /rest/Basic as well."""
+
+    def write_config(self):
+        super().write_config()
+        with open(self.config) as f:
+            text = f.read()
+        route = ('  { name = "basic"; path = "/rest/Basic"; upstream = ( "%s" );\n'
+                 '    roles = ( "echo-users" ); auth = "basic"; }'
+                 % self.stub.url("/Status/200"))
+        assert text.endswith("\n);\n")
+        with open(self.config, "w") as f:
+            f.write(text[:-len("\n);\n")] + ",\n" + route + "\n);\n")

@@ -14,7 +14,6 @@ import re
 import secrets
 
 import pytest
-import requests.adapters
 
 import mgmt_util as mu
 import wsg
@@ -32,37 +31,10 @@ wsg.SENT_SECRETS.update([ADMIN[1], PW, NEW_PW])
 OLD_WRONG = ("Failed to update user password. Please check ")
 
 
-class SourceAdapter(requests.adapters.HTTPAdapter):
-    """Connections from a given local address, so the gateway sees that client address."""
-
-    def __init__(self, source):
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kw):
-        kw["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kw)
+client = mu.client
 
 
-def client(addr):
-    s = wsg.http_session()
-    s.mount("http://", SourceAdapter(addr))
-    return s
-
-
-class PlanesGateway(mu.MgmtGateway):
-    """A management-enabled gateway with small limits and an HTTP Basic route."""
-
-    def write_config(self):
-        super().write_config()
-        with open(self.config) as f:
-            text = f.read()
-        route = ('  { name = "basic"; path = "/rest/Basic"; upstream = ( "%s" );\n'
-                 '    roles = ( "echo-users" ); auth = "basic"; }'
-                 % self.stub.url("/Status/200"))
-        assert text.endswith("\n);\n")
-        with open(self.config, "w") as f:
-            f.write(text[:-len("\n);\n")] + ",\n" + route + "\n);\n")
+PlanesGateway = mu.BasicRouteGateway
 
 
 @pytest.fixture(scope="module")

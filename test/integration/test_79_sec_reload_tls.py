@@ -17,7 +17,6 @@ import ssl
 import time
 
 import pytest
-import requests.adapters
 
 import mgmt_util as mu
 import wsg
@@ -32,22 +31,7 @@ def limit(n):
     return "{ max_failures = %d; window = 60; duration = 60; }" % n
 
 
-class SourceAdapter(requests.adapters.HTTPAdapter):
-    def __init__(self, source):
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kw):
-        kw["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kw)
-
-
-def client(addr):
-    s = wsg.http_session()
-    s.mount("http://", SourceAdapter(addr))
-    s.mount("https://", SourceAdapter(addr))
-    s.verify = False
-    return s
+client = mu.client
 
 
 class ReloadGateway(mu.MgmtGateway):

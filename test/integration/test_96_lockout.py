@@ -17,7 +17,6 @@ import subprocess
 import time
 
 import pytest
-import requests.adapters
 
 import mgmt_util as mu
 import wsg
@@ -37,37 +36,10 @@ wsg.SENT_SECRETS.update([ADMIN[1], PW])
 TRY_LATER = "Too many failed authentication attempts from this address; try again later"
 
 
-class SourceAdapter(requests.adapters.HTTPAdapter):
-    """Connections from a given local address, so the gateway sees that client address."""
-
-    def __init__(self, source):
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kw):
-        kw["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kw)
+client = mu.client
 
 
-def client(addr):
-    s = wsg.http_session()
-    s.mount("http://", SourceAdapter(addr))
-    return s
-
-
-class LockoutGateway(mu.MgmtGateway):
-    """A management-enabled gateway with small limits and an HTTP Basic route."""
-
-    def write_config(self):
-        super().write_config()
-        with open(self.config) as f:
-            text = f.read()
-        route = ('  { name = "basic"; path = "/rest/Basic"; upstream = ( "%s" );\n'
-                 '    roles = ( "echo-users" ); auth = "basic"; }'
-                 % self.stub.url("/Status/200"))
-        assert text.endswith("\n);\n")
-        with open(self.config, "w") as f:
-            f.write(text[:-len("\n);\n")] + ",\n" + route + "\n);\n")
+LockoutGateway = mu.BasicRouteGateway
 
 
 @pytest.fixture(scope="module")
