@@ -945,6 +945,7 @@ static const struct key management_keys[] = {
         K_CHOICE(struct wsg_management_conf, metrics_auth, "none",
                  metrics_auth_modes),
         K_CUSTOM("server_names", server_names_cb, 0),
+        K_INT(struct wsg_management_conf, workers, 1, 32, 2),
         K_END,
 };
 
@@ -1552,6 +1553,7 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	if (!same_strings(ma->server_names, ma->n_server_names,
 	                  mb->server_names, mb->n_server_names))
 		differs(&d, "management.server_names");
+	DIFF_INT(&d, ma, mb, workers, "management.workers");
 	DIFF_STR(&d, ua, ub, host, "userstore.host");
 	DIFF_INT(&d, ua, ub, port, "userstore.port");
 	DIFF_STR(&d, ua, ub, socket, "userstore.socket");

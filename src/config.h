@@ -47,6 +47,7 @@ struct wsg_management_conf {
 	char *metrics_auth;      /* "none" | "token" */
 	char **server_names;     /* Host names, port optional, also answered */
 	size_t n_server_names;
+	unsigned workers;        /* threads for database and argon2 work */
 };
 
 struct wsg_userstore_conf {

@@ -25,6 +25,7 @@
 #include "mgmt_monitor.h"
 #include "mgmt_roles.h"
 #include "mgmt_users.h"
+#include "mgmt_work.h"
 #include "tls.h"
 #include "static.h"
 #include "utf8.h"
@@ -222,19 +223,41 @@ split_query(struct wsg_mgmt_req *r, const char *q)
 	}
 }
 
+/*
+ * What handlers read of the request, copied now: they may run on a
+ * management worker, which must not touch evhttp's objects.
+ */
+static void
+copy_input(struct wsg_mgmt_req *r)
+{
+	const struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(r->req);
+	const char *v;
+
+	if ((v = evhttp_find_header(in, "Authorization")) != NULL)
+		r->authorization = wsg_mem_strdup(v);
+	if ((v = evhttp_find_header(in, "Origin")) != NULL)
+		r->origin = wsg_mem_strdup(v);
+	if ((v = evhttp_find_header(in, "Sec-Fetch-Site")) != NULL)
+		r->sec_fetch_site = wsg_mem_strdup(v);
+	r->body_len = evbuffer_get_length(body);
+	if (r->body_len > 0) {
+		r->body = wsg_mem_alloc(r->body_len + 1);
+		evbuffer_copyout(body, r->body, r->body_len);
+		r->body[r->body_len] = '\0';
+	}
+}
+
 /* CORS headers as MI adds them to every management answer. */
 static void
 add_cors(struct wsg_mgmt_req *r)
 {
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
-	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
-	const char *origin, *allow = NULL;
+	const char *origin = r->origin, *allow = NULL;
 	size_t i;
 
 	if (mc->n_cors_origins == 0)
 		return;
-	origin = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	                            "Origin");
 	for (i = 0; i < mc->n_cors_origins && allow == NULL; i++) {
 		if (strcmp(mc->cors_origins[i], "*") == 0)
 			allow = "*";
@@ -243,11 +266,11 @@ add_cors(struct wsg_mgmt_req *r)
 			allow = origin;
 	}
 	if (allow != NULL)
-		evhttp_add_header(out, "Access-Control-Allow-Origin", allow);
+		wsg_mgmt_add_header(r, "Access-Control-Allow-Origin", allow);
 	if (allow != NULL && strcmp(allow, "*") != 0)
-		evhttp_add_header(out, "Vary", "Origin");
-	evhttp_add_header(out, "Access-Control-Allow-Methods", CORS_METHODS);
-	evhttp_add_header(out, "Access-Control-Allow-Headers", CORS_HEADERS);
+		wsg_mgmt_add_header(r, "Vary", "Origin");
+	wsg_mgmt_add_header(r, "Access-Control-Allow-Methods", CORS_METHODS);
+	wsg_mgmt_add_header(r, "Access-Control-Allow-Headers", CORS_HEADERS);
 }
 
 /* -------- Host check -------- */
@@ -366,25 +389,19 @@ check_host(struct wsg_mgmt_req *r)
 /* -------- authentication -------- */
 
 /*
- * The Bearer token: signature, claims and expiry (token.c), not revoked by
- * any gateway, and issued to the account that holds the name now (a
- * deleted and re-created user does not inherit old tokens), after the
- * account's last password change (users.tokens_valid_after). The caller's
- * admin status comes from the store, never from the token. Answers 401
- * (or 500) and returns non-zero on failure.
+ * On the management thread, before any hand-off: a Bearer token whose
+ * signature, claims and expiry hold (token.c), so that requests without
+ * one never queue for a worker. Answers 401 and returns non-zero on
+ * failure.
  */
 static int
-authenticate(struct wsg_mgmt_req *r)
+token_check(struct wsg_mgmt_req *r)
 {
 	struct wsg_mgmt *m = r->m;
-	struct wsg_db_conn *c = NULL;
+	const char *auth = r->authorization;
 	struct wsg_error err;
-	const char *auth, *why = NULL;
-	int rc, revoked = 0;
 
 	wsg_error_clear(&err);
-	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	                          "Authorization");
 	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
 		wsg_mgmt_reply(r, 401, NULL);
 		return -1;
@@ -396,6 +413,27 @@ authenticate(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply(r, 401, NULL);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * On a worker, for a token that passed token_check(): not revoked by any
+ * gateway, and issued to the account that holds the name now (a deleted
+ * and re-created user does not inherit old tokens), after the account's
+ * last password change (users.tokens_valid_after). The caller's admin
+ * status comes from the store, never from the token. Answers 401 (or 500)
+ * and returns non-zero on failure.
+ */
+static int
+token_current(struct wsg_mgmt_req *r)
+{
+	struct wsg_mgmt *m = r->m;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	const char *why = NULL;
+	int rc, revoked = 0;
+
+	wsg_error_clear(&err);
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		return -1;
 	rc = wsg_token_is_revoked(c, &r->tok, &revoked, &err);
@@ -442,6 +480,54 @@ admin_only(const struct wsg_mgmt_req *r)
 
 /* -------- dispatch -------- */
 
+/*
+ * Moves `r` to a management worker: `run` there, then `done` (NULL: the
+ * request ends) here. A full queue is answered 503 at once.
+ */
+static void
+hand_off(struct wsg_mgmt_req *r, wsg_mgmt_job_cb run, wsg_mgmt_job_cb done)
+{
+	struct wsg_mgmt_req *d = wsg_mgmt_defer(r);
+
+	if (wsg_mgmt_work_submit(d->m->work, d, run, done, NULL) == WSG_OK)
+		return;
+	wsg_mgmt_audit(d, "mgmt_busy",
+	               "management workers' queue full (userstore.max_waiting)");
+	wsg_mgmt_reply_busy(d);
+	if (done != NULL)
+		done(d, NULL);
+	else
+		wsg_mgmt_finish(d);
+}
+
+/* On a worker: the rest of the checks of a token route, then its handler. */
+static void
+token_route_job(struct wsg_mgmt_req *r, void *arg)
+{
+	const struct route *rt;
+
+	(void)arg;
+	if (token_current(r) != 0)
+		return;
+	if (r->bad_path || r->bad_query) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "The request URI holds an encoded NUL "
+		                     "byte or invalid UTF-8");
+		return;
+	}
+	if (admin_only(r) && !r->admin) {
+		wsg_mgmt_audit(r, "mgmt_denied", "not an admin");
+		wsg_mgmt_reply(r, 403, NULL);
+		return;
+	}
+	rt = r->too_many_segs ? NULL : find_route(r, 0);
+	if (rt == NULL) {
+		wsg_mgmt_reply(r, 404, NULL);
+		return;
+	}
+	rt->handler(r);
+}
+
 static void
 dispatch(struct wsg_mgmt_req *r)
 {
@@ -465,24 +551,9 @@ dispatch(struct wsg_mgmt_req *r)
 			wsg_mgmt_reply(r, 404, NULL);
 		return;
 	}
-	if (authenticate(r) != 0)
+	if (token_check(r) != 0)
 		return;
-	if (r->bad_path || r->bad_query) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "The request URI holds an encoded NUL "
-		                     "byte or invalid UTF-8");
-		return;
-	}
-	if (admin_only(r) && !r->admin) {
-		wsg_mgmt_audit(r, "mgmt_denied", "not an admin");
-		wsg_mgmt_reply(r, 403, NULL);
-		return;
-	}
-	if (rt == NULL) {
-		wsg_mgmt_reply(r, 404, NULL);
-		return;
-	}
-	rt->handler(r);
+	hand_off(r, token_route_job, NULL);
 }
 
 /*
@@ -512,23 +583,37 @@ open_path(const char *path)
 	return NULL;
 }
 
+/* On a worker: /metrics for a token holder (its lockout detail for an
+ * admin). */
+static void
+metrics_job(struct wsg_mgmt_req *r, void *arg)
+{
+	(void)arg;
+	if (token_current(r) == 0)
+		wsg_mgmt_metrics(r);
+}
+
+static void
+metrics_done(struct wsg_mgmt_req *r, void *arg)
+{
+	(void)arg;
+	wsg_mgmt_finish_route(r, "metrics");
+}
+
 static void
 serve_open(struct wsg_mgmt_req *r, const char *path)
 {
 	if (r->method != EVHTTP_REQ_GET) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-		                  "Allow", "GET");
+		wsg_mgmt_add_header(r, "Allow", "GET");
 		wsg_mgmt_reply(r, 405, NULL);
 	} else if (strcmp(path, "/metrics") == 0) {
 		/* metrics_auth "none": a token is optional, a bad one is
 		 * refused (401); "token": one is required. */
-		if ((strcmp(r->m->cfg->management.metrics_auth, "token") == 0 ||
-		     evhttp_find_header(
-		             evhttp_request_get_input_headers(r->req),
-		             "Authorization") != NULL) &&
-		    authenticate(r) != 0)
-			return;
-		wsg_mgmt_metrics(r);
+		if (strcmp(r->m->cfg->management.metrics_auth, "token") != 0 &&
+		    r->authorization == NULL)
+			wsg_mgmt_metrics(r);
+		else if (token_check(r) == 0)
+			hand_off(r, metrics_job, metrics_done);
 	} else {
 		wsg_mgmt_health(r);
 	}
@@ -551,11 +636,13 @@ request_cb(struct evhttp_request *req, void *arg)
 	r.rid = RID_PREFIX | ++m->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r.started);
 	peer_of(&r);
+	copy_input(&r);
 	if (check_host(&r) != 0) {
 		path = NULL;
 	} else if (path != NULL && dashboard_path(path) != NULL) {
 		r.status = wsg_static_serve(m->site, req, DASHBOARD,
 		                            dashboard_path(path));
+		r.sent = 1;
 	} else if (path != NULL && open_path(path) != NULL) {
 		serve_open(&r, open_path(path));
 		if (r.deferred)
@@ -659,6 +746,7 @@ mgmt_free(struct wsg_mgmt *m)
 {
 	if (m == NULL)
 		return;
+	wsg_mgmt_work_free(m->work);
 	if (m->http != NULL)
 		evhttp_free(m->http);
 	if (m->wake != NULL)
@@ -671,7 +759,6 @@ mgmt_free(struct wsg_mgmt *m)
 		event_base_free(m->base);
 	wsg_snapshot_unref(m->snap);
 	wsg_snapshot_unref(m->pending);
-	wsg_db_close(m->db);
 	wsg_static_free(m->site);
 	OPENSSL_cleanse(m->jwt_key, sizeof(m->jwt_key));
 	free(m);
@@ -718,6 +805,10 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
 	m->health = wsg_mgmt_health_new(m);
 	m->pool = wsg_db_pool_new(m->base, &rt->db_params, MGMT_POOL_SIZE,
 	                          NULL);
+	rc = wsg_mgmt_work_new(m, m->base, mc->workers,
+	                       cfg->userstore.max_waiting, &m->work, err);
+	if (rc != WSG_OK)
+		goto out;
 	m->http = evhttp_new(m->base);
 	apply_limits(m->http, &snap->cfg->limits);
 	evhttp_set_max_body_size(m->http, HTTP_MAX_BODY);
@@ -766,7 +857,8 @@ wsg_mgmt_stop(struct wsg_mgmt *m)
 		event_active(m->wake, EV_READ, 0);
 		pthread_join(m->thread, NULL);
 	}
-	/* Logins still verifying complete here, while their loop exists. */
+	/* Requests still verifying or on a worker complete here, while their
+	 * loop exists. */
 	while (m->deferred > 0)
 		if (event_base_loop(m->base, EVLOOP_ONCE) == 1)
 			usleep(1000); /* nothing to wait on but the pool */

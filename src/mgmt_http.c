@@ -18,11 +18,6 @@
 #include "password.h"
 #include "utf8.h"
 
-static const char SQL_PING[] = "SELECT 1";
-/* Reads see the latest committed rows, so a check made under a lock holds. */
-static const char SQL_ISOLATION[] =
-        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-
 /*
  * Error texts quote input (names, jansson's "near '...'") and are cut at
  * the buffer's end, so they may hold invalid or cut UTF-8, which jansson
@@ -56,39 +51,87 @@ wsg_mgmt_now(void)
 /* -------- replies -------- */
 
 void
-wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body)
+wsg_mgmt_add_header(struct wsg_mgmt_req *r, const char *name,
+                    const char *value)
 {
-	struct evbuffer *buf = NULL;
-	char *text;
+	struct wsg_mgmt_header *h;
 
+	if (r->n_out_headers == WSG_MGMT_MAX_OUT_HEADERS) {
+		wsg_log_msg("error", "management: too many headers for rid "
+		                     "%016llx",
+		            (unsigned long long)r->rid);
+		return;
+	}
+	h = &r->out_headers[r->n_out_headers++];
+	h->name = wsg_mem_strdup(name);
+	h->value = wsg_mem_strdup(value);
+}
+
+void
+wsg_mgmt_reply_text(struct wsg_mgmt_req *r, int status,
+                    const char *content_type, char *body, size_t len)
+{
 	if (r->status != 0) {
 		/* A handler bug; the first answer stands. */
 		wsg_log_msg("error",
 		            "management: second reply %d to rid %016llx",
 		            status, (unsigned long long)r->rid);
-		json_decref(body);
+		free(body);
 		return;
 	}
-	if (body != NULL) {
+	if (body != NULL)
+		wsg_mgmt_add_header(r, "Content-Type", content_type);
+	r->out_body = body;
+	r->out_len = len;
+	r->status = status;
+}
+
+void
+wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body)
+{
+	char *text = NULL;
+
+	if (body != NULL && r->status == 0) {
 		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(body);
 		if (text == NULL) {
 			wsg_log_msg("error", "management: cannot serialise a "
 			                     "JSON reply");
 			status = 500;
-		} else {
-			buf = evbuffer_new();
-			evbuffer_add(buf, text, strlen(text));
-			free(text);
-			evhttp_add_header(
-			        evhttp_request_get_output_headers(r->req),
-			        "Content-Type", "application/json");
 		}
 	}
-	evhttp_send_reply(r->req, status, wsg_http_status_phrase(status), buf);
+	json_decref(body);
+	wsg_mgmt_reply_text(r, status, "application/json", text,
+	                    text != NULL ? strlen(text) : 0);
+}
+
+void
+wsg_mgmt_reply_busy(struct wsg_mgmt_req *r)
+{
+	wsg_mgmt_add_header(r, "Retry-After", "1");
+	wsg_mgmt_reply_error(r, 503,
+	                     "The server is busy. Please try again later.");
+}
+
+/* On the management thread: the buffered answer goes out. */
+static void
+send_answer(struct wsg_mgmt_req *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	struct evbuffer *buf = NULL;
+	size_t i;
+
+	for (i = 0; i < r->n_out_headers; i++)
+		evhttp_add_header(out, r->out_headers[i].name,
+		                  r->out_headers[i].value);
+	if (r->out_body != NULL) {
+		buf = evbuffer_new();
+		evbuffer_add(buf, r->out_body, r->out_len);
+	}
+	evhttp_send_reply(r->req, r->status, wsg_http_status_phrase(r->status),
+	                  buf);
 	if (buf != NULL)
 		evbuffer_free(buf);
-	r->status = status;
+	r->sent = 1;
 }
 
 void
@@ -119,7 +162,8 @@ wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r, const struct wsg_error *err)
 	            (unsigned long long)r->rid,
 	            err != NULL && err->reason[0] ? err->reason
 	                                          : "database failure");
-	r->m->db_broken = 1;
+	if (r->worker != NULL)
+		r->worker->db_broken = 1;
 	/* Nothing was changed (a transaction the server lost is rolled back),
 	 * and the same call later may succeed: 503, not 500. */
 	if (err != NULL && err->code == WSG_ERR_CONNECT)
@@ -208,14 +252,11 @@ wsg_mgmt_parse_json(const char *body, size_t len, json_t **out,
 int
 wsg_mgmt_body(struct wsg_mgmt_req *r, json_t **out)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in);
 	struct wsg_mgmt_fail f;
 	int rc;
 
-	rc = wsg_mgmt_parse_json(len > 0 ? (const char *)evbuffer_pullup(in, -1)
-	                                 : "",
-	                         len, out, &f);
+	rc = wsg_mgmt_parse_json(r->body != NULL ? r->body : "", r->body_len,
+	                         out, &f);
 	if (rc != WSG_OK)
 		wsg_mgmt_reply_fail(r, &f);
 	return rc;
@@ -359,64 +400,25 @@ wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
 
 /* -------- the store -------- */
 
-static int
-db_open(struct wsg_mgmt *m, struct wsg_error *err)
-{
-	char sql[64];
-	int rc;
-
-	rc = wsg_db_connect(&m->rt->db_params, &m->db, err);
-	if (rc == WSG_OK)
-		rc = wsg_db_exec(m->db, SQL_ISOLATION, NULL, 0, NULL, err);
-	/* A lock wait ends before the client's read timeout gives up. */
-	if (rc == WSG_OK) {
-		snprintf(sql, sizeof(sql),
-		         "SET SESSION innodb_lock_wait_timeout = %lld",
-		         (long long)m->cfg->userstore.query_timeout);
-		rc = wsg_db_exec(m->db, sql, NULL, 0, NULL, err);
-	}
-	if (rc != WSG_OK) {
-		wsg_db_close(m->db);
-		m->db = NULL;
-	}
-	return rc;
-}
-
-int
-wsg_mgmt_db_check(struct wsg_mgmt *m, struct wsg_error *err)
-{
-	struct wsg_error ping;
-
-	wsg_error_clear(&ping);
-	/* An idle connection may have been closed by the server meanwhile. */
-	if (m->db != NULL &&
-	    wsg_db_exec(m->db, SQL_PING, NULL, 0, NULL, &ping) != WSG_OK) {
-		wsg_db_close(m->db);
-		m->db = NULL;
-	}
-	if (m->db == NULL)
-		return db_open(m, err);
-	return WSG_OK;
-}
-
 int
 wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 {
-	struct wsg_mgmt *m = r->m;
 	struct wsg_error err;
 
 	*out = NULL;
 	wsg_error_clear(&err);
-	if (m->db != NULL && r->db_checked) {
-		*out = m->db;
-		return WSG_OK;
+	if (r->worker == NULL) {
+		/* A handler bug: the management thread never blocks. */
+		wsg_log_msg("error", "management: database use outside a worker "
+		                     "for rid %016llx",
+		            (unsigned long long)r->rid);
+		wsg_mgmt_reply_error(r, 500, "Internal error");
+		return WSG_ERR_DB;
 	}
-	if (wsg_mgmt_db_check(m, &err) != WSG_OK) {
+	if (wsg_mgmt_work_db(r->worker, out, &err) != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
 		return WSG_ERR_DB;
 	}
-	r->db_checked = 1;
-	*out = m->db;
 	return WSG_OK;
 }
 
@@ -524,8 +526,8 @@ wsg_mgmt_has_role(const char *roles, const char *role)
 }
 
 int
-wsg_mgmt_hash_async(struct wsg_mgmt_req *r, const char *pw, size_t len,
-                    const char *fail, wsg_password_hash_cb done, void *arg)
+wsg_mgmt_hash(struct wsg_mgmt_req *r, const char *pw, size_t len,
+              const char *fail, char **hash)
 {
 	/* Only an admin or a user's own change gets here: no per-address
 	 * bound (they are not guesses), the pool's total one only. */
@@ -536,15 +538,10 @@ wsg_mgmt_hash_async(struct wsg_mgmt_req *r, const char *pw, size_t len,
 	};
 	int rc;
 
-	rc = wsg_password_hash_async(r->m->rt->pwpool, r->m->base, pw, len,
-	                             &who, done, arg);
+	rc = wsg_mgmt_work_hash(r->worker, pw, len, &who, hash);
 	if (rc == WSG_ERR_FULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-		                  "Retry-After", "1");
 		wsg_mgmt_audit(r, "mgmt_busy", "verification queue full");
-		wsg_mgmt_reply_error(r, 503,
-		                     "The server is busy. Please try again "
-		                     "later.");
+		wsg_mgmt_reply_busy(r);
 	} else if (rc != WSG_OK) {
 		wsg_mgmt_reply_error(r, 500, "%s", fail);
 	}
@@ -560,6 +557,8 @@ wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
 	struct wsg_log_access a;
 	size_t i;
 
+	if (r->status != 0 && !r->sent)
+		send_answer(r);
 	memset(&a, 0, sizeof(a));
 	a.rid = r->rid;
 	a.client = r->client;
@@ -575,17 +574,26 @@ wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
 		free(r->params[i].name);
 		free(r->params[i].value);
 	}
+	for (i = 0; i < r->n_out_headers; i++) {
+		free(r->out_headers[i].name);
+		free(r->out_headers[i].value);
+	}
+	/* Bodies may hold a token or passwords. */
+	if (r->out_body != NULL)
+		wsg_mem_free_secret(r->out_body, r->out_len);
+	if (r->authorization != NULL)
+		wsg_mem_free_secret(r->authorization,
+		                    strlen(r->authorization));
+	free(r->origin);
+	free(r->sec_fetch_site);
+	if (r->body != NULL)
+		wsg_mem_free_secret(r->body, r->body_len);
 	free(r->claimed_user);
 	free(r->user);
 	wsg_userstore_record_free(r->rec);
 	wsg_token_clear(&r->tok);
 	wsg_snapshot_unref(r->snap);
 	r->snap = NULL;
-	if (m->db_broken) {
-		wsg_db_close(m->db);
-		m->db = NULL;
-		m->db_broken = 0;
-	}
 }
 
 struct wsg_mgmt_req *
@@ -598,8 +606,6 @@ wsg_mgmt_defer(struct wsg_mgmt_req *r)
 	r->m = d->m;
 	r->req = d->req;
 	r->deferred = 1;
-	/* The connection checked now may be gone by the answer. */
-	d->db_checked = 0;
 	d->m->deferred++;
 	return d;
 }

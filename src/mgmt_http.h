@@ -2,9 +2,12 @@
  * The management API's request context and the helpers its resources
  * share: JSON replies in WSO2 MI's shapes ({"Error": "..."} errors, empty
  * 401/403 bodies), the request body as a JSON object, decoded path segments
- * and query parameters, the management thread's blocking database
- * connection, input rules (names, password policy, user-store domain) and
- * the audit log. Everything here runs on the management thread only.
+ * and query parameters, a worker's blocking database connection, input
+ * rules (names, password policy, user-store domain) and the audit log.
+ * A request's input is copied at its start and its answer is buffered
+ * until the management thread ends it (wsg_mgmt_req_end()), so handlers
+ * also run on a management worker (mgmt_work.h), where nothing may touch
+ * `req` (evhttp belongs to the management thread).
  */
 #ifndef WSG_MGMT_HTTP_H
 #define WSG_MGMT_HTTP_H
@@ -25,6 +28,7 @@
 #include "token.h"
 #include "types.h"
 #include "userstore.h"
+#include "mgmt_work.h"
 
 #define WSG_MGMT_MAX_SEGS 4          /* path segments after /management */
 #define WSG_MGMT_MAX_PARAMS 16       /* query parameters kept */
@@ -33,6 +37,7 @@
  * must fit users.digest_secret (1024). */
 #define WSG_MGMT_MAX_PASSWORD 512
 #define WSG_MGMT_MAX_LOGIN_PASSWORD 1024 /* bytes, as the command line sets */
+#define WSG_MGMT_MAX_OUT_HEADERS 8   /* headers an answer sets itself */
 
 /* MI's error texts start with a fixed prefix followed directly by the cause. */
 #define WSG_MGMT_E_REQUEST "Error processing the request"
@@ -50,8 +55,7 @@ struct wsg_mgmt {
 	struct wsg_runtime *rt;
 	const struct wsg_config *cfg;
 	unsigned char jwt_key[WSG_TOKEN_KEY_LEN];
-	struct wsg_db_conn *db;  /* opened on first use; NULL after a failure */
-	int db_broken;           /* close `db` once the current request ends */
+	struct wsg_mgmt_work *work; /* database and argon2 work */
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
@@ -84,7 +88,12 @@ struct wsg_mgmt_fail {
 	char text[1024];         /* MI's "Error" text */
 };
 
-/* One request, alive for the duration of its (synchronous) handler. */
+struct wsg_mgmt_header {
+	char *name;
+	char *value;
+};
+
+/* One request, alive until its answer is sent. */
 struct wsg_mgmt_req {
 	struct wsg_mgmt *m;
 	struct wsg_snapshot *snap;    /* a reference, for the whole request */
@@ -107,9 +116,26 @@ struct wsg_mgmt_req {
 	struct wsg_user_record *rec; /* the caller as stored */
 	int admin;               /* the caller holds management.admin_role */
 	struct wsg_token tok;    /* the caller's token */
-	int db_checked;          /* the connection answered during this request */
-	int status;              /* HTTP status sent, 0 before */
+	/* Input, copied at the start (header values may be NULL). */
+	char *authorization;     /* a credential: wiped when freed */
+	char *origin;
+	char *sec_fetch_site;
+	char *body;              /* NUL-terminated copy of the request body */
+	size_t body_len;
+	/* The answer, sent when the request ends. */
+	int status;              /* HTTP status of the answer, 0 before */
+	int sent;                /* already sent (the dashboard's files) */
+	char *out_body;
+	size_t out_len;
+	struct wsg_mgmt_header out_headers[WSG_MGMT_MAX_OUT_HEADERS];
+	size_t n_out_headers;
 	int deferred;            /* moved away by wsg_mgmt_defer() */
+	/* A job of the management workers (mgmt_work.c). */
+	struct wsg_mgmt_worker *worker; /* the one running it, or NULL */
+	wsg_mgmt_job_cb job_run;
+	wsg_mgmt_job_cb job_done;
+	void *job_arg;
+	struct wsg_mgmt_req *job_next;
 };
 
 /*
@@ -133,8 +159,19 @@ void wsg_mgmt_finish_route(struct wsg_mgmt_req *r, const char *route);
 
 /* -------- replies (each request is answered exactly once) -------- */
 
-/* Sends `status` with `body` (stolen; NULL: empty body). */
+/* Answers `status` with `body` (stolen; NULL: empty body). */
 void wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body);
+
+/* Answers `status` with `len` bytes of `body` (stolen) of `content_type`. */
+void wsg_mgmt_reply_text(struct wsg_mgmt_req *r, int status,
+			 const char *content_type, char *body, size_t len);
+
+/* A header of the answer (both copied); call before the reply. */
+void wsg_mgmt_add_header(struct wsg_mgmt_req *r, const char *name,
+			 const char *value);
+
+/* 503 with Retry-After: 1, "The server is busy". */
+void wsg_mgmt_reply_busy(struct wsg_mgmt_req *r);
 
 /* Sends `status` with {"Error": "<formatted text>"}. */
 void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
@@ -230,9 +267,9 @@ int wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
 /* -------- the store -------- */
 
 /*
- * The thread's connection, opened (or re-opened after a failure) on demand
- * and checked with a round trip. On failure the request has been answered
- * 500 and WSG_ERR_DB is returned.
+ * The running worker's connection (wsg_mgmt_work_db()); only for a request
+ * running on a management worker. On failure the request has been
+ * answered (503 or 500) and WSG_ERR_DB is returned.
  */
 int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 
@@ -241,13 +278,6 @@ int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
  * rolls back. */
 int wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
 		       struct wsg_error *err);
-
-/*
- * Makes sure the thread's connection answers: a round trip ("SELECT 1") on
- * an open one, else a new connection (bounded by userstore.connect_timeout
- * and query_timeout). WSG_OK, or the failure in `err` (m->db is then NULL).
- */
-int wsg_mgmt_db_check(struct wsg_mgmt *m, struct wsg_error *err);
 
 /*
  * Opens the transaction of a management write on `c` and takes its first
@@ -279,15 +309,13 @@ int wsg_mgmt_result_has(const struct wsg_db_result *res, const char *name);
 int wsg_mgmt_has_role(const char *roles, const char *role);
 
 /*
- * The argon2id hash of `pw` on the password pool (bounded by
- * security.verify_queue's max_queued, never joined), so the management
- * thread never spends argon2 time; `done` gets it on this thread. On a
- * refusal this answers (503 with Retry-After when the queue is full, else
- * 500 `fail`) and returns it; the caller then ends the request.
+ * On a worker: the argon2id hash of `pw` from the password pool (bounded
+ * by security.verify_queue's max_queued, never joined). On failure this
+ * answers (503 with Retry-After when the queue is full, else 500 `fail`)
+ * and returns it; else `*hash` is the caller's.
  */
-int wsg_mgmt_hash_async(struct wsg_mgmt_req *r, const char *pw, size_t len,
-			const char *fail, wsg_password_hash_cb done,
-			void *arg);
+int wsg_mgmt_hash(struct wsg_mgmt_req *r, const char *pw, size_t len,
+		  const char *fail, char **hash);
 
 /* -------- logs -------- */
 

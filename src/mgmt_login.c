@@ -41,9 +41,8 @@ static void
 unauthorized(struct wsg_mgmt_req *r, int challenge)
 {
 	if (challenge)
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-		                  "WWW_Authenticate",
-		                  "Basic realm=\"wssgate\"");
+		wsg_mgmt_add_header(r, "WWW_Authenticate",
+		                    "Basic realm=\"wssgate\"");
 	wsg_mgmt_reply(r, 401, NULL);
 }
 
@@ -59,8 +58,7 @@ wsg_mgmt_client_refused(struct wsg_mgmt_req *r)
 	if (left == 0)
 		return 0;
 	snprintf(secs, sizeof(secs), "%lld", (long long)(left + 999) / 1000);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req),
-	                  "Retry-After", secs);
+	wsg_mgmt_add_header(r, "Retry-After", secs);
 	wsg_mgmt_audit(r, "login_failure", "client address locked");
 	wsg_mgmt_reply_error(r, 429,
 	                     "Too many failed login attempts from this "
@@ -189,10 +187,9 @@ wsg_mgmt_login_allowed(const struct wsg_management_conf *mc, const char *roles)
 static const char *
 browser_made(const struct wsg_mgmt_req *r)
 {
-	const struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
-	const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
+	const char *site = r->sec_fetch_site;
 
-	if (evhttp_find_header(in, "Origin") != NULL)
+	if (r->origin != NULL)
 		return "the request carries an Origin header";
 	if (site != NULL && strcmp(site, "none") != 0 &&
 	    strcmp(site, "same-origin") != 0)
@@ -215,8 +212,7 @@ reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
 		        r, 500, "Error occurred while generating JWT token");
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(r->req),
-	                  "Cache-Control", "no-store");
+	wsg_mgmt_add_header(r, "Cache-Control", "no-store");
 	wsg_mgmt_reply(r, 200, json_pack("{s:s}", "AccessToken", jwt));
 	OPENSSL_cleanse(jwt, strlen(jwt));
 	free(jwt);
@@ -229,6 +225,7 @@ struct lookup {
 	size_t raw_len;
 	const char *pw; /* in `raw` */
 	size_t pw_len;
+	int verify;     /* bootstrap declined: verify as an unknown name */
 };
 
 static void
@@ -241,43 +238,37 @@ lookup_free(struct lookup *lk)
 static void verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
                          const char *pw, size_t pw_len);
 
-/* What bootstrap() did with the login. */
-enum boot { BOOT_NO, BOOT_ANSWERED, BOOT_HASHING };
+/* What bootstrap_checks() decided. */
+enum boot { BOOT_NO, BOOT_ANSWERED, BOOT_GO };
 
 /*
- * The first admin's password hash arrived (see bootstrap()). One
- * transaction holds the admin role's row lock from the emptiness check to
- * the commit, so of several concurrent first logins (on any gateway) one
- * creates an admin and the others see it and fail (verified as any other
- * unknown name). Ends the login.
+ * On a worker, with the first admin's password hash (`hash`, freed here).
+ * One transaction holds the admin role's row lock from the emptiness
+ * check to the commit, so of several concurrent first logins (on any
+ * gateway) one creates an admin and the others see it and fail (verified
+ * as any other unknown name: lk->verify).
  */
 static void
-bootstrap_hashed_cb(int rc, char *hash, void *arg)
+bootstrap_create(struct lookup *lk, struct wsg_db_conn *c, char *hash)
 {
-	struct lookup *lk = arg;
 	struct wsg_mgmt_req *r = lk->r;
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
 	const char *user = r->claimed_user;
 	struct wsg_db_result *admins = NULL;
-	struct wsg_db_conn *c = NULL;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	uint64_t rid = 0, uid = 0;
 	struct wsg_error err;
-	int answered = 1, in_tx = 0, done = 1;
+	int rc, in_tx = 0, done = 1;
 
 	wsg_error_clear(&err);
-	if (rc == WSG_OK)
-		rc = wsg_password_seal(r->m->rt->master_key, user, lk->pw,
-		                       lk->pw_len, &sealed, &sealed_len);
+	rc = wsg_password_seal(r->m->rt->master_key, user, lk->pw, lk->pw_len,
+	                       &sealed, &sealed_len);
 	if (rc != WSG_OK) {
 		wsg_mgmt_reply_error(r, 500,
 		                     "Error occurred authenticating user.");
 		goto out;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
-		goto out;
-
 	rc = wsg_db_begin(c, &err);
 	if (rc != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
@@ -293,12 +284,12 @@ bootstrap_hashed_cb(int rc, char *hash, void *arg)
 	}
 	if (admins->nrows > 0) {
 		/* Another first login won the race. */
-		answered = 0;
+		lk->verify = 1;
 		goto out;
 	}
 	rc = wsg_userstore_bootstrap_done(c, &done, &err);
 	if (rc == WSG_OK && done) {
-		answered = 0;
+		lk->verify = 1;
 		goto out;
 	}
 	if (rc == WSG_OK)
@@ -310,7 +301,7 @@ bootstrap_hashed_cb(int rc, char *hash, void *arg)
 	rc = wsg_userstore_tx_insert_user(c, user, hash, sealed, sealed_len,
 	                                  NULL, 0, &uid, &err);
 	if (rc == WSG_ERR_EXISTS) {
-		answered = 0;
+		lk->verify = 1;
 		goto out;
 	}
 	if (rc == WSG_OK)
@@ -334,23 +325,16 @@ out:
 	wsg_db_result_free(admins);
 	free(hash);
 	free(sealed);
-	if (answered)
-		wsg_mgmt_finish(r);
-	else
-		verify_login(r, NULL, lk->pw, lk->pw_len);
-	lookup_free(lk);
 }
 
 /*
- * The first admin: `user` does not exist and no admin ever did (the
- * bootstrap row), and no browser sent the request for a web page. The
- * checks here; the password is hashed on the pool and the rest done in
- * bootstrap_hashed_cb(), which then owns `lk`. BOOT_ANSWERED: answered
- * (400, 500 or 503); BOOT_NO: the caller should verify as for any unknown
- * name (which answers 401).
+ * On a worker: may this login create the first admin? `user` does not
+ * exist and no admin ever did (the bootstrap row), and no browser sent the
+ * request for a web page. BOOT_GO: yes; BOOT_ANSWERED: answered (400, 500
+ * or 503); BOOT_NO: verify as for any unknown name (which answers 401).
  */
 static enum boot
-bootstrap(struct lookup *lk, struct wsg_db_conn *c)
+bootstrap_checks(struct lookup *lk, struct wsg_db_conn *c)
 {
 	struct wsg_mgmt_req *r = lk->r;
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
@@ -408,13 +392,49 @@ bootstrap(struct lookup *lk, struct wsg_db_conn *c)
 		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
 		goto out;
 	}
-	if (wsg_mgmt_hash_async(r, pw, pw_len,
-	                        "Error occurred authenticating user.",
-	                        bootstrap_hashed_cb, lk) == WSG_OK)
-		answered = BOOT_HASHING;
+	answered = BOOT_GO;
 out:
 	wsg_db_result_free(admins);
 	return answered;
+}
+
+/* The first admin's job on a worker: the checks, argon2 (on the pool),
+ * the transaction. */
+static void
+bootstrap_job(struct wsg_mgmt_req *r, void *arg)
+{
+	struct lookup *lk = arg;
+	struct wsg_db_conn *c = NULL;
+	char *hash = NULL;
+
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	switch (bootstrap_checks(lk, c)) {
+	case BOOT_NO:
+		lk->verify = 1;
+		return;
+	case BOOT_ANSWERED:
+		return;
+	case BOOT_GO:
+		break;
+	}
+	if (wsg_mgmt_hash(r, lk->pw, lk->pw_len,
+	                  "Error occurred authenticating user.",
+	                  &hash) == WSG_OK)
+		bootstrap_create(lk, c, hash);
+}
+
+/* Back on the management thread: the answer, or the usual verification. */
+static void
+bootstrap_done(struct wsg_mgmt_req *r, void *arg)
+{
+	struct lookup *lk = arg;
+
+	if (lk->verify && r->status == 0)
+		verify_login(r, NULL, lk->pw, lk->pw_len);
+	else
+		wsg_mgmt_finish(r);
+	lookup_free(lk);
 }
 
 /* A login whose argon2 runs on the verification pool. */
@@ -426,8 +446,7 @@ struct login {
 void
 wsg_mgmt_login_busy(struct wsg_mgmt_req *r, int rc)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->req),
-	                  "Retry-After", "1");
+	wsg_mgmt_add_header(r, "Retry-After", "1");
 	wsg_mgmt_audit(r, "login_error", "%s",
 	               rc == WSG_ERR_LIMIT
 	                       ? "too many verifications in progress for "
@@ -539,13 +558,9 @@ lookup_failed(struct lookup *lk, int rc)
 
 	wsg_error_clear(&err);
 	if (rc == WSG_ERR_FULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(lk->r->req),
-		                  "Retry-After", "1");
 		wsg_mgmt_audit(lk->r, "login_error",
 		               "database queue full (userstore.max_waiting)");
-		wsg_mgmt_reply_error(lk->r, 503,
-		                     "The server is busy. Please try again "
-		                     "later.");
+		wsg_mgmt_reply_busy(lk->r);
 	} else {
 		wsg_error_set(&err, WSG_ERR_CONNECT, WSG_FAULT_NONE,
 		              "login lookup: %s",
@@ -562,29 +577,25 @@ admins_looked_up_cb(int rc, struct wsg_db_result *res, void *arg)
 {
 	struct lookup *lk = arg;
 	struct wsg_mgmt_req *r = lk->r;
-	struct wsg_db_conn *c = NULL;
 	size_t admins = res != NULL ? res->nrows : 0;
-	enum boot boot;
 
 	wsg_db_result_free(res);
 	if (rc != WSG_OK) {
 		lookup_failed(lk, rc);
 		return;
 	}
-	/* No admin yet: the first one, rare; its checks on the blocking
-	 * connection, its argon2 hash on the pool. */
+	/* No admin yet: the first one, rare; its transaction on a worker. */
 	if (admins == 0) {
-		if (wsg_mgmt_db(r, &c) != WSG_OK)
-			boot = BOOT_ANSWERED;
-		else
-			boot = bootstrap(lk, c);
-		if (boot == BOOT_HASHING)
+		if (wsg_mgmt_work_submit(r->m->work, r, bootstrap_job,
+		                         bootstrap_done, lk) == WSG_OK)
 			return;
-		if (boot == BOOT_ANSWERED) {
-			wsg_mgmt_finish(r);
-			lookup_free(lk);
-			return;
-		}
+		wsg_mgmt_audit(r, "login_error",
+		               "management workers' queue full "
+		               "(userstore.max_waiting)");
+		wsg_mgmt_reply_busy(r);
+		wsg_mgmt_finish(r);
+		lookup_free(lk);
+		return;
 	}
 	verify_login(r, NULL, lk->pw, lk->pw_len);
 	lookup_free(lk);
@@ -626,8 +637,7 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 	size_t raw_len = 0, pw_len = 0;
 	int rc;
 
-	auth = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	                          "Authorization");
+	auth = r->authorization;
 	if (auth == NULL) {
 		unauthorized(r, 1);
 		goto out;

@@ -1,7 +1,5 @@
 #include "mgmt_metrics.h"
 
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -333,7 +331,6 @@ wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 {
 	struct wsg_runtime *rt = r->m->rt;
 	struct wsg_metrics_text t = {NULL, 0, 0};
-	struct evbuffer *buf = evbuffer_new();
 
 	put_requests(&t, rt);
 	put_auth(&t, rt);
@@ -343,11 +340,5 @@ wsg_mgmt_metrics(struct wsg_mgmt_req *r)
 	put_connections(&t, rt);
 	put_upstream(&t, rt);
 	put_log(&t, rt);
-	evbuffer_add(buf, t.buf, t.len);
-	free(t.buf);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req),
-	                  "Content-Type", CONTENT_TYPE);
-	evhttp_send_reply(r->req, 200, "OK", buf);
-	evbuffer_free(buf);
-	r->status = 200;
+	wsg_mgmt_reply_text(r, 200, CONTENT_TYPE, t.buf, t.len);
 }

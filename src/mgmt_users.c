@@ -239,21 +239,12 @@ wsg_mgmt_parse_user_add(const struct wsg_management_conf *mc, json_t *o,
 	return WSG_OK;
 }
 
-/* A user being added, waiting for the pool's hash of its password. */
-struct user_add {
-	struct wsg_mgmt_req *r; /* deferred */
-	json_t *body;           /* holds a's strings */
-	struct wsg_mgmt_user_add a;
-};
-
-/* The hash arrived: seals the password for PasswordDigest when asked and
- * writes the user in one transaction. Ends the request. */
+/* With the password's hash (`hash`, freed here): seals the password for
+ * PasswordDigest when asked and writes the user in one transaction. */
 static void
-user_hashed_cb(int rc, char *hash, void *arg)
+insert_user(struct wsg_mgmt_req *r, const struct wsg_mgmt_user_add *a,
+            char *hash)
 {
-	struct user_add *ua = arg;
-	struct wsg_mgmt_req *r = ua->r;
-	const struct wsg_mgmt_user_add *a = &ua->a;
 	const char *admin_role = r->m->cfg->management.admin_role;
 	struct wsg_db_result *admins = NULL;
 	unsigned char *sealed = NULL;
@@ -261,10 +252,10 @@ user_hashed_cb(int rc, char *hash, void *arg)
 	uint64_t admin_rid = 0, uid = 0, rid;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	int in_tx = 0;
+	int rc = WSG_OK, in_tx = 0;
 
 	wsg_error_clear(&err);
-	if (rc == WSG_OK && a->digest)
+	if (a->digest)
 		rc = wsg_password_seal(r->m->rt->master_key, a->user, a->pw,
 		                       a->pw_len, &sealed, &sealed_len);
 	if (rc != WSG_OK) {
@@ -310,9 +301,6 @@ out:
 	wsg_db_result_free(admins);
 	free(hash);
 	free(sealed);
-	wsg_mgmt_finish(r);
-	json_decref(ua->body);
-	free(ua);
 }
 
 void
@@ -321,8 +309,8 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	struct wsg_db_conn *c = NULL;
 	struct wsg_mgmt_user_add a;
 	struct wsg_mgmt_fail f;
-	struct user_add *ua;
 	json_t *body = NULL;
+	char *hash = NULL;
 
 	if (wsg_mgmt_body(r, &body) != WSG_OK)
 		goto out;
@@ -334,18 +322,10 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	/* A broken database answers before any argon2 work. */
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
-	/* Argon2 on the pool, before the transaction, so no lock waits. */
-	ua = wsg_mem_calloc(1, sizeof(*ua));
-	ua->body = body;
-	ua->a = a;
-	ua->r = wsg_mgmt_defer(r);
-	body = NULL;
-	if (wsg_mgmt_hash_async(ua->r, a.pw, a.pw_len, WSG_MGMT_E_STORE,
-	                        user_hashed_cb, ua) != WSG_OK) {
-		wsg_mgmt_finish(ua->r);
-		json_decref(ua->body);
-		free(ua);
-	}
+	/* Argon2 before the transaction, so no lock waits on it. */
+	if (wsg_mgmt_hash(r, a.pw, a.pw_len, WSG_MGMT_E_STORE, &hash) ==
+	    WSG_OK)
+		insert_user(r, &a, hash);
 out:
 	json_decref(body);
 }
@@ -483,37 +463,17 @@ wsg_mgmt_parse_password_change(const struct wsg_management_conf *mc, json_t *o,
 	return WSG_OK;
 }
 
-/* A password change waiting for the pool: the check of oldPassword, then
- * the hash of the new one. */
-struct pw_change {
-	struct wsg_mgmt_req *r; /* deferred */
-	struct wsg_user_record *rec;
-	json_t *body; /* holds p's strings */
-	struct wsg_mgmt_password_change p;
-	int locked; /* the user's management login was locked */
-	int self;
-};
-
-static void
-pw_change_free(struct pw_change *pc)
-{
-	wsg_userstore_record_free(pc->rec);
-	json_decref(pc->body);
-	free(pc);
-}
-
 /*
- * The new password's hash arrived: seals it for PasswordDigest when asked,
- * then the transaction makes sure the stored hash is still the one checked
- * and writes the new one. Ends the request.
+ * Sets the new password of `rec` (checked by the caller: its own old
+ * password, or an admin changing a non-admin's): argon2 first, then the
+ * transaction makes sure the stored hash is still the one checked and
+ * writes the new one (sealed for PasswordDigest when asked).
  */
 static void
-new_password_hashed_cb(int rc, char *hash, void *arg)
+change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
+                const struct wsg_mgmt_password_change *p, int self)
 {
-	struct pw_change *pc = arg;
-	struct wsg_mgmt_req *r = pc->r;
-	const struct wsg_user_record *rec = pc->rec;
-	const char *user = rec->username, *pw = pc->p.new_pw;
+	const char *user = rec->username, *pw = p->new_pw;
 	struct wsg_user_record *now = NULL;
 	struct wsg_db_result *admins = NULL;
 	unsigned char *sealed = NULL;
@@ -521,11 +481,16 @@ new_password_hashed_cb(int rc, char *hash, void *arg)
 	uint64_t admin_rid = 0, uid = 0;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	int in_tx = 0, digest;
+	char *hash = NULL;
+	int rc, in_tx = 0, digest;
 
 	wsg_error_clear(&err);
-	digest = pc->p.digest >= 0 ? pc->p.digest : rec->digest_sealed != NULL;
-	if (rc == WSG_OK && digest)
+	digest = p->digest >= 0 ? p->digest : rec->digest_sealed != NULL;
+	if (wsg_mgmt_hash(r, pw, strlen(pw), WSG_MGMT_E_STORE, &hash) !=
+	    WSG_OK)
+		goto out;
+	rc = WSG_OK;
+	if (digest)
 		rc = wsg_password_seal(r->m->rt->master_key, user, pw,
 		                       strlen(pw), &sealed, &sealed_len);
 	if (rc != WSG_OK) {
@@ -533,7 +498,7 @@ new_password_hashed_cb(int rc, char *hash, void *arg)
 		goto out;
 	}
 	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, !pc->self, &admin_rid, &admins) != WSG_OK)
+	    wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
 		goto out;
 	in_tx = 1;
 	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
@@ -542,7 +507,7 @@ new_password_hashed_cb(int rc, char *hash, void *arg)
 	 */
 	if (now->id != rec->id ||
 	    strcmp(now->password_hash, rec->password_hash) != 0 ||
-	    (!pc->self && wsg_mgmt_result_has(admins, user))) {
+	    (!self && wsg_mgmt_result_has(admins, user))) {
 		wsg_mgmt_reply_error(
 		        r, 400,
 		        "%sThe user changed while the password was "
@@ -569,96 +534,51 @@ out:
 	wsg_userstore_record_free(now);
 	free(hash);
 	free(sealed);
-	wsg_mgmt_finish(r);
-	pw_change_free(pc);
-}
-
-/* Sets the new password of pc->rec (checked by the caller: its own old
- * password, or an admin changing a non-admin's); takes `pc`. */
-static void
-change_password(struct pw_change *pc)
-{
-	const char *pw = pc->p.new_pw;
-
-	if (wsg_mgmt_hash_async(pc->r, pw, strlen(pw), WSG_MGMT_E_STORE,
-	                        new_password_hashed_cb, pc) == WSG_OK)
-		return;
-	wsg_mgmt_finish(pc->r);
-	pw_change_free(pc);
 }
 
 /*
- * A wrong oldPassword is a guess at the password, so it counts like a
- * failed management login; while locked the right one gets this answer too.
+ * argon2 of oldPassword on the bounded verification pool. A wrong one is a
+ * guess at the password, so it counts like a failed management login;
+ * while locked the right one gets this answer too (same work, same
+ * answer). Returns WSG_OK when the change may go on; else answered.
  */
-static void
-old_password_checked_cb(int rc, void *arg)
-{
-	struct pw_change *pc = arg;
-	struct wsg_mgmt_req *r = pc->r;
-
-	/* Locked meanwhile: answered as at the door, no verdict. */
-	if (wsg_mgmt_client_refused(r))
-		goto out;
-	if (rc == WSG_ERR_LIMIT) {
-		wsg_mgmt_login_busy(r, rc);
-		goto out;
-	}
-	if (rc != WSG_OK || pc->locked) {
-		wsg_mgmt_count_failure(r, pc->rec->username,
-		                       rc == WSG_ERR_AUTH && !pc->locked);
-		wsg_mgmt_audit(r, "mgmt_denied",
-		               "wrong current password for a password change%s",
-		               pc->locked ? " (user locked)" : "");
-		wsg_mgmt_reply_error(r, 400, "%s%s", WSG_MGMT_E_RETRY,
-		                     E_PW_OLD);
-		goto out;
-	}
-	change_password(pc);
-	return;
-out:
-	wsg_mgmt_finish(r);
-	pw_change_free(pc);
-}
-
-/* argon2 of oldPassword on the bounded verification pool, never on the
- * management thread; takes `rec` and `body`. */
-static void
-check_old_password(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
-                   json_t *body, const struct wsg_mgmt_password_change *p)
+static int
+check_old_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
+                   const struct wsg_mgmt_password_change *p)
 {
 	const struct wsg_security_conf *sec = &r->cfg->security;
-	struct wsg_runtime *rt = r->m->rt;
-	struct event_base *base = r->m->base;
 	struct wsg_password_client who = {
+	        .addr = r->client,
 	        .max_queued = sec->verify_queue.max_queued,
 	        .max_per_client = sec->verify_queue.max_per_client,
-	        .lockout = rt->lockout,
+	        .lockout = r->m->rt->lockout,
 	        .client_limit = &sec->client_limit,
 	        .user = rec->username,
 	        .user_len = strlen(rec->username),
 	};
-	struct pw_change *pc = wsg_mem_calloc(1, sizeof(*pc));
-	int rc;
+	int rc, locked;
 
-	pc->rec = rec;
-	pc->body = body;
-	pc->p = *p;
-	pc->self = 1;
-	/* A locked user's old password is still verified: same work, same
-	 * answer. */
-	pc->locked = wsg_mgmt_user_locked(r, rec->username);
-	pc->r = wsg_mgmt_defer(r);
-	who.addr = pc->r->client;
-	rc = wsg_password_verify_async(rt->pwpool, base, rec->password_hash,
-	                               p->old_pw, strlen(p->old_pw), &who,
-	                               old_password_checked_cb, pc);
-	if (rc == WSG_OK)
-		return;
-	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT)
-		wsg_mgmt_login_busy(pc->r, rc);
-	wsg_mgmt_finish(pc->r);
-	pw_change_free(pc);
+	locked = wsg_mgmt_user_locked(r, rec->username);
+	rc = wsg_mgmt_work_verify(r->worker, rec->password_hash, p->old_pw,
+	                          strlen(p->old_pw), &who);
+	/* Locked meanwhile: answered as at the door, no verdict. */
+	if (wsg_mgmt_client_refused(r))
+		return WSG_ERR_LIMIT;
+	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT) {
+		wsg_mgmt_login_busy(r, rc);
+		return rc;
+	}
+	if (rc != WSG_OK || locked) {
+		wsg_mgmt_count_failure(r, rec->username,
+		                       rc == WSG_ERR_AUTH && !locked);
+		wsg_mgmt_audit(r, "mgmt_denied",
+		               "wrong current password for a password change%s",
+		               locked ? " (user locked)" : "");
+		wsg_mgmt_reply_error(r, 400, "%s%s", WSG_MGMT_E_RETRY,
+		                     E_PW_OLD);
+		return WSG_ERR_AUTH;
+	}
+	return WSG_OK;
 }
 
 /* Own password (with oldPassword) or, for an admin, a non-admin's. */
@@ -671,7 +591,6 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	struct wsg_error err;
 	struct wsg_mgmt_password_change p;
 	struct wsg_mgmt_fail f;
-	struct pw_change *pc;
 	json_t *body = NULL;
 	int rc, self;
 
@@ -729,20 +648,9 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		        WSG_MGMT_E_RETRY);
 		goto out;
 	}
-	if (self) {
-		check_old_password(r, rec, body, &p);
-		rec = NULL;
-		body = NULL;
+	if (self && check_old_password(r, rec, &p) != WSG_OK)
 		goto out;
-	}
-	pc = wsg_mem_calloc(1, sizeof(*pc));
-	pc->rec = rec;
-	pc->body = body;
-	pc->p = p;
-	pc->r = wsg_mgmt_defer(r);
-	rec = NULL;
-	body = NULL;
-	change_password(pc);
+	change_password(r, rec, &p, self);
 out:
 	wsg_userstore_record_free(rec);
 	json_decref(body);

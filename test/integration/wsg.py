@@ -426,7 +426,8 @@ def _settings(defaults, overrides, indent):
     return ("\n" + " " * indent).join(items)
 
 
-USERSTORE_DEFAULTS = [("pool_size", "4"), ("connect_timeout", "5"), ("query_timeout", "10")]
+USERSTORE_DEFAULTS = [("pool_size", "4"), ("connect_timeout", "5"), ("query_timeout", "10"),
+                      ("max_waiting", "64")]
 
 
 def route_config(name, path, upstream, timeout=10, extra=""):
