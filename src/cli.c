@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "password.h"
 #include "token.h"
+#include "unlock.h"
 #include "userstore.h"
 
 #define MAX_PASSWORD_LEN 1024
@@ -275,6 +276,19 @@ cmd_user_list(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	return WSG_OK;
 }
 
+/* Locks live in the running gateways: they apply the request (unlock.h). */
+static int
+cmd_user_unlock(struct wsg_db_conn *c, const char *user, struct wsg_error *err)
+{
+	int rc = wsg_unlock_request(c, user, err);
+
+	if (rc == WSG_OK)
+		printf("unlock of '%s' requested: every running gateway on "
+		       "this store ends its locks within 2 seconds\n",
+		       user);
+	return rc;
+}
+
 static int
 usage(void)
 {
@@ -304,6 +318,8 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 		if (strcmp(verb, "del") == 0 && argc == 3)
 			return wsg_userstore_del_user(c, admin_role, argv[2],
 						      err);
+		if (strcmp(verb, "unlock") == 0 && argc == 3)
+			return cmd_user_unlock(c, argv[2], err);
 	}
 	if (strcmp(noun, "role") == 0) {
 		if (strcmp(verb, "add") == 0 && argc == 3)
@@ -324,7 +340,8 @@ known_verb(int argc, char **argv)
 {
 	static const char *const verbs[][2] = {
 		{ "db", "init" }, { "user", "add" }, { "user", "del" },
-		{ "user", "list" }, { "user", "passwd" }, { "role", "add" },
+		{ "user", "list" }, { "user", "passwd" }, { "user", "unlock" },
+		{ "role", "add" },
 		{ "role", "grant" }, { "role", "revoke" },
 	};
 	size_t i;

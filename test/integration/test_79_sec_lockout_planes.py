@@ -188,6 +188,48 @@ def test_sec_management_cannot_lock_data_plane(gw, admin):
     token_of(mgmt_login(gw, s, user, PW))
 
 
+def test_sec_offline_unlock_verb(gw, admin, mariadb, stub):
+    """`wssgate --config F user unlock NAME` ends the user's locks on both planes of every
+    running gateway on the store (here two), within a few seconds, audited there; an unknown
+    name is an error and changes nothing."""
+    other = PlanesGateway("lockplanes2", mariadb, stub, "wssgate_lockplanes",
+                          security=SECURITY, share_keys_with=gw)
+    mu.copy_db_pass(other)
+    other.write_config()
+    other.start()
+    try:
+        s = client("127.0.0.46")
+        user = new_user(gw, "offunlock")
+        for g in (gw, other):
+            for i in range(MAX_FAILURES):
+                wsg.assert_wss_fault(send(g, s, user, "wrong-Pw-o%d" % i)[0],
+                                     "FailedAuthentication")
+                assert mgmt_login(g, s, user, "wrong-Pw-om%d" % i).status_code == 401
+            wsg.assert_wss_fault(send(g, s, user, PW)[0], "FailedAuthentication")
+            assert mgmt_login(g, s, user, PW).status_code == 401
+
+        r = gw.cli("user", "unlock", "nobody-%s" % secrets.token_hex(3))
+        assert r.returncode == 1 and "no user" in r.err, (r.returncode, r.err)
+        r = gw.cli("user", "unlock", user)
+        assert r.returncode == 0, r.err
+        assert "unlock of '%s' requested" % user in r.out, r.out
+
+        s = client("127.0.0.47")  # .46 has met the address limit by now
+        for g in (gw, other):
+            wsg.wait_for("%s unlocked on %s" % (user, g.name),
+                         lambda g=g: mgmt_login(g, s, user, PW).status_code == 200,
+                         10 * wsg.TIME_SCALE)
+            r, m = send(g, s, user, PW)
+            assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
+            lines = [x for x in wsg.settled_text(g.audit_log).splitlines()
+                     if "event=user_unlocked" in x and "user=%s " % user in x]
+            assert len(lines) == 1 and "offline request" in lines[0] and "was locked" in lines[0], \
+                lines
+    finally:
+        problems = mu.stop_checked(other)
+        assert problems == [], "\n".join(problems[:20])
+
+
 def test_zz_clean_shutdown_without_sanitizer_reports(gw):
     problems = mu.stop_checked(gw)
     assert problems == [], "\n".join(problems[:20])
