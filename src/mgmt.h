@@ -1,16 +1,14 @@
 /*
  * The management API listener (`management.address`, paths under
  * /management) on its own thread with its own event_base and evhttp, so
- * management work (blocking database transactions) never delays the data
- * plane. Logins look the name up through a non-blocking pool and verify
- * on the shared argon2 pool within security.verify_queue, new passwords
- * (first admin, user add, password change) are hashed on that pool too,
- * and /health probes on a non-blocking connection of its own
- * (mgmt_health.h), so neither a login flood, argon2 hashing nor a stalled
- * database holds this thread for them; the other resources still use its
- * blocking connection. Routes requests to the resources with WSO2 MI's
- * order of checks: CORS preflight, authentication, admin-only prefixes,
- * resource.
+ * management work never delays the data plane. That thread never waits:
+ * logins look the name up through a non-blocking pool and verify on the
+ * shared argon2 pool within security.verify_queue, /health probes on a
+ * non-blocking connection of its own (mgmt_health.h), and every other
+ * request that needs the database (token checks, users, roles, logout,
+ * the first admin) runs on the listener's own workers (mgmt_work.h).
+ * Routes requests to the resources with WSO2 MI's order of checks: CORS
+ * preflight, authentication, admin-only prefixes, resource.
  */
 #ifndef WSG_MGMT_H
 #define WSG_MGMT_H

@@ -12,11 +12,11 @@
 void wsg_mgmt_status(struct wsg_mgmt_req *r);
 
 /*
- * Checks the Basic credentials (argon2 on this thread) and answers 200 with
- * a token, 401 with an empty body, or, while the store has never held an
- * admin, management.bootstrap_admin allows the peer and no browser made the
- * request for a web page, creates that user as the first admin in one
- * locked transaction.
+ * Checks the Basic credentials (argon2 on the verification pool) and
+ * answers 200 with a token, 401 with an empty body, or, while the store has
+ * never held an admin, management.bootstrap_admin allows the peer and no
+ * browser made the request for a web page, creates that user as the first
+ * admin in one locked transaction (on a management worker).
  */
 void wsg_mgmt_login(struct wsg_mgmt_req *r);
 
