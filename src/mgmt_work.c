@@ -16,9 +16,12 @@ static const char SQL_PING[] = "SELECT 1";
 /* Reads see the latest committed rows, so a check made under a lock holds. */
 static const char SQL_ISOLATION[] =
         "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-/* After a failed connect, jobs fail at once (503) for this long instead of
- * each waiting connect_timeout, and one worker at a time tries again. */
+/* After a connect that failed only when it timed out (a stalled server,
+ * not a refused or closed one), jobs fail at once (503) for RETRY_MS
+ * instead of each waiting connect_timeout, and one worker at a time tries
+ * again. A connect failing fast costs nothing to retry. */
 #define RETRY_MS 1000
+#define SLOW_MS 250
 
 struct wsg_mgmt_work {
 	struct wsg_mgmt *m;
@@ -29,7 +32,7 @@ struct wsg_mgmt_work {
 	struct wsg_mgmt_req *head, *tail; /* queued, oldest first */
 	struct wsg_mgmt_req *done;        /* run, waiting for `done_ev` */
 	unsigned queued;           /* waiting for a worker */
-	int db_down;               /* the last connect failed */
+	int db_down;               /* the last connect timed out */
 	int64_t retry_at_ms;       /* ... and the next may start then */
 	int stopping;
 	unsigned nthreads;
@@ -65,11 +68,13 @@ may_connect(struct wsg_mgmt_work *w)
 }
 
 static void
-connected(struct wsg_mgmt_work *w, int ok)
+connected(struct wsg_mgmt_work *w, int ok, int64_t started_ms)
 {
+	int64_t now = now_ms();
+
 	pthread_mutex_lock(&w->mu);
-	w->db_down = !ok;
-	w->retry_at_ms = ok ? 0 : now_ms() + RETRY_MS;
+	w->db_down = !ok && now - started_ms >= SLOW_MS;
+	w->retry_at_ms = w->db_down ? now + RETRY_MS : 0;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -77,6 +82,7 @@ static int
 db_open(struct wsg_mgmt_worker *wk, struct wsg_error *err)
 {
 	struct wsg_mgmt *m = wk->work->m;
+	int64_t started = now_ms();
 	char sql[64];
 	int rc;
 
@@ -98,7 +104,7 @@ db_open(struct wsg_mgmt_worker *wk, struct wsg_error *err)
 		wsg_db_close(wk->db);
 		wk->db = NULL;
 	}
-	connected(wk->work, rc == WSG_OK);
+	connected(wk->work, rc == WSG_OK, started);
 	return rc;
 }
 
