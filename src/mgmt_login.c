@@ -74,16 +74,18 @@ wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user)
 	                         strlen(user), wsg_lockout_now_ms()) > 0;
 }
 
-void
+int
 wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 {
 	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_lockout *l = r->m->rt->lockout;
 	int64_t now = wsg_lockout_now_ms();
+	int started;
 
-	if (guess &&
-	    wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER, &sec->lockout, user,
-	                     strlen(user), now) == WSG_LOCKOUT_STARTED)
+	started = guess && wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER,
+	                                    &sec->lockout, user, strlen(user),
+	                                    now) == WSG_LOCKOUT_STARTED;
+	if (started)
 		wsg_mgmt_audit(r, "lockout",
 		               "%u wrong passwords within %llds: user locked "
 		               "for %llds",
@@ -100,6 +102,7 @@ wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 		        sec->client_limit.max_failures,
 		        (long long)sec->client_limit.window,
 		        (long long)sec->client_limit.duration);
+	return started;
 }
 
 /*

@@ -45,10 +45,11 @@ int wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user);
  * A failed management authentication (login or oldPassword): counted
  * against the client address and, for a wrong password of an existing,
  * unlocked user (`guess`), against the user's management counter (never
- * the data plane's); a lock that starts is audited.
+ * the data plane's); a lock that starts is audited. Returns 1 when the
+ * user's lock started.
  */
-void wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user,
-                            int guess);
+int wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user,
+                           int guess);
 
 /*
  * The verification pool said no (`rc` WSG_ERR_FULL: 503) or the address

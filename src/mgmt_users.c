@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "mgmt_login.h"
 #include "password.h"
+#include "log.h"
 #include "token.h"
 
 #define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
@@ -537,6 +538,34 @@ out:
 }
 
 /*
+ * Guessing with a token locked the user: the token is likely stolen, so it
+ * and the account's other tokens end, on every gateway. A lockout from
+ * wrong logins does not (anyone who knows the name could log its owner
+ * out). A failure here is logged; the answer stays the wrong-password one.
+ */
+static void
+end_tokens(struct wsg_mgmt_req *r, const struct wsg_user_record *rec)
+{
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_work_db(r->worker, &c, &err) == WSG_OK &&
+	    wsg_userstore_end_tokens(c, rec->id, wsg_token_now_us(), &err) ==
+	            WSG_OK) {
+		wsg_mgmt_audit(r, "tokens_revoked",
+		               "user locked while guessing oldPassword with a "
+		               "token: every token of '%s' ends",
+		               rec->username);
+		return;
+	}
+	r->worker->db_broken = 1;
+	wsg_log_msg("error", "management rid=%016llx: cannot end the tokens "
+	                     "of a locked user: %s",
+	            (unsigned long long)r->rid, err.reason);
+}
+
+/*
  * argon2 of oldPassword on the bounded verification pool. A wrong one is a
  * guess at the password, so it counts like a failed management login;
  * while locked the right one gets this answer too (same work, same
@@ -569,8 +598,9 @@ check_old_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 		return rc;
 	}
 	if (rc != WSG_OK || locked) {
-		wsg_mgmt_count_failure(r, rec->username,
-		                       rc == WSG_ERR_AUTH && !locked);
+		if (wsg_mgmt_count_failure(r, rec->username,
+		                           rc == WSG_ERR_AUTH && !locked))
+			end_tokens(r, rec);
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "wrong current password for a password change%s",
 		               locked ? " (user locked)" : "");

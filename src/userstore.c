@@ -81,6 +81,11 @@ static const char SQL_USER_PASSWORD[] =
         "tokens_valid_after = GREATEST(tokens_valid_after, "
         "CAST(? AS SIGNED)) WHERE id = ?";
 
+/* A lockout during a token holder's password guessing. */
+static const char SQL_USER_END_TOKENS[] =
+        "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, "
+        "CAST(? AS SIGNED)) WHERE id = ?";
+
 struct lookup {
 	char *username;
 	wsg_userstore_lookup_cb done;
@@ -965,6 +970,20 @@ wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
 	rc = wsg_db_exec(c, SQL_USER_PASSWORD, p, 4, &res, err);
 	wsg_db_result_free(res);
 	return rc;
+}
+
+int
+wsg_userstore_end_tokens(struct wsg_db_conn *c, uint64_t uid, int64_t now_us,
+                         struct wsg_error *err)
+{
+	struct idbuf b;
+	struct wsg_db_param p[2];
+	char after[24];
+
+	snprintf(after, sizeof(after), "%lld", (long long)now_us);
+	p[0] = param_str(after);
+	p[1] = param_id(&b, uid);
+	return wsg_db_exec(c, SQL_USER_END_TOKENS, p, 2, NULL, err);
 }
 
 /* -------- revoked management tokens -------- */

@@ -195,6 +195,10 @@ int wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
 			   struct wsg_error *err);
 int wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
 			    struct wsg_error *err);
+/* Management tokens of user `uid` issued at or before `now_us` end (on
+ * every gateway), the password unchanged. */
+int wsg_userstore_end_tokens(struct wsg_db_conn *c, uint64_t uid,
+			     int64_t now_us, struct wsg_error *err);
 /* `sealed` NULL makes the user PasswordText-only. Tokens issued at or
  * before `now_us` end, as for wsg_userstore_set_password(). */
 int wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,

@@ -94,9 +94,10 @@ def answer(r):
 
 
 def test_sec_self_password_change_guessing_locked(gw, admin):
-    """MAX_FAILURES wrong oldPassword lock the user: the right one then gets the same answer
-    as a wrong one and the password stays; a management login gets the locked 401. The
-    address limit counts them too: past CLIENT_MAX the address gets 429 everywhere."""
+    """MAX_FAILURES wrong oldPassword lock the user and end the token used (likely stolen):
+    the right one then gets the same answer as a wrong one (401) and the password stays; a
+    management login gets the locked 401. The address limit counts them too: past CLIENT_MAX
+    the address gets 429 everywhere."""
     s = client("127.0.0.40")
     user = new_user(gw, "selfpw")
     tok = token_of(mgmt_login(gw, s, user, PW))
@@ -104,21 +105,28 @@ def test_sec_self_password_change_guessing_locked(gw, admin):
     for r in wrong:
         assert r.status_code == 400 and OLD_WRONG in r.json()["Error"], r.content
     right = patch_pw(gw, s, user, tok, PW)
-    assert answer(right) == answer(wrong[0]), (right.status_code, right.content)
+    again = patch_pw(gw, s, user, tok, "wrong-Old-again")
+    assert answer(right) == answer(again) == (401, None, None, b""), \
+        (right.status_code, right.content, again.status_code, again.content)
     r = mgmt_login(gw, s, user, PW)
     assert (r.status_code, r.content) == (401, b""), r.content
     lines = [x for x in wsg.settled_text(gw.audit_log).splitlines() if "user=%s " % user in x]
     assert len([x for x in lines if "event=lockout " in x]) == 1, lines
+    # Guessing with a token locked the user: that token (likely stolen) ended with it.
+    assert len([x for x in lines if "event=tokens_revoked " in x]) == 1, lines
+    r = s.get(gw.murl("/routes"), headers={"Authorization": "Bearer " + tok}, timeout=60)
+    assert r.status_code == 401, (r.status_code, r.content)
     # The password did not change.
     r = lg_unlock(gw, admin, user)
     token_of(mgmt_login(gw, s, user, PW))
 
-    # The address limit: CLIENT_MAX wrong old passwords from one address, any user.
+    # The address limit: CLIENT_MAX wrong old passwords from one address, spread over users
+    # so that none of them is locked (which would end its token).
     a = client("127.0.0.41")
-    users = [new_user(gw, "selfpw-c") for _ in range(3)]
+    users = [new_user(gw, "selfpw-c") for _ in range(4)]
     toks = [token_of(mgmt_login(gw, a, u, PW)) for u in users]
     for i in range(CLIENT_MAX):
-        r = patch_pw(gw, a, users[i % 3], toks[i % 3], "wrong-Old-c%d" % i)
+        r = patch_pw(gw, a, users[i % 4], toks[i % 4], "wrong-Old-c%d" % i)
         assert r.status_code == 400, r.content
     r = patch_pw(gw, a, users[0], toks[0], PW)
     assert r.status_code == 429 and r.headers.get("Retry-After"), (r.status_code, r.content)
@@ -179,6 +187,9 @@ def test_sec_management_cannot_lock_data_plane(gw, admin):
     for i in range(MAX_FAILURES + 1):
         assert mgmt_login(gw, s, user, "wrong-Pw-m%d" % i).status_code == 401
     assert mgmt_login(gw, s, user, PW).status_code == 401
+    # Anyone may send wrong logins for a name: that lockout leaves its owner's tokens.
+    r = s.get(gw.murl("/routes"), headers={"Authorization": "Bearer " + tok}, timeout=60)
+    assert r.status_code == 200, (r.status_code, r.content)
     assert patch_pw(gw, s, user, tok, PW).status_code == 400
     r, m = send(gw, s, user, PW)
     assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
