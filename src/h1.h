@@ -3,6 +3,17 @@
  * one byte stream can disagree on where a message ends: request and response
  * heads, their framing, and the chunked body coding. No I/O and no
  * allocation: every text handed back is a slice of the caller's buffer.
+ *
+ * Where the RFC lets a recipient choose, we refuse: bare LF line ends, an
+ * empty line before the request line, obs-fold, Transfer-Encoding together
+ * with Content-Length, Transfer-Encoding in HTTP/1.0, empty list elements or
+ * parameters in Transfer-Encoding, any coding but one final chunked (400
+ * when chunked is not last or comes twice, else 501 for the codings before
+ * it), HTTP/1.x versions other than
+ * 1.0 and 1.1 (505), CONNECT (501), a fragment in the target. Several
+ * Content-Length values pass only when byte-identical ("5, 5"; not "5, 05").
+ * OWS (SP, HTAB) around values is dropped, so "Transfer-Encoding:\tchunked"
+ * is chunked. Header values may hold obs-text (bytes >= 0x80), no CTL.
  */
 #ifndef WSG_H1_H
 #define WSG_H1_H
@@ -174,7 +185,8 @@ void wsg_h1_request_limits(const struct wsg_limits_conf *conf,
 void wsg_h1_response_limits(const struct wsg_limits_conf *conf,
                             struct wsg_h1_limits *lim);
 
-/* Starts a head parse (request or response) under `lim` (copied). */
+/* Starts a head parse (request or response) under `lim` (copied). One
+ * parser per message: after a verdict other than WSG_ERR_AGAIN, init again. */
 void wsg_h1_parser_init(struct wsg_h1_parser *p,
                         const struct wsg_h1_limits *lim);
 
