@@ -31,7 +31,7 @@ static const struct {
         [WSG_H1_TOO_MANY_HEADERS] = {"too many header fields", 431},
         [WSG_H1_BARE_CR] = {"CR not followed by LF", 400},
         [WSG_H1_BARE_LF] = {"LF without CR", 400},
-        [WSG_H1_EMPTY_LINE] = {"empty line before the start line", 400},
+        [WSG_H1_EMPTY_LINE] = {"line end before the start line", 400},
         [WSG_H1_REQUEST_LINE] = {"malformed request line", 400},
         [WSG_H1_METHOD] = {"method is not a token", 400},
         [WSG_H1_TARGET] = {"invalid request-target", 400},
@@ -66,6 +66,8 @@ static const struct {
         [WSG_H1_CHUNK_CRLF] = {"chunk data not followed by CRLF", 400},
         [WSG_H1_TRAILER] = {"malformed trailer field", 400},
         [WSG_H1_TRAILER_TOO_LARGE] = {"trailer section too large", 400},
+        [WSG_H1_TRAILER_FRAMING] = {"framing field in the trailer section",
+                                    400},
 };
 
 const char *
@@ -158,55 +160,6 @@ wsg_h1_find(const struct wsg_h1_header *headers, size_t n, const char *name)
 		if (slice_is(headers[i].name, name))
 			return &headers[i];
 	return NULL;
-}
-
-/*
- * Checks line ends and limits from where the last call stopped, so a head
- * fed in pieces costs one pass. Sets *head_len once the empty line is seen.
- * Every verdict depends only on the bytes before it, which is what makes a
- * piecewise parse agree with a parse of the whole.
- */
-static int
-scan(struct wsg_h1_parser *p, const char *buf, size_t len, size_t *head_len,
-     struct wsg_h1_error *err)
-{
-	size_t i;
-
-	*head_len = 0;
-	for (i = p->scanned; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-
-		if (p->head_start != 0) {
-			if (i - p->head_start >= p->lim.max_head)
-				return fail(err, WSG_H1_HEAD_TOO_LARGE, i);
-		} else if (c != '\r' && c != '\n' &&
-		           i - p->line_start >= p->lim.max_line) {
-			return fail(err, WSG_H1_LINE_TOO_LONG, i);
-		}
-		if (c == '\r') {
-			if (i + 1 == len)
-				break;
-			if (buf[i + 1] != '\n')
-				return fail(err, WSG_H1_BARE_CR, i);
-			continue;
-		}
-		if (c != '\n')
-			continue;
-		if (i == 0 || buf[i - 1] != '\r')
-			return fail(err, WSG_H1_BARE_LF, i);
-		if (p->head_start == 0) {
-			if (i - 1 == p->line_start)
-				return fail(err, WSG_H1_EMPTY_LINE, i - 1);
-			p->head_start = i + 1;
-		} else if (i - 1 == p->line_start) {
-			*head_len = i + 1;
-			p->scanned = i + 1;
-			return WSG_OK;
-		}
-		p->line_start = i + 1;
-	}
-	p->scanned = i;
-	return WSG_ERR_AGAIN;
 }
 
 /* What the framing fields said, gathered over all field lines. */
@@ -370,12 +323,12 @@ host_valid(struct wsg_h1_slice v)
 
 /*
  * Parses the field lines of buf[start..end) (each ends in CRLF, as scan()
- * made sure) into `headers` and `f`.
+ * made sure) into `headers` and `f`; Host means nothing in a response.
  */
 static int
-fields(const struct wsg_h1_parser *p, const char *buf, size_t start, size_t end,
-       struct wsg_h1_header *headers, size_t *n_headers, struct framing *f,
-       struct wsg_h1_error *err)
+fields(const struct wsg_h1_parser *p, int response, const char *buf,
+       size_t start, size_t end, struct wsg_h1_header *headers,
+       size_t *n_headers, struct framing *f, struct wsg_h1_error *err)
 {
 	enum wsg_h1_problem prob = WSG_H1_OK;
 	size_t i = start, n = 0, eol, name_end, vs, ve;
@@ -426,7 +379,7 @@ fields(const struct wsg_h1_parser *p, const char *buf, size_t start, size_t end,
 			prob = connection(f, headers[n].value);
 		} else if (slice_is(headers[n].name, "expect")) {
 			expect(f, headers[n].value);
-		} else if (slice_is(headers[n].name, "host")) {
+		} else if (!response && slice_is(headers[n].name, "host")) {
 			if (++f->host_count > 1)
 				prob = WSG_H1_HOST_DUPLICATE;
 			else if (!host_valid(headers[n].value))
@@ -556,6 +509,103 @@ transfer_framing(const struct framing *f, int minor)
 	return WSG_H1_OK;
 }
 
+/* HTTP-version SP 3DIGIT [SP reason-phrase]; the SP before an empty reason
+ * may be missing (many servers leave it out, and it changes no framing). */
+static int
+status_line(const char *buf, size_t len, struct wsg_h1_response *res,
+            struct wsg_h1_error *err)
+{
+	enum wsg_h1_problem prob;
+	size_t i;
+
+	if (len < 12 || buf[8] != ' ')
+		return fail(err, WSG_H1_STATUS_LINE, 0);
+	prob = version(buf, 8, &res->minor);
+	if (prob != WSG_H1_OK)
+		return fail(err, prob, 0);
+	for (i = 9; i < 12; i++)
+		if (buf[i] < '0' || buf[i] > '9')
+			return fail(err, WSG_H1_STATUS_LINE, i);
+	res->status =
+	        (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (res->status < 100 || res->status > 599)
+		return fail(err, WSG_H1_STATUS_LINE, 9);
+	if (len > 12 && buf[12] != ' ')
+		return fail(err, WSG_H1_STATUS_LINE, 12);
+	for (i = 13; i < len; i++)
+		if (!value_byte((unsigned char)buf[i]))
+			return fail(err, WSG_H1_STATUS_LINE, i);
+	res->reason.p = buf + (len > 12 ? 13 : 12);
+	res->reason.len = len > 12 ? len - 13 : 0;
+	if (res->status == 101)
+		return fail(err, WSG_H1_SWITCHING, 9);
+	return WSG_OK;
+}
+
+/*
+ * Checks line ends and limits from where the last call stopped, so a head
+ * fed in pieces costs one pass, and refuses a bad start line as soon as it
+ * is there (a peer cannot hold us with a garbage first line). Sets
+ * *head_len once the empty line is seen. Every verdict depends only on the
+ * bytes before it, which is what makes a piecewise parse agree with a parse
+ * of the whole.
+ */
+static int
+scan(struct wsg_h1_parser *p, int response, const char *buf, size_t len,
+     size_t *head_len, struct wsg_h1_error *err)
+{
+	struct wsg_h1_response res;
+	struct wsg_h1_request req;
+	size_t i;
+	int rc;
+
+	*head_len = 0;
+	for (i = p->scanned; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (p->head_start != 0) {
+			if (i - p->head_start >= p->lim.max_head)
+				return fail(err, WSG_H1_HEAD_TOO_LARGE, i);
+		} else if (c != '\r' && c != '\n' &&
+		           i - p->line_start >= p->lim.max_line) {
+			return fail(err, WSG_H1_LINE_TOO_LONG, i);
+		}
+		if (response && i < 5 && c != (unsigned char)"HTTP/"[i])
+			return fail(err, WSG_H1_VERSION, i);
+		if (!response && i == 0 && !tchar[c])
+			return fail(err,
+			            c == '\r' || c == '\n' ? WSG_H1_EMPTY_LINE
+			            : c == ' '             ? WSG_H1_REQUEST_LINE
+			                                   : WSG_H1_METHOD,
+			            0);
+		if (c == '\r') {
+			if (i + 1 == len)
+				break;
+			if (buf[i + 1] != '\n')
+				return fail(err, WSG_H1_BARE_CR, i);
+			continue;
+		}
+		if (c != '\n')
+			continue;
+		if (i == 0 || buf[i - 1] != '\r')
+			return fail(err, WSG_H1_BARE_LF, i);
+		if (p->head_start == 0) {
+			rc = response ? status_line(buf, i - 1, &res, err)
+			              : request_line(buf, i - 1, &req, err);
+			if (rc != WSG_OK)
+				return rc;
+			p->head_start = i + 1;
+		} else if (i - 1 == p->line_start) {
+			*head_len = i + 1;
+			p->scanned = i + 1;
+			return WSG_OK;
+		}
+		p->line_start = i + 1;
+	}
+	p->scanned = i;
+	return WSG_ERR_AGAIN;
+}
+
 int
 wsg_h1_parse_request(struct wsg_h1_parser *p, const char *buf, size_t len,
                      struct wsg_h1_header *headers, struct wsg_h1_request *req,
@@ -568,15 +618,15 @@ wsg_h1_parse_request(struct wsg_h1_parser *p, const char *buf, size_t len,
 	int rc;
 
 	memset(req, 0, sizeof(*req));
-	rc = scan(p, buf, len, &head_len, err);
+	rc = scan(p, 0, buf, len, &head_len, err);
 	if (rc != WSG_OK)
 		goto out;
 	memset(&r, 0, sizeof(r));
 	rc = request_line(buf, p->head_start - 2, &r, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = fields(p, buf, p->head_start, head_len - 2, headers, &r.n_headers,
-	            &f, err);
+	rc = fields(p, 0, buf, p->head_start, head_len - 2, headers,
+	            &r.n_headers, &f, err);
 	if (rc != WSG_OK)
 		goto out;
 	prob = WSG_H1_OK;
@@ -612,39 +662,6 @@ out:
 	return rc;
 }
 
-/* HTTP-version SP 3DIGIT [SP reason-phrase]; the SP before an empty reason
- * may be missing (many servers leave it out, and it changes no framing). */
-static int
-status_line(const char *buf, size_t len, struct wsg_h1_response *res,
-            struct wsg_h1_error *err)
-{
-	enum wsg_h1_problem prob;
-	size_t i;
-
-	if (len < 12 || buf[8] != ' ')
-		return fail(err, WSG_H1_STATUS_LINE, 0);
-	prob = version(buf, 8, &res->minor);
-	if (prob != WSG_H1_OK)
-		return fail(err, prob, 0);
-	for (i = 9; i < 12; i++)
-		if (buf[i] < '0' || buf[i] > '9')
-			return fail(err, WSG_H1_STATUS_LINE, i);
-	res->status =
-	        (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	if (res->status < 100 || res->status > 599)
-		return fail(err, WSG_H1_STATUS_LINE, 9);
-	if (len > 12 && buf[12] != ' ')
-		return fail(err, WSG_H1_STATUS_LINE, 12);
-	for (i = 13; i < len; i++)
-		if (!value_byte((unsigned char)buf[i]))
-			return fail(err, WSG_H1_STATUS_LINE, i);
-	res->reason.p = buf + (len > 12 ? 13 : 12);
-	res->reason.len = len > 12 ? len - 13 : 0;
-	if (res->status == 101)
-		return fail(err, WSG_H1_SWITCHING, 9);
-	return WSG_OK;
-}
-
 int
 wsg_h1_parse_response(struct wsg_h1_parser *p, const char *buf, size_t len,
                       int head_request, struct wsg_h1_header *headers,
@@ -657,15 +674,15 @@ wsg_h1_parse_response(struct wsg_h1_parser *p, const char *buf, size_t len,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	rc = scan(p, buf, len, &head_len, err);
+	rc = scan(p, 1, buf, len, &head_len, err);
 	if (rc != WSG_OK)
 		goto out;
 	memset(&r, 0, sizeof(r));
 	rc = status_line(buf, p->head_start - 2, &r, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = fields(p, buf, p->head_start, head_len - 2, headers, &r.n_headers,
-	            &f, err);
+	rc = fields(p, 1, buf, p->head_start, head_len - 2, headers,
+	            &r.n_headers, &f, err);
 	if (rc != WSG_OK)
 		goto out;
 	prob = transfer_framing(&f, r.minor);
@@ -733,6 +750,23 @@ hex_value(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/*
+ * At the colon of a trailer field: framing fields are refused there, so no
+ * reader can take them for the message's own (RFC 9110 6.5.1).
+ */
+static enum wsg_h1_problem
+trailer_name(struct wsg_h1_chunked *c)
+{
+	struct wsg_h1_slice name = {c->name, c->name_len};
+
+	c->state = CH_TRAILER_VALUE;
+	if (c->name_len <= sizeof(c->name) &&
+	    (slice_is(name, "transfer-encoding") ||
+	     slice_is(name, "content-length")))
+		return WSG_H1_TRAILER_FRAMING;
+	return WSG_H1_OK;
 }
 
 /* One byte of a chunk-size line or of the trailer section. */
@@ -808,18 +842,23 @@ chunk_byte(struct wsg_h1_chunked *c, unsigned char b)
 		c->state = CH_SIZE;
 		return WSG_H1_OK;
 	case CH_TRAILER:
-		if (b == '\r')
+		if (b == '\r') {
 			c->state = CH_END_LF;
-		else if (tchar[b])
-			c->state = CH_TRAILER_NAME;
-		else
+			return WSG_H1_OK;
+		}
+		if (!tchar[b])
 			return WSG_H1_TRAILER;
-		return WSG_H1_OK;
+		c->state = CH_TRAILER_NAME;
+		c->name_len = 0;
+		/* fall through */
 	case CH_TRAILER_NAME:
 		if (b == ':')
-			c->state = CH_TRAILER_VALUE;
-		else if (!tchar[b])
+			return trailer_name(c);
+		if (!tchar[b])
 			return WSG_H1_TRAILER;
+		if (c->name_len < sizeof(c->name))
+			c->name[c->name_len] = (char)b;
+		c->name_len++;
 		return WSG_H1_OK;
 	case CH_TRAILER_VALUE:
 		if (b == '\r')

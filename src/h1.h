@@ -9,9 +9,9 @@
  * with Content-Length, Transfer-Encoding in HTTP/1.0, empty list elements or
  * parameters in Transfer-Encoding, any coding but one final chunked (400
  * when chunked is not last or comes twice, else 501 for the codings before
- * it), HTTP/1.x versions other than
- * 1.0 and 1.1 (505), CONNECT (501), a fragment in the target. Several
- * Content-Length values pass only when byte-identical ("5, 5"; not "5, 05").
+ * it), HTTP/1.x versions other than 1.0 and 1.1 (505), CONNECT (501), a
+ * fragment in the target. Several Content-Length values pass only when
+ * byte-identical ("5, 5"; not "5, 05").
  * OWS (SP, HTAB) around values is dropped, so "Transfer-Encoding:\tchunked"
  * is chunked. Header values may hold obs-text (bytes >= 0x80), no CTL.
  */
@@ -112,6 +112,7 @@ enum wsg_h1_problem {
 	WSG_H1_CHUNK_CRLF, /* chunk data not followed by CRLF */
 	WSG_H1_TRAILER,    /* malformed trailer field line */
 	WSG_H1_TRAILER_TOO_LARGE,
+	WSG_H1_TRAILER_FRAMING, /* Content-Length or Transfer-Encoding there */
 	WSG_H1_PROBLEM__COUNT
 };
 
@@ -174,6 +175,8 @@ struct wsg_h1_chunked {
 	uint64_t max_body;
 	size_t ext_len;     /* chunk extension bytes so far */
 	size_t trailer_len; /* trailer section bytes so far */
+	char name[17];      /* start of the trailer field name being read */
+	size_t name_len;
 	int done;
 };
 

@@ -223,7 +223,7 @@ static const struct {
          WSG_H1_LINE_TOO_LONG, 414},
         {"too many fields",
          S("GET / HTTP/1.1\r\n" H "A: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: "
-                                  "1\r\nG: 1\r\nI: 1\r\n\r\n"),
+           "1\r\nG: 1\r\nI: 1\r\n\r\n"),
          WSG_H1_TOO_MANY_HEADERS, 431},
 };
 
@@ -290,6 +290,7 @@ test_error_codes(void **state)
 	struct wsg_h1_request req;
 	struct wsg_h1_error err;
 	const char *s = "POST / HTTP/1.1\r\n" H "Content-Length: 1001\r\n\r\n";
+	int p;
 
 	(void)state;
 	assert_int_equal(parse_whole(s, strlen(s), h, &req, &err),
@@ -300,6 +301,53 @@ test_error_codes(void **state)
 	assert_string_equal(wsg_h1_reason(err.problem), err.reason);
 	assert_string_equal(wsg_h1_reason(WSG_H1_PROBLEM__COUNT),
 	                    "unknown problem");
+	for (p = WSG_H1_OK + 1; p < WSG_H1_PROBLEM__COUNT; p++)
+		assert_non_null(wsg_h1_reason((enum wsg_h1_problem)p));
+}
+
+/* A bad start line is refused when it is there, before the head ends. */
+static void
+test_early_refusal(void **state)
+{
+	static const struct {
+		const char *in;
+		enum wsg_h1_problem problem;
+	} early[] = {
+	        {"\x05", WSG_H1_METHOD},
+	        {"\r", WSG_H1_EMPTY_LINE},
+	        {" ", WSG_H1_REQUEST_LINE},
+	        {"GET  / HTTP/1.1\r\nHost: a\r\n", WSG_H1_REQUEST_LINE},
+	        {"GET / HTTP/1.1\r\n", 0},
+	        {"GET / HTTP/3.0\r\nHost:", WSG_H1_VERSION_UNSUPPORTED},
+	};
+	struct wsg_h1_header h[8];
+	struct wsg_h1_request req;
+	struct wsg_h1_response res;
+	struct wsg_h1_error err;
+	struct wsg_h1_parser p;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
+		rc = parse_whole(early[i].in, strlen(early[i].in), h, &req,
+		                 &err);
+		if (early[i].problem == 0) {
+			assert_int_equal(rc, WSG_ERR_AGAIN);
+			continue;
+		}
+		assert_int_equal(rc, WSG_ERR_PARSE);
+		assert_int_equal(err.problem, early[i].problem);
+	}
+	wsg_h1_parser_init(&p, &lim);
+	assert_int_equal(wsg_h1_parse_response(&p, "HTTX", 4, 0, h, &res, &err),
+	                 WSG_ERR_PARSE);
+	assert_int_equal(err.offset, 3);
+	wsg_h1_parser_init(&p, &lim);
+	assert_int_equal(wsg_h1_parse_response(&p, "HTTP/1.1 20x OK\r\n", 17, 0,
+	                                       h, &res, &err),
+	                 WSG_ERR_PARSE);
+	assert_int_equal(err.problem, WSG_H1_STATUS_LINE);
 }
 
 static void
@@ -646,6 +694,14 @@ static const struct {
         {"trailer bare LF", S("0\r\nX: 1\n\r\n"), WSG_ERR_PARSE, NULL, 0,
          WSG_H1_TRAILER},
         {"end bare LF", S("0\r\n\n"), WSG_ERR_PARSE, NULL, 0, WSG_H1_TRAILER},
+        {"trailer Transfer-Encoding",
+         S("0\r\nTransfer-encoding: chunked\r\n\r\n"), WSG_ERR_PARSE, NULL, 0,
+         WSG_H1_TRAILER_FRAMING},
+        {"trailer Content-Length", S("0\r\nX: 1\r\ncontent-length: 5\r\n\r\n"),
+         WSG_ERR_PARSE, NULL, 0, WSG_H1_TRAILER_FRAMING},
+        {"trailer longer names",
+         S("0\r\nContent-Lengths: 5\r\nTransfer-Encoding-X: 1\r\n\r\n"), WSG_OK,
+         S(""), 0},
 };
 
 static void
@@ -845,6 +901,11 @@ test_response_framing(void **state)
 	                       0, &res, &err),
 	        WSG_OK);
 	assert_true(res.keep_alive);
+	/* Host means nothing in a response. */
+	assert_int_equal(parse_response("HTTP/1.1 200 OK\r\nHost: a b\r\n"
+	                                "Host: c\r\nContent-Length: 0\r\n\r\n",
+	                                0, &res, &err),
+	                 WSG_OK);
 	assert_int_equal(
 	        parse_response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
 	                       "Connection: close\r\n\r\n",
@@ -950,6 +1011,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_bad_requests),
 	        cmocka_unit_test(test_error_codes),
+	        cmocka_unit_test(test_early_refusal),
 	        cmocka_unit_test(test_simple_post),
 	        cmocka_unit_test(test_accepted_variants),
 	        cmocka_unit_test(test_head_size_limit),
