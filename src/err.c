@@ -26,6 +26,7 @@ wsg_strerror(int code)
 	case WSG_ERR_SECURITY: return "security check failed";
 	case WSG_ERR_PERM: return "unsafe permissions";
 	case WSG_ERR_CONNECT: return "cannot connect";
+	case WSG_ERR_AGAIN: return "incomplete input";
 	}
 	return "unknown error";
 }

@@ -27,6 +27,7 @@ enum wsg_err {
 	WSG_ERR_SECURITY = -15,  /* a WS-Security rule failed; see the fault */
 	WSG_ERR_PERM = -16,      /* file permissions unsafe */
 	WSG_ERR_CONNECT = -17,   /* a server could not be reached or went away */
+	WSG_ERR_AGAIN = -18,     /* input incomplete so far: call again with more */
 };
 
 /* Faults the data plane answers; each maps to a SOAP 1.1 / 1.2 form (soap.c). */
