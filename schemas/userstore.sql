@@ -121,16 +121,10 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS
 
 INSERT IGNORE INTO schema_version (version) VALUES (4);
 
--- Version 5: offline unlocks. `wssgate user unlock NAME` records a request
--- here (requested_at: microseconds since the epoch, the database server's
--- clock); every running gateway on this store polls the table once a second
--- and ends the user's locks on both planes. Requests older than a day are
--- dropped by the next one.
-CREATE TABLE IF NOT EXISTS unlock_requests (
-	username VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin
-		NOT NULL PRIMARY KEY,
-	requested_at BIGINT NOT NULL,
-	KEY ix_unlock_requests_at (requested_at)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+-- Version 5: offline unlocks. `wssgate user unlock NAME` stamps the user
+-- (microseconds since the epoch, the command's clock); each gateway ends a
+-- lock that began before the stamp when it next reads the user's row.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS
+	unlocked_at BIGINT NOT NULL DEFAULT 0;
 
 INSERT IGNORE INTO schema_version (version) VALUES (5);

@@ -14,6 +14,7 @@
 #include "password.h"
 #include "replay.h"
 #include "replay_store.h"
+#include "unlock.h"
 #include "userstore.h"
 #include "wsse.h"
 
@@ -395,8 +396,15 @@ verify(struct wsg_request *r)
 	 * Decided once, before any password work. A locked user's attempts
 	 * then do exactly the work of a wrong guess (the verified-password
 	 * cache is skipped, so a right password is not answered faster) and
-	 * end in the same FailedAuthentication.
+	 * end in the same FailedAuthentication. A `wssgate user unlock` since
+	 * the lock began ends it first.
 	 */
+	if (r->cred.exists && r->cred.unlocked_at > 0 &&
+	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, r->tok.username,
+			     r->tok.username_len, r->cred.unlocked_at))
+		wsg_log_audit(rt->log, r->rid, r->client, r->route->name,
+			      r->claimed_user, "user_unlocked",
+			      "offline request (wssgate user unlock) applied");
 	if (r->cred.exists &&
 	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
 			      &r->cfg->security.lockout, r->tok.username,
@@ -456,6 +464,7 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 		r->cred.disabled = rec->disabled;
 		r->cred.password_hash = wsg_mem_strdup(rec->password_hash);
 		r->cred.roles = wsg_mem_strdup(rec->roles ? rec->roles : "");
+		r->cred.unlocked_at = rec->unlocked_at;
 		if (rec->digest_sealed != NULL) {
 			rc = wsg_password_unseal(rt->master_key, rec->username,
 						 rec->digest_sealed,

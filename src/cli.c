@@ -283,8 +283,10 @@ cmd_user_unlock(struct wsg_db_conn *c, const char *user, struct wsg_error *err)
 	int rc = wsg_unlock_request(c, user, err);
 
 	if (rc == WSG_OK)
-		printf("unlock of '%s' requested: every running gateway on "
-		       "this store ends its locks within 2 seconds\n",
+		printf("unlock of '%s' recorded: every running gateway of this "
+		       "store ends its locks at its next attempt (management "
+		       "login at once, data plane within userstore.cache_ttl)"
+		       "\n",
 		       user);
 	return rc;
 }

@@ -20,6 +20,7 @@ struct wsg_cred {
 	char *digest_password;   /* clear password for digests; NULL if none */
 	size_t digest_password_len;
 	char *roles;             /* ',' separated; "" for none */
+	int64_t unlocked_at;     /* users.unlocked_at (unlock.h) */
 };
 
 void wsg_credcache_entry_clear(struct wsg_cred *c);

@@ -37,6 +37,7 @@ struct entry {
 	int64_t slice;        /* absolute index of the newest slice */
 	int64_t slice_ms;     /* slice length the counts were made with */
 	int64_t locked_until; /* ms; not locked when <= now */
+	int64_t locked_at;    /* ms; when the lock began */
 	uint32_t counts[SLICES];
 	uint16_t len;
 	unsigned char key[];
@@ -475,6 +476,7 @@ wsg_lockout_fail(struct wsg_lockout *l, enum wsg_lockout_kind kind,
 	res = WSG_LOCKOUT_COUNTED;
 	if (total(e) >= p->max_failures) {
 		e->locked_until = now_ms + p->duration * 1000;
+		e->locked_at = now_ms;
 		memset(e->counts, 0, sizeof(e->counts));
 		atomic_fetch_add(&t->lockouts, 1);
 		res = WSG_LOCKOUT_STARTED;
@@ -502,6 +504,28 @@ wsg_lockout_unlock(struct wsg_lockout *l, enum wsg_lockout_kind kind,
 	if (was_locked)
 		atomic_fetch_add(&t->unlocks, 1);
 	return was_locked;
+}
+
+int
+wsg_lockout_unlock_since(struct wsg_lockout *l, enum wsg_lockout_kind kind,
+                         const char *key, size_t len, int64_t since_ms,
+                         int64_t now_ms)
+{
+	struct table *t = &l->tables[kind];
+	struct found f;
+	int ended = 0;
+
+	if (find_locked(l, kind, key, len, &f) != 0)
+		return 0;
+	if (f.e != NULL && f.e->locked_until > now_ms &&
+	    f.e->locked_at <= since_ms) {
+		remove_entry(f.s, f.e);
+		ended = 1;
+	}
+	pthread_mutex_unlock(&f.s->lock);
+	if (ended)
+		atomic_fetch_add(&t->unlocks, 1);
+	return ended;
 }
 
 void

@@ -93,6 +93,15 @@ enum wsg_lockout_result wsg_lockout_fail(struct wsg_lockout *l,
 int wsg_lockout_unlock(struct wsg_lockout *l, enum wsg_lockout_kind kind,
                        const char *key, size_t len, int64_t now_ms);
 
+/*
+ * Ends the lock on `key` only when it began at or before `since_ms` (an
+ * unlock asked for then; a lock that began later stands), its failures
+ * dropped. Returns 1 when a lock ended.
+ */
+int wsg_lockout_unlock_since(struct wsg_lockout *l, enum wsg_lockout_kind kind,
+                             const char *key, size_t len, int64_t since_ms,
+                             int64_t now_ms);
+
 /* Counters and current state, for /metrics and tests. Takes each lock. */
 void wsg_lockout_stats(struct wsg_lockout *l, int64_t now_ms,
                        struct wsg_lockout_stats *out);

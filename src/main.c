@@ -31,7 +31,6 @@
 #include "stats.h"
 #include "tls.h"
 #include "metrics.h"
-#include "unlock.h"
 
 #define CREDCACHE_MAX 100000
 /* Descriptors the gateway needs besides client connections: listeners,
@@ -64,7 +63,7 @@ static const char usage_text[] =
 	"The verbs work directly on the database; passwords are read from\n"
 	"standard input, one line. --no-digest users can use PasswordText only.\n"
 	"user unlock ends NAME's lockout on every running gateway of the store\n"
-	"within 2 seconds.\n";
+	"at its next attempt (data plane: within userstore.cache_ttl).\n";
 
 /* The process's one shared runtime; workers get a pointer to it. */
 static struct wsg_runtime runtime;
@@ -235,7 +234,6 @@ run_daemon(struct wsg_config *cfg)
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	struct daemon d = { .base = NULL };
 	struct wsg_snapshot *snap = NULL;
-	struct wsg_unlock_watch *unlocks = NULL;
 	struct wsg_error err;
 	size_t i;
 	int rc;
@@ -274,7 +272,6 @@ run_daemon(struct wsg_config *cfg)
 	}
 	d.current = wsg_config_ref(cfg);
 	evsignal_add(sighup, NULL);
-	unlocks = wsg_unlock_watch_start(d.base, &runtime);
 	for (i = 0; i < cfg->n_listen; i++)
 		wsg_log_msg("info", "listening on %s (%u workers)",
 			    cfg->listen[i].address, cfg->workers);
@@ -287,7 +284,6 @@ run_daemon(struct wsg_config *cfg)
 	wsg_server_stop(d.server, (int)d.current->limits.drain_timeout);
 	wsg_log_msg("info", "stopped");
 out:
-	wsg_unlock_watch_free(unlocks);
 	wsg_mgmt_stop(d.mgmt);
 	wsg_snapshot_unref(snap);
 	wsg_config_unref(d.current);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mem.h"
 #include "password.h"
+#include "unlock.h"
 #include "wsse.h"
 
 /* Longest Basic credential we decode: a name, ':' and a password. */
@@ -67,8 +68,18 @@ wsg_mgmt_client_refused(struct wsg_mgmt_req *r)
 }
 
 int
-wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user)
+wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
+                     const struct wsg_user_record *rec)
 {
+	const char *user = rec->username;
+
+	/* A `wssgate user unlock` since the lock began ends it first. */
+	if (wsg_unlock_apply(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER, user,
+	                     strlen(user), rec->unlocked_at))
+		wsg_mgmt_audit(r, "user_unlocked",
+		               "offline request (wssgate user unlock) applied "
+		               "to '%s'",
+		               user);
 	return wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
 	                         &r->cfg->security.lockout, user,
 	                         strlen(user), wsg_lockout_now_ms()) > 0;
@@ -536,7 +547,7 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	int rc;
 
 	/* A locked user's password is still verified: same work, same 401. */
-	lg->locked = rec != NULL && wsg_mgmt_user_locked(r, rec->username);
+	lg->locked = rec != NULL && wsg_mgmt_user_locked(r, rec);
 	r->rec = rec;
 	lg->r = r;
 	who.addr = r->client;

@@ -38,8 +38,10 @@ void wsg_mgmt_logout(struct wsg_mgmt_req *r);
  */
 int wsg_mgmt_client_refused(struct wsg_mgmt_req *r);
 
-/* 1 when `user` is locked for the management API (security.lockout). */
-int wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const char *user);
+/* 1 when `rec`'s user is locked for the management API (security.lockout),
+ * after applying an offline unlock stamped on the row (unlock.h). */
+int wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
+                         const struct wsg_user_record *rec);
 
 /*
  * A failed management authentication (login or oldPassword): counted

@@ -587,7 +587,7 @@ check_old_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 	};
 	int rc, locked;
 
-	locked = wsg_mgmt_user_locked(r, rec->username);
+	locked = wsg_mgmt_user_locked(r, rec);
 	rc = wsg_mgmt_work_verify(r->worker, rec->password_hash, p->old_pw,
 	                          strlen(p->old_pw), &who);
 	/* Locked meanwhile: answered as at the door, no verdict. */

@@ -25,6 +25,7 @@ enum lookup_col {
 	LOOKUP_CREATED_BY_ID,
 	LOOKUP_BY_API,
 	LOOKUP_TOKENS_VALID_AFTER,
+	LOOKUP_UNLOCKED_AT,
 	LOOKUP__COUNT
 };
 
@@ -34,7 +35,7 @@ static const char SQL_LOOKUP[] =
         "cu.username, "
         "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "
         "u.id, u.created_by_id, u.created_by IS NOT NULL, "
-        "u.tokens_valid_after "
+        "u.tokens_valid_after, u.unlocked_at "
         "FROM users u "
         "LEFT JOIN users cu ON cu.id = u.created_by_id "
         "LEFT JOIN user_roles ur ON ur.user_id = u.id "
@@ -265,6 +266,9 @@ record_from_row(const struct wsg_db_result *res, size_t row)
 	        cell[LOOKUP_TOKENS_VALID_AFTER]
 	                ? strtoll(cell[LOOKUP_TOKENS_VALID_AFTER], NULL, 10)
 	                : 0;
+	rec->unlocked_at = cell[LOOKUP_UNLOCKED_AT]
+	                           ? strtoll(cell[LOOKUP_UNLOCKED_AT], NULL, 10)
+	                           : 0;
 	return rec;
 }
 

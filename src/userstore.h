@@ -32,6 +32,9 @@ struct wsg_user_record {
 	/* Microseconds since the epoch of the last password change: tokens
 	 * issued at or before it are refused (0: never changed). */
 	int64_t tokens_valid_after;
+	/* Microseconds since the epoch of the last `wssgate user unlock`: a
+	 * lock that began before it ends (unlock.h); 0: never. */
+	int64_t unlocked_at;
 };
 
 void wsg_userstore_record_free(struct wsg_user_record *r);

@@ -201,10 +201,11 @@ def test_sec_management_cannot_lock_data_plane(gw, admin):
 
 def test_sec_offline_unlock_verb(gw, admin, mariadb, stub):
     """`wssgate --config F user unlock NAME` ends the user's locks on both planes of every
-    running gateway on the store (here two), within a few seconds, audited there; an unknown
-    name is an error and changes nothing."""
+    running gateway on the store (here two), audited there: the management login's lock at
+    the next login, the data plane's when its credential cache next reads the user (`other`
+    has cache_ttl 1; `gw` keeps 60 s); an unknown name is an error and changes nothing."""
     other = PlanesGateway("lockplanes2", mariadb, stub, "wssgate_lockplanes",
-                          security=SECURITY, share_keys_with=gw)
+                          security=SECURITY, share_keys_with=gw, cache_ttl=1)
     mu.copy_db_pass(other)
     other.write_config()
     other.start()
@@ -223,19 +224,26 @@ def test_sec_offline_unlock_verb(gw, admin, mariadb, stub):
         assert r.returncode == 1 and "no user" in r.err, (r.returncode, r.err)
         r = gw.cli("user", "unlock", user)
         assert r.returncode == 0, r.err
-        assert "unlock of '%s' requested" % user in r.out, r.out
+        assert "unlock of '%s' recorded" % user in r.out, r.out
 
         s = client("127.0.0.47")  # .46 has met the address limit by now
         for g in (gw, other):
-            wsg.wait_for("%s unlocked on %s" % (user, g.name),
-                         lambda g=g: mgmt_login(g, s, user, PW).status_code == 200,
-                         10 * wsg.TIME_SCALE)
-            r, m = send(g, s, user, PW)
-            assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
+            token_of(mgmt_login(g, s, user, PW))
+        # Within other's cache_ttl (1 s) its data plane reads the stamp too.
+        wsg.wait_for("%s unlocked on the data plane" % user,
+                     lambda: send(other, s, user, PW)[0].status_code == 200,
+                     10 * wsg.TIME_SCALE)
+        r, m = send(other, s, user, PW)
+        assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
+        for g, n in ((gw, 1), (other, 2)):
             lines = [x for x in wsg.settled_text(g.audit_log).splitlines()
-                     if "event=user_unlocked" in x and "user=%s " % user in x]
-            assert len(lines) == 1 and "offline request" in lines[0] and "was locked" in lines[0], \
-                lines
+                     if "event=user_unlocked" in x and user in x]
+            assert len(lines) == n and all("offline request" in x for x in lines), lines
+        # A later lock stands: the stamp is older than it.
+        s = client("127.0.0.48")
+        for i in range(MAX_FAILURES):
+            assert mgmt_login(other, s, user, "wrong-Pw-later%d" % i).status_code == 401
+        assert mgmt_login(other, client("127.0.0.49"), user, PW).status_code == 401
     finally:
         problems = mu.stop_checked(other)
         assert problems == [], "\n".join(problems[:20])

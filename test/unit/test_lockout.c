@@ -206,6 +206,45 @@ test_unlock(void **state)
 	wsg_lockout_free(l);
 }
 
+/* An unlock stamped at a time ends only a lock that began by then, on its
+ * own plane. */
+static void
+test_unlock_since(void **state)
+{
+	struct wsg_lockout_conf p = policy(1, 300, 900);
+	struct wsg_lockout *l = wsg_lockout_new(1000, 1000);
+
+	(void)state;
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
+	                                          3, 10 * SEC, 10 * SEC),
+	                 0);
+	assert_int_equal(fail_user(l, &p, "dan", 10 * SEC),
+	                 WSG_LOCKOUT_STARTED);
+	assert_int_equal(wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER, &p, "dan",
+	                                  3, 10 * SEC),
+	                 WSG_LOCKOUT_STARTED);
+	/* Asked for before the lock began: it stands. */
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
+	                                          3, 10 * SEC - 1, 11 * SEC),
+	                 0);
+	assert_true(check_user(l, &p, "dan", 11 * SEC) > 0);
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
+	                                          3, 10 * SEC, 11 * SEC),
+	                 1);
+	assert_int_equal(check_user(l, &p, "dan", 11 * SEC), 0);
+	/* The other plane keeps its lock. */
+	assert_true(wsg_lockout_check(l, WSG_LOCKOUT_MGMT_USER, &p, "dan", 3,
+	                              11 * SEC) > 0);
+	/* A lock that began after the stamp stands. */
+	assert_int_equal(fail_user(l, &p, "dan", 12 * SEC),
+	                 WSG_LOCKOUT_STARTED);
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
+	                                          3, 10 * SEC, 13 * SEC),
+	                 0);
+	assert_true(check_user(l, &p, "dan", 13 * SEC) > 0);
+	wsg_lockout_free(l);
+}
+
 /* Keys are bytes: NULs, case and length matter; overlong ones are ignored. */
 static void
 test_keys(void **state)
@@ -457,6 +496,7 @@ main(void)
 	        cmocka_unit_test(test_window_change),
 	        cmocka_unit_test(test_off),
 	        cmocka_unit_test(test_unlock),
+	        cmocka_unit_test(test_unlock_since),
 	        cmocka_unit_test(test_keys),
 	        cmocka_unit_test(test_client_keys),
 	        cmocka_unit_test(test_capacity),
