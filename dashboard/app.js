@@ -209,8 +209,11 @@
 	async function api(method, path, opts) {
 		opts = opts || {};
 		const headers = { Accept: 'application/json' };
-		if (state.token)
-			headers.Authorization = 'Bearer ' + state.token;
+		const sent = state.token;
+		/* A page still loading when its session ended asks no more. */
+		if (!sent)
+			throw new ApiError(401, 'Not logged in.');
+		headers.Authorization = 'Bearer ' + sent;
 		let url = API + path;
 		if (opts.query) {
 			const q = new URLSearchParams();
@@ -232,7 +235,10 @@
 			throw new ApiError(0, 'The gateway cannot be reached. Check that it is running.');
 		}
 		if (resp.status === 401) {
-			endSession({ kind: 'info', text: 'Your session has expired or was ended. Please log in again.' });
+			/* Only the session that sent it ends: a late answer to an
+			 * earlier session leaves the login page's message alone. */
+			if (sent === state.token)
+				endSession({ kind: 'info', text: 'Your session has expired or was ended. Please log in again.' });
 			throw new ApiError(401, 'Not logged in.');
 		}
 		const text = await resp.text();
