@@ -1,13 +1,16 @@
 #include "soap.h"
 
+#include <libxml/catalog.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlsave.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,6 +28,14 @@
 #define DEFAULT_MAX_NODES 100000
 #define DEFAULT_MAX_NAMESPACES 100
 #define DEFAULT_MAX_TOTAL_ATTRIBUTES 200000
+
+/*
+ * A thread keeps its parser context (and so its dictionary of names) for the
+ * next message while the dictionary's strings fit in libxml2's first four
+ * pools (1 000 bytes, then 4x each): names of a hostile message cannot pile
+ * up in a worker.
+ */
+#define REUSE_DICT_MAX (1000 + 4000 + 16000 + 64000)
 
 /* Bytes handed to the push parser at a time (bodies past the look-up limit). */
 #define PUSH_CHUNK (256 * 1024)
@@ -725,15 +736,59 @@ check_attribute_counts(const struct raw_text *t, size_t max_attributes,
 	return WSG_OK;
 }
 
+/*
+ * Whether any tag could hold more than `max` attributes: each one needs an
+ * '=' (in UTF-16 too, as a 0x3D byte), so with no more than `max` of them
+ * in the whole input the exact scan above cannot refuse and is skipped.
+ */
+static int
+may_exceed_attributes(const char *buf, size_t len, size_t max)
+{
+	const char *p = buf, *end = buf + len;
+	size_t n = 0;
+
+	while ((p = memchr(p, '=', (size_t)(end - p))) != NULL) {
+		if (++n > max)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* Each thread's idle parser context for pulled bodies, or NULL. */
+static pthread_once_t ctxt_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctxt_key;
+
+static void
+free_ctxt_cb(void *ctxt)
+{
+	xmlFreeParserCtxt(ctxt);
+}
+
+static void
+make_ctxt_key(void)
+{
+	if (pthread_key_create(&ctxt_key, free_ctxt_cb) != 0)
+		abort();
+}
+
 void
 wsg_soap_global_init(void)
 {
 	xmlInitParser();
+	pthread_once(&ctxt_key_once, make_ctxt_key);
 }
 
 void
 wsg_soap_global_cleanup(void)
 {
+	xmlParserCtxtPtr ctxt;
+
+	pthread_once(&ctxt_key_once, make_ctxt_key);
+	ctxt = pthread_getspecific(ctxt_key);
+	pthread_setspecific(ctxt_key, NULL);
+	if (ctxt != NULL)
+		xmlFreeParserCtxt(ctxt);
 	xmlCleanupParser();
 }
 
@@ -749,19 +804,68 @@ setup_ctxt(xmlParserCtxtPtr ctxt, struct parse_state *st)
 }
 
 /*
+ * The calling thread's parser context, reset, or a new one (NULL when out
+ * of memory). Creating one and its dictionary, and interning every name
+ * afresh, cost more than parsing a small envelope.
+ */
+static xmlParserCtxtPtr
+ctxt_acquire(struct parse_state *st)
+{
+	xmlParserCtxtPtr ctxt;
+
+	pthread_once(&ctxt_key_once, make_ctxt_key);
+	ctxt = pthread_getspecific(ctxt_key);
+	if (ctxt == NULL) {
+		ctxt = xmlNewParserCtxt();
+		if (ctxt != NULL)
+			setup_ctxt(ctxt, st);
+		return ctxt;
+	}
+	pthread_setspecific(ctxt_key, NULL);
+	/* libxml2 2.9.14's reset forgets a catalog PI's list (a leak) and
+	 * keeps the namespace bindings and text-node state of a parse that
+	 * stopped mid-element, which would resolve the next message's
+	 * prefixes: both are cleared here (test_soap.c, context reuse). */
+	if (ctxt->catalogs != NULL)
+		xmlCatalogFreeLocal(ctxt->catalogs);
+	ctxt->catalogs = NULL;
+	xmlCtxtReset(ctxt);
+	ctxt->nsNr = 0;
+	ctxt->nodelen = 0;
+	ctxt->nodemem = 0;
+	/* The names kept from earlier messages do not count against this
+	 * one's dictionary limit. */
+	xmlDictSetLimit(ctxt->dict,
+	                XML_MAX_DICTIONARY_LIMIT + xmlDictGetUsage(ctxt->dict));
+	ctxt->_private = st;
+	return ctxt;
+}
+
+/* Keeps `ctxt` for the thread's next message, or frees it. */
+static void
+ctxt_release(xmlParserCtxtPtr ctxt)
+{
+	ctxt->_private = NULL;
+	if (xmlDictGetUsage(ctxt->dict) <= REUSE_DICT_MAX &&
+	    pthread_getspecific(ctxt_key) == NULL &&
+	    pthread_setspecific(ctxt_key, ctxt) == 0)
+		return;
+	xmlFreeParserCtxt(ctxt);
+}
+
+/*
  * Parses the whole body from memory; returns the context (caller frees) or
  * NULL when out of memory.
  */
 static xmlParserCtxtPtr
 parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
 {
-	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+	xmlParserCtxtPtr ctxt = ctxt_acquire(st);
 	xmlParserInputBufferPtr input;
 	xmlParserInputPtr stream;
 
 	if (ctxt == NULL)
 		return NULL;
-	setup_ctxt(ctxt, st);
 	/* What xmlCtxtReadMemory() does, except that UTF-8 input, all of it
 	 * in the buffer already, gets no read callback: libxml2 would
 	 * otherwise try to grow the buffer at almost every token (6 % of a
@@ -773,7 +877,7 @@ parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
 	    (stream = xmlNewIOInputStream(ctxt, input,
 	                                  XML_CHAR_ENCODING_NONE)) == NULL) {
 		xmlFreeParserInputBuffer(input);
-		xmlFreeParserCtxt(ctxt);
+		ctxt_release(ctxt);
 		return NULL;
 	}
 	if (!utf16)
@@ -823,7 +927,7 @@ wsg_soap_parse(const char *buf, size_t len,
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root;
 	struct raw_text raw;
-	int rc;
+	int rc, pushed = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
@@ -842,13 +946,15 @@ wsg_soap_parse(const char *buf, size_t len,
 		goto out;
 	}
 	rc = check_encoding(buf, len, &raw, err);
-	if (rc == WSG_OK)
+	if (rc == WSG_OK &&
+	    may_exceed_attributes(buf, len, st.lim.max_attributes))
 		rc = check_attribute_counts(&raw, st.lim.max_attributes, err);
 	if (rc != WSG_OK)
 		goto out;
 	st.ns_at = wsg_mem_calloc(st.lim.max_depth + 1, sizeof(*st.ns_at));
 	/* UTF-16 grows by up to half when libxml2 converts it to UTF-8. */
-	if ((raw.utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT)
+	pushed = (raw.utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT;
+	if (pushed)
 		ctxt = parse_push(buf, len, &st);
 	else
 		ctxt = parse_pull(buf, len, raw.utf16, &st);
@@ -929,8 +1035,10 @@ out:
 	free(st.ns_at);
 	if (doc != NULL)
 		xmlFreeDoc(doc);
-	if (ctxt != NULL)
+	if (ctxt != NULL && pushed)
 		xmlFreeParserCtxt(ctxt);
+	else if (ctxt != NULL)
+		ctxt_release(ctxt);
 	return rc;
 }
 
