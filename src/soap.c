@@ -175,6 +175,28 @@ input_offset(xmlParserCtxtPtr ctxt, const xmlChar *at)
 }
 
 /*
+ * The last '<' in [base, cur], or NULL. memrchr in growing windows: the
+ * tag is short, and sanitizer builds check every byte of a memrchr range
+ * first, so one call from `base` for each element would be quadratic there.
+ */
+static const xmlChar *
+last_lt(const xmlChar *base, const xmlChar *cur)
+{
+	const xmlChar *from = cur + 1, *lo, *lt;
+	size_t window = 256;
+
+	while (from > base) {
+		lo = (size_t)(from - base) > window ? from - window : base;
+		lt = memrchr(lo, '<', (size_t)(from - lo));
+		if (lt != NULL)
+			return lt;
+		from = lo;
+		window *= 2;
+	}
+	return NULL;
+}
+
+/*
  * Records where a child element of Header starts (SAX start: the parser
  * stands at the '>' or "/>" of its start tag, and an attribute value holds
  * no literal '<', so the tag begins at the last '<'). Forwarding can then
@@ -184,14 +206,14 @@ input_offset(xmlParserCtxtPtr ctxt, const xmlChar *at)
 static void
 span_open(xmlParserCtxtPtr ctxt, struct parse_state *st)
 {
-	const xmlChar *lt = ctxt->input != NULL ? ctxt->input->cur : NULL;
+	const xmlChar *cur = ctxt->input != NULL ? ctxt->input->cur : NULL;
+	const xmlChar *lt;
 	long at;
 
-	if (!st->spans_ok || lt == NULL || ctxt->node == NULL)
+	if (!st->spans_ok || cur == NULL || ctxt->node == NULL)
 		return;
-	while (lt > ctxt->input->base && *lt != '<')
-		lt--;
-	if (*lt != '<' || (at = input_offset(ctxt, lt)) < 0) {
+	lt = cur >= ctxt->input->base ? last_lt(ctxt->input->base, cur) : NULL;
+	if (lt == NULL || (at = input_offset(ctxt, lt)) < 0) {
 		st->spans_ok = 0;
 		return;
 	}
@@ -798,9 +820,11 @@ setup_ctxt(xmlParserCtxtPtr ctxt, struct parse_state *st)
 	init_sax(ctxt->sax);
 	ctxt->_private = st;
 	/* Never NOENT, DTDLOAD or HUGE: entities stay unexpanded, caps stay on.
-	 */
+	 * COMPACT keeps text of under 16 bytes inside its node (no allocation;
+	 * nothing here edits text nodes, which it would forbid). */
 	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
-	                                XML_PARSE_NOWARNING);
+	                                XML_PARSE_NOWARNING |
+	                                XML_PARSE_COMPACT);
 }
 
 /*
@@ -882,6 +906,12 @@ parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
 	}
 	if (!utf16)
 		input->readcallback = NULL;
+	/* With no read callback, libxml2 2.9.14's GROW and SHRINK (the only
+	 * users of `progressive` outside the push parser) have nothing to
+	 * do but still ran before almost every token: 7 % of a message. Its
+	 * huge-lookup check cannot fire either: bodies past 10 MB are pushed.
+	 * Set on every parse: xmlCtxtReset() leaves it. */
+	ctxt->progressive = !utf16;
 	inputPush(ctxt, stream);
 	xmlParseDocument(ctxt);
 	return ctxt;
@@ -1401,16 +1431,45 @@ wsg_soap_build_opaque_fault(enum wsg_soap_version version, char **body,
 	return WSG_OK;
 }
 
+const char *
+wsg_soap_attr(xmlNodePtr e, const char *name, const char *href, xmlChar **tmp)
+{
+	xmlAttrPtr a;
+
+	*tmp = NULL;
+	for (a = e->properties; a != NULL; a = a->next) {
+		if (strcmp((const char *)a->name, name) != 0)
+			continue;
+		if (href == NULL ? a->ns == NULL
+		                 : a->ns != NULL && a->ns->href != NULL &&
+		                           strcmp((const char *)a->ns->href,
+		                                  href) == 0)
+			break;
+	}
+	/* Copies are what the look-ups cost; entity references in a value
+	 * (and a DTD's defaults, never in a parsed message) go to libxml2. */
+	if (a != NULL && a->children != NULL && a->children->next == NULL &&
+	    (a->children->type == XML_TEXT_NODE ||
+	     a->children->type == XML_CDATA_SECTION_NODE))
+		return (const char *)a->children->content;
+	if (a == NULL && (e->doc == NULL || e->doc->intSubset == NULL))
+		return NULL;
+	*tmp = href == NULL ? xmlGetNoNsProp(e, (const xmlChar *)name)
+	                    : xmlGetNsProp(e, (const xmlChar *)name,
+	                                   (const xmlChar *)href);
+	return (const char *)*tmp;
+}
+
 enum wsg_soap_target
 wsg_soap_header_target(const struct wsg_soap_msg *m, xmlNodePtr header)
 {
 	int v12 = m->version == WSG_SOAP_12;
 	enum wsg_soap_target t = WSG_SOAP_TARGET_OTHER;
-	xmlChar *v;
+	const char *v;
+	xmlChar *tmp;
 
-	v = xmlGetNsProp(
-	        header, (const xmlChar *)(v12 ? "role" : "actor"),
-	        (const xmlChar *)(v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11));
+	v = wsg_soap_attr(header, v12 ? "role" : "actor",
+	                  v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11, &tmp);
 	if (v == NULL || v[0] == '\0')
 		t = WSG_SOAP_TARGET_ULTIMATE;
 	else if (v12 && strcmp((const char *)v,
@@ -1422,7 +1481,7 @@ wsg_soap_header_target(const struct wsg_soap_msg *m, xmlNodePtr header)
 		t = WSG_SOAP_TARGET_NONE;
 	else if (!v12 && strcmp((const char *)v, WSG_SOAP11_ACTOR_NEXT) == 0)
 		t = WSG_SOAP_TARGET_NEXT;
-	xmlFree(v);
+	xmlFree(tmp);
 	return t;
 }
 
@@ -1431,12 +1490,11 @@ static int
 soap_bool(const struct wsg_soap_msg *m, xmlNodePtr e, const char *name)
 {
 	int v12 = m->version == WSG_SOAP_12;
-	xmlChar *v;
+	const char *v;
+	xmlChar *tmp;
 	int r;
 
-	v = xmlGetNsProp(
-	        e, (const xmlChar *)name,
-	        (const xmlChar *)(v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11));
+	v = wsg_soap_attr(e, name, v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11, &tmp);
 	if (v == NULL)
 		return 0;
 	if (strcmp((const char *)v, "1") == 0 ||
@@ -1447,7 +1505,7 @@ soap_bool(const struct wsg_soap_msg *m, xmlNodePtr e, const char *name)
 		r = 0;
 	else
 		r = WSG_ERR_PARSE;
-	xmlFree(v);
+	xmlFree(tmp);
 	return r;
 }
 

@@ -1111,6 +1111,61 @@ test_is_element(void **state)
 	wsg_soap_msg_free(&m);
 }
 
+/* Attribute values in place when they are one text node, built otherwise. */
+static void
+test_attr_values(void **state)
+{
+	struct wsg_soap_msg m;
+	xmlNodePtr a, b;
+	xmlAttrPtr built;
+	xmlChar *tmp = (xmlChar *)"stale", *want;
+	const char *v;
+
+	(void)state;
+	parse_ok(ENV11 "<soap:Header><h:a xmlns:h='urn:h' x='1' h:x='2' "
+	               "y='a&amp;b&#60;' h:e=''/><b/></soap:Header>"
+	               "<soap:Body/>" ENV_END,
+	         &m);
+	a = m.header->children;
+	b = a->next;
+	v = wsg_soap_attr(a, "x", NULL, &tmp);
+	assert_string_equal(v, "1");
+	assert_null(tmp);
+	assert_ptr_equal(v, a->properties->children->content);
+	v = wsg_soap_attr(a, "x", "urn:h", &tmp);
+	assert_string_equal(v, "2");
+	assert_null(tmp);
+	assert_null(wsg_soap_attr(a, "x", "urn:other", &tmp));
+	assert_null(tmp);
+	assert_null(wsg_soap_attr(a, "y", "urn:h", &tmp));
+	assert_null(wsg_soap_attr(a, "e", NULL, &tmp));
+	assert_string_equal(wsg_soap_attr(a, "e", "urn:h", &tmp), "");
+	assert_null(tmp);
+	assert_string_equal(wsg_soap_attr(a, "y", NULL, &tmp), "a&b<");
+	xmlFree(tmp);
+	assert_null(wsg_soap_attr(b, "x", NULL, &tmp));
+	/* A value of several nodes (an entity reference: never from the
+	 * parser without a DTD) is what xmlGetNoNsProp() makes of it. */
+	built = xmlNewDocProp(m.doc, (const xmlChar *)"z", NULL);
+	xmlAddChild((xmlNodePtr)built,
+	            xmlNewDocText(m.doc, (const xmlChar *)"p"));
+	xmlAddChild((xmlNodePtr)built,
+	            xmlNewReference(m.doc, (const xmlChar *)"&amp;"));
+	xmlAddChild((xmlNodePtr)built,
+	            xmlNewDocText(m.doc, (const xmlChar *)"q"));
+	assert_non_null(built->children->next);
+	built->parent = b;
+	b->properties = built;
+	v = wsg_soap_attr(b, "z", NULL, &tmp);
+	assert_non_null(tmp);
+	assert_ptr_equal(v, tmp);
+	want = xmlGetNoNsProp(b, (const xmlChar *)"z");
+	assert_string_equal(v, (const char *)want);
+	xmlFree(want);
+	xmlFree(tmp);
+	wsg_soap_msg_free(&m);
+}
+
 static void
 test_header_targets(void **state)
 {
@@ -1904,6 +1959,7 @@ main(void)
 	        cmocka_unit_test(test_fault_none_refused),
 	        cmocka_unit_test(test_fault_names),
 	        cmocka_unit_test(test_is_element),
+	        cmocka_unit_test(test_attr_values),
 	        cmocka_unit_test(test_header_targets),
 	        cmocka_unit_test(test_must_understand_values),
 	        cmocka_unit_test(test_check_next_headers),
