@@ -182,47 +182,40 @@ wsg_wsse_parse_datetime(const char *s, size_t len, int utc_only, int max_frac,
 	return WSG_OK;
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
-is_xml_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+/* Base64 alphabet value + 1; B64_SPACE for XML whitespace; 0 for the rest. */
+#define B64_SPACE 65
+static const unsigned char b64_table[256] = {
+        0,  0,  0,  0,  0,  0,  0,  0,  0,  65, 65, 0,  0,  65, 0,  0,
+        0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+        65, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  63, 0,  0,  0,  64,
+        53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 0,  0,  0,  0,  0,  0,
+        0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0,  0,  0,  0,  0,
+        0,  27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 0,  0,  0,  0,  0,
+};
 
 int
 wsg_wsse_base64_decode(const char *s, size_t len, unsigned char **out,
                        size_t *out_len)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	unsigned char *buf = NULL;
 	size_t i, k, n = 0, clen = 0, pad = 0;
-	int rc, v[4] = {0, 0, 0, 0};
-	char last = 0, prev = 0;
+	unsigned long acc = 0, last_quad = 0;
+	unsigned char t, last = 0, prev = 0;
+	int rc;
 
 	*out = NULL;
 	*out_len = 0;
 	/* XML whitespace is skipped (no copy without it: the values are
 	 * short and decoded on every request); all else must be canonical. */
 	for (i = 0; i < len; i++) {
-		if (is_xml_space(s[i]))
+		if (b64_table[u[i]] == B64_SPACE)
 			continue;
 		clen++;
 		prev = last;
-		last = s[i];
+		last = u[i];
 	}
 	if (clen % 4 != 0)
 		return WSG_ERR_PARSE;
@@ -230,22 +223,25 @@ wsg_wsse_base64_decode(const char *s, size_t len, unsigned char **out,
 		pad = prev == '=' ? 2 : 1;
 	buf = wsg_mem_alloc(clen / 4 * 3 + 1);
 	for (i = 0, k = 0; i < len; i++) {
-		if (is_xml_space(s[i]))
+		t = b64_table[u[i]];
+		if (t == B64_SPACE)
 			continue;
-		v[k % 4] = k < clen - pad ? b64_value((unsigned char)s[i]) : 0;
-		if (v[k % 4] < 0) {
+		if (k < clen - pad && t == 0) {
 			rc = WSG_ERR_PARSE;
 			goto out;
 		}
-		if (k++ % 4 != 3)
+		acc = acc << 6 | (k < clen - pad ? t - 1u : 0u);
+		if (++k % 4 != 0)
 			continue;
-		buf[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		buf[n++] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
-		buf[n++] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
+		buf[n++] = (unsigned char)(acc >> 16);
+		buf[n++] = (unsigned char)(acc >> 8);
+		buf[n++] = (unsigned char)acc;
+		last_quad = acc;
+		acc = 0;
 	}
 	/* Canonical form: the bits the padding leaves over are zero. */
-	if ((pad == 1 && (v[2] & 0x03) != 0) ||
-	    (pad == 2 && (v[1] & 0x0f) != 0)) {
+	if ((pad == 1 && (last_quad >> 6 & 0x03) != 0) ||
+	    (pad == 2 && (last_quad >> 12 & 0x0f) != 0)) {
 		rc = WSG_ERR_PARSE;
 		goto out;
 	}
