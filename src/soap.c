@@ -500,7 +500,7 @@ struct raw_text {
 	int big_endian;
 };
 
-static int
+static inline int
 raw_char(const struct raw_text *t, size_t i)
 {
 	size_t off = t->start + i * (t->utf16 ? 2 : 1);
