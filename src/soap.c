@@ -1,13 +1,16 @@
 #include "soap.h"
 
+#include <libxml/catalog.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlsave.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,6 +28,14 @@
 #define DEFAULT_MAX_NODES 100000
 #define DEFAULT_MAX_NAMESPACES 100
 #define DEFAULT_MAX_TOTAL_ATTRIBUTES 200000
+
+/*
+ * A thread keeps its parser context (and so its dictionary of names) for the
+ * next message while the dictionary's strings fit in libxml2's first four
+ * pools (1 000 bytes, then 4x each): names of a hostile message cannot pile
+ * up in a worker.
+ */
+#define REUSE_DICT_MAX (1000 + 4000 + 16000 + 64000)
 
 /* Bytes handed to the push parser at a time (bodies past the look-up limit). */
 #define PUSH_CHUNK (256 * 1024)
@@ -164,6 +175,28 @@ input_offset(xmlParserCtxtPtr ctxt, const xmlChar *at)
 }
 
 /*
+ * The last '<' in [base, cur], or NULL. memrchr in growing windows: the
+ * tag is short, and sanitizer builds check every byte of a memrchr range
+ * first, so one call from `base` for each element would be quadratic there.
+ */
+static const xmlChar *
+last_lt(const xmlChar *base, const xmlChar *cur)
+{
+	const xmlChar *from = cur + 1, *lo, *lt;
+	size_t window = 256;
+
+	while (from > base) {
+		lo = (size_t)(from - base) > window ? from - window : base;
+		lt = memrchr(lo, '<', (size_t)(from - lo));
+		if (lt != NULL)
+			return lt;
+		from = lo;
+		window *= 2;
+	}
+	return NULL;
+}
+
+/*
  * Records where a child element of Header starts (SAX start: the parser
  * stands at the '>' or "/>" of its start tag, and an attribute value holds
  * no literal '<', so the tag begins at the last '<'). Forwarding can then
@@ -173,14 +206,14 @@ input_offset(xmlParserCtxtPtr ctxt, const xmlChar *at)
 static void
 span_open(xmlParserCtxtPtr ctxt, struct parse_state *st)
 {
-	const xmlChar *lt = ctxt->input != NULL ? ctxt->input->cur : NULL;
+	const xmlChar *cur = ctxt->input != NULL ? ctxt->input->cur : NULL;
+	const xmlChar *lt;
 	long at;
 
-	if (!st->spans_ok || lt == NULL || ctxt->node == NULL)
+	if (!st->spans_ok || cur == NULL || ctxt->node == NULL)
 		return;
-	while (lt > ctxt->input->base && *lt != '<')
-		lt--;
-	if (*lt != '<' || (at = input_offset(ctxt, lt)) < 0) {
+	lt = cur >= ctxt->input->base ? last_lt(ctxt->input->base, cur) : NULL;
+	if (lt == NULL || (at = input_offset(ctxt, lt)) < 0) {
 		st->spans_ok = 0;
 		return;
 	}
@@ -385,8 +418,10 @@ is_ns(xmlNodePtr n, const char *href)
 int
 wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name)
 {
-	return n->type == XML_ELEMENT_NODE && is_ns(n, href) &&
-	       strcmp((const char *)n->name, name) == 0;
+	/* The local name first: it tells most elements apart, in fewer
+	 * bytes than a namespace URI. */
+	return n->type == XML_ELEMENT_NODE &&
+	       strcmp((const char *)n->name, name) == 0 && is_ns(n, href);
 }
 
 static int
@@ -467,7 +502,7 @@ struct raw_text {
 	int big_endian;
 };
 
-static int
+static inline int
 raw_char(const struct raw_text *t, size_t i)
 {
 	size_t off = t->start + i * (t->utf16 ? 2 : 1);
@@ -725,15 +760,59 @@ check_attribute_counts(const struct raw_text *t, size_t max_attributes,
 	return WSG_OK;
 }
 
+/*
+ * Whether any tag could hold more than `max` attributes: each one needs an
+ * '=' (in UTF-16 too, as a 0x3D byte), so with no more than `max` of them
+ * in the whole input the exact scan above cannot refuse and is skipped.
+ */
+static int
+may_exceed_attributes(const char *buf, size_t len, size_t max)
+{
+	const char *p = buf, *end = buf + len;
+	size_t n = 0;
+
+	while ((p = memchr(p, '=', (size_t)(end - p))) != NULL) {
+		if (++n > max)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* Each thread's idle parser context for pulled bodies, or NULL. */
+static pthread_once_t ctxt_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctxt_key;
+
+static void
+free_ctxt_cb(void *ctxt)
+{
+	xmlFreeParserCtxt(ctxt);
+}
+
+static void
+make_ctxt_key(void)
+{
+	if (pthread_key_create(&ctxt_key, free_ctxt_cb) != 0)
+		abort();
+}
+
 void
 wsg_soap_global_init(void)
 {
 	xmlInitParser();
+	pthread_once(&ctxt_key_once, make_ctxt_key);
 }
 
 void
 wsg_soap_global_cleanup(void)
 {
+	xmlParserCtxtPtr ctxt;
+
+	pthread_once(&ctxt_key_once, make_ctxt_key);
+	ctxt = pthread_getspecific(ctxt_key);
+	pthread_setspecific(ctxt_key, NULL);
+	if (ctxt != NULL)
+		xmlFreeParserCtxt(ctxt);
 	xmlCleanupParser();
 }
 
@@ -743,9 +822,61 @@ setup_ctxt(xmlParserCtxtPtr ctxt, struct parse_state *st)
 	init_sax(ctxt->sax);
 	ctxt->_private = st;
 	/* Never NOENT, DTDLOAD or HUGE: entities stay unexpanded, caps stay on.
-	 */
+	 * COMPACT keeps text of under 16 bytes inside its node (no allocation;
+	 * nothing here edits text nodes, which it would forbid). */
 	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
-	                                XML_PARSE_NOWARNING);
+	                                XML_PARSE_NOWARNING |
+	                                XML_PARSE_COMPACT);
+}
+
+/*
+ * The calling thread's parser context, reset, or a new one (NULL when out
+ * of memory). Creating one and its dictionary, and interning every name
+ * afresh, cost more than parsing a small envelope.
+ */
+static xmlParserCtxtPtr
+ctxt_acquire(struct parse_state *st)
+{
+	xmlParserCtxtPtr ctxt;
+
+	pthread_once(&ctxt_key_once, make_ctxt_key);
+	ctxt = pthread_getspecific(ctxt_key);
+	if (ctxt == NULL) {
+		ctxt = xmlNewParserCtxt();
+		if (ctxt != NULL)
+			setup_ctxt(ctxt, st);
+		return ctxt;
+	}
+	pthread_setspecific(ctxt_key, NULL);
+	/* libxml2 2.9.14's reset forgets a catalog PI's list (a leak) and
+	 * keeps the namespace bindings and text-node state of a parse that
+	 * stopped mid-element, which would resolve the next message's
+	 * prefixes: both are cleared here (test_soap.c, context reuse). */
+	if (ctxt->catalogs != NULL)
+		xmlCatalogFreeLocal(ctxt->catalogs);
+	ctxt->catalogs = NULL;
+	xmlCtxtReset(ctxt);
+	ctxt->nsNr = 0;
+	ctxt->nodelen = 0;
+	ctxt->nodemem = 0;
+	/* The names kept from earlier messages do not count against this
+	 * one's dictionary limit. */
+	xmlDictSetLimit(ctxt->dict,
+	                XML_MAX_DICTIONARY_LIMIT + xmlDictGetUsage(ctxt->dict));
+	ctxt->_private = st;
+	return ctxt;
+}
+
+/* Keeps `ctxt` for the thread's next message, or frees it. */
+static void
+ctxt_release(xmlParserCtxtPtr ctxt)
+{
+	ctxt->_private = NULL;
+	if (xmlDictGetUsage(ctxt->dict) <= REUSE_DICT_MAX &&
+	    pthread_getspecific(ctxt_key) == NULL &&
+	    pthread_setspecific(ctxt_key, ctxt) == 0)
+		return;
+	xmlFreeParserCtxt(ctxt);
 }
 
 /*
@@ -755,13 +886,12 @@ setup_ctxt(xmlParserCtxtPtr ctxt, struct parse_state *st)
 static xmlParserCtxtPtr
 parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
 {
-	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+	xmlParserCtxtPtr ctxt = ctxt_acquire(st);
 	xmlParserInputBufferPtr input;
 	xmlParserInputPtr stream;
 
 	if (ctxt == NULL)
 		return NULL;
-	setup_ctxt(ctxt, st);
 	/* What xmlCtxtReadMemory() does, except that UTF-8 input, all of it
 	 * in the buffer already, gets no read callback: libxml2 would
 	 * otherwise try to grow the buffer at almost every token (6 % of a
@@ -773,11 +903,17 @@ parse_pull(const char *buf, size_t len, int utf16, struct parse_state *st)
 	    (stream = xmlNewIOInputStream(ctxt, input,
 	                                  XML_CHAR_ENCODING_NONE)) == NULL) {
 		xmlFreeParserInputBuffer(input);
-		xmlFreeParserCtxt(ctxt);
+		ctxt_release(ctxt);
 		return NULL;
 	}
 	if (!utf16)
 		input->readcallback = NULL;
+	/* With no read callback, libxml2 2.9.14's GROW and SHRINK (the only
+	 * users of `progressive` outside the push parser) have nothing to
+	 * do but still ran before almost every token: 7 % of a message. Its
+	 * huge-lookup check cannot fire either: bodies past 10 MB are pushed.
+	 * Set on every parse: xmlCtxtReset() leaves it. */
+	ctxt->progressive = !utf16;
 	inputPush(ctxt, stream);
 	xmlParseDocument(ctxt);
 	return ctxt;
@@ -823,7 +959,7 @@ wsg_soap_parse(const char *buf, size_t len,
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root;
 	struct raw_text raw;
-	int rc;
+	int rc, pushed = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
@@ -842,13 +978,15 @@ wsg_soap_parse(const char *buf, size_t len,
 		goto out;
 	}
 	rc = check_encoding(buf, len, &raw, err);
-	if (rc == WSG_OK)
+	if (rc == WSG_OK &&
+	    may_exceed_attributes(buf, len, st.lim.max_attributes))
 		rc = check_attribute_counts(&raw, st.lim.max_attributes, err);
 	if (rc != WSG_OK)
 		goto out;
 	st.ns_at = wsg_mem_calloc(st.lim.max_depth + 1, sizeof(*st.ns_at));
 	/* UTF-16 grows by up to half when libxml2 converts it to UTF-8. */
-	if ((raw.utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT)
+	pushed = (raw.utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT;
+	if (pushed)
 		ctxt = parse_push(buf, len, &st);
 	else
 		ctxt = parse_pull(buf, len, raw.utf16, &st);
@@ -929,8 +1067,10 @@ out:
 	free(st.ns_at);
 	if (doc != NULL)
 		xmlFreeDoc(doc);
-	if (ctxt != NULL)
+	if (ctxt != NULL && pushed)
 		xmlFreeParserCtxt(ctxt);
+	else if (ctxt != NULL)
+		ctxt_release(ctxt);
 	return rc;
 }
 
@@ -1293,16 +1433,45 @@ wsg_soap_build_opaque_fault(enum wsg_soap_version version, char **body,
 	return WSG_OK;
 }
 
+const char *
+wsg_soap_attr(xmlNodePtr e, const char *name, const char *href, xmlChar **tmp)
+{
+	xmlAttrPtr a;
+
+	*tmp = NULL;
+	for (a = e->properties; a != NULL; a = a->next) {
+		if (strcmp((const char *)a->name, name) != 0)
+			continue;
+		if (href == NULL ? a->ns == NULL
+		                 : a->ns != NULL && a->ns->href != NULL &&
+		                           strcmp((const char *)a->ns->href,
+		                                  href) == 0)
+			break;
+	}
+	/* Copies are what the look-ups cost; entity references in a value
+	 * (and a DTD's defaults, never in a parsed message) go to libxml2. */
+	if (a != NULL && a->children != NULL && a->children->next == NULL &&
+	    (a->children->type == XML_TEXT_NODE ||
+	     a->children->type == XML_CDATA_SECTION_NODE))
+		return (const char *)a->children->content;
+	if (a == NULL && (e->doc == NULL || e->doc->intSubset == NULL))
+		return NULL;
+	*tmp = href == NULL ? xmlGetNoNsProp(e, (const xmlChar *)name)
+	                    : xmlGetNsProp(e, (const xmlChar *)name,
+	                                   (const xmlChar *)href);
+	return (const char *)*tmp;
+}
+
 enum wsg_soap_target
 wsg_soap_header_target(const struct wsg_soap_msg *m, xmlNodePtr header)
 {
 	int v12 = m->version == WSG_SOAP_12;
 	enum wsg_soap_target t = WSG_SOAP_TARGET_OTHER;
-	xmlChar *v;
+	const char *v;
+	xmlChar *tmp;
 
-	v = xmlGetNsProp(
-	        header, (const xmlChar *)(v12 ? "role" : "actor"),
-	        (const xmlChar *)(v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11));
+	v = wsg_soap_attr(header, v12 ? "role" : "actor",
+	                  v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11, &tmp);
 	if (v == NULL || v[0] == '\0')
 		t = WSG_SOAP_TARGET_ULTIMATE;
 	else if (v12 && strcmp((const char *)v,
@@ -1314,7 +1483,7 @@ wsg_soap_header_target(const struct wsg_soap_msg *m, xmlNodePtr header)
 		t = WSG_SOAP_TARGET_NONE;
 	else if (!v12 && strcmp((const char *)v, WSG_SOAP11_ACTOR_NEXT) == 0)
 		t = WSG_SOAP_TARGET_NEXT;
-	xmlFree(v);
+	xmlFree(tmp);
 	return t;
 }
 
@@ -1323,12 +1492,11 @@ static int
 soap_bool(const struct wsg_soap_msg *m, xmlNodePtr e, const char *name)
 {
 	int v12 = m->version == WSG_SOAP_12;
-	xmlChar *v;
+	const char *v;
+	xmlChar *tmp;
 	int r;
 
-	v = xmlGetNsProp(
-	        e, (const xmlChar *)name,
-	        (const xmlChar *)(v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11));
+	v = wsg_soap_attr(e, name, v12 ? WSG_NS_SOAP12 : WSG_NS_SOAP11, &tmp);
 	if (v == NULL)
 		return 0;
 	if (strcmp((const char *)v, "1") == 0 ||
@@ -1339,7 +1507,7 @@ soap_bool(const struct wsg_soap_msg *m, xmlNodePtr e, const char *name)
 		r = 0;
 	else
 		r = WSG_ERR_PARSE;
-	xmlFree(v);
+	xmlFree(tmp);
 	return r;
 }
 

@@ -176,6 +176,16 @@ int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
 					 const char **content_type,
 					 int *http_status);
 
+/*
+ * The value of `e`'s attribute `name` in namespace `href` (NULL: in no
+ * namespace), as xmlGetNsProp() / xmlGetNoNsProp() give it, or NULL when
+ * there is none. A value that is one text node is returned in place (valid
+ * while the node lives); any other is built into `*tmp`, which the caller
+ * always xmlFree()s (NULL when unused).
+ */
+const char *wsg_soap_attr(xmlNodePtr e, const char *name, const char *href,
+			  xmlChar **tmp);
+
 /* 1 when `n` is an element named `name` in namespace `href`, else 0. */
 int wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name);
 

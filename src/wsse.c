@@ -59,15 +59,6 @@ element_text(xmlNodePtr e, size_t *len)
 	return s;
 }
 
-/* Value of an attribute (NULL ns = unqualified); caller xmlFree()s. */
-static xmlChar *
-attr_get(xmlNodePtr e, const char *name, const char *ns)
-{
-	if (ns == NULL)
-		return xmlGetNoNsProp(e, (const xmlChar *)name);
-	return xmlGetNsProp(e, (const xmlChar *)name, (const xmlChar *)ns);
-}
-
 static int
 has_qualified_attr(xmlNodePtr e, const char *name)
 {
@@ -191,64 +182,66 @@ wsg_wsse_parse_datetime(const char *s, size_t len, int utc_only, int max_frac,
 	return WSG_OK;
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* Base64 alphabet value + 1; B64_SPACE for XML whitespace; 0 for the rest. */
+#define B64_SPACE 65
+static const unsigned char b64_table[256] = {
+        0,  0,  0,  0,  0,  0,  0,  0,  0,  65, 65, 0,  0,  65, 0,  0,
+        0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+        65, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  63, 0,  0,  0,  64,
+        53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 0,  0,  0,  0,  0,  0,
+        0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0,  0,  0,  0,  0,
+        0,  27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 0,  0,  0,  0,  0,
+};
 
 int
 wsg_wsse_base64_decode(const char *s, size_t len, unsigned char **out,
                        size_t *out_len)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	unsigned char *buf = NULL;
-	char *c = NULL;
-	size_t i, n = 0, clen = 0, pad = 0;
-	int rc, v[4] = {0, 0, 0, 0}, k;
+	size_t i, k, n = 0, clen = 0, pad = 0;
+	unsigned long acc = 0, last_quad = 0;
+	unsigned char t, last = 0, prev = 0;
+	int rc;
 
 	*out = NULL;
 	*out_len = 0;
-	/* Strip XML whitespace first; everything else must be canonical. */
-	c = wsg_mem_alloc(len + 1);
-	for (i = 0; i < len; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-			c[clen++] = s[i];
-	if (clen % 4 != 0) {
-		rc = WSG_ERR_PARSE;
-		goto out;
+	/* XML whitespace is skipped (no copy without it: the values are
+	 * short and decoded on every request); all else must be canonical. */
+	for (i = 0; i < len; i++) {
+		if (b64_table[u[i]] == B64_SPACE)
+			continue;
+		clen++;
+		prev = last;
+		last = u[i];
 	}
-	while (pad < 2 && pad < clen && c[clen - 1 - pad] == '=')
-		pad++;
+	if (clen % 4 != 0)
+		return WSG_ERR_PARSE;
+	if (last == '=')
+		pad = prev == '=' ? 2 : 1;
 	buf = wsg_mem_alloc(clen / 4 * 3 + 1);
-	for (i = 0; i < clen; i += 4) {
-		for (k = 0; k < 4; k++) {
-			if (i + (size_t)k >= clen - pad) {
-				v[k] = 0;
-				continue;
-			}
-			v[k] = b64_value((unsigned char)c[i + (size_t)k]);
-			if (v[k] < 0) {
-				rc = WSG_ERR_PARSE;
-				goto out;
-			}
+	for (i = 0, k = 0; i < len; i++) {
+		t = b64_table[u[i]];
+		if (t == B64_SPACE)
+			continue;
+		if (k < clen - pad && t == 0) {
+			rc = WSG_ERR_PARSE;
+			goto out;
 		}
-		buf[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		buf[n++] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
-		buf[n++] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
+		acc = acc << 6 | (k < clen - pad ? t - 1u : 0u);
+		if (++k % 4 != 0)
+			continue;
+		buf[n++] = (unsigned char)(acc >> 16);
+		buf[n++] = (unsigned char)(acc >> 8);
+		buf[n++] = (unsigned char)acc;
+		last_quad = acc;
+		acc = 0;
 	}
 	/* Canonical form: the bits the padding leaves over are zero. */
-	if ((pad == 1 && (v[2] & 0x03) != 0) ||
-	    (pad == 2 && (v[1] & 0x0f) != 0)) {
+	if ((pad == 1 && (last_quad >> 6 & 0x03) != 0) ||
+	    (pad == 2 && (last_quad >> 12 & 0x0f) != 0)) {
 		rc = WSG_ERR_PARSE;
 		goto out;
 	}
@@ -258,7 +251,6 @@ wsg_wsse_base64_decode(const char *s, size_t len, unsigned char **out,
 	rc = WSG_OK;
 out:
 	free(buf);
-	free(c);
 	return rc;
 }
 
@@ -410,8 +402,9 @@ static int
 find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
             struct wsg_error *err)
 {
-	xmlChar *ids[2] = {NULL, NULL}; /* one UT and one Timestamp at most */
-	xmlChar *id = NULL;
+	/* One UT and one Timestamp at most, and what their values needed. */
+	const char *ids[2] = {NULL, NULL}, *id;
+	xmlChar *tmps[2] = {NULL, NULL}, *tmp = NULL;
 	xmlNodePtr n;
 	size_t i, n_ids = 0;
 	int is_ut, rc = WSG_OK;
@@ -422,9 +415,9 @@ find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
 		is_ut = wsg_soap_is_element(n, WSG_NS_WSSE, "UsernameToken");
 		if (!is_ut && !wsg_soap_is_element(n, WSG_NS_WSU, "Timestamp"))
 			continue;
-		id = attr_get(n, "Id", WSG_NS_WSU);
+		id = wsg_soap_attr(n, "Id", WSG_NS_WSU, &tmp);
 		for (i = 0; id != NULL && i < n_ids; i++) {
-			if (xmlStrcmp(id, ids[i]) == 0) {
+			if (strcmp(id, ids[i]) == 0) {
 				rc = wsg_error_set(
 				        err, WSG_ERR_SECURITY,
 				        WSG_FAULT_INVALID_SECURITY_TOKEN,
@@ -450,18 +443,22 @@ find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
 			*ut = n;
 		else
 			*ts = n;
-		if (id != NULL)
+		if (id != NULL) {
+			tmps[n_ids] = tmp;
 			ids[n_ids++] = id;
-		id = NULL;
+			tmp = NULL;
+		}
+		xmlFree(tmp);
+		tmp = NULL;
 	}
 	if (*ut == NULL)
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_INVALID_SECURITY,
 		                   "wsse:Security header has no UsernameToken");
 out:
-	xmlFree(id);
+	xmlFree(tmp);
 	for (i = 0; i < n_ids; i++)
-		xmlFree(ids[i]);
+		xmlFree(tmps[i]);
 	if (rc != WSG_OK) {
 		*ut = NULL;
 		*ts = NULL;
@@ -503,7 +500,8 @@ static int
 check_ut_bsp(const struct ut_parts *p, const struct wsg_wsse_policy *policy,
              enum wsg_pwtype *pwtype, struct wsg_error *err)
 {
-	xmlChar *type = NULL, *enc = NULL;
+	xmlChar *type_tmp = NULL, *enc_tmp = NULL;
+	const char *type, *enc;
 	int rc = WSG_OK;
 
 	*pwtype = WSG_PWTYPE_NONE;
@@ -514,7 +512,7 @@ check_ut_bsp(const struct ut_parts *p, const struct wsg_wsse_policy *policy,
 		goto out;
 	}
 	if (p->password != NULL) {
-		type = attr_get(p->password, "Type", NULL);
+		type = wsg_soap_attr(p->password, "Type", NULL, &type_tmp);
 		if (type == NULL && has_qualified_attr(p->password, "Type")) {
 			rc = wsg_error_set(err, WSG_ERR_SECURITY,
 			                   WSG_FAULT_INVALID_SECURITY,
@@ -529,11 +527,9 @@ check_ut_bsp(const struct ut_parts *p, const struct wsg_wsse_policy *policy,
 			        "Password has no Type attribute (BSP R4201)");
 			goto out;
 		}
-		if (type == NULL ||
-		    strcmp((const char *)type, WSG_WSSE_PASSWORD_TEXT) == 0)
+		if (type == NULL || strcmp(type, WSG_WSSE_PASSWORD_TEXT) == 0)
 			*pwtype = WSG_PWTYPE_TEXT;
-		else if (strcmp((const char *)type, WSG_WSSE_PASSWORD_DIGEST) ==
-		         0)
+		else if (strcmp(type, WSG_WSSE_PASSWORD_DIGEST) == 0)
 			*pwtype = WSG_PWTYPE_DIGEST;
 		else
 			*pwtype = WSG_PWTYPE_CUSTOM;
@@ -551,7 +547,7 @@ check_ut_bsp(const struct ut_parts *p, const struct wsg_wsse_policy *policy,
 		goto out;
 	}
 	if (p->nonce != NULL) {
-		enc = attr_get(p->nonce, "EncodingType", NULL);
+		enc = wsg_soap_attr(p->nonce, "EncodingType", NULL, &enc_tmp);
 		if (enc == NULL && policy->strict_bsp) {
 			rc = wsg_error_set(
 			        err, WSG_ERR_SECURITY,
@@ -559,8 +555,7 @@ check_ut_bsp(const struct ut_parts *p, const struct wsg_wsse_policy *policy,
 			        "Nonce has no EncodingType (BSP R4220)");
 			goto out;
 		}
-		if (enc != NULL &&
-		    strcmp((const char *)enc, WSG_WSSE_BASE64_BINARY) != 0) {
+		if (enc != NULL && strcmp(enc, WSG_WSSE_BASE64_BINARY) != 0) {
 			rc = wsg_error_set(err, WSG_ERR_SECURITY,
 			                   WSG_FAULT_INVALID_SECURITY,
 			                   "Nonce EncodingType is not "
@@ -569,8 +564,8 @@ check_ut_bsp(const struct ut_parts *p, const struct wsg_wsse_policy *policy,
 		}
 	}
 out:
-	xmlFree(type);
-	xmlFree(enc);
+	xmlFree(type_tmp);
+	xmlFree(enc_tmp);
 	return rc;
 }
 

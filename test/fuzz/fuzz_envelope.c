@@ -1,14 +1,66 @@
 /*
  * Fuzz target: hostile bytes through the whole pure data-plane parse, as a
  * request meets it: envelope, Security header, freshness, digest check,
- * re-serialisation and the fault answer.
+ * re-serialisation and the fault answer; and that none of it changes how
+ * the next message parses.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "mem.h"
 #include "soap.h"
 #include "wsse.h"
+
+#define PROBE_ENV                                                              \
+	"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/"         \
+	"envelope/\">"
+
+/*
+ * Parsed after every input: soap.c reuses the thread's parser context, so
+ * what a probe gives must never depend on what came before it. The first
+ * outcome, from a context that parsed nothing yet, is the reference.
+ */
+static const char *const probes[] = {
+        PROBE_ENV "<soap:Header><h:a xmlns:h='urn:h'>1</h:a></soap:Header>"
+                  "<soap:Body><a>x</a></soap:Body></soap:Envelope>",
+        PROBE_ENV "<soap:Body><p:a/></soap:Body></soap:Envelope>",
+};
+
+static char *
+probe_outcome(const char *xml)
+{
+	struct wsg_soap_msg msg;
+	struct wsg_error err;
+	char *out = NULL;
+	size_t len = 0;
+
+	if (wsg_soap_parse(xml, strlen(xml), NULL, &msg, &err) != WSG_OK)
+		return wsg_mem_printf("refused %d: %s", err.fault, err.reason);
+	if (wsg_soap_serialize(&msg, &out, &len) != WSG_OK)
+		abort();
+	wsg_soap_msg_free(&msg);
+	return out;
+}
+
+static void
+check_probes(void)
+{
+	static char *reference[sizeof(probes) / sizeof(probes[0])];
+	size_t i;
+	char *got;
+
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		got = probe_outcome(probes[i]);
+		if (reference[i] == NULL) {
+			reference[i] = got;
+			continue;
+		}
+		if (strcmp(got, reference[i]) != 0)
+			abort();
+		free(got);
+	}
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *ctype;
 	int status;
 
+	check_probes();
 	memset(&msg, 0, sizeof(msg));
 	memset(&tok, 0, sizeof(tok));
 	if (wsg_soap_parse((const char *)data, size, &limits, &msg, &err) !=
@@ -39,6 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (wsg_soap_build_fault(WSG_SOAP_11, err.fault, &out, &len,
 					 &ctype, &status) == WSG_OK)
 			free(out);
+		check_probes();
 		return 0;
 	}
 	if (wsg_wsse_parse(&msg, &policy, &tok, &err) == WSG_OK) {
@@ -55,5 +109,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(out);
 	wsg_wsse_token_clear(&tok);
 	wsg_soap_msg_free(&msg);
+	check_probes();
 	return 0;
 }

@@ -1111,6 +1111,61 @@ test_is_element(void **state)
 	wsg_soap_msg_free(&m);
 }
 
+/* Attribute values in place when they are one text node, built otherwise. */
+static void
+test_attr_values(void **state)
+{
+	struct wsg_soap_msg m;
+	xmlNodePtr a, b;
+	xmlAttrPtr built;
+	xmlChar *tmp = (xmlChar *)"stale", *want;
+	const char *v;
+
+	(void)state;
+	parse_ok(ENV11 "<soap:Header><h:a xmlns:h='urn:h' x='1' h:x='2' "
+	               "y='a&amp;b&#60;' h:e=''/><b/></soap:Header>"
+	               "<soap:Body/>" ENV_END,
+	         &m);
+	a = m.header->children;
+	b = a->next;
+	v = wsg_soap_attr(a, "x", NULL, &tmp);
+	assert_string_equal(v, "1");
+	assert_null(tmp);
+	assert_ptr_equal(v, a->properties->children->content);
+	v = wsg_soap_attr(a, "x", "urn:h", &tmp);
+	assert_string_equal(v, "2");
+	assert_null(tmp);
+	assert_null(wsg_soap_attr(a, "x", "urn:other", &tmp));
+	assert_null(tmp);
+	assert_null(wsg_soap_attr(a, "y", "urn:h", &tmp));
+	assert_null(wsg_soap_attr(a, "e", NULL, &tmp));
+	assert_string_equal(wsg_soap_attr(a, "e", "urn:h", &tmp), "");
+	assert_null(tmp);
+	assert_string_equal(wsg_soap_attr(a, "y", NULL, &tmp), "a&b<");
+	xmlFree(tmp);
+	assert_null(wsg_soap_attr(b, "x", NULL, &tmp));
+	/* A value of several nodes (an entity reference: never from the
+	 * parser without a DTD) is what xmlGetNoNsProp() makes of it. */
+	built = xmlNewDocProp(m.doc, (const xmlChar *)"z", NULL);
+	xmlAddChild((xmlNodePtr)built,
+	            xmlNewDocText(m.doc, (const xmlChar *)"p"));
+	xmlAddChild((xmlNodePtr)built,
+	            xmlNewReference(m.doc, (const xmlChar *)"&amp;"));
+	xmlAddChild((xmlNodePtr)built,
+	            xmlNewDocText(m.doc, (const xmlChar *)"q"));
+	assert_non_null(built->children->next);
+	built->parent = b;
+	b->properties = built;
+	v = wsg_soap_attr(b, "z", NULL, &tmp);
+	assert_non_null(tmp);
+	assert_ptr_equal(v, tmp);
+	want = xmlGetNoNsProp(b, (const xmlChar *)"z");
+	assert_string_equal(v, (const char *)want);
+	xmlFree(want);
+	xmlFree(tmp);
+	wsg_soap_msg_free(&m);
+}
+
 static void
 test_header_targets(void **state)
 {
@@ -1531,6 +1586,153 @@ test_threads_and_no_stderr(void **state)
 		assert_int_equal(args[i].failures, 0);
 }
 
+/*
+ * Context reuse: a thread keeps its libxml2 parser context between messages.
+ * What one client sends must not change what the next message parses to:
+ * namespace bindings, text-node and space state of a parse stopped
+ * mid-element, XML declaration and encoding, DTD and entity state, errors,
+ * catalog PIs (a leak under ASan if not freed), a flood of names.
+ */
+static char *
+outcome(const char *xml, size_t len)
+{
+	struct wsg_soap_msg m;
+	struct wsg_error err;
+	char *out = NULL, *s;
+	size_t out_len = 0;
+	int rc;
+
+	rc = parse(xml, len, NULL, &m, &err);
+	if (rc != WSG_OK)
+		return wsg_mem_printf("rc %d fault %d: %s", rc, err.fault,
+		                      err.reason);
+	assert_int_equal(wsg_soap_serialize(&m, &out, &out_len), WSG_OK);
+	s = wsg_mem_printf("ok v%d decl %d enc %s spans %zu/%d header %s: %s",
+	                   m.version, m.has_xml_decl, m.encoding, m.n_spans,
+	                   m.spans_ok, m.header != NULL ? "yes" : "no", out);
+	free(out);
+	wsg_soap_msg_free(&m);
+	return s;
+}
+
+struct probe_run {
+	const char *xml;
+	char *result;
+};
+
+static void *
+outcome_cb(void *p)
+{
+	struct probe_run *r = p;
+
+	r->result = outcome(r->xml, strlen(r->xml));
+	return NULL;
+}
+
+/* outcome() on a thread of its own: a context that never parsed before. */
+static char *
+fresh_outcome(const char *xml)
+{
+	struct probe_run r = {xml, NULL};
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, outcome_cb, &r), 0);
+	pthread_join(th, NULL);
+	return r.result;
+}
+
+static void
+test_context_reuse_isolated(void **state)
+{
+	static const char *probes[] = {
+	        ENV11 "<soap:Header><h:a xmlns:h='urn:h'>1</h:a></soap:Header>"
+	              "<soap:Body><a>x</a> <b/></soap:Body>" ENV_END,
+	        ENV11 "<soap:Body><leak:a/></soap:Body>" ENV_END,
+	        ENV11 "<soap:Body><a leak:x='1'/></soap:Body>" ENV_END,
+	        ENV11 "<soap:Body>&leak;</soap:Body>" ENV_END,
+	        ENV11 "<soap:Body><a>text</a></soap:Body>" ENV_END,
+	        "<?xml version='1.0'?>" ENV12 "<soap:Body/>" ENV_END,
+	        "  " ENV11 "<soap:Body/>" ENV_END,
+	};
+	struct sbuf hostile[12];
+	char *fresh[sizeof(probes) / sizeof(probes[0])], *got;
+	struct wsg_soap_msg a, b;
+	struct wsg_error err;
+	size_t h, i, n_hostile = 0;
+	const void *dict;
+
+	memset(hostile, 0, sizeof(hostile));
+	/* Stopped by a cap with bindings, text and xml:space open. */
+	sb_add(&hostile[n_hostile], ENV11 "<soap:Body xmlns:leak='urn:leak' "
+	                                  "xml:space='preserve'>text");
+	for (i = 0; i < 120; i++)
+		sb_add(&hostile[n_hostile], "<leak:a xmlns='urn:d'>t");
+	n_hostile++;
+	sb_add(&hostile[n_hostile++],
+	       ENV11 "<soap:Body xmlns:leak='urn:leak'><leak:a>partial");
+	sb_add(&hostile[n_hostile++],
+	       ENV11 "<soap:Body xmlns:leak='urn:leak'><leak:a leak:x='1' "
+	             "leak:x='2'/>");
+	sb_add(&hostile[n_hostile++],
+	       "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>"
+	       "<!DOCTYPE soap:Envelope [<!ATTLIST a leak CDATA 'x'>"
+	       "<!ENTITY leak 'expanded'>]>" ENV11 "<soap:Body/>" ENV_END);
+	sb_add(&hostile[n_hostile++],
+	       "<?oasis-xml-catalog catalog='http://127.0.0.1:1/c.xml'?>" ENV11
+	       "<soap:Body/>" ENV_END);
+	sb_add(&hostile[n_hostile++],
+	       ENV11 "<soap:Body xmlns:leak='urn:leak'>&leak;<leak:a>");
+	sb_add(&hostile[n_hostile++],
+	       "<?xml version='1.0' encoding='UTF-16'?>" ENV11
+	       "<soap:Body/>" ENV_END);
+	/* More distinct names than a reused context may keep. */
+	sb_add(&hostile[n_hostile], ENV11 "<soap:Body xmlns:leak='urn:leak'>");
+	for (i = 0; i < 5000; i++)
+		sb_add(&hostile[n_hostile], "<leak:a-flood-of-names-%05zu/>",
+		       i);
+	sb_add(&hostile[n_hostile++], "</soap:Body>" ENV_END);
+
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		fresh[i] = fresh_outcome(probes[i]);
+	/* The fresh outcomes are what the probes mean (not a leak). */
+	assert_non_null(strstr(fresh[0], "ok v1 decl 0"));
+	assert_non_null(strstr(fresh[1], "leak on a is not defined"));
+	assert_non_null(strstr(fresh[2], "rc -"));
+	assert_non_null(strstr(fresh[3], "rc -"));
+	assert_non_null(strstr(fresh[5], "ok v2 decl 1 enc UTF-8"));
+	for (h = 0; h < n_hostile; h++) {
+		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+			free(outcome(hostile[h].p, hostile[h].len));
+			got = outcome(probes[i], strlen(probes[i]));
+			if (strcmp(got, fresh[i]) != 0)
+				print_error("after hostile input %zu, probe "
+				            "%zu:\n  %s\nfresh:\n  %s\n",
+				            h, i, got, fresh[i]);
+			assert_string_equal(got, fresh[i]);
+			free(got);
+		}
+	}
+	/* The context is reused indeed (its dictionary stays), and dropped
+	 * once a message filled the dictionary past what is kept. */
+	assert_int_equal(parse(probes[0], strlen(probes[0]), NULL, &a, &err),
+	                 WSG_OK);
+	assert_int_equal(parse(probes[4], strlen(probes[4]), NULL, &b, &err),
+	                 WSG_OK);
+	assert_ptr_equal(a.doc->dict, b.doc->dict);
+	dict = a.doc->dict;
+	wsg_soap_msg_free(&a);
+	wsg_soap_msg_free(&b);
+	free(outcome(hostile[n_hostile - 1].p, hostile[n_hostile - 1].len));
+	assert_int_equal(parse(probes[0], strlen(probes[0]), NULL, &a, &err),
+	                 WSG_OK);
+	assert_ptr_not_equal(a.doc->dict, dict);
+	wsg_soap_msg_free(&a);
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		free(fresh[i]);
+	for (h = 0; h < n_hostile; h++)
+		free(hostile[h].p);
+}
+
 /* Only UTF-8 and UTF-16 reach libxml2's decoders; the rest is refused quietly.
  */
 static void
@@ -1757,6 +1959,7 @@ main(void)
 	        cmocka_unit_test(test_fault_none_refused),
 	        cmocka_unit_test(test_fault_names),
 	        cmocka_unit_test(test_is_element),
+	        cmocka_unit_test(test_attr_values),
 	        cmocka_unit_test(test_header_targets),
 	        cmocka_unit_test(test_must_understand_values),
 	        cmocka_unit_test(test_check_next_headers),
@@ -1764,6 +1967,7 @@ main(void)
 	        cmocka_unit_test(test_must_understand_fault),
 	        cmocka_unit_test(test_opaque_fault),
 	        cmocka_unit_test(test_threads_and_no_stderr),
+	        cmocka_unit_test(test_context_reuse_isolated),
 	        cmocka_unit_test(test_sec_must_understand_quadratic),
 	        cmocka_unit_test(test_sec_namespace_declarations_unbounded),
 	        cmocka_unit_test(test_sec_header_removal_linear),

@@ -1097,6 +1097,37 @@ test_case_30_digest_empty_nonce_or_created(void **state)
 
 /* Checklist #31 (and #39's decoded key): non-canonical Base64, digest length,
  * whitespace. */
+/*
+ * Attribute values decoded by the parser (character and predefined entity
+ * references) compare as their text: a Password Type spelled with a
+ * reference is still PasswordDigest, two wsu:Id spelled differently but
+ * equal are still one Id twice.
+ */
+static void
+test_attribute_references(void **state)
+{
+	struct parsed p;
+	char *xml;
+
+	(void)state;
+	xml = ut_env(USER NONCE CREATED_D2
+	             "<wsse:Password Type=\"http://docs.oasis-open.org/wss/"
+	             "2004/01/oasis-200401-wss-username-token-profile-1.0"
+	             "#Password&#68;igest\">//ibx1D1VtrRLBI5fd/nFoXLzBc="
+	             "</wsse:Password>");
+	parse_env(&p, xml, &default_policy);
+	assert_int_equal(p.rc, WSG_OK);
+	assert_int_equal(p.tok.pwtype, WSG_PWTYPE_DIGEST);
+	parsed_free(&p);
+	free(xml);
+	xml = sec_env("<wsse:UsernameToken wsu:Id=\"a&amp;b\">" USER
+	              "</wsse:UsernameToken><wsu:Timestamp wsu:Id=\"a&#38;b\">"
+	              "<wsu:Created>2026-01-01T00:00:00Z</wsu:Created>"
+	              "</wsu:Timestamp>");
+	expect_fault(xml, &default_policy, WSG_FAULT_INVALID_SECURITY_TOKEN);
+	free(xml);
+}
+
 static void
 test_case_31_nonce_and_digest_base64(void **state)
 {
@@ -1852,6 +1883,7 @@ main(void)
 	        cmocka_unit_test(test_case_29_digest_missing_nonce_or_created),
 	        cmocka_unit_test(test_case_30_digest_empty_nonce_or_created),
 	        cmocka_unit_test(test_case_31_nonce_and_digest_base64),
+	        cmocka_unit_test(test_attribute_references),
 	        cmocka_unit_test(test_case_32_created_unparseable),
 	        cmocka_unit_test(test_case_33_salt_iteration),
 	        cmocka_unit_test(test_case_34_two_username_tokens),
