@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "auth.h"
 #include "basic.h"
@@ -49,6 +50,7 @@ request_free(struct wsg_request *r, int status)
 	free(r->user);
 	free(r->claimed_user);
 	free(r->roles);
+	free(r->relay_body);
 	wsg_snapshot_unref(r->snap);
 	free(r);
 	wsg_server_request_done(w, evcon);
@@ -128,9 +130,43 @@ version_of_media(const char *ctype)
 	return WSG_SOAP_UNKNOWN;
 }
 
+/* The upstream's answer through evhttp: its end-to-end headers, its
+ * status line and its decoded body. */
 static void
-upstream_done_cb(int status, struct evhttp_request *resp, const char *reason,
-		 void *arg)
+relay(struct wsg_request *r, const struct wsg_upstream_answer *a)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+	struct evbuffer *buf = evbuffer_new();
+	char *reason = NULL;
+	size_t i;
+
+	for (i = 0; i < a->n_headers; i++) {
+		char *k, *v;
+
+		if (!wsg_upstream_relayed_header(a, i))
+			continue;
+		k = wsg_mem_strndup(a->headers[i].name.p,
+				    a->headers[i].name.len);
+		v = wsg_mem_strndup(a->headers[i].value.p,
+				    a->headers[i].value.len);
+		evhttp_add_header(out, k, v);
+		free(k);
+		free(v);
+	}
+	if (a->reason.len > 0)
+		reason = wsg_mem_strndup(a->reason.p, a->reason.len);
+	evbuffer_add(buf, a->body, a->body_len);
+	evhttp_send_reply(r->req, a->status,
+			  reason != NULL ? reason
+					 : wsg_http_status_phrase(a->status),
+			  buf);
+	evbuffer_free(buf);
+	free(reason);
+}
+
+static void
+upstream_done_cb(int status, const struct wsg_upstream_answer *a,
+		 const char *reason, void *arg)
 {
 	struct wsg_request *r = arg;
 	int code;
@@ -146,16 +182,53 @@ upstream_done_cb(int status, struct evhttp_request *resp, const char *reason,
 		return;
 	}
 	r->state = WSG_REQUEST_RELAY;
-	code = evhttp_request_get_response_code(resp);
-	wsg_upstream_copy_response_headers(resp,
-		evhttp_request_get_output_headers(r->req));
-	evhttp_send_reply(r->req, code,
-			  evhttp_request_get_response_code_line(resp) != NULL
-			  ? evhttp_request_get_response_code_line(resp)
-			  : wsg_http_status_phrase(code),
-			  evhttp_request_get_input_buffer(resp));
+	code = a->status;
+	relay(r, a);
 	r->state = WSG_REQUEST_DONE;
 	request_free(r, code);
+}
+
+static const char *
+method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return "GET";
+}
+
+/* evhttp's parsed headers as the upstream client takes them. evhttp keeps
+ * a bare CR inside a value, which no header line may carry on. */
+static struct wsg_h1_header *
+client_headers(struct evkeyvalq *in, size_t *n)
+{
+	struct wsg_h1_header *h;
+	struct evkeyval *kv;
+	size_t count = 0;
+
+	TAILQ_FOREACH(kv, in, next)
+		count++;
+	h = wsg_mem_calloc(count > 0 ? count : 1, sizeof(*h));
+	*n = 0;
+	TAILQ_FOREACH(kv, in, next) {
+		if (strpbrk(kv->key, "\r\n") != NULL ||
+		    strpbrk(kv->value, "\r\n") != NULL)
+			continue;
+		h[*n].name.p = kv->key;
+		h[*n].name.len = strlen(kv->key);
+		h[*n].value.p = kv->value;
+		h[*n].value.len = strlen(kv->value);
+		(*n)++;
+	}
+	return h;
 }
 
 static void
@@ -163,6 +236,7 @@ forward(struct wsg_request *r)
 {
 	struct wsg_upstream_send s;
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	struct wsg_h1_header *headers;
 	char *body = NULL;
 	size_t len = 0, changed;
 	int rc;
@@ -186,6 +260,8 @@ forward(struct wsg_request *r)
 			reply_fault(r, r->msg.version, WSG_FAULT_SERVER);
 			return;
 		}
+		/* Sent from here without a copy: freed with the request. */
+		r->relay_body = body;
 		s.body = body;
 		s.body_len = len;
 	} else {
@@ -195,18 +271,20 @@ forward(struct wsg_request *r)
 	s.route = r->route;
 	s.tls = r->snap->upstream_tls;
 	s.max_response_size = r->cfg->limits.max_response_size;
-	s.method = evhttp_request_get_command(r->req);
+	s.method = method_name(evhttp_request_get_command(r->req));
 	/* Never the credentials the gateway consumed; on wsse only where the
 	 * route says the upstream checks the client's own. */
 	s.strip_authorization = r->basic || !r->route->forward_authorization;
 	s.allow_underscores = r->cfg->security.underscores_in_headers;
-	s.client_headers = evhttp_request_get_input_headers(r->req);
+	headers = client_headers(evhttp_request_get_input_headers(r->req),
+				 &s.n_client_headers);
+	s.client_headers = headers;
 	s.uri_suffix = r->uri_suffix;
 	s.user = r->user;
 	s.roles = r->roles;
 	s.rid = r->rid;
 	rc = wsg_upstream_forward(r->worker->upstream, &s, upstream_done_cb, r);
-	free(body);
+	free(headers);
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_UPSTREAM_ERROR,
 			      "cannot reach the upstream: %s", wsg_strerror(rc));

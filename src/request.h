@@ -48,6 +48,8 @@ struct wsg_request {
 	char *user;                      /* authenticated user, for X-WSS-User */
 	char *claimed_user;              /* username as sent, for logs */
 	char *roles;                     /* for X-WSS-Roles */
+	char *relay_body;                /* the envelope sent upstream, if
+					    changed from the client's */
 	struct wsg_error err;            /* why it failed, for the audit log */
 	int tls;                         /* arrived over TLS (require_tls) */
 	int basic;                       /* authenticated by HTTP Basic */
