@@ -140,18 +140,6 @@ wsg_tls_bevcb(struct event_base *base, void *ctx)
 }
 
 int
-wsg_tls_request_is_tls(struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
-
-	if (evcon == NULL)
-		return 0;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	return bev != NULL && bufferevent_openssl_get_ssl(bev) != NULL;
-}
-
-int
 wsg_tls_client_ctx_new(const char *ca_file, int verify, SSL_CTX **out,
                        struct wsg_error *err)
 {

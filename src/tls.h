@@ -1,6 +1,6 @@
 /*
  * TLS on OpenSSL 3: server contexts for HTTPS listeners (data plane and
- * management) with the evhttp hook that makes a listener speak TLS, and
+ * management), the evhttp hook for the management listener, and
  * verifying client contexts and SSL objects for https upstreams.
  * Server contexts are built at start and again at each reload (see
  * struct wsg_snapshot); an SSL_CTX is shared read-only by every thread.
@@ -42,9 +42,6 @@ int wsg_tls_check_key(const struct wsg_tls_conf *conf, struct wsg_error *err);
  * would fall back to plain text on the TLS port.
  */
 struct bufferevent *wsg_tls_bevcb(struct event_base *base, void *ctx);
-
-/* 1 when `req` arrived over a TLS connection, else 0. */
-int wsg_tls_request_is_tls(struct evhttp_request *req);
 
 /*
  * A client context for https upstreams: TLS 1.2 or later; with `verify`,

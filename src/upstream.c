@@ -50,6 +50,7 @@ struct target {
 	char *port;     /* decimal, for the resolver */
 	char *hostport; /* the Host header */
 	char *path;     /* base path, "" for none */
+	char *query;    /* the URL's query, NULL for none */
 	SSL_CTX *tls;   /* https: a reference to the route's context */
 	int tls_verify;
 	unsigned busy; /* exchanges in flight */
@@ -236,6 +237,7 @@ target_free(struct target *t)
 	free(t->port);
 	free(t->hostport);
 	free(t->path);
+	free(t->query);
 	free(t);
 }
 
@@ -278,8 +280,8 @@ wsg_upstream_pool_retire(struct wsg_upstream_pool *p)
 
 /*
  * "http[s]://host[:port][/path]" as config.c checked it: host without
- * brackets, port (default by scheme), the Host header and the path (its
- * query, if any, dropped).
+ * brackets, port (default by scheme), the Host header, the path and the
+ * query.
  */
 static void
 target_parse(struct target *t, const char *url)
@@ -308,6 +310,8 @@ target_parse(struct target *t, const char *url)
 	else
 		t->hostport = wsg_mem_strndup(p, auth_len);
 	t->path = wsg_mem_strndup(end, strcspn(end, "?"));
+	if (end[strlen(t->path)] == '?')
+		t->query = wsg_mem_strdup(end + strlen(t->path) + 1);
 }
 
 /* Parsed once per worker, URL and TLS context; config validated the URL. */
@@ -979,20 +983,29 @@ build_head(const struct wsg_upstream_send *s, const struct target *t)
 	size_t i, n = s->n_client_headers, cap, len = 0;
 	char *user = wsg_upstream_encode_identity(s->user, 0);
 	char *roles = wsg_upstream_encode_identity(s->roles, 1);
-	const char *suffix = s->uri_suffix;
+	const char *suffix = s->uri_suffix, *query;
+	size_t plen;
 	char *head;
 	int w;
 
 	/* A base path "" with suffix "/x" is "/x"; "" with "" is "/". */
 	if (t->path[0] == '\0' && suffix[0] == '/')
 		suffix++;
+	plen = strcspn(suffix, "?");
+	query = suffix[plen] == '?' ? suffix + plen + 1 : NULL;
 	cap = strlen(s->method) + strlen(t->path) + strlen(suffix) +
-	      strlen(t->hostport) + strlen(user) + strlen(roles) + 160;
+	      (t->query != NULL ? strlen(t->query) : 0) + strlen(t->hostport) +
+	      strlen(user) + strlen(roles) + 160;
 	for (i = 0; i < n; i++)
 		cap += h[i].name.len + h[i].value.len + 4;
 	head = wsg_mem_alloc(cap);
-	w = snprintf(head, cap, "%s %s%s HTTP/1.1\r\n", s->method,
-	             t->path[0] != '\0' ? t->path : "/", suffix);
+	/* The URL's query first, then the client's. */
+	w = snprintf(head, cap, "%s %s%.*s%s%s%s%s HTTP/1.1\r\n", s->method,
+	             t->path[0] != '\0' ? t->path : "/", (int)plen, suffix,
+	             t->query != NULL || query != NULL ? "?" : "",
+	             t->query != NULL ? t->query : "",
+	             t->query != NULL && query != NULL ? "&" : "",
+	             query != NULL ? query : "");
 	len = (size_t)w;
 	for (i = 0; i < n; i++) {
 		struct wsg_h1_slice k = h[i].name;

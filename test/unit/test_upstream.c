@@ -492,6 +492,8 @@ test_shutdown(void **state)
 
 	(void)state;
 	client_init(&c, base, upstream_start(&u, base));
+	/* The URL's query goes first, the client's after it. */
+	strcat(c.url, "?k=v");
 	u.steps = &never;
 	u.n_steps = 1;
 	memset(&o, 0, sizeof(o));
@@ -499,13 +501,13 @@ test_shutdown(void **state)
 	s.route = &c.route;
 	s.max_response_size = 10;
 	s.method = "GET";
-	s.uri_suffix = "";
+	s.uri_suffix = "?q=1";
 	s.user = "a";
 	s.roles = "";
 	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &o), WSG_OK);
 	while (u.next == 0)
 		event_base_loop(base, EVLOOP_ONCE);
-	assert_non_null(strstr(u.last, "GET /base HTTP/1.1\r\n"));
+	assert_non_null(strstr(u.last, "GET /base?k=v&q=1 HTTP/1.1\r\n"));
 	assert_null(strstr(u.last, "Content-Length"));
 	wsg_upstream_pool_shutdown(c.pool, "stopping");
 	assert_int_equal(o.calls, 1);
