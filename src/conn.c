@@ -275,6 +275,11 @@ answered(struct wsg_conn *c)
 	c->out_len = c->out_off = 0;
 	set_busy(c, 0);
 	if (c->close_after || w->draining) {
+		/* TLS says the stream ends here, then TCP does. */
+		if (c->ssl != NULL) {
+			SSL_shutdown(c->ssl);
+			ERR_clear_error();
+		}
 		shutdown(c->fd, SHUT_WR);
 		c->state = CONN_LINGER;
 		arm(c, LINGER_SECONDS);
@@ -603,9 +608,10 @@ make_room(struct wsg_conn *c)
 		c->cap = READ_BUFFER;
 		c->buf = wsg_mem_alloc(c->cap);
 	}
+	/* The parser fills the entries it reports: nothing to clear. */
 	if (c->headers == NULL)
 		c->headers =
-		        wsg_mem_calloc(lim->max_headers, sizeof(*c->headers));
+		        wsg_mem_alloc(lim->max_headers * sizeof(*c->headers));
 	if (c->head_done && h->body == WSG_H1_BODY_LENGTH)
 		want = h->head_len + (size_t)h->content_length + READ_AHEAD;
 	else if (c->cap - c->len < READ_BUFFER / 4) {
