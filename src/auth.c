@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "basic.h"
+#include "conn.h"
 #include "credcache.h"
 #include "err.h"
 #include "lockout.h"
@@ -586,8 +587,7 @@ wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done)
 		refuse_cleartext(r, "HTTP Basic credentials");
 		return;
 	}
-	value = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-				   "Authorization");
+	value = wsg_conn_header(r->http, "Authorization");
 	rc = wsg_basic_parse(value, &r->tok.username, &r->tok.username_len,
 			     &r->tok.password, &r->tok.password_len);
 	if (rc != WSG_OK) {

@@ -1,9 +1,5 @@
 #include "request.h"
 
-#include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +7,7 @@
 
 #include "auth.h"
 #include "basic.h"
+#include "conn.h"
 #include "err.h"
 #include "http_status.h"
 #include "log.h"
@@ -19,7 +16,6 @@
 #include "path.h"
 #include "router.h"
 #include "stats.h"
-#include "tls.h"
 #include "upstream.h"
 
 /* The one place a request is answered for the log and freed. */
@@ -27,7 +23,6 @@ static void
 request_free(struct wsg_request *r, int status)
 {
 	struct wsg_worker *w = r->worker;
-	struct evhttp_connection *evcon = r->evcon;
 	struct wsg_log_access a;
 
 	memset(&a, 0, sizeof(a));
@@ -49,9 +44,10 @@ request_free(struct wsg_request *r, int status)
 	free(r->user);
 	free(r->claimed_user);
 	free(r->roles);
+	free(r->relay_body);
 	wsg_snapshot_unref(r->snap);
 	free(r);
-	wsg_server_request_done(w, evcon);
+	wsg_server_request_done(w);
 }
 
 static enum wsg_soap_version version_of_media(const char *ctype);
@@ -61,8 +57,6 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	    enum wsg_fault fault)
 {
 	const struct wsg_config *cfg = r->cfg;
-	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
-	struct evbuffer *buf;
 	const char *ctype;
 	char *body = NULL;
 	size_t len = 0;
@@ -71,13 +65,11 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	/* The log keeps the precise fault; only the peer's answer is masked. */
 	r->state = WSG_REQUEST_FAIL;
 	r->err.fault = fault;
-	buf = evbuffer_new();
 	/* Basic requests may be REST: JSON unless they were SOAP, 401/403. */
 	if (r->basic)
 		rc = wsg_basic_build_reply(
-			version_of_media(evhttp_find_header(
-				evhttp_request_get_input_headers(r->req),
-				"Content-Type")),
+			version_of_media(wsg_conn_header(r->http,
+							 "Content-Type")),
 			fault, &body, &len, &ctype, &status);
 	else if (fault == WSG_FAULT_MUST_UNDERSTAND && r->msg.doc != NULL)
 		rc = wsg_soap_build_must_understand_fault(&r->msg, &body, &len,
@@ -89,24 +81,22 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	else
 		rc = wsg_soap_build_fault(version, fault, &body, &len, &ctype,
 					  &status);
-	if (rc == WSG_OK) {
-		evhttp_add_header(out, "Content-Type", ctype);
-		/* libevent would send it even to HEAD (RFC 9110 9.3.2). */
-		if (evhttp_request_get_command(r->req) != EVHTTP_REQ_HEAD)
-			evbuffer_add(buf, body, len);
-	}
+	if (rc == WSG_OK)
+		wsg_conn_add_header(r->conn, "Content-Type", ctype);
+	else
+		len = 0;
 	if (r->basic && status == 401)
-		evhttp_add_header(out, "WWW-Authenticate", WSG_BASIC_CHALLENGE);
+		wsg_conn_add_header(r->conn, "WWW-Authenticate",
+				    WSG_BASIC_CHALLENGE);
 	if ((fault == WSG_FAULT_TRY_LATER || fault == WSG_FAULT_BUSY) &&
 	    r->retry_after > 0) {
 		char secs[24];
 
 		snprintf(secs, sizeof(secs), "%lld", (long long)r->retry_after);
-		evhttp_add_header(out, "Retry-After", secs);
+		wsg_conn_add_header(r->conn, "Retry-After", secs);
 	}
+	wsg_conn_reply(r->conn, status, NULL, 0, body, len);
 	free(body);
-	evhttp_send_reply(r->req, status, wsg_http_status_phrase(status), buf);
-	evbuffer_free(buf);
 	request_free(r, status);
 }
 
@@ -128,9 +118,25 @@ version_of_media(const char *ctype)
 	return WSG_SOAP_UNKNOWN;
 }
 
+/* The upstream's answer: its end-to-end headers, its status line and its
+ * decoded body, written from the upstream's buffer. */
 static void
-upstream_done_cb(int status, struct evhttp_request *resp, const char *reason,
-		 void *arg)
+relay(struct wsg_request *r, const struct wsg_upstream_answer *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_headers; i++)
+		if (wsg_upstream_relayed_header(a, i))
+			wsg_conn_add_header_slice(r->conn, a->headers[i].name,
+						  a->headers[i].value);
+	wsg_conn_reply(r->conn, a->status,
+		       a->reason.len > 0 ? a->reason.p : NULL, a->reason.len,
+		       a->body, a->body_len);
+}
+
+static void
+upstream_done_cb(int status, const struct wsg_upstream_answer *a,
+		 const char *reason, void *arg)
 {
 	struct wsg_request *r = arg;
 	int code;
@@ -146,14 +152,8 @@ upstream_done_cb(int status, struct evhttp_request *resp, const char *reason,
 		return;
 	}
 	r->state = WSG_REQUEST_RELAY;
-	code = evhttp_request_get_response_code(resp);
-	wsg_upstream_copy_response_headers(resp,
-		evhttp_request_get_output_headers(r->req));
-	evhttp_send_reply(r->req, code,
-			  evhttp_request_get_response_code_line(resp) != NULL
-			  ? evhttp_request_get_response_code_line(resp)
-			  : wsg_http_status_phrase(code),
-			  evhttp_request_get_input_buffer(resp));
+	code = a->status;
+	relay(r, a);
 	r->state = WSG_REQUEST_DONE;
 	request_free(r, code);
 }
@@ -162,7 +162,6 @@ static void
 forward(struct wsg_request *r)
 {
 	struct wsg_upstream_send s;
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	char *body = NULL;
 	size_t len = 0, changed;
 	int rc;
@@ -178,35 +177,38 @@ forward(struct wsg_request *r)
 		changed++;
 	}
 	if (changed > 0) {
-		if (wsg_soap_relay(&r->msg, (const char *)evbuffer_pullup(in, -1),
-				   evbuffer_get_length(in), &body,
-				   &len) != WSG_OK) {
+		if (wsg_soap_relay(&r->msg, r->http->body, r->http->body_len,
+				   &body, &len) != WSG_OK) {
 			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
 				      "cannot serialise the envelope");
 			reply_fault(r, r->msg.version, WSG_FAULT_SERVER);
 			return;
 		}
+		/* Sent from here without a copy: freed with the request. */
+		r->relay_body = body;
 		s.body = body;
 		s.body_len = len;
 	} else {
-		s.body = (const char *)evbuffer_pullup(in, -1);
-		s.body_len = evbuffer_get_length(in);
+		/* The client's bytes as read: the connection keeps them
+		 * until the request is answered. */
+		s.body = r->http->body;
+		s.body_len = r->http->body_len;
 	}
 	s.route = r->route;
 	s.tls = r->snap->upstream_tls;
 	s.max_response_size = r->cfg->limits.max_response_size;
-	s.method = evhttp_request_get_command(r->req);
+	s.method = r->http->h.method.p;
 	/* Never the credentials the gateway consumed; on wsse only where the
 	 * route says the upstream checks the client's own. */
 	s.strip_authorization = r->basic || !r->route->forward_authorization;
 	s.allow_underscores = r->cfg->security.underscores_in_headers;
-	s.client_headers = evhttp_request_get_input_headers(r->req);
+	s.client_headers = r->http->h.headers;
+	s.n_client_headers = r->http->h.n_headers;
 	s.uri_suffix = r->uri_suffix;
 	s.user = r->user;
 	s.roles = r->roles;
 	s.rid = r->rid;
 	rc = wsg_upstream_forward(r->worker->upstream, &s, upstream_done_cb, r);
-	free(body);
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_UPSTREAM_ERROR,
 			      "cannot reach the upstream: %s", wsg_strerror(rc));
@@ -224,78 +226,66 @@ auth_done_cb(struct wsg_request *r, int status)
 	forward(r);
 }
 
-/* REST through Basic routes: methods that make sense to forward. */
+static int
+is_method(const struct wsg_request *r, const char *name)
+{
+	return strcmp(r->http->h.method.p, name) == 0;
+}
+
+/* REST through Basic routes: methods that make sense to forward, no TRACE
+ * (it would echo credentials) and nothing an upstream may not know. */
 static void
 start_basic(struct wsg_request *r)
 {
-	switch (evhttp_request_get_command(r->req)) {
-	case EVHTTP_REQ_TRACE:
-	case EVHTTP_REQ_CONNECT:
-		r->basic = 1;
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-				  "Allow",
-				  "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+	static const char *const forwarded[] = {"GET",    "HEAD",    "POST",
+	                                        "PUT",    "DELETE",  "OPTIONS",
+	                                        "PATCH"};
+	size_t i;
+
+	r->basic = 1;
+	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		if (is_method(r, forwarded[i]))
+			break;
+	if (i == sizeof(forwarded) / sizeof(forwarded[0])) {
+		wsg_conn_add_header(r->conn, "Allow",
+				    "GET, HEAD, POST, PUT, DELETE, OPTIONS, "
+				    "PATCH");
 		reply_fault(r, WSG_SOAP_UNKNOWN, WSG_FAULT_METHOD);
 		return;
-	default:
-		break;
 	}
-	r->basic = 1;
 	r->state = WSG_REQUEST_AUTH;
 	wsg_auth_start_basic(r, auth_done_cb);
 }
 
-static void
-peer_address(struct evhttp_request *req, char *buf, size_t len)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon)
-					  : NULL;
-
-	snprintf(buf, len, "-");
-	if (sa == NULL)
-		return;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			  buf, (socklen_t)len);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
-			  (socklen_t)len);
-}
-
 void
-wsg_request_handle_cb(struct evhttp_request *req, void *arg)
+wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
+		   const struct wsg_conn_request *req)
 {
-	struct wsg_worker *w = arg;
 	const struct wsg_config *cfg;
 	const char *ctype, *reason;
 	char *query = NULL;
 	struct wsg_soap_limits limits;
 	enum wsg_soap_version media;
-	struct evbuffer *in;
 	struct wsg_request *r;
-	size_t len;
 
 	r = wsg_mem_calloc(1, sizeof(*r));
 	r->worker = w;
-	r->req = req;
-	r->evcon = evhttp_request_get_connection(req);
+	r->conn = conn;
+	r->http = req;
 	/* A reload during the request changes nothing for it. */
 	r->snap = wsg_snapshot_ref(w->snap);
 	r->cfg = cfg = r->snap->cfg;
 	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
-	peer_address(req, r->client, sizeof(r->client));
+	snprintf(r->client, sizeof(r->client), "%s", req->client);
 	w->inflight++;
 
-	ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
-				   "Content-Type");
+	ctype = wsg_conn_header(req, "Content-Type");
 	media = version_of_media(ctype);
-	/* The raw target, not evhttp's parse of it: evhttp reads "//x/p" as
-	 * authority "x" and path "/p". Routes see the normal form, and the
-	 * upstream gets that same path (DESIGN 3.3). */
-	if (wsg_path_from_target(evhttp_request_get_uri(req), &r->path, &query,
+	/* The raw target: "//x/p" is a path, not authority "x" and path
+	 * "/p". Routes see the normal form, and the upstream gets that same
+	 * path (DESIGN 3.3). */
+	if (wsg_path_from_target(req->h.target.p, &r->path, &query,
 				 &reason) != WSG_OK) {
 		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
 			      reason);
@@ -315,18 +305,16 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
 				       query ? "?" : "", query ? query : "");
 	free(query);
-	r->tls = wsg_tls_request_is_tls(req);
+	r->tls = req->tls;
 	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
 	if (r->route->auth == WSG_AUTH_BASIC ||
 	    (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
-	     (evhttp_request_get_command(req) != EVHTTP_REQ_POST ||
-	      media == WSG_SOAP_UNKNOWN))) {
+	     (!is_method(r, "POST") || media == WSG_SOAP_UNKNOWN))) {
 		start_basic(r);
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Allow", "POST");
+	if (!is_method(r, "POST")) {
+		wsg_conn_add_header(conn, "Allow", "POST");
 		reply_fault(r, media, WSG_FAULT_METHOD);
 		return;
 	}
@@ -336,16 +324,14 @@ wsg_request_handle_cb(struct evhttp_request *req, void *arg)
 	}
 
 	r->state = WSG_REQUEST_PARSE;
-	in = evhttp_request_get_input_buffer(req);
-	len = evbuffer_get_length(in);
 	limits.max_depth = cfg->limits.max_depth;
 	limits.max_attributes = cfg->limits.max_attributes;
 	limits.max_attribute_len = cfg->limits.max_attribute_len;
 	limits.max_nodes = cfg->limits.max_nodes;
 	limits.max_namespaces = cfg->limits.max_namespaces;
 	limits.max_total_attributes = cfg->limits.max_total_attributes;
-	if (wsg_soap_parse((const char *)evbuffer_pullup(in, -1), len, &limits,
-			   &r->msg, &r->err) != WSG_OK) {
+	if (wsg_soap_parse(req->body, req->body_len, &limits, &r->msg,
+			   &r->err) != WSG_OK) {
 		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
 			      NULL, "bad_request", r->err.reason);
 		reply_fault(r, media, r->err.fault);

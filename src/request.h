@@ -7,7 +7,6 @@
 #ifndef WSG_REQUEST_H
 #define WSG_REQUEST_H
 
-#include <event2/http.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -30,8 +29,8 @@ enum wsg_request_state {
 
 struct wsg_request {
 	struct wsg_worker *worker;
-	struct evhttp_request *req;
-	struct evhttp_connection *evcon; /* the client's, while it is there */
+	struct wsg_conn *conn;           /* answers go here */
+	const struct wsg_conn_request *http; /* valid until answered */
 	struct wsg_snapshot *snap;       /* a reference, for the whole request */
 	const struct wsg_config *cfg;    /* snap->cfg: routes, limits, checks */
 	enum wsg_request_state state;
@@ -48,6 +47,8 @@ struct wsg_request {
 	char *user;                      /* authenticated user, for X-WSS-User */
 	char *claimed_user;              /* username as sent, for logs */
 	char *roles;                     /* for X-WSS-Roles */
+	char *relay_body;                /* the envelope sent upstream, if
+					    changed from the client's */
 	struct wsg_error err;            /* why it failed, for the audit log */
 	int tls;                         /* arrived over TLS (require_tls) */
 	int basic;                       /* authenticated by HTTP Basic */
@@ -58,7 +59,11 @@ struct wsg_request {
 	void (*auth_done)(struct wsg_request *r, int status);
 };
 
-/* The data plane's evhttp callback: `arg` is the struct wsg_worker. */
-void wsg_request_handle_cb(struct evhttp_request *req, void *arg);
+struct wsg_conn_request;
+
+/* A whole request `req` has arrived on `conn` (see conn.h): it is answered
+ * exactly once, through wsg_conn_reply(), now or later. */
+void wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
+			const struct wsg_conn_request *req);
 
 #endif

@@ -1,10 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
-#include <event2/bufferevent.h>
 #include <event2/event_struct.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 #include <event2/util.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -15,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "err.h"
 #include "mem.h"
 #include "metrics.h"
@@ -30,7 +28,6 @@
 #define CUT_POLL_MS 50
 /* At most one "max_connections reached" line per this many seconds. */
 #define REFUSAL_LOG_SECONDS 10
-#define CONN_BUCKETS_MIN 64
 
 struct wsg_server {
 	struct wsg_runtime *rt;
@@ -43,35 +40,12 @@ struct wsg_server {
 	long long refusal_logged;     /* atomic: time of the last log line */
 };
 
-/* The bevcb argument of one listen entry on one worker. */
+/* One listen entry's socket on one worker. */
 struct wsg_listener {
 	struct wsg_worker *w;
 	size_t index;            /* its listen entry: TLS from w->snap */
-};
-
-/*
- * One client connection. evhttp owns it and tells nobody when it accepts
- * one: the bevcb sees the connection first (as the bufferevent it makes),
- * and the evhttp_connection is known once evhttp has set it up (`bind`).
- * From then on evhttp's close callback ends it.
- */
-struct wsg_conn {
-	struct wsg_worker *w;
-	struct bufferevent *bev;
-	struct evhttp_connection *evcon; /* NULL until bound */
-	struct wsg_conn *hnext;          /* bucket chain, once bound */
-	LIST_ENTRY(wsg_conn) link;       /* every connection of the worker */
-	struct event ev;                 /* the bind, then the deadline */
-	int busy;                        /* a request is handled or answered */
-	int refused;                     /* over limits.max_connections */
-};
-
-/* A worker's connections; bound ones are found by their evcon. */
-struct wsg_conn_table {
-	LIST_HEAD(, wsg_conn) all;
-	struct wsg_conn **buckets;
-	size_t nbuckets;                 /* a power of two */
-	size_t nbound;
+	struct event *ev;        /* readable: connections to accept */
+	struct event *pause;     /* out of descriptors: accepting again */
 };
 
 /* -------- snapshots -------- */
@@ -157,77 +131,6 @@ wsg_snapshot_unref(struct wsg_snapshot *snap)
 	free(snap);
 }
 
-/* -------- the connection table -------- */
-
-static size_t
-conn_bucket(const struct wsg_conn_table *t,
-	    const struct evhttp_connection *evcon)
-{
-	uint64_t h = (uint64_t)(uintptr_t)evcon * 0x9E3779B97F4A7C15ULL;
-
-	return (size_t)(h >> 32) & (t->nbuckets - 1);
-}
-
-static struct wsg_conn_table *
-conn_table_new(void)
-{
-	struct wsg_conn_table *t = wsg_mem_calloc(1, sizeof(*t));
-
-	LIST_INIT(&t->all);
-	t->nbuckets = CONN_BUCKETS_MIN;
-	t->buckets = wsg_mem_calloc(t->nbuckets, sizeof(*t->buckets));
-	return t;
-}
-
-static void
-conn_table_insert(struct wsg_conn_table *t, struct wsg_conn *c)
-{
-	struct wsg_conn **old = t->buckets, *e, *next;
-	size_t i, n = t->nbuckets, b;
-
-	if (t->nbound >= t->nbuckets) {
-		t->nbuckets *= 2;
-		t->buckets = wsg_mem_calloc(t->nbuckets, sizeof(*t->buckets));
-		for (i = 0; i < n; i++)
-			for (e = old[i]; e != NULL; e = next) {
-				next = e->hnext;
-				b = conn_bucket(t, e->evcon);
-				e->hnext = t->buckets[b];
-				t->buckets[b] = e;
-			}
-		free(old);
-	}
-	b = conn_bucket(t, c->evcon);
-	c->hnext = t->buckets[b];
-	t->buckets[b] = c;
-	t->nbound++;
-}
-
-static struct wsg_conn *
-conn_find(const struct wsg_worker *w, const struct evhttp_connection *evcon)
-{
-	struct wsg_conn *c;
-
-	if (evcon == NULL)
-		return NULL;
-	for (c = w->conns->buckets[conn_bucket(w->conns, evcon)]; c != NULL;
-	     c = c->hnext)
-		if (c->evcon == evcon)
-			return c;
-	return NULL;
-}
-
-static void
-conn_table_remove(struct wsg_conn_table *t, struct wsg_conn *c)
-{
-	struct wsg_conn **p = &t->buckets[conn_bucket(t, c->evcon)];
-
-	while (*p != c)
-		p = &(*p)->hnext;
-	*p = c->hnext;
-	t->nbound--;
-}
-
 /* -------- connections -------- */
 
 static void
@@ -237,67 +140,17 @@ drain_check(struct wsg_worker *w)
 		event_base_loopbreak(w->base);
 }
 
-static void
-conn_set_busy(struct wsg_conn *c, int busy)
+void
+wsg_server_drain_check(struct wsg_worker *w)
 {
-	if (c->busy == busy)
-		return;
-	c->busy = busy;
-	if (busy)
-		c->w->busy_conns++;
-	else
-		c->w->busy_conns--;
-}
-
-static void
-conn_free(struct wsg_conn *c)
-{
-	struct wsg_worker *w = c->w;
-
-	event_del(&c->ev);
-	if (c->evcon != NULL)
-		conn_table_remove(w->conns, c);
-	LIST_REMOVE(c, link);
-	conn_set_busy(c, 0);
-	__atomic_sub_fetch(&w->server->connections, 1, __ATOMIC_RELAXED);
-	free(c);
 	drain_check(w);
 }
 
-/* evhttp is freeing the connection: the client left, a timeout or error
- * ended it, or we closed it. */
-static void
-conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+void
+wsg_server_conn_closed(struct wsg_worker *w)
 {
-	conn_free(arg);
-}
-
-static void
-conn_arm(struct wsg_conn *c, int64_t seconds)
-{
-	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
-
-	evtimer_add(&c->ev, &tv);
-}
-
-/*
- * The request or answer did not get through in time: evhttp's own timeout
- * restarts with every byte, so a client dribbling a byte now and then
- * (slowloris) or reading one now and then is cut here. With a reset, not a
- * close: the kernel would otherwise go on feeding a slow reader whatever
- * the socket buffer still holds.
- */
-static void
-conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct wsg_conn *c = arg;
-	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
-	evutil_socket_t sock = bufferevent_getfd(c->bev);
-
-	if (sock >= 0 && !c->w->draining)
-		setsockopt(sock, SOL_SOCKET, SO_LINGER, &abort_close,
-			   sizeof(abort_close));
-	evhttp_connection_free(c->evcon);
+	__atomic_sub_fetch(&w->server->connections, 1, __ATOMIC_RELAXED);
+	drain_check(w);
 }
 
 static void
@@ -320,109 +173,60 @@ note_refusal(struct wsg_server *s, unsigned max)
 			    max, n);
 }
 
-/*
- * Runs right after evhttp took the connection (event_active from the bevcb,
- * so before any of its I/O): evhttp's read callback argument is the
- * evhttp_connection, the one handle for closing it and for its close
- * callback.
- */
-static void
-conn_bind_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct wsg_conn *c = arg;
-	struct wsg_worker *w = c->w;
-	const struct wsg_limits_conf *lim = &w->snap->cfg->limits;
-	void *evcon = NULL;
+/* Out of descriptors: the listener rests a moment instead of spinning. */
+#define ACCEPT_PAUSE_MS 100
+/* Connections taken per wake-up, so one listener cannot starve the rest. */
+#define ACCEPT_BATCH 32
 
-	bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
-	if (evcon == NULL) {
-		/* evhttp gave up on the connection (out of memory). */
-		conn_free(c);
-		return;
-	}
-	c->evcon = evcon;
-	conn_table_insert(w->conns, c);
-	evhttp_connection_set_closecb(c->evcon, conn_closed_cb, c);
-	event_assign(&c->ev, w->base, -1, 0, conn_deadline_cb, c);
-	if (c->refused)
-		note_refusal(w->server, lim->max_connections);
-	if (c->refused || w->draining) {
-		evhttp_connection_free(c->evcon);
-		return;
-	}
-	conn_arm(c, lim->request_timeout);
+static void
+pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsg_listener *l = arg;
+
+	if (!l->w->draining)
+		event_add(l->ev, NULL);
 }
 
-/* evhttp_set_bevcb: every accepted connection passes here first. */
-static struct bufferevent *
-conn_bevcb(struct event_base *base, void *arg)
+/* Every accepted connection passes here; over limits.max_connections
+ * (every worker counts against one cap) it is closed at once. */
+static void
+accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_listener *l = arg;
 	struct wsg_worker *w = l->w;
 	unsigned max = w->snap->cfg->limits.max_connections, n;
-	SSL_CTX *tls = w->snap->listen_tls[l->index];
-	struct bufferevent *bev;
-	struct wsg_conn *c;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_PAUSE_MS * 1000};
+	evutil_socket_t c;
+	int i;
 
-	if (tls != NULL)
-		bev = wsg_tls_bevcb(base, tls);
-	else
-		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	/* A NULL would make evhttp build a bufferevent we never see. */
-	if (bev == NULL)
-		abort();
-	c = wsg_mem_calloc(1, sizeof(*c));
-	c->w = w;
-	c->bev = bev;
-	n = __atomic_add_fetch(&w->server->connections, 1, __ATOMIC_RELAXED);
-	c->refused = max != 0 && n > max;
-	LIST_INSERT_HEAD(&w->conns->all, c, link);
-	event_assign(&c->ev, w->base, -1, 0, conn_bind_cb, c);
-	event_active(&c->ev, EV_TIMEOUT, 1);
-	return bev;
-}
-
-/* The answer is written; evhttp reads the next request right after. */
-static void
-answer_sent_cb(struct evhttp_request *req, void *arg)
-{
-	struct wsg_conn *c = arg;
-	struct wsg_worker *w = c->w;
-
-	conn_set_busy(c, 0);
-	/* A draining worker closes it from the loop: evhttp still uses the
-	 * connection when this returns. */
-	conn_arm(c, w->draining ? 0 : w->snap->cfg->limits.request_timeout);
-	drain_check(w);
-}
-
-/* evhttp's gencb: a whole request has arrived. */
-static void
-request_cb(struct evhttp_request *req, void *arg)
-{
-	struct wsg_worker *w = arg;
-	struct wsg_conn *c = conn_find(w, evhttp_request_get_connection(req));
-
-	if (c != NULL) {
-		event_del(&c->ev);
-		conn_set_busy(c, 1);
-		evhttp_request_set_on_complete_cb(req, answer_sent_cb, c);
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				event_del(l->ev);
+				evtimer_add(l->pause, &tv);
+			}
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		n = __atomic_add_fetch(&w->server->connections, 1,
+				       __ATOMIC_RELAXED);
+		if (max != 0 && n > max) {
+			note_refusal(w->server, max);
+			close(c);
+			wsg_server_conn_closed(w);
+			continue;
+		}
+		wsg_conn_accept(w, c, w->snap->listen_tls[l->index]);
 	}
-	/* The client learns not to send another request here. */
-	if (w->draining)
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Connection", "close");
-	wsg_request_handle_cb(req, w);
 }
 
 void
-wsg_server_request_done(struct wsg_worker *w, struct evhttp_connection *evcon)
+wsg_server_request_done(struct wsg_worker *w)
 {
-	struct wsg_conn *c = conn_find(w, evcon);
-
 	w->inflight--;
-	if (c != NULL)
-		conn_arm(c, w->snap->cfg->limits.response_timeout);
 	drain_check(w);
 }
 
@@ -474,33 +278,6 @@ out:
 	return rc;
 }
 
-static void
-http_apply_limits(struct evhttp *http, const struct wsg_limits_conf *lim)
-{
-	evhttp_set_timeout(http, (int)lim->request_timeout);
-	evhttp_set_max_headers_size(http, (ev_ssize_t)lim->max_header_size);
-	evhttp_set_max_body_size(http, (ev_ssize_t)lim->max_body_size);
-}
-
-/* A data-plane evhttp on the worker's loop; every one behaves the same. */
-static struct evhttp *
-http_new(struct wsg_worker *w, struct wsg_listener *l)
-{
-	struct evhttp *http = evhttp_new(w->base);
-
-	if (http == NULL)
-		abort();
-	http_apply_limits(http, &w->snap->cfg->limits);
-	/* Every method reaches us, so the answer is a SOAP fault, not HTML. */
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-		EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-		EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
-		EVHTTP_REQ_CONNECT);
-	evhttp_set_gencb(http, request_cb, w);
-	evhttp_set_bevcb(http, conn_bevcb, l);
-	return http;
-}
-
 /* -------- worker events -------- */
 
 /*
@@ -537,26 +314,32 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+static void
+close_listeners(struct wsg_worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n_listeners; i++) {
+		struct wsg_listener *l = &w->listeners[i];
+
+		close(event_get_fd(l->ev));
+		event_free(l->ev);
+		event_free(l->pause);
+	}
+	w->n_listeners = 0;
+}
+
 /* Runs on the worker's thread when the main thread asks it to stop. */
 static void
 wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_worker *w = arg;
-	struct wsg_conn *c, *next;
 	struct timeval tv = { .tv_sec = w->drain_seconds, .tv_usec = 0 };
-	size_t i;
 
-	for (i = 0; i < w->n_bound; i++)
-		evhttp_del_accept_socket(w->listen_http[i], w->bound[i]);
-	w->n_bound = 0;
+	close_listeners(w);
 	w->draining = 1;
-	/* Idle keep-alive connections go now; busy ones after their answer.
-	 * Closing one frees only that one. */
-	for (c = LIST_FIRST(&w->conns->all); c != NULL; c = next) {
-		next = LIST_NEXT(c, link);
-		if (c->evcon != NULL && !c->busy)
-			evhttp_connection_free(c->evcon);
-	}
+	/* Idle keep-alive connections go now; busy ones after their answer. */
+	wsg_conn_close_idle(w);
 	evtimer_add(w->drain_timer, &tv);
 	drain_check(w);
 }
@@ -567,33 +350,14 @@ reload_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_worker *w = arg;
 	struct wsg_snapshot *snap, *old;
-	const struct wsg_limits_conf *lim;
-	struct wsg_conn *c;
-	size_t i;
 
 	snap = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
 	if (snap == NULL)
 		return;
+	/* Connections already open take the new limits from their next
+	 * request on. */
 	old = w->snap;
 	w->snap = snap;
-	lim = &snap->cfg->limits;
-	if (w->http != NULL)
-		http_apply_limits(w->http, lim);
-	for (i = 0; i < w->server->n_listen; i++)
-		if (w->listen_http[i] != w->http)
-			http_apply_limits(w->listen_http[i], lim);
-	/* Connections already open take the new limits from their next
-	 * request on (evhttp copies them when it accepts). */
-	LIST_FOREACH(c, &w->conns->all, link) {
-		if (c->evcon == NULL)
-			continue;
-		evhttp_connection_set_timeout(c->evcon,
-					      (int)lim->request_timeout);
-		evhttp_connection_set_max_headers_size(
-			c->evcon, (ev_ssize_t)lim->max_header_size);
-		evhttp_connection_set_max_body_size(
-			c->evcon, (ev_ssize_t)lim->max_body_size);
-	}
 	wsg_upstream_pool_retire(w->upstream);
 	wsg_snapshot_unref(old);
 	wsg_log_flush(w->rt->log);
@@ -613,42 +377,15 @@ worker_main(void *arg)
 }
 
 static void
-worker_cleanup(struct wsg_worker *w, size_t n_listen)
+worker_cleanup(struct wsg_worker *w)
 {
-	struct wsg_conn *c;
-	size_t i;
-
+	close_listeners(w);
+	if (w->base != NULL)
+		wsg_conn_free_all(w);
 	wsg_upstream_pool_free(w->upstream);
 	w->upstream = NULL;
 	wsg_db_pool_free(w->db);
 	w->db = NULL;
-	for (i = 0; i < w->n_bound; i++)
-		evhttp_del_accept_socket(w->listen_http[i], w->bound[i]);
-	w->n_bound = 0;
-	/* Freeing an evhttp closes its connections (their close callbacks
-	 * free ours). */
-	for (i = 0; w->listen_http != NULL && i < n_listen; i++)
-		if (w->listen_http[i] != NULL && w->listen_http[i] != w->http)
-			evhttp_free(w->listen_http[i]);
-	if (w->http != NULL)
-		evhttp_free(w->http);
-	w->http = NULL;
-	/* Left: connections evhttp took but we had not bound yet. */
-	while (w->conns != NULL && (c = LIST_FIRST(&w->conns->all)) != NULL) {
-		event_del(&c->ev);
-		LIST_REMOVE(c, link);
-		__atomic_sub_fetch(&w->server->connections, 1,
-				   __ATOMIC_RELAXED);
-		free(c);
-	}
-	if (w->conns != NULL)
-		free(w->conns->buckets);
-	free(w->conns);
-	w->conns = NULL;
-	free(w->listen_http);
-	w->listen_http = NULL;
-	free(w->bound);
-	w->bound = NULL;
 	free(w->listeners);
 	w->listeners = NULL;
 	if (w->wake != NULL)
@@ -668,10 +405,10 @@ worker_cleanup(struct wsg_worker *w, size_t n_listen)
 }
 
 /*
- * An epoll change list coalesces the event adds and deletes that evhttp
- * makes within one loop turn into one epoll_ctl: 10 calls per proxied
- * request become 6 (bench/README.md). Its one caveat, dup()ed sockets
- * sharing an epoll registration, does not arise here.
+ * An epoll change list coalesces the event adds and deletes made within
+ * one loop turn into one epoll_ctl (a connection's read and write
+ * interest: one call). Its one caveat, dup()ed sockets sharing an epoll
+ * registration, does not arise here.
  */
 static struct event_base *
 base_new(void)
@@ -692,7 +429,6 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	    struct wsg_server *s, struct wsg_error *err)
 {
 	const struct wsg_config *cfg = rt->cfg;
-	struct evhttp *http;
 	size_t i;
 	int rc;
 
@@ -700,41 +436,28 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	w->rt = rt;
 	w->server = s;
 	w->snap = wsg_snapshot_ref(s->snap);
-	w->conns = conn_table_new();
+	LIST_INIT(&w->conns);
 	w->base = base_new();
 	if (w->base == NULL)
 		return wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
 				     "cannot create an event base");
-	w->listen_http = wsg_mem_calloc(cfg->n_listen,
-					sizeof(*w->listen_http));
-	w->bound = wsg_mem_calloc(cfg->n_listen, sizeof(*w->bound));
 	w->listeners = wsg_mem_calloc(cfg->n_listen, sizeof(*w->listeners));
 	for (i = 0; i < cfg->n_listen; i++) {
-		const struct wsg_listen_conf *l = &cfg->listen[i];
+		const struct wsg_listen_conf *lc = &cfg->listen[i];
+		struct wsg_listener *l = &w->listeners[i];
 		evutil_socket_t fd;
 
-		w->listeners[i].w = w;
-		w->listeners[i].index = i;
-		if (l->has_tls) {
-			http = http_new(w, &w->listeners[i]);
-		} else {
-			/* Plain entries share one evhttp and bevcb argument. */
-			if (w->http == NULL)
-				w->http = http_new(w, &w->listeners[i]);
-			http = w->http;
-		}
-		w->listen_http[i] = http;
-		rc = open_listener(l->host, l->port, &fd, err);
+		rc = open_listener(lc->host, lc->port, &fd, err);
 		if (rc != WSG_OK)
 			return rc;
-		w->bound[w->n_bound] = evhttp_accept_socket_with_handle(http,
-									 fd);
-		if (w->bound[w->n_bound] == NULL) {
-			close(fd);
-			return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
-					     "cannot accept on %s", l->address);
-		}
-		w->n_bound++;
+		l->w = w;
+		l->index = i;
+		l->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, accept_cb,
+				  l);
+		l->pause = evtimer_new(w->base, pause_cb, l);
+		if (l->ev == NULL || l->pause == NULL || event_add(l->ev, NULL))
+			abort();
+		w->n_listeners++;
 	}
 	w->db = wsg_db_pool_new(w->base, &rt->db_params,
 				cfg->userstore.pool_size, &rt->db_stats);
@@ -751,7 +474,7 @@ server_free(struct wsg_server *s)
 	size_t i;
 
 	for (i = 0; i < s->n_workers; i++)
-		worker_cleanup(&s->workers[i], s->n_listen);
+		worker_cleanup(&s->workers[i]);
 	free(s->workers);
 	wsg_snapshot_unref(s->snap);
 	free(s);

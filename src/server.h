@@ -8,10 +8,10 @@
 #define WSG_SERVER_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "config.h"
 #include "credcache.h"
@@ -80,7 +80,7 @@ void wsg_snapshot_unref(struct wsg_snapshot *snap);
 
 struct wsg_server;
 struct wsg_conn;
-struct wsg_conn_table;
+struct wsg_listener;
 
 /* Per-worker context: touched only by its own thread, except `wake`,
  * `reload` and `pending`. */
@@ -89,7 +89,6 @@ struct wsg_worker {
 	struct wsg_runtime *rt;
 	struct wsg_server *server;
 	struct event_base *base;
-	struct evhttp *http;
 	struct wsg_db_pool *db;
 	struct wsg_upstream_pool *upstream;
 	struct wsg_snapshot *snap;     /* current; new requests take a ref */
@@ -97,13 +96,9 @@ struct wsg_worker {
 	struct event *reload;          /* activated by the main thread */
 	struct event *wake;            /* activated by the main thread to stop */
 	struct event *drain_timer;
-	/* TLS needs an evhttp per listener (evhttp_set_bevcb is per evhttp):
-	 * listen_http[i] is `http` for plain listen entry i, else its own. */
-	struct evhttp **listen_http;
-	struct evhttp_bound_socket **bound;  /* bound[i] is on listen_http[i] */
-	struct wsg_listener *listeners;      /* bevcb argument per listen entry */
-	size_t n_bound;
-	struct wsg_conn_table *conns;  /* the client connections it holds */
+	struct wsg_listener *listeners; /* one per listen entry */
+	size_t n_listeners;             /* open ones */
+	LIST_HEAD(wsg_conn_list, wsg_conn) conns; /* the client connections */
 	unsigned busy_conns;     /* connections with a request or answer */
 	uint64_t next_rid;
 	uint64_t replay_store_inserts; /* paces the shared store's purge */
@@ -141,12 +136,14 @@ void wsg_server_reload(struct wsg_server *s, struct wsg_snapshot *snap);
  */
 void wsg_server_stop(struct wsg_server *s, int drain_seconds);
 
-/*
- * Called by a request when it has handed its answer to `evcon` (NULL when
- * the client is gone) and is freed: the answer now has
- * limits.response_timeout to reach the client.
- */
-void wsg_server_request_done(struct wsg_worker *w,
-			     struct evhttp_connection *evcon);
+/* Called by a request when it has answered and is freed. */
+void wsg_server_request_done(struct wsg_worker *w);
+
+/* Called by conn.c when it closed one of `w`'s connections. */
+void wsg_server_conn_closed(struct wsg_worker *w);
+
+/* A draining worker stops once nothing is in flight: conn.c calls this
+ * when a connection's answer is out. */
+void wsg_server_drain_check(struct wsg_worker *w);
 
 #endif

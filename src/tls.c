@@ -140,18 +140,6 @@ wsg_tls_bevcb(struct event_base *base, void *ctx)
 }
 
 int
-wsg_tls_request_is_tls(struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
-
-	if (evcon == NULL)
-		return 0;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	return bev != NULL && bufferevent_openssl_get_ssl(bev) != NULL;
-}
-
-int
 wsg_tls_client_ctx_new(const char *ca_file, int verify, SSL_CTX **out,
                        struct wsg_error *err)
 {
@@ -196,16 +184,14 @@ out:
 	return rc;
 }
 
-struct bufferevent *
-wsg_tls_client_bev_new(struct event_base *base, SSL_CTX *ctx, const char *host,
-                       int verify)
+SSL *
+wsg_tls_client_ssl_new(SSL_CTX *ctx, const char *host, int verify)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
-	struct bufferevent *bev = NULL;
 	size_t len = strlen(host);
+	SSL *ssl, *ret = NULL;
 	char *name;
 	int is_ip;
-	SSL *ssl;
 
 	/* URLs write IPv6 literals in brackets; certificates do not. */
 	if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
@@ -227,38 +213,35 @@ wsg_tls_client_bev_new(struct event_base *base, SSL_CTX *ctx, const char *host,
 		          : !SSL_set1_host(ssl, name))
 			goto out;
 	}
-	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-	                                     BUFFEREVENT_SSL_CONNECTING,
-	                                     BEV_OPT_CLOSE_ON_FREE);
-	if (bev != NULL) {
-		ssl = NULL;
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	}
+	/* A close-delimited answer may end without close_notify, as plain
+	 * TCP would; framed answers are checked for completeness anyway. */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_connect_state(ssl);
+	ret = ssl;
+	ssl = NULL;
 out:
 	SSL_free(ssl);
 	ERR_clear_error();
 	free(name);
-	return bev;
+	return ret;
 }
 
 void
-wsg_tls_describe_failure(struct bufferevent *bev, char *buf, size_t len)
+wsg_tls_describe_failure(SSL *ssl, unsigned long error, char *buf, size_t len)
 {
-	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
-	unsigned long e, last = 0;
 	long verify;
 
 	buf[0] = '\0';
 	if (ssl == NULL)
 		return;
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		last = e;
 	verify = SSL_get_verify_result(ssl);
 	if (verify != X509_V_OK)
 		snprintf(buf, len, "certificate verify failed: %s",
 		         X509_verify_cert_error_string(verify));
-	else if (last != 0 && ERR_reason_error_string(last) != NULL)
-		snprintf(buf, len, "TLS: %s", ERR_reason_error_string(last));
+	else if (error != 0 && ERR_reason_error_string(error) != NULL)
+		snprintf(buf, len, "TLS: %s", ERR_reason_error_string(error));
 	else if (!SSL_is_init_finished(ssl))
 		snprintf(buf, len, "TLS handshake failed");
 }

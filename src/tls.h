@@ -1,7 +1,7 @@
 /*
- * TLS on OpenSSL 3 and libevent's openssl bufferevents: server contexts for
- * HTTPS listeners (data plane and management), the evhttp hook that makes a
- * listener speak TLS, and verifying client contexts for https upstreams.
+ * TLS on OpenSSL 3: server contexts for HTTPS listeners (data plane and
+ * management), the evhttp hook for the management listener, and
+ * verifying client contexts and SSL objects for https upstreams.
  * Server contexts are built at start and again at each reload (see
  * struct wsg_snapshot); an SSL_CTX is shared read-only by every thread.
  */
@@ -43,9 +43,6 @@ int wsg_tls_check_key(const struct wsg_tls_conf *conf, struct wsg_error *err);
  */
 struct bufferevent *wsg_tls_bevcb(struct event_base *base, void *ctx);
 
-/* 1 when `req` arrived over a TLS connection, else 0. */
-int wsg_tls_request_is_tls(struct evhttp_request *req);
-
 /*
  * A client context for https upstreams: TLS 1.2 or later; with `verify`,
  * the peer's certificate must chain to the CAs in `ca_file` (PEM) or, when
@@ -56,20 +53,21 @@ int wsg_tls_client_ctx_new(const char *ca_file, int verify, SSL_CTX **out,
                            struct wsg_error *err);
 
 /*
- * An unconnected client bufferevent (for
- * evhttp_connection_base_bufferevent_new) that sends SNI for a DNS `host`
- * and, with `verify`, checks that the certificate is valid for `host` (a
- * DNS name, or an IP address against the IP SANs). NULL on failure.
+ * A client SSL object in connect state for one upstream connection (the
+ * caller attaches the socket with SSL_set_fd): SNI for a DNS `host` and,
+ * with `verify`, a certificate that must be valid for `host` (a DNS name,
+ * or an IP address against the IP SANs); partial writes allowed. NULL on
+ * failure; free with SSL_free().
  */
-struct bufferevent *wsg_tls_client_bev_new(struct event_base *base,
-                                           SSL_CTX *ctx, const char *host,
-                                           int verify);
+SSL *wsg_tls_client_ssl_new(SSL_CTX *ctx, const char *host, int verify);
 
 /*
- * Why a TLS bufferevent failed, e.g. "certificate verify failed: hostname
- * mismatch", into `buf`; "" when it was no TLS failure.
+ * Why a TLS connection failed, e.g. "certificate verify failed: hostname
+ * mismatch", from `ssl` and `error` (the last OpenSSL error code seen on
+ * it, 0 for none) into `buf`; "" when it was no TLS failure.
  */
-void wsg_tls_describe_failure(struct bufferevent *bev, char *buf, size_t len);
+void wsg_tls_describe_failure(SSL *ssl, unsigned long error, char *buf,
+                              size_t len);
 
 /* The client contexts of every https route of a config, one per distinct
  * (ca_file, tls_verify). */

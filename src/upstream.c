@@ -1,17 +1,22 @@
 #include "upstream.h"
 
-#include <event2/buffer.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/http.h>
-#include <event2/http_struct.h>
-#include <event2/keyvalq_struct.h>
-#include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "mem.h"
@@ -19,9 +24,19 @@
 
 /* An upstream's status line and headers beyond this are refused (502), so
  * a broken upstream cannot make the gateway buffer without end. */
-#define MAX_RESPONSE_HEADERS (256 * 1024)
+#define MAX_RESPONSE_HEAD (256 * 1024)
+#define MAX_RESPONSE_HEADERS 256 /* field lines in one answer head */
 /* Interim (1xx) answers skipped before a final one; more fail the exchange. */
 #define MAX_INTERIM 16
+/* A connection's read buffer to begin with, and what it shrinks back to
+ * when it goes back to the pool. */
+#define READ_BUFFER 16384
+/* Idle keep-alive connections per upstream per worker, and how long one
+ * waits for its next exchange: upstreams close theirs too (often after
+ * 5 to 75 s), and a close seen while idle costs nothing, one seen while
+ * writing costs a 502. */
+#define MAX_IDLE 64
+#define IDLE_TIMEOUT 30
 
 /*
  * One upstream origin as a route's URL and TLS context name it; its idle
@@ -30,96 +45,151 @@
  */
 struct target {
 	LIST_ENTRY(target) link;
-	char *url;               /* identifies the target, with `tls` */
-	char *host;
-	unsigned port;
-	char *path;              /* base path, "" for none */
-	SSL_CTX *tls;            /* https: a reference to the route's context */
+	char *url;      /* identifies the target, with `tls` */
+	char *host;     /* for the resolver and TLS: no brackets */
+	char *port;     /* decimal, for the resolver */
+	char *hostport; /* the Host header */
+	char *path;     /* base path, "" for none */
+	char *query;    /* the URL's query, NULL for none */
+	SSL_CTX *tls;   /* https: a reference to the route's context */
 	int tls_verify;
-	unsigned busy;           /* exchanges in flight */
+	unsigned busy; /* exchanges in flight */
+	unsigned n_idle;
 	int retired;
-	LIST_HEAD(, pooled_conn) idle;
+	LIST_HEAD(, conn) idle;
+};
+
+enum conn_state {
+	CONN_CONNECTING = 0, /* waiting for connect() to complete */
+	CONN_HANDSHAKE,      /* TLS handshake under way */
+	CONN_OPEN,
+};
+
+/* Where an exchange stands; reading may start before writing is done,
+ * as an upstream may answer early (then the connection is not reused). */
+enum exchange_state {
+	EX_WRITING = 0, /* the connection is made or being made */
+	EX_HEAD,        /* written: waiting for the answer's head */
+	EX_BODY,
+	EX_DONE,
 };
 
 struct exchange;
 
-struct pooled_conn {
-	LIST_ENTRY(pooled_conn) link;
-	struct evhttp_connection *evcon;
-	struct exchange *ex;     /* while busy */
-	int tls;
-	/*
-	 * A TLS connection that closed or failed is dropped, never reconnected:
-	 * each TCP connection gets a fresh SSL object, so its handshake, SNI
-	 * and certificate checks never depend on libevent reusing SSL state.
-	 */
-	int dead;
+/*
+ * One TCP connection to a target. Read interest is registered once, when
+ * the connection is made, and stays while it lives (an idle connection
+ * learns of its close at once); write interest only while a write is
+ * blocked. The read buffer holds the answer in progress, parsed in place.
+ */
+struct conn {
+	LIST_ENTRY(conn) link; /* the pool's busy list or the target's idle */
+	struct wsg_upstream_pool *pool;
+	struct target *target;
+	evutil_socket_t fd;
+	SSL *ssl; /* https only */
+	enum conn_state state;
+	int connect_errno;    /* connect() failed at once: reported from wr */
+	int pooled;           /* on the target's idle list */
+	int read_wants_write; /* SSL_read asked for a writable socket */
+	struct event rd, wr, idle;
+	struct exchange *ex; /* while busy */
+	char *buf;
+	size_t len, cap;
+	struct wsg_h1_header headers[MAX_RESPONSE_HEADERS];
 };
 
 struct wsg_upstream_pool {
 	struct event_base *base;
 	unsigned rr;
-	int closing;             /* shut down: no new exchanges */
+	int closing;                 /* shut down: no new exchanges */
 	struct wsg_metrics *metrics; /* NULL: none kept */
 	LIST_HEAD(, target) targets;
 	LIST_HEAD(, target) retired;
-	LIST_HEAD(, pooled_conn) busy;
+	LIST_HEAD(, conn) busy;
 };
 
 /* One exchange in flight. */
 struct exchange {
-	struct target *target;
-	struct pooled_conn *conn;
-	struct event deadline;   /* the route's timeout for the whole answer */
+	struct conn *conn;
+	enum exchange_state state;
+	int written;         /* the whole request is out */
+	char *head;          /* the request head we send */
+	struct iovec iov[2]; /* head, body: what is left to write */
+	int head_request;    /* no body follows the answer's head */
+	size_t max_response; /* body bytes */
+	struct wsg_h1_parser parser;
+	struct wsg_h1_response res; /* its slices point into conn->buf */
+	struct wsg_h1_chunked chunked;
+	size_t body_end;       /* decoded body ends at conn->buf + body_end */
+	unsigned interims;     /* 1xx answers skipped */
+	struct event deadline; /* the route's timeout for the whole answer */
 	wsg_upstream_done_cb done;
 	void *arg;
-	int error_seen;
-	enum evhttp_request_error error;
-	int starting;            /* inside evhttp_make_request */
-	int finished;
-	int interim;             /* the 1xx status that ended the exchange */
-	unsigned interims;       /* 1xx answers skipped */
-	struct event resume;     /* reads on after a skipped 1xx */
-	int drop;                /* finished: close the connection, not pool */
-	enum evhttp_cmd_type method;
 	struct wsg_metrics *metrics;
 	struct timespec started; /* CLOCK_MONOTONIC, for the latency metric */
 };
 
-#define NAME(s) {s, sizeof(s) - 1}
+#define NAME(s)                                                                \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
 /* With lengths: every header of every exchange is checked against them. */
 static const struct {
 	const char *name;
 	size_t len;
 } hop_by_hop[] = {
-	NAME("Connection"), NAME("Keep-Alive"), NAME("Proxy-Authenticate"),
-	NAME("Proxy-Authorization"), NAME("Proxy-Connection"), NAME("TE"),
-	NAME("Trailer"), NAME("Trailers"), NAME("Transfer-Encoding"),
-	NAME("Upgrade"),
+        NAME("Connection"),
+        NAME("Keep-Alive"),
+        NAME("Proxy-Authenticate"),
+        NAME("Proxy-Authorization"),
+        NAME("Proxy-Connection"),
+        NAME("TE"),
+        NAME("Trailer"),
+        NAME("Trailers"),
+        NAME("Transfer-Encoding"),
+        NAME("Upgrade"),
 };
 #undef NAME
 
-/* Hop-by-hop per RFC 9110 7.6.1, including names listed in Connection. */
 static int
-is_hop_by_hop(const char *name, const char *connection)
+slice_is(struct wsg_h1_slice s, const char *name, size_t len)
 {
-	size_t i, n = strlen(name);
-	const char *p;
+	return s.len == len && strncasecmp(s.p, name, len) == 0;
+}
+
+/* `list` (a Connection value) names `name`, case-insensitively. */
+static int
+list_has(struct wsg_h1_slice list, struct wsg_h1_slice name)
+{
+	const char *p = list.p, *end = list.p + list.len, *tok;
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		for (tok = p; p < end && *p != ' ' && *p != '\t' && *p != ',';
+		     p++)
+			;
+		if (p > tok && slice_is(name, tok, (size_t)(p - tok)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Hop-by-hop per RFC 9110 7.6.1, including names listed in any
+ * Connection field of `h`. */
+static int
+is_hop_by_hop(struct wsg_h1_slice name, const struct wsg_h1_header *h, size_t n)
+{
+	size_t i;
 
 	for (i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); i++)
-		if (n == hop_by_hop[i].len &&
-		    strcasecmp(name, hop_by_hop[i].name) == 0)
+		if (slice_is(name, hop_by_hop[i].name, hop_by_hop[i].len))
 			return 1;
-	for (p = connection; p != NULL && *p != '\0';) {
-		size_t len;
-
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		len = strcspn(p, ", \t");
-		if (len == n && len > 0 && strncasecmp(p, name, n) == 0)
+	for (i = 0; i < n; i++)
+		if (slice_is(h[i].name, "Connection", 10) &&
+		    list_has(h[i].value, name))
 			return 1;
-		p += len;
-	}
 	return 0;
 }
 
@@ -136,11 +206,22 @@ wsg_upstream_pool_new(struct event_base *base, struct wsg_metrics *metrics)
 	return p;
 }
 
+static void exchange_free(struct exchange *ex);
+
 static void
-conn_free(struct pooled_conn *c)
+conn_free(struct conn *c)
 {
 	LIST_REMOVE(c, link);
-	evhttp_connection_free(c->evcon);
+	if (c->pooled)
+		c->target->n_idle--;
+	event_del(&c->rd);
+	event_del(&c->wr);
+	event_del(&c->idle);
+	/* No close_notify: the connection may be broken, and a peer that
+	 * needs one learns nothing from it that the FIN does not say. */
+	SSL_free(c->ssl);
+	evutil_closesocket(c->fd);
+	free(c->buf);
 	free(c);
 }
 
@@ -153,7 +234,10 @@ target_free(struct target *t)
 	SSL_CTX_free(t->tls);
 	free(t->url);
 	free(t->host);
+	free(t->port);
+	free(t->hostport);
 	free(t->path);
+	free(t->query);
 	free(t);
 }
 
@@ -162,8 +246,13 @@ wsg_upstream_pool_free(struct wsg_upstream_pool *p)
 {
 	if (p == NULL)
 		return;
-	while (!LIST_EMPTY(&p->busy))
-		conn_free(LIST_FIRST(&p->busy));
+	while (!LIST_EMPTY(&p->busy)) {
+		struct conn *c = LIST_FIRST(&p->busy);
+
+		if (c->ex != NULL)
+			exchange_free(c->ex);
+		conn_free(c);
+	}
 	while (!LIST_EMPTY(&p->targets))
 		target_free(LIST_FIRST(&p->targets));
 	while (!LIST_EMPTY(&p->retired))
@@ -189,34 +278,61 @@ wsg_upstream_pool_retire(struct wsg_upstream_pool *p)
 	}
 }
 
+/*
+ * "http[s]://host[:port][/path]" as config.c checked it: host without
+ * brackets, port (default by scheme), the Host header, the path and the
+ * query.
+ */
+static void
+target_parse(struct target *t, const char *url)
+{
+	const char *p = url + (t->tls != NULL ? 8 : 7), *end, *hend, *colon;
+	size_t auth_len;
+
+	end = p + strcspn(p, "/?");
+	auth_len = (size_t)(end - p);
+	if (*p == '[') {
+		hend = memchr(p, ']', auth_len);
+		t->host = wsg_mem_strndup(p + 1, (size_t)(hend - p - 1));
+		colon = hend + 1 < end && hend[1] == ':' ? hend + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', auth_len);
+		t->host = wsg_mem_strndup(
+		        p, (size_t)((colon != NULL ? colon : end) - p));
+	}
+	t->port = colon != NULL ? wsg_mem_strndup(colon + 1,
+	                                          (size_t)(end - colon - 1))
+	                        : wsg_mem_strdup(t->tls != NULL ? "443" : "80");
+	/* The port only when it is not the scheme's (RFC 9110 7.2). */
+	if (strcmp(t->port, t->tls != NULL ? "443" : "80") == 0)
+		t->hostport = wsg_mem_strndup(
+		        p, (size_t)((colon != NULL ? colon : end) - p));
+	else
+		t->hostport = wsg_mem_strndup(p, auth_len);
+	t->path = wsg_mem_strndup(end, strcspn(end, "?"));
+	if (end[strlen(t->path)] == '?')
+		t->query = wsg_mem_strdup(end + strlen(t->path) + 1);
+}
+
 /* Parsed once per worker, URL and TLS context; config validated the URL. */
 static struct target *
 target_get(struct wsg_upstream_pool *p, const struct wsg_upstream_send *s,
-	   const char *url)
+           const char *url)
 {
 	const struct wsg_route_conf *rt = s->route;
-	struct evhttp_uri *uri;
 	struct target *t;
-	const char *host, *path;
 	SSL_CTX *tls = NULL;
-	int port;
 
 	/* Never fall back to plain text for an https URL. */
 	if (strncasecmp(url, "https:", 6) == 0 &&
 	    (tls = wsg_tls_clients_get(s->tls, rt)) == NULL)
 		return NULL;
 	LIST_FOREACH(t, &p->targets, link)
-		if (t->tls == tls && strcmp(t->url, url) == 0 &&
-		    t->tls_verify == rt->tls_verify)
-			return t;
-	uri = evhttp_uri_parse(url);
-	if (uri == NULL || (host = evhttp_uri_get_host(uri)) == NULL) {
-		evhttp_uri_free(uri);
-		return NULL;
-	}
+	if (t->tls == tls && strcmp(t->url, url) == 0 &&
+	    t->tls_verify == rt->tls_verify)
+		return t;
 	t = wsg_mem_calloc(1, sizeof(*t));
 	t->url = wsg_mem_strdup(url);
-	t->host = wsg_mem_strdup(host);
 	/* Its own reference: a reload frees the contexts of the old config
 	 * while this target may still serve an exchange. */
 	if (tls != NULL) {
@@ -224,102 +340,17 @@ target_get(struct wsg_upstream_pool *p, const struct wsg_upstream_send *s,
 		t->tls = tls;
 	}
 	t->tls_verify = rt->tls_verify;
-	port = evhttp_uri_get_port(uri);
-	t->port = port > 0 ? (unsigned)port : tls != NULL ? 443 : 80;
-	path = evhttp_uri_get_path(uri);
-	t->path = wsg_mem_strdup(path != NULL ? path : "");
+	target_parse(t, url);
 	LIST_INIT(&t->idle);
 	LIST_INSERT_HEAD(&p->targets, t, link);
-	evhttp_uri_free(uri);
 	return t;
 }
 
-static void
-conn_close_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct pooled_conn *c = arg;
-
-	if (c->tls)
-		c->dead = 1;
-}
-
-static struct pooled_conn *
-conn_new(struct wsg_upstream_pool *p, struct target *t)
-{
-	struct pooled_conn *c = wsg_mem_calloc(1, sizeof(*c));
-	struct bufferevent *bev;
-
-	if (t->tls == NULL) {
-		c->evcon = evhttp_connection_base_new(p->base, NULL, t->host,
-						      (unsigned short)t->port);
-	} else {
-		c->tls = 1;
-		bev = wsg_tls_client_bev_new(p->base, t->tls, t->host,
-					     t->tls_verify);
-		if (bev != NULL)
-			c->evcon = evhttp_connection_base_bufferevent_new(
-				p->base, NULL, bev, t->host,
-				(unsigned short)t->port);
-		if (bev != NULL && c->evcon == NULL)
-			bufferevent_free(bev);
-	}
-	if (c->evcon == NULL) {
-		free(c);
-		return NULL;
-	}
-	evhttp_connection_set_max_headers_size(c->evcon, MAX_RESPONSE_HEADERS);
-	evhttp_connection_set_closecb(c->evcon, conn_close_cb, c);
-	return c;
-}
-
-static struct pooled_conn *
-conn_get(struct wsg_upstream_pool *p, struct target *t)
-{
-	struct pooled_conn *c;
-
-	while ((c = LIST_FIRST(&t->idle)) != NULL && c->dead)
-		conn_free(c);
-	if (c != NULL)
-		LIST_REMOVE(c, link);
-	else if ((c = conn_new(p, t)) == NULL)
-		return NULL;
-	LIST_INSERT_HEAD(&p->busy, c, link);
-	return c;
-}
-
-/* The exchange is over: its connection goes back to the target's idle
- * list, or is closed when `drop` or its target was retired. */
-static void
-exchange_release(struct exchange *ex, int drop)
-{
-	struct target *t = ex->target;
-	struct pooled_conn *c = ex->conn;
-
-	event_del(&ex->deadline);
-	event_del(&ex->resume);
-	c->ex = NULL;
-	t->busy--;
-	if (drop || t->retired) {
-		conn_free(c);
-	} else {
-		LIST_REMOVE(c, link);
-		LIST_INSERT_HEAD(&t->idle, c, link);
-	}
-	if (t->retired && t->busy == 0)
-		target_free(t);
-	free(ex);
-}
-
-/*
- * Ends an exchange that libevent still runs: freeing its connection frees
- * the request without calling back, so `done` runs exactly once, here.
- */
 /* Outcome and latency of an exchange that ends with `status`. */
 static void
 record(const struct exchange *ex, int status)
 {
-	enum wsg_metrics_upstream k = status == WSG_OK
-	                                      ? WSG_METRICS_UPSTREAM_OK
+	enum wsg_metrics_upstream k = status == WSG_OK ? WSG_METRICS_UPSTREAM_OK
 	                              : status == WSG_ERR_TIMEOUT
 	                                      ? WSG_METRICS_UPSTREAM_TIMEOUT
 	                                      : WSG_METRICS_UPSTREAM_ERROR;
@@ -330,205 +361,596 @@ record(const struct exchange *ex, int status)
 }
 
 static void
-exchange_cut(struct exchange *ex, int status, const char *reason)
+exchange_free(struct exchange *ex)
 {
+	event_del(&ex->deadline);
+	free(ex->head);
+	free(ex);
+}
+
+/* The exchange failed: its connection is closed and `done` told, last. */
+static void
+exchange_fail(struct exchange *ex, int status, const char *reason)
+{
+	struct conn *c = ex->conn;
+	struct target *t = c->target;
 	wsg_upstream_done_cb done = ex->done;
 	void *arg = ex->arg;
 
 	record(ex, status);
-	exchange_release(ex, 1);
+	c->ex = NULL;
+	conn_free(c);
+	exchange_free(ex);
+	if (--t->busy == 0 && t->retired)
+		target_free(t);
 	done(status, NULL, reason, arg);
+}
+
+/* Why a read or write failed, for the audit log. */
+static void
+io_failure(struct exchange *ex, int err)
+{
+	char reason[160];
+
+	if (err == ECONNREFUSED || err == ECONNRESET || err == EPIPE) {
+		exchange_fail(ex, WSG_ERR_IO,
+		              "upstream refused or reset the connection");
+		return;
+	}
+	snprintf(reason, sizeof(reason), "upstream connection failed: %s",
+	         strerror(err));
+	exchange_fail(ex, WSG_ERR_IO, reason);
+}
+
+/* A failed SSL call: its reason from OpenSSL, the error queue left empty
+ * for the next connection on this thread. */
+static void
+tls_failure(struct exchange *ex, int ssl_error)
+{
+	unsigned long e, last = 0;
+	char why[200], reason[260];
+	int err = errno;
+
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (ssl_error == SSL_ERROR_SYSCALL && last == 0 && err != 0) {
+		io_failure(ex, err);
+		return;
+	}
+	if (ssl_error == SSL_ERROR_SYSCALL && last == 0) {
+		exchange_fail(ex, WSG_ERR_IO, "upstream closed the connection");
+		return;
+	}
+	wsg_tls_describe_failure(ex->conn->ssl, last, why, sizeof(why));
+	snprintf(reason, sizeof(reason), "upstream %s",
+	         why[0] != '\0' ? why : "TLS failure");
+	exchange_fail(ex, WSG_ERR_IO, reason);
 }
 
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	exchange_cut(arg, WSG_ERR_TIMEOUT, "upstream timed out");
+	exchange_fail(arg, WSG_ERR_TIMEOUT, "upstream timed out");
 }
 
 void
 wsg_upstream_pool_shutdown(struct wsg_upstream_pool *p, const char *reason)
 {
-	struct pooled_conn *c, *next;
+	struct conn *c, *next;
 
 	p->closing = 1;
 	for (c = LIST_FIRST(&p->busy); c != NULL; c = next) {
 		next = LIST_NEXT(c, link);
 		if (c->ex != NULL)
-			exchange_cut(c->ex, WSG_ERR_IO, reason);
+			exchange_fail(c->ex, WSG_ERR_IO, reason);
 	}
 }
 
 static void
-error_cb(enum evhttp_request_error error, void *arg)
+idle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct exchange *ex = arg;
+	conn_free(arg);
+}
 
-	ex->error_seen = 1;
-	ex->error = error;
+/*
+ * The exchange is over with a whole answer: `done` sees it, then the
+ * connection goes back to the target's idle list only if nothing of this
+ * exchange can remain in it: the request was all written, the answer's
+ * end came from its framing (never the close), neither side ends the
+ * connection, and no byte beyond the answer arrived (RFC 9112 9.3).
+ * Anything else could hand bytes of this exchange to the next user's.
+ */
+static void
+exchange_finish(struct exchange *ex, int leftover)
+{
+	struct conn *c = ex->conn;
+	struct target *t = c->target;
+	struct wsg_upstream_pool *p = c->pool;
+	struct wsg_upstream_answer a;
+	struct timeval tv = {IDLE_TIMEOUT, 0};
+	int reuse = ex->written && ex->res.keep_alive && !leftover &&
+	            ex->res.body != WSG_H1_BODY_CLOSE &&
+	            (c->ssl == NULL || SSL_pending(c->ssl) == 0);
+
+	ex->state = EX_DONE;
+	event_del(&ex->deadline);
+	record(ex, WSG_OK);
+	a.status = ex->res.status;
+	a.reason = ex->res.reason;
+	a.headers = ex->res.headers;
+	a.n_headers = ex->res.n_headers;
+	a.body = c->buf + ex->res.head_len;
+	a.body_len = ex->body_end - ex->res.head_len;
+	ex->done(WSG_OK, &a, NULL, ex->arg);
+	c->ex = NULL;
+	exchange_free(ex);
+	t->busy--;
+	if (!reuse || t->retired || p->closing || t->n_idle >= MAX_IDLE) {
+		conn_free(c);
+	} else {
+		c->len = 0;
+		if (c->cap > READ_BUFFER) {
+			c->buf = wsg_mem_realloc(c->buf, READ_BUFFER);
+			c->cap = READ_BUFFER;
+		}
+		event_del(&c->wr);
+		LIST_REMOVE(c, link);
+		LIST_INSERT_HEAD(&t->idle, c, link);
+		c->pooled = 1;
+		t->n_idle++;
+		evtimer_add(&c->idle, &tv);
+	}
+	if (t->retired && t->busy == 0)
+		target_free(t);
+}
+
+/* The buffer holds at least `want` bytes; slices of a parsed head follow
+ * it when it moves. */
+static void
+buf_reserve(struct conn *c, size_t want)
+{
+	struct exchange *ex = c->ex;
+	const char *old = c->buf;
+	size_t i;
+
+	if (want <= c->cap)
+		return;
+	c->buf = wsg_mem_realloc(c->buf, want);
+	c->cap = want;
+	if (ex->state != EX_BODY || c->buf == old)
+		return;
+#define REBASE(s) ((s).p = (s).p != NULL ? c->buf + ((s).p - old) : NULL)
+	REBASE(ex->res.reason);
+	for (i = 0; i < ex->res.n_headers; i++) {
+		REBASE(c->headers[i].name);
+		REBASE(c->headers[i].value);
+	}
+#undef REBASE
 }
 
 static const char *
-error_text(enum evhttp_request_error e)
+head_problem(const struct wsg_h1_error *e)
 {
-	switch (e) {
-	case EVREQ_HTTP_TIMEOUT: return "upstream timed out";
-	case EVREQ_HTTP_EOF: return "upstream closed the connection";
-	case EVREQ_HTTP_INVALID_HEADER: return "upstream sent an invalid response";
-	case EVREQ_HTTP_BUFFER_ERROR: return "upstream connection failed";
-	case EVREQ_HTTP_REQUEST_CANCEL: return "upstream exchange cancelled";
-	case EVREQ_HTTP_DATA_TOO_LONG: return "upstream response too large";
+	switch (e->problem) {
+	case WSG_H1_LINE_TOO_LONG:
+	case WSG_H1_HEAD_TOO_LARGE:
+	case WSG_H1_TOO_MANY_HEADERS:
+	case WSG_H1_BODY_TOO_LARGE: return "upstream response too large";
+	case WSG_H1_SWITCHING: return "upstream sent an interim 101 response";
+	default: return "upstream sent an invalid response";
 	}
-	return "upstream exchange failed";
 }
 
 /*
- * libevent 2.1 takes a 1xx other than 100 for the final answer (pooling
- * the connection while the real one is still on its way to the next user)
- * and, after a 100, waits for the rest of a body it has already sent. So
- * every 1xx is made a 100 with its headers dropped, and the resume event
- * then tells libevent its (empty) output is written, so it reads the next
- * answer. 101 switches to a protocol the gateway never asked for: that,
- * or too many 1xx, fails the exchange (libevent closes the connection).
+ * The answer's head is complete in buf[0..len): skips interim answers,
+ * sets up the body. Returns 1 when the exchange ended, 0 to read on.
  */
 static int
-header_cb(struct evhttp_request *resp, void *arg)
+got_head(struct exchange *ex)
 {
-	struct exchange *ex = arg;
-	int code = evhttp_request_get_response_code(resp);
+	struct conn *c = ex->conn;
+	struct wsg_h1_limits lim;
+	size_t need;
 
-	if (code < 100 || code > 199)
-		return 0;
-	if (code == 101 || ++ex->interims > MAX_INTERIM) {
-		ex->interim = code;
-		return -1;
-	}
-	resp->response_code = 100;
-	evhttp_clear_headers(evhttp_request_get_input_headers(resp));
-	event_active(&ex->resume, EV_TIMEOUT, 1);
-	return 0;
-}
+	if (ex->res.interim) {
+		/* libevent 2.1 took a 1xx other than 100 for the final answer;
+		 * here each is dropped with its headers, a bounded number. */
+		if (++ex->interims > MAX_INTERIM) {
+			char reason[80];
 
-/* After a skipped 1xx: libevent is back in its writing state (no read
- * callback) with nothing left to write, and would wait forever for the
- * write callback that only written bytes raise. */
-static void
-resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct exchange *ex = arg;
-	struct bufferevent *bev =
-	        evhttp_connection_get_bufferevent(ex->conn->evcon);
-	bufferevent_data_cb readcb, writecb;
-
-	bufferevent_getcb(bev, &readcb, &writecb, NULL, NULL);
-	if (readcb == NULL && writecb != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_trigger(bev, EV_WRITE, 0);
-}
-
-/* `list` (a Connection value) holds `token`, case-insensitively. */
-static int
-has_token(const char *list, const char *token)
-{
-	size_t n = strlen(token), len;
-
-	while (list != NULL && *list != '\0') {
-		list += strspn(list, " \t,");
-		len = strcspn(list, " \t,");
-		if (len == n && strncasecmp(list, token, n) == 0)
-			return 1;
-		list += len;
-	}
-	return 0;
-}
-
-/*
- * Whether the connection may carry another exchange: the whole request
- * was written, the answer's end came from its framing (Content-Length or
- * chunked, never the close) and neither side ends the connection
- * (RFC 9112 9.3). Anything else could leave bytes of this exchange in the
- * stream for the next user's.
- */
-static int
-reusable(const struct exchange *ex, struct evhttp_request *resp)
-{
-	struct evkeyvalq *in = evhttp_request_get_input_headers(resp);
-	struct bufferevent *bev =
-	        evhttp_connection_get_bufferevent(ex->conn->evcon);
-	const char *connection = evhttp_find_header(in, "Connection");
-	const char *te = evhttp_find_header(in, "Transfer-Encoding");
-	int code = evhttp_request_get_response_code(resp);
-
-	if (evbuffer_get_length(evhttp_request_get_output_buffer(resp)) > 0 ||
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0 ||
-	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		return 0;
-	if (has_token(connection, "close") ||
-	    has_token(
-	            evhttp_find_header(evhttp_request_get_output_headers(resp),
-	                               "Connection"),
-	            "close"))
-		return 0;
-	if (resp->major != 1 ||
-	    (resp->minor == 0 && !has_token(connection, "keep-alive")))
-		return 0;
-	if (ex->method == EVHTTP_REQ_HEAD || code == 204 || code == 304)
-		return 1;
-	/* Both framings at once is how smuggling starts (RFC 9112 6.3). */
-	if (te != NULL)
-		return strcasecmp(te, "chunked") == 0 &&
-		       evhttp_find_header(in, "Content-Length") == NULL;
-	return evhttp_find_header(in, "Content-Length") != NULL;
-}
-
-static void
-response_cb(struct evhttp_request *resp, void *arg)
-{
-	struct exchange *ex = arg;
-	int failed = resp == NULL || evhttp_request_get_response_code(resp) == 0;
-	int drop = 1;
-
-	ex->finished = 1;
-	event_del(&ex->deadline);
-	if (failed) {
-		int timeout = ex->error_seen && ex->error == EVREQ_HTTP_TIMEOUT;
-		char tls_why[200], reason[300];
-
-		tls_why[0] = '\0';
-		if (ex->conn->tls) {
-			ex->conn->dead = 1;
-			wsg_tls_describe_failure(
-				evhttp_connection_get_bufferevent(
-					ex->conn->evcon),
-				tls_why, sizeof(tls_why));
-		}
-		if (ex->interims > MAX_INTERIM)
 			snprintf(reason, sizeof(reason),
 			         "upstream sent more than %d interim responses",
 			         MAX_INTERIM);
-		else if (ex->interim != 0)
-			snprintf(reason, sizeof(reason),
-			         "upstream sent an interim %d response",
-			         ex->interim);
-		else if (tls_why[0] != '\0' && !timeout)
-			snprintf(reason, sizeof(reason), "upstream %s",
-				 tls_why);
-		else
-			snprintf(reason, sizeof(reason), "%s",
-				 ex->error_seen
-				 ? error_text(ex->error)
-				 : "upstream refused or reset the connection");
-		record(ex, timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO);
-		ex->done(timeout ? WSG_ERR_TIMEOUT : WSG_ERR_IO, NULL, reason,
-			 ex->arg);
-	} else {
-		drop = !reusable(ex, resp);
-		record(ex, WSG_OK);
-		ex->done(WSG_OK, resp, NULL, ex->arg);
+			exchange_fail(ex, WSG_ERR_IO, reason);
+			return 1;
+		}
+		c->len -= ex->res.head_len;
+		memmove(c->buf, c->buf + ex->res.head_len, c->len);
+		lim = ex->parser.lim; /* init clears the parser first */
+		wsg_h1_parser_init(&ex->parser, &lim);
+		return 0;
 	}
-	ex->drop = drop;
-	if (!ex->starting)
-		exchange_release(ex, drop);
+	ex->state = EX_BODY;
+	ex->body_end = ex->res.head_len;
+	switch (ex->res.body) {
+	case WSG_H1_BODY_LENGTH:
+		/* One byte more than the answer, to see any that follow it. */
+		need = ex->res.head_len + (size_t)ex->res.content_length + 1;
+		buf_reserve(c, need);
+		break;
+	case WSG_H1_BODY_CHUNKED:
+		wsg_h1_chunked_init(&ex->chunked, ex->max_response);
+		break;
+	default: break;
+	}
+	return 0;
+}
+
+/*
+ * Parses what buf[0..len) holds for the exchange. Returns 1 when the
+ * exchange ended (and `c` may be gone), 0 to read on.
+ */
+static int
+parse(struct exchange *ex)
+{
+	struct conn *c = ex->conn;
+	struct wsg_h1_error err;
+	size_t used, out, end;
+	int rc;
+
+	while (ex->state == EX_WRITING || ex->state == EX_HEAD) {
+		rc = wsg_h1_parse_response(&ex->parser, c->buf, c->len,
+		                           ex->head_request, c->headers,
+		                           &ex->res, &err);
+		if (rc == WSG_ERR_AGAIN)
+			return 0;
+		if (rc != WSG_OK) {
+			exchange_fail(ex, WSG_ERR_IO, head_problem(&err));
+			return 1;
+		}
+		if (got_head(ex))
+			return 1;
+	}
+	switch (ex->res.body) {
+	case WSG_H1_BODY_NONE:
+		exchange_finish(ex, c->len > ex->res.head_len);
+		return 1;
+	case WSG_H1_BODY_LENGTH:
+		end = ex->res.head_len + (size_t)ex->res.content_length;
+		if (c->len < end)
+			return 0;
+		ex->body_end = end;
+		exchange_finish(ex, c->len > end);
+		return 1;
+	case WSG_H1_BODY_CHUNKED:
+		rc = wsg_h1_chunked_decode(&ex->chunked, c->buf + ex->body_end,
+		                           c->len - ex->body_end, &used, &out,
+		                           &err);
+		if (rc == WSG_ERR_AGAIN) {
+			ex->body_end += out;
+			c->len = ex->body_end;
+			return 0;
+		}
+		if (rc != WSG_OK) {
+			exchange_fail(ex, WSG_ERR_IO,
+			              rc == WSG_ERR_LIMIT
+			                      ? "upstream response too large"
+			                      : "upstream sent an invalid "
+			                        "response");
+			return 1;
+		}
+		end = ex->body_end + used;
+		ex->body_end += out;
+		exchange_finish(ex, c->len > end);
+		return 1;
+	default:
+		/* Until the close: only the size is checked here. */
+		if (c->len - ex->res.head_len > ex->max_response) {
+			exchange_fail(ex, WSG_ERR_IO,
+			              "upstream response too large");
+			return 1;
+		}
+		ex->body_end = c->len;
+		return 0;
+	}
+}
+
+/* Room for the next read, within what the exchange may hold. */
+static int
+make_room(struct exchange *ex)
+{
+	struct conn *c = ex->conn;
+	size_t max = ex->state == EX_BODY
+	                     ? ex->res.head_len + ex->max_response + READ_BUFFER
+	                     : MAX_RESPONSE_HEAD + 2 * WSG_H1_MAX_LINE;
+
+	/* A Content-Length body got its room with the head. */
+	if (c->cap - c->len >= READ_BUFFER / 4 ||
+	    (ex->state == EX_BODY && ex->res.body == WSG_H1_BODY_LENGTH))
+		return 0;
+	if (c->cap >= max) {
+		if (c->len < c->cap)
+			return 0;
+		exchange_fail(ex, WSG_ERR_IO, "upstream response too large");
+		return 1;
+	}
+	buf_reserve(c, c->cap * 2 < max ? c->cap * 2 : max);
+	return 0;
+}
+
+/*
+ * Reads what the socket has and parses it. Returns 1 when the exchange
+ * ended, 0 when it waits for more.
+ */
+static int
+exchange_read(struct exchange *ex)
+{
+	struct conn *c = ex->conn;
+	ssize_t n;
+	size_t room;
+	int e;
+
+	for (;;) {
+		if (make_room(ex))
+			return 1;
+		room = c->cap - c->len;
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			n = SSL_read(c->ssl, c->buf + c->len,
+			             room > INT_MAX ? INT_MAX : (int)room);
+			if (n <= 0) {
+				e = SSL_get_error(c->ssl, (int)n);
+				if (e == SSL_ERROR_WANT_READ)
+					return 0;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					c->read_wants_write = 1;
+					event_add(&c->wr, NULL);
+					return 0;
+				}
+				if (e != SSL_ERROR_ZERO_RETURN) {
+					tls_failure(ex, e);
+					return 1;
+				}
+				n = 0;
+			}
+		} else {
+			n = read(c->fd, c->buf + c->len, room);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return 0;
+			if (n < 0) {
+				io_failure(ex, errno);
+				return 1;
+			}
+		}
+		if (n == 0) {
+			if (ex->state == EX_BODY &&
+			    ex->res.body == WSG_H1_BODY_CLOSE) {
+				exchange_finish(ex, 0);
+				return 1;
+			}
+			exchange_fail(ex, WSG_ERR_IO,
+			              "upstream closed the connection");
+			return 1;
+		}
+		c->len += (size_t)n;
+		if (parse(ex))
+			return 1;
+		/* A short read emptied the socket (level-triggered: more
+		 * wakes us); OpenSSL may still hold a decrypted record. */
+		if ((size_t)n < room &&
+		    (c->ssl == NULL || SSL_pending(c->ssl) == 0))
+			return 0;
+	}
+}
+
+/*
+ * Writes what is left of the request, head and body in one writev (TLS:
+ * one SSL_write each). Returns 1 when the exchange ended, 0 otherwise;
+ * write interest is registered only when the socket took less than all.
+ */
+static int
+exchange_write(struct exchange *ex)
+{
+	struct conn *c = ex->conn;
+	struct iovec *v = ex->iov[0].iov_len > 0 ? &ex->iov[0] : &ex->iov[1];
+	int cnt = v == &ex->iov[0] ? 2 : 1;
+	ssize_t n;
+	int e;
+
+	while (v->iov_len > 0 || cnt == 2) {
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			n = SSL_write(c->ssl, v->iov_base,
+			              v->iov_len > INT_MAX ? INT_MAX
+			                                   : (int)v->iov_len);
+			if (n <= 0) {
+				e = SSL_get_error(c->ssl, (int)n);
+				if (e == SSL_ERROR_WANT_WRITE)
+					event_add(&c->wr, NULL);
+				if (e == SSL_ERROR_WANT_WRITE ||
+				    e == SSL_ERROR_WANT_READ)
+					return 0;
+				tls_failure(ex, e);
+				return 1;
+			}
+		} else {
+			n = writev(c->fd, v, cnt);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				event_add(&c->wr, NULL);
+				return 0;
+			}
+			if (n < 0) {
+				io_failure(ex, errno);
+				return 1;
+			}
+		}
+		while (n > 0 && cnt > 0) {
+			size_t k =
+			        (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
+
+			v->iov_base = (char *)v->iov_base + k;
+			v->iov_len -= k;
+			n -= (ssize_t)k;
+			if (v->iov_len == 0 && cnt == 2) {
+				v++;
+				cnt--;
+			}
+		}
+		if (v->iov_len == 0)
+			break;
+	}
+	ex->written = 1;
+	if (ex->state == EX_WRITING)
+		ex->state = EX_HEAD;
+	return 0;
+}
+
+/*
+ * Moves the connection's exchange as far as the socket allows; `readable`:
+ * the socket has bytes (else reading waits for the read event, saving a
+ * read that would find nothing).
+ */
+static void
+conn_step(struct conn *c, int readable)
+{
+	struct exchange *ex = c->ex;
+	int e;
+
+	if (ex == NULL)
+		return;
+
+	if (c->state == CONN_HANDSHAKE) {
+		ERR_clear_error();
+		e = SSL_connect(c->ssl);
+		if (e != 1) {
+			e = SSL_get_error(c->ssl, e);
+			if (e == SSL_ERROR_WANT_WRITE)
+				event_add(&c->wr, NULL);
+			else if (e != SSL_ERROR_WANT_READ)
+				tls_failure(ex, e);
+			return;
+		}
+		c->state = CONN_OPEN;
+	}
+	if (!ex->written && exchange_write(ex))
+		return;
+	if (readable || c->read_wants_write) {
+		c->read_wants_write = 0;
+		exchange_read(ex);
+	}
+}
+
+/* The connect() result: a made connection reads from now on. */
+static int
+conn_connected(struct conn *c)
+{
+	int err = c->connect_errno;
+	socklen_t len = sizeof(err);
+
+	if (err == 0 &&
+	    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err != 0) {
+		io_failure(c->ex, err);
+		return -1;
+	}
+	c->state = c->ssl != NULL ? CONN_HANDSHAKE : CONN_OPEN;
+	event_add(&c->rd, NULL);
+	return 0;
+}
+
+static void
+wr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CONNECTING && conn_connected(c) != 0)
+		return;
+	conn_step(c, 0);
+}
+
+static void
+rd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char byte;
+	ssize_t n;
+
+	if (c->ex != NULL) {
+		conn_step(c, 1);
+		return;
+	}
+	/* Idle: a close, or bytes nobody asked for; either ends it. */
+	if (c->ssl != NULL) {
+		ERR_clear_error();
+		n = SSL_read(c->ssl, &byte, 1);
+		if (n <= 0 &&
+		    SSL_get_error(c->ssl, (int)n) == SSL_ERROR_WANT_READ)
+			return;
+		ERR_clear_error();
+	} else {
+		n = read(c->fd, &byte, 1);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+	}
+	conn_free(c);
+}
+
+/*
+ * A new connection to `t`, connecting. NULL when the host does not
+ * resolve or no socket can be had; an immediate connect() failure is
+ * reported through the exchange like a later one.
+ */
+static struct conn *
+conn_new(struct wsg_upstream_pool *p, struct target *t)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct conn *c = NULL;
+	evutil_socket_t fd = -1;
+	int one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	/* As evhttp did: the system resolver, first address. */
+	if (getaddrinfo(t->host, t->port, &hints, &ai) != 0 || ai == NULL)
+		goto out;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	            0);
+	if (fd < 0)
+		goto out;
+	/* Head and body may go as two TLS records: no Nagle delay between. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = wsg_mem_calloc(1, sizeof(*c));
+	if (t->tls != NULL) {
+		c->ssl = wsg_tls_client_ssl_new(t->tls, t->host, t->tls_verify);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+			SSL_free(c->ssl);
+			ERR_clear_error();
+			free(c);
+			c = NULL;
+			goto out;
+		}
+	}
+	c->pool = p;
+	c->target = t;
+	c->fd = fd;
+	fd = -1;
+	c->buf = wsg_mem_alloc(READ_BUFFER);
+	c->cap = READ_BUFFER;
+	event_assign(&c->rd, p->base, c->fd, EV_READ | EV_PERSIST, rd_cb, c);
+	event_assign(&c->wr, p->base, c->fd, EV_WRITE, wr_cb, c);
+	evtimer_assign(&c->idle, p->base, idle_cb, c);
+	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+	    errno != EINPROGRESS)
+		c->connect_errno = errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	return c;
 }
 
 /*
@@ -537,40 +959,90 @@ response_cb(struct evhttp_request *resp, void *arg)
  * older gunicorn map both to HTTP_X_WSS_*.
  */
 static int
-is_identity(const char *name)
+is_identity(struct wsg_h1_slice name)
 {
 	static const char prefix[] = "x-wss-";
 	size_t i;
 
+	if (name.len < sizeof(prefix) - 1)
+		return 0;
 	for (i = 0; i < sizeof(prefix) - 1; i++)
-		if ((name[i] == '_' ? '-' : tolower((unsigned char)name[i])) !=
-		    prefix[i])
+		if ((name.p[i] == '_'
+		             ? '-'
+		             : tolower((unsigned char)name.p[i])) != prefix[i])
 			return 0;
 	return 1;
 }
 
-static void
-copy_request_headers(const struct wsg_upstream_send *s,
-		     struct evkeyvalq *out)
+/* The request head: request line, the client's end-to-end headers as
+ * DESIGN 3.3 filters them, then ours. */
+static char *
+build_head(const struct wsg_upstream_send *s, const struct target *t)
 {
-	const char *connection = evhttp_find_header(s->client_headers,
-						    "Connection");
-	struct evkeyval *h;
+	const struct wsg_h1_header *h = s->client_headers;
+	size_t i, n = s->n_client_headers, cap, len = 0;
+	char *user = wsg_upstream_encode_identity(s->user, 0);
+	char *roles = wsg_upstream_encode_identity(s->roles, 1);
+	const char *suffix = s->uri_suffix, *query;
+	size_t plen;
+	char *head;
+	int w;
 
-	TAILQ_FOREACH(h, s->client_headers, next) {
+	/* A base path "" with suffix "/x" is "/x"; "" with "" is "/". */
+	if (t->path[0] == '\0' && suffix[0] == '/')
+		suffix++;
+	plen = strcspn(suffix, "?");
+	query = suffix[plen] == '?' ? suffix + plen + 1 : NULL;
+	cap = strlen(s->method) + strlen(t->path) + strlen(suffix) +
+	      (t->query != NULL ? strlen(t->query) : 0) + strlen(t->hostport) +
+	      strlen(user) + strlen(roles) + 160;
+	for (i = 0; i < n; i++)
+		cap += h[i].name.len + h[i].value.len + 4;
+	head = wsg_mem_alloc(cap);
+	/* The URL's query first, then the client's. */
+	w = snprintf(head, cap, "%s %s%.*s%s%s%s%s HTTP/1.1\r\n", s->method,
+	             t->path[0] != '\0' ? t->path : "/", (int)plen, suffix,
+	             t->query != NULL || query != NULL ? "?" : "",
+	             t->query != NULL ? t->query : "",
+	             t->query != NULL && query != NULL ? "&" : "",
+	             query != NULL ? query : "");
+	len = (size_t)w;
+	for (i = 0; i < n; i++) {
+		struct wsg_h1_slice k = h[i].name;
+
 		/* Expect: the gateway already holds the whole body, and a
 		 * client waiting for 100 would let an early answer pool a
 		 * connection the upstream still reads a body from. */
-		if (is_hop_by_hop(h->key, connection) ||
-		    strcasecmp(h->key, "Host") == 0 ||
-		    strcasecmp(h->key, "Content-Length") == 0 ||
-		    strcasecmp(h->key, "Expect") == 0 || is_identity(h->key) ||
-		    (!s->allow_underscores && strchr(h->key, '_') != NULL) ||
+		if (is_hop_by_hop(k, h, n) || slice_is(k, "Host", 4) ||
+		    slice_is(k, "Content-Length", 14) ||
+		    slice_is(k, "Expect", 6) || is_identity(k) ||
+		    (!s->allow_underscores &&
+		     memchr(k.p, '_', k.len) != NULL) ||
 		    (s->strip_authorization &&
-		     strcasecmp(h->key, "Authorization") == 0))
+		     slice_is(k, "Authorization", 13)))
 			continue;
-		evhttp_add_header(out, h->key, h->value);
+		memcpy(head + len, k.p, k.len);
+		len += k.len;
+		memcpy(head + len, ": ", 2);
+		len += 2;
+		memcpy(head + len, h[i].value.p, h[i].value.len);
+		len += h[i].value.len;
+		memcpy(head + len, "\r\n", 2);
+		len += 2;
 	}
+	w = snprintf(head + len, cap - len,
+	             "Host: %s\r\nX-WSS-User: %s\r\nX-WSS-Roles: %s\r\n",
+	             t->hostport, user, roles);
+	len += (size_t)w;
+	/* As evhttp did: a length for every body, and for POST and PUT. */
+	if (s->body_len > 0 || strcmp(s->method, "POST") == 0 ||
+	    strcmp(s->method, "PUT") == 0)
+		len += (size_t)snprintf(head + len, cap - len,
+		                        "Content-Length: %zu\r\n", s->body_len);
+	memcpy(head + len, "\r\n", 3);
+	free(user);
+	free(roles);
+	return head;
 }
 
 char *
@@ -597,17 +1069,15 @@ wsg_upstream_encode_identity(const char *s, int list)
 
 int
 wsg_upstream_forward(struct wsg_upstream_pool *p,
-		     const struct wsg_upstream_send *s,
-		     wsg_upstream_done_cb done, void *arg)
+                     const struct wsg_upstream_send *s,
+                     wsg_upstream_done_cb done, void *arg)
 {
 	const struct wsg_route_conf *rt = s->route;
-	struct evhttp_request *ureq;
-	struct evkeyvalq *hdrs;
+	struct timeval tv = {rt->timeout, 0};
+	struct wsg_h1_limits lim;
 	struct exchange *ex;
 	struct target *t;
-	struct timeval tv;
-	char hostport[300], *uri, *ident;
-	int rc;
+	struct conn *c;
 
 	if (p->closing)
 		return WSG_ERR_IO;
@@ -615,89 +1085,53 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	if (t == NULL)
 		return WSG_ERR_CONFIG;
 	ex = wsg_mem_calloc(1, sizeof(*ex));
-	ex->target = t;
 	ex->done = done;
 	ex->arg = arg;
 	ex->metrics = p->metrics;
-	ex->method = s->method;
 	clock_gettime(CLOCK_MONOTONIC, &ex->started);
-	ex->conn = conn_get(p, t);
-	if (ex->conn == NULL) {
+	if ((c = LIST_FIRST(&t->idle)) != NULL) {
+		LIST_REMOVE(c, link);
+		c->pooled = 0;
+		t->n_idle--;
+		event_del(&c->idle);
+	} else if ((c = conn_new(p, t)) == NULL) {
 		record(ex, WSG_ERR_IO);
 		free(ex);
 		return WSG_ERR_IO;
 	}
-	ex->conn->ex = ex;
+	LIST_INSERT_HEAD(&p->busy, c, link);
+	c->ex = ex;
+	ex->conn = c;
 	t->busy++;
+	ex->head_request = strcmp(s->method, "HEAD") == 0;
+	ex->max_response = s->max_response_size;
+	lim.max_line = WSG_H1_MAX_LINE;
+	lim.max_head = MAX_RESPONSE_HEAD;
+	lim.max_headers = MAX_RESPONSE_HEADERS;
+	lim.max_body = s->max_response_size;
+	wsg_h1_parser_init(&ex->parser, &lim);
+	ex->head = build_head(s, t);
+	ex->iov[0].iov_base = ex->head;
+	ex->iov[0].iov_len = strlen(ex->head);
+	ex->iov[1].iov_base = (void *)(uintptr_t)s->body;
+	ex->iov[1].iov_len = s->body_len;
 	evtimer_assign(&ex->deadline, p->base, deadline_cb, ex);
-	event_assign(&ex->resume, p->base, -1, 0, resume_cb, ex);
-	evhttp_connection_set_timeout(ex->conn->evcon, (int)rt->timeout);
-	evhttp_connection_set_max_body_size(ex->conn->evcon,
-		(ev_ssize_t)s->max_response_size);
-	ureq = evhttp_request_new(response_cb, ex);
-	evhttp_request_set_error_cb(ureq, error_cb);
-	evhttp_request_set_header_cb(ureq, header_cb);
-	hdrs = evhttp_request_get_output_headers(ureq);
-	copy_request_headers(s, hdrs);
-	if (t->port == (t->tls != NULL ? 443u : 80u))
-		snprintf(hostport, sizeof(hostport), "%s", t->host);
-	else
-		snprintf(hostport, sizeof(hostport), strchr(t->host, ':')
-			 ? "[%s]:%u" : "%s:%u", t->host, t->port);
-	evhttp_add_header(hdrs, "Host", hostport);
-	ident = wsg_upstream_encode_identity(s->user, 0);
-	evhttp_add_header(hdrs, "X-WSS-User", ident);
-	free(ident);
-	ident = wsg_upstream_encode_identity(s->roles, 1);
-	evhttp_add_header(hdrs, "X-WSS-Roles", ident);
-	free(ident);
-	/* libevent adds Content-Length for POST and PUT only. */
-	if (s->body_len > 0 || s->method == EVHTTP_REQ_POST ||
-	    s->method == EVHTTP_REQ_PUT) {
-		char clen[24];
-
-		snprintf(clen, sizeof(clen), "%zu", s->body_len);
-		evhttp_add_header(hdrs, "Content-Length", clen);
-	}
-	evbuffer_add(evhttp_request_get_output_buffer(ureq), s->body,
-		     s->body_len);
-	uri = wsg_mem_printf("%s%s", t->path[0] ? t->path : "/",
-			     t->path[0] ? s->uri_suffix
-					: s->uri_suffix + (s->uri_suffix[0] == '/'));
-	ex->starting = 1;
-	rc = evhttp_make_request(ex->conn->evcon, ureq, s->method, uri);
-	ex->starting = 0;
-	free(uri);
-	if (ex->finished) {
-		exchange_release(ex, ex->drop);
-		return WSG_OK;
-	}
-	if (rc != 0) {
-		/* libevent could not start connecting; the request is then
-		 * neither queued nor freed. */
-		evhttp_request_free(ureq);
-		exchange_cut(ex, WSG_ERR_IO, "cannot start the upstream request");
-		return WSG_OK;
-	}
-	/* evhttp's own timeout restarts with every byte; this one does not. */
-	tv.tv_sec = rt->timeout;
-	tv.tv_usec = 0;
 	evtimer_add(&ex->deadline, &tv);
+	/* From the loop, so `done` never runs inside this call: a made
+	 * connection writes at once in this loop turn, a new one when
+	 * connect() completes (or failed at once). */
+	if (c->state == CONN_CONNECTING && c->connect_errno == 0)
+		event_add(&c->wr, NULL);
+	else
+		event_active(&c->wr, EV_WRITE, 1);
 	return WSG_OK;
 }
 
-void
-wsg_upstream_copy_response_headers(struct evhttp_request *resp,
-				   struct evkeyvalq *out)
+int
+wsg_upstream_relayed_header(const struct wsg_upstream_answer *a, size_t i)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(resp);
-	const char *connection = evhttp_find_header(in, "Connection");
-	struct evkeyval *h;
+	struct wsg_h1_slice k = a->headers[i].name;
 
-	TAILQ_FOREACH(h, in, next) {
-		if (is_hop_by_hop(h->key, connection) ||
-		    strcasecmp(h->key, "Content-Length") == 0)
-			continue;
-		evhttp_add_header(out, h->key, h->value);
-	}
+	return !is_hop_by_hop(k, a->headers, a->n_headers) &&
+	       !slice_is(k, "Content-Length", 14);
 }

@@ -1,17 +1,17 @@
 /*
- * Forwarding to upstream SOAP services through per-worker pools of
- * keep-alive connections (libevent carries one request per connection at a
- * time), round-robin over a route's upstream list, with the header rules of
- * DESIGN 3.3.
+ * Forwarding to upstream SOAP services: our own HTTP/1.1 client on the
+ * worker's event loop, one exchange per connection at a time, per-worker
+ * pools of keep-alive connections, round-robin over a route's upstream
+ * list, with the header rules of DESIGN 3.3.
  */
 #ifndef WSG_UPSTREAM_H
 #define WSG_UPSTREAM_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <stddef.h>
 
 #include "config.h"
+#include "h1.h"
 #include "metrics.h"
 #include "types.h"
 
@@ -40,13 +40,27 @@ void wsg_upstream_pool_retire(struct wsg_upstream_pool *p);
 void wsg_upstream_pool_shutdown(struct wsg_upstream_pool *p,
 				const char *reason);
 
+/* An upstream's final answer; every pointer is valid only during the done
+ * callback. Its framing headers are still among `headers`: relay only those
+ * wsg_upstream_relayed_header() accepts. */
+struct wsg_upstream_answer {
+	int status;                 /* 200..599 */
+	struct wsg_h1_slice reason; /* may be empty */
+	const struct wsg_h1_header *headers;
+	size_t n_headers;
+	const char *body; /* decoded: no chunked framing */
+	size_t body_len;
+};
+
 /*
- * `status`: WSG_OK with `resp` the upstream's answer (valid only during the
- * call), WSG_ERR_TIMEOUT (no whole answer within the route's timeout), or
- * WSG_ERR_IO (refused, reset, malformed, too large) with `resp` NULL.
- * Called exactly once, from the pool's loop.
+ * `status`: WSG_OK with `answer` the upstream's, WSG_ERR_TIMEOUT (no whole
+ * answer within the route's timeout), or WSG_ERR_IO (refused, reset,
+ * malformed, too large) with `answer` NULL and `reason` for the audit log.
+ * Called exactly once, from the pool's loop, never from inside
+ * wsg_upstream_forward().
  */
-typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
+typedef void (*wsg_upstream_done_cb)(int status,
+				     const struct wsg_upstream_answer *answer,
 				     const char *reason, void *arg);
 
 /* What to send: the client's request headers are copied except hop-by-hop
@@ -54,18 +68,21 @@ typedef void (*wsg_upstream_done_cb)(int status, struct evhttp_request *resp,
  * names that fold to X-WSS-* ('_' and '-' alike, any case), without
  * `allow_underscores` any name with '_', and, with `strip_authorization`,
  * Authorization; `user`/`roles` become X-WSS-User and X-WSS-Roles,
- * percent-encoded (wsg_upstream_encode_identity). `body` is copied and sent
- * with `method`. `route` and `tls` (the client contexts built from the
- * route's config; NULL without https routes) must stay valid until the
- * exchange completes. */
+ * percent-encoded (wsg_upstream_encode_identity). `body` is sent with
+ * `method` as it is, without a copy. `route`, `tls` (the client contexts
+ * built from the route's config; NULL without https routes), `body` and
+ * `method` must stay valid until `done` is called; the headers and strings
+ * only during wsg_upstream_forward(). Header names and values must hold no
+ * CR, LF or NUL. */
 struct wsg_upstream_send {
 	const struct wsg_route_conf *route;
 	const struct wsg_tls_clients *tls;
 	size_t max_response_size;  /* a larger answer body fails (WSG_ERR_IO) */
-	enum evhttp_cmd_type method;
+	const char *method;        /* a token, e.g. "POST" */
 	int strip_authorization; /* consumed, or not the upstream's business */
 	int allow_underscores;   /* security.underscores_in_headers */
-	struct evkeyvalq *client_headers;
+	const struct wsg_h1_header *client_headers;
+	size_t n_client_headers;
 	const char *uri_suffix;  /* request path past the route prefix, + query */
 	const char *body;
 	size_t body_len;
@@ -74,9 +91,10 @@ struct wsg_upstream_send {
 	uint64_t rid;
 };
 
-/* Returns WSG_OK and then `done` is called exactly once; or WSG_ERR_CONFIG
- * (no TLS context for an https URL), WSG_ERR_IO (no connection can be
- * made, the pool is shut down) and `done` is never called. */
+/* Returns WSG_OK and then `done` is called exactly once, later; or
+ * WSG_ERR_CONFIG (no TLS context for an https URL), WSG_ERR_IO (no
+ * connection can be made, the pool is shut down) and `done` is never
+ * called. */
 int wsg_upstream_forward(struct wsg_upstream_pool *p,
 			 const struct wsg_upstream_send *s,
 			 wsg_upstream_done_cb done, void *arg);
@@ -90,8 +108,9 @@ int wsg_upstream_forward(struct wsg_upstream_pool *p,
  */
 char *wsg_upstream_encode_identity(const char *s, int list);
 
-/* Copies `resp`'s end-to-end headers into `out` (hop-by-hop ones dropped). */
-void wsg_upstream_copy_response_headers(struct evhttp_request *resp,
-					struct evkeyvalq *out);
+/* 1 when `answer`'s header `i` goes on to the client: end-to-end, and not
+ * Content-Length (the relay frames the body itself). */
+int wsg_upstream_relayed_header(const struct wsg_upstream_answer *answer,
+				size_t i);
 
 #endif

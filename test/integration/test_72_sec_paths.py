@@ -100,16 +100,19 @@ REFUSED = [
     "/services/%2541dmin",
     "/services/%4",                    # invalid percent-encoding
     "/services/%zzAdmin",
+]
+
+# Refused by the HTTP layer (src/h1.c, src/conn.c) before the gateway sees them (plain 400).
+# Issue 14 made it strict: control and non-ASCII bytes, fragments, "*" but for OPTIONS, other
+# schemes, and an absolute-form host that is not the Host header's never reach the routes.
+REFUSED_BY_HTTP = [
+    "127.0.0.1:1",                     # authority-form
     "/services/Adm\x7fin",
     "/services/Adm\xe9in",             # raw non-ASCII byte (http.client sends Latin-1)
     "/services/Admin#frag",
     "*",
     "ftp://127.0.0.1/services/Admin",
-]
-
-# Refused by libevent's request-line parser before the gateway sees them (plain 400).
-REFUSED_BY_HTTP = [
-    "127.0.0.1:1",                     # authority-form
+    "HTTP://elsewhere.example/services//Admin?x=1",  # Host: 127.0.0.1:port
 ]
 
 # Spellings that normalise to /services/Admin, so the Admin route's roles decide (alice: no).
@@ -121,7 +124,7 @@ TO_ADMIN = [
     "//services/Admin",                # not an authority: origin-form starts with "/"
     "/services/Admin/",
     "http://127.0.0.1/services/%41dmin",  # absolute-form: only its path counts
-    "HTTP://elsewhere.example/services//Admin?x=1",
+    "HTTP://127.0.0.1:1/services//Admin?x=1",  # its host is the Host header's (ports aside)
 ]
 
 
