@@ -19,8 +19,10 @@
 
 #include "err.h"
 #include "http_status.h"
+#include "log.h"
 #include "mem.h"
 #include "request.h"
+#include "stats.h"
 
 /* A connection's first read buffer; a request that needs more gets it. */
 #define READ_BUFFER 8192
@@ -400,11 +402,24 @@ wsg_conn_reply(struct wsg_conn *c, int status, const char *reason,
 /* -------- requests -------- */
 
 /* An answer of our own to a request the HTTP layer refused; the
- * connection closes after it. */
+ * connection closes after it. Logged like any request (an access line and,
+ * as a request that may aim at another parser, an audit line with the
+ * cause), without a route. */
 static void
-refuse(struct wsg_conn *c, int status)
+refuse(struct wsg_conn *c, int status, const char *reason)
 {
+	struct wsg_worker *w = c->w;
+	struct wsg_log_access a;
 	char body[80];
+
+	memset(&a, 0, sizeof(a));
+	a.rid = ((uint64_t)w->id << 48) | ++w->next_rid;
+	a.client = c->client;
+	a.status = status;
+	wsg_log_audit(w->rt->log, a.rid, c->client, NULL, NULL, "bad_request",
+	              reason);
+	wsg_log_access(w->rt->log, &a);
+	wsg_stats_record(w->rt->stats, NULL, status, WSG_FAULT_NONE);
 
 	c->state = CONN_HANDLING;
 	set_busy(c, 1);
@@ -450,7 +465,7 @@ check_head(struct wsg_conn *c)
 	struct wsg_h1_slice a, b;
 
 	if (h->expect == WSG_H1_EXPECT_OTHER) {
-		refuse(c, 417);
+		refuse(c, 417, "an expectation other than 100-continue");
 		return 1;
 	}
 	if (h->form == WSG_H1_FORM_ABSOLUTE) {
@@ -458,7 +473,9 @@ check_head(struct wsg_conn *c)
 		b = host_part(h->host);
 		if (!h->has_host || a.len != b.len ||
 		    strncasecmp(a.p, b.p, a.len) != 0) {
-			refuse(c, 400);
+			refuse(c, 400,
+			       "an absolute-form target names another host "
+			       "than Host");
 			return 1;
 		}
 	}
@@ -529,7 +546,7 @@ parse_buffered(struct wsg_conn *c)
 		if (rc == WSG_ERR_AGAIN)
 			return 0;
 		if (rc != WSG_OK) {
-			refuse(c, err.status);
+			refuse(c, err.status, err.reason);
 			return 1;
 		}
 		c->head_done = 1;
@@ -564,7 +581,7 @@ parse_buffered(struct wsg_conn *c)
 			return 0;
 		}
 		if (rc != WSG_OK) {
-			refuse(c, err.status);
+			refuse(c, err.status, err.reason);
 			return 1;
 		}
 		c->msg_end = c->body_end + used;
@@ -646,7 +663,7 @@ read_request(struct wsg_conn *c)
 		room = make_room(c);
 		if (room == 0) {
 			/* The limits passed without the parser's verdict. */
-			refuse(c, 431);
+			refuse(c, 431, "request head beyond the limits");
 			return;
 		}
 		n = recv_some(c, c->buf + c->len, room);

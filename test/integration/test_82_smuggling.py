@@ -338,3 +338,22 @@ def test_expect_continue_not_sent_for_a_refused_body(gw, stub):
     assert [a[0] for a in answers] == [413], answers
     assert closed
     assert_not_forwarded(stub, m)
+
+
+def test_refusals_are_logged(gw, stub):
+    """A request the HTTP layer refuses gets an access line with its status and an audit line
+    (`bad_request`) naming the cause, so an operator sees smuggling attempts."""
+    def lines(path, start):
+        return wsg.settled_text(path).splitlines()[start:]
+
+    audit0 = len(wsg.settled_text(gw.audit_log).splitlines())
+    access0 = len(wsg.settled_text(gw.access_log).splitlines())
+    raw = head(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n") + b"0\r\n\r\n"
+    answers, closed = send_raw(gw, raw)
+    assert [a[0] for a in answers] == [400] and closed, answers
+    audit = [x for x in lines(gw.audit_log, audit0) if "event=bad_request" in x]
+    assert len(audit) == 1, audit
+    assert 'reason="both Transfer-Encoding and Content-Length"' in audit[0], audit
+    rid = audit[0].split("rid=")[1].split()[0]
+    access = [x for x in lines(gw.access_log, access0) if "rid=%s " % rid in x]
+    assert len(access) == 1 and "status=400" in access[0], access
