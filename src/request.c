@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +163,9 @@ static void
 forward(struct wsg_request *r)
 {
 	struct wsg_upstream_send s;
+	struct iovec parts[WSG_UPSTREAM_MAX_BODY_PARTS];
 	char *body = NULL;
-	size_t len = 0, changed;
+	size_t len = 0, changed, n;
 	int rc;
 
 	r->state = WSG_REQUEST_FORWARD;
@@ -176,7 +178,16 @@ forward(struct wsg_request *r)
 		r->tok.security = NULL;
 		changed++;
 	}
-	if (changed > 0) {
+	/* The client's bytes as read, minus the blocks cut out: the
+	 * connection keeps them until the request is answered. */
+	parts[0].iov_base = (void *)(uintptr_t)r->http->body;
+	parts[0].iov_len = r->http->body_len;
+	n = 1;
+	if (changed > 0 &&
+	    wsg_soap_relay_parts(&r->msg, r->http->body, r->http->body_len,
+				 parts, WSG_UPSTREAM_MAX_BODY_PARTS,
+				 &n) != WSG_OK) {
+		/* Serialised again (not UTF-8, or the tree changed). */
 		if (wsg_soap_relay(&r->msg, r->http->body, r->http->body_len,
 				   &body, &len) != WSG_OK) {
 			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
@@ -186,14 +197,12 @@ forward(struct wsg_request *r)
 		}
 		/* Sent from here without a copy: freed with the request. */
 		r->relay_body = body;
-		s.body = body;
-		s.body_len = len;
-	} else {
-		/* The client's bytes as read: the connection keeps them
-		 * until the request is answered. */
-		s.body = r->http->body;
-		s.body_len = r->http->body_len;
+		parts[0].iov_base = body;
+		parts[0].iov_len = len;
+		n = 1;
 	}
+	s.body = parts;
+	s.n_body = n;
 	s.route = r->route;
 	s.tls = r->snap->upstream_tls;
 	s.max_response_size = r->cfg->limits.max_response_size;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1108,6 +1109,55 @@ wsg_soap_remove_header(struct wsg_soap_msg *m, xmlNodePtr header)
 	xmlFreeNode(header);
 }
 
+/* Whether the recorded spans frame elements of exactly these bytes, so
+ * the input minus the removed ones is the envelope to forward. */
+static int
+spans_usable(const struct wsg_soap_msg *m, const char *in, size_t len)
+{
+	size_t i, from = 0;
+
+	for (i = 0; m->spans_ok && i < m->n_spans; i++) {
+		const struct wsg_soap_span *sp = &m->spans[i];
+
+		if (sp->removed &&
+		    (sp->start < from || sp->end > len ||
+		     sp->end <= sp->start || in[sp->start] != '<' ||
+		     in[sp->end - 1] != '>'))
+			return 0;
+		if (sp->removed)
+			from = sp->end;
+	}
+	return m->spans_ok;
+}
+
+int
+wsg_soap_relay_parts(const struct wsg_soap_msg *m, const char *in,
+                     size_t len, struct iovec *parts, size_t max,
+                     size_t *n)
+{
+	size_t i, from = 0;
+
+	*n = 0;
+	if (m == NULL || m->doc == NULL || !spans_usable(m, in, len))
+		return WSG_ERR_INVAL;
+	for (i = 0; i <= m->n_spans; i++) {
+		size_t to = i < m->n_spans ? m->spans[i].start : len;
+
+		if (i < m->n_spans && !m->spans[i].removed)
+			continue;
+		if (to > from) {
+			if (*n == max)
+				return WSG_ERR_LIMIT;
+			parts[*n].iov_base = (void *)(uintptr_t)(in + from);
+			parts[*n].iov_len = to - from;
+			(*n)++;
+		}
+		if (i < m->n_spans)
+			from = m->spans[i].end;
+	}
+	return WSG_OK;
+}
+
 int
 wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
                char **out, size_t *out_len)
@@ -1118,19 +1168,7 @@ wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
 	*out_len = 0;
 	if (m == NULL || m->doc == NULL)
 		return WSG_ERR_INVAL;
-	/* The recorded spans must frame elements of exactly these bytes. */
-	for (i = 0; m->spans_ok && i < m->n_spans; i++) {
-		const struct wsg_soap_span *sp = &m->spans[i];
-
-		if (sp->removed &&
-		    (sp->start < from || sp->end > len ||
-		     sp->end <= sp->start || in[sp->start] != '<' ||
-		     in[sp->end - 1] != '>'))
-			break;
-		if (sp->removed)
-			from = sp->end;
-	}
-	if (!m->spans_ok || i < m->n_spans)
+	if (!spans_usable(m, in, len))
 		return wsg_soap_serialize(m, out, out_len);
 	*out = wsg_mem_alloc(len + 1);
 	for (from = 0, i = 0; i < m->n_spans; i++) {

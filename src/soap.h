@@ -6,6 +6,8 @@
 #define WSG_SOAP_H
 
 #include <libxml/tree.h>
+#include <stddef.h>
+#include <sys/uio.h>
 
 #include "types.h"
 
@@ -105,6 +107,16 @@ void wsg_soap_remove_header(struct wsg_soap_msg *m, xmlNodePtr header);
  */
 int wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
 		   char **out, size_t *out_len);
+
+/*
+ * The same envelope as slices of `in` (no copy), in order, when
+ * wsg_soap_relay() would cut the input: WSG_OK with `*n` (<= `max`) parts;
+ * WSG_ERR_LIMIT when it takes more than `max`, WSG_ERR_INVAL when the
+ * envelope must be serialised again. Then use wsg_soap_relay().
+ */
+int wsg_soap_relay_parts(const struct wsg_soap_msg *m, const char *in,
+			 size_t len, struct iovec *parts, size_t max,
+			 size_t *n);
 
 /*
  * Builds a complete fault envelope for `fault` in SOAP `version`

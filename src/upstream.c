@@ -115,7 +115,9 @@ struct exchange {
 	enum exchange_state state;
 	int written;         /* the whole request is out */
 	char *head;          /* the request head we send */
-	struct iovec iov[2]; /* head, body: what is left to write */
+	/* Head, then the body's slices: what is left to write from iov_next. */
+	struct iovec iov[1 + WSG_UPSTREAM_MAX_BODY_PARTS];
+	size_t iov_next, iov_count;
 	int head_request;    /* no body follows the answer's head */
 	size_t max_response; /* body bytes */
 	struct wsg_h1_parser parser;
@@ -752,12 +754,17 @@ static int
 exchange_write(struct exchange *ex)
 {
 	struct conn *c = ex->conn;
-	struct iovec *v = ex->iov[0].iov_len > 0 ? &ex->iov[0] : &ex->iov[1];
-	int cnt = v == &ex->iov[0] ? 2 : 1;
+	struct iovec *v;
 	ssize_t n;
 	int e;
 
-	while (v->iov_len > 0 || cnt == 2) {
+	for (;;) {
+		while (ex->iov_next < ex->iov_count &&
+		       ex->iov[ex->iov_next].iov_len == 0)
+			ex->iov_next++;
+		if (ex->iov_next == ex->iov_count)
+			break;
+		v = &ex->iov[ex->iov_next];
 		if (c->ssl != NULL) {
 			ERR_clear_error();
 			n = SSL_write(c->ssl, v->iov_base,
@@ -774,7 +781,7 @@ exchange_write(struct exchange *ex)
 				return 1;
 			}
 		} else {
-			n = writev(c->fd, v, cnt);
+			n = writev(c->fd, v, (int)(ex->iov_count - ex->iov_next));
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 				event_add(&c->wr, NULL);
 				return 0;
@@ -784,20 +791,18 @@ exchange_write(struct exchange *ex)
 				return 1;
 			}
 		}
-		while (n > 0 && cnt > 0) {
+		while (n > 0 && ex->iov_next < ex->iov_count) {
 			size_t k =
 			        (size_t)n < v->iov_len ? (size_t)n : v->iov_len;
 
 			v->iov_base = (char *)v->iov_base + k;
 			v->iov_len -= k;
 			n -= (ssize_t)k;
-			if (v->iov_len == 0 && cnt == 2) {
+			if (v->iov_len == 0) {
+				ex->iov_next++;
 				v++;
-				cnt--;
 			}
 		}
-		if (v->iov_len == 0)
-			break;
 	}
 	ex->written = 1;
 	if (ex->state == EX_WRITING)
@@ -980,7 +985,7 @@ static char *
 build_head(const struct wsg_upstream_send *s, const struct target *t)
 {
 	const struct wsg_h1_header *h = s->client_headers;
-	size_t i, n = s->n_client_headers, cap, len = 0;
+	size_t i, n = s->n_client_headers, cap, len = 0, body_len = 0;
 	char *user = wsg_upstream_encode_identity(s->user, 0);
 	char *roles = wsg_upstream_encode_identity(s->roles, 1);
 	const char *suffix = s->uri_suffix, *query;
@@ -1034,11 +1039,13 @@ build_head(const struct wsg_upstream_send *s, const struct target *t)
 	             "Host: %s\r\nX-WSS-User: %s\r\nX-WSS-Roles: %s\r\n",
 	             t->hostport, user, roles);
 	len += (size_t)w;
+	for (i = 0; i < s->n_body; i++)
+		body_len += s->body[i].iov_len;
 	/* As evhttp did: a length for every body, and for POST and PUT. */
-	if (s->body_len > 0 || strcmp(s->method, "POST") == 0 ||
+	if (body_len > 0 || strcmp(s->method, "POST") == 0 ||
 	    strcmp(s->method, "PUT") == 0)
 		len += (size_t)snprintf(head + len, cap - len,
-		                        "Content-Length: %zu\r\n", s->body_len);
+		                        "Content-Length: %zu\r\n", body_len);
 	memcpy(head + len, "\r\n", 3);
 	free(user);
 	free(roles);
@@ -1078,7 +1085,10 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	struct exchange *ex;
 	struct target *t;
 	struct conn *c;
+	size_t i;
 
+	if (s->n_body > WSG_UPSTREAM_MAX_BODY_PARTS)
+		return WSG_ERR_INVAL;
 	if (p->closing)
 		return WSG_ERR_IO;
 	t = target_get(p, s, rt->upstreams[p->rr++ % rt->n_upstreams]);
@@ -1113,8 +1123,10 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	ex->head = build_head(s, t);
 	ex->iov[0].iov_base = ex->head;
 	ex->iov[0].iov_len = strlen(ex->head);
-	ex->iov[1].iov_base = (void *)(uintptr_t)s->body;
-	ex->iov[1].iov_len = s->body_len;
+	for (i = 0; i < s->n_body; i++)
+		ex->iov[1 + i] = s->body[i];
+	ex->iov_next = 0;
+	ex->iov_count = 1 + s->n_body;
 	evtimer_assign(&ex->deadline, p->base, deadline_cb, ex);
 	evtimer_add(&ex->deadline, &tv);
 	/* From the loop, so `done` never runs inside this call: a made

@@ -9,11 +9,15 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include "config.h"
 #include "h1.h"
 #include "metrics.h"
 #include "types.h"
+
+/* Slices of a body sent as one (the envelope minus cut header blocks). */
+#define WSG_UPSTREAM_MAX_BODY_PARTS 8
 
 struct wsg_upstream_pool;
 struct wsg_tls_clients;
@@ -68,11 +72,12 @@ typedef void (*wsg_upstream_done_cb)(int status,
  * names that fold to X-WSS-* ('_' and '-' alike, any case), without
  * `allow_underscores` any name with '_', and, with `strip_authorization`,
  * Authorization; `user`/`roles` become X-WSS-User and X-WSS-Roles,
- * percent-encoded (wsg_upstream_encode_identity). `body` is sent with
- * `method` as it is, without a copy. `route`, `tls` (the client contexts
- * built from the route's config; NULL without https routes), `body` and
- * `method` must stay valid until `done` is called; the headers and strings
- * only during wsg_upstream_forward(). Header names and values must hold no
+ * percent-encoded (wsg_upstream_encode_identity). The `body` slices are
+ * sent with `method` one after the other as one body, without a copy.
+ * `route`, `tls` (the client contexts built from the route's config; NULL
+ * without https routes), the bytes of `body` and `method` must stay valid
+ * until `done` is called; the `body` array, the headers and strings only
+ * during wsg_upstream_forward(). Header names and values must hold no
  * CR, LF or NUL. */
 struct wsg_upstream_send {
 	const struct wsg_route_conf *route;
@@ -84,8 +89,8 @@ struct wsg_upstream_send {
 	const struct wsg_h1_header *client_headers;
 	size_t n_client_headers;
 	const char *uri_suffix;  /* request path past the route prefix, + query */
-	const char *body;
-	size_t body_len;
+	const struct iovec *body; /* sent in this order, not copied */
+	size_t n_body;            /* at most WSG_UPSTREAM_MAX_BODY_PARTS */
 	const char *user;
 	const char *roles;
 	uint64_t rid;

@@ -730,6 +730,31 @@ without(const char *src, const char *needle, const char *end_tag)
 	return wsg_mem_printf("%.*s%s", (int)(a - src), src, b);
 }
 
+/* The parts of wsg_soap_relay_parts() one after the other. */
+static char *
+joined_parts(const struct wsg_soap_msg *m, const char *src, size_t len,
+             size_t max, size_t *nparts)
+{
+	struct iovec parts[8];
+	char *out;
+	size_t i, o = 0;
+
+	assert_true(max <= 8);
+	assert_int_equal(wsg_soap_relay_parts(m, src, len, parts, max, nparts),
+	                 WSG_OK);
+	out = wsg_mem_alloc(len + 1);
+	for (i = 0; i < *nparts; i++) {
+		/* Slices of the input itself: nothing was copied. */
+		assert_true((const char *)parts[i].iov_base >= src &&
+		            (const char *)parts[i].iov_base + parts[i].iov_len <=
+		                    src + len);
+		memcpy(out + o, parts[i].iov_base, parts[i].iov_len);
+		o += parts[i].iov_len;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Relays after removing the header block whose start tag begins `needle`. */
 static void
 expect_relay_cut(const char *src, size_t len, const char *needle,
@@ -752,6 +777,10 @@ expect_relay_cut(const char *src, size_t len, const char *needle,
 	assert_int_equal(wsg_soap_relay(&m, src, len, &out, &out_len), WSG_OK);
 	want = without(src, needle, end_tag);
 	assert_int_equal(out_len, strlen(want));
+	assert_string_equal(out, want);
+	free(out);
+	out = joined_parts(&m, src, len, 8, &out_len);
+	assert_int_equal(out_len, 2);
 	assert_string_equal(out, want);
 	free(want);
 	free(out);
@@ -820,6 +849,18 @@ test_relay_cuts_removed_blocks(void **state)
 	                 WSG_OK);
 	assert_string_equal(out, next_out);
 	free(out);
+	out = joined_parts(&m, next, strlen(next), 3, &out_len);
+	assert_int_equal(out_len, 3);
+	assert_string_equal(out, next_out);
+	free(out);
+	{
+		struct iovec two[2];
+		size_t n;
+
+		assert_int_equal(wsg_soap_relay_parts(&m, next, strlen(next),
+		                                      two, 2, &n),
+		                 WSG_ERR_LIMIT);
+	}
 	wsg_soap_msg_free(&m);
 
 	/* A change made outside wsg_soap_remove_header(): serialised. */
@@ -833,6 +874,14 @@ test_relay_cuts_removed_blocks(void **state)
 	assert_non_null(strstr(out, "<wsse:Security"));
 	assert_int_equal((unsigned char)out[0], '<');
 	free(out);
+	{
+		struct iovec parts[8];
+		size_t n;
+
+		assert_int_equal(wsg_soap_relay_parts(&m, plain, strlen(plain),
+		                                      parts, 8, &n),
+		                 WSG_ERR_INVAL);
+	}
 	wsg_soap_msg_free(&m);
 
 	assert_int_equal(wsg_soap_relay(&m, plain, 1, &out, &out_len),
