@@ -12,6 +12,7 @@ Each test sends from its own loopback address (127.0.0.N), so per-address counts
 import json
 import re
 import secrets
+import time
 
 import pytest
 
@@ -229,10 +230,14 @@ def test_sec_offline_unlock_verb(gw, admin, mariadb, stub):
         s = client("127.0.0.47")  # .46 has met the address limit by now
         for g in (gw, other):
             token_of(mgmt_login(g, s, user, PW))
-        # Within other's cache_ttl (1 s) its data plane reads the stamp too.
+        # Past other's cache_ttl (1 s) its data plane reads the stamp too. Tries are
+        # a second apart from an address of their own: while the cache still held
+        # the old row each one counted against the address limit.
+        time.sleep(1.5)
+        s = client("127.0.0.50")
         wsg.wait_for("%s unlocked on the data plane" % user,
                      lambda: send(other, s, user, PW)[0].status_code == 200,
-                     10 * wsg.TIME_SCALE)
+                     10 * wsg.TIME_SCALE, None, 1.0)
         r, m = send(other, s, user, PW)
         assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
         for g, n in ((gw, 1), (other, 2)):
