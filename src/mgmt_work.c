@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "err.h"
+#include "lockout.h"
 #include "log.h"
 #include "mem.h"
 #include "mgmt_http.h"
@@ -42,21 +42,12 @@ struct wsg_mgmt_work {
 
 /* -------- the connection -------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Whether this worker may connect now; while the database is down only one
  * worker tries per RETRY_MS, the others' jobs fail at once. */
 static int
 may_connect(struct wsg_mgmt_work *w)
 {
-	int64_t now = now_ms();
+	int64_t now = wsg_lockout_now_ms();
 	int ok;
 
 	pthread_mutex_lock(&w->mu);
@@ -70,7 +61,7 @@ may_connect(struct wsg_mgmt_work *w)
 static void
 connected(struct wsg_mgmt_work *w, int ok, int64_t started_ms)
 {
-	int64_t now = now_ms();
+	int64_t now = wsg_lockout_now_ms();
 
 	pthread_mutex_lock(&w->mu);
 	w->db_down = !ok && now - started_ms >= SLOW_MS;
@@ -82,7 +73,7 @@ static int
 db_open(struct wsg_mgmt_worker *wk, struct wsg_error *err)
 {
 	struct wsg_mgmt *m = wk->work->m;
-	int64_t started = now_ms();
+	int64_t started = wsg_lockout_now_ms();
 	char sql[64];
 	int rc;
 

@@ -2,9 +2,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "err.h"
+#include "token.h"
 
 /* GREATEST: a command run on a host whose clock lags never takes an
  * unlock back. */
@@ -12,15 +12,6 @@ static const char SQL_STAMP[] =
         "UPDATE users SET unlocked_at = GREATEST(unlocked_at, "
         "CAST(? AS SIGNED)) WHERE username = ?";
 static const char SQL_EXISTS[] = "SELECT 1 FROM users WHERE username = ?";
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int
 wsg_unlock_request(struct wsg_db_conn *c, const char *user,
@@ -40,7 +31,7 @@ wsg_unlock_request(struct wsg_db_conn *c, const char *user,
 	wsg_db_result_free(res);
 	if (rc != WSG_OK)
 		return rc;
-	snprintf(stamp, sizeof(stamp), "%lld", (long long)now_us());
+	snprintf(stamp, sizeof(stamp), "%lld", (long long)wsg_token_now_us());
 	p[0].data = stamp;
 	p[0].len = strlen(stamp);
 	p[1].data = user;
@@ -57,7 +48,7 @@ wsg_unlock_apply(struct wsg_lockout *l, enum wsg_lockout_kind kind,
 	if (unlocked_at <= 0)
 		return 0;
 	/* The stamp on the lockout's monotonic clock. */
-	ago_ms = (now_us() - unlocked_at) / 1000;
+	ago_ms = (wsg_token_now_us() - unlocked_at) / 1000;
 	return wsg_lockout_unlock_since(l, kind, user, len, mono - ago_ms,
 	                                mono);
 }

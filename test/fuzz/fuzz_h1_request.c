@@ -13,30 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FUZZ_H1_TARGET "fuzz_h1_request"
 #include "fuzz.h"
+#include "fuzz_h1.h"
 #include "h1.h"
 #include "types.h"
-
-static const struct wsg_h1_limits lim = {.max_line = 8192,
-                                         .max_head = 65536,
-                                         .max_headers = 100,
-                                         .max_body = 1 << 20};
-
-static void
-require(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_h1_request: broken promise: %s\n", what);
-		abort();
-	}
-}
-
-static int
-token_byte(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 static void
 check_token(struct wsg_h1_slice s, const char *what)
