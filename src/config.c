@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <event2/util.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1051,6 +1053,37 @@ static const struct key route_keys[] = {
         K_END,
 };
 
+/* Name servers as IP addresses: looking up the name server's own name
+ * would need a resolver. */
+static void
+nameservers_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_resolver_conf *r = base;
+	struct sockaddr_storage ss;
+	int len;
+	size_t i;
+
+	if (s == NULL ||
+	    string_list(x, s, &r->nameservers, &r->n_nameservers) != 0)
+		return;
+	for (i = 0; i < r->n_nameservers; i++) {
+		len = (int)sizeof(ss);
+		if (evutil_parse_sockaddr_port(r->nameservers[i],
+		                               (struct sockaddr *)&ss,
+		                               &len) != 0)
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"%s\" is not an IP address with an optional "
+			    "port (\"192.0.2.53\", \"192.0.2.53:5353\", "
+			    "\"[2001:db8::53]:53\")",
+			    r->nameservers[i]);
+	}
+}
+
+static const struct key resolver_keys[] = {
+        K_CUSTOM("nameservers", nameservers_cb, 0),
+        K_END,
+};
+
 static const struct key upstream_tls_keys[] = {
         K_PATH(struct wsg_upstream_tls_conf, ca_file, NULL),
         K_END,
@@ -1185,6 +1218,7 @@ static const struct key root_keys[] = {
         K_GROUP(struct wsg_config, log, log_keys),
         /* Before routes, which inherit from it. */
         K_GROUP(struct wsg_config, upstream_tls, upstream_tls_keys),
+        K_GROUP(struct wsg_config, resolver, resolver_keys),
         K_CUSTOM("routes", routes_cb, 0),
         K_END,
 };
@@ -1330,6 +1364,7 @@ config_free(struct wsg_config *c)
 	free(c->log.access_log);
 	free(c->log.audit_log);
 	free(c->upstream_tls.ca_file);
+	free_strings(c->resolver.nameservers, c->resolver.n_nameservers);
 	for (i = 0; i < c->n_routes; i++) {
 		r = &c->routes[i];
 		free(r->name);
@@ -1553,6 +1588,11 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	if (!same_strings(ma->server_names, ma->n_server_names,
 	                  mb->server_names, mb->n_server_names))
 		differs(&d, "management.server_names");
+	if (!same_strings(running->resolver.nameservers,
+	                  running->resolver.n_nameservers,
+	                  next->resolver.nameservers,
+	                  next->resolver.n_nameservers))
+		differs(&d, "resolver.nameservers");
 	DIFF_INT(&d, ma, mb, workers, "management.workers");
 	DIFF_STR(&d, ua, ub, host, "userstore.host");
 	DIFF_INT(&d, ua, ub, port, "userstore.port");

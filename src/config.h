@@ -128,6 +128,14 @@ struct wsg_upstream_tls_conf {
 	char *ca_file;           /* absolute path, or NULL for the system store */
 };
 
+/* How upstream host names are looked up (at each new connection, on the
+ * worker's loop). */
+struct wsg_resolver_conf {
+	char **nameservers; /* "IP" or "IP:PORT" ("[IPv6]:PORT"); none: the
+	                       system's /etc/resolv.conf */
+	size_t n_nameservers;
+};
+
 struct wsg_route_conf {
 	char *name;
 	char *path;              /* prefix, starts with '/' */
@@ -164,6 +172,7 @@ struct wsg_config {
 	struct wsg_limits_conf limits;
 	struct wsg_log_conf log;
 	struct wsg_upstream_tls_conf upstream_tls;
+	struct wsg_resolver_conf resolver;
 	struct wsg_route_conf *routes;
 	size_t n_routes;
 };

@@ -461,7 +461,8 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	}
 	w->db = wsg_db_pool_new(w->base, &rt->db_params,
 				cfg->userstore.pool_size, &rt->db_stats);
-	w->upstream = wsg_upstream_pool_new(w->base, rt->metrics);
+	w->upstream =
+		wsg_upstream_pool_new(w->base, rt->metrics, &cfg->resolver);
 	w->wake = event_new(w->base, -1, 0, wake_cb, w);
 	w->reload = event_new(w->base, -1, 0, reload_cb, w);
 	w->drain_timer = evtimer_new(w->base, drain_timer_cb, w);

@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <arpa/inet.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netdb.h>
@@ -60,7 +62,8 @@ struct target {
 };
 
 enum conn_state {
-	CONN_CONNECTING = 0, /* waiting for connect() to complete */
+	CONN_RESOLVING = 0, /* the host name is being looked up */
+	CONN_CONNECTING,    /* waiting for connect() to complete */
 	CONN_HANDSHAKE,      /* TLS handshake under way */
 	CONN_OPEN,
 };
@@ -75,6 +78,7 @@ enum exchange_state {
 };
 
 struct exchange;
+struct lookup;
 
 /*
  * One TCP connection to a target. Read interest is registered once, when
@@ -86,9 +90,14 @@ struct conn {
 	LIST_ENTRY(conn) link; /* the pool's busy list or the target's idle */
 	struct wsg_upstream_pool *pool;
 	struct target *target;
-	evutil_socket_t fd;
+	evutil_socket_t fd;   /* -1 while resolving */
 	SSL *ssl; /* https only */
 	enum conn_state state;
+	struct lookup *lookup; /* while resolving */
+	int resolve_error;     /* EVUTIL_EAI_*: reported from wr */
+	/* The name's addresses, until one takes the connection: the next
+	 * is tried when one refuses ("localhost" may be ::1 first). */
+	struct evutil_addrinfo *addrs, *addrs_next;
 	int connect_errno;    /* connect() failed at once: reported from wr */
 	int pooled;           /* on the target's idle list */
 	int read_wants_write; /* SSL_read asked for a writable socket */
@@ -101,12 +110,29 @@ struct conn {
 
 struct wsg_upstream_pool {
 	struct event_base *base;
+	/* Made at the first host name to look up; NULL while only IP
+	 * addresses are used. */
+	struct evdns_base *dns;
+	const struct wsg_resolver_conf *resolver;
+	unsigned lookups; /* whose callback has not run yet */
 	unsigned rr;
 	int closing;                 /* shut down: no new exchanges */
 	struct wsg_metrics *metrics; /* NULL: none kept */
 	LIST_HEAD(, target) targets;
 	LIST_HEAD(, target) retired;
 	LIST_HEAD(, conn) busy;
+};
+
+/*
+ * A host name lookup for a connection. It outlives the connection when
+ * that is freed first: evdns reports the cancel later, from the loop.
+ */
+struct lookup {
+	struct conn *c; /* NULL: cancelled */
+	struct wsg_upstream_pool *pool;
+	struct evdns_getaddrinfo_request *req;
+	int in_call; /* inside evdns_getaddrinfo(), which may answer at once */
+	int answered;
 };
 
 /* One exchange in flight. */
@@ -196,12 +222,14 @@ is_hop_by_hop(struct wsg_h1_slice name, const struct wsg_h1_header *h, size_t n)
 }
 
 struct wsg_upstream_pool *
-wsg_upstream_pool_new(struct event_base *base, struct wsg_metrics *metrics)
+wsg_upstream_pool_new(struct event_base *base, struct wsg_metrics *metrics,
+                      const struct wsg_resolver_conf *resolver)
 {
 	struct wsg_upstream_pool *p = wsg_mem_calloc(1, sizeof(*p));
 
 	p->base = base;
 	p->metrics = metrics;
+	p->resolver = resolver;
 	LIST_INIT(&p->targets);
 	LIST_INIT(&p->retired);
 	LIST_INIT(&p->busy);
@@ -216,13 +244,20 @@ conn_free(struct conn *c)
 	LIST_REMOVE(c, link);
 	if (c->pooled)
 		c->target->n_idle--;
+	if (c->lookup != NULL) {
+		c->lookup->c = NULL;
+		evdns_getaddrinfo_cancel(c->lookup->req);
+	}
+	if (c->addrs != NULL)
+		evutil_freeaddrinfo(c->addrs);
 	event_del(&c->rd);
 	event_del(&c->wr);
 	event_del(&c->idle);
 	/* No close_notify: the connection may be broken, and a peer that
 	 * needs one learns nothing from it that the FIN does not say. */
 	SSL_free(c->ssl);
-	evutil_closesocket(c->fd);
+	if (c->fd >= 0)
+		evutil_closesocket(c->fd);
 	free(c->buf);
 	free(c);
 }
@@ -246,6 +281,8 @@ target_free(struct target *t)
 void
 wsg_upstream_pool_free(struct wsg_upstream_pool *p)
 {
+	int i;
+
 	if (p == NULL)
 		return;
 	while (!LIST_EMPTY(&p->busy)) {
@@ -259,6 +296,12 @@ wsg_upstream_pool_free(struct wsg_upstream_pool *p)
 		target_free(LIST_FIRST(&p->targets));
 	while (!LIST_EMPTY(&p->retired))
 		target_free(LIST_FIRST(&p->retired));
+	/* Cancelled lookups hear of it from deferred callbacks; run them, or
+	 * what evdns holds for them would be left behind. */
+	for (i = 0; p->lookups > 0 && i < 8; i++)
+		event_base_loop(p->base, EVLOOP_NONBLOCK);
+	if (p->dns != NULL)
+		evdns_base_free(p->dns, 0);
 	free(p);
 }
 
@@ -277,6 +320,12 @@ wsg_upstream_pool_retire(struct wsg_upstream_pool *p)
 		t->retired = 1;
 		LIST_REMOVE(t, link);
 		LIST_INSERT_HEAD(&p->retired, t, link);
+	}
+	/* /etc/resolv.conf and /etc/hosts are read again at the next
+	 * lookup, unless one is under way on this base. */
+	if (p->dns != NULL && p->lookups == 0) {
+		evdns_base_free(p->dns, 0);
+		p->dns = NULL;
 	}
 }
 
@@ -426,6 +475,17 @@ tls_failure(struct exchange *ex, int ssl_error)
 	wsg_tls_describe_failure(ex->conn->ssl, last, why, sizeof(why));
 	snprintf(reason, sizeof(reason), "upstream %s",
 	         why[0] != '\0' ? why : "TLS failure");
+	exchange_fail(ex, WSG_ERR_IO, reason);
+}
+
+static void
+resolve_failure(struct exchange *ex, int err)
+{
+	char reason[160];
+
+	snprintf(reason, sizeof(reason),
+	         "upstream host name did not resolve: %s",
+	         evutil_gai_strerror(err));
 	exchange_fail(ex, WSG_ERR_IO, reason);
 }
 
@@ -845,6 +905,31 @@ conn_step(struct conn *c, int readable)
 	}
 }
 
+static void conn_connect(struct conn *c, const struct sockaddr *sa,
+                         socklen_t len);
+
+/* Nothing was sent on the refused socket: the next address is as good. */
+static void
+conn_next_address(struct conn *c)
+{
+	struct evutil_addrinfo *ai = c->addrs_next;
+
+	event_del(&c->rd);
+	event_del(&c->wr);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	if (c->fd >= 0)
+		evutil_closesocket(c->fd);
+	c->fd = -1;
+	c->connect_errno = 0;
+	c->addrs_next = ai->ai_next;
+	conn_connect(c, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+	if (c->connect_errno == 0)
+		event_add(&c->wr, NULL);
+	else
+		event_active(&c->wr, EV_WRITE, 1);
+}
+
 /* The connect() result: a made connection reads from now on. */
 static int
 conn_connected(struct conn *c)
@@ -855,9 +940,17 @@ conn_connected(struct conn *c)
 	if (err == 0 &&
 	    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = errno;
+	if (err != 0 && c->addrs_next != NULL) {
+		conn_next_address(c);
+		return -1;
+	}
 	if (err != 0) {
 		io_failure(c->ex, err);
 		return -1;
+	}
+	if (c->addrs != NULL) {
+		evutil_freeaddrinfo(c->addrs);
+		c->addrs = c->addrs_next = NULL;
 	}
 	c->state = c->ssl != NULL ? CONN_HANDSHAKE : CONN_OPEN;
 	event_add(&c->rd, NULL);
@@ -869,6 +962,10 @@ wr_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->state == CONN_RESOLVING) {
+		resolve_failure(c->ex, c->resolve_error);
+		return;
+	}
 	if (c->state == CONN_CONNECTING && conn_connected(c) != 0)
 		return;
 	conn_step(c, 0);
@@ -902,59 +999,169 @@ rd_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A new connection to `t`, connecting. NULL when the host does not
- * resolve or no socket can be had; an immediate connect() failure is
- * reported through the exchange like a later one.
+ * Opens the socket and starts connect(); any failure is kept in
+ * `connect_errno` and reported through the exchange, from the loop.
+ */
+static void
+conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	struct wsg_upstream_pool *p = c->pool;
+	int one = 1;
+
+	c->state = CONN_CONNECTING;
+	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	               0);
+	if (c->fd < 0) {
+		c->connect_errno = errno;
+		return;
+	}
+	/* Head and body may go as two TLS records: no Nagle delay between. */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	event_assign(&c->rd, p->base, c->fd, EV_READ | EV_PERSIST, rd_cb, c);
+	event_assign(&c->wr, p->base, c->fd, EV_WRITE, wr_cb, c);
+	if (c->target->tls != NULL) {
+		c->ssl = wsg_tls_client_ssl_new(c->target->tls, c->target->host,
+		                                c->target->tls_verify);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+			ERR_clear_error();
+			c->connect_errno = ENOMEM;
+			return;
+		}
+	}
+	if (connect(c->fd, sa, len) != 0 && errno != EINPROGRESS)
+		c->connect_errno = errno;
+}
+
+/* The resolver for this worker's loop: the configured name servers, or
+ * the system's /etc/resolv.conf; /etc/hosts either way. */
+static int
+dns_new(struct wsg_upstream_pool *p)
+{
+	const struct wsg_resolver_conf *r = p->resolver;
+	int own = r != NULL && r->n_nameservers > 0;
+	size_t i;
+
+	p->dns = evdns_base_new(p->base,
+	                        EVDNS_BASE_DISABLE_WHEN_INACTIVE |
+	                                (own ? 0
+	                                     : EVDNS_BASE_INITIALIZE_NAMESERVERS));
+	if (p->dns == NULL)
+		return -1;
+	if (own) {
+		for (i = 0; i < r->n_nameservers; i++)
+			if (evdns_base_nameserver_ip_add(p->dns,
+			                                 r->nameservers[i]) != 0)
+				goto fail;
+		evdns_base_load_hosts(p->dns, "/etc/hosts");
+	}
+	return 0;
+fail:
+	evdns_base_free(p->dns, 0);
+	p->dns = NULL;
+	return -1;
+}
+
+/* Called once per lookup, also after a cancel (then `c` is NULL). */
+static void
+lookup_cb(int err, struct evutil_addrinfo *ai, void *arg)
+{
+	struct lookup *l = arg;
+	struct conn *c = l->c;
+
+	l->pool->lookups--;
+	if (c != NULL) {
+		c->lookup = NULL;
+		if (err != 0 || ai == NULL) {
+			c->resolve_error = err != 0 ? err : EVUTIL_EAI_NONAME;
+		} else {
+			c->addrs = ai;
+			c->addrs_next = ai->ai_next;
+			ai = NULL;
+			conn_connect(c, c->addrs->ai_addr,
+			             (socklen_t)c->addrs->ai_addrlen);
+		}
+		/* An answer given inside evdns_getaddrinfo() is taken up
+		 * by wsg_upstream_forward(); a later one here. */
+		if (c->ex != NULL) {
+			if (c->state == CONN_CONNECTING && c->connect_errno == 0)
+				event_add(&c->wr, NULL);
+			else
+				event_active(&c->wr, EV_WRITE, 1);
+		}
+	}
+	if (ai != NULL)
+		evutil_freeaddrinfo(ai);
+	if (l->in_call)
+		l->answered = 1;
+	else
+		free(l);
+}
+
+/* The host name looked up on the loop: a slow or dead DNS server delays
+ * only the exchanges that need it. */
+static void
+conn_resolve(struct conn *c)
+{
+	struct wsg_upstream_pool *p = c->pool;
+	struct evutil_addrinfo hints;
+	struct lookup *l;
+
+	c->state = CONN_RESOLVING;
+	if (p->dns == NULL && dns_new(p) != 0) {
+		c->resolve_error = EVUTIL_EAI_FAIL;
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
+	l = wsg_mem_calloc(1, sizeof(*l));
+	l->c = c;
+	l->pool = p;
+	l->in_call = 1;
+	c->lookup = l;
+	p->lookups++;
+	l->req = evdns_getaddrinfo(p->dns, c->target->host, c->target->port,
+	                           &hints, lookup_cb, l);
+	l->in_call = 0;
+	if (l->answered)
+		free(l);
+}
+
+/*
+ * A new connection to `t`: connecting, or resolving its host name first.
+ * Every failure is reported through the exchange, from the loop.
  */
 static struct conn *
 conn_new(struct wsg_upstream_pool *p, struct target *t)
 {
-	struct addrinfo hints, *ai = NULL;
-	struct conn *c = NULL;
-	evutil_socket_t fd = -1;
-	int one = 1;
+	struct conn *c = wsg_mem_calloc(1, sizeof(*c));
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	uint16_t port = htons((uint16_t)atoi(t->port));
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	/* As evhttp did: the system resolver, first address. */
-	if (getaddrinfo(t->host, t->port, &hints, &ai) != 0 || ai == NULL)
-		goto out;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	            0);
-	if (fd < 0)
-		goto out;
-	/* Head and body may go as two TLS records: no Nagle delay between. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c = wsg_mem_calloc(1, sizeof(*c));
-	if (t->tls != NULL) {
-		c->ssl = wsg_tls_client_ssl_new(t->tls, t->host, t->tls_verify);
-		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-			SSL_free(c->ssl);
-			ERR_clear_error();
-			free(c);
-			c = NULL;
-			goto out;
-		}
-	}
 	c->pool = p;
 	c->target = t;
-	c->fd = fd;
-	fd = -1;
+	c->fd = -1;
 	c->buf = wsg_mem_alloc(READ_BUFFER);
 	c->cap = READ_BUFFER;
-	event_assign(&c->rd, p->base, c->fd, EV_READ | EV_PERSIST, rd_cb, c);
-	event_assign(&c->wr, p->base, c->fd, EV_WRITE, wr_cb, c);
+	event_assign(&c->rd, p->base, -1, EV_READ | EV_PERSIST, rd_cb, c);
+	event_assign(&c->wr, p->base, -1, EV_WRITE, wr_cb, c);
 	evtimer_assign(&c->idle, p->base, idle_cb, c);
-	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
-	    errno != EINPROGRESS)
-		c->connect_errno = errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ai != NULL)
-		freeaddrinfo(ai);
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (evutil_inet_pton(AF_INET, t->host, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = port;
+		conn_connect(c, (struct sockaddr *)&sin, sizeof(sin));
+	} else if (evutil_inet_pton(AF_INET6, t->host, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = port;
+		conn_connect(c, (struct sockaddr *)&sin6, sizeof(sin6));
+	} else {
+		conn_resolve(c);
+	}
 	return c;
 }
 
@@ -1104,10 +1311,8 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 		c->pooled = 0;
 		t->n_idle--;
 		event_del(&c->idle);
-	} else if ((c = conn_new(p, t)) == NULL) {
-		record(ex, WSG_ERR_IO);
-		free(ex);
-		return WSG_ERR_IO;
+	} else {
+		c = conn_new(p, t);
 	}
 	LIST_INSERT_HEAD(&p->busy, c, link);
 	c->ex = ex;
@@ -1131,10 +1336,10 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 	evtimer_add(&ex->deadline, &tv);
 	/* From the loop, so `done` never runs inside this call: a made
 	 * connection writes at once in this loop turn, a new one when
-	 * connect() completes (or failed at once). */
+	 * connect() completes (or failed at once), after its lookup. */
 	if (c->state == CONN_CONNECTING && c->connect_errno == 0)
 		event_add(&c->wr, NULL);
-	else
+	else if (c->state != CONN_RESOLVING || c->resolve_error != 0)
 		event_active(&c->wr, EV_WRITE, 1);
 	return WSG_OK;
 }

@@ -23,15 +23,18 @@ struct wsg_upstream_pool;
 struct wsg_tls_clients;
 
 /* `metrics` (NULL: none kept) receives each exchange's outcome and
- * latency; it must outlive the pool. */
-struct wsg_upstream_pool *wsg_upstream_pool_new(struct event_base *base,
-						struct wsg_metrics *metrics);
+ * latency; `resolver` (NULL: the system's) says how host names are looked
+ * up, on `base`, at each new connection. Both must outlive the pool. */
+struct wsg_upstream_pool *
+wsg_upstream_pool_new(struct event_base *base, struct wsg_metrics *metrics,
+		      const struct wsg_resolver_conf *resolver);
 /* Frees idle connections; call only when no exchange is in flight. */
 void wsg_upstream_pool_free(struct wsg_upstream_pool *p);
 
 /*
  * After a reload: idle connections are closed and every upstream is looked
- * up again on its next use, so a changed route or CA file takes effect.
+ * up again on its next use, so a changed route or CA file takes effect;
+ * /etc/resolv.conf and /etc/hosts are read again.
  * Exchanges in flight finish on their connections, which are then closed.
  */
 void wsg_upstream_pool_retire(struct wsg_upstream_pool *p);

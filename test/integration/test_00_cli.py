@@ -67,7 +67,10 @@ def insert_after(prefix, text):
     ("wrong-type.conf", lambda ls: ([l.replace("workers = 2;", "workers = \"two\";") for l in ls],
                                     next(i for i, l in enumerate(ls) if l.startswith("workers")) + 1),
      "workers"),
-], ids=["unknown-top-level-key", "unknown-nested-key", "wrong-type"])
+    ("bad-nameserver.conf",
+     insert_after("workers", 'resolver = { nameservers = ( "dns.example.com" ); };'),
+     "dns.example.com"),
+], ids=["unknown-top-level-key", "unknown-nested-key", "wrong-type", "nameserver-not-an-ip"])
 def test_check_config_rejects_bad_key(configured, name, transform, key):
     path, lineno = broken_config(configured, name, transform)
     r = configured.cli("--check-config", config=path)

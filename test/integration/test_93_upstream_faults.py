@@ -55,6 +55,9 @@ def gw(configured, stub):
               for name, path, target, status in FAULTS if target not in (None, "/Huge")]
     routes.append(wsg.route_config("huge", "/services/Huge", up + "/Huge"))
     routes.append(wsg.route_config("big", "/services/Big", up + "/Big"))
+    # A host name, looked up on the worker's loop (/etc/hosts here).
+    routes.append(wsg.route_config("by-name", "/services/ByName",
+                                   "http://localhost:%d/Echo" % stub.port))
     # cache_ttl 60: alice comes from the cache, so no database connection opens meanwhile.
     g = wsg.Gateway(configured.dir, configured.db, stub, name="gw93", cache_ttl=60, limits={
         "max_response_size": str(MAX_RESPONSE), "response_timeout": str(RESPONSE_TIMEOUT),
@@ -92,6 +95,15 @@ def test_fault_answers(gw, name, path, target, status, soap12):
         assert ROUTE_TIMEOUT - 0.5 < took < ROUTE_TIMEOUT + 5, took
     else:
         assert took < 15, took
+    assert_echo(gw)
+
+
+def test_upstream_by_host_name(gw):
+    """An upstream named by host name: looked up without blocking the loop (test_upstream
+    covers a slow and a failing DNS server), then kept alive like any other."""
+    for soap12 in (False, True):
+        r, _, m = send(gw, "/services/ByName", soap12)
+        assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
     assert_echo(gw)
 
 

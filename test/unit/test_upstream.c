@@ -2,7 +2,8 @@
  * The percent-encoding of X-WSS-User and X-WSS-Roles (issue 12, item 6),
  * and the HTTP/1.1 client (issue 14): exchanges against a scripted upstream
  * on loopback, driven by a real event loop. Each answer's outcome, and
- * whether the next exchange reused the connection, is checked.
+ * whether the next exchange reused the connection, is checked. Host names
+ * are looked up on the loop, from a DNS server on loopback (libevent's).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/dns.h>
+#include <event2/dns_struct.h>
 #include <event2/event.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +254,7 @@ client_init(struct client *c, struct event_base *base, unsigned port)
 {
 	memset(c, 0, sizeof(*c));
 	c->base = base;
-	c->pool = wsg_upstream_pool_new(base, NULL);
+	c->pool = wsg_upstream_pool_new(base, NULL, NULL);
 	snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%u/base", port);
 	c->urls[0] = c->url;
 	c->route.name = "t";
@@ -524,6 +528,234 @@ test_shutdown(void **state)
 	event_base_free(base);
 }
 
+/*
+ * A DNS server on loopback: "up.test" is 127.0.0.1, "two.test" is
+ * 127.0.0.2 (where nobody listens) then 127.0.0.1, "slow.test" is never
+ * answered (held until dns_stop), any other name does not exist.
+ */
+struct dns {
+	struct evdns_server_port *port;
+	evutil_socket_t fd;
+	struct evdns_server_request *held[4];
+	unsigned n_held, queries;
+	char nameserver[32];
+	char *list[1];
+	struct wsg_resolver_conf conf;
+};
+
+static void
+dns_cb(struct evdns_server_request *req, void *arg)
+{
+	struct dns *d = arg;
+	struct in_addr lo = {htonl(INADDR_LOOPBACK)};
+	struct in_addr two[2] = {{htonl(INADDR_LOOPBACK + 1)},
+	                         {htonl(INADDR_LOOPBACK)}};
+	const struct evdns_server_question *q;
+
+	d->queries++;
+	assert_int_equal(req->nquestions, 1);
+	q = req->questions[0];
+	/* The resolver mixes the case of names it asks for (0x20 bits). */
+	if (strcasecmp(q->name, "slow.test") == 0 && d->n_held < 4) {
+		d->held[d->n_held++] = req;
+		return;
+	}
+	if (strcasecmp(q->name, "up.test") == 0 ||
+	    strcasecmp(q->name, "two.test") == 0) {
+		if (q->type == EVDNS_TYPE_A && q->name[0] == 'u')
+			evdns_server_request_add_a_reply(req, q->name, 1, &lo,
+			                                 60);
+		else if (q->type == EVDNS_TYPE_A)
+			evdns_server_request_add_a_reply(req, q->name, 2, two,
+			                                 60);
+		evdns_server_request_respond(req, 0);
+		return;
+	}
+	evdns_server_request_respond(req, DNS_ERR_NOTEXIST);
+}
+
+static void
+dns_start(struct dns *d, struct event_base *base)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	memset(d, 0, sizeof(*d));
+	d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(d->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(d->fd, (struct sockaddr *)&sa, &len);
+	d->port = evdns_add_server_port_with_base(base, d->fd, 0, dns_cb, d);
+	assert_non_null(d->port);
+	snprintf(d->nameserver, sizeof(d->nameserver), "127.0.0.1:%u",
+	         ntohs(sa.sin_port));
+	d->list[0] = d->nameserver;
+	d->conf.nameservers = d->list;
+	d->conf.n_nameservers = 1;
+}
+
+static void
+dns_stop(struct dns *d)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n_held; i++)
+		evdns_server_request_drop(d->held[i]);
+	evdns_close_server_port(d->port);
+	close(d->fd);
+}
+
+/* A client whose pool asks `d`, for `host`. */
+static void
+client_named(struct client *c, struct event_base *base, struct dns *d,
+             const char *host, unsigned port)
+{
+	client_init(c, base, port);
+	wsg_upstream_pool_free(c->pool);
+	c->pool = wsg_upstream_pool_new(base, NULL, &d->conf);
+	snprintf(c->url, sizeof(c->url), "http://%s:%u/base", host, port);
+}
+
+/* A name is looked up, connected to, and sent as the Host header. */
+static void
+test_resolve(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct step steps[] = {{OK_2, 0}, {OK_2, 0}};
+	struct upstream u;
+	struct outcome o;
+	struct client c;
+	struct dns d;
+	unsigned port;
+
+	(void)state;
+	dns_start(&d, base);
+	port = upstream_start(&u, base);
+	u.steps = steps;
+	u.n_steps = 2;
+	client_named(&c, base, &d, "up.test", port);
+	exchange(&c, &o);
+	assert_int_equal(o.status, WSG_OK);
+	assert_string_equal(o.body, "ok");
+	assert_non_null(strstr(u.last, "\r\nHost: up.test:"));
+	assert_true(d.queries >= 1);
+	/* The kept connection needs no lookup. */
+	d.queries = 0;
+	exchange(&c, &o);
+	assert_int_equal(o.status, WSG_OK);
+	assert_int_equal(u.accepts, 1);
+	assert_int_equal(d.queries, 0);
+	wsg_upstream_pool_free(c.pool);
+	upstream_stop(&u);
+	dns_stop(&d);
+	event_base_free(base);
+}
+
+/* The first address refuses: the next one is tried. */
+static void
+test_resolve_next_address(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct step steps[] = {{OK_2, 0}};
+	struct upstream u;
+	struct outcome o;
+	struct client c;
+	struct dns d;
+
+	(void)state;
+	dns_start(&d, base);
+	client_named(&c, base, &d, "two.test", upstream_start(&u, base));
+	u.steps = steps;
+	u.n_steps = 1;
+	exchange(&c, &o);
+	assert_int_equal(o.status, WSG_OK);
+	assert_int_equal(u.accepts, 1);
+	wsg_upstream_pool_free(c.pool);
+	upstream_stop(&u);
+	dns_stop(&d);
+	event_base_free(base);
+}
+
+static void
+test_resolve_unknown(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o;
+	struct client c;
+	struct dns d;
+
+	(void)state;
+	dns_start(&d, base);
+	client_named(&c, base, &d, "nx.test", 9);
+	exchange(&c, &o);
+	assert_int_equal(o.status, WSG_ERR_IO);
+	assert_non_null(
+	        strstr(o.reason, "upstream host name did not resolve: "));
+	wsg_upstream_pool_free(c.pool);
+	dns_stop(&d);
+	event_base_free(base);
+}
+
+/*
+ * A DNS server that does not answer holds up only the exchanges that need
+ * it: one to an IP address goes through meanwhile, on the same loop; the
+ * waiting one ends at the route's timeout, its lookup cancelled. A pool
+ * freed with a lookup under way leaves nothing behind (ASan's leak check).
+ */
+static void
+test_resolve_slow(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct step steps[] = {{OK_2, 0}};
+	struct upstream u;
+	struct outcome slow, fast, last;
+	struct client c, ip;
+	struct wsg_upstream_send s;
+	struct dns d;
+	unsigned port;
+
+	(void)state;
+	dns_start(&d, base);
+	port = upstream_start(&u, base);
+	u.steps = steps;
+	u.n_steps = 1;
+	client_named(&c, base, &d, "slow.test", port);
+	client_init(&ip, base, port);
+	memset(&slow, 0, sizeof(slow));
+	memset(&s, 0, sizeof(s));
+	s.route = &c.route;
+	s.max_response_size = 100;
+	s.method = "GET";
+	s.uri_suffix = "";
+	s.user = "a";
+	s.roles = "";
+	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &slow),
+	                 WSG_OK);
+	while (d.n_held == 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	exchange(&ip, &fast);
+	assert_int_equal(fast.status, WSG_OK);
+	assert_int_equal(slow.calls, 0);
+	while (slow.calls == 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(slow.status, WSG_ERR_TIMEOUT);
+	/* Another lookup, still unanswered when the pool goes. */
+	memset(&last, 0, sizeof(last));
+	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &last),
+	                 WSG_OK);
+	while (d.n_held < 2)
+		event_base_loop(base, EVLOOP_ONCE);
+	wsg_upstream_pool_shutdown(c.pool, "stopping");
+	assert_int_equal(last.calls, 1);
+	wsg_upstream_pool_free(c.pool);
+	wsg_upstream_pool_free(ip.pool);
+	upstream_stop(&u);
+	dns_stop(&d);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -533,6 +765,10 @@ main(void)
 	        cmocka_unit_test(test_exchanges),
 	        cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_shutdown),
+	        cmocka_unit_test(test_resolve),
+	        cmocka_unit_test(test_resolve_next_address),
+	        cmocka_unit_test(test_resolve_unknown),
+	        cmocka_unit_test(test_resolve_slow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
