@@ -334,20 +334,18 @@ fields(const struct wsg_h1_parser *p, int response, const char *buf,
 	size_t i = start, n = 0, eol, name_end, vs, ve;
 
 	memset(f, 0, sizeof(*f));
+	/* One pass per line: no CR but the line's own (scan made sure), and
+	 * CR is neither a name nor a value byte, so each loop stops there. */
 	while (i < end) {
-		eol = i;
-		while (buf[eol] != '\r')
-			eol++;
 		if (ows((unsigned char)buf[i]))
 			return fail(err,
 			            n == 0 ? WSG_H1_LEADING_WS
 			                   : WSG_H1_OBS_FOLD,
 			            i);
-		for (name_end = i;
-		     name_end < eol && tchar[(unsigned char)buf[name_end]];
+		for (name_end = i; tchar[(unsigned char)buf[name_end]];
 		     name_end++)
 			;
-		if (name_end == eol)
+		if (buf[name_end] == '\r')
 			return fail(err, WSG_H1_NO_COLON, i);
 		if (buf[name_end] != ':')
 			return fail(err,
@@ -357,12 +355,13 @@ fields(const struct wsg_h1_parser *p, int response, const char *buf,
 			            name_end);
 		if (name_end == i)
 			return fail(err, WSG_H1_NAME, i);
-		for (vs = name_end + 1; vs < eol && ows((unsigned char)buf[vs]);
-		     vs++)
+		for (vs = name_end + 1; ows((unsigned char)buf[vs]); vs++)
 			;
-		for (ve = vs; ve < eol; ve++)
-			if (!value_byte((unsigned char)buf[ve]))
-				return fail(err, WSG_H1_VALUE, ve);
+		for (ve = vs; value_byte((unsigned char)buf[ve]); ve++)
+			;
+		if (buf[ve] != '\r')
+			return fail(err, WSG_H1_VALUE, ve);
+		eol = ve;
 		while (ve > vs && ows((unsigned char)buf[ve - 1]))
 			ve--;
 		if (n == p->lim.max_headers)
@@ -561,8 +560,28 @@ scan(struct wsg_h1_parser *p, int response, const char *buf, size_t len,
 
 	*head_len = 0;
 	for (i = p->scanned; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
+		unsigned char c;
 
+		/* Past the first bytes, what is neither CR nor LF nor beyond
+		 * a limit needs no look: jump to the next byte that does. */
+		if (i >= 5) {
+			size_t stop = p->head_start != 0
+			                      ? p->head_start + p->lim.max_head
+			                      : p->line_start + p->lim.max_line;
+			const char *from = buf + i, *to, *nl, *cr;
+
+			if (stop > len)
+				stop = len;
+			if (i < stop) {
+				nl = memchr(from, '\n', stop - i);
+				to = nl != NULL ? nl : buf + stop;
+				cr = memchr(from, '\r', (size_t)(to - from));
+				i = (size_t)((cr != NULL ? cr : to) - buf);
+				if (i == len)
+					break;
+			}
+		}
+		c = (unsigned char)buf[i];
 		if (p->head_start != 0) {
 			if (i - p->head_start >= p->lim.max_head)
 				return fail(err, WSG_H1_HEAD_TOO_LARGE, i);
