@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fmt.h"
 #include "http_status.h"
 #include "log.h"
 #include "mem.h"
@@ -330,9 +331,9 @@ wsg_conn_reply(struct wsg_conn *c, int status, const char *reason,
                size_t reason_len, const char *body, size_t body_len)
 {
 	static const char date[] = "\r\nDate: ";
-	char line[32], tail[80];
+	char line[32], tail[80], *o;
 	struct iovec v[8];
-	size_t total = 0, k = 0, skip;
+	size_t total = 0, k, line_len, skip;
 	int no_body = status == 204 || status == 304 || status < 200;
 	int cnt = 0, i;
 	ssize_t n = 0;
@@ -343,28 +344,35 @@ wsg_conn_reply(struct wsg_conn *c, int status, const char *reason,
 	}
 	if (c->w->draining)
 		c->close_after = 1;
-	snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
-	if (!no_body)
-		k = (size_t)snprintf(tail, sizeof(tail),
-		                     "Content-Length: %zu\r\n", body_len);
+	o = wsg_fmt_str(line, line + sizeof(line), "HTTP/1.1 ");
+	o = wsg_fmt_uint(o, line + sizeof(line), (unsigned)status);
+	o = wsg_fmt_mem(o, line + sizeof(line), " ", 1);
+	line_len = (size_t)(o - line);
+	o = tail;
+	if (!no_body) {
+		o = wsg_fmt_str(o, tail + sizeof(tail), "Content-Length: ");
+		o = wsg_fmt_uint(o, tail + sizeof(tail), body_len);
+		o = wsg_fmt_str(o, tail + sizeof(tail), "\r\n");
+	}
 	/* HTTP/1.0 keep-alive is opt-in, so it is confirmed. */
-	snprintf(tail + k, sizeof(tail) - k, "%s\r\n",
-	         c->close_after        ? "Connection: close\r\n"
-	         : c->req.h.minor == 0 ? "Connection: keep-alive\r\n"
-	                               : "");
+	o = wsg_fmt_str(o, tail + sizeof(tail),
+	                c->close_after        ? "Connection: close\r\n\r\n"
+	                : c->req.h.minor == 0 ? "Connection: keep-alive\r\n\r\n"
+	                                      : "\r\n");
+	k = (size_t)(o - tail);
 #define ADD(p, len)                                                            \
 	do {                                                                   \
 		v[cnt].iov_base = (void *)(uintptr_t)(p);                      \
 		v[cnt].iov_len = (len);                                        \
 		total += v[cnt++].iov_len;                                     \
 	} while (0)
-	ADD(line, strlen(line));
+	ADD(line, line_len);
 	ADD(reason, reason_len);
 	ADD(date, sizeof(date) - 1);
 	ADD(http_date(), strlen(http_date()));
 	ADD("\r\n", 2);
 	ADD(c->hdrs, c->hdrs_len);
-	ADD(tail, strlen(tail));
+	ADD(tail, k);
 	if (!no_body && !c->head_request)
 		ADD(body, body_len);
 #undef ADD

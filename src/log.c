@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fmt.h"
 #include "io.h"
 #include "logring.h"
 #include "mem.h"
@@ -651,34 +652,6 @@ escape_field(char *dst, size_t len, const char *src)
 	escape_value(dst, len, src, 0);
 }
 
-/* Appends `s` at `p`, never past `end`; returns the new end of the line. */
-static char *
-put_str(char *p, const char *end, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n > (size_t)(end - p))
-		n = (size_t)(end - p);
-	memcpy(p, s, n);
-	return p + n;
-}
-
-/* Appends `v` in decimal at `p`, never past `end`. */
-static char *
-put_uint(char *p, const char *end, unsigned long long v)
-{
-	char digits[24];
-	int n = 0;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	while (n > 0 && p < end)
-		*p++ = digits[--n];
-	return p;
-}
-
 void
 wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 {
@@ -695,29 +668,29 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 	escape_field(user, sizeof(user), a->user);
 	/* "%s access rid=%016llx client=%s route=%s user=%s status=%d
 	 * fault=%s latency_ms=%.3f\n", without printf. */
-	p = put_str(p, end, now);
-	p = put_str(p, end, " access rid=");
+	p = wsg_fmt_str(p, end, now);
+	p = wsg_fmt_str(p, end, " access rid=");
 	for (i = 15; i >= 0 && p < end; i--)
 		*p++ = hex_digits[(a->rid >> (4 * i)) & 15];
-	p = put_str(p, end, " client=");
-	p = put_str(p, end, client);
-	p = put_str(p, end, " route=");
-	p = put_str(p, end, route);
-	p = put_str(p, end, " user=");
-	p = put_str(p, end, user);
-	p = put_str(p, end, " status=");
+	p = wsg_fmt_str(p, end, " client=");
+	p = wsg_fmt_str(p, end, client);
+	p = wsg_fmt_str(p, end, " route=");
+	p = wsg_fmt_str(p, end, route);
+	p = wsg_fmt_str(p, end, " user=");
+	p = wsg_fmt_str(p, end, user);
+	p = wsg_fmt_str(p, end, " status=");
 	if (a->status < 0)
-		p = put_str(p, end, "-");
-	p = put_uint(p, end,
+		p = wsg_fmt_str(p, end, "-");
+	p = wsg_fmt_uint(p, end,
 	             (unsigned long long)(a->status < 0 ? -(long long)a->status
 	                                                : a->status));
-	p = put_str(p, end, " fault=");
-	p = put_str(p, end, wsg_soap_fault_name(a->fault));
-	p = put_str(p, end, " latency_ms=");
+	p = wsg_fmt_str(p, end, " fault=");
+	p = wsg_fmt_str(p, end, wsg_soap_fault_name(a->fault));
+	p = wsg_fmt_str(p, end, " latency_ms=");
 	us = a->latency_ms > 0
 	             ? (unsigned long long)(a->latency_ms * 1000.0 + 0.5)
 	             : 0;
-	p = put_uint(p, end, us / 1000);
+	p = wsg_fmt_uint(p, end, us / 1000);
 	if (end - p >= 4) {
 		*p++ = '.';
 		p = put_digits(p, us % 1000, 3);

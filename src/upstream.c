@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fmt.h"
 #include "mem.h"
 #include "tls.h"
 
@@ -1197,8 +1198,7 @@ build_head(const struct wsg_upstream_send *s, const struct target *t)
 	char *roles = wsg_upstream_encode_identity(s->roles, 1);
 	const char *suffix = s->uri_suffix, *query;
 	size_t plen;
-	char *head;
-	int w;
+	char *head, *o, *end;
 
 	/* A base path "" with suffix "/x" is "/x"; "" with "" is "/". */
 	if (t->path[0] == '\0' && suffix[0] == '/')
@@ -1211,14 +1211,22 @@ build_head(const struct wsg_upstream_send *s, const struct target *t)
 	for (i = 0; i < n; i++)
 		cap += h[i].name.len + h[i].value.len + 4;
 	head = wsg_mem_alloc(cap);
+	end = head + cap - 1;
+	o = wsg_fmt_str(head, end, s->method);
+	o = wsg_fmt_mem(o, end, " ", 1);
+	o = wsg_fmt_str(o, end, t->path[0] != '\0' ? t->path : "/");
+	o = wsg_fmt_mem(o, end, suffix, plen);
 	/* The URL's query first, then the client's. */
-	w = snprintf(head, cap, "%s %s%.*s%s%s%s%s HTTP/1.1\r\n", s->method,
-	             t->path[0] != '\0' ? t->path : "/", (int)plen, suffix,
-	             t->query != NULL || query != NULL ? "?" : "",
-	             t->query != NULL ? t->query : "",
-	             t->query != NULL && query != NULL ? "&" : "",
-	             query != NULL ? query : "");
-	len = (size_t)w;
+	if (t->query != NULL || query != NULL)
+		o = wsg_fmt_mem(o, end, "?", 1);
+	if (t->query != NULL)
+		o = wsg_fmt_str(o, end, t->query);
+	if (t->query != NULL && query != NULL)
+		o = wsg_fmt_mem(o, end, "&", 1);
+	if (query != NULL)
+		o = wsg_fmt_str(o, end, query);
+	o = wsg_fmt_str(o, end, " HTTP/1.1\r\n");
+	len = (size_t)(o - head);
 	for (i = 0; i < n; i++) {
 		struct wsg_h1_slice k = h[i].name;
 
@@ -1242,18 +1250,24 @@ build_head(const struct wsg_upstream_send *s, const struct target *t)
 		memcpy(head + len, "\r\n", 2);
 		len += 2;
 	}
-	w = snprintf(head + len, cap - len,
-	             "Host: %s\r\nX-WSS-User: %s\r\nX-WSS-Roles: %s\r\n",
-	             t->hostport, user, roles);
-	len += (size_t)w;
+	o = wsg_fmt_str(head + len, end, "Host: ");
+	o = wsg_fmt_str(o, end, t->hostport);
+	o = wsg_fmt_str(o, end, "\r\nX-WSS-User: ");
+	o = wsg_fmt_str(o, end, user);
+	o = wsg_fmt_str(o, end, "\r\nX-WSS-Roles: ");
+	o = wsg_fmt_str(o, end, roles);
+	o = wsg_fmt_str(o, end, "\r\n");
 	for (i = 0; i < s->n_body; i++)
 		body_len += s->body[i].iov_len;
 	/* As evhttp did: a length for every body, and for POST and PUT. */
 	if (body_len > 0 || strcmp(s->method, "POST") == 0 ||
-	    strcmp(s->method, "PUT") == 0)
-		len += (size_t)snprintf(head + len, cap - len,
-		                        "Content-Length: %zu\r\n", body_len);
-	memcpy(head + len, "\r\n", 3);
+	    strcmp(s->method, "PUT") == 0) {
+		o = wsg_fmt_str(o, end, "Content-Length: ");
+		o = wsg_fmt_uint(o, end, body_len);
+		o = wsg_fmt_str(o, end, "\r\n");
+	}
+	o = wsg_fmt_str(o, end, "\r\n");
+	*o = '\0';
 	free(user);
 	free(roles);
 	return head;
