@@ -206,15 +206,25 @@ list_has(struct wsg_h1_slice list, struct wsg_h1_slice name)
 }
 
 /* Hop-by-hop per RFC 9110 7.6.1, including names listed in any
- * Connection field of `h`. */
+ * Connection field of `h` (NULL: `h` is known to have none). */
 static int
 is_hop_by_hop(struct wsg_h1_slice name, const struct wsg_h1_header *h, size_t n)
 {
+	/* Bit k: some name of the list is k bytes long. Checked for every
+	 * header of every request and answer, most of which are none. */
+	static const uint32_t lengths = 1u << 2 | 1u << 7 | 1u << 8 |
+	                                1u << 10 | 1u << 16 | 1u << 17 |
+	                                1u << 18 | 1u << 19;
 	size_t i;
 
-	for (i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); i++)
-		if (slice_is(name, hop_by_hop[i].name, hop_by_hop[i].len))
-			return 1;
+	if (name.len < 32 && (lengths >> name.len & 1u) != 0)
+		for (i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]);
+		     i++)
+			if (slice_is(name, hop_by_hop[i].name,
+			             hop_by_hop[i].len))
+				return 1;
+	if (h == NULL)
+		return 0;
 	for (i = 0; i < n; i++)
 		if (slice_is(h[i].name, "Connection", 10) &&
 		    list_has(h[i].value, name))
@@ -1192,7 +1202,7 @@ is_identity(struct wsg_h1_slice name)
 static char *
 build_head(const struct wsg_upstream_send *s, const struct target *t)
 {
-	const struct wsg_h1_header *h = s->client_headers;
+	const struct wsg_h1_header *h = s->client_headers, *conn_h;
 	size_t i, n = s->n_client_headers, cap, len = 0, body_len = 0;
 	char *user = wsg_upstream_encode_identity(s->user, 0);
 	char *roles = wsg_upstream_encode_identity(s->roles, 1);
@@ -1227,13 +1237,16 @@ build_head(const struct wsg_upstream_send *s, const struct target *t)
 		o = wsg_fmt_str(o, end, query);
 	o = wsg_fmt_str(o, end, " HTTP/1.1\r\n");
 	len = (size_t)(o - head);
+	for (i = 0; i < n && !slice_is(h[i].name, "Connection", 10); i++)
+		;
+	conn_h = i < n ? h : NULL;
 	for (i = 0; i < n; i++) {
 		struct wsg_h1_slice k = h[i].name;
 
 		/* Expect: the gateway already holds the whole body, and a
 		 * client waiting for 100 would let an early answer pool a
 		 * connection the upstream still reads a body from. */
-		if (is_hop_by_hop(k, h, n) || slice_is(k, "Host", 4) ||
+		if (is_hop_by_hop(k, conn_h, n) || slice_is(k, "Host", 4) ||
 		    slice_is(k, "Content-Length", 14) ||
 		    slice_is(k, "Expect", 6) || is_identity(k) ||
 		    (!s->allow_underscores &&

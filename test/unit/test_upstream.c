@@ -465,6 +465,68 @@ test_exchanges(void **state)
 	event_base_free(base);
 }
 
+/* Every hop-by-hop name of RFC 9110 7.6.1 stays with the gateway, in any
+ * case; end-to-end ones go on, also with a hop-by-hop name's length. */
+static void
+test_hop_by_hop(void **state)
+{
+	static const struct wsg_h1_header hdrs[] = {
+	        {{"connection", 10}, {"x-listed", 8}},
+	        {{"X-Listed", 8}, {"1", 1}},
+	        {{"KEEP-ALIVE", 10}, {"timeout=5", 9}},
+	        {{"Proxy-Authenticate", 18}, {"Basic", 5}},
+	        {{"Proxy-Authorization", 19}, {"Basic eA==", 10}},
+	        {{"Proxy-Connection", 16}, {"keep-alive", 10}},
+	        {{"te", 2}, {"trailers", 8}},
+	        {{"Trailer", 7}, {"X-T", 3}},
+	        {{"Trailers", 8}, {"X-T", 3}},
+	        {{"Transfer-Encoding", 17}, {"gzip", 4}},
+	        {{"Upgrade", 7}, {"h2c", 3}},
+	        {{"X-Seven", 7}, {"kept-7", 6}},
+	        {{"X-Ten-Chars", 11}, {"kept-11", 7}},
+	        {{"Accept-Encoding", 15}, {"kept-15", 7}},
+	};
+	static const char *const gone[] = {
+	        "x-listed", "X-Listed", "KEEP-ALIVE", "Proxy-", "te:",
+	        "Trailer", "Transfer-Encoding", "Upgrade",
+	};
+	struct event_base *base = event_base_new();
+	struct step steps[] = {{OK_2, 0}};
+	struct wsg_upstream_send s;
+	struct upstream u;
+	struct outcome o;
+	struct client c;
+	size_t i;
+
+	(void)state;
+	client_init(&c, base, upstream_start(&u, base));
+	u.steps = steps;
+	u.n_steps = 1;
+	memset(&o, 0, sizeof(o));
+	memset(&s, 0, sizeof(s));
+	s.route = &c.route;
+	s.max_response_size = 100;
+	s.method = "GET";
+	s.uri_suffix = "";
+	s.user = "a";
+	s.roles = "";
+	s.client_headers = hdrs;
+	s.n_client_headers = sizeof(hdrs) / sizeof(hdrs[0]);
+	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &o), WSG_OK);
+	while (o.calls == 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(o.status, WSG_OK);
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		if (strcasestr(u.last, gone[i]) != NULL)
+			fail_msg("%s reached the upstream:\n%s", gone[i], u.last);
+	assert_non_null(strstr(u.last, "\r\nX-Seven: kept-7\r\n"));
+	assert_non_null(strstr(u.last, "\r\nX-Ten-Chars: kept-11\r\n"));
+	assert_non_null(strstr(u.last, "\r\nAccept-Encoding: kept-15\r\n"));
+	wsg_upstream_pool_free(c.pool);
+	upstream_stop(&u);
+	event_base_free(base);
+}
+
 /* Nobody listens: the callback tells, not wsg_upstream_forward. */
 static void
 test_refused(void **state)
@@ -763,6 +825,7 @@ main(void)
 	        cmocka_unit_test(test_cases),
 	        cmocka_unit_test(test_round_trip),
 	        cmocka_unit_test(test_exchanges),
+	        cmocka_unit_test(test_hop_by_hop),
 	        cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_shutdown),
 	        cmocka_unit_test(test_resolve),
