@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "basic.h"
 #include "conn.h"
+#include "fmt.h"
 #include "err.h"
 #include "http_status.h"
 #include "log.h"
@@ -266,6 +267,23 @@ start_basic(struct wsg_request *r)
 	wsg_auth_start_basic(r, auth_done_cb);
 }
 
+/* What follows the route's path, and the query: sent to the upstream.
+ * Caller frees. */
+static char *
+uri_suffix(const char *rest, const char *query)
+{
+	size_t n = strlen(rest) + (query != NULL ? strlen(query) + 1 : 0);
+	char *s = wsg_mem_alloc(n + 1), *o;
+
+	o = wsg_fmt_str(s, s + n, rest);
+	if (query != NULL) {
+		o = wsg_fmt_mem(o, s + n, "?", 1);
+		o = wsg_fmt_str(o, s + n, query);
+	}
+	*o = '\0';
+	return s;
+}
+
 void
 wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		   const struct wsg_conn_request *req)
@@ -286,7 +304,8 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	r->cfg = cfg = r->snap->cfg;
 	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
-	snprintf(r->client, sizeof(r->client), "%s", req->client);
+	*wsg_fmt_str(r->client, r->client + sizeof(r->client) - 1,
+		     req->client) = '\0';
 	w->inflight++;
 
 	ctype = wsg_conn_header(req, "Content-Type");
@@ -311,8 +330,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
 		return;
 	}
-	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
-				       query ? "?" : "", query ? query : "");
+	r->uri_suffix = uri_suffix(r->path + r->route->path_len, query);
 	free(query);
 	r->tls = req->tls;
 	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
