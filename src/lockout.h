@@ -5,7 +5,7 @@
  * seconds is locked for `duration` seconds. One object for the process,
  * shared by every worker and the management thread: sharded, one lock per
  * shard, bounded (the oldest entries make room) and expiring. State lives
- * in this process only (README, "Brute-force protection").
+ * in this process only (docs/security.md, "Brute-force protection").
  */
 #ifndef WSG_LOCKOUT_H
 #define WSG_LOCKOUT_H

@@ -16,7 +16,7 @@ pinned clock in test/unit/test_wsse.c (test_digest_vectors, test_case_02_e2_e3_e
 test_case_24_negative_vectors, test_case_36_created_past_bound,
 test_case_37_created_future_bound, test_case_40_nonce_expiry).
 
-Where §8 leaves a choice, DESIGN.md §3.3 decides; README.md "Security choices" lists them.
+Where §8 leaves a choice, DESIGN.md §3.3 decides; docs/security.md "Security choices" lists them.
 """
 
 import base64

@@ -4,7 +4,7 @@ shape WSS4J/CXF and SoapUI emit (templates in test/data/interop/, filled here wi
 Nonce, Created and digest). Users and passwords beyond ASCII, including characters outside the
 BMP (UTF-16 surrogate pairs); requests in UTF-8 and UTF-16 with the matching charset.
 
-The README's compatibility table names these tests. The zeep basics (text, digest, digest +
+docs/interop.md's compatibility table names these tests. The zeep basics (text, digest, digest +
 Timestamp, SOAP 1.1 and 1.2) are in test_10_zeep.py and the first node-soap cases in
 test_20_node.py; this module adds what they do not cover.
 """

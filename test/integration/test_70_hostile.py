@@ -331,7 +331,7 @@ def test_hostile_corpus(gw, gateway, stub, listener, name):
 
 
 def test_logs_stay_printable_after_the_corpus(gateway, big_gateway):
-    """Access and audit lines escape request-supplied bytes (README: \\xHH outside ASCII)."""
+    """Access and audit lines escape request-supplied bytes (docs/operations.md: \\xHH outside ASCII)."""
     bad = []
     for path in (gateway.access_log, gateway.audit_log, big_gateway.access_log,
                  big_gateway.audit_log):

@@ -224,6 +224,37 @@ def test_dashboard_static_files(dashboard_gw):
         c.close()
 
 
+DASHBOARD_DIR = os.path.join(wsg.TOP_SRC, "dashboard")
+
+
+def test_dashboard_modules_served_and_no_inline_code(dashboard_gw):
+    """index.html loads one ES module and nothing inline (the CSP forbids inline script and
+    style); every module any module imports is a file of the folder, served as JavaScript."""
+    with open(os.path.join(DASHBOARD_DIR, "index.html"), encoding="utf-8") as f:
+        page = f.read()
+    assert re.findall(r"<script\b[^>]*>", page) == ['<script type="module" src="app.js">'], page
+    assert re.search(r"<script\b[^>]*>\s*[^<\s]", page) is None, "inline script"
+    assert re.search(r"<style\b|\sstyle=|\son[a-z]+=|javascript:", page, re.I) is None, page
+    modules = sorted(f for f in os.listdir(DASHBOARD_DIR) if f.endswith(".js"))
+    imported = set()
+    for name in modules:
+        with open(os.path.join(DASHBOARD_DIR, name), encoding="utf-8") as f:
+            code = f.read()
+        assert re.search(r"\.(inner|outer)HTML\b|insertAdjacentHTML|document\.write|\beval\(",
+                         code) is None, name
+        imported.update(re.findall(r"^import \{[^}]*\} from '\./([\w.-]+)';$", code, re.M))
+    assert imported and imported <= set(modules), sorted(imported - set(modules))
+    # Every module but the entry is imported by one: a file nobody imports is dead code.
+    assert imported | {"app.js"} == set(modules), sorted(set(modules) - imported - {"app.js"})
+    s = wsg.http_session()
+    base = "http://127.0.0.1:%d/dashboard/" % dashboard_gw.mgmt_port
+    for name in modules:
+        r = s.get(base + name)
+        assert r.status_code == 200, name
+        assert r.headers["Content-Type"].startswith("text/javascript"), (name, r.headers)
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"], name
+
+
 def test_dashboard_gateway_stops_cleanly(dashboard_gw, browser_results):
     assert dashboard_gw.proc.alive(), dashboard_gw.proc.stderr_text()[-3000:]
     assert mu.stop_checked(dashboard_gw) == []

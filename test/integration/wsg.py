@@ -388,7 +388,7 @@ def settled_text(path, quiet=0.15, timeout=3.0):
 
 
 def header_text(value):
-    """The text of an X-WSS-User / X-WSS-Roles value: percent-encoded UTF-8 (README,
+    """The text of an X-WSS-User / X-WSS-Roles value: percent-encoded UTF-8 (docs/security.md,
     "Identity headers"), so only visible ASCII may arrive."""
     assert re.fullmatch(r"[\x21-\x7e]*", value), "not percent-encoded: %r" % value
     return urllib.parse.unquote(value, errors="strict")

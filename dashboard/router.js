@@ -1,0 +1,59 @@
+/* The pages by location hash, and drawing the current one. */
+
+import { viewArtifacts } from './artifacts.js';
+import { h } from './dom.js';
+import { pageHead, shell } from './layout.js';
+import { loginPage } from './login.js';
+import { viewLogs } from './logs.js';
+import { viewPassword } from './password.js';
+import { isAdmin } from './session.js';
+import { state, stopRefresh } from './state.js';
+import { viewAddUser, viewUsers } from './users.js';
+
+const VIEWS = {
+	'/users': { title: 'Users', admin: true, nav: '/users', render: viewUsers },
+	'/users/add': { title: 'Add user', admin: true, nav: '/users', render: viewAddUser },
+	'/artifacts': { title: 'Artifacts', nav: '/artifacts', render: viewArtifacts },
+	'/logs': { title: 'Logs', nav: '/logs', render: viewLogs },
+	'/password': { title: 'Change password', nav: '/password', render: viewPassword },
+};
+
+function homePath() {
+	return isAdmin() ? '/users' : '/artifacts';
+}
+
+export function render() {
+	stopRefresh();
+	const app = document.getElementById('app');
+	const path = location.hash.replace(/^#/, '');
+	if (!state.token) {
+		if (path !== '/login') {
+			history.replaceState(null, '', '#/login');
+		}
+		document.title = 'Log in · wssgate';
+		app.replaceChildren(loginPage(() => {
+			history.replaceState(null, '', '#' + homePath());
+			render();
+		}));
+		const user = document.getElementById('login-user');
+		if (user)
+			user.focus();
+		return;
+	}
+	const view = VIEWS[path];
+	if (!view) {
+		history.replaceState(null, '', '#' + homePath());
+		render();
+		return;
+	}
+	document.title = view.title + ' · wssgate';
+	const main = h('main', { class: 'main', id: 'main' });
+	app.replaceChildren(shell(view.nav, main));
+	if (view.admin && !isAdmin()) {
+		main.append(pageHead(view.title),
+			h('div', { class: 'msg msg-info', role: 'status' },
+				'This page is for administrators. Ask an administrator to manage users.'));
+		return;
+	}
+	view.render(main);
+}
