@@ -1,16 +1,15 @@
 #include "cli.h"
 
-#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "err.h"
 #include "keyfile.h"
 #include "mem.h"
 #include "password.h"
+#include "paths.h"
 #include "token.h"
 #include "unlock.h"
 #include "userstore.h"
@@ -45,31 +44,6 @@ wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
 	params->query_timeout = (unsigned)us->query_timeout;
 	params->max_waiting = us->max_waiting;
 	return WSG_OK;
-}
-
-/* Where the schema lives: beside the binary in a build tree, else installed. */
-static char *
-find_schema(void)
-{
-	char exe[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			path = wsg_mem_printf("%s/../schemas/userstore.sql", exe);
-			if (access(path, R_OK) == 0)
-				return path;
-			free(path);
-		}
-	}
-	path = wsg_mem_printf("%s/schemas/userstore.sql", WSG_SRCDIR);
-	if (access(path, R_OK) == 0)
-		return path;
-	free(path);
-	return wsg_mem_printf("%s/userstore.sql", WSG_DATADIR);
 }
 
 /* One line from `in`, without its line ending; empty or overlong is refused. */
@@ -140,7 +114,8 @@ static int
 cmd_db_init(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	    struct wsg_error *err)
 {
-	char *schema = find_schema();
+	char *schema = wsg_paths_find(WSG_PATHS_SCHEMA,
+				      cfg->userstore.schema_file, NULL);
 	int rc, created;
 
 	rc = wsg_userstore_init_schema(c, schema, err);
