@@ -23,7 +23,7 @@ enum wsg_paths_origin {
 
 /* What the choice depends on; wsg_paths_find() fills it from the process. */
 struct wsg_paths_where {
-	const char *exe;       /* canonical path of the running binary, or NULL */
+	const char *exe; /* canonical path of the running binary, or NULL */
 	const char *build_exe; /* the build tree's binary, canonical */
 	const char *srcdir;    /* the source tree, canonical */
 	const char *datadir;   /* $(pkgdatadir) */

@@ -24,11 +24,12 @@ test_uninstalled_is_an_exact_match(void **state)
 {
 	assert_true(wsg_paths_uninstalled("/b/src/wssgate", "/b/src/wssgate"));
 	/* An installed copy, a neighbour in the build tree, a prefix. */
-	assert_false(wsg_paths_uninstalled("/usr/sbin/wssgate",
-	                                   "/b/src/wssgate"));
+	assert_false(
+	        wsg_paths_uninstalled("/usr/sbin/wssgate", "/b/src/wssgate"));
 	assert_false(wsg_paths_uninstalled("/b/test/unit/test_paths",
 	                                   "/b/src/wssgate"));
-	assert_false(wsg_paths_uninstalled("/b/src/wssgate2", "/b/src/wssgate"));
+	assert_false(
+	        wsg_paths_uninstalled("/b/src/wssgate2", "/b/src/wssgate"));
 	assert_false(wsg_paths_uninstalled("/b/src/wssgat", "/b/src/wssgate"));
 	assert_false(wsg_paths_uninstalled("/b/src/wssgate (deleted)",
 	                                   "/b/src/wssgate"));
@@ -43,7 +44,7 @@ check_pick(const struct wsg_paths_where *w, enum wsg_paths_item item,
            const char *configured, const char *want,
            enum wsg_paths_origin want_origin)
 {
-	enum wsg_paths_origin origin = (enum wsg_paths_origin)-1;
+	enum wsg_paths_origin origin = (enum wsg_paths_origin) - 1;
 	char *path = wsg_paths_pick(w, item, configured, &origin);
 
 	assert_string_equal(path, want);
