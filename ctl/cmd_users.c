@@ -64,36 +64,6 @@ not_utf8(struct wsg_error *err)
 	                     "names, roles and passwords must be UTF-8 text");
 }
 
-/*
- * One password from standard input, or typed twice without echo. Empty
- * and mismatching passwords are usage errors.
- */
-static int
-read_new_password(int from_stdin, const char *what, const char *prompt,
-                  char **pw, struct wsg_error *err)
-{
-	char *again = NULL;
-	int rc;
-
-	rc = wsg_prompt_password(from_stdin, what, prompt, pw, err);
-	if (rc == WSG_OK && !from_stdin) {
-		rc = wsg_prompt_password(
-		        0, what, "Re-enter the password: ", &again, err);
-		if (rc == WSG_OK && strcmp(*pw, again) != 0)
-			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-			                   "the passwords do not match");
-	}
-	if (rc == WSG_OK && (*pw)[0] == '\0')
-		rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-		                   "the %s is empty", what);
-	wsg_prompt_free(again);
-	if (rc != WSG_OK) {
-		wsg_prompt_free(*pw);
-		*pw = NULL;
-	}
-	return rc;
-}
-
 static void
 print_user(const json_t *u)
 {
@@ -154,7 +124,7 @@ wsg_cmd_add_user(const struct wsg_args *a, struct wsg_error *err)
 	if (rc != WSG_OK)
 		goto out;
 	prompt = wsg_mem_printf("Password for the new user %s: ", id);
-	rc = read_new_password(a->password_stdin, "password", prompt, &pw, err);
+	rc = wsg_prompt_new_password(a->password_stdin, "password", prompt, &pw, err);
 	if (rc != WSG_OK)
 		goto out;
 	/* isAdmin as a string and an empty domain, exactly as apictl sends. */
@@ -257,7 +227,7 @@ wsg_cmd_change_password(const struct wsg_args *a, struct wsg_error *err)
 	                         &old, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = read_new_password(a->password_stdin, "new password",
+	rc = wsg_prompt_new_password(a->password_stdin, "new password",
 	                       "New password: ", &pw, err);
 	if (rc != WSG_OK)
 		goto out;

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,23 @@ error_text(json_t *j)
 	               : NULL;
 }
 
+/*
+ * WSO2's texts glue their prefix to the reason ("Error processing the
+ * requestInvalid password"); the server keeps them byte for byte for its
+ * clients, the operator reads them with a separator. Returns the length
+ * of such a glued prefix, else 0.
+ */
+static size_t
+wso2_prefix_len(const char *text)
+{
+	static const char prefix[] = "Error processing the request";
+	size_t n = sizeof(prefix) - 1;
+
+	if (strncmp(text, prefix, n) == 0 && isalnum((unsigned char)text[n]))
+		return n;
+	return 0;
+}
+
 /* The failure a non-2xx answer (or a 2xx carrying "Error") stands for. */
 static int
 answer_error(const struct wsg_session *s, long status, json_t *j,
@@ -126,8 +144,10 @@ answer_error(const struct wsg_session *s, long status, json_t *j,
 		                     status == 403   ? WSG_ERR_AUTH
 		                     : status == 404 ? WSG_ERR_NOTFOUND
 		                                     : WSG_ERR_IO,
-		                     WSG_FAULT_NONE, "%s (HTTP %ld)", text,
-		                     status);
+		                     WSG_FAULT_NONE, "%.*s%s%s (HTTP %ld)",
+		                     (int)wso2_prefix_len(text), text,
+		                     wso2_prefix_len(text) > 0 ? ": " : "",
+		                     text + wso2_prefix_len(text), status);
 	return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
 	                     "the server answered HTTP %ld without an Error "
 	                     "text",

@@ -7,11 +7,26 @@ WSG_TOP=${WSG_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev libxmlsec1-dev
 	libssl-dev libevent-dev libmariadb-dev mariadb-server mariadb-client libjansson-dev
 	libconfig-dev libargon2-dev libjwt-dev libjemalloc-dev libcmocka-dev libcurl4-openssl-dev python3-zeep
-	python3-suds python3-pytest python3-requests python3-h11 curl ca-certificates openssl tmux chromium"
+	python3-suds python3-pytest python3-requests python3-h11 curl ca-certificates openssl tmux chromium
+	strace"
 
 # A reader gone (`scripts/demo | tee` after Ctrl-C) must not stop a cleanup half-way.
 log() { printf '==> %s\n' "$*" >&2 || true; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# run_logged CMD...: with WSG_BUILD_LOG set (scripts/demo), CMD's output goes to that file and a
+# failure shows its last lines and names the file; without it, to the terminal.
+run_logged() {
+	[ -n "${WSG_BUILD_LOG:-}" ] || { "$@"; return; }
+	local rc=0
+	printf '\n==> %s\n' "$*" >>"$WSG_BUILD_LOG"
+	"$@" >>"$WSG_BUILD_LOG" 2>&1 || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -n 40 "$WSG_BUILD_LOG" >&2
+		log "failed ($rc): $* (full log: $WSG_BUILD_LOG)"
+	fi
+	return "$rc"
+}
 
 # Installs the Debian packages the build, the demo and the tests need (apt only when one is
 # missing). Installing mariadb-server must not start the system instance: while apt runs, a
@@ -36,7 +51,8 @@ install_packages() {
 		own_policy=yes
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	{ apt-get update && apt-get install -y -o Dpkg::Options::=--force-confold "${missing[@]}"; } ||
+	{ run_logged apt-get update &&
+		run_logged apt-get install -y -o Dpkg::Options::=--force-confold "${missing[@]}"; } ||
 		rc=$?
 	[ "$own_policy" = yes ] && rm -f "$policy"
 	[ "$rc" -eq 0 ] || die "apt-get failed ($rc)"
@@ -65,12 +81,17 @@ build() {
 			make clean >/dev/null 2>&1 || true
 		fi
 	fi
+	[ -z "${WSG_BUILD_LOG:-}" ] || log "building; the full output goes to $WSG_BUILD_LOG"
 	log "autoreconf -fi"
-	autoreconf -fi || return 1
+	run_logged autoreconf -fi || return 1
 	log "./configure $*"
-	./configure "$@" >/dev/null || { tail -n 30 config.log >&2; return 1; }
-	log "make -j2"
-	make -j2
+	if [ -n "${WSG_BUILD_LOG:-}" ]; then
+		run_logged ./configure "$@" || return 1
+	else
+		./configure "$@" >/dev/null || { tail -n 30 config.log >&2; return 1; }
+	fi
+	log "make -j2${WSG_BUILD_LOG:+ (a few minutes the first time)}"
+	run_logged make -j2
 }
 
 # Private MariaDB under DIR: DIR/mysql-data, DIR/mysql.sock, DIR/mysql.pid, DIR/mariadb.err.

@@ -1,7 +1,7 @@
 #include "cli.h"
 
-#include <limits.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +11,12 @@
 #include "keyfile.h"
 #include "mem.h"
 #include "password.h"
+#include "paths.h"
+#include "prompt.h"
 #include "token.h"
 #include "unlock.h"
 #include "userstore.h"
 
-#define MAX_PASSWORD_LEN 1024
 #define MAX_ROLES 64
 #define JWT_KEY_LEN 32
 
@@ -47,60 +48,35 @@ wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
 	return WSG_OK;
 }
 
-/* Where the schema lives: beside the binary in a build tree, else installed. */
-static char *
-find_schema(void)
+/*
+ * A new password for `user`: typed twice without echo when `in` is a
+ * terminal, else one line of `in` (a pipe, a file). Empty or over
+ * WSG_PROMPT_MAX bytes is refused.
+ */
+static int
+read_password(FILE *in, const char *user, char **out, size_t *out_len,
+	      struct wsg_error *err)
 {
-	char exe[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *prompt;
+	int rc;
 
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			path = wsg_mem_printf("%s/../schemas/userstore.sql", exe);
-			if (access(path, R_OK) == 0)
-				return path;
-			free(path);
+	*out_len = 0;
+	if (isatty(fileno(in))) {
+		prompt = wsg_mem_printf("New password for %s: ", user);
+		rc = wsg_prompt_new_password(0, "password", prompt, out, err);
+		free(prompt);
+	} else {
+		rc = wsg_prompt_fd_line(fileno(in), "password", out, err);
+		if (rc == WSG_OK && (*out)[0] == '\0') {
+			wsg_prompt_free(*out);
+			*out = NULL;
+			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+					   "the password is empty");
 		}
 	}
-	path = wsg_mem_printf("%s/schemas/userstore.sql", WSG_SRCDIR);
-	if (access(path, R_OK) == 0)
-		return path;
-	free(path);
-	return wsg_mem_printf("%s/userstore.sql", WSG_DATADIR);
-}
-
-/* One line from `in`, without its line ending; empty or overlong is refused. */
-static int
-read_password(FILE *in, char **out, size_t *out_len)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	*out = NULL;
-	*out_len = 0;
-	n = getline(&line, &cap, in);
-	if (n < 0) {
-		free(line);
-		fprintf(stderr, "wssgate: no password on standard input\n");
-		return WSG_ERR_INVAL;
-	}
-	if (n > 0 && line[n - 1] == '\n')
-		line[--n] = '\0';
-	if (n > 0 && line[n - 1] == '\r')
-		line[--n] = '\0';
-	if (n == 0 || n > MAX_PASSWORD_LEN) {
-		wsg_mem_free_secret(line, cap);
-		fprintf(stderr, "wssgate: the password must be 1 to %d bytes\n",
-			MAX_PASSWORD_LEN);
-		return WSG_ERR_INVAL;
-	}
-	*out = line;
-	*out_len = (size_t)n;
-	return WSG_OK;
+	if (rc == WSG_OK)
+		*out_len = strlen(*out);
+	return rc;
 }
 
 /* Hash always; seal the clear password too unless the user is text-only. */
@@ -140,7 +116,8 @@ static int
 cmd_db_init(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	    struct wsg_error *err)
 {
-	char *schema = find_schema();
+	char *schema = wsg_paths_find(WSG_PATHS_SCHEMA,
+				      cfg->userstore.schema_file, NULL);
 	int rc, created;
 
 	rc = wsg_userstore_init_schema(c, schema, err);
@@ -192,9 +169,9 @@ cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	}
 	if (admin)
 		roles[nroles++] = cfg->management.admin_role;
-	rc = read_password(in, &pw, &pwlen);
+	rc = read_password(in, argv[0], &pw, &pwlen, err);
 	if (rc != WSG_OK)
-		return wsg_error_set(err, rc, WSG_FAULT_NONE, "no password set");
+		return rc;
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
 			  &sealed_len, err);
 	if (rc == WSG_OK)
@@ -204,7 +181,7 @@ cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 					    err);
 	if (rc == WSG_OK)
 		printf("added user %s\n", argv[0]);
-	wsg_mem_free_secret(pw, pwlen);
+	wsg_prompt_free(pw);
 	free(hash);
 	free(sealed);
 	return rc;
@@ -224,10 +201,9 @@ cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	else if (argc != 1)
 		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 				     "usage: user passwd NAME [--no-digest]");
-	rc = read_password(in, &pw, &pwlen);
+	rc = read_password(in, argv[0], &pw, &pwlen, err);
 	if (rc != WSG_OK)
-		return wsg_error_set(err, rc, WSG_FAULT_NONE,
-				     "password unchanged");
+		return rc;
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
 			  &sealed_len, err);
 	if (rc == WSG_OK)
@@ -237,7 +213,7 @@ cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 						err);
 	if (rc == WSG_OK)
 		printf("changed the password of %s\n", argv[0]);
-	wsg_mem_free_secret(pw, pwlen);
+	wsg_prompt_free(pw);
 	free(hash);
 	free(sealed);
 	return rc;
@@ -298,6 +274,23 @@ usage(void)
 	return 2;
 }
 
+/* Every verb that changes the store says what it did, as `user add` does. */
+static int said(int rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+said(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rc == WSG_OK) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 static int
 dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	 char **argv, FILE *in, struct wsg_error *err)
@@ -318,21 +311,27 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 			return cmd_user_passwd(cfg, c, argc - 2, argv + 2, in,
 					       err);
 		if (strcmp(verb, "del") == 0 && argc == 3)
-			return wsg_userstore_del_user(c, admin_role, argv[2],
-						      err);
+			return said(wsg_userstore_del_user(c, admin_role,
+							   argv[2], err),
+				    "deleted user %s\n", argv[2]);
 		if (strcmp(verb, "unlock") == 0 && argc == 3)
 			return cmd_user_unlock(c, argv[2], err);
 	}
 	if (strcmp(noun, "role") == 0) {
 		if (strcmp(verb, "add") == 0 && argc == 3)
-			return wsg_userstore_add_role(c, admin_role, argv[2],
-						      err);
+			return said(wsg_userstore_add_role(c, admin_role,
+							   argv[2], err),
+				    "added role %s\n", argv[2]);
 		if (strcmp(verb, "grant") == 0 && argc == 4)
-			return wsg_userstore_grant(c, admin_role, argv[2],
-						   argv[3], err);
+			return said(wsg_userstore_grant(c, admin_role, argv[2],
+							argv[3], err),
+				    "granted role %2$s to %1$s\n", argv[2],
+				    argv[3]);
 		if (strcmp(verb, "revoke") == 0 && argc == 4)
-			return wsg_userstore_revoke(c, admin_role, argv[2],
-						    argv[3], err);
+			return said(wsg_userstore_revoke(c, admin_role, argv[2],
+							 argv[3], err),
+				    "revoked role %2$s from %1$s\n", argv[2],
+				    argv[3]);
 	}
 	return WSG_ERR_INVAL;
 }

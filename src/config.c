@@ -948,6 +948,7 @@ static const struct key management_keys[] = {
                  metrics_auth_modes),
         K_CUSTOM("server_names", server_names_cb, 0),
         K_INT(struct wsg_management_conf, workers, 1, 32, 2),
+        K_PATH(struct wsg_management_conf, dashboard_dir, NULL),
         K_END,
 };
 
@@ -964,6 +965,7 @@ static const struct key userstore_keys[] = {
         K_INT(struct wsg_userstore_conf, query_timeout, 1, 300, 5),
         K_PATH(struct wsg_userstore_conf, master_key_file, "var/master.key"),
         K_INT(struct wsg_userstore_conf, max_waiting, 1, 100000, 64),
+        K_PATH(struct wsg_userstore_conf, schema_file, NULL),
         K_END,
 };
 
@@ -1360,6 +1362,8 @@ config_free(struct wsg_config *c)
 	free(c->userstore.password_file);
 	free(c->userstore.database);
 	free(c->userstore.master_key_file);
+	free(c->userstore.schema_file);
+	free(c->management.dashboard_dir);
 	free(c->security.replay_store);
 	free(c->log.access_log);
 	free(c->log.audit_log);
@@ -1376,6 +1380,7 @@ config_free(struct wsg_config *c)
 	free(c->routes);
 	free(c);
 }
+
 
 int
 wsg_config_load(const char *path, struct wsg_config **out, char **errors)
@@ -1417,6 +1422,11 @@ wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 			report(&x, NULL, 0, NULL, "cannot read: %s",
 			       strerror(errno));
+		else if (strncmp(config_error_text(&lc), "syntax error", 12) ==
+		         0) /* the parser's own text says it already */
+			report(&x, config_error_file(&lc),
+			       (unsigned)config_error_line(&lc), NULL, "%s",
+			       config_error_text(&lc));
 		else
 			report(&x, config_error_file(&lc),
 			       (unsigned)config_error_line(&lc), NULL,
@@ -1594,6 +1604,7 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	                  next->resolver.n_nameservers))
 		differs(&d, "resolver.nameservers");
 	DIFF_INT(&d, ma, mb, workers, "management.workers");
+	DIFF_STR(&d, ma, mb, dashboard_dir, "management.dashboard_dir");
 	DIFF_STR(&d, ua, ub, host, "userstore.host");
 	DIFF_INT(&d, ua, ub, port, "userstore.port");
 	DIFF_STR(&d, ua, ub, socket, "userstore.socket");

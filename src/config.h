@@ -48,6 +48,7 @@ struct wsg_management_conf {
 	char **server_names;     /* Host names, port optional, also answered */
 	size_t n_server_names;
 	unsigned workers;        /* threads for database and argon2 work */
+	char *dashboard_dir;     /* absolute path or NULL (src/paths.h) */
 };
 
 struct wsg_userstore_conf {
@@ -63,6 +64,7 @@ struct wsg_userstore_conf {
 	int64_t query_timeout;   /* seconds */
 	char *master_key_file;   /* absolute path */
 	unsigned max_waiting;    /* queries waiting for a connection, per worker */
+	char *schema_file;       /* absolute path or NULL (src/paths.h) */
 };
 
 /* security.lockout (per user name) and security.client_limit (per client

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -25,6 +27,7 @@
 #include "mem.h"
 #include "mgmt.h"
 #include "password.h"
+#include "paths.h"
 #include "replay.h"
 #include "server.h"
 #include "soap.h"
@@ -158,11 +161,12 @@ raise_fd_limit(const struct wsg_config *cfg)
 	else
 		wsg_log_msg("info", "open file limit: %llu",
 			    (unsigned long long)rl.rlim_cur);
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    (cfg->limits.max_connections == 0 ||
-	     (rlim_t)cfg->limits.max_connections + FD_RESERVE > rl.rlim_cur))
+	/* 0 = unlimited is the operator's explicit choice, documented as
+	 * not advised: no warning at every start. */
+	if (rl.rlim_cur != RLIM_INFINITY && cfg->limits.max_connections != 0 &&
+	    (rlim_t)cfg->limits.max_connections + FD_RESERVE > rl.rlim_cur)
 		wsg_log_msg("warning",
-			    "limits.max_connections (%u, 0 = unlimited) does "
+			    "limits.max_connections (%u) does "
 			    "not fit the open file limit %llu with %d to "
 			    "spare: set it to at most %llu",
 			    cfg->limits.max_connections,
@@ -323,9 +327,48 @@ check_tls_keys(const struct wsg_config *cfg)
 			err.reason);
 		bad = 1;
 	}
-	if (bad)
-		fprintf(stderr, "wssgate: configuration %s is invalid\n",
-			cfg->path);
+	return bad;
+}
+
+/*
+ * --check-config names the schema and dashboard this binary would use and
+ * where that choice came from (src/paths.h); a config key naming a missing
+ * one is an error, a missing default only a note.
+ */
+static int
+check_data_paths(const struct wsg_config *cfg)
+{
+	static const struct {
+		enum wsg_paths_item item;
+		const char *what, *key;
+	} items[] = {
+		{ WSG_PATHS_SCHEMA, "schema", "userstore.schema_file" },
+		{ WSG_PATHS_DASHBOARD, "dashboard", "management.dashboard_dir" },
+	};
+	const char *set[] = { cfg->userstore.schema_file,
+			      cfg->management.dashboard_dir };
+	enum wsg_paths_origin origin;
+	struct stat st;
+	size_t i;
+	char *path;
+	int bad = 0, ok;
+
+	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		path = wsg_paths_find(items[i].item, set[i], &origin);
+		ok = items[i].item == WSG_PATHS_SCHEMA
+			     ? access(path, R_OK) == 0
+			     : stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+		printf("wssgate: %s %s (%s)%s\n", items[i].what, path,
+		       wsg_paths_origin_name(origin), ok ? "" : ": missing");
+		if (!ok && origin == WSG_PATHS_CONFIG) {
+			fprintf(stderr, "%s: %s: %s is not a readable %s\n",
+				cfg->path, items[i].key, path,
+				items[i].item == WSG_PATHS_SCHEMA ? "file"
+								  : "folder");
+			bad = 1;
+		}
+		free(path);
+	}
 	return bad;
 }
 
@@ -376,10 +419,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		status = check_tls_keys(cfg);
+		status = check_tls_keys(cfg) | check_data_paths(cfg);
 		if (status == 0)
 			printf("wssgate: configuration %s is valid\n",
 			       cfg->path);
+		else
+			fprintf(stderr, "wssgate: configuration %s is invalid\n",
+				cfg->path);
 		wsg_config_unref(cfg);
 		return status;
 	}

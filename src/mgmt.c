@@ -26,6 +26,7 @@
 #include "mgmt_roles.h"
 #include "mgmt_users.h"
 #include "mgmt_work.h"
+#include "paths.h"
 #include "tls.h"
 #include "static.h"
 #include "utf8.h"
@@ -768,12 +769,17 @@ mgmt_free(struct wsg_mgmt *m)
 static void
 load_dashboard(struct wsg_mgmt *m)
 {
-	char *dir = wsg_static_find_dir("dashboard");
+	enum wsg_paths_origin origin;
+	char *dir = wsg_paths_find(WSG_PATHS_DASHBOARD,
+	                           m->cfg->management.dashboard_dir, &origin);
 	struct wsg_error err;
 
 	wsg_error_clear(&err);
 	if (wsg_static_load(dir, &m->site, &err) != WSG_OK)
 		wsg_log_msg("warning", "dashboard not served: %s", err.reason);
+	else
+		wsg_log_msg("info", "dashboard files from %s (%s)", dir,
+		            wsg_paths_origin_name(origin));
 	free(dir);
 }
 

@@ -5,7 +5,6 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,31 +42,6 @@ static const struct {
         {".json", "application/json"},
         {".txt", "text/plain; charset=utf-8"},
 };
-
-char *
-wsg_static_find_dir(const char *name)
-{
-	char exe[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	struct stat st;
-
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			path = wsg_mem_printf("%s/../%s", exe, name);
-			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-				return path;
-			free(path);
-		}
-	}
-	path = wsg_mem_printf("%s/%s", WSG_SRCDIR, name);
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return path;
-	free(path);
-	return wsg_mem_printf("%s/%s", WSG_DATADIR, name);
-}
 
 /* The content type of a servable name, or NULL to skip the file. */
 static const char *

@@ -26,14 +26,6 @@
 struct wsg_static;
 
 /*
- * The folder named `name` ("dashboard") of the program's data: beside the
- * binary's folder (build tree), in the source tree, else installed under
- * the package data directory. Returns a malloc'ed path (caller frees); the
- * last candidate is returned even when it does not exist.
- */
-char *wsg_static_find_dir(const char *name);
-
-/*
  * Loads every regular file directly in `dir` whose name is made of
  * [A-Za-z0-9_.-], does not start with '.', and ends in an extension with a
  * known content type (html, css, js, svg, png, ico, json, txt); others are

@@ -3,6 +3,7 @@ and that user/role changes take effect on the data plane after cache_ttl (1 s he
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import threading
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+import pty_util
 import wsg
 
 pytestmark = pytest.mark.usefixtures("wssgate_bin")
@@ -86,6 +88,8 @@ def test_check_config_rejects_syntax_error(configured):
     r = configured.cli("--check-config", config=path)
     assert r.returncode == 1, (r.returncode, r.err)
     assert re.search(r"syntax\.conf:%d:" % lineno, r.err), r.err
+    # file:line and libconfig's text, once ("syntax error: syntax error" before).
+    assert r.err.count("syntax error") == 1, r.err
 
 
 def test_db_init_idempotent_and_key_files(configured):
@@ -249,3 +253,151 @@ def test_cli_writes_queue_on_admin_role_row(configured):
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- where the data comes from
+
+def data_paths(out):
+    """--check-config's "wssgate: schema|dashboard PATH (ORIGIN)" lines as {what: (path, origin)}."""
+    return {m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(r"^wssgate: (schema|dashboard) (\S+) \(([^)]+)\)", out, re.M)}
+
+
+def test_build_tree_binary_uses_source_tree_from_any_cwd(configured, tmp_path):
+    """The uninstalled src/wssgate finds the source tree's schema and dashboard by its own
+    location, whatever the working directory; a copy of it elsewhere (an installed binary) uses
+    $(pkgdatadir) and never the tree it was built in."""
+    src = os.path.realpath(wsg.TOP_SRC)
+    for cwd in ("/", str(tmp_path)):
+        r = subprocess.run([wsg.WSSGATE, "--config", configured.config, "--check-config"],
+                           capture_output=True, text=True, cwd=cwd, env=wsg.clean_env())
+        assert r.returncode == 0, r.stderr
+        assert data_paths(r.stdout) == {
+            "schema": (os.path.join(src, "schemas", "userstore.sql"), "build tree"),
+            "dashboard": (os.path.join(src, "dashboard"), "build tree")}, r.stdout
+    copy = tmp_path / "sbin" / "wssgate"
+    copy.parent.mkdir()
+    shutil.copy2(wsg.WSSGATE, copy)
+    # Run from the source tree: a working directory holding schemas/ changes nothing.
+    r = subprocess.run([str(copy), "--config", configured.config, "--check-config"],
+                       capture_output=True, text=True, cwd=src, env=wsg.clean_env())
+    assert r.returncode == 0, r.stderr
+    datadir = os.environ["WSG_PKGDATADIR"]
+    assert data_paths(r.stdout) == {
+        "schema": (os.path.join(datadir, "userstore.sql"), "installed"),
+        "dashboard": (os.path.join(datadir, "dashboard"), "installed")}, r.stdout
+
+
+def test_config_keys_name_schema_and_dashboard(configured, tmp_path):
+    """userstore.schema_file and management.dashboard_dir win over both defaults; a key naming
+    nothing fails --check-config with file and key."""
+    schema = tmp_path / "my.sql"
+    shutil.copy(os.path.join(wsg.TOP_SRC, "schemas", "userstore.sql"), schema)
+    text = open(configured.config).read()
+    text = text.replace("userstore = {", 'userstore = { schema_file = "%s";' % schema, 1)
+    text = text.replace("management = {", 'management = { dashboard_dir = "%s";' % tmp_path, 1)
+    path = os.path.join(configured.dir, "keys.conf")  # beside db.pass and the keys
+    with open(path, "w") as f:
+        f.write(text)
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 0, r.err
+    assert data_paths(r.out) == {"schema": (str(schema), "config"),
+                             "dashboard": (str(tmp_path), "config")}, r.out
+    r = configured.cli("db", "init", config=path)
+    assert r.returncode == 0, r.err
+    schema.unlink()
+    r = configured.cli("db", "init", config=path)
+    assert r.returncode == 1 and str(schema) in r.err, r.err
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 1, r.out
+    assert "keys.conf: userstore.schema_file: %s is not a readable file" % schema in r.err, r.err
+
+
+# ---------------------------------------------------------------- passwords on a terminal
+
+def cli_pty(configured, *args):
+    return pty_util.Pty([wsg.WSSGATE, "--config", configured.config] + list(args),
+                        wsg.clean_env(), cwd=wsg.WORK)
+
+
+def test_user_add_and_passwd_prompt_on_a_terminal(gateway):
+    """On a terminal, user add / user passwd prompt (twice, echo off) instead of waiting
+    silently with the typed password on the screen."""
+    name, pw, pw2 = "tty-user", "Tty-User-Pw-31", "Tty-User-Pw-32"
+    wsg.SENT_SECRETS.update([pw, pw2])
+    t = cli_pty(gateway, "user", "add", name, "--role", "echo-users")
+    try:
+        t.expect("New password for %s: " % name)
+        assert not t.echo_on(), "echo is on at the password prompt"
+        t.send(pw + "\n")
+        t.expect("Re-enter the password: ")
+        t.send(pw + "x\n")
+        t.expect("the passwords do not match")
+        assert os.WEXITSTATUS(t.finish()) == 1, t.seen
+        assert t.echo_on(), "echo not restored"
+        assert pw.encode() not in t.seen, t.seen
+    finally:
+        t.close()
+    assert name not in user_list(gateway)
+    t = cli_pty(gateway, "user", "add", name, "--role", "echo-users")
+    try:
+        t.expect("New password for %s: " % name)
+        t.send(pw + "\n")
+        t.expect("Re-enter the password: ")
+        t.send(pw + "\n")
+        t.expect("added user %s" % name)
+        assert os.WEXITSTATUS(t.finish()) == 0, t.seen
+        assert pw.encode() not in t.seen, t.seen
+    finally:
+        t.close()
+    assert eventually(lambda: accepted(gateway, name, pw))
+    t = cli_pty(gateway, "user", "passwd", name)
+    try:
+        t.expect("New password for %s: " % name)
+        t.send(pw2 + "\n")
+        t.expect("Re-enter the password: ")
+        t.send(pw2 + "\n")
+        t.expect("changed the password of %s" % name)
+        assert os.WEXITSTATUS(t.finish()) == 0, t.seen
+        assert pw2.encode() not in t.seen, t.seen
+    finally:
+        t.close()
+    assert eventually(lambda: accepted(gateway, name, pw2))
+    gateway.cli_ok("user", "del", name)
+
+
+def test_password_from_a_pipe_is_one_line(configured):
+    r = configured.cli("user", "add", "pipe-empty", stdin="\n")
+    assert r.returncode == 1 and r.err == "wssgate: the password is empty\n", r.err
+    r = configured.cli("user", "add", "pipe-none", stdin="")
+    assert r.returncode == 1 and r.err == "wssgate: no password on standard input\n", r.err
+    assert "pipe-empty" not in user_list(configured)
+
+
+def test_every_change_says_what_it_did(configured):
+    pw = "said-Pw-4711"
+    wsg.SENT_SECRETS.add(pw)
+    steps = [(("role", "add", "said-role"), "added role said-role\n"),
+             (("user", "add", "said-user"), "added user said-user\n"),
+             (("role", "grant", "said-user", "said-role"), "granted role said-role to said-user\n"),
+             (("role", "revoke", "said-user", "said-role"),
+              "revoked role said-role from said-user\n"),
+             (("user", "passwd", "said-user"), "changed the password of said-user\n"),
+             (("user", "del", "said-user"), "deleted user said-user\n")]
+    for args, out in steps:
+        r = configured.cli_ok(*args, stdin=pw + "\n")
+        assert r.out == out, (args, r.out)
+
+
+def test_max_connections_zero_does_not_warn(configured, mariadb, stub):
+    """limits.max_connections = 0 (unlimited) is a documented choice: no warning at start."""
+    g = wsg.Gateway(configured.dir, mariadb, stub, name="gw00-unlimited",
+                    limits={"max_connections": "0"})
+    g.write_config()
+    g.start()
+    try:
+        text = g.proc.stderr_text()
+    finally:
+        g.stop()
+    assert "open file limit" in text, text  # the start-up line it follows
+    assert "max_connections" not in text, text

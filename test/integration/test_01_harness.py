@@ -96,3 +96,31 @@ def test_node_soap_against_stub(stub, soap12):
     assert res["ok"], res
     assert res["result"] == {"message": m}
     assert "PasswordDigest" in res["lastRequest"]
+
+
+def lib_sh(script, env=None):
+    """Runs bash with scripts/lib.sh sourced, then `script`."""
+    return subprocess.run(["bash", "-c", '. "$WSG_TOP/scripts/lib.sh" && ' + script],
+                          capture_output=True, text=True, timeout=60,
+                          env=wsg.clean_env(dict({"WSG_TOP": wsg.TOP_SRC}, **(env or {}))))
+
+
+def test_demo_build_output_goes_to_its_log(tmp_path):
+    """scripts/demo's stages (run_logged with WSG_BUILD_LOG): the terminal gets no command
+    output; a failure shows the log's tail and names the log, which holds everything."""
+    log = str(tmp_path / "build.log")
+    r = lib_sh("run_logged seq 1 500", {"WSG_BUILD_LOG": log})
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", (r.stdout, r.stderr)
+    r = lib_sh("run_logged sh -c 'seq 1000 1100; echo broken >&2; exit 3'",
+               {"WSG_BUILD_LOG": log})
+    assert r.returncode == 3, r
+    assert r.stdout == "", r.stdout
+    lines = r.stderr.splitlines()
+    assert lines[-2] == "broken" and "1100" in lines and "1000" not in lines, lines
+    assert lines[-1] == "==> failed (3): sh -c seq 1000 1100; echo broken >&2; exit 3 " \
+        "(full log: %s)" % log, lines[-1]
+    text = open(log).read().split()
+    assert "1" in text and "500" in text and "1000" in text and "broken" in text
+    # Without WSG_BUILD_LOG (scripts/test) the output stays on the terminal.
+    r = lib_sh("run_logged seq 1 3")
+    assert r.stdout == "1\n2\n3\n", r.stdout

@@ -191,8 +191,8 @@ const { chromium } = require('playwright-core');
 
 def test_sec_bootstrap_browser_drive_by(mariadb, gw):
     """A page from another loopback origin, open in headless Chromium, tries the bootstrap."""
-    e2e = os.path.join(wsg.TOP_SRC, "test", "e2e")
-    if not os.path.isdir(os.path.join(e2e, "node_modules", "playwright-core")) or \
+    modules = wsg.node_modules(os.path.join("test", "e2e"))
+    if not os.path.isdir(os.path.join(modules, "playwright-core")) or \
             not os.access("/usr/bin/chromium", os.X_OK):
         pytest.skip("needs /usr/bin/chromium and `npm ci` in test/e2e")
     fresh_store(mariadb, gw)
@@ -215,7 +215,7 @@ def test_sec_bootstrap_browser_drive_by(mariadb, gw):
     with open(script, "w") as f:
         f.write(DRIVE_BY_JS)
     try:
-        env = wsg.clean_env({"NODE_PATH": os.path.join(e2e, "node_modules"),
+        env = wsg.clean_env({"NODE_PATH": modules,
                              "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
                              "WSG_PAGE": "http://127.0.0.2:%d/" % srv.server_address[1],
                              "WSG_TARGET": gw.murl("/login")})

@@ -92,9 +92,10 @@ def dashboard_gw(mariadb, stub, configured):
 
 def run_browser_test(gw):
     """Runs the browser test once; returns {step name: (ok, diagnostics)}, exit status, TAP."""
-    if not os.path.isdir(os.path.join(E2E_DIR, "node_modules", "playwright-core")):
-        raise AssertionError("playwright-core is not installed: run `npm ci` in %s "
-                             "(scripts/test does this)" % E2E_DIR)
+    modules = wsg.node_modules(os.path.join("test", "e2e"))
+    if not os.path.isdir(os.path.join(modules, "playwright-core")):
+        raise AssertionError("playwright-core is not installed in %s: run `npm ci` in "
+                             "test/e2e (scripts/test does this)" % modules)
     if not os.access(CHROMIUM, os.X_OK):
         raise AssertionError("%s is missing: install Debian's chromium package "
                              "(scripts/test does this)" % CHROMIUM)
@@ -107,6 +108,7 @@ def run_browser_test(gw):
         "WSG_E2E_ADMIN_PASSWORD": ADMIN_PW,
         "WSG_E2E_TOKEN_TTL": str(TOKEN_TTL),
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+        "NODE_PATH": modules,
     })
     r = subprocess.run(["node", "--test", "--test-reporter=tap", E2E_SCRIPT], cwd=E2E_DIR,
                        capture_output=True, text=True, timeout=1200, env=env)

@@ -35,6 +35,14 @@ WORK = os.path.join(TOP_BUILD, "test-output", "integration")
 WSDL = os.path.join(TOP_SRC, "test", "data", "echo.wsdl")
 STUB = os.path.join(TOP_SRC, "test", "upstream", "stub_upstream.py")
 NODE_DIR = os.path.join(TOP_SRC, "test", "integration", "node")
+
+
+def node_modules(subdir):
+    """The node_modules of `npm ci` in <tree>/<subdir> (test/integration/node, test/e2e): the
+    source tree's, or those of WSG_NODE_MODULES_FROM (a checkout where scripts/test ran npm ci)
+    when the source tree is read-only, as in `make distcheck`. Node finds them via NODE_PATH."""
+    return os.path.join(os.environ.get("WSG_NODE_MODULES_FROM") or TOP_SRC, subdir,
+                        "node_modules")
 PYTHON = "/usr/bin/python3"
 
 # WSG_VALGRIND=1 runs every gateway process under valgrind (see valgrind_argv()); tests scale
@@ -763,11 +771,13 @@ def utc_ago(seconds):
 
 def node_client(args):
     """Runs test/integration/node/client.js with JSON args; returns its JSON result."""
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "soap")):
-        raise AssertionError("node-soap is not installed: run `npm ci` in %s "
-                             "(scripts/test does this)" % NODE_DIR)
+    modules = node_modules(os.path.join("test", "integration", "node"))
+    if not os.path.isdir(os.path.join(modules, "soap")):
+        raise AssertionError("node-soap is not installed in %s: run `npm ci` in "
+                             "test/integration/node (scripts/test does this)" % modules)
     r = subprocess.run(["node", os.path.join(NODE_DIR, "client.js"), json.dumps(args)],
-                       capture_output=True, text=True, timeout=60, env=clean_env(), cwd=NODE_DIR)
+                       capture_output=True, text=True, timeout=60,
+                       env=clean_env({"NODE_PATH": modules}), cwd=NODE_DIR)
     assert r.stdout.strip(), "node client printed nothing (rc %d): %s" % (r.returncode, r.stderr)
     res = json.loads(r.stdout.strip().splitlines()[-1])
     if res.get("lastRequest"):

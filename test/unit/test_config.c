@@ -187,6 +187,8 @@ test_example_lists_every_key(void **state)
 	        "query_timeout",
 	        "master_key_file",
 	        "max_waiting",
+	        "schema_file",
+	        "dashboard_dir",
 	        "security",
 	        "created_ttl",
 	        "future_ttl",
@@ -555,7 +557,7 @@ struct error_case {
 };
 
 static const struct error_case error_cases[] = {
-        {"syntax error", LISTEN "workers = ;\n", {":2: syntax error: "}, 1},
+        {"syntax error", LISTEN "workers = ;\n", {":2: syntax error\n"}, 1},
         {"duplicate key",
          LISTEN "workers = 1;\nworkers = 2;\n",
          {":3: syntax error: duplicate setting name"},

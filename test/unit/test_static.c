@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mem.h"
 #include "static.h"
 #include "types.h"
 
@@ -337,7 +338,7 @@ test_load_failures(void **state)
 static void
 test_repository_dashboard_loads(void **state)
 {
-	char *dir = wsg_static_find_dir("dashboard");
+	char *dir = wsg_mem_printf("%s/dashboard", WSG_SRCDIR);
 	struct wsg_static *s = NULL;
 	struct wsg_error err;
 

@@ -47,6 +47,15 @@ int wsg_prompt_no_tty(int rc, const char *instead, struct wsg_error *err);
 int wsg_prompt_password(int from_stdin, const char *what, const char *prompt,
                         char **out, struct wsg_error *err);
 
+/*
+ * A new password: as wsg_prompt_password(), but typed twice at the terminal
+ * (the second time after "Re-enter the password: "); mismatching or empty
+ * passwords are WSG_ERR_INVAL.
+ */
+int wsg_prompt_new_password(int from_stdin, const char *what,
+                            const char *prompt, char **out,
+                            struct wsg_error *err);
+
 /* Wipes and frees a string returned above; NULL is fine. */
 void wsg_prompt_free(char *s);
 

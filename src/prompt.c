@@ -301,3 +301,29 @@ wsg_prompt_password(int from_stdin, const char *what, const char *prompt,
 	rc = wsg_prompt_tty(prompt, 1, out, err);
 	return wsg_prompt_no_tty(rc, "--password-stdin", err);
 }
+
+int
+wsg_prompt_new_password(int from_stdin, const char *what,
+                        const char *prompt, char **pw, struct wsg_error *err)
+{
+	char *again = NULL;
+	int rc;
+
+	rc = wsg_prompt_password(from_stdin, what, prompt, pw, err);
+	if (rc == WSG_OK && !from_stdin) {
+		rc = wsg_prompt_password(
+		        0, what, "Re-enter the password: ", &again, err);
+		if (rc == WSG_OK && strcmp(*pw, again) != 0)
+			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+			                   "the passwords do not match");
+	}
+	if (rc == WSG_OK && (*pw)[0] == '\0')
+		rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+		                   "the %s is empty", what);
+	wsg_prompt_free(again);
+	if (rc != WSG_OK) {
+		wsg_prompt_free(*pw);
+		*pw = NULL;
+	}
+	return rc;
+}
