@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mgmt.h"
+#include "notify.h"
 #include "password.h"
 #include "paths.h"
 #include "replay.h"
@@ -85,6 +86,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	wsg_log_msg("info", "signal %d: stopping", (int)sig);
+	wsg_notify_stopping();
 	event_base_loopbreak(d->base);
 }
 
@@ -95,18 +97,15 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
  * certificates) while those in flight and every open connection carry on.
  * An invalid file or TLS pair changes nothing.
  */
-static void
-reload_cb(evutil_socket_t sig, short what, void *arg)
+static int
+reload(struct daemon *d)
 {
-	struct daemon *d = arg;
 	struct wsg_config *next = NULL;
 	struct wsg_snapshot *snap = NULL;
 	struct wsg_error err;
 	char *errors = NULL, *line, *save = NULL, keys[1024];
 	size_t n;
 
-	wsg_log_msg("info", "signal %d: reloading %s", (int)sig,
-		    runtime.cfg->path);
 	if (wsg_config_load(runtime.cfg->path, &next, &errors) != WSG_OK) {
 		for (line = strtok_r(errors, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))
@@ -114,7 +113,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		wsg_log_msg("error", "reload refused: the running "
 			    "configuration stays");
 		free(errors);
-		return;
+		return WSG_ERR_CONFIG;
 	}
 	wsg_error_clear(&err);
 	if (wsg_snapshot_new(&runtime, next, &snap, &err) != WSG_OK) {
@@ -122,7 +121,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		wsg_log_msg("error", "reload refused: the running "
 			    "configuration stays");
 		wsg_config_unref(next);
-		return;
+		return err.code;
 	}
 	wsg_server_reload(d->server, snap);
 	wsg_mgmt_reload(d->mgmt, snap);
@@ -134,6 +133,21 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	wsg_log_msg("info", "configuration reloaded from %s", next->path);
 	wsg_config_unref(d->current);
 	d->current = next;
+	return WSG_OK;
+}
+
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	wsg_log_msg("info", "signal %d: reloading %s", (int)sig,
+		    runtime.cfg->path);
+	wsg_notify_reloading();
+	if (reload(d) == WSG_OK)
+		wsg_notify_ready("serving; configuration reloaded");
+	else
+		wsg_notify_ready("serving; reload refused, see the log");
 }
 
 /*
@@ -282,6 +296,8 @@ run_daemon(struct wsg_config *cfg)
 	if (d.mgmt != NULL)
 		wsg_log_msg("info", "management API on %s",
 			    cfg->management.address);
+	wsg_notify_ready("serving on %zu listener(s)%s", cfg->n_listen,
+			 d.mgmt != NULL ? " and the management API" : "");
 	event_base_dispatch(d.base);
 	wsg_mgmt_stop(d.mgmt);
 	d.mgmt = NULL;
