@@ -74,22 +74,6 @@ rows_have(const struct wsg_db_result *rows, const char *name)
 	return 0;
 }
 
-/* 1 when the ','-separated `roles` holds `role`. */
-static int
-roles_have(const char *roles, const char *role)
-{
-	size_t n = strlen(role), len;
-	const char *p = roles;
-
-	while (p != NULL && *p != '\0') {
-		len = strcspn(p, ",");
-		if (len == n && memcmp(p, role, n) == 0)
-			return 1;
-		p = p[len] != '\0' ? p + len + 1 : NULL;
-	}
-	return 0;
-}
-
 static int
 is_self(const struct wsg_accounts_actor *by, const char *name)
 {
@@ -341,7 +325,7 @@ wsg_accounts_check_set_password(const char *admin_role,
 {
 	result_clear(res);
 	if (by != NULL && !is_self(by, target->username) &&
-	    roles_have(target->roles, admin_role))
+	    wsg_userstore_roles_have(target->roles, admin_role))
 		return refuse(res, err, WSG_ACCOUNTS_RULE_OTHER_ADMIN,
 		              "only an admin's own password may be set through "
 		              "the management API");

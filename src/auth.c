@@ -180,23 +180,6 @@ fail_password(struct wsg_request *r, const char *reason)
 }
 
 static int
-has_role(const char *roles, const char *want)
-{
-	size_t n = strlen(want);
-	const char *p = roles;
-
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && memcmp(p, want, n) == 0)
-			return 1;
-		p = end ? end + 1 : NULL;
-	}
-	return 0;
-}
-
-static int
 route_allows_roles(const struct wsg_route_conf *rt, const char *roles)
 {
 	size_t i;
@@ -204,7 +187,7 @@ route_allows_roles(const struct wsg_route_conf *rt, const char *roles)
 	if (rt->n_roles == 0)
 		return 1;
 	for (i = 0; i < rt->n_roles; i++)
-		if (has_role(roles, rt->roles[i]))
+		if (wsg_userstore_roles_have(roles, rt->roles[i]))
 			return 1;
 	return 0;
 }

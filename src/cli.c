@@ -280,18 +280,9 @@ cmd_user_list(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	for (i = 0; i < res->nrows; i++) {
 		const char *name = res->cells[i * res->ncols];
 		const char *roles = res->cells[i * res->ncols + 1];
-		const char *admin_role = cfg->management.admin_role;
-		size_t alen = strlen(admin_role);
-		int admin = 0;
-		const char *p = roles;
+		int admin = wsg_userstore_roles_have(
+		        roles, cfg->management.admin_role);
 
-		while (p != NULL && *p != '\0') {
-			size_t len = strcspn(p, ",");
-
-			if (len == alen && memcmp(p, admin_role, alen) == 0)
-				admin = 1;
-			p = p[len] ? p + len + 1 : NULL;
-		}
 		printf("%s\t%s\t%s\n", name, roles ? roles : "",
 		       admin ? "admin" : "-");
 	}

@@ -448,23 +448,6 @@ wsg_mgmt_reply_accounts(struct wsg_mgmt_req *r, int rc,
 }
 
 int
-wsg_mgmt_has_role(const char *roles, const char *role)
-{
-	size_t n = strlen(role);
-	const char *p = roles;
-
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && memcmp(p, role, n) == 0)
-			return 1;
-		p = end ? end + 1 : NULL;
-	}
-	return 0;
-}
-
-int
 wsg_mgmt_hash(struct wsg_mgmt_req *r, const char *pw, size_t len,
               const char *fail, char **hash)
 {

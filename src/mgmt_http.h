@@ -286,9 +286,6 @@ void wsg_mgmt_reply_accounts(struct wsg_mgmt_req *r, int rc,
                              const struct wsg_accounts_result *res,
                              const struct wsg_error *err);
 
-/* 1 when the ','-separated `roles` holds `role`. */
-int wsg_mgmt_has_role(const char *roles, const char *role);
-
 /*
  * On a worker: the argon2id hash of `pw` from the password pool (bounded
  * by security.verify_queue's max_queued, never joined). On failure this

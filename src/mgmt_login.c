@@ -184,10 +184,11 @@ wsg_mgmt_login_allowed(const struct wsg_management_conf *mc, const char *roles)
 {
 	size_t i;
 
-	if (mc->n_login_roles == 0 || wsg_mgmt_has_role(roles, mc->admin_role))
+	if (mc->n_login_roles == 0 ||
+	    wsg_userstore_roles_have(roles, mc->admin_role))
 		return 1;
 	for (i = 0; i < mc->n_login_roles; i++)
-		if (wsg_mgmt_has_role(roles, mc->login_roles[i]))
+		if (wsg_userstore_roles_have(roles, mc->login_roles[i]))
 			return 1;
 	return 0;
 }
@@ -466,7 +467,7 @@ login_verified_cb(int rc, void *arg)
 		                                  : "stored hash unreadable");
 		goto out;
 	}
-	admin = wsg_mgmt_has_role(r->rec->roles, mc->admin_role);
+	admin = wsg_userstore_roles_have(r->rec->roles, mc->admin_role);
 	r->user = wsg_mem_strdup(user);
 	wsg_mgmt_audit(r, "mgmt_login", "logged in (%s)",
 	               admin ? "admin" : "default");

@@ -159,8 +159,8 @@ wsg_mgmt_user_show(struct wsg_mgmt_req *r)
 	        r, 200,
 	        json_pack("{s:s,s:b,s:o,s:o}", "userId", rec->username,
 	                  "isAdmin",
-	                  wsg_mgmt_has_role(rec->roles,
-	                                    r->m->cfg->management.admin_role),
+	                  wsg_userstore_roles_have(
+	                          rec->roles, r->m->cfg->management.admin_role),
 	                  "roles", roles, "createdBy",
 	                  rec->created_by != NULL ? json_string(rec->created_by)
 	                                          : json_null()));

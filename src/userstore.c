@@ -213,6 +213,21 @@ check_secrets(const char *password_hash, const unsigned char *sealed,
 	return WSG_OK;
 }
 
+int
+wsg_userstore_roles_have(const char *roles, const char *role)
+{
+	size_t n = strlen(role), len;
+	const char *p = roles;
+
+	while (p != NULL && *p != '\0') {
+		len = strcspn(p, ",");
+		if (len == n && memcmp(p, role, n) == 0)
+			return 1;
+		p = p[len] != '\0' ? p + len + 1 : NULL;
+	}
+	return 0;
+}
+
 /* -------- asynchronous lookup -------- */
 
 void

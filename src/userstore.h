@@ -39,6 +39,10 @@ struct wsg_user_record {
 
 void wsg_userstore_record_free(struct wsg_user_record *r);
 
+/* 1 when `roles` (a record's ','-separated list; NULL: none) holds
+ * `role`. */
+int wsg_userstore_roles_have(const char *roles, const char *role);
+
 /* `status`: WSG_OK (rec set, callee frees it), WSG_ERR_NOTFOUND, WSG_ERR_DB
  * or WSG_ERR_TIMEOUT (rec NULL). */
 typedef void (*wsg_userstore_lookup_cb)(int status, struct wsg_user_record *rec,
