@@ -48,7 +48,7 @@ request_free(struct wsg_request *r, int status)
 	free(r->relay_body);
 	wsg_snapshot_unref(r->snap);
 	free(r);
-	wsg_server_request_done(w);
+	wsg_worker_request_done(w);
 }
 
 static enum wsg_soap_version version_of_media(const char *ctype);

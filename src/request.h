@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "credcache.h"
-#include "server.h"
+#include "worker.h"
 #include "soap.h"
 #include "types.h"
 #include "wsse.h"
