@@ -1226,7 +1226,6 @@ out:
 
 /* How one fault is written and answered. */
 struct fault_desc {
-	const char *name;   /* for logs */
 	const char *wss;    /* local name of the WSS QName, or NULL */
 	const char *code11; /* SOAP 1.1 faultcode local name (soap prefix) */
 	const char *code12; /* SOAP 1.2 Code/Value local name (env prefix) */
@@ -1236,72 +1235,60 @@ struct fault_desc {
 };
 
 static const struct fault_desc faults[WSG_FAULT__COUNT] = {
-        [WSG_FAULT_NONE] = {"-", NULL, NULL, NULL, NULL, 0, 0},
+        [WSG_FAULT_NONE] = {NULL, NULL, NULL, NULL, 0, 0},
         [WSG_FAULT_FAILED_AUTHENTICATION] =
-                {"wsse:FailedAuthentication", "FailedAuthentication", NULL,
-                 "Sender",
+                {"FailedAuthentication", NULL, "Sender",
                  "The security token could not be authenticated or authorized",
                  500, 400},
-        [WSG_FAULT_INVALID_SECURITY] = {"wsse:InvalidSecurity",
-                                        "InvalidSecurity", NULL, "Sender",
+        [WSG_FAULT_INVALID_SECURITY] = {"InvalidSecurity", NULL, "Sender",
                                         "An error was discovered processing "
                                         "the &lt;wsse:Security&gt; header",
                                         500, 400},
         [WSG_FAULT_INVALID_SECURITY_TOKEN] =
-                {"wsse:InvalidSecurityToken", "InvalidSecurityToken", NULL,
-                 "Sender", "An invalid security token was provided", 500, 400},
+                {"InvalidSecurityToken", NULL, "Sender",
+                 "An invalid security token was provided", 500, 400},
         [WSG_FAULT_UNSUPPORTED_SECURITY_TOKEN] =
-                {"wsse:UnsupportedSecurityToken", "UnsupportedSecurityToken",
-                 NULL, "Sender", "An unsupported token was provided", 500, 400},
-        [WSG_FAULT_MESSAGE_EXPIRED] = {"wsse:MessageExpired", "MessageExpired",
-                                       NULL, "Sender",
+                {"UnsupportedSecurityToken", NULL, "Sender",
+                 "An unsupported token was provided", 500, 400},
+        [WSG_FAULT_MESSAGE_EXPIRED] = {"MessageExpired", NULL, "Sender",
                                        "The message has expired", 500, 400},
         [WSG_FAULT_VERSION_MISMATCH] =
-                {"soap:VersionMismatch", NULL, "VersionMismatch",
-                 "VersionMismatch",
+                {NULL, "VersionMismatch", "VersionMismatch",
                  "The SOAP envelope namespace is not supported", 500, 500},
         [WSG_FAULT_MUST_UNDERSTAND] =
-                {"soap:MustUnderstand", NULL, "MustUnderstand",
-                 "MustUnderstand",
+                {NULL, "MustUnderstand", "MustUnderstand",
                  "A mandatory header block was not understood", 500, 500},
-        [WSG_FAULT_CLIENT] = {"soap:Client", NULL, "Client", "Sender",
+        [WSG_FAULT_CLIENT] = {NULL, "Client", "Sender",
                               "The request is not an acceptable SOAP message",
                               500, 400},
-        [WSG_FAULT_SERVER] = {"soap:Server", NULL, "Server", "Receiver",
+        [WSG_FAULT_SERVER] = {NULL, "Server", "Receiver",
                               "The server could not process the request", 500,
                               500},
-        [WSG_FAULT_UPSTREAM_ERROR] = {"soap:Server.UpstreamError", NULL,
-                                      "Server", "Receiver",
+        [WSG_FAULT_UPSTREAM_ERROR] = {NULL, "Server", "Receiver",
                                       "The upstream service is unavailable",
                                       502, 502},
         [WSG_FAULT_UPSTREAM_TIMEOUT] =
-                {"soap:Server.UpstreamTimeout", NULL, "Server", "Receiver",
+                {NULL, "Server", "Receiver",
                  "The upstream service did not answer in time", 504, 504},
         [WSG_FAULT_UNSUPPORTED_MEDIA] =
-                {"soap:Client.UnsupportedMediaType", NULL, "Client", "Sender",
+                {NULL, "Client", "Sender",
                  "The request content type is not supported", 415, 415},
-        [WSG_FAULT_NOT_FOUND] = {"soap:Client.NotFound", NULL, "Client",
-                                 "Sender",
+        [WSG_FAULT_NOT_FOUND] = {NULL, "Client", "Sender",
                                  "No service is configured at this address",
                                  404, 404},
-        [WSG_FAULT_METHOD] = {"soap:Client.MethodNotAllowed", NULL, "Client",
-                              "Sender",
+        [WSG_FAULT_METHOD] = {NULL, "Client", "Sender",
                               "The HTTP method is not allowed; use POST", 405,
                               405},
-        [WSG_FAULT_TOO_LARGE] = {"soap:Client.TooLarge", NULL, "Client",
-                                 "Sender", "The request body is too large", 413,
-                                 413},
-        [WSG_FAULT_TRY_LATER] = {"soap:Server.TryLater", NULL, "Server",
-                                 "Receiver",
+        [WSG_FAULT_TOO_LARGE] = {NULL, "Client", "Sender",
+                                 "The request body is too large", 413, 413},
+        [WSG_FAULT_TRY_LATER] = {NULL, "Server", "Receiver",
                                  "Too many failed authentication attempts "
                                  "from this address; try again later",
                                  429, 429},
-        [WSG_FAULT_BUSY] = {"soap:Server.Busy", NULL, "Server", "Receiver",
-                            "The server is busy; try again later", 503,
-                            503},
-        [WSG_FAULT_BAD_PATH] = {"soap:Client.BadPath", NULL, "Client",
-                                "Sender", "The request path is not acceptable",
-                                400, 400},
+        [WSG_FAULT_BUSY] = {NULL, "Server", "Receiver",
+                            "The server is busy; try again later", 503, 503},
+        [WSG_FAULT_BAD_PATH] = {NULL, "Client", "Sender",
+                                "The request path is not acceptable", 400, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */
@@ -1670,12 +1657,4 @@ wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m, char **body,
 	          f->status12, body, len, content_type, http_status);
 	free(blocks.p);
 	return WSG_OK;
-}
-
-const char *
-wsg_soap_fault_name(enum wsg_fault fault)
-{
-	if ((int)fault < WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
-		return "-";
-	return faults[fault].name;
 }
