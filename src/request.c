@@ -30,7 +30,7 @@ request_free(struct wsg_request *r, int status)
 	a.rid = r->rid;
 	a.client = r->client;
 	a.route = r->route != NULL ? r->route->name : NULL;
-	a.user = r->user != NULL ? r->user : r->claimed_user;
+	a.user = r->auth.user != NULL ? r->auth.user : r->auth.claimed_user;
 	a.status = status;
 	a.fault = r->state == WSG_REQUEST_FAIL ? r->err.fault : WSG_FAULT_NONE;
 	a.latency_ms = (double)wsg_metrics_elapsed_us(&r->started) / 1e3;
@@ -38,13 +38,9 @@ request_free(struct wsg_request *r, int status)
 	wsg_stats_record(w->rt->stats, r->route, status, a.fault);
 
 	wsg_soap_msg_free(&r->msg);
-	wsg_wsse_token_clear(&r->tok);
-	wsg_credcache_entry_clear(&r->cred);
+	wsg_auth_clear(&r->auth);
 	free(r->path);
 	free(r->uri_suffix);
-	free(r->user);
-	free(r->claimed_user);
-	free(r->roles);
 	free(r->relay_body);
 	wsg_snapshot_unref(r->snap);
 	free(r);
@@ -90,10 +86,11 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 		wsg_conn_add_header(r->conn, "WWW-Authenticate",
 				    WSG_BASIC_CHALLENGE);
 	if ((fault == WSG_FAULT_TRY_LATER || fault == WSG_FAULT_BUSY) &&
-	    r->retry_after > 0) {
+	    r->auth.retry_after > 0) {
 		char secs[24];
 
-		snprintf(secs, sizeof(secs), "%lld", (long long)r->retry_after);
+		snprintf(secs, sizeof(secs), "%lld",
+		         (long long)r->auth.retry_after);
 		wsg_conn_add_header(r->conn, "Retry-After", secs);
 	}
 	wsg_conn_reply(r->conn, status, NULL, 0, body, len);
@@ -147,8 +144,8 @@ upstream_done_cb(int status, const struct wsg_upstream_answer *a,
 			      ? WSG_FAULT_UPSTREAM_TIMEOUT
 			      : WSG_FAULT_UPSTREAM_ERROR, "%s", reason);
 		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
-			      r->route->name, r->user, "upstream_error",
-			      reason);
+		              r->route->name, r->auth.user, "upstream_error",
+		              reason);
 		reply_fault(r, r->msg.version, r->err.fault);
 		return;
 	}
@@ -173,9 +170,9 @@ forward(struct wsg_request *r)
 	/* An intermediary drops what was for it: the consumed Security header
 	 * (unless the route keeps it) and non-relayable role-next blocks. */
 	changed = wsg_soap_remove_next_headers(&r->msg);
-	if (r->route->strip_security_header && r->tok.security != NULL) {
-		wsg_soap_remove_header(&r->msg, r->tok.security);
-		r->tok.security = NULL;
+	if (r->route->strip_security_header && r->auth.tok.security != NULL) {
+		wsg_soap_remove_header(&r->msg, r->auth.tok.security);
+		r->auth.tok.security = NULL;
 		changed++;
 	}
 	/* The client's bytes as read, minus the blocks cut out: the
@@ -214,8 +211,8 @@ forward(struct wsg_request *r)
 	s.client_headers = r->http->h.headers;
 	s.n_client_headers = r->http->h.n_headers;
 	s.uri_suffix = r->uri_suffix;
-	s.user = r->user;
-	s.roles = r->roles;
+	s.user = r->auth.user;
+	s.roles = r->auth.roles;
 	s.rid = r->rid;
 	rc = wsg_upstream_forward(r->worker->upstream, &s, upstream_done_cb, r);
 	if (rc != WSG_OK) {
@@ -226,9 +223,12 @@ forward(struct wsg_request *r)
 }
 
 static void
-auth_done_cb(struct wsg_request *r, int status)
+auth_done_cb(struct wsg_auth *a, int status, void *arg)
 {
+	struct wsg_request *r = arg;
+
 	if (status != WSG_OK) {
+		r->err = a->err;
 		reply_fault(r, r->msg.version, r->err.fault);
 		return;
 	}
@@ -263,7 +263,9 @@ start_basic(struct wsg_request *r)
 		return;
 	}
 	r->state = WSG_REQUEST_AUTH;
-	wsg_auth_start_basic(r, auth_done_cb);
+	wsg_auth_start_basic(&r->auth,
+	                     wsg_conn_header(r->http, "Authorization"),
+	                     auth_done_cb, r);
 }
 
 void
@@ -273,6 +275,8 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	const struct wsg_config *cfg;
 	const char *ctype, *reason;
 	char *query = NULL;
+	struct wsg_auth_env env = {w->rt, w->base, w->db,
+	                           &w->replay_store_inserts};
 	struct wsg_soap_limits limits;
 	enum wsg_soap_version media;
 	struct wsg_request *r;
@@ -311,6 +315,8 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
 		return;
 	}
+	wsg_auth_init(&r->auth, &env, cfg, r->route, r->rid, r->client,
+	              req->tls);
 	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
 				       query ? "?" : "", query ? query : "");
 	free(query);
@@ -368,5 +374,5 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		start_basic(r);
 		return;
 	}
-	wsg_auth_start(r, auth_done_cb);
+	wsg_auth_start(&r->auth, &r->msg, auth_done_cb, r);
 }
