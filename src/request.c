@@ -268,16 +268,95 @@ start_basic(struct wsg_request *r)
 	                     auth_done_cb, r);
 }
 
+/*
+ * The route of the target's normal form, which the upstream gets too
+ * (DESIGN 3.3), and the part past its prefix. Returns WSG_OK, or answers
+ * (400, 404).
+ */
+static int
+route_request(struct wsg_request *r, enum wsg_soap_version media)
+{
+	struct wsg_worker *w = r->worker;
+	const char *reason;
+	char *query = NULL;
+
+	/* The raw target: "//x/p" is a path, not authority "x" and path
+	 * "/p". */
+	if (wsg_path_from_target(r->http->h.target.p, &r->path, &query,
+	                         &reason) != WSG_OK) {
+		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
+			      reason);
+		wsg_log_audit(w->rt->log, r->rid, r->client, NULL, NULL,
+			      "bad_path", reason);
+		reply_fault(r, media, WSG_FAULT_BAD_PATH);
+		return WSG_ERR_INVAL;
+	}
+	r->route = wsg_router_match(r->cfg, r->path);
+	if (r->route == NULL) {
+		free(query);
+		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
+			      "no route");
+		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
+		return WSG_ERR_NOTFOUND;
+	}
+	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
+				       query ? "?" : "", query ? query : "");
+	free(query);
+	return WSG_OK;
+}
+
+/* Fails the request for a refused envelope, as the audit log says. */
+static void
+refuse_envelope(struct wsg_request *r, enum wsg_soap_version version)
+{
+	wsg_log_audit(r->worker->rt->log, r->rid, r->client, r->route->name,
+	              NULL, "bad_request", r->err.reason);
+	reply_fault(r, version, r->err.fault);
+}
+
+/*
+ * The hardened parse of the body, its version against the media type, and
+ * the mustUnderstand blocks. Returns WSG_OK, or answers with the fault.
+ */
+static int
+parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
+{
+	const struct wsg_config *cfg = r->cfg;
+	struct wsg_soap_limits limits;
+
+	r->state = WSG_REQUEST_PARSE;
+	limits.max_depth = cfg->limits.max_depth;
+	limits.max_attributes = cfg->limits.max_attributes;
+	limits.max_attribute_len = cfg->limits.max_attribute_len;
+	limits.max_nodes = cfg->limits.max_nodes;
+	limits.max_namespaces = cfg->limits.max_namespaces;
+	limits.max_total_attributes = cfg->limits.max_total_attributes;
+	if (wsg_soap_parse(r->http->body, r->http->body_len, &limits, &r->msg,
+	                   &r->err) != WSG_OK) {
+		refuse_envelope(r, media);
+		return WSG_ERR_PARSE;
+	}
+	if (r->msg.version != media) {
+		wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_UNSUPPORTED_MEDIA,
+			      "envelope version does not match Content-Type");
+		refuse_envelope(r, r->msg.version);
+		return WSG_ERR_PARSE;
+	}
+	/* SOAP 1.2 part 1 §2.6: mustUnderstand faults come before any
+	 * processing, so before the Security header is looked at. */
+	if (wsg_soap_check_next_headers(&r->msg, &r->err) != WSG_OK) {
+		refuse_envelope(r, r->msg.version);
+		return WSG_ERR_PARSE;
+	}
+	return WSG_OK;
+}
+
 void
 wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
-		   const struct wsg_conn_request *req)
+                   const struct wsg_conn_request *req)
 {
-	const struct wsg_config *cfg;
-	const char *ctype, *reason;
-	char *query = NULL;
 	struct wsg_auth_env env = {w->rt, w->base, w->db,
 	                           &w->replay_store_inserts};
-	struct wsg_soap_limits limits;
 	enum wsg_soap_version media;
 	struct wsg_request *r;
 
@@ -287,40 +366,17 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	r->http = req;
 	/* A reload during the request changes nothing for it. */
 	r->snap = wsg_snapshot_ref(w->snap);
-	r->cfg = cfg = r->snap->cfg;
+	r->cfg = r->snap->cfg;
 	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	snprintf(r->client, sizeof(r->client), "%s", req->client);
 	w->inflight++;
 
-	ctype = wsg_conn_header(req, "Content-Type");
-	media = version_of_media(ctype);
-	/* The raw target: "//x/p" is a path, not authority "x" and path
-	 * "/p". Routes see the normal form, and the upstream gets that same
-	 * path (DESIGN 3.3). */
-	if (wsg_path_from_target(req->h.target.p, &r->path, &query,
-				 &reason) != WSG_OK) {
-		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
-			      reason);
-		wsg_log_audit(w->rt->log, r->rid, r->client, NULL, NULL,
-			      "bad_path", reason);
-		reply_fault(r, media, WSG_FAULT_BAD_PATH);
+	media = version_of_media(wsg_conn_header(req, "Content-Type"));
+	if (route_request(r, media) != WSG_OK)
 		return;
-	}
-	r->route = wsg_router_match(cfg, r->path);
-	if (r->route == NULL) {
-		free(query);
-		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
-			      "no route");
-		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
-		return;
-	}
-	wsg_auth_init(&r->auth, &env, cfg, r->route, r->rid, r->client,
+	wsg_auth_init(&r->auth, &env, r->cfg, r->route, r->rid, r->client,
 	              req->tls);
-	r->uri_suffix = wsg_mem_printf("%s%s%s", r->path + r->route->path_len,
-				       query ? "?" : "", query ? query : "");
-	free(query);
-	r->tls = req->tls;
 	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
 	if (r->route->auth == WSG_AUTH_BASIC ||
 	    (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
@@ -337,37 +393,8 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
 		return;
 	}
-
-	r->state = WSG_REQUEST_PARSE;
-	limits.max_depth = cfg->limits.max_depth;
-	limits.max_attributes = cfg->limits.max_attributes;
-	limits.max_attribute_len = cfg->limits.max_attribute_len;
-	limits.max_nodes = cfg->limits.max_nodes;
-	limits.max_namespaces = cfg->limits.max_namespaces;
-	limits.max_total_attributes = cfg->limits.max_total_attributes;
-	if (wsg_soap_parse(req->body, req->body_len, &limits, &r->msg,
-			   &r->err) != WSG_OK) {
-		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
-			      NULL, "bad_request", r->err.reason);
-		reply_fault(r, media, r->err.fault);
+	if (parse_envelope(r, media) != WSG_OK)
 		return;
-	}
-	if (r->msg.version != media) {
-		wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_UNSUPPORTED_MEDIA,
-			      "envelope version does not match Content-Type");
-		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
-			      NULL, "bad_request", r->err.reason);
-		reply_fault(r, r->msg.version, WSG_FAULT_UNSUPPORTED_MEDIA);
-		return;
-	}
-	/* SOAP 1.2 part 1 §2.6: mustUnderstand faults come before any
-	 * processing, so before the Security header is looked at. */
-	if (wsg_soap_check_next_headers(&r->msg, &r->err) != WSG_OK) {
-		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
-			      NULL, "bad_request", r->err.reason);
-		reply_fault(r, r->msg.version, r->err.fault);
-		return;
-	}
 	r->state = WSG_REQUEST_AUTH;
 	if (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
 	    !wsg_basic_has_security_header(&r->msg)) {

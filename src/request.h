@@ -44,7 +44,6 @@ struct wsg_request {
 	char *relay_body;                /* the envelope sent upstream, if
 					    changed from the client's */
 	struct wsg_error err;            /* why it failed, for the audit log */
-	int tls;                         /* arrived over TLS (require_tls) */
 	int basic;                       /* authenticated by HTTP Basic */
 };
 
