@@ -491,7 +491,8 @@ test_operator_admin_closes_bootstrap(void **state)
 
 struct racer {
 	pthread_t thread;
-	const char *name; /* demotes itself */
+	const char *name; /* demotes itself, or bootstraps as this name */
+	int bootstrap;
 	struct wsg_accounts_actor by;
 	struct wsg_accounts_result res;
 	int rc;
@@ -501,30 +502,36 @@ static void *
 racer_run(void *arg)
 {
 	struct racer *r = arg;
+	struct wsg_accounts_user u = {.name = r->name, .password_hash = HASH};
 	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
 
+	wsg_error_clear(&err);
 	connect_or_fail(&c);
-	r->rc = demote_on(c, &r->by, r->name, &r->res);
+	if (r->bootstrap)
+		r->rc = wsg_accounts_bootstrap(c, ADMIN, &u, &r->res, &err);
+	else
+		r->rc = demote_on(c, &r->by, r->name, &r->res);
 	wsg_db_close(c);
 	return NULL;
 }
 
-/* Statements waiting for a row lock: while a lock is held, any other
- * locking read is one (MariaDB shows the wait as state "Statistics", and
- * not in INNODB_TRX while the optimizer reads the row). */
+/* Statements like `like` waiting for a row lock: while the lock is held,
+ * any such statement is one (MariaDB shows the wait as state
+ * "Statistics", and not in INNODB_TRX while the optimizer reads). */
 static unsigned
-lock_waits(struct wsg_db_conn *c)
+lock_waits(const char *like)
 {
+	struct wsg_db_param p = {like, strlen(like)};
 	struct wsg_db_result *res = NULL;
 	struct wsg_error err;
 	unsigned n;
 
 	wsg_error_clear(&err);
-	if (wsg_db_exec(c,
+	if (wsg_db_exec(db,
 	                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-	                "WHERE INFO LIKE '%FOR UPDATE' "
-	                "AND ID <> CONNECTION_ID()",
-	                NULL, 0, &res, &err) != WSG_OK)
+	                "WHERE INFO LIKE ? AND ID <> CONNECTION_ID()",
+	                &p, 1, &res, &err) != WSG_OK)
 		fail_msg("PROCESSLIST: %s", err.reason);
 	n = (unsigned)strtoul(res->cells[0], NULL, 10);
 	wsg_db_result_free(res);
@@ -532,25 +539,19 @@ lock_waits(struct wsg_db_conn *c)
 }
 
 /*
- * Two admins each drop their own admin role at once. Each alone is
- * allowed; together they would leave no admin. Both start while a third
- * connection holds the admin role's row, so both have begun before either
- * can decide: only a decision on what is read under the lock lets exactly
- * one through.
+ * Starts both racers while another connection holds the admin role's row,
+ * waits until both wait for it (statements like `like`), so both have
+ * begun before either can decide, then lets them go and joins them.
  */
 static void
-test_concurrent_demotions_keep_an_admin(void **state)
+race(struct racer r[2], const char *like)
 {
 	struct wsg_db_param p = {ADMIN, strlen(ADMIN)};
-	struct racer r[2] = {{.name = "root"}, {.name = "a"}};
 	struct timespec pause = {0, 10 * 1000 * 1000};
 	struct wsg_db_conn *holder = NULL;
 	struct wsg_error err;
-	int i, ok = 0, last = 0;
+	int i;
 
-	(void)state;
-	add_ok(NULL, "root", 1);
-	add_ok("root", "a", 1);
 	connect_or_fail(&holder);
 	wsg_error_clear(&err);
 	assert_int_equal(wsg_db_begin(holder, &err), WSG_OK);
@@ -559,25 +560,67 @@ test_concurrent_demotions_keep_an_admin(void **state)
 	                             "FOR UPDATE",
 	                             &p, 1, NULL, &err),
 	                 WSG_OK);
-	for (i = 0; i < 2; i++) {
-		r[i].by = actor(r[i].name);
+	for (i = 0; i < 2; i++)
 		assert_int_equal(
 		        pthread_create(&r[i].thread, NULL, racer_run, &r[i]),
 		        0);
-	}
-	for (i = 0; i < 1000 && lock_waits(db) < 2; i++)
+	for (i = 0; i < 1000 && lock_waits(like) < 2; i++)
 		nanosleep(&pause, NULL);
-	assert_int_equal(lock_waits(db), 2);
+	assert_int_equal(lock_waits(like), 2);
 	wsg_db_rollback(holder);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++)
 		pthread_join(r[i].thread, NULL);
+	wsg_db_close(holder);
+}
+
+/*
+ * Two admins each drop their own admin role at once. Each alone is
+ * allowed; together they would leave no admin: only a decision on what is
+ * read under the lock lets exactly one through.
+ */
+static void
+test_concurrent_demotions_keep_an_admin(void **state)
+{
+	struct racer r[2] = {{.name = "root"}, {.name = "a"}};
+	int i, ok = 0, last = 0;
+
+	(void)state;
+	add_ok(NULL, "root", 1);
+	add_ok("root", "a", 1);
+	for (i = 0; i < 2; i++)
+		r[i].by = actor(r[i].name);
+	race(r, "%FOR UPDATE");
+	for (i = 0; i < 2; i++) {
 		ok += r[i].rc == WSG_OK;
 		last += r[i].rc == WSG_ERR_PERM &&
 		        r[i].res.rule == WSG_ACCOUNTS_RULE_LAST_ADMIN;
 	}
-	wsg_db_close(holder);
 	assert_int_equal(ok, 1);
 	assert_int_equal(last, 1);
+	assert_int_equal(admin_count(), 1);
+}
+
+/* Two first logins at once (any gateways): one first admin. */
+static void
+test_concurrent_bootstraps_make_one_admin(void **state)
+{
+	struct racer r[2] = {{.name = "x", .bootstrap = 1},
+	                     {.name = "y", .bootstrap = 1}};
+	int i, ok = 0, lost = 0;
+
+	(void)state;
+	/* The role without members: a store whose admin role was made but
+	 * never held. */
+	exec_ok("INSERT INTO roles (name) VALUES ('" ADMIN "')");
+	bootstrap_open(WSG_OK, WSG_ACCOUNTS_RULE_NONE);
+	race(r, "INSERT INTO roles%");
+	for (i = 0; i < 2; i++) {
+		ok += r[i].rc == WSG_OK;
+		lost += r[i].rc == WSG_ERR_PERM &&
+		        r[i].res.rule == WSG_ACCOUNTS_RULE_ADMIN_EXISTS;
+	}
+	assert_int_equal(ok, 1);
+	assert_int_equal(lost, 1);
 	assert_int_equal(admin_count(), 1);
 }
 
@@ -600,6 +643,8 @@ main(void)
 	                               reset),
 	        cmocka_unit_test_setup(test_concurrent_demotions_keep_an_admin,
 	                               reset),
+	        cmocka_unit_test_setup(
+	                test_concurrent_bootstraps_make_one_admin, reset),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
