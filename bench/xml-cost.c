@@ -9,6 +9,8 @@
  */
 #include "xml-shapes.h"
 
+#include "fault.h"
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -40,7 +42,7 @@ main(int argc, char **argv)
 			t[r] = shape_request_cost(b.p, b.len, &fault, &nu);
 		qsort(t, (size_t)rounds, sizeof(t[0]), cmp_double);
 		printf("%-24s %9zu %-28s %8.1f %8.1f\n", shapes[i].name, b.len,
-		       wsg_soap_fault_name(fault), t[0] * 1e3,
+		       wsg_fault_name(fault), t[0] * 1e3,
 		       t[rounds / 2] * 1e3);
 		fflush(stdout);
 	}

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "basic.h"
-#include "conn.h"
 #include "credcache.h"
 #include "err.h"
 #include "lockout.h"
@@ -17,6 +16,7 @@
 #include "replay_store.h"
 #include "unlock.h"
 #include "userstore.h"
+#include "worker.h"
 #include "wsse.h"
 
 /* Digest checks for unknown users run against this, so they cost the same. */
@@ -35,37 +35,37 @@ wall_now(void)
 }
 
 static void
-policy_of(const struct wsg_request *r, struct wsg_wsse_policy *p)
+policy_of(const struct wsg_auth *a, struct wsg_wsse_policy *p)
 {
-	const struct wsg_security_conf *sec = &r->cfg->security;
+	const struct wsg_security_conf *sec = &a->cfg->security;
 
 	memset(p, 0, sizeof(*p));
 	p->strict_bsp = sec->strict_bsp;
-	p->require_timestamp = r->route->require_timestamp;
+	p->require_timestamp = a->route->require_timestamp;
 	p->created_ttl = sec->created_ttl;
 	p->future_ttl = sec->future_ttl;
 	p->timestamp_ttl = sec->timestamp_ttl;
 }
 
 static void
-complete(struct wsg_request *r, int status)
+complete(struct wsg_auth *a, int status)
 {
-	struct wsg_metrics *m = r->worker->rt->metrics;
-	int ours = r->err.fault == WSG_FAULT_SERVER ||
-		   r->err.fault == WSG_FAULT_BUSY;
+	struct wsg_metrics *m = a->env.rt->metrics;
+	int ours = a->err.fault == WSG_FAULT_SERVER ||
+	           a->err.fault == WSG_FAULT_BUSY;
 
 	if (m != NULL)
 		wsg_histogram_observe(
-			&m->auth[status == WSG_OK ? WSG_METRICS_AUTH_OK
-				 : ours ? WSG_METRICS_AUTH_ERROR
-					 : WSG_METRICS_AUTH_FAILED],
-			wsg_metrics_elapsed_us(&r->auth_started));
+		        &m->auth[status == WSG_OK ? WSG_METRICS_AUTH_OK
+		                 : ours           ? WSG_METRICS_AUTH_ERROR
+		                                  : WSG_METRICS_AUTH_FAILED],
+		        wsg_metrics_elapsed_us(&a->started));
 	if (status != WSG_OK)
-		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
-			      r->route->name, r->claimed_user,
-			      ours ? "auth_error" : "auth_failure",
-			      r->err.reason);
-	r->auth_done(r, status);
+		wsg_log_audit(a->env.rt->log, a->rid, a->client, a->route->name,
+		              a->claimed_user,
+		              ours ? "auth_error" : "auth_failure",
+		              a->err.reason);
+	a->done(a, status, a->arg);
 }
 
 /*
@@ -73,22 +73,22 @@ complete(struct wsg_request *r, int status)
  * that reaches security.client_limit starts its lock (audit: client_lockout).
  */
 static void
-count_client_failure(struct wsg_request *r)
+count_client_failure(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = r->worker->rt;
-	const struct wsg_lockout_conf *p = &r->cfg->security.client_limit;
+	struct wsg_runtime *rt = a->env.rt;
+	const struct wsg_lockout_conf *p = &a->cfg->security.client_limit;
 	char why[160];
 
-	if (wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_CLIENT, p, r->client,
-			     strlen(r->client), wsg_lockout_now_ms()) !=
-	    WSG_LOCKOUT_STARTED)
+	if (wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_CLIENT, p, a->client,
+	                     strlen(a->client),
+	                     wsg_lockout_now_ms()) != WSG_LOCKOUT_STARTED)
 		return;
 	snprintf(why, sizeof(why),
 		 "%u failed authentications within %llds: address refused "
 		 "for %llds",
 		 p->max_failures, (long long)p->window, (long long)p->duration);
-	wsg_log_audit(rt->log, r->rid, r->client, r->route->name,
-		      r->claimed_user, "client_lockout", why);
+	wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
+	              a->claimed_user, "client_lockout", why);
 }
 
 /*
@@ -98,30 +98,30 @@ count_client_failure(struct wsg_request *r)
  * any account. Returns 1 when it answered.
  */
 static int
-client_refused(struct wsg_request *r)
+client_refused(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_runtime *rt = a->env.rt;
 	int64_t left;
 
 	left = wsg_lockout_check(rt->lockout, WSG_LOCKOUT_CLIENT,
-				 &r->cfg->security.client_limit, r->client,
-				 strlen(r->client), wsg_lockout_now_ms());
+	                         &a->cfg->security.client_limit, a->client,
+	                         strlen(a->client), wsg_lockout_now_ms());
 	if (left == 0)
 		return 0;
-	r->retry_after = (left + 999) / 1000;
-	wsg_error_set(&r->err, WSG_ERR_LIMIT, WSG_FAULT_TRY_LATER,
-		      "client address locked");
-	complete(r, WSG_ERR_LIMIT);
+	a->retry_after = (left + 999) / 1000;
+	wsg_error_set(&a->err, WSG_ERR_LIMIT, WSG_FAULT_TRY_LATER,
+	              "client address locked");
+	complete(a, WSG_ERR_LIMIT);
 	return 1;
 }
 
 static void
 padding_done_cb(int status, struct wsg_user_record *rec, void *arg)
 {
-	struct wsg_request *r = arg;
+	struct wsg_auth *a = arg;
 
 	wsg_userstore_record_free(rec);
-	complete(r, WSG_ERR_AUTH);
+	complete(a, WSG_ERR_AUTH);
 }
 
 /*
@@ -133,23 +133,23 @@ padding_done_cb(int status, struct wsg_user_record *rec, void *arg)
  * would answer measurably slower than a recently active user's.
  */
 static void
-fail_authentication(struct wsg_request *r, const char *reason)
+fail_authentication(struct wsg_auth *a, const char *reason)
 {
 	char name[WSG_USERSTORE_MAX_NAME + 2];
 
 	/* Whatever else went wrong, a locked user is refused for the lock. */
-	wsg_error_set(&r->err, WSG_ERR_AUTH, WSG_FAULT_FAILED_AUTHENTICATION,
-		      "%s", r->locked ? "user locked" : reason);
-	count_client_failure(r);
-	if (!r->store_queried) {
-		r->store_queried = 1;
+	wsg_error_set(&a->err, WSG_ERR_AUTH, WSG_FAULT_FAILED_AUTHENTICATION,
+	              "%s", a->locked ? "user locked" : reason);
+	count_client_failure(a);
+	if (!a->store_queried) {
+		a->store_queried = 1;
 		memset(name, '~', sizeof(name) - 1);
 		name[sizeof(name) - 1] = '\0';
-		if (wsg_userstore_lookup(r->worker->db, name, padding_done_cb,
-					 r) == WSG_OK)
+		if (wsg_userstore_lookup(a->env.db, name, padding_done_cb, a) ==
+		    WSG_OK)
 			return;
 	}
-	complete(r, WSG_ERR_AUTH);
+	complete(a, WSG_ERR_AUTH);
 }
 
 /*
@@ -158,42 +158,25 @@ fail_authentication(struct wsg_request *r, const char *reason)
  * lockout). Guesses while locked are not counted.
  */
 static void
-fail_password(struct wsg_request *r, const char *reason)
+fail_password(struct wsg_auth *a, const char *reason)
 {
-	struct wsg_runtime *rt = r->worker->rt;
-	const struct wsg_lockout_conf *p = &r->cfg->security.lockout;
+	struct wsg_runtime *rt = a->env.rt;
+	const struct wsg_lockout_conf *p = &a->cfg->security.lockout;
 	char why[160];
 
-	if (!r->locked &&
-	    wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, r->tok.username,
-			     r->tok.username_len, wsg_lockout_now_ms()) ==
-	    WSG_LOCKOUT_STARTED) {
+	if (!a->locked &&
+	    wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, a->tok.username,
+	                     a->tok.username_len,
+	                     wsg_lockout_now_ms()) == WSG_LOCKOUT_STARTED) {
 		snprintf(why, sizeof(why),
 			 "%u wrong passwords within %llds: user locked for "
 			 "%llds",
 			 p->max_failures, (long long)p->window,
 			 (long long)p->duration);
-		wsg_log_audit(rt->log, r->rid, r->client, r->route->name,
-			      r->claimed_user, "lockout", why);
+		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
+		              a->claimed_user, "lockout", why);
 	}
-	fail_authentication(r, reason);
-}
-
-static int
-has_role(const char *roles, const char *want)
-{
-	size_t n = strlen(want);
-	const char *p = roles;
-
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && memcmp(p, want, n) == 0)
-			return 1;
-		p = end ? end + 1 : NULL;
-	}
-	return 0;
+	fail_authentication(a, reason);
 }
 
 static int
@@ -204,191 +187,192 @@ route_allows_roles(const struct wsg_route_conf *rt, const char *roles)
 	if (rt->n_roles == 0)
 		return 1;
 	for (i = 0; i < rt->n_roles; i++)
-		if (has_role(roles, rt->roles[i]))
+		if (wsg_userstore_roles_have(roles, rt->roles[i]))
 			return 1;
 	return 0;
 }
 
 /* Every check passed: the request goes upstream as this user. */
 static void
-accept_user(struct wsg_request *r)
+accept_user(struct wsg_auth *a)
 {
-	r->user = wsg_mem_strdup(r->tok.username);
-	r->roles = wsg_mem_strdup(r->cred.roles ? r->cred.roles : "");
-	complete(r, WSG_OK);
+	a->user = wsg_mem_strdup(a->tok.username);
+	a->roles = wsg_mem_strdup(a->cred.roles ? a->cred.roles : "");
+	complete(a, WSG_OK);
 }
 
 static void
-refuse_replay(struct wsg_request *r)
+refuse_replay(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_runtime *rt = a->env.rt;
 
 	wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_refused : NULL);
-	wsg_error_set(&r->err, WSG_ERR_REPLAY, WSG_FAULT_INVALID_SECURITY,
-		      "nonce replayed");
-	complete(r, WSG_ERR_REPLAY);
+	wsg_error_set(&a->err, WSG_ERR_REPLAY, WSG_FAULT_INVALID_SECURITY,
+	              "nonce replayed");
+	complete(a, WSG_ERR_REPLAY);
 }
 
 /* Fails closed: a nonce the shared store could not record is refused. */
 static void
 shared_replay_cb(int status, void *arg)
 {
-	struct wsg_request *r = arg;
+	struct wsg_auth *a = arg;
 
 	if (status == WSG_OK) {
-		accept_user(r);
+		accept_user(a);
 	} else if (status == WSG_ERR_REPLAY) {
-		refuse_replay(r);
+		refuse_replay(a);
 	} else {
-		wsg_error_set(&r->err, status, WSG_FAULT_SERVER,
-			      "shared replay store unavailable: %s",
-			      wsg_strerror(status));
-		complete(r, status);
+		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
+		              "shared replay store unavailable: %s",
+		              wsg_strerror(status));
+		complete(a, status);
 	}
 }
 
 /* The worker's cache accepted the nonce; now every gateway's must. */
 static void
-check_shared_replay(struct wsg_request *r, int64_t expires_at, int64_t now)
+check_shared_replay(struct wsg_auth *a, int64_t expires_at, int64_t now)
 {
-	struct wsg_worker *w = r->worker;
+	struct wsg_db_pool *db = a->env.db;
 	int rc;
 
-	if (++w->replay_store_inserts % WSG_REPLAY_STORE_PURGE_EVERY == 0)
-		wsg_replay_store_purge(w->db, now);
-	rc = wsg_replay_store_insert(w->db, r->tok.nonce, r->tok.nonce_len,
-				     expires_at, now, shared_replay_cb, r);
+	if (++*a->env.replay_store_inserts % WSG_REPLAY_STORE_PURGE_EVERY == 0)
+		wsg_replay_store_purge(db, now);
+	rc = wsg_replay_store_insert(db, a->tok.nonce, a->tok.nonce_len,
+	                             expires_at, now, shared_replay_cb, a);
 	if (rc != WSG_OK)
-		shared_replay_cb(rc, r);
+		shared_replay_cb(rc, a);
 }
 
 /* The password matched: apply account, route policy and replay rules. */
 static void
-authorize(struct wsg_request *r)
+authorize(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_runtime *rt = a->env.rt;
 	struct wsg_wsse_policy policy;
 	struct wsg_time now;
 	int64_t expires_at;
 	int rc;
 
-	if (r->locked) {
-		fail_authentication(r, "user locked");
+	if (a->locked) {
+		fail_authentication(a, "user locked");
 		return;
 	}
-	if (r->cred.disabled) {
-		fail_authentication(r, "user is disabled");
+	if (a->cred.disabled) {
+		fail_authentication(a, "user is disabled");
 		return;
 	}
-	if (!r->basic &&
-	    (r->route->password_types & (unsigned)r->tok.pwtype) == 0) {
-		fail_authentication(r, r->tok.pwtype == WSG_PWTYPE_DIGEST
-				    ? "PasswordDigest not allowed on this route"
-				    : "PasswordText not allowed on this route");
+	if (!a->basic &&
+	    (a->route->password_types & (unsigned)a->tok.pwtype) == 0) {
+		fail_authentication(
+		        a, a->tok.pwtype == WSG_PWTYPE_DIGEST
+		                   ? "PasswordDigest not allowed on this route"
+		                   : "PasswordText not allowed on this route");
 		return;
 	}
-	if (!route_allows_roles(r->route, r->cred.roles)) {
-		fail_authentication(r, "user holds none of the route's roles");
+	if (!route_allows_roles(a->route, a->cred.roles)) {
+		fail_authentication(a, "user holds none of the route's roles");
 		return;
 	}
-	if (r->tok.nonce == NULL) {
-		accept_user(r);
+	if (a->tok.nonce == NULL) {
+		accept_user(a);
 		return;
 	}
 	now = wall_now();
-	policy_of(r, &policy);
-	expires_at = wsg_wsse_nonce_expiry(&r->tok, &policy, now);
-	rc = wsg_replay_insert(rt->replay, r->tok.nonce, r->tok.nonce_len,
-			       expires_at, now.sec);
+	policy_of(a, &policy);
+	expires_at = wsg_wsse_nonce_expiry(&a->tok, &policy, now);
+	rc = wsg_replay_insert(rt->replay, a->tok.nonce, a->tok.nonce_len,
+	                       expires_at, now.sec);
 	if (rc == WSG_ERR_REPLAY) {
-		refuse_replay(r);
+		refuse_replay(a);
 		return;
 	}
 	if (rc != WSG_OK) {
 		wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_full : NULL);
-		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
-			      "replay cache full of live nonces");
-		complete(r, rc);
+		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
+		              "replay cache full of live nonces");
+		complete(a, rc);
 		return;
 	}
 	if (rt->replay_shared)
-		check_shared_replay(r, expires_at, now.sec);
+		check_shared_replay(a, expires_at, now.sec);
 	else
-		accept_user(r);
+		accept_user(a);
 }
 
 /* A bounded queue said no: 503 when full for everyone, 429 for an address
  * over its share. Nothing about the user is known or told. */
 static void
-refuse_busy(struct wsg_request *r, int rc, const char *what)
+refuse_busy(struct wsg_auth *a, int rc, const char *what)
 {
-	r->retry_after = 1;
+	a->retry_after = 1;
 	if (rc == WSG_ERR_LIMIT)
-		wsg_error_set(&r->err, rc, WSG_FAULT_TRY_LATER,
-			      "%s: too many in progress for this address",
-			      what);
+		wsg_error_set(&a->err, rc, WSG_FAULT_TRY_LATER,
+		              "%s: too many in progress for this address",
+		              what);
 	else
-		wsg_error_set(&r->err, rc, WSG_FAULT_BUSY, "%s: queue full",
-			      what);
-	complete(r, rc);
+		wsg_error_set(&a->err, rc, WSG_FAULT_BUSY, "%s: queue full",
+		              what);
+	complete(a, rc);
 }
 
 static void
 text_verified_cb(int result, void *arg)
 {
-	struct wsg_request *r = arg;
+	struct wsg_auth *a = arg;
 
 	/*
 	 * An address locked while this verification ran or waited (maybe by
 	 * the failures of requests that joined the same job) is answered as
 	 * at the door, whatever the result: no verdict, so nothing to count.
 	 */
-	if (client_refused(r))
+	if (client_refused(a))
 		return;
 	/* Dropped unrun for a lock that has ended since. */
 	if (result == WSG_ERR_LIMIT) {
-		refuse_busy(r, WSG_ERR_LIMIT, "password verification");
+		refuse_busy(a, WSG_ERR_LIMIT, "password verification");
 		return;
 	}
-	if (!r->cred.exists) {
-		fail_authentication(r, "unknown user");
+	if (!a->cred.exists) {
+		fail_authentication(a, "unknown user");
 		return;
 	}
-	if (r->tok.password_len == 0) {
-		fail_password(r, "empty password");
+	if (a->tok.password_len == 0) {
+		fail_password(a, "empty password");
 		return;
 	}
 	if (result == WSG_ERR_PARSE) {
-		fail_authentication(r, "stored password hash is not argon2id");
+		fail_authentication(a, "stored password hash is not argon2id");
 		return;
 	}
 	if (result != WSG_OK) {
-		fail_password(r, "wrong password");
+		fail_password(a, "wrong password");
 		return;
 	}
-	if (r->locked) {
-		fail_authentication(r, "user locked");
+	if (a->locked) {
+		fail_authentication(a, "user locked");
 		return;
 	}
-	wsg_credcache_mark_verified(r->worker->rt->credcache, r->tok.username,
-				    r->cred.password_hash, r->tok.password,
-				    r->tok.password_len);
-	authorize(r);
+	wsg_credcache_mark_verified(a->env.rt->credcache, a->tok.username,
+	                            a->cred.password_hash, a->tok.password,
+	                            a->tok.password_len);
+	authorize(a);
 }
 
 static void
-verify(struct wsg_request *r)
+verify(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = r->worker->rt;
-	const struct wsg_security_conf *sec = &r->cfg->security;
+	struct wsg_runtime *rt = a->env.rt;
+	const struct wsg_security_conf *sec = &a->cfg->security;
 	struct wsg_password_client who = {
-		.addr = r->client,
-		.max_queued = sec->verify_queue.max_queued,
-		.max_per_client = sec->verify_queue.max_per_client,
-		.lockout = rt->lockout,
-		.client_limit = &sec->client_limit,
-		.user = r->tok.username,
-		.user_len = r->tok.username_len,
+	        .addr = a->client,
+	        .max_queued = sec->verify_queue.max_queued,
+	        .max_per_client = sec->verify_queue.max_per_client,
+	        .lockout = rt->lockout,
+	        .client_limit = &sec->client_limit,
+	        .user = a->tok.username,
+	        .user_len = a->tok.username_len,
 	};
 	const char *hash;
 	int rc;
@@ -400,97 +384,101 @@ verify(struct wsg_request *r)
 	 * end in the same FailedAuthentication. A `wssgate user unlock` since
 	 * the lock began ends it first.
 	 */
-	if (r->cred.exists && r->cred.unlocked_at > 0 &&
-	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, r->tok.username,
-			     r->tok.username_len, r->cred.unlocked_at))
-		wsg_log_audit(rt->log, r->rid, r->client, r->route->name,
-			      r->claimed_user, "user_unlocked",
-			      "offline request (wssgate user unlock) applied");
-	if (r->cred.exists &&
+	if (a->cred.exists && a->cred.unlocked_at > 0 &&
+	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, a->tok.username,
+	                     a->tok.username_len, a->cred.unlocked_at))
+		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
+		              a->claimed_user, "user_unlocked",
+		              "offline request (wssgate user unlock) applied");
+	if (a->cred.exists &&
 	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
-			      &r->cfg->security.lockout, r->tok.username,
-			      r->tok.username_len, wsg_lockout_now_ms()) > 0)
-		r->locked = 1;
-	if (r->tok.pwtype == WSG_PWTYPE_DIGEST) {
-		if (r->cred.exists && r->cred.digest_password != NULL) {
-			rc = wsg_wsse_verify(&r->tok, r->cred.digest_password,
-					     r->cred.digest_password_len);
+	                      &a->cfg->security.lockout, a->tok.username,
+	                      a->tok.username_len, wsg_lockout_now_ms()) > 0)
+		a->locked = 1;
+	if (a->tok.pwtype == WSG_PWTYPE_DIGEST) {
+		if (a->cred.exists && a->cred.digest_password != NULL) {
+			rc = wsg_wsse_verify(&a->tok, a->cred.digest_password,
+			                     a->cred.digest_password_len);
 			if (rc != WSG_OK) {
-				fail_password(r, "wrong password digest");
+				fail_password(a, "wrong password digest");
 				return;
 			}
-			authorize(r);
+			authorize(a);
 			return;
 		}
-		wsg_wsse_verify(&r->tok, dummy_digest_password,
-				sizeof(dummy_digest_password) - 1);
-		fail_authentication(r, r->cred.exists
-				    ? "user has no digest secret (--no-digest)"
-				    : "unknown user");
+		wsg_wsse_verify(&a->tok, dummy_digest_password,
+		                sizeof(dummy_digest_password) - 1);
+		fail_authentication(
+		        a, a->cred.exists
+		                   ? "user has no digest secret (--no-digest)"
+		                   : "unknown user");
 		return;
 	}
-	if (r->cred.exists && !r->locked && r->tok.password_len > 0 &&
-	    wsg_credcache_check_verified(rt->credcache, r->tok.username,
-					 r->tok.password, r->tok.password_len,
-					 wall_now().sec) == WSG_OK) {
-		authorize(r);
+	if (a->cred.exists && !a->locked && a->tok.password_len > 0 &&
+	    wsg_credcache_check_verified(rt->credcache, a->tok.username,
+	                                 a->tok.password, a->tok.password_len,
+	                                 wall_now().sec) == WSG_OK) {
+		authorize(a);
 		return;
 	}
-	hash = r->cred.exists && r->cred.password_hash != NULL
-	       ? r->cred.password_hash : wsg_password_dummy_hash();
+	hash = a->cred.exists && a->cred.password_hash != NULL
+	               ? a->cred.password_hash
+	               : wsg_password_dummy_hash();
 	/* Known or not, every name queues the same way (DESIGN 3.3). */
-	rc = wsg_password_verify_async(rt->pwpool, r->worker->base, hash,
-				       r->tok.password, r->tok.password_len,
-				       &who, text_verified_cb, r);
+	rc = wsg_password_verify_async(rt->pwpool, a->env.base, hash,
+	                               a->tok.password, a->tok.password_len,
+	                               &who, text_verified_cb, a);
 	if (rc == WSG_ERR_FULL || rc == WSG_ERR_LIMIT) {
-		refuse_busy(r, rc, "password verification");
+		refuse_busy(a, rc, "password verification");
 		return;
 	}
 	if (rc != WSG_OK) {
-		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
-			      "cannot queue password verification");
-		complete(r, rc);
+		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
+		              "cannot queue password verification");
+		complete(a, rc);
 	}
 }
 
 static void
 lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 {
-	struct wsg_request *r = arg;
-	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_auth *a = arg;
+	struct wsg_runtime *rt = a->env.rt;
 	int rc;
 
 	if (status == WSG_OK) {
-		r->cred.exists = 1;
-		r->cred.disabled = rec->disabled;
-		r->cred.password_hash = wsg_mem_strdup(rec->password_hash);
-		r->cred.roles = wsg_mem_strdup(rec->roles ? rec->roles : "");
-		r->cred.unlocked_at = rec->unlocked_at;
+		a->cred.exists = 1;
+		a->cred.disabled = rec->disabled;
+		a->cred.password_hash = wsg_mem_strdup(rec->password_hash);
+		a->cred.roles = wsg_mem_strdup(rec->roles ? rec->roles : "");
+		a->cred.unlocked_at = rec->unlocked_at;
 		if (rec->digest_sealed != NULL) {
 			rc = wsg_password_unseal(rt->master_key, rec->username,
-						 rec->digest_sealed,
-						 rec->digest_sealed_len,
-						 &r->cred.digest_password,
-						 &r->cred.digest_password_len);
+			                         rec->digest_sealed,
+			                         rec->digest_sealed_len,
+			                         &a->cred.digest_password,
+			                         &a->cred.digest_password_len);
 			if (rc != WSG_OK)
-				wsg_log_audit(rt->log, r->rid, r->client,
-					      r->route->name, rec->username,
-					      "store_error",
-					      "digest secret does not open with the master key");
+				wsg_log_audit(rt->log, a->rid, a->client,
+				              a->route->name, rec->username,
+				              "store_error",
+				              "digest secret does not open "
+				              "with the master key");
 		}
 		wsg_userstore_record_free(rec);
 	} else if (status == WSG_ERR_NOTFOUND) {
-		r->cred.exists = 0;
-		r->cred.roles = wsg_mem_strdup("");
+		a->cred.exists = 0;
+		a->cred.roles = wsg_mem_strdup("");
 	} else {
-		wsg_error_set(&r->err, status, WSG_FAULT_SERVER,
-			      "user store unavailable: %s", wsg_strerror(status));
-		complete(r, status);
+		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
+		              "user store unavailable: %s",
+		              wsg_strerror(status));
+		complete(a, status);
 		return;
 	}
-	wsg_credcache_put(rt->credcache, r->tok.username, &r->cred,
-			  wall_now().sec, r->cache_generation);
-	verify(r);
+	wsg_credcache_put(rt->credcache, a->tok.username, &a->cred,
+	                  wall_now().sec, a->cache_generation);
+	verify(a);
 }
 
 /*
@@ -499,109 +487,143 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
  * tells the client to fix its transport, and costs no password work.
  */
 static void
-refuse_cleartext(struct wsg_request *r, const char *what)
+refuse_cleartext(struct wsg_auth *a, const char *what)
 {
-	wsg_error_set(&r->err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
-		      "%s over plain HTTP on a require_tls route", what);
-	complete(r, WSG_ERR_SECURITY);
+	wsg_error_set(&a->err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
+	              "%s over plain HTTP on a require_tls route", what);
+	complete(a, WSG_ERR_SECURITY);
 }
 
-/* The user named by r->tok: credential cache, else the store; then verify. */
+/* The user named by a->tok: credential cache, else the store; then verify. */
 static void
-find_user(struct wsg_request *r)
+find_user(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = r->worker->rt;
+	struct wsg_runtime *rt = a->env.rt;
 	int rc;
 
-	if (wsg_credcache_get(rt->credcache, r->tok.username, wall_now().sec,
-			      &r->cred) == WSG_OK) {
+	if (wsg_credcache_get(rt->credcache, a->tok.username, wall_now().sec,
+	                      &a->cred) == WSG_OK) {
 		wsg_metrics_inc(rt->metrics ? &rt->metrics->credcache_hits
 					    : NULL);
-		verify(r);
+		verify(a);
 		return;
 	}
 	wsg_metrics_inc(rt->metrics ? &rt->metrics->credcache_misses : NULL);
 	/* Names the store can never hold need no query, but the same work after. */
-	if (r->tok.username_len == 0 ||
-	    r->tok.username_len > WSG_USERSTORE_MAX_NAME ||
-	    strlen(r->tok.username) != r->tok.username_len) {
-		r->cred.exists = 0;
-		r->cred.roles = wsg_mem_strdup("");
-		verify(r);
+	if (a->tok.username_len == 0 ||
+	    a->tok.username_len > WSG_USERSTORE_MAX_NAME ||
+	    strlen(a->tok.username) != a->tok.username_len) {
+		a->cred.exists = 0;
+		a->cred.roles = wsg_mem_strdup("");
+		verify(a);
 		return;
 	}
-	r->store_queried = 1;
-	r->cache_generation = wsg_credcache_generation(rt->credcache,
-						       r->tok.username);
-	rc = wsg_userstore_lookup(r->worker->db, r->tok.username, lookup_cb, r);
+	a->store_queried = 1;
+	a->cache_generation =
+	        wsg_credcache_generation(rt->credcache, a->tok.username);
+	rc = wsg_userstore_lookup(a->env.db, a->tok.username, lookup_cb, a);
 	if (rc == WSG_ERR_FULL) {
-		refuse_busy(r, rc, "user store");
+		refuse_busy(a, rc, "user store");
 		return;
 	}
 	if (rc != WSG_OK) {
-		wsg_error_set(&r->err, rc, WSG_FAULT_SERVER,
-			      "cannot query the user store: %s", wsg_strerror(rc));
-		complete(r, rc);
+		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
+		              "cannot query the user store: %s",
+		              wsg_strerror(rc));
+		complete(a, rc);
 	}
 }
 
 void
-wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done)
+wsg_auth_init(struct wsg_auth *a, const struct wsg_auth_env *env,
+              const struct wsg_config *cfg, const struct wsg_route_conf *route,
+              uint64_t rid, const char *client, int tls)
+{
+	memset(a, 0, sizeof(*a));
+	a->env = *env;
+	a->cfg = cfg;
+	a->route = route;
+	a->rid = rid;
+	a->client = client;
+	a->tls = tls;
+}
+
+void
+wsg_auth_clear(struct wsg_auth *a)
+{
+	wsg_wsse_token_clear(&a->tok);
+	wsg_credcache_entry_clear(&a->cred);
+	free(a->claimed_user);
+	free(a->user);
+	free(a->roles);
+	a->claimed_user = a->user = a->roles = NULL;
+}
+
+static void
+begin(struct wsg_auth *a, wsg_auth_done_cb done, void *arg)
+{
+	a->done = done;
+	a->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &a->started);
+}
+
+void
+wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
+               wsg_auth_done_cb done, void *arg)
 {
 	struct wsg_wsse_policy policy;
 	int rc;
 
-	r->auth_done = done;
-	clock_gettime(CLOCK_MONOTONIC, &r->auth_started);
-	policy_of(r, &policy);
-	rc = wsg_wsse_parse(&r->msg, &policy, &r->tok, &r->err);
+	begin(a, done, arg);
+	policy_of(a, &policy);
+	rc = wsg_wsse_parse(msg, &policy, &a->tok, &a->err);
 	if (rc != WSG_OK) {
-		complete(r, rc);
+		complete(a, rc);
 		return;
 	}
-	r->claimed_user = wsg_mem_strdup(r->tok.username);
-	if (client_refused(r))
+	a->claimed_user = wsg_mem_strdup(a->tok.username);
+	if (client_refused(a))
 		return;
-	if (r->route->require_tls && !r->tls &&
-	    r->tok.pwtype == WSG_PWTYPE_TEXT) {
-		refuse_cleartext(r, "PasswordText");
+	if (a->route->require_tls && !a->tls &&
+	    a->tok.pwtype == WSG_PWTYPE_TEXT) {
+		refuse_cleartext(a, "PasswordText");
 		return;
 	}
-	rc = wsg_wsse_check_freshness(&r->tok, &policy, wall_now(), &r->err);
+	rc = wsg_wsse_check_freshness(&a->tok, &policy, wall_now(), &a->err);
 	if (rc != WSG_OK) {
-		complete(r, rc);
+		complete(a, rc);
 		return;
 	}
-	find_user(r);
+	find_user(a);
 }
 
 void
-wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done)
+wsg_auth_start_basic(struct wsg_auth *a, const char *authorization,
+                     wsg_auth_done_cb done, void *arg)
 {
-	const char *value;
 	int rc;
 
-	r->auth_done = done;
-	clock_gettime(CLOCK_MONOTONIC, &r->auth_started);
-	if (r->route->require_tls && !r->tls) {
-		refuse_cleartext(r, "HTTP Basic credentials");
+	begin(a, done, arg);
+	a->basic = 1;
+	if (a->route->require_tls && !a->tls) {
+		refuse_cleartext(a, "HTTP Basic credentials");
 		return;
 	}
-	value = wsg_conn_header(r->http, "Authorization");
-	rc = wsg_basic_parse(value, &r->tok.username, &r->tok.username_len,
-			     &r->tok.password, &r->tok.password_len);
+	rc = wsg_basic_parse(authorization, &a->tok.username,
+	                     &a->tok.username_len, &a->tok.password,
+	                     &a->tok.password_len);
 	if (rc != WSG_OK) {
-		wsg_error_set(&r->err, WSG_ERR_AUTH,
-			      WSG_FAULT_FAILED_AUTHENTICATION, "%s",
-			      rc == WSG_ERR_NOTFOUND
-			      ? "no HTTP Basic credentials"
-			      : "malformed HTTP Basic credentials");
-		complete(r, WSG_ERR_AUTH);
+		wsg_error_set(&a->err, WSG_ERR_AUTH,
+		              WSG_FAULT_FAILED_AUTHENTICATION, "%s",
+		              rc == WSG_ERR_NOTFOUND
+		                      ? "no HTTP Basic credentials"
+		                      : "malformed HTTP Basic credentials");
+		complete(a, WSG_ERR_AUTH);
 		return;
 	}
-	r->tok.pwtype = WSG_PWTYPE_TEXT;
-	r->claimed_user = wsg_mem_strdup(r->tok.username);
-	if (client_refused(r))
+	a->tok.pwtype = WSG_PWTYPE_TEXT;
+	a->claimed_user = wsg_mem_strdup(a->tok.username);
+	if (client_refused(a))
 		return;
-	find_user(r);
+	find_user(a);
 }

@@ -2,32 +2,100 @@
  * Authentication and authorization of one request: UsernameToken ->
  * credential cache or database -> verify (argon2 on the pool, digests in
  * place) -> role policy -> replay check-and-insert. One async completion.
+ *
+ * It works on a state of its own (struct wsg_auth), which the request
+ * embeds: what it needs of the request and its worker is given when it
+ * starts, and it writes only into that state, never into the request or
+ * the worker.
  */
 #ifndef WSG_AUTH_H
 #define WSG_AUTH_H
 
-#include "request.h"
+#include <event2/event.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "credcache.h"
+#include "types.h"
+#include "wsse.h"
+
+struct wsg_auth;
+struct wsg_config;
+struct wsg_db_pool;
+struct wsg_route_conf;
+struct wsg_runtime;
+struct wsg_soap_msg;
 
 /*
- * `status` WSG_OK: r->user and r->roles are set. Otherwise r->err holds the
- * fault for the client and the precise reason (already audit-logged).
+ * `status` WSG_OK: a->user and a->roles are set. Otherwise a->err holds
+ * the fault for the client and the precise reason (already audit-logged),
+ * and a->retry_after the seconds to tell a refused client (0: none).
  */
-typedef void (*wsg_auth_done_cb)(struct wsg_request *r, int status);
+typedef void (*wsg_auth_done_cb)(struct wsg_auth *a, int status, void *arg);
+
+/* Where one authentication runs: its worker's shared state and loop. */
+struct wsg_auth_env {
+	struct wsg_runtime *rt;
+	struct event_base *base; /* argon2 answers here */
+	struct wsg_db_pool *db;  /* user lookups, the shared replay store */
+	/* Paces the shared replay store's purge: the caller's counter, for
+	 * one thread only. */
+	uint64_t *replay_store_inserts;
+};
+
+struct wsg_auth {
+	/* -------- given by wsg_auth_init() -------- */
+	struct wsg_auth_env env;
+	const struct wsg_config *cfg;
+	const struct wsg_route_conf *route;
+	uint64_t rid;
+	const char *client; /* the peer's address, for limits and logs */
+	int tls;            /* arrived over TLS (require_tls) */
+	int basic;          /* HTTP Basic instead of a UsernameToken */
+	/* -------- the outcome -------- */
+	struct wsg_wsse_token tok; /* as parsed; tok.security for stripping */
+	char *claimed_user;        /* username as sent, for logs */
+	char *user;                /* authenticated user, for X-WSS-User */
+	char *roles;               /* for X-WSS-Roles */
+	struct wsg_error err;
+	int64_t retry_after; /* seconds, for a 429 or 503 answer */
+	/* -------- private to auth.c -------- */
+	struct wsg_cred cred;      /* the user as looked up */
+	struct timespec started;   /* CLOCK_MONOTONIC, for /metrics */
+	int store_queried;         /* the user store was asked */
+	uint64_t cache_generation; /* credcache generation before asking */
+	int locked;                /* the user is locked out */
+	wsg_auth_done_cb done;
+	void *arg;
+};
+
+/* Readies `a` for one request on `route` (all copied or borrowed for the
+ * authentication's lifetime). */
+void wsg_auth_init(struct wsg_auth *a, const struct wsg_auth_env *env,
+                   const struct wsg_config *cfg,
+                   const struct wsg_route_conf *route, uint64_t rid,
+                   const char *client, int tls);
+
+/* Frees what `a` holds; `a` itself is the caller's. */
+void wsg_auth_clear(struct wsg_auth *a);
 
 /*
- * Authenticates r (whose msg is parsed) against its route. `done` runs
- * exactly once, possibly before this returns when no I/O is needed.
+ * Authenticates the UsernameToken of `msg` (parsed, kept by the caller
+ * until `done`) against the route. `done(a, status, arg)` runs exactly
+ * once, possibly before this returns when no I/O is needed.
  */
-void wsg_auth_start(struct wsg_request *r, wsg_auth_done_cb done);
+void wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
+                    wsg_auth_done_cb done, void *arg);
 
 /*
- * Authenticates r from its `Authorization: Basic` header, with the same
- * user store, caches, argon2 verification, disabled-user and role rules as
- * a PasswordText token (password_types do not apply, there is no nonce).
- * On a require_tls route a request over plain HTTP is refused with
+ * Authenticates from the `Authorization` header value (NULL: absent), with
+ * the same user store, caches, argon2 verification, disabled-user and role
+ * rules as a PasswordText token (password_types do not apply, there is no
+ * nonce). On a require_tls route a request over plain HTTP is refused with
  * WSG_FAULT_INVALID_SECURITY before anything else; missing or malformed
  * credentials are WSG_FAULT_FAILED_AUTHENTICATION. `done` as above.
  */
-void wsg_auth_start_basic(struct wsg_request *r, wsg_auth_done_cb done);
+void wsg_auth_start_basic(struct wsg_auth *a, const char *authorization,
+                          wsg_auth_done_cb done, void *arg);
 
 #endif

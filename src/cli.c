@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "err.h"
 #include "keyfile.h"
 #include "mem.h"
@@ -148,37 +149,38 @@ static int
 cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	     char **argv, FILE *in, struct wsg_error *err)
 {
-	const char *roles[MAX_ROLES + 1];
-	size_t nroles = 0, pwlen = 0, sealed_len = 0;
+	const char *roles[MAX_ROLES];
+	struct wsg_accounts_user u = {.name = argv[0], .roles = roles};
+	struct wsg_accounts_result res;
+	size_t pwlen = 0, sealed_len = 0;
 	unsigned char *sealed = NULL;
 	char *pw = NULL, *hash = NULL;
-	int i, admin = 0, digest = 1, rc;
+	int i, digest = 1, rc;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--admin") == 0) {
-			admin = 1;
+			u.admin = 1;
 		} else if (strcmp(argv[i], "--no-digest") == 0) {
 			digest = 0;
 		} else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc &&
-			   nroles < MAX_ROLES) {
-			roles[nroles++] = argv[++i];
+		           u.nroles < MAX_ROLES) {
+			roles[u.nroles++] = argv[++i];
 		} else {
 			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
 					     "unexpected argument %s", argv[i]);
 		}
 	}
-	if (admin)
-		roles[nroles++] = cfg->management.admin_role;
 	rc = read_password(in, argv[0], &pw, &pwlen, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
 			  &sealed_len, err);
+	u.password_hash = hash;
+	u.sealed = sealed;
+	u.sealed_len = sealed_len;
 	if (rc == WSG_OK)
-		rc = wsg_userstore_add_user(c, cfg->management.admin_role,
-					    argv[0], hash, sealed,
-					    sealed_len, roles, nroles, NULL, 0,
-					    err);
+		rc = wsg_accounts_add_user(c, cfg->management.admin_role, NULL,
+		                           &u, &res, err);
 	if (rc == WSG_OK)
 		printf("added user %s\n", argv[0]);
 	wsg_prompt_free(pw);
@@ -191,6 +193,7 @@ static int
 cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 		char **argv, FILE *in, struct wsg_error *err)
 {
+	struct wsg_accounts_result res;
 	size_t pwlen = 0, sealed_len = 0;
 	unsigned char *sealed = NULL;
 	char *pw = NULL, *hash = NULL;
@@ -207,15 +210,35 @@ cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
 			  &sealed_len, err);
 	if (rc == WSG_OK)
-		rc = wsg_userstore_set_password(c, cfg->management.admin_role,
-						argv[0], hash, sealed,
-						sealed_len, wsg_token_now_us(),
-						err);
+		rc = wsg_accounts_set_password(c, cfg->management.admin_role,
+		                               NULL, argv[0], NULL, hash,
+		                               sealed, sealed_len,
+		                               wsg_token_now_us(), &res, err);
 	if (rc == WSG_OK)
 		printf("changed the password of %s\n", argv[0]);
 	wsg_prompt_free(pw);
 	free(hash);
 	free(sealed);
+	return rc;
+}
+
+/* `role grant` / `role revoke`: the operator is told when a revoke finds
+ * no such membership. */
+static int
+cmd_role_change(const char *admin_role, struct wsg_db_conn *c, const char *user,
+                const char *role, int grant, struct wsg_error *err)
+{
+	const char *const roles[1] = {role};
+	struct wsg_accounts_result res;
+	int rc;
+
+	rc = wsg_accounts_change_roles(c, admin_role, NULL, user, roles,
+	                               grant ? 1 : 0, roles, grant ? 0 : 1,
+	                               &res, err);
+	if (rc == WSG_OK && !grant && res.revoked == 0)
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "user '%s' does not hold role '%s'", user,
+		                   role);
 	return rc;
 }
 
@@ -233,18 +256,9 @@ cmd_user_list(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	for (i = 0; i < res->nrows; i++) {
 		const char *name = res->cells[i * res->ncols];
 		const char *roles = res->cells[i * res->ncols + 1];
-		const char *admin_role = cfg->management.admin_role;
-		size_t alen = strlen(admin_role);
-		int admin = 0;
-		const char *p = roles;
+		int admin = wsg_userstore_roles_have(
+		        roles, cfg->management.admin_role);
 
-		while (p != NULL && *p != '\0') {
-			size_t len = strcspn(p, ",");
-
-			if (len == alen && memcmp(p, admin_role, alen) == 0)
-				admin = 1;
-			p = p[len] ? p + len + 1 : NULL;
-		}
 		printf("%s\t%s\t%s\n", name, roles ? roles : "",
 		       admin ? "admin" : "-");
 	}
@@ -297,6 +311,7 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 {
 	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : "";
 	const char *admin_role = cfg->management.admin_role;
+	struct wsg_accounts_result res;
 
 	if (strcmp(noun, "db") == 0 && strcmp(verb, "init") == 0 && argc == 2)
 		return cmd_db_init(cfg, c, err);
@@ -311,27 +326,27 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 			return cmd_user_passwd(cfg, c, argc - 2, argv + 2, in,
 					       err);
 		if (strcmp(verb, "del") == 0 && argc == 3)
-			return said(wsg_userstore_del_user(c, admin_role,
-							   argv[2], err),
-				    "deleted user %s\n", argv[2]);
+			return said(wsg_accounts_delete_user(c, admin_role, NULL,
+			                                     argv[2], &res, err),
+			            "deleted user %s\n", argv[2]);
 		if (strcmp(verb, "unlock") == 0 && argc == 3)
 			return cmd_user_unlock(c, argv[2], err);
 	}
 	if (strcmp(noun, "role") == 0) {
 		if (strcmp(verb, "add") == 0 && argc == 3)
-			return said(wsg_userstore_add_role(c, admin_role,
-							   argv[2], err),
-				    "added role %s\n", argv[2]);
+			return said(wsg_accounts_add_role(c, admin_role, NULL,
+			                                  argv[2], &res, err),
+			            "added role %s\n", argv[2]);
 		if (strcmp(verb, "grant") == 0 && argc == 4)
-			return said(wsg_userstore_grant(c, admin_role, argv[2],
-							argv[3], err),
-				    "granted role %2$s to %1$s\n", argv[2],
-				    argv[3]);
+			return said(cmd_role_change(admin_role, c, argv[2],
+			                            argv[3], 1, err),
+			            "granted role %2$s to %1$s\n", argv[2],
+			            argv[3]);
 		if (strcmp(verb, "revoke") == 0 && argc == 4)
-			return said(wsg_userstore_revoke(c, admin_role, argv[2],
-							 argv[3], err),
-				    "revoked role %2$s from %1$s\n", argv[2],
-				    argv[3]);
+			return said(cmd_role_change(admin_role, c, argv[2],
+			                            argv[3], 0, err),
+			            "revoked role %2$s from %1$s\n", argv[2],
+			            argv[3]);
 	}
 	return WSG_ERR_INVAL;
 }

@@ -22,7 +22,6 @@
 #include "http_status.h"
 #include "log.h"
 #include "mem.h"
-#include "request.h"
 #include "stats.h"
 
 /* A connection's first read buffer; a request that needs more gets it. */
@@ -104,7 +103,7 @@ conn_free(struct wsg_conn *c)
 	free(c->hdrs);
 	free(c->out);
 	free(c);
-	wsg_server_conn_closed(w);
+	wsg_worker_conn_closed(w);
 }
 
 /*
@@ -301,7 +300,7 @@ answered(struct wsg_conn *c)
 		request_start(c);
 	}
 	schedule(c);
-	wsg_server_drain_check(w);
+	wsg_worker_drain_check(w);
 }
 
 /* Writes what the socket takes of out[out_off..out_len). */
@@ -531,7 +530,7 @@ dispatch(struct wsg_conn *c)
 	c->state = CONN_HANDLING;
 	set_busy(c, 1);
 	event_del(&c->timer);
-	wsg_request_handle(c->w, c, &c->req);
+	c->w->handle(c->w, c, &c->req);
 }
 
 /*

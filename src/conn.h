@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "h1.h"
-#include "server.h"
+#include "worker.h"
 
 /*
  * A whole request as read, valid until it is answered: the method, the
@@ -35,7 +35,7 @@ struct wsg_conn_request {
 /*
  * Takes over the accepted, non-blocking socket `fd` on `w`'s loop; `tls`
  * (NULL: plain) is the listener's context, referenced by the connection's
- * own SSL object. Requests go to wsg_request_handle().
+ * own SSL object. Requests go to the worker's handler (w->handle).
  */
 void wsg_conn_accept(struct wsg_worker *w, evutil_socket_t fd, SSL_CTX *tls);
 

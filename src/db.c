@@ -160,6 +160,124 @@ stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 	                     mysql_stmt_error(stmt), e);
 }
 
+/* One bound output buffer per column of a result set. */
+struct cell_bufs {
+	size_t ncols;
+	MYSQL_BIND *binds;
+	unsigned long *lens;
+	my_bool *nulls, *truncs;
+	char **bufs;
+	size_t *caps;
+	int grown; /* a buffer was replaced since the last bind */
+};
+
+/* Buffers sized from max_length (STMT_ATTR_UPDATE_MAX_LENGTH). */
+static void
+cell_bufs_init(struct cell_bufs *b, const MYSQL_FIELD *fields, size_t ncols)
+{
+	size_t i;
+
+	b->ncols = ncols;
+	b->grown = 0;
+	b->binds = wsg_mem_calloc(ncols, sizeof(*b->binds));
+	b->lens = wsg_mem_calloc(ncols, sizeof(*b->lens));
+	b->nulls = wsg_mem_calloc(ncols, sizeof(*b->nulls));
+	b->truncs = wsg_mem_calloc(ncols, sizeof(*b->truncs));
+	b->bufs = wsg_mem_calloc(ncols, sizeof(*b->bufs));
+	b->caps = wsg_mem_calloc(ncols, sizeof(*b->caps));
+	for (i = 0; i < ncols; i++) {
+		b->caps[i] = fields[i].max_length + 1;
+		if (b->caps[i] < MIN_CELL_BUF)
+			b->caps[i] = MIN_CELL_BUF;
+		b->bufs[i] = wsg_mem_alloc(b->caps[i]);
+		b->binds[i].buffer_type = MYSQL_TYPE_STRING;
+		b->binds[i].buffer = b->bufs[i];
+		b->binds[i].buffer_length = b->caps[i];
+		b->binds[i].length = &b->lens[i];
+		b->binds[i].is_null = &b->nulls[i];
+		b->binds[i].error = &b->truncs[i];
+	}
+}
+
+/* Cells may hold secrets (sealed digests): wiped before they are freed. */
+static void
+cell_bufs_free(struct cell_bufs *b)
+{
+	size_t i;
+
+	if (b->bufs != NULL)
+		for (i = 0; i < b->ncols; i++)
+			wsg_mem_free_secret(b->bufs[i], b->caps[i]);
+	free(b->bufs);
+	free(b->caps);
+	free(b->binds);
+	free(b->lens);
+	free(b->nulls);
+	free(b->truncs);
+}
+
+/* Column `i` of the current row did not fit: fetched again at its full
+ * length into a larger buffer, which later rows use too. */
+static int
+cell_refetch(MYSQL_STMT *stmt, struct cell_bufs *b, size_t i,
+             struct wsg_error *err)
+{
+	MYSQL_BIND big;
+
+	OPENSSL_cleanse(b->bufs[i], b->caps[i]);
+	free(b->bufs[i]);
+	b->caps[i] = b->lens[i] + 1;
+	b->bufs[i] = wsg_mem_alloc(b->caps[i]);
+	memset(&big, 0, sizeof(big));
+	big.buffer_type = MYSQL_TYPE_STRING;
+	big.buffer = b->bufs[i];
+	big.buffer_length = b->caps[i];
+	big.length = &b->lens[i];
+	if (mysql_stmt_fetch_column(stmt, &big, (unsigned)i, 0))
+		return stmt_failure(stmt, "fetch column", err);
+	b->binds[i].buffer = b->bufs[i];
+	b->binds[i].buffer_length = b->caps[i];
+	b->grown = 1;
+	return WSG_OK;
+}
+
+/* Copies the fetched row into row `r->nrows` of `r` (room made here). */
+static int
+copy_row(MYSQL_STMT *stmt, struct cell_bufs *b, struct wsg_db_result *r,
+         size_t *cap_rows, struct wsg_error *err)
+{
+	size_t ncols = b->ncols, row = r->nrows, i, k;
+	int rc;
+
+	if (row == *cap_rows) {
+		*cap_rows = *cap_rows ? *cap_rows * 2 : 4;
+		r->cells = wsg_mem_realloc(r->cells, *cap_rows * ncols *
+		                                             sizeof(*r->cells));
+		r->lens = wsg_mem_realloc(r->lens,
+		                          *cap_rows * ncols * sizeof(*r->lens));
+	}
+	/* Counted before it is filled, so a failure frees what it holds. */
+	for (i = 0; i < ncols; i++) {
+		k = row * ncols + i;
+		r->cells[k] = NULL;
+		r->lens[k] = 0;
+	}
+	r->nrows = row + 1;
+	for (i = 0; i < ncols; i++) {
+		k = row * ncols + i;
+		if (b->nulls[i])
+			continue;
+		if (b->lens[i] > b->caps[i]) {
+			rc = cell_refetch(stmt, b, i, err);
+			if (rc != WSG_OK)
+				return rc;
+		}
+		r->cells[k] = wsg_mem_strndup(b->bufs[i], b->lens[i]);
+		r->lens[k] = b->lens[i];
+	}
+	return WSG_OK;
+}
+
 /*
  * Copies every row of a stored result set into a new wsg_db_result. Buffers
  * are sized from max_length (STMT_ATTR_UPDATE_MAX_LENGTH); a cell that still
@@ -169,118 +287,49 @@ static int
 stmt_collect_rows(MYSQL_STMT *stmt, struct wsg_db_result **out,
                   struct wsg_error *err)
 {
+	struct cell_bufs b;
 	struct wsg_db_result *r;
 	MYSQL_RES *meta;
-	MYSQL_FIELD *fields;
-	MYSQL_BIND *binds = NULL;
-	unsigned long *lens = NULL;
-	my_bool *nulls = NULL, *truncs = NULL;
-	char **bufs = NULL;
-	size_t *caps = NULL;
-	size_t ncols = 0, cap_rows, i, row = 0;
-	int rc = WSG_OK, f, grown = 0;
+	size_t cap_rows;
+	int rc = WSG_OK, f;
 
 	*out = NULL;
+	memset(&b, 0, sizeof(b));
 	r = wsg_mem_calloc(1, sizeof(*r));
 	meta = mysql_stmt_result_metadata(stmt);
 	if (meta == NULL) {
 		rc = stmt_failure(stmt, "result metadata", err);
 		goto out;
 	}
-	ncols = mysql_num_fields(meta);
-	fields = mysql_fetch_fields(meta);
-	binds = wsg_mem_calloc(ncols, sizeof(*binds));
-	lens = wsg_mem_calloc(ncols, sizeof(*lens));
-	nulls = wsg_mem_calloc(ncols, sizeof(*nulls));
-	truncs = wsg_mem_calloc(ncols, sizeof(*truncs));
-	bufs = wsg_mem_calloc(ncols, sizeof(*bufs));
-	caps = wsg_mem_calloc(ncols, sizeof(*caps));
-	for (i = 0; i < ncols; i++) {
-		caps[i] = fields[i].max_length + 1;
-		if (caps[i] < MIN_CELL_BUF)
-			caps[i] = MIN_CELL_BUF;
-		bufs[i] = wsg_mem_alloc(caps[i]);
-		binds[i].buffer_type = MYSQL_TYPE_STRING;
-		binds[i].buffer = bufs[i];
-		binds[i].buffer_length = caps[i];
-		binds[i].length = &lens[i];
-		binds[i].is_null = &nulls[i];
-		binds[i].error = &truncs[i];
-	}
-	if (mysql_stmt_bind_result(stmt, binds)) {
+	cell_bufs_init(&b, mysql_fetch_fields(meta), mysql_num_fields(meta));
+	if (mysql_stmt_bind_result(stmt, b.binds)) {
 		rc = stmt_failure(stmt, "bind result", err);
 		goto out;
 	}
-	r->ncols = ncols;
+	r->ncols = b.ncols;
 	cap_rows = mysql_stmt_num_rows(stmt);
-	r->cells = wsg_mem_calloc(cap_rows * ncols, sizeof(*r->cells));
-	r->lens = wsg_mem_calloc(cap_rows * ncols, sizeof(*r->lens));
+	r->cells = wsg_mem_calloc(cap_rows * b.ncols, sizeof(*r->cells));
+	r->lens = wsg_mem_calloc(cap_rows * b.ncols, sizeof(*r->lens));
 	while ((f = mysql_stmt_fetch(stmt)) != MYSQL_NO_DATA) {
 		if (f == 1) {
 			rc = stmt_failure(stmt, "fetch", err);
 			goto out;
 		}
-		if (row == cap_rows) {
-			cap_rows = cap_rows ? cap_rows * 2 : 4;
-			r->cells = wsg_mem_realloc(
-			        r->cells, cap_rows * ncols * sizeof(*r->cells));
-			r->lens = wsg_mem_realloc(
-			        r->lens, cap_rows * ncols * sizeof(*r->lens));
-		}
-		for (i = 0; i < ncols; i++) {
-			size_t k = row * ncols + i;
-
-			r->cells[k] = NULL;
-			r->lens[k] = 0;
-			if (nulls[i])
-				continue;
-			if (lens[i] > caps[i]) {
-				MYSQL_BIND big;
-
-				OPENSSL_cleanse(bufs[i], caps[i]);
-				free(bufs[i]);
-				caps[i] = lens[i] + 1;
-				bufs[i] = wsg_mem_alloc(caps[i]);
-				memset(&big, 0, sizeof(big));
-				big.buffer_type = MYSQL_TYPE_STRING;
-				big.buffer = bufs[i];
-				big.buffer_length = caps[i];
-				big.length = &lens[i];
-				if (mysql_stmt_fetch_column(stmt, &big, i, 0)) {
-					r->nrows = row;
-					rc = stmt_failure(stmt, "fetch column",
-					                  err);
-					goto out;
-				}
-				binds[i].buffer = bufs[i];
-				binds[i].buffer_length = caps[i];
-				grown = 1;
-			}
-			r->cells[k] = wsg_mem_strndup(bufs[i], lens[i]);
-			r->lens[k] = lens[i];
-		}
-		row++;
-		r->nrows = row;
+		rc = copy_row(stmt, &b, r, &cap_rows, err);
+		if (rc != WSG_OK)
+			goto out;
 		/* Later rows land in the larger buffers; rebinding resets the
 		 * current row's column positions, so only between rows. */
-		if (grown && mysql_stmt_bind_result(stmt, binds)) {
+		if (b.grown && mysql_stmt_bind_result(stmt, b.binds)) {
 			rc = stmt_failure(stmt, "bind result", err);
 			goto out;
 		}
-		grown = 0;
+		b.grown = 0;
 	}
 	r->affected_rows = mysql_stmt_affected_rows(stmt);
 	r->insert_id = mysql_stmt_insert_id(stmt);
 out:
-	if (bufs != NULL)
-		for (i = 0; i < ncols; i++)
-			wsg_mem_free_secret(bufs[i], caps[i]);
-	free(bufs);
-	free(caps);
-	free(binds);
-	free(lens);
-	free(nulls);
-	free(truncs);
+	cell_bufs_free(&b);
 	if (meta != NULL)
 		mysql_free_result(meta);
 	if (rc != WSG_OK) {

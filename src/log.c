@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fault.h"
 #include "fmt.h"
 #include "io.h"
 #include "logring.h"
 #include "mem.h"
-#include "soap.h"
 
 #define LINE_MAX_LEN 2048
 #define FIELD_MAX_LEN 256
@@ -685,7 +685,7 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 	             (unsigned long long)(a->status < 0 ? -(long long)a->status
 	                                                : a->status));
 	p = wsg_fmt_str(p, end, " fault=");
-	p = wsg_fmt_str(p, end, wsg_soap_fault_name(a->fault));
+	p = wsg_fmt_str(p, end, wsg_fault_name(a->fault));
 	p = wsg_fmt_str(p, end, " latency_ms=");
 	us = a->latency_ms > 0
 	             ? (unsigned long long)(a->latency_ms * 1000.0 + 0.5)

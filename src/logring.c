@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "mem.h"
-#include "soap.h"
 
 #define LINE_MAX_KEPT 4096
 #define REASON_MAX_KEPT 512
@@ -203,7 +203,7 @@ pick(const struct wsg_logring_filter *f, const struct entry *e,
 	    !same(f->only_user, field(e, F_USER)))
 		return 0;
 	if (f->fault != NULL && e->kind == WSG_LOGRING_ACCESS) {
-		fault_ok = strcmp(f->fault, wsg_soap_fault_name(e->fault)) == 0;
+		fault_ok = strcmp(f->fault, wsg_fault_name(e->fault)) == 0;
 		if (fault_ok)
 			rid_set_add(faulted, e->rid);
 	} else if (f->fault != NULL) {
@@ -266,7 +266,7 @@ entry_json(const struct entry *e)
 	if (e->kind == WSG_LOGRING_ACCESS) {
 		json_object_set_new(o, "status", json_integer(e->status));
 		json_object_set_new(o, "fault",
-		                    json_string(wsg_soap_fault_name(e->fault)));
+		                    json_string(wsg_fault_name(e->fault)));
 		json_object_set_new(o, "latencyMs", json_real(e->latency_ms));
 	} else {
 		json_object_set_new(o, "event", text_json(field(e, F_EVENT)));

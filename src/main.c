@@ -30,6 +30,7 @@
 #include "password.h"
 #include "paths.h"
 #include "replay.h"
+#include "request.h"
 #include "server.h"
 #include "soap.h"
 #include "stats.h"
@@ -283,7 +284,8 @@ run_daemon(struct wsg_config *cfg)
 			goto out;
 		}
 	}
-	rc = wsg_server_start(&runtime, snap, &d.server, &err);
+	rc = wsg_server_start(&runtime, snap, wsg_request_handle, &d.server,
+	                      &err);
 	if (rc != WSG_OK) {
 		fprintf(stderr, "wssgate: %s\n", err.reason);
 		goto out;

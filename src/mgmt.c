@@ -463,8 +463,8 @@ token_current(struct wsg_mgmt_req *r)
 		return -1;
 	}
 	r->user = wsg_mem_strdup(r->tok.sub);
-	r->admin =
-	        wsg_mgmt_has_role(r->rec->roles, m->cfg->management.admin_role);
+	r->admin = wsg_userstore_roles_have(r->rec->roles,
+	                                    m->cfg->management.admin_role);
 	return 0;
 }
 

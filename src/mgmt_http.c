@@ -422,107 +422,29 @@ wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 	return WSG_OK;
 }
 
-int
-wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
-                   struct wsg_error *err)
+struct wsg_accounts_actor
+wsg_mgmt_actor(const struct wsg_mgmt_req *r)
 {
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, err);
-	if (rc != WSG_OK)
-		wsg_mgmt_reply_db_error(r, err);
-	return rc;
+	struct wsg_accounts_actor by = {r->user, r->rec->id};
+
+	return by;
 }
 
-int
-wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
-                   int need_caller, uint64_t *rid,
-                   struct wsg_db_result **admins)
+void
+wsg_mgmt_reply_accounts(struct wsg_mgmt_req *r, int rc,
+                        const struct wsg_accounts_result *res,
+                        const struct wsg_error *err)
 {
-	struct wsg_error err;
-	int rc;
-
-	*admins = NULL;
-	wsg_error_clear(&err);
-	rc = wsg_db_begin(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		return rc;
-	}
-	rc = wsg_userstore_tx_lock_role(c, r->m->cfg->management.admin_role,
-	                                rid, &err);
-	if (rc == WSG_OK && *rid != 0)
-		rc = wsg_userstore_tx_role_members(c, *rid, admins, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto fail;
-	}
-	if (*admins == NULL)
-		*admins = wsg_mem_calloc(1, sizeof(**admins));
-	if (need_caller && !wsg_mgmt_result_has(*admins, r->user)) {
+	if (rc == WSG_ERR_PERM && res->rule == WSG_ACCOUNTS_RULE_NOT_ADMIN) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "no longer holds the admin role");
 		wsg_mgmt_reply(r, 403, NULL);
-		rc = WSG_ERR_AUTH;
-		goto fail;
+	} else if (rc == WSG_ERR_NOTFOUND && res->missing != NULL) {
+		wsg_mgmt_reply_not_found(r, res->missing_role ? "Role" : "User",
+		                         res->missing);
+	} else {
+		wsg_mgmt_reply_db_error(r, err);
 	}
-	return WSG_OK;
-fail:
-	wsg_db_result_free(*admins);
-	*admins = NULL;
-	wsg_db_rollback(c);
-	return rc;
-}
-
-int
-wsg_mgmt_tx_lock_user(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
-                      const char *user, uint64_t *uid,
-                      struct wsg_user_record **rec)
-{
-	struct wsg_error err;
-	int rc;
-
-	wsg_error_clear(&err);
-	rc = wsg_userstore_tx_lock_user(c, user, uid, &err);
-	if (rc == WSG_OK && *uid == 0)
-		rc = WSG_ERR_NOTFOUND;
-	if (rc == WSG_OK)
-		rc = wsg_userstore_get(c, user, rec, &err);
-	if (rc == WSG_ERR_NOTFOUND)
-		wsg_mgmt_reply_not_found(r, "User", user);
-	else if (rc != WSG_OK)
-		wsg_mgmt_reply_db_error(r, &err);
-	return rc;
-}
-
-int
-wsg_mgmt_result_has(const struct wsg_db_result *res, const char *name)
-{
-	size_t i;
-
-	for (i = 0; res != NULL && i < res->nrows; i++) {
-		const char *v = res->cells[i * res->ncols];
-
-		if (v != NULL && strcmp(v, name) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-int
-wsg_mgmt_has_role(const char *roles, const char *role)
-{
-	size_t n = strlen(role);
-	const char *p = roles;
-
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && memcmp(p, role, n) == 0)
-			return 1;
-		p = end ? end + 1 : NULL;
-	}
-	return 0;
 }
 
 int

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "accounts.h"
 #include "db.h"
 #include "password.h"
 #include "server.h"
@@ -273,40 +274,17 @@ int wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
  */
 int wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out);
 
-/* Commits when `rc` is WSG_OK; a failure (`rc` or the commit's) is answered
- * with the store error in `err`. Returns the outcome; on failure the caller
- * rolls back. */
-int wsg_mgmt_tx_commit(struct wsg_mgmt_req *r, struct wsg_db_conn *c, int rc,
-		       struct wsg_error *err);
+/* The caller of `r` (authenticated) as the actor of an account change. */
+struct wsg_accounts_actor wsg_mgmt_actor(const struct wsg_mgmt_req *r);
 
 /*
- * Opens the transaction of a management write on `c` and takes its first
- * lock, the row of management.admin_role (as the CLI's writes do, so
- * writers queue on it instead of deadlocking), with the role's
- * memberships: gives the admins' names (`*admins`, caller frees) and the
- * role id (0 if the role does not exist yet). When `need_caller` is set
- * and the caller is no longer an admin, answers 403 and returns
- * WSG_ERR_AUTH. Database failures are answered too. On WSG_OK the caller
- * commits or rolls back; on failure nothing is left open.
+ * The answers account changes (accounts.h) share, for a failure `rc` the
+ * handler did not answer itself: the caller lost the admin role (403,
+ * audited), a user or role missing (404), else the store's failure.
  */
-int wsg_mgmt_tx_admins(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
-		       int need_caller, uint64_t *rid,
-		       struct wsg_db_result **admins);
-
-/*
- * Inside the transaction: locks the user's row and loads the user. An
- * absent user is answered 404 (WSG_ERR_NOTFOUND), a database failure with
- * the store error; `*rec` is freed by the caller.
- */
-int wsg_mgmt_tx_lock_user(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
-			  const char *user, uint64_t *uid,
-			  struct wsg_user_record **rec);
-
-/* 1 when `name` is a first-column value of `res`. */
-int wsg_mgmt_result_has(const struct wsg_db_result *res, const char *name);
-
-/* 1 when the ','-separated `roles` holds `role`. */
-int wsg_mgmt_has_role(const char *roles, const char *role);
+void wsg_mgmt_reply_accounts(struct wsg_mgmt_req *r, int rc,
+                             const struct wsg_accounts_result *res,
+                             const struct wsg_error *err);
 
 /*
  * On a worker: the argon2id hash of `pw` from the password pool (bounded

@@ -184,10 +184,11 @@ wsg_mgmt_login_allowed(const struct wsg_management_conf *mc, const char *roles)
 {
 	size_t i;
 
-	if (mc->n_login_roles == 0 || wsg_mgmt_has_role(roles, mc->admin_role))
+	if (mc->n_login_roles == 0 ||
+	    wsg_userstore_roles_have(roles, mc->admin_role))
 		return 1;
 	for (i = 0; i < mc->n_login_roles; i++)
-		if (wsg_mgmt_has_role(roles, mc->login_roles[i]))
+		if (wsg_userstore_roles_have(roles, mc->login_roles[i]))
 			return 1;
 	return 0;
 }
@@ -256,11 +257,10 @@ static void verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 enum boot { BOOT_NO, BOOT_ANSWERED, BOOT_GO };
 
 /*
- * On a worker, with the first admin's password hash (`hash`, freed here).
- * One transaction holds the admin role's row lock from the emptiness
- * check to the commit, so of several concurrent first logins (on any
- * gateway) one creates an admin and the others see it and fail (verified
- * as any other unknown name: lk->verify).
+ * On a worker, with the first admin's password hash (`hash`, freed here):
+ * the transaction of wsg_accounts_bootstrap(). Of several concurrent first
+ * logins (on any gateway) one creates an admin and the others fail,
+ * verified as any other unknown name (lk->verify).
  */
 static void
 bootstrap_create(struct lookup *lk, struct wsg_db_conn *c, char *hash)
@@ -268,12 +268,12 @@ bootstrap_create(struct lookup *lk, struct wsg_db_conn *c, char *hash)
 	struct wsg_mgmt_req *r = lk->r;
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
 	const char *user = r->claimed_user;
-	struct wsg_db_result *admins = NULL;
+	struct wsg_accounts_user u = {.name = user, .password_hash = hash};
+	struct wsg_accounts_result res;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
-	uint64_t rid = 0, uid = 0;
 	struct wsg_error err;
-	int rc, in_tx = 0, done = 1;
+	int rc;
 
 	wsg_error_clear(&err);
 	rc = wsg_password_seal(r->m->rt->master_key, user, lk->pw, lk->pw_len,
@@ -283,60 +283,27 @@ bootstrap_create(struct lookup *lk, struct wsg_db_conn *c, char *hash)
 		                     "Error occurred authenticating user.");
 		goto out;
 	}
-	rc = wsg_db_begin(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	in_tx = 1;
-	rc = wsg_userstore_tx_upsert_role(c, mc->admin_role, &rid, &err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_role_members(c, rid, &admins, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	if (admins->nrows > 0) {
-		/* Another first login won the race. */
+	u.sealed = sealed;
+	u.sealed_len = sealed_len;
+	rc = wsg_accounts_bootstrap(c, mc->admin_role, &u, &res, &err);
+	/* Another first login won the race. */
+	if (rc == WSG_ERR_EXISTS ||
+	    (rc == WSG_ERR_PERM &&
+	     res.rule != WSG_ACCOUNTS_RULE_BOOTSTRAP_UNKNOWN)) {
 		lk->verify = 1;
 		goto out;
 	}
-	rc = wsg_userstore_bootstrap_done(c, &done, &err);
-	if (rc == WSG_OK && done) {
-		lk->verify = 1;
-		goto out;
-	}
-	if (rc == WSG_OK)
-		rc = wsg_userstore_close_bootstrap(c, &err);
 	if (rc != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
 		goto out;
 	}
-	rc = wsg_userstore_tx_insert_user(c, user, hash, sealed, sealed_len,
-	                                  NULL, 0, &uid, &err);
-	if (rc == WSG_ERR_EXISTS) {
-		lk->verify = 1;
-		goto out;
-	}
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_grant(c, uid, rid, &err);
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, &err);
-	if (rc != WSG_OK) {
-		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "bootstrap_admin",
 	               "the store never held an admin: created '%s' as the "
 	               "first admin (bootstrap_admin=%s)",
 	               user, mc->bootstrap_admin);
-	reply_token(r, user, uid, 1);
+	reply_token(r, user, res.uid, 1);
 out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
 	free(hash);
 	free(sealed);
 }
@@ -352,64 +319,52 @@ bootstrap_checks(struct lookup *lk, struct wsg_db_conn *c)
 {
 	struct wsg_mgmt_req *r = lk->r;
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
-	const char *user = r->claimed_user, *pw = lk->pw, *browser;
-	size_t pw_len = lk->pw_len;
-	struct wsg_db_result *admins = NULL;
+	const char *user = r->claimed_user, *browser;
+	struct wsg_accounts_result res;
 	struct wsg_error err;
 	char why[256];
-	int rc, done = 1;
-	enum boot answered = BOOT_ANSWERED;
+	int rc;
 
 	wsg_error_clear(&err);
 	/* A cheap look first, so logins of a running system never hash. */
-	rc = wsg_userstore_role_members(c, mc->admin_role, &admins, &err);
-	if (rc == WSG_OK && admins->nrows > 0) {
-		answered = BOOT_NO;
-		goto out;
+	rc = wsg_accounts_bootstrap_open(c, mc->admin_role, &res, &err);
+	if (rc == WSG_ERR_PERM) {
+		if (res.rule == WSG_ACCOUNTS_RULE_BOOTSTRAP_UNKNOWN)
+			wsg_mgmt_audit(
+			        r, "bootstrap_refused",
+			        "cannot read the bootstrap state (schema "
+			        "older than version 3? run wssgate db "
+			        "init): %s",
+			        err.reason);
+		else if (res.rule == WSG_ACCOUNTS_RULE_BOOTSTRAP_DONE)
+			wsg_mgmt_audit(r, "bootstrap_refused",
+			               "an admin existed before: recover with "
+			               "'wssgate user add NAME --admin'");
+		return BOOT_NO;
 	}
-	if (rc != WSG_OK && rc != WSG_ERR_NOTFOUND) {
+	if (rc != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
-		goto out;
-	}
-	wsg_db_result_free(admins);
-	admins = NULL;
-	answered = BOOT_NO;
-	if (wsg_userstore_bootstrap_done(c, &done, &err) != WSG_OK) {
-		wsg_mgmt_audit(r, "bootstrap_refused",
-		               "cannot read the bootstrap state (schema older "
-		               "than version 3? run wssgate db init): %s",
-		               err.reason);
-		goto out;
-	}
-	if (done) {
-		wsg_mgmt_audit(r, "bootstrap_refused",
-		               "an admin existed before: recover with "
-		               "'wssgate user add NAME --admin'");
-		goto out;
+		return BOOT_ANSWERED;
 	}
 	browser = browser_made(r);
 	if (browser != NULL) {
 		wsg_mgmt_audit(r, "bootstrap_refused", "%s", browser);
-		goto out;
+		return BOOT_NO;
 	}
-	answered = BOOT_ANSWERED;
 	if (wsg_mgmt_check_username(user, why, sizeof(why)) != WSG_OK) {
 		wsg_mgmt_audit(r, "bootstrap_refused", "invalid username: %s",
 		               why);
 		wsg_mgmt_reply_error(r, 400, "Invalid username: %s", why);
-		goto out;
+		return BOOT_ANSWERED;
 	}
-	if (wsg_mgmt_check_password(&mc->password_policy, pw, pw_len, why,
-	                            sizeof(why)) != WSG_OK) {
+	if (wsg_mgmt_check_password(&mc->password_policy, lk->pw, lk->pw_len,
+	                            why, sizeof(why)) != WSG_OK) {
 		wsg_mgmt_audit(r, "bootstrap_refused", "invalid password: %s",
 		               why);
 		wsg_mgmt_reply_error(r, 400, "Invalid password: %s", why);
-		goto out;
+		return BOOT_ANSWERED;
 	}
-	answered = BOOT_GO;
-out:
-	wsg_db_result_free(admins);
-	return answered;
+	return BOOT_GO;
 }
 
 /* The first admin's job on a worker: the checks, argon2 (on the pool),
@@ -512,7 +467,7 @@ login_verified_cb(int rc, void *arg)
 		                                  : "stored hash unreadable");
 		goto out;
 	}
-	admin = wsg_mgmt_has_role(r->rec->roles, mc->admin_role);
+	admin = wsg_userstore_roles_have(r->rec->roles, mc->admin_role);
 	r->user = wsg_mem_strdup(user);
 	wsg_mgmt_audit(r, "mgmt_login", "logged in (%s)",
 	               admin ? "admin" : "default");

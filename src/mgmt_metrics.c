@@ -3,12 +3,12 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "fault.h"
 #include "lockout.h"
 #include "log.h"
 #include "metrics.h"
 #include "password.h"
 #include "replay.h"
-#include "soap.h"
 #include "stats.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -120,7 +120,7 @@ put_requests(struct wsg_metrics_text *t, const struct wsg_runtime *rt)
 		for (f = WSG_FAULT_NONE + 1; f < WSG_FAULT__COUNT; f++) {
 			if (c.by_fault[f] == 0)
 				continue;
-			labels[3] = wsg_soap_fault_name(f);
+			labels[3] = wsg_fault_name(f);
 			wsg_metrics_sample(t, "wssgate_faults_total", labels,
 			                   c.by_fault[f]);
 		}

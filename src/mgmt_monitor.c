@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "log.h"
 #include "logring.h"
-#include "soap.h"
 #include "stats.h"
 
 #define LOGS_DEFAULT_LIMIT 200
@@ -66,7 +66,7 @@ known_fault(const char *name)
 	int f;
 
 	for (f = WSG_FAULT_NONE; f < WSG_FAULT__COUNT; f++)
-		if (strcmp(name, wsg_soap_fault_name(f)) == 0)
+		if (strcmp(name, wsg_fault_name(f)) == 0)
 			return 1;
 	return 0;
 }
@@ -121,7 +121,7 @@ wsg_mgmt_logs_list(struct wsg_mgmt_req *r)
 	codes = json_array();
 	for (i = WSG_FAULT_NONE + 1; i < WSG_FAULT__COUNT; i++)
 		json_array_append_new(codes,
-		                      json_string(wsg_soap_fault_name(i)));
+		                      json_string(wsg_fault_name(i)));
 	json_object_set_new(out, "faultCodes", codes);
 	wsg_mgmt_reply(r, 200, out);
 }

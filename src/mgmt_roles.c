@@ -126,13 +126,13 @@ void
 wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
 {
 	const char *P = WSG_MGMT_E_REQUEST_DOT, *role = NULL;
-	struct wsg_db_result *admins = NULL;
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_result res;
 	struct wsg_db_conn *c = NULL;
-	uint64_t admin_rid = 0, rid = 0;
 	struct wsg_mgmt_fail f;
 	struct wsg_error err;
 	json_t *body = NULL;
-	int rc, in_tx = 0;
+	int rc;
 
 	wsg_error_clear(&err);
 	if (wsg_mgmt_body(r, &body) != WSG_OK)
@@ -141,25 +141,22 @@ wsg_mgmt_roles_add(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_fail(r, &f);
 		goto out;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
-	in_tx = 1;
-	rc = wsg_userstore_tx_insert_role(c, role, &rid, &err);
+	rc = wsg_accounts_add_role(c, r->m->cfg->management.admin_role, &by,
+	                           role, &res, &err);
 	if (rc == WSG_ERR_EXISTS) {
 		wsg_mgmt_reply_error(r, 400, "%sThe role : %s already exists",
 		                     P, role);
 		goto out;
 	}
-	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_accounts(r, rc, &res, &err);
 		goto out;
-	in_tx = 0;
+	}
 	wsg_mgmt_audit(r, "role_added", "added role '%s'", role);
 	wsg_mgmt_reply_status(r, "role", role, "Added");
 out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
 	json_decref(body);
 }
 
@@ -167,43 +164,35 @@ void
 wsg_mgmt_role_delete(struct wsg_mgmt_req *r)
 {
 	const char *role = r->seg[1];
-	struct wsg_db_result *admins = NULL;
+	const char *admin_role = r->m->cfg->management.admin_role;
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_result res;
 	struct wsg_db_conn *c = NULL;
-	uint64_t admin_rid = 0, rid = 0;
 	struct wsg_error err;
-	int rc, in_tx = 0;
+	int rc;
 
 	wsg_error_clear(&err);
 	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
 	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
-		goto out;
-	if (strcmp(role, r->m->cfg->management.admin_role) == 0) {
+		return;
+	/* The rule that needs no store answers even when it is down. */
+	if (wsg_accounts_check_delete_role(admin_role, role, &res, &err) !=
+	    WSG_OK) {
 		wsg_mgmt_reply_error(r, 400, "%sCannot remove the admin role",
 		                     WSG_MGMT_E_REQUEST_DOT);
-		goto out;
+		return;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
-		goto out;
-	in_tx = 1;
-	rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
-	if (rc == WSG_OK && rid == 0) {
-		wsg_mgmt_reply_not_found(r, "Role", role);
-		goto out;
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	rc = wsg_accounts_delete_role(c, admin_role, &by, role, &res, &err);
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_accounts(r, rc, &res, &err);
+		return;
 	}
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_delete_role(c, rid, &err);
-	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
-		goto out;
-	in_tx = 0;
 	/* Any number of users lost the role. */
 	wsg_credcache_invalidate(r->m->rt->credcache, NULL);
 	wsg_mgmt_audit(r, "role_deleted", "deleted role '%s'", role);
 	wsg_mgmt_reply_status(r, "role", role, "Deleted");
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
 }
 
 /* One of addedRoles / removedRoles into `out`; fills `f` on a fault. */
@@ -293,23 +282,20 @@ join(char *buf, size_t len, const char *const *names, size_t n)
 /*
  * Taking the admin role away is removing an admin: only the admin who
  * created that user may do it (or the admin itself), and never from the
- * last admin.
+ * last admin (accounts.c decides).
  */
 void
 wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 {
-	const char *admin_role = r->m->cfg->management.admin_role;
-	struct wsg_user_record *rec = NULL;
-	struct wsg_db_result *admins = NULL;
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_result res;
 	struct wsg_db_conn *c = NULL;
-	uint64_t admin_rid = 0, uid = 0, rid;
 	struct wsg_error err;
 	struct wsg_mgmt_roles_change p;
 	struct wsg_mgmt_fail f;
 	json_t *body = NULL;
 	char added[256], removed[256];
-	size_t i;
-	int rc, in_tx = 0, demote = 0;
+	int rc;
 
 	wsg_error_clear(&err);
 	if (wsg_mgmt_body(r, &body) != WSG_OK)
@@ -318,18 +304,19 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_fail(r, &f);
 		goto out;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
-	in_tx = 1;
-	if (wsg_mgmt_tx_lock_user(r, c, p.user, &uid, &rec) != WSG_OK)
+	rc = wsg_accounts_change_roles(c, r->m->cfg->management.admin_role, &by,
+	                               p.user, p.added, p.nadded, p.removed,
+	                               p.nremoved, &res, &err);
+	if (rc == WSG_ERR_PERM && res.rule == WSG_ACCOUNTS_RULE_LAST_ADMIN) {
+		wsg_mgmt_reply_error(
+		        r, 403,
+		        "The admin role cannot be removed from the "
+		        "last admin user.");
 		goto out;
-	for (i = 0; i < p.nremoved; i++)
-		if (strcmp(p.removed[i], admin_role) == 0 &&
-		    wsg_mgmt_result_has(admins, p.user))
-			demote = 1;
-	if (demote && strcmp(p.user, r->user) != 0 &&
-	    (rec->created_by_id == 0 || rec->created_by_id != r->rec->id)) {
+	}
+	if (rc == WSG_ERR_PERM && res.rule != WSG_ACCOUNTS_RULE_NOT_ADMIN) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not remove the admin role of '%s'", p.user);
 		wsg_mgmt_reply_error(
@@ -339,30 +326,10 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 		        p.user);
 		goto out;
 	}
-	if (demote && admins->nrows <= 1) {
-		wsg_mgmt_reply_error(
-		        r, 403,
-		        "The admin role cannot be removed from the "
-		        "last admin user.");
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_accounts(r, rc, &res, &err);
 		goto out;
 	}
-	rc = WSG_OK;
-	for (i = 0; rc == WSG_OK && i < p.nadded + p.nremoved; i++) {
-		int add = i < p.nadded;
-		const char *role = add ? p.added[i] : p.removed[i - p.nadded];
-
-		rc = wsg_userstore_tx_lock_role(c, role, &rid, &err);
-		if (rc == WSG_OK && rid == 0) {
-			wsg_mgmt_reply_not_found(r, "Role", role);
-			goto out;
-		}
-		if (rc == WSG_OK)
-			rc = add ? wsg_userstore_tx_grant(c, uid, rid, &err)
-			         : wsg_userstore_tx_revoke(c, uid, rid, &err);
-	}
-	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
-		goto out;
-	in_tx = 0;
 	wsg_credcache_invalidate(r->m->rt->credcache, p.user);
 	join(added, sizeof(added), p.added, p.nadded);
 	join(removed, sizeof(removed), p.removed, p.nremoved);
@@ -372,9 +339,5 @@ wsg_mgmt_roles_update(struct wsg_mgmt_req *r)
 	               p.user, added, removed);
 	wsg_mgmt_reply_status(r, "userId", p.user, "Added/removed the roles");
 out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
-	wsg_userstore_record_free(rec);
 	json_decref(body);
 }

@@ -159,8 +159,8 @@ wsg_mgmt_user_show(struct wsg_mgmt_req *r)
 	        r, 200,
 	        json_pack("{s:s,s:b,s:o,s:o}", "userId", rec->username,
 	                  "isAdmin",
-	                  wsg_mgmt_has_role(rec->roles,
-	                                    r->m->cfg->management.admin_role),
+	                  wsg_userstore_roles_have(
+	                          rec->roles, r->m->cfg->management.admin_role),
 	                  "roles", roles, "createdBy",
 	                  rec->created_by != NULL ? json_string(rec->created_by)
 	                                          : json_null()));
@@ -247,13 +247,20 @@ insert_user(struct wsg_mgmt_req *r, const struct wsg_mgmt_user_add *a,
             char *hash)
 {
 	const char *admin_role = r->m->cfg->management.admin_role;
-	struct wsg_db_result *admins = NULL;
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_user u = {
+	        .name = a->user,
+	        .password_hash = hash,
+	        .admin = a->admin,
+	        .roles = a->roles,
+	        .nroles = a->nroles,
+	};
+	struct wsg_accounts_result res;
 	unsigned char *sealed = NULL;
-	size_t sealed_len = 0, i;
-	uint64_t admin_rid = 0, uid = 0, rid;
+	size_t sealed_len = 0;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	int rc = WSG_OK, in_tx = 0;
+	int rc = WSG_OK;
 
 	wsg_error_clear(&err);
 	if (a->digest)
@@ -263,31 +270,20 @@ insert_user(struct wsg_mgmt_req *r, const struct wsg_mgmt_user_add *a,
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
-	in_tx = 1;
-	rc = wsg_userstore_tx_insert_user(c, a->user, hash, sealed, sealed_len,
-	                                  r->user, r->rec->id, &uid, &err);
+	u.sealed = sealed;
+	u.sealed_len = sealed_len;
+	rc = wsg_accounts_add_user(c, admin_role, &by, &u, &res, &err);
 	if (rc == WSG_ERR_EXISTS) {
 		wsg_mgmt_reply_error(r, 400, "%sUser: %s already exists.",
 		                     WSG_MGMT_E_REQUEST, a->user);
 		goto out;
 	}
-	if (rc == WSG_OK && a->admin)
-		rc = wsg_userstore_tx_grant(c, uid, admin_rid, &err);
-	for (i = 0; rc == WSG_OK && i < a->nroles; i++) {
-		rc = wsg_userstore_tx_lock_role(c, a->roles[i], &rid, &err);
-		if (rc == WSG_OK && rid == 0) {
-			wsg_mgmt_reply_not_found(r, "Role", a->roles[i]);
-			goto out;
-		}
-		if (rc == WSG_OK)
-			rc = wsg_userstore_tx_grant(c, uid, rid, &err);
-	}
-	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_accounts(r, rc, &res, &err);
 		goto out;
-	in_tx = 0;
+	}
 	wsg_credcache_invalidate(r->m->rt->credcache, a->user);
 	wsg_mgmt_audit(r, "user_added",
 	               "added user '%s' (%s, %s, %zu more "
@@ -297,9 +293,6 @@ insert_user(struct wsg_mgmt_req *r, const struct wsg_mgmt_user_add *a,
 	               a->nroles, a->nroles == 1 ? "" : "s");
 	wsg_mgmt_reply_status(r, "userId", a->user, "Added");
 out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
 	free(hash);
 	free(sealed);
 }
@@ -331,38 +324,21 @@ out:
 	json_decref(body);
 }
 
-void
-wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
+/* Answers a deletion the admin rules refused, with its audit line. */
+static void
+reply_delete_refused(struct wsg_mgmt_req *r, const char *user,
+                     const struct wsg_accounts_result *res)
 {
-	const char *user = r->seg[1];
-	struct wsg_user_record *rec = NULL;
-	struct wsg_db_result *admins = NULL;
-	uint64_t admin_rid = 0, uid = 0;
-	struct wsg_db_conn *c = NULL;
-	struct wsg_error err;
-	int rc, in_tx = 0, target_admin;
-
-	wsg_error_clear(&err);
-	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
-	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
-		goto out;
-	if (strcmp(user, r->user) == 0) {
+	switch (res->rule) {
+	case WSG_ACCOUNTS_RULE_SELF:
 		wsg_mgmt_audit(r, "mgmt_denied", "tried to delete itself");
 		wsg_mgmt_reply_error(r, 400,
 		                     "%sAttempt to delete the logged in user. "
 		                     "Operation not allowed. Please login from "
 		                     "another user.",
 		                     WSG_MGMT_E_REQUEST_DOT);
-		goto out;
-	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, 1, &admin_rid, &admins) != WSG_OK)
-		goto out;
-	in_tx = 1;
-	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &rec) != WSG_OK)
-		goto out;
-	target_admin = wsg_mgmt_result_has(admins, user);
-	if (target_admin && !rec->by_api) {
+		break;
+	case WSG_ACCOUNTS_RULE_NOT_BY_API:
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not delete admin '%s' (not created through "
 		               "the API)",
@@ -373,9 +349,8 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		        "the management API; only the wssgate "
 		        "command line can delete it.",
 		        user);
-		goto out;
-	}
-	if (target_admin && rec->created_by_id == 0) {
+		break;
+	case WSG_ACCOUNTS_RULE_CREATOR_GONE:
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not delete admin '%s' (its creator's "
 		               "account is gone)",
@@ -383,42 +358,61 @@ wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_error(
 		        r, 403,
 		        "The admin who created the admin user %s no "
-		        "longer exists; only the wssgate command line "
-		        "can delete it.",
+		        "longer exists; only the wssgate command "
+		        "line can delete it.",
 		        user);
-		goto out;
-	}
-	/* The creator's account, not its name: a later account under a
-	 * deleted creator's name is someone else. */
-	if (target_admin && rec->created_by_id != r->rec->id) {
+		break;
+	case WSG_ACCOUNTS_RULE_NOT_CREATOR:
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "may not delete admin '%s' (created by '%s')",
-		               user, rec->created_by ? rec->created_by : "-");
+		               user, res->creator);
 		wsg_mgmt_reply_error(
 		        r, 403,
 		        "Only the admin who created the admin user "
 		        "%s can delete it.",
 		        user);
-		goto out;
-	}
-	if (target_admin && admins->nrows <= 1) {
+		break;
+	default: /* WSG_ACCOUNTS_RULE_LAST_ADMIN */
 		wsg_mgmt_reply_error(r, 403,
 		                     "The last admin user cannot be deleted.");
-		goto out;
+		break;
 	}
-	rc = wsg_userstore_tx_delete_user(c, uid, &err);
-	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
-		goto out;
-	in_tx = 0;
+}
+
+void
+wsg_mgmt_user_delete(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1];
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_result res;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	int rc;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
+	                          WSG_MGMT_E_REQUEST_DOT) != WSG_OK)
+		return;
+	/* The rule that needs no store answers even when it is down. */
+	rc = wsg_accounts_check_delete_user(&by, user, &res, &err);
+	if (rc == WSG_OK && wsg_mgmt_db(r, &c) != WSG_OK)
+		return;
+	if (rc == WSG_OK)
+		rc = wsg_accounts_delete_user(c,
+		                              r->m->cfg->management.admin_role,
+		                              &by, user, &res, &err);
+	if (rc == WSG_ERR_PERM && res.rule != WSG_ACCOUNTS_RULE_NOT_ADMIN) {
+		reply_delete_refused(r, user, &res);
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_accounts(r, rc, &res, &err);
+		return;
+	}
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "user_deleted", "deleted user '%s'%s", user,
-	               target_admin ? " (admin)" : "");
+	               res.was_admin ? " (admin)" : "");
 	wsg_mgmt_reply_status(r, "userId", user, "Deleted");
-out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
-	wsg_userstore_record_free(rec);
 }
 
 int
@@ -467,23 +461,22 @@ wsg_mgmt_parse_password_change(const struct wsg_management_conf *mc, json_t *o,
 /*
  * Sets the new password of `rec` (checked by the caller: its own old
  * password, or an admin changing a non-admin's): argon2 first, then the
- * transaction makes sure the stored hash is still the one checked and
- * writes the new one (sealed for PasswordDigest when asked).
+ * transaction makes sure the user is still the one checked and writes the
+ * new hash (and the password sealed for PasswordDigest when asked).
  */
 static void
 change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
-                const struct wsg_mgmt_password_change *p, int self)
+                const struct wsg_mgmt_password_change *p)
 {
 	const char *user = rec->username, *pw = p->new_pw;
-	struct wsg_user_record *now = NULL;
-	struct wsg_db_result *admins = NULL;
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_result res;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
-	uint64_t admin_rid = 0, uid = 0;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
 	char *hash = NULL;
-	int rc, in_tx = 0, digest;
+	int rc, digest;
 
 	wsg_error_clear(&err);
 	digest = p->digest >= 0 ? p->digest : rec->digest_sealed != NULL;
@@ -498,17 +491,14 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 		wsg_mgmt_reply_error(r, 500, "%s", WSG_MGMT_E_STORE);
 		goto out;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK ||
-	    wsg_mgmt_tx_admins(r, c, !self, &admin_rid, &admins) != WSG_OK)
+	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
-	in_tx = 1;
-	if (wsg_mgmt_tx_lock_user(r, c, user, &uid, &now) != WSG_OK)
-		goto out;
+	rc = wsg_accounts_set_password(c, r->m->cfg->management.admin_role, &by,
+	                               user, rec, hash, sealed, sealed_len,
+	                               wsg_token_now_us(), &res, &err);
 	/* Changed meanwhile (re-created, promoted, new password): start over.
 	 */
-	if (now->id != rec->id ||
-	    strcmp(now->password_hash, rec->password_hash) != 0 ||
-	    (!self && wsg_mgmt_result_has(admins, user))) {
+	if (rc == WSG_ERR_PERM && res.rule == WSG_ACCOUNTS_RULE_CHANGED) {
 		wsg_mgmt_reply_error(
 		        r, 400,
 		        "%sThe user changed while the password was "
@@ -516,11 +506,10 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 		        WSG_MGMT_E_RETRY);
 		goto out;
 	}
-	rc = wsg_userstore_tx_set_password(c, uid, hash, sealed, sealed_len,
-	                                   wsg_token_now_us(), &err);
-	if (wsg_mgmt_tx_commit(r, c, rc, &err) != WSG_OK)
+	if (rc != WSG_OK) {
+		wsg_mgmt_reply_accounts(r, rc, &res, &err);
 		goto out;
-	in_tx = 0;
+	}
 	wsg_credcache_invalidate(r->m->rt->credcache, user);
 	wsg_mgmt_audit(r, "password_changed",
 	               "changed the password of '%s' "
@@ -529,10 +518,6 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 	wsg_mgmt_reply_status(r, "userId", user,
 	                      "User password updated successfully.");
 out:
-	if (in_tx)
-		wsg_db_rollback(c);
-	wsg_db_result_free(admins);
-	wsg_userstore_record_free(now);
 	free(hash);
 	free(sealed);
 }
@@ -611,23 +596,17 @@ check_old_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 	return WSG_OK;
 }
 
-/* Own password (with oldPassword) or, for an admin, a non-admin's. */
-void
-wsg_mgmt_user_password(struct wsg_mgmt_req *r)
+/*
+ * What PATCH asks, checked before anything about the target is read, so
+ * that a non-admin learns nothing of other users. Returns WSG_OK with the
+ * body (`*body`, caller frees) read into `p`; else answered.
+ */
+static int
+read_password_change(struct wsg_mgmt_req *r, const char *user, int self,
+                     json_t **body, struct wsg_mgmt_password_change *p)
 {
-	const char *user = r->seg[1], *admin_role;
-	struct wsg_user_record *rec = NULL;
-	struct wsg_db_conn *c = NULL;
-	struct wsg_error err;
-	struct wsg_mgmt_password_change p;
 	struct wsg_mgmt_fail f;
-	json_t *body = NULL;
-	int rc, self;
 
-	wsg_error_clear(&err);
-	admin_role = r->m->cfg->management.admin_role;
-	self = strcmp(user, r->user) == 0;
-	/* Before anything about the target, so non-admins learn nothing. */
 	if (!self && !r->admin) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "non-admin tried to change the password of '%s'",
@@ -637,24 +616,45 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		        "%sOnly your own credentials can be updated "
 		        "by a user.",
 		        WSG_MGMT_E_RETRY);
-		goto out;
+		return WSG_ERR_PERM;
 	}
 	if (wsg_mgmt_check_domain(r, wsg_mgmt_param(r, "domain"),
 	                          WSG_MGMT_E_RETRY) != WSG_OK ||
-	    wsg_mgmt_body(r, &body) != WSG_OK)
-		goto out;
-	if (wsg_mgmt_parse_password_change(&r->m->cfg->management, body, &p,
+	    wsg_mgmt_body(r, body) != WSG_OK)
+		return WSG_ERR_INVAL;
+	if (wsg_mgmt_parse_password_change(&r->m->cfg->management, *body, p,
 	                                   &f) != WSG_OK) {
 		wsg_mgmt_reply_fail(r, &f);
-		goto out;
+		return WSG_ERR_INVAL;
 	}
-	if (self && p.old_pw == NULL) {
+	if (self && p->old_pw == NULL) {
 		wsg_mgmt_reply_error(r, 400,
 		                     "%sThe current password (oldPassword) is "
 		                     "missing in the payload.",
 		                     WSG_MGMT_E_RETRY);
-		goto out;
+		return WSG_ERR_INVAL;
 	}
+	return WSG_OK;
+}
+
+/* Own password (with oldPassword) or, for an admin, a non-admin's. */
+void
+wsg_mgmt_user_password(struct wsg_mgmt_req *r)
+{
+	const char *user = r->seg[1];
+	struct wsg_accounts_actor by = wsg_mgmt_actor(r);
+	struct wsg_accounts_result res;
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	struct wsg_mgmt_password_change p;
+	json_t *body = NULL;
+	int rc, self;
+
+	wsg_error_clear(&err);
+	self = strcmp(user, r->user) == 0;
+	if (read_password_change(r, user, self, &body, &p) != WSG_OK)
+		goto out;
 	if ((self && wsg_mgmt_client_refused(r)) ||
 	    wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
@@ -667,7 +667,9 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 		wsg_mgmt_reply_db_error(r, &err);
 		goto out;
 	}
-	if (!self && wsg_mgmt_has_role(rec->roles, admin_role)) {
+	/* Before any argon2 work; the transaction checks again. */
+	if (wsg_accounts_check_set_password(r->m->cfg->management.admin_role,
+	                                    &by, rec, &res, &err) != WSG_OK) {
 		wsg_mgmt_audit(r, "mgmt_denied",
 		               "tried to change the password of admin '%s'",
 		               user);
@@ -680,7 +682,7 @@ wsg_mgmt_user_password(struct wsg_mgmt_req *r)
 	}
 	if (self && check_old_password(r, rec, &p) != WSG_OK)
 		goto out;
-	change_password(r, rec, &p, self);
+	change_password(r, rec, &p);
 out:
 	wsg_userstore_record_free(rec);
 	json_decref(body);

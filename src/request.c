@@ -31,7 +31,7 @@ request_free(struct wsg_request *r, int status)
 	a.rid = r->rid;
 	a.client = r->client;
 	a.route = r->route != NULL ? r->route->name : NULL;
-	a.user = r->user != NULL ? r->user : r->claimed_user;
+	a.user = r->auth.user != NULL ? r->auth.user : r->auth.claimed_user;
 	a.status = status;
 	a.fault = r->state == WSG_REQUEST_FAIL ? r->err.fault : WSG_FAULT_NONE;
 	a.latency_ms = (double)wsg_metrics_elapsed_us(&r->started) / 1e3;
@@ -39,17 +39,13 @@ request_free(struct wsg_request *r, int status)
 	wsg_stats_record(w->rt->stats, r->route, status, a.fault);
 
 	wsg_soap_msg_free(&r->msg);
-	wsg_wsse_token_clear(&r->tok);
-	wsg_credcache_entry_clear(&r->cred);
+	wsg_auth_clear(&r->auth);
 	free(r->path);
 	free(r->uri_suffix);
-	free(r->user);
-	free(r->claimed_user);
-	free(r->roles);
 	free(r->relay_body);
 	wsg_snapshot_unref(r->snap);
 	free(r);
-	wsg_server_request_done(w);
+	wsg_worker_request_done(w);
 }
 
 static enum wsg_soap_version version_of_media(const char *ctype);
@@ -91,10 +87,11 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 		wsg_conn_add_header(r->conn, "WWW-Authenticate",
 				    WSG_BASIC_CHALLENGE);
 	if ((fault == WSG_FAULT_TRY_LATER || fault == WSG_FAULT_BUSY) &&
-	    r->retry_after > 0) {
+	    r->auth.retry_after > 0) {
 		char secs[24];
 
-		snprintf(secs, sizeof(secs), "%lld", (long long)r->retry_after);
+		snprintf(secs, sizeof(secs), "%lld",
+		         (long long)r->auth.retry_after);
 		wsg_conn_add_header(r->conn, "Retry-After", secs);
 	}
 	wsg_conn_reply(r->conn, status, NULL, 0, body, len);
@@ -148,8 +145,8 @@ upstream_done_cb(int status, const struct wsg_upstream_answer *a,
 			      ? WSG_FAULT_UPSTREAM_TIMEOUT
 			      : WSG_FAULT_UPSTREAM_ERROR, "%s", reason);
 		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
-			      r->route->name, r->user, "upstream_error",
-			      reason);
+		              r->route->name, r->auth.user, "upstream_error",
+		              reason);
 		reply_fault(r, r->msg.version, r->err.fault);
 		return;
 	}
@@ -174,9 +171,9 @@ forward(struct wsg_request *r)
 	/* An intermediary drops what was for it: the consumed Security header
 	 * (unless the route keeps it) and non-relayable role-next blocks. */
 	changed = wsg_soap_remove_next_headers(&r->msg);
-	if (r->route->strip_security_header && r->tok.security != NULL) {
-		wsg_soap_remove_header(&r->msg, r->tok.security);
-		r->tok.security = NULL;
+	if (r->route->strip_security_header && r->auth.tok.security != NULL) {
+		wsg_soap_remove_header(&r->msg, r->auth.tok.security);
+		r->auth.tok.security = NULL;
 		changed++;
 	}
 	/* The client's bytes as read, minus the blocks cut out: the
@@ -215,8 +212,8 @@ forward(struct wsg_request *r)
 	s.client_headers = r->http->h.headers;
 	s.n_client_headers = r->http->h.n_headers;
 	s.uri_suffix = r->uri_suffix;
-	s.user = r->user;
-	s.roles = r->roles;
+	s.user = r->auth.user;
+	s.roles = r->auth.roles;
 	s.rid = r->rid;
 	rc = wsg_upstream_forward(r->worker->upstream, &s, upstream_done_cb, r);
 	if (rc != WSG_OK) {
@@ -227,9 +224,12 @@ forward(struct wsg_request *r)
 }
 
 static void
-auth_done_cb(struct wsg_request *r, int status)
+auth_done_cb(struct wsg_auth *a, int status, void *arg)
 {
+	struct wsg_request *r = arg;
+
 	if (status != WSG_OK) {
+		r->err = a->err;
 		reply_fault(r, r->msg.version, r->err.fault);
 		return;
 	}
@@ -264,7 +264,9 @@ start_basic(struct wsg_request *r)
 		return;
 	}
 	r->state = WSG_REQUEST_AUTH;
-	wsg_auth_start_basic(r, auth_done_cb);
+	wsg_auth_start_basic(&r->auth,
+	                     wsg_conn_header(r->http, "Authorization"),
+	                     auth_done_cb, r);
 }
 
 /* What follows the route's path, and the query: sent to the upstream.
@@ -284,14 +286,94 @@ uri_suffix(const char *rest, const char *query)
 	return s;
 }
 
+/*
+ * The route of the target's normal form, which the upstream gets too
+ * (DESIGN 3.3), and the part past its prefix. Returns WSG_OK, or answers
+ * (400, 404).
+ */
+static int
+route_request(struct wsg_request *r, enum wsg_soap_version media)
+{
+	struct wsg_worker *w = r->worker;
+	const char *reason;
+	char *query = NULL;
+
+	/* The raw target: "//x/p" is a path, not authority "x" and path
+	 * "/p". */
+	if (wsg_path_from_target(r->http->h.target.p, &r->path, &query,
+	                         &reason) != WSG_OK) {
+		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
+			      reason);
+		wsg_log_audit(w->rt->log, r->rid, r->client, NULL, NULL,
+			      "bad_path", reason);
+		reply_fault(r, media, WSG_FAULT_BAD_PATH);
+		return WSG_ERR_INVAL;
+	}
+	r->route = wsg_router_match(r->cfg, r->path);
+	if (r->route == NULL) {
+		free(query);
+		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
+			      "no route");
+		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
+		return WSG_ERR_NOTFOUND;
+	}
+	r->uri_suffix = uri_suffix(r->path + r->route->path_len, query);
+	free(query);
+	return WSG_OK;
+}
+
+/* Fails the request for a refused envelope, as the audit log says. */
+static void
+refuse_envelope(struct wsg_request *r, enum wsg_soap_version version)
+{
+	wsg_log_audit(r->worker->rt->log, r->rid, r->client, r->route->name,
+	              NULL, "bad_request", r->err.reason);
+	reply_fault(r, version, r->err.fault);
+}
+
+/*
+ * The hardened parse of the body, its version against the media type, and
+ * the mustUnderstand blocks. Returns WSG_OK, or answers with the fault.
+ */
+static int
+parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
+{
+	const struct wsg_config *cfg = r->cfg;
+	struct wsg_soap_limits limits;
+
+	r->state = WSG_REQUEST_PARSE;
+	limits.max_depth = cfg->limits.max_depth;
+	limits.max_attributes = cfg->limits.max_attributes;
+	limits.max_attribute_len = cfg->limits.max_attribute_len;
+	limits.max_nodes = cfg->limits.max_nodes;
+	limits.max_namespaces = cfg->limits.max_namespaces;
+	limits.max_total_attributes = cfg->limits.max_total_attributes;
+	if (wsg_soap_parse(r->http->body, r->http->body_len, &limits, &r->msg,
+	                   &r->err) != WSG_OK) {
+		refuse_envelope(r, media);
+		return WSG_ERR_PARSE;
+	}
+	if (r->msg.version != media) {
+		wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_UNSUPPORTED_MEDIA,
+			      "envelope version does not match Content-Type");
+		refuse_envelope(r, r->msg.version);
+		return WSG_ERR_PARSE;
+	}
+	/* SOAP 1.2 part 1 §2.6: mustUnderstand faults come before any
+	 * processing, so before the Security header is looked at. */
+	if (wsg_soap_check_next_headers(&r->msg, &r->err) != WSG_OK) {
+		refuse_envelope(r, r->msg.version);
+		return WSG_ERR_PARSE;
+	}
+	return WSG_OK;
+}
+
 void
 wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
-		   const struct wsg_conn_request *req)
+                   const struct wsg_conn_request *req)
 {
-	const struct wsg_config *cfg;
-	const char *ctype, *reason;
-	char *query = NULL;
-	struct wsg_soap_limits limits;
+	struct wsg_auth_env env = {w->rt, w->base, w->db,
+	                           &w->replay_store_inserts};
 	enum wsg_soap_version media;
 	struct wsg_request *r;
 
@@ -301,38 +383,18 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	r->http = req;
 	/* A reload during the request changes nothing for it. */
 	r->snap = wsg_snapshot_ref(w->snap);
-	r->cfg = cfg = r->snap->cfg;
+	r->cfg = r->snap->cfg;
 	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	*wsg_fmt_str(r->client, r->client + sizeof(r->client) - 1,
 		     req->client) = '\0';
 	w->inflight++;
 
-	ctype = wsg_conn_header(req, "Content-Type");
-	media = version_of_media(ctype);
-	/* The raw target: "//x/p" is a path, not authority "x" and path
-	 * "/p". Routes see the normal form, and the upstream gets that same
-	 * path (DESIGN 3.3). */
-	if (wsg_path_from_target(req->h.target.p, &r->path, &query,
-				 &reason) != WSG_OK) {
-		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
-			      reason);
-		wsg_log_audit(w->rt->log, r->rid, r->client, NULL, NULL,
-			      "bad_path", reason);
-		reply_fault(r, media, WSG_FAULT_BAD_PATH);
+	media = version_of_media(wsg_conn_header(req, "Content-Type"));
+	if (route_request(r, media) != WSG_OK)
 		return;
-	}
-	r->route = wsg_router_match(cfg, r->path);
-	if (r->route == NULL) {
-		free(query);
-		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
-			      "no route");
-		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
-		return;
-	}
-	r->uri_suffix = uri_suffix(r->path + r->route->path_len, query);
-	free(query);
-	r->tls = req->tls;
+	wsg_auth_init(&r->auth, &env, r->cfg, r->route, r->rid, r->client,
+	              req->tls);
 	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
 	if (r->route->auth == WSG_AUTH_BASIC ||
 	    (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
@@ -349,42 +411,13 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
 		return;
 	}
-
-	r->state = WSG_REQUEST_PARSE;
-	limits.max_depth = cfg->limits.max_depth;
-	limits.max_attributes = cfg->limits.max_attributes;
-	limits.max_attribute_len = cfg->limits.max_attribute_len;
-	limits.max_nodes = cfg->limits.max_nodes;
-	limits.max_namespaces = cfg->limits.max_namespaces;
-	limits.max_total_attributes = cfg->limits.max_total_attributes;
-	if (wsg_soap_parse(req->body, req->body_len, &limits, &r->msg,
-			   &r->err) != WSG_OK) {
-		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
-			      NULL, "bad_request", r->err.reason);
-		reply_fault(r, media, r->err.fault);
+	if (parse_envelope(r, media) != WSG_OK)
 		return;
-	}
-	if (r->msg.version != media) {
-		wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_UNSUPPORTED_MEDIA,
-			      "envelope version does not match Content-Type");
-		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
-			      NULL, "bad_request", r->err.reason);
-		reply_fault(r, r->msg.version, WSG_FAULT_UNSUPPORTED_MEDIA);
-		return;
-	}
-	/* SOAP 1.2 part 1 §2.6: mustUnderstand faults come before any
-	 * processing, so before the Security header is looked at. */
-	if (wsg_soap_check_next_headers(&r->msg, &r->err) != WSG_OK) {
-		wsg_log_audit(w->rt->log, r->rid, r->client, r->route->name,
-			      NULL, "bad_request", r->err.reason);
-		reply_fault(r, r->msg.version, r->err.fault);
-		return;
-	}
 	r->state = WSG_REQUEST_AUTH;
 	if (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
 	    !wsg_basic_has_security_header(&r->msg)) {
 		start_basic(r);
 		return;
 	}
-	wsg_auth_start(r, auth_done_cb);
+	wsg_auth_start(&r->auth, &r->msg, auth_done_cb, r);
 }

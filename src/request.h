@@ -10,12 +10,11 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth.h"
 #include "config.h"
-#include "credcache.h"
-#include "server.h"
 #include "soap.h"
 #include "types.h"
-#include "wsse.h"
+#include "worker.h"
 
 enum wsg_request_state {
 	WSG_REQUEST_RECV = 0,
@@ -36,27 +35,16 @@ struct wsg_request {
 	enum wsg_request_state state;
 	uint64_t rid;
 	char client[64];
-	struct timespec started;         /* CLOCK_MONOTONIC */
-	struct timespec auth_started;    /* CLOCK_MONOTONIC, for /metrics */
+	struct timespec started; /* CLOCK_MONOTONIC */
 	const struct wsg_route_conf *route;
 	char *path;                      /* normal form (path.h), no query */
 	char *uri_suffix;                /* past the route prefix, with query */
 	struct wsg_soap_msg msg;
-	struct wsg_wsse_token tok;
-	struct wsg_cred cred;            /* the user as looked up */
-	char *user;                      /* authenticated user, for X-WSS-User */
-	char *claimed_user;              /* username as sent, for logs */
-	char *roles;                     /* for X-WSS-Roles */
+	struct wsg_auth auth;            /* the user, its roles, the token */
 	char *relay_body;                /* the envelope sent upstream, if
 					    changed from the client's */
 	struct wsg_error err;            /* why it failed, for the audit log */
-	int tls;                         /* arrived over TLS (require_tls) */
 	int basic;                       /* authenticated by HTTP Basic */
-	int store_queried;               /* the user store was asked (auth.c) */
-	uint64_t cache_generation;       /* credcache generation before asking */
-	int locked;                      /* the user is locked out (auth.c) */
-	int64_t retry_after;             /* seconds, for a 429 or 503 answer */
-	void (*auth_done)(struct wsg_request *r, int status);
 };
 
 struct wsg_conn_request;

@@ -16,7 +16,6 @@
 #include "err.h"
 #include "mem.h"
 #include "metrics.h"
-#include "request.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -48,7 +47,7 @@ struct wsg_listener {
 	struct event *pause;     /* out of descriptors: accepting again */
 };
 
-/* -------- snapshots -------- */
+/* -------- snapshots (worker.c counts their references) -------- */
 
 /* Certificates and keys are read again at each reload, from the paths the
  * gateway started with (changing those needs a restart). */
@@ -106,52 +105,7 @@ wsg_snapshot_new(const struct wsg_runtime *rt, struct wsg_config *cfg,
 	return WSG_OK;
 }
 
-struct wsg_snapshot *
-wsg_snapshot_ref(struct wsg_snapshot *snap)
-{
-	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
-	return snap;
-}
-
-void
-wsg_snapshot_unref(struct wsg_snapshot *snap)
-{
-	size_t i;
-
-	if (snap == NULL ||
-	    __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	wsg_tls_clients_free(snap->upstream_tls);
-	/* Open connections hold their own reference on their SSL_CTX. */
-	for (i = 0; i < snap->n_listen; i++)
-		SSL_CTX_free(snap->listen_tls[i]);
-	free(snap->listen_tls);
-	SSL_CTX_free(snap->mgmt_tls);
-	wsg_config_unref(snap->cfg);
-	free(snap);
-}
-
 /* -------- connections -------- */
-
-static void
-drain_check(struct wsg_worker *w)
-{
-	if (w->draining && w->inflight == 0 && w->busy_conns == 0)
-		event_base_loopbreak(w->base);
-}
-
-void
-wsg_server_drain_check(struct wsg_worker *w)
-{
-	drain_check(w);
-}
-
-void
-wsg_server_conn_closed(struct wsg_worker *w)
-{
-	__atomic_sub_fetch(&w->server->connections, 1, __ATOMIC_RELAXED);
-	drain_check(w);
-}
 
 static void
 note_refusal(struct wsg_server *s, unsigned max)
@@ -216,18 +170,11 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 		if (max != 0 && n > max) {
 			note_refusal(w->server, max);
 			close(c);
-			wsg_server_conn_closed(w);
+			wsg_worker_conn_closed(w);
 			continue;
 		}
 		wsg_conn_accept(w, c, w->snap->listen_tls[l->index]);
 	}
-}
-
-void
-wsg_server_request_done(struct wsg_worker *w)
-{
-	w->inflight--;
-	drain_check(w);
 }
 
 /* -------- listeners -------- */
@@ -341,7 +288,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	/* Idle keep-alive connections go now; busy ones after their answer. */
 	wsg_conn_close_idle(w);
 	evtimer_add(w->drain_timer, &tv);
-	drain_check(w);
+	wsg_worker_drain_check(w);
 }
 
 /* Runs on the worker's thread after wsg_server_reload(). */
@@ -426,7 +373,8 @@ base_new(void)
 
 static int
 worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
-	    struct wsg_server *s, struct wsg_error *err)
+            struct wsg_server *s, wsg_worker_handler_cb handle,
+            struct wsg_error *err)
 {
 	const struct wsg_config *cfg = rt->cfg;
 	size_t i;
@@ -435,6 +383,8 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	w->id = id;
 	w->rt = rt;
 	w->server = s;
+	w->handle = handle;
+	w->connections = &s->connections;
 	w->snap = wsg_snapshot_ref(s->snap);
 	LIST_INIT(&w->conns);
 	w->base = base_new();
@@ -493,7 +443,8 @@ publish_limit(struct wsg_server *s, const struct wsg_config *cfg)
 
 int
 wsg_server_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
-		 struct wsg_server **out, struct wsg_error *err)
+                 wsg_worker_handler_cb handle, struct wsg_server **out,
+                 struct wsg_error *err)
 {
 	struct wsg_server *s;
 	unsigned i, started = 0;
@@ -508,7 +459,7 @@ wsg_server_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
 	s->n_workers = rt->cfg->workers;
 	s->workers = wsg_mem_calloc(s->n_workers, sizeof(*s->workers));
 	for (i = 0; i < s->n_workers; i++) {
-		rc = worker_init(&s->workers[i], i, rt, s, err);
+		rc = worker_init(&s->workers[i], i, rt, s, handle, err);
 		if (rc != WSG_OK)
 			goto out;
 	}

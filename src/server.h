@@ -7,65 +7,11 @@
 #ifndef WSG_SERVER_H
 #define WSG_SERVER_H
 
-#include <event2/event.h>
 #include <openssl/ssl.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <sys/queue.h>
 
 #include "config.h"
-#include "credcache.h"
-#include "db.h"
-#include "lockout.h"
-#include "log.h"
-#include "metrics.h"
-#include "password.h"
-#include "replay.h"
-#include "stats.h"
 #include "types.h"
-
-struct wsg_upstream_pool;
-struct wsg_tls_clients;
-
-/*
- * What every worker shares. Set up before the workers start and torn down
- * after they stop; the objects behind the pointers lock internally. `cfg`
- * is the config the gateway started with: what only a restart changes
- * (listeners, workers, user store, logs, management) is read from it;
- * requests read their snapshot instead.
- */
-struct wsg_runtime {
-	struct wsg_config *cfg;
-	struct wsg_log *log;
-	struct wsg_stats *stats; /* per-route counters, indexed like cfg->routes */
-	struct wsg_metrics *metrics;  /* auth, caches, upstreams (/metrics) */
-	struct wsg_db_stats db_stats; /* the workers' pools, summed */
-	struct wsg_replay *replay;
-	int replay_shared;       /* security.replay_store "mariadb" at start */
-	struct wsg_credcache *credcache;
-	struct wsg_lockout *lockout;     /* failures per user and client */
-	struct wsg_password_pool *pwpool;
-	unsigned char master_key[WSG_PASSWORD_KEY_LEN];
-	char *db_password;       /* NULL when the store needs none */
-	struct wsg_db_params db_params;
-};
-
-/*
- * What a request reads, swapped whole by a reload: a config, the TLS
- * client contexts built from it, and the server contexts of the listeners
- * (certificates and keys read again at each reload, from the files named
- * at start). Immutable; reference-counted (atomic), so a request keeps the
- * snapshot it started with to its end. Workers and the management thread
- * take the same snapshot.
- */
-struct wsg_snapshot {
-	int refs;
-	struct wsg_config *cfg;
-	struct wsg_tls_clients *upstream_tls;
-	SSL_CTX **listen_tls;    /* per rt->cfg listen entry; NULL: plain */
-	size_t n_listen;
-	SSL_CTX *mgmt_tls;       /* NULL: plain HTTP or no management */
-};
+#include "worker.h"
 
 /*
  * A snapshot of `cfg` (a reference is taken) with the TLS contexts the
@@ -74,49 +20,20 @@ struct wsg_snapshot {
  * loaded; `*out` is then NULL.
  */
 int wsg_snapshot_new(const struct wsg_runtime *rt, struct wsg_config *cfg,
-		     struct wsg_snapshot **out, struct wsg_error *err);
-struct wsg_snapshot *wsg_snapshot_ref(struct wsg_snapshot *snap);
-void wsg_snapshot_unref(struct wsg_snapshot *snap);
+                     struct wsg_snapshot **out, struct wsg_error *err);
 
 struct wsg_server;
-struct wsg_conn;
-struct wsg_listener;
-
-/* Per-worker context: touched only by its own thread, except `wake`,
- * `reload` and `pending`. */
-struct wsg_worker {
-	unsigned id;
-	struct wsg_runtime *rt;
-	struct wsg_server *server;
-	struct event_base *base;
-	struct wsg_db_pool *db;
-	struct wsg_upstream_pool *upstream;
-	struct wsg_snapshot *snap;     /* current; new requests take a ref */
-	struct wsg_snapshot *pending;  /* handed over by a reload (atomic) */
-	struct event *reload;          /* activated by the main thread */
-	struct event *wake;            /* activated by the main thread to stop */
-	struct event *drain_timer;
-	struct wsg_listener *listeners; /* one per listen entry */
-	size_t n_listeners;             /* open ones */
-	LIST_HEAD(wsg_conn_list, wsg_conn) conns; /* the client connections */
-	unsigned busy_conns;     /* connections with a request or answer */
-	uint64_t next_rid;
-	uint64_t replay_store_inserts; /* paces the shared store's purge */
-	unsigned inflight;
-	int draining;
-	int cutting;             /* drain_timeout passed: in-flight work cut */
-	int drain_seconds;       /* set by the main thread before `wake` */
-	pthread_t thread;
-};
 
 /*
  * Opens every listening socket (one per listen entry and worker, with
- * SO_REUSEPORT) and starts the workers with `snap` (a reference is taken).
+ * SO_REUSEPORT) and starts the workers with `snap` (a reference is taken);
+ * every request that arrives goes to `handle` on its worker's thread.
  * Fails, with the reason in `err`, before any thread starts when an address
  * cannot be bound.
  */
 int wsg_server_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
-		     struct wsg_server **out, struct wsg_error *err);
+                     wsg_worker_handler_cb handle, struct wsg_server **out,
+                     struct wsg_error *err);
 
 /*
  * Hands `snap` (a new reference is taken) to every worker: requests and
@@ -135,15 +52,5 @@ void wsg_server_reload(struct wsg_server *s, struct wsg_snapshot *snap);
  * from the thread that started it.
  */
 void wsg_server_stop(struct wsg_server *s, int drain_seconds);
-
-/* Called by a request when it has answered and is freed. */
-void wsg_server_request_done(struct wsg_worker *w);
-
-/* Called by conn.c when it closed one of `w`'s connections. */
-void wsg_server_conn_closed(struct wsg_worker *w);
-
-/* A draining worker stops once nothing is in flight: conn.c calls this
- * when a connection's answer is out. */
-void wsg_server_drain_check(struct wsg_worker *w);
 
 #endif

@@ -949,6 +949,87 @@ parse_push(const char *buf, size_t len, struct parse_state *st)
 	return ctxt;
 }
 
+/* What is refused before libxml2 sees a byte: no body, one too large for
+ * it, an encoding we do not read, too many attributes on one element. */
+static int
+check_input(const char *buf, size_t len, const struct wsg_soap_limits *lim,
+            struct raw_text *raw, struct wsg_error *err)
+{
+	int rc;
+
+	if (len == 0)
+		return wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                     "empty request body");
+	if (len > INT_MAX)
+		return wsg_error_set(
+		        err, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
+		        "request body of %zu bytes is too large to parse", len);
+	rc = check_encoding(buf, len, raw, err);
+	if (rc == WSG_OK &&
+	    may_exceed_attributes(buf, len, lim->max_attributes))
+		rc = check_attribute_counts(raw, lim->max_attributes, err);
+	return rc;
+}
+
+/* The parser's tree when nothing was refused (`*out`, the caller's). */
+static int
+take_document(xmlParserCtxtPtr ctxt, const struct parse_state *st,
+              xmlDocPtr *out, struct wsg_error *err)
+{
+	xmlDocPtr doc = ctxt->myDoc;
+	int rc = WSG_OK;
+
+	*out = NULL;
+	ctxt->myDoc = NULL;
+	/* libxml2 builds a tree despite namespace errors (undeclared prefix),
+	 * and keeps the part it had when SAX2 refuses a text node of over
+	 * XML_MAX_TEXT_LENGTH (10 MB): any error refuses the document. */
+	if (st->stopped)
+		rc = wsg_error_set(err, st->code, WSG_FAULT_CLIENT, "%s",
+		                   st->reason);
+	else if (doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed ||
+	         st->have_xml_error)
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT, "%s",
+		                   st->have_xml_error ? st->reason
+		                                      : "malformed XML");
+	/* Defence in depth: the SAX hooks already refuse any DTD. */
+	else if (doc->intSubset != NULL || doc->extSubset != NULL)
+		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                   "DOCTYPE not allowed");
+	if (rc == WSG_OK)
+		*out = doc;
+	else if (doc != NULL)
+		xmlFreeDoc(doc);
+	return rc;
+}
+
+/* The Envelope of `doc`: its SOAP version from its namespace, then its
+ * structure. `m` borrows `doc`. */
+static int
+read_envelope(xmlDocPtr doc, struct wsg_soap_msg *m, struct wsg_error *err)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+
+	if (root == NULL || strcmp((const char *)root->name, "Envelope") != 0)
+		return wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                     "root element is <%.64s>, not Envelope",
+		                     root != NULL ? (const char *)root->name
+		                                  : "");
+	if (is_ns(root, WSG_NS_SOAP11))
+		m->version = WSG_SOAP_11;
+	else if (is_ns(root, WSG_NS_SOAP12))
+		m->version = WSG_SOAP_12;
+	else
+		return wsg_error_set(
+		        err, WSG_ERR_PARSE, WSG_FAULT_VERSION_MISMATCH,
+		        "Envelope namespace \"%.128s\" is neither SOAP 1.1 nor "
+		        "SOAP 1.2",
+		        root->ns != NULL ? (const char *)root->ns->href : "");
+	m->doc = doc;
+	m->envelope = root;
+	return check_envelope(m, err);
+}
+
 int
 wsg_soap_parse(const char *buf, size_t len,
                const struct wsg_soap_limits *limits, struct wsg_soap_msg *out,
@@ -958,7 +1039,6 @@ wsg_soap_parse(const char *buf, size_t len,
 	struct wsg_soap_msg m;
 	xmlParserCtxtPtr ctxt = NULL;
 	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
 	struct raw_text raw;
 	int rc, pushed = 0;
 
@@ -967,21 +1047,7 @@ wsg_soap_parse(const char *buf, size_t len,
 	memset(&st, 0, sizeof(st));
 	limits_of(limits, &st.lim);
 	st.spans_ok = 1;
-	if (len == 0) {
-		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
-		                   "empty request body");
-		goto out;
-	}
-	if (len > INT_MAX) {
-		rc = wsg_error_set(
-		        err, WSG_ERR_LIMIT, WSG_FAULT_CLIENT,
-		        "request body of %zu bytes is too large to parse", len);
-		goto out;
-	}
-	rc = check_encoding(buf, len, &raw, err);
-	if (rc == WSG_OK &&
-	    may_exceed_attributes(buf, len, st.lim.max_attributes))
-		rc = check_attribute_counts(&raw, st.lim.max_attributes, err);
+	rc = check_input(buf, len, &st.lim, &raw, err);
 	if (rc != WSG_OK)
 		goto out;
 	st.ns_at = wsg_mem_calloc(st.lim.max_depth + 1, sizeof(*st.ns_at));
@@ -996,55 +1062,9 @@ wsg_soap_parse(const char *buf, size_t len,
 		                   "cannot create an XML parser");
 		goto out;
 	}
-	doc = ctxt->myDoc;
-	ctxt->myDoc = NULL;
-	if (doc != NULL && !ctxt->wellFormed) {
-		xmlFreeDoc(doc);
-		doc = NULL;
-	}
-	if (st.stopped) {
-		rc = wsg_error_set(err, st.code, WSG_FAULT_CLIENT, "%s",
-		                   st.reason);
-		goto out;
-	}
-	/* libxml2 builds a tree despite namespace errors (undeclared prefix),
-	 * and keeps the part it had when SAX2 refuses a text node of over
-	 * XML_MAX_TEXT_LENGTH (10 MB): any error refuses the document. */
-	if (doc == NULL || !ctxt->nsWellFormed || st.have_xml_error) {
-		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT, "%s",
-		                   st.have_xml_error ? st.reason
-		                                     : "malformed XML");
-		goto out;
-	}
-	/* Defence in depth: the SAX hooks already refuse any DTD. */
-	if (doc->intSubset != NULL || doc->extSubset != NULL) {
-		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
-		                   "DOCTYPE not allowed");
-		goto out;
-	}
-	root = xmlDocGetRootElement(doc);
-	if (root == NULL || strcmp((const char *)root->name, "Envelope") != 0) {
-		rc = wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
-		                   "root element is <%.64s>, not Envelope",
-		                   root != NULL ? (const char *)root->name
-		                                : "");
-		goto out;
-	}
-	if (is_ns(root, WSG_NS_SOAP11)) {
-		m.version = WSG_SOAP_11;
-	} else if (is_ns(root, WSG_NS_SOAP12)) {
-		m.version = WSG_SOAP_12;
-	} else {
-		rc = wsg_error_set(
-		        err, WSG_ERR_PARSE, WSG_FAULT_VERSION_MISMATCH,
-		        "Envelope namespace \"%.128s\" is neither SOAP 1.1 nor "
-		        "SOAP 1.2",
-		        root->ns != NULL ? (const char *)root->ns->href : "");
-		goto out;
-	}
-	m.doc = doc;
-	m.envelope = root;
-	rc = check_envelope(&m, err);
+	rc = take_document(ctxt, &st, &doc, err);
+	if (rc == WSG_OK)
+		rc = read_envelope(doc, &m, err);
 	if (rc != WSG_OK)
 		goto out;
 	/* libxml2 records -1 when there was no declaration, -2 or 0/1
@@ -1062,7 +1082,6 @@ wsg_soap_parse(const char *buf, size_t len,
 	st.spans = NULL;
 	*out = m;
 	doc = NULL;
-	rc = WSG_OK;
 out:
 	free(st.spans);
 	free(st.ns_at);
@@ -1074,7 +1093,6 @@ out:
 		ctxt_release(ctxt);
 	return rc;
 }
-
 void
 wsg_soap_msg_free(struct wsg_soap_msg *m)
 {
@@ -1226,7 +1244,6 @@ out:
 
 /* How one fault is written and answered. */
 struct fault_desc {
-	const char *name;   /* for logs */
 	const char *wss;    /* local name of the WSS QName, or NULL */
 	const char *code11; /* SOAP 1.1 faultcode local name (soap prefix) */
 	const char *code12; /* SOAP 1.2 Code/Value local name (env prefix) */
@@ -1236,72 +1253,60 @@ struct fault_desc {
 };
 
 static const struct fault_desc faults[WSG_FAULT__COUNT] = {
-        [WSG_FAULT_NONE] = {"-", NULL, NULL, NULL, NULL, 0, 0},
+        [WSG_FAULT_NONE] = {NULL, NULL, NULL, NULL, 0, 0},
         [WSG_FAULT_FAILED_AUTHENTICATION] =
-                {"wsse:FailedAuthentication", "FailedAuthentication", NULL,
-                 "Sender",
+                {"FailedAuthentication", NULL, "Sender",
                  "The security token could not be authenticated or authorized",
                  500, 400},
-        [WSG_FAULT_INVALID_SECURITY] = {"wsse:InvalidSecurity",
-                                        "InvalidSecurity", NULL, "Sender",
+        [WSG_FAULT_INVALID_SECURITY] = {"InvalidSecurity", NULL, "Sender",
                                         "An error was discovered processing "
                                         "the &lt;wsse:Security&gt; header",
                                         500, 400},
         [WSG_FAULT_INVALID_SECURITY_TOKEN] =
-                {"wsse:InvalidSecurityToken", "InvalidSecurityToken", NULL,
-                 "Sender", "An invalid security token was provided", 500, 400},
+                {"InvalidSecurityToken", NULL, "Sender",
+                 "An invalid security token was provided", 500, 400},
         [WSG_FAULT_UNSUPPORTED_SECURITY_TOKEN] =
-                {"wsse:UnsupportedSecurityToken", "UnsupportedSecurityToken",
-                 NULL, "Sender", "An unsupported token was provided", 500, 400},
-        [WSG_FAULT_MESSAGE_EXPIRED] = {"wsse:MessageExpired", "MessageExpired",
-                                       NULL, "Sender",
+                {"UnsupportedSecurityToken", NULL, "Sender",
+                 "An unsupported token was provided", 500, 400},
+        [WSG_FAULT_MESSAGE_EXPIRED] = {"MessageExpired", NULL, "Sender",
                                        "The message has expired", 500, 400},
         [WSG_FAULT_VERSION_MISMATCH] =
-                {"soap:VersionMismatch", NULL, "VersionMismatch",
-                 "VersionMismatch",
+                {NULL, "VersionMismatch", "VersionMismatch",
                  "The SOAP envelope namespace is not supported", 500, 500},
         [WSG_FAULT_MUST_UNDERSTAND] =
-                {"soap:MustUnderstand", NULL, "MustUnderstand",
-                 "MustUnderstand",
+                {NULL, "MustUnderstand", "MustUnderstand",
                  "A mandatory header block was not understood", 500, 500},
-        [WSG_FAULT_CLIENT] = {"soap:Client", NULL, "Client", "Sender",
+        [WSG_FAULT_CLIENT] = {NULL, "Client", "Sender",
                               "The request is not an acceptable SOAP message",
                               500, 400},
-        [WSG_FAULT_SERVER] = {"soap:Server", NULL, "Server", "Receiver",
+        [WSG_FAULT_SERVER] = {NULL, "Server", "Receiver",
                               "The server could not process the request", 500,
                               500},
-        [WSG_FAULT_UPSTREAM_ERROR] = {"soap:Server.UpstreamError", NULL,
-                                      "Server", "Receiver",
+        [WSG_FAULT_UPSTREAM_ERROR] = {NULL, "Server", "Receiver",
                                       "The upstream service is unavailable",
                                       502, 502},
         [WSG_FAULT_UPSTREAM_TIMEOUT] =
-                {"soap:Server.UpstreamTimeout", NULL, "Server", "Receiver",
+                {NULL, "Server", "Receiver",
                  "The upstream service did not answer in time", 504, 504},
         [WSG_FAULT_UNSUPPORTED_MEDIA] =
-                {"soap:Client.UnsupportedMediaType", NULL, "Client", "Sender",
+                {NULL, "Client", "Sender",
                  "The request content type is not supported", 415, 415},
-        [WSG_FAULT_NOT_FOUND] = {"soap:Client.NotFound", NULL, "Client",
-                                 "Sender",
+        [WSG_FAULT_NOT_FOUND] = {NULL, "Client", "Sender",
                                  "No service is configured at this address",
                                  404, 404},
-        [WSG_FAULT_METHOD] = {"soap:Client.MethodNotAllowed", NULL, "Client",
-                              "Sender",
+        [WSG_FAULT_METHOD] = {NULL, "Client", "Sender",
                               "The HTTP method is not allowed; use POST", 405,
                               405},
-        [WSG_FAULT_TOO_LARGE] = {"soap:Client.TooLarge", NULL, "Client",
-                                 "Sender", "The request body is too large", 413,
-                                 413},
-        [WSG_FAULT_TRY_LATER] = {"soap:Server.TryLater", NULL, "Server",
-                                 "Receiver",
+        [WSG_FAULT_TOO_LARGE] = {NULL, "Client", "Sender",
+                                 "The request body is too large", 413, 413},
+        [WSG_FAULT_TRY_LATER] = {NULL, "Server", "Receiver",
                                  "Too many failed authentication attempts "
                                  "from this address; try again later",
                                  429, 429},
-        [WSG_FAULT_BUSY] = {"soap:Server.Busy", NULL, "Server", "Receiver",
-                            "The server is busy; try again later", 503,
-                            503},
-        [WSG_FAULT_BAD_PATH] = {"soap:Client.BadPath", NULL, "Client",
-                                "Sender", "The request path is not acceptable",
-                                400, 400},
+        [WSG_FAULT_BUSY] = {NULL, "Server", "Receiver",
+                            "The server is busy; try again later", 503, 503},
+        [WSG_FAULT_BAD_PATH] = {NULL, "Client", "Sender",
+                                "The request path is not acceptable", 400, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */
@@ -1670,12 +1675,4 @@ wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m, char **body,
 	          f->status12, body, len, content_type, http_status);
 	free(blocks.p);
 	return WSG_OK;
-}
-
-const char *
-wsg_soap_fault_name(enum wsg_fault fault)
-{
-	if ((int)fault < WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
-		return "-";
-	return faults[fault].name;
 }

@@ -215,7 +215,4 @@ int wsg_soap_build_opaque_fault(enum wsg_soap_version version, char **body,
 				size_t *len, const char **content_type,
 				int *http_status);
 
-/* Static name of a fault for logs, e.g. "wsse:FailedAuthentication"; "-" for none. */
-const char *wsg_soap_fault_name(enum wsg_fault fault);
-
 #endif

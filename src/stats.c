@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "mem.h"
-#include "soap.h"
 
 /*
  * One route's counters, padded to its own cache lines so that workers
@@ -106,7 +106,7 @@ counts_json(json_t *o, const struct wsg_stats *s, size_t route)
 	for (f = WSG_FAULT_NONE + 1; f < WSG_FAULT__COUNT; f++)
 		if (c.by_fault[f] > 0)
 			json_object_set_new(
-			        by, wsg_soap_fault_name(f),
+			        by, wsg_fault_name(f),
 			        json_integer((json_int_t)c.by_fault[f]));
 	json_object_set_new(o, "requests",
 	                    json_integer((json_int_t)c.requests));

@@ -51,10 +51,6 @@ static const char SQL_LIST[] =
         "LEFT JOIN roles r ON r.id = ur.role_id "
         "GROUP BY u.id ORDER BY u.username";
 
-/* The plain reads only give a clearer message: the unique keys decide
- * (ER_DUP_ENTRY), and locking a missing row would take a gap lock that
- * makes two concurrent adds of one name deadlock instead. */
-static const char SQL_USER_ID[] = "SELECT id FROM users WHERE username = ?";
 static const char SQL_ROLE_ID[] = "SELECT id FROM roles WHERE name = ?";
 /* Changes to existing rows lock them until the transaction ends. */
 static const char SQL_USER_ID_LOCKED[] =
@@ -215,6 +211,21 @@ check_secrets(const char *password_hash, const unsigned char *sealed,
 		        "sealed digest secret must be 1 to %d bytes",
 		        MAX_SEALED_LEN);
 	return WSG_OK;
+}
+
+int
+wsg_userstore_roles_have(const char *roles, const char *role)
+{
+	size_t n = strlen(role), len;
+	const char *p = roles;
+
+	while (p != NULL && *p != '\0') {
+		len = strcspn(p, ",");
+		if (len == n && memcmp(p, role, n) == 0)
+			return 1;
+		p = p[len] != '\0' ? p + len + 1 : NULL;
+	}
+	return 0;
 }
 
 /* -------- asynchronous lookup -------- */
@@ -431,21 +442,6 @@ select_existing(struct wsg_db_conn *c, const char *sql, const char *what,
 	return rc;
 }
 
-/* select_id() before creating `name`: a row is WSG_ERR_EXISTS. */
-static int
-select_absent(struct wsg_db_conn *c, const char *sql, const char *what,
-              const char *name, struct wsg_error *err)
-{
-	uint64_t id;
-	int rc;
-
-	rc = select_id(c, sql, name, &id, err);
-	if (rc == WSG_OK && id != 0)
-		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
-		                   "%s '%s' already exists", what, name);
-	return rc;
-}
-
 /* Runs `sql` with the first `n` of the ids `a`, `b`; `affected` may be NULL. */
 static int
 exec_by_ids(struct wsg_db_conn *c, const char *sql, uint64_t a, uint64_t b,
@@ -480,222 +476,12 @@ check_user(const char *username, const char *password_hash,
 	return rc;
 }
 
-/*
- * CLI writes: each checks all its input first (bad input costs no statement;
- * the tx_ steps check again, harmlessly), opens the transaction with
- * begin_write(), runs the wsg_userstore_tx_* steps the management API uses
- * and ends with end_write().
- */
-
-/* Opens a write transaction whose first lock is the admin role's row, the
- * row every management API write locks first too (wsg_mgmt_tx_admins): CLI
- * and API writers then queue on one row instead of deadlocking on user and
- * role rows taken in different orders. Rolled back on failure. */
-static int
-begin_write(struct wsg_db_conn *c, const char *admin_role,
-            struct wsg_error *err)
-{
-	uint64_t id;
-	int rc;
-
-	rc = wsg_db_begin(c, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = select_id(c, SQL_ROLE_ID_LOCKED, admin_role, &id, err);
-	if (rc != WSG_OK)
-		wsg_db_rollback(c);
-	return rc;
-}
-
-/* Commits the begin_write() transaction when `rc` is WSG_OK, else rolls it
- * back (as after a failed commit). Returns the outcome. */
-static int
-end_write(struct wsg_db_conn *c, int rc, struct wsg_error *err)
-{
-	if (rc == WSG_OK)
-		rc = wsg_db_commit(c, err);
-	if (rc != WSG_OK)
-		wsg_db_rollback(c);
-	return rc;
-}
-
-int
-wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
-                       const char *username, const char *password_hash,
-                       const unsigned char *sealed, size_t sealed_len,
-                       const char *const *roles, size_t nroles,
-                       const char *created_by, uint64_t created_by_id,
-                       struct wsg_error *err)
-{
-	uint64_t uid, rid;
-	size_t i;
-	int rc;
-
-	rc = check_user(username, password_hash, sealed, sealed_len, created_by,
-	                err);
-	for (i = 0; rc == WSG_OK && i < nroles; i++)
-		rc = wsg_userstore_check_new_name("role name", roles[i], 1,
-		                                  err);
-	if (rc == WSG_OK)
-		rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = select_absent(c, SQL_USER_ID, "user", username, err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_user(
-		        c, username, password_hash, sealed, sealed_len,
-		        created_by, created_by_id, &uid, err);
-	for (i = 0; rc == WSG_OK && i < nroles; i++) {
-		rc = wsg_userstore_tx_upsert_role(c, roles[i], &rid, err);
-		if (rc == WSG_OK)
-			rc = wsg_userstore_tx_grant(c, uid, rid, err);
-		if (rc == WSG_OK && strcmp(roles[i], admin_role) == 0)
-			rc = wsg_userstore_close_bootstrap(c, err);
-	}
-	return end_write(c, rc, err);
-}
-
-/* begin_write(), then the user's row locked; a missing user is
- * WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
-static int
-begin_user(struct wsg_db_conn *c, const char *admin_role,
-           const char *username, uint64_t *uid, struct wsg_error *err)
-{
-	int rc;
-
-	rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = select_existing(c, SQL_USER_ID_LOCKED, "user", username, uid, err);
-	if (rc != WSG_OK)
-		wsg_db_rollback(c);
-	return rc;
-}
-
-int
-wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
-                       const char *username, struct wsg_error *err)
-{
-	uint64_t uid;
-	int rc;
-
-	rc = wsg_userstore_check_name("username", username, 0, err);
-	if (rc == WSG_OK)
-		rc = begin_user(c, admin_role, username, &uid, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = wsg_userstore_tx_delete_user(c, uid, err);
-	return end_write(c, rc, err);
-}
-
-int
-wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
-                           const char *username, const char *password_hash,
-                           const unsigned char *sealed, size_t sealed_len,
-                           int64_t now_us, struct wsg_error *err)
-{
-	uint64_t uid;
-	int rc;
-
-	rc = wsg_userstore_check_name("username", username, 0, err);
-	if (rc == WSG_OK)
-		rc = check_secrets(password_hash, sealed, sealed_len, err);
-	if (rc == WSG_OK)
-		rc = begin_user(c, admin_role, username, &uid, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = wsg_userstore_tx_set_password(c, uid, password_hash, sealed,
-	                                   sealed_len, now_us, err);
-	return end_write(c, rc, err);
-}
-
 int
 wsg_userstore_list_users(struct wsg_db_conn *c, struct wsg_db_result **res,
                          struct wsg_error *err)
 {
 	*res = NULL;
 	return wsg_db_exec(c, SQL_LIST, NULL, 0, res, err);
-}
-
-int
-wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
-                       const char *role, struct wsg_error *err)
-{
-	uint64_t rid;
-	int rc;
-
-	rc = wsg_userstore_check_new_name("role name", role, 1, err);
-	if (rc == WSG_OK)
-		rc = begin_write(c, admin_role, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = select_absent(c, SQL_ROLE_ID, "role", role, err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_role(c, role, &rid, err);
-	return end_write(c, rc, err);
-}
-
-/* Validates both names (a role about to be granted as a new name, since it
- * goes into X-WSS-Roles), opens the transaction and locks both rows; either
- * missing is WSG_ERR_NOTFOUND. On failure the transaction is rolled back. */
-static int
-begin_user_role(struct wsg_db_conn *c, const char *admin_role,
-                const char *username, const char *role, int granting,
-                uint64_t *uid, uint64_t *rid, struct wsg_error *err)
-{
-	int rc;
-
-	rc = wsg_userstore_check_name("username", username, 0, err);
-	if (rc == WSG_OK)
-		rc = granting ? wsg_userstore_check_new_name("role name", role,
-		                                             1, err)
-		              : wsg_userstore_check_name("role name", role, 1,
-		                                         err);
-	if (rc == WSG_OK)
-		rc = begin_user(c, admin_role, username, uid, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = select_existing(c, SQL_ROLE_ID_LOCKED, "role", role, rid, err);
-	if (rc != WSG_OK)
-		wsg_db_rollback(c);
-	return rc;
-}
-
-int
-wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
-                    const char *username, const char *role,
-                    struct wsg_error *err)
-{
-	uint64_t uid, rid;
-	int rc;
-
-	rc = begin_user_role(c, admin_role, username, role, 1, &uid, &rid, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = wsg_userstore_tx_grant(c, uid, rid, err);
-	if (rc == WSG_OK && strcmp(role, admin_role) == 0)
-		rc = wsg_userstore_close_bootstrap(c, err);
-	return end_write(c, rc, err);
-}
-
-int
-wsg_userstore_revoke(struct wsg_db_conn *c, const char *admin_role,
-                     const char *username, const char *role,
-                     struct wsg_error *err)
-{
-	unsigned long long affected = 0;
-	uint64_t uid, rid;
-	int rc;
-
-	rc = begin_user_role(c, admin_role, username, role, 0, &uid, &rid, err);
-	if (rc != WSG_OK)
-		return rc;
-	rc = exec_by_ids(c, SQL_MAP_DELETE, uid, rid, 2, &affected, err);
-	if (rc == WSG_OK && affected == 0)
-		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                   "user '%s' does not hold role '%s'",
-		                   username, role);
-	return end_write(c, rc, err);
 }
 
 /* -------- management API reads (blocking connection) -------- */
@@ -946,9 +732,16 @@ wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
 
 int
 wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
-                        struct wsg_error *err)
+                        int *held, struct wsg_error *err)
 {
-	return exec_by_ids(c, SQL_MAP_DELETE, uid, rid, 2, NULL, err);
+	unsigned long long affected = 0;
+	int rc;
+
+	*held = 0;
+	rc = exec_by_ids(c, SQL_MAP_DELETE, uid, rid, 2, &affected, err);
+	if (rc == WSG_OK)
+		*held = affected > 0;
+	return rc;
 }
 
 int

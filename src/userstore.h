@@ -1,8 +1,8 @@
 /*
  * The user store's SQL: users, roles and role mappings on top of db.c.
- * The lookup runs asynchronously on a worker's pool; the changes run on a
- * blocking connection (offline verbs now, the management API later), each
- * in one transaction.
+ * The lookup runs asynchronously on a worker's pool; the reads and the
+ * steps of changes run on a blocking connection. The changes themselves,
+ * with their rules and lock order, are accounts.c's.
  */
 #ifndef WSG_USERSTORE_H
 #define WSG_USERSTORE_H
@@ -39,6 +39,10 @@ struct wsg_user_record {
 
 void wsg_userstore_record_free(struct wsg_user_record *r);
 
+/* 1 when `roles` (a record's ','-separated list; NULL: none) holds
+ * `role`. */
+int wsg_userstore_roles_have(const char *roles, const char *role);
+
 /* `status`: WSG_OK (rec set, callee frees it), WSG_ERR_NOTFOUND, WSG_ERR_DB
  * or WSG_ERR_TIMEOUT (rec NULL). */
 typedef void (*wsg_userstore_lookup_cb)(int status, struct wsg_user_record *rec,
@@ -68,58 +72,16 @@ int wsg_userstore_check_name(const char *what, const char *s, int is_role,
 int wsg_userstore_check_new_name(const char *what, const char *s,
 				 int is_role, struct wsg_error *err);
 
-/* -------- offline / management changes (blocking connection) -------- */
+/* -------- schema and listing (blocking connection) -------- */
 
 /* Creates or upgrades the schema from the SQL file at `schema_path`. Idempotent. */
 int wsg_userstore_init_schema(struct wsg_db_conn *c, const char *schema_path,
 			      struct wsg_error *err);
 
-/*
- * -------- CLI changes --------
- * Each is one transaction whose first lock is the row of `admin_role` (the
- * configured management.admin_role), the row every management API write
- * locks first as well, so CLI and API writers never deadlock.
- *
- * Adds a user with its roles (each created if missing) in one transaction.
- * `roles` may be NULL when nroles is 0; `sealed` NULL for no digest secret;
- * `created_by` (the creator's name, kept for the record) NULL and
- * `created_by_id` (its users.id, which the creator rule follows) 0 when made
- * by the CLI. WSG_ERR_EXISTS if the name is taken.
- */
-int wsg_userstore_add_user(struct wsg_db_conn *c, const char *admin_role,
-			   const char *username, const char *password_hash,
-			   const unsigned char *sealed, size_t sealed_len,
-			   const char *const *roles, size_t nroles,
-			   const char *created_by, uint64_t created_by_id,
-			   struct wsg_error *err);
-
-/* Deletes a user and its role mappings. WSG_ERR_NOTFOUND if absent. */
-int wsg_userstore_del_user(struct wsg_db_conn *c, const char *admin_role,
-			   const char *username, struct wsg_error *err);
-
-/* Replaces the hash and sealed secret and ends the user's tokens issued at
- * or before `now_us` (wsg_token_now_us()). WSG_ERR_NOTFOUND if absent. */
-int wsg_userstore_set_password(struct wsg_db_conn *c, const char *admin_role,
-			       const char *username, const char *password_hash,
-			       const unsigned char *sealed, size_t sealed_len,
-			       int64_t now_us, struct wsg_error *err);
-
 /* Rows: username, roles (',' separated), disabled ("0"/"1"), created_by;
  * ordered by username. Caller frees `*res`. */
 int wsg_userstore_list_users(struct wsg_db_conn *c, struct wsg_db_result **res,
 			     struct wsg_error *err);
-
-/* Role changes. add: WSG_ERR_EXISTS if present. grant: user and role must
- * exist (WSG_ERR_NOTFOUND), granting twice is WSG_OK. revoke: WSG_ERR_NOTFOUND
- * if the user does not hold the role. */
-int wsg_userstore_add_role(struct wsg_db_conn *c, const char *admin_role,
-			   const char *role, struct wsg_error *err);
-int wsg_userstore_grant(struct wsg_db_conn *c, const char *admin_role,
-			const char *username, const char *role,
-			struct wsg_error *err);
-int wsg_userstore_revoke(struct wsg_db_conn *c, const char *admin_role,
-			 const char *username, const char *role,
-			 struct wsg_error *err);
 
 /* -------- management API reads (blocking connection) -------- */
 
@@ -162,10 +124,11 @@ int wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
 			       struct wsg_error *err);
 
 /*
- * -------- management API changes --------
+ * -------- the steps of account changes --------
  * Each runs inside a transaction the caller opened with wsg_db_begin() and
- * ends with wsg_db_commit() or wsg_db_rollback(), so one API call is one
+ * ends with wsg_db_commit() or wsg_db_rollback(), so one change is one
  * transaction however many statements it takes. Ids are users.id/roles.id.
+ * Only accounts.c calls them: it holds the lock order and the admin rules.
  */
 
 /* Lock the row (FOR UPDATE) and give its id; `*id` is 0 when absent. */
@@ -182,7 +145,10 @@ int wsg_userstore_tx_upsert_role(struct wsg_db_conn *c, const char *name,
 				 uint64_t *id, struct wsg_error *err);
 int wsg_userstore_tx_insert_role(struct wsg_db_conn *c, const char *name,
 				 uint64_t *id, struct wsg_error *err);
-/* As wsg_userstore_add_user() without roles; WSG_ERR_EXISTS if taken. */
+/* A new user: `sealed` NULL for no digest secret; `created_by` (the
+ * creator's name, kept for the record) NULL and `created_by_id` (its
+ * users.id, which the creator rule follows) 0 when not made through the
+ * API. WSG_ERR_EXISTS ("user 'NAME' already exists") if taken. */
 int wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
 				 const char *password_hash,
 				 const unsigned char *sealed, size_t sealed_len,
@@ -193,17 +159,18 @@ int wsg_userstore_tx_delete_user(struct wsg_db_conn *c, uint64_t uid,
 				 struct wsg_error *err);
 int wsg_userstore_tx_delete_role(struct wsg_db_conn *c, uint64_t rid,
 				 struct wsg_error *err);
-/* Grant is idempotent; revoking a membership that does not exist is WSG_OK. */
+/* Grant is idempotent; revoking a membership that does not exist is WSG_OK
+ * with `*held` 0 (1 when one was removed). */
 int wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
 			   struct wsg_error *err);
 int wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
-			    struct wsg_error *err);
+                            int *held, struct wsg_error *err);
 /* Management tokens of user `uid` issued at or before `now_us` end (on
  * every gateway), the password unchanged. */
 int wsg_userstore_end_tokens(struct wsg_db_conn *c, uint64_t uid,
 			     int64_t now_us, struct wsg_error *err);
-/* `sealed` NULL makes the user PasswordText-only. Tokens issued at or
- * before `now_us` end, as for wsg_userstore_set_password(). */
+/* `sealed` NULL makes the user PasswordText-only. The user's tokens
+ * issued at or before `now_us` (wsg_token_now_us()) end. */
 int wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
 				  const char *password_hash,
 				  const unsigned char *sealed,

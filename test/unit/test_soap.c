@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fault.h"
 #include "mem.h"
 #include "soap.h"
 
@@ -1102,21 +1103,21 @@ test_fault_names(void **state)
 	size_t i;
 	int f;
 
-	assert_string_equal(wsg_soap_fault_name(WSG_FAULT_NONE), "-");
+	assert_string_equal(wsg_fault_name(WSG_FAULT_NONE), "-");
 	for (i = 0; i < sizeof(fault_table) / sizeof(fault_table[0]); i++)
 		if (fault_table[i].name != NULL)
 			assert_string_equal(
-			        wsg_soap_fault_name(fault_table[i].fault),
+			        wsg_fault_name(fault_table[i].fault),
 			        fault_table[i].name);
 	/* Every fault has a distinct, space-free name for the logs. */
 	for (f = WSG_FAULT_NONE + 1; f < WSG_FAULT__COUNT; f++) {
-		const char *name = wsg_soap_fault_name((enum wsg_fault)f);
+		const char *name = wsg_fault_name((enum wsg_fault)f);
 		int g;
 
 		assert_null(strchr(name, ' '));
 		for (g = f + 1; g < WSG_FAULT__COUNT; g++)
 			assert_string_not_equal(
-			        name, wsg_soap_fault_name((enum wsg_fault)g));
+			        name, wsg_fault_name((enum wsg_fault)g));
 	}
 }
 
@@ -1886,7 +1887,7 @@ expect_cheap(const char *name, const struct sbuf *b, enum wsg_fault want)
 	assert_true(b->len <= SHAPE_MAX_BODY);
 	t = shape_request_cost(b->p, b->len, &fault, &nu);
 	print_message("# %-24s %8zu bytes  %7.1f ms CPU  fault %s\n", name,
-	              b->len, t * 1e3, wsg_soap_fault_name(fault));
+	              b->len, t * 1e3, wsg_fault_name(fault));
 	if (t > CPU_BUDGET)
 		print_error("%s: %.3f s of CPU, budget %.3f s\n", name, t,
 		            CPU_BUDGET);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "fault.h"
 #include "mem.h"
 #include "soap.h"
 #include "wsse.h"
@@ -128,8 +129,8 @@ expect_fault(const char *xml, const struct wsg_wsse_policy *pol,
 	parse_env(&p, xml, pol);
 	if (p.rc == WSG_OK || p.err.fault != fault)
 		print_error("expected fault %s, got rc %d fault %s: %s\n",
-		            wsg_soap_fault_name(fault), p.rc,
-		            wsg_soap_fault_name(p.err.fault), p.err.reason);
+		            wsg_fault_name(fault), p.rc,
+		            wsg_fault_name(p.err.fault), p.err.reason);
 	assert_int_equal(p.rc, WSG_ERR_SECURITY);
 	assert_int_equal(p.err.fault, fault);
 	assert_true(p.err.reason[0] != '\0');
