@@ -6,6 +6,13 @@
 
 #include "mem.h"
 
+/* configure --disable-build-tree-files: no build path compiled in, so no
+ * binary is ever taken for the build tree's own. */
+#ifndef WSG_BUILD_EXE
+#define WSG_BUILD_EXE NULL
+#define WSG_SRCDIR NULL
+#endif
+
 int
 wsg_paths_uninstalled(const char *exe, const char *build_exe)
 {

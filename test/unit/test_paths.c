@@ -88,7 +88,7 @@ test_find_for_this_process(void **state)
 	enum wsg_paths_origin origin;
 	char *path;
 
-	assert_int_equal(chdir(WSG_SRCDIR), 0);
+	assert_int_equal(chdir(WSG_TEST_SRCDIR), 0);
 	path = wsg_paths_find(WSG_PATHS_SCHEMA, NULL, &origin);
 	assert_string_equal(path, WSG_DATADIR "/userstore.sql");
 	assert_int_equal(origin, WSG_PATHS_INSTALLED);

@@ -338,7 +338,7 @@ test_load_failures(void **state)
 static void
 test_repository_dashboard_loads(void **state)
 {
-	char *dir = wsg_mem_printf("%s/dashboard", WSG_SRCDIR);
+	char *dir = wsg_mem_printf("%s/dashboard", WSG_TEST_SRCDIR);
 	struct wsg_static *s = NULL;
 	struct wsg_error err;
 
