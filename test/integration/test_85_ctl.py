@@ -489,7 +489,7 @@ class Pty:
         self.pid, self.fd = pid, fd
 
     def expect(self, text, timeout=30):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * wsg.TIME_SCALE
         while text.encode() not in self.seen:
             left = deadline - time.monotonic()
             assert left > 0, "no %r on the terminal; saw %r" % (text, self.seen)
@@ -512,7 +512,7 @@ class Pty:
 
     def finish(self, timeout=60):
         """Reads until the child closes the terminal; returns its wait status."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * wsg.TIME_SCALE
         while time.monotonic() < deadline:
             r, _, _ = select.select([self.fd], [], [], 0.5)
             if r:
@@ -634,7 +634,7 @@ class Tmux:
         return self.tmux("capture-pane", "-p", "-J", "-S", "-200")
 
     def wait(self, pred, what, timeout=30):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * wsg.TIME_SCALE
         while time.monotonic() < deadline:
             text = self.screen()
             if pred(text):

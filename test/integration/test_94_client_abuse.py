@@ -6,7 +6,6 @@ being served; pipelined requests are answered in order; a client that half-close
 request still gets the answer. bench/idle-connections runs the flood with 10 000 connections.
 """
 
-import os
 import re
 import resource
 import select
@@ -20,23 +19,6 @@ import wsg
 REQUEST_TIMEOUT = 3     # limits.request_timeout of the slowloris gateway
 MAX_CONNECTIONS = 40    # limits.max_connections of the capped gateway
 FLOOD = 1000            # idle connections in test_idle_flood
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def served_connections(port):
-    """TCP connections the kernel holds on the gateway's side of `port` (not the listener):
-    a connection the gateway closed is gone from here, one it has not is still counted."""
-    n = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                local, state = line.split()[1], line.split()[3]
-                if int(local.rsplit(":", 1)[1], 16) == port and state != "0A":  # 0A: LISTEN
-                    n += 1
-    return n
 
 
 def _gateway(configured, stub, name, limits):
@@ -161,18 +143,18 @@ def test_idle_flood(gw):
     if soft < FLOOD + 256:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, FLOOD + 1024), hard))
     assert_echo(gw)
-    before = fd_count(pid)
+    before = wsg.fd_count(pid)
     idle = []
     try:
         for _ in range(FLOOD):
             idle.append(socket.create_connection(("127.0.0.1", gw.port),
                                                  timeout=10 * wsg.TIME_SCALE))
         wsg.wait_for("idle connections accepted",
-                     lambda: fd_count(pid) >= before + FLOOD - 10, 10)
+                     lambda: wsg.fd_count(pid) >= before + FLOOD - 10, 10)
         t0 = time.monotonic()
         assert_echo(gw)
         assert time.monotonic() - t0 < 5 * wsg.TIME_SCALE
-        wsg.wait_for("idle connections closed", lambda: fd_count(pid) <= before + 2,
+        wsg.wait_for("idle connections closed", lambda: wsg.fd_count(pid) <= before + 2,
                      REQUEST_TIMEOUT + 15)
         assert all(closed(s, 0) for s in idle)
     finally:
@@ -216,14 +198,14 @@ def test_max_connections(capped):
     held = []
     pid = capped.proc.popen.pid
     # The start-up probe's connection is closed and no longer counted.
-    wsg.wait_for("start-up probe closed", lambda: served_connections(capped.port) == 0, 10)
-    before = fd_count(pid)
+    wsg.wait_for("start-up probe closed", lambda: wsg.served_connections(capped.port) == 0, 10)
+    before = wsg.fd_count(pid)
     try:
         for _ in range(MAX_CONNECTIONS):
             held.append(connect(capped))
         # All taken by the gateway, none closed.
         wsg.wait_for("connections accepted",
-                     lambda: fd_count(pid) >= before + MAX_CONNECTIONS, 10)
+                     lambda: wsg.fd_count(pid) >= before + MAX_CONNECTIONS, 10)
         assert not any(closed(s, 0) for s in held)
         # Over the cap: accepted and closed at once, without an answer.
         with connect(capped) as extra:
@@ -236,7 +218,7 @@ def test_max_connections(capped):
             s.close()
         del held[:5]
         wsg.wait_for("closed connections released",
-                     lambda: fd_count(pid) <= before + MAX_CONNECTIONS - 5, 10)
+                     lambda: wsg.fd_count(pid) <= before + MAX_CONNECTIONS - 5, 10)
         assert_echo(capped)
         # The held connections are still served.
         held[0].sendall(request_bytes(wsg.marker()))
