@@ -974,7 +974,7 @@ wsg_soap_parse(const char *buf, size_t len,
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root;
 	struct raw_text raw;
-	int rc, pushed = 0, oom = 0;
+	int rc, pushed = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
@@ -1021,7 +1021,6 @@ wsg_soap_parse(const char *buf, size_t len,
 	ctxt->myDoc = NULL;
 	if (st.oom) {
 		/* Nor is the context kept: it may hold half of this parse. */
-		oom = 1;
 		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
 		                   "out of memory while parsing the envelope");
 		goto out;
@@ -1096,7 +1095,7 @@ out:
 	free(st.ns_at);
 	if (doc != NULL)
 		xmlFreeDoc(doc);
-	if (ctxt != NULL && (pushed || oom))
+	if (ctxt != NULL && (pushed || st.oom))
 		xmlFreeParserCtxt(ctxt);
 	else if (ctxt != NULL)
 		ctxt_release(ctxt);
