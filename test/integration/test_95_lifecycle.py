@@ -232,6 +232,15 @@ def test_invalid_config_is_refused(hup):
         sighup(gw, expect_reload=False)
         assert "error reload refused: route echo:" in gw.proc.stderr_text()
         assert_echo(gw)
+        # An @include of a folder: libconfig 1.5 would end the process reading it.
+        with open(gw.config, "w") as f:
+            f.write("".join(lines[:1] + ['@include ""\n'] + lines[2:]))
+        sighup(gw, expect_reload=False)
+        err = gw.proc.stderr_text()
+        assert "error reload refused: %s:2: @include \"\": not a regular file" \
+            % os.path.realpath(gw.config) in err, err[-2000:]
+        assert gw.proc.alive()
+        assert_echo(gw)
     finally:
         with open(gw.config, "w") as f:
             f.write(original)
