@@ -4,7 +4,9 @@
  * input). The corpus folder is $WSG_TOP_SRCDIR/test/fuzz/corpus/<name>.
  * Each input gets REPLAY_SECONDS times the harness's time factor
  * (WSG_TIME_SCALE, as test/integration/wsg.py reads it): a hang fails the
- * replay naming its input instead of stalling the run.
+ * replay naming its input instead of stalling the run. What a target itself
+ * prints on stdout (libconfig's scanner echoes stray bytes there) goes to
+ * stderr, so that only TAP reaches the TAP stream.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 /* Written by the alarm handler, so prepared before each input. */
 static char timeout_line[4096];
 static size_t timeout_line_len;
+static int tap_fd = STDOUT_FILENO;
 
 static void
 on_alarm(int sig)
@@ -28,7 +31,7 @@ on_alarm(int sig)
 	ssize_t w;
 
 	(void)sig;
-	w = write(STDOUT_FILENO, timeout_line, timeout_line_len);
+	w = write(tap_fd, timeout_line, timeout_line_len);
 	(void)w;
 	_exit(1);
 }
@@ -91,6 +94,7 @@ main(void)
 	DIR *d;
 	unsigned seconds = replay_seconds();
 	int failed = 0;
+	FILE *tap;
 
 	snprintf(dir, sizeof(dir), "%s/test/fuzz/corpus/%s", top ? top : ".",
 		 WSG_FUZZ_CORPUS);
@@ -107,8 +111,14 @@ main(void)
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), by_name);
+	fflush(stdout);
+	if ((tap_fd = dup(STDOUT_FILENO)) < 0 || (tap = fdopen(tap_fd, "w")) == NULL ||
+	    dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+		printf("Bail out! cannot set up the TAP stream\n");
+		return 1;
+	}
 	signal(SIGALRM, on_alarm);
-	printf("1..%zu\n", n);
+	fprintf(tap, "1..%zu\n", n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(timeout_line, sizeof(timeout_line),
@@ -117,13 +127,13 @@ main(void)
 			 i + 1, WSG_FUZZ_CORPUS, names[i], seconds,
 			 WSG_FUZZ_CORPUS, names[i]);
 		timeout_line_len = strlen(timeout_line);
-		fflush(stdout);
+		fflush(tap);
 		alarm(seconds);
 		if (replay_file(path) == 0) {
-			printf("ok %zu - %s/%s\n", i + 1, WSG_FUZZ_CORPUS,
+			fprintf(tap, "ok %zu - %s/%s\n", i + 1, WSG_FUZZ_CORPUS,
 			       names[i]);
 		} else {
-			printf("not ok %zu - %s/%s unreadable\n", i + 1,
+			fprintf(tap, "not ok %zu - %s/%s unreadable\n", i + 1,
 			       WSG_FUZZ_CORPUS, names[i]);
 			failed = 1;
 		}
@@ -131,5 +141,6 @@ main(void)
 		free(names[i]);
 	}
 	free(names);
+	fclose(tap);
 	return failed;
 }
