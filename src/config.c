@@ -1225,6 +1225,155 @@ static const struct key root_keys[] = {
         K_END,
 };
 
+/* ---- libconfig 1.5 include trap ---- */
+
+#define INCLUDE_DEPTH 10          /* libconfig's own limit */
+#define INCLUDE_MAX (16 << 20)    /* bytes: far more than any config */
+
+/*
+ * The whole of `path` in `*buf` (malloc'ed, `*len` bytes), or -1 when it
+ * cannot be read to its end or exceeds INCLUDE_MAX.
+ */
+static int
+read_whole(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = 0, cap = 4096, got;
+	char *b;
+
+	*buf = NULL;
+	*len = 0;
+	if (f == NULL)
+		return -1;
+	b = wsg_mem_alloc(cap);
+	while ((got = fread(b + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap && cap < INCLUDE_MAX + 1) {
+			cap = cap * 2 > INCLUDE_MAX + 1 ? INCLUDE_MAX + 1
+			                                : cap * 2;
+			b = wsg_mem_realloc(b, cap);
+		} else if (n == cap) {
+			break;
+		}
+	}
+	if (ferror(f) || n > INCLUDE_MAX) {
+		fclose(f);
+		free(b);
+		return -1;
+	}
+	fclose(f);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/*
+ * The name in an `@include "..."` whose opening quote is at `p`, as
+ * libconfig 1.5's scanner builds it: \\ and \" are escapes, any other
+ * backslash is dropped, and each run of other bytes is cut at its first
+ * NUL. NULL when the quote is never closed.
+ */
+static char *
+include_name(const char *p, const char *end)
+{
+	char *name = wsg_mem_alloc((size_t)(end - p) + 1);
+	size_t n = 0;
+	int cut = 0;
+
+	for (p++; p < end && *p != '"'; p++) {
+		if (*p == '\\' && p + 1 < end && (p[1] == '\\' || p[1] == '"')) {
+			name[n++] = *++p;
+			cut = 0;
+		} else if (*p == '\\') {
+			cut = 0;
+		} else if (*p == '\0' || cut) {
+			cut = 1;
+		} else {
+			name[n++] = *p;
+		}
+	}
+	if (p == end) {
+		free(name);
+		return NULL;
+	}
+	name[n] = '\0';
+	return name;
+}
+
+/*
+ * libconfig 1.5 ends the process ("input in flex scanner failed") when an
+ * @include names something it can open but not read - a folder, say
+ * `@include ""` - so a SIGHUP with such a file would stop a running
+ * gateway instead of being refused. Every file the @include lines of
+ * `text` open (libconfig joins the config folder and the name, whatever
+ * the name is), and those they include, must be regular and readable to
+ * the end; a missing one is left to libconfig's own error. Returns -1
+ * after reporting the first that is not.
+ */
+static int check_includes(struct ctx *x, const char *shown, const char *text,
+                          size_t len, int depth);
+
+/* One @include of `shown`:`line`, then what it includes in turn. */
+static int
+check_include(struct ctx *x, const char *shown, unsigned line,
+              const char *name, int depth)
+{
+	char *target = wsg_mem_printf("%s/%s", x->dir, name), *text = NULL;
+	struct stat st;
+	size_t len;
+	int rc = 0;
+
+	if (stat(target, &st) != 0)
+		goto out;
+	if (!S_ISREG(st.st_mode)) {
+		report(x, shown, line, NULL, "@include \"%s\": not a regular file",
+		       name);
+		rc = -1;
+	} else if (read_whole(target, &text, &len) != 0) {
+		report(x, shown, line, NULL,
+		       "@include \"%s\": cannot be read to its end", name);
+		rc = -1;
+	} else if (depth + 1 < INCLUDE_DEPTH) {
+		rc = check_includes(x, target, text, len, depth + 1);
+	}
+out:
+	free(text);
+	free(target);
+	return rc;
+}
+
+static int
+check_includes(struct ctx *x, const char *shown, const char *text,
+               size_t len, int depth)
+{
+	const char *p = text, *end = text + len, *q;
+	unsigned line = 1;
+	char *name;
+	int rc = 0;
+
+	for (; rc == 0 && p < end; p++) {
+		/* libconfig: ^[ \t]*@include[ \t]+\" */
+		for (q = p; q < end && (*q == ' ' || *q == '\t'); q++)
+			;
+		if ((size_t)(end - q) > 8 && memcmp(q, "@include", 8) == 0 &&
+		    (q[8] == ' ' || q[8] == '\t')) {
+			for (q += 8; q < end && (*q == ' ' || *q == '\t'); q++)
+				;
+			name = q < end && *q == '"' ? include_name(q, end) : NULL;
+			if (name != NULL)
+				rc = check_include(x, shown, line, name, depth);
+			free(name);
+		}
+		/* On to the next line. */
+		q = memchr(p, '\n', (size_t)(end - p));
+		if (q == NULL)
+			break;
+		p = q;
+		line++;
+	}
+	return rc;
+}
+
 /* ---- libconfig 1.5 integer trap ---- */
 
 /*
@@ -1390,7 +1539,8 @@ wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 	struct stat st;
 	config_t lc;
 	const char *name;
-	char *abs, *slash, *inc, *errs;
+	char *abs, *slash, *inc, *errs, *text = NULL;
+	size_t text_len;
 	unsigned i;
 	long cpus;
 	int rc = WSG_ERR_CONFIG;
@@ -1416,6 +1566,12 @@ wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 	                 : wsg_mem_strndup(c->path, (size_t)(slash - c->path));
 	x.dir = c->dir;
 
+	if (read_whole(c->path, &text, &text_len) != 0) {
+		report(&x, NULL, 0, NULL, "cannot be read to its end");
+		goto out;
+	}
+	if (check_includes(&x, NULL, text, text_len, 0) != 0)
+		goto out;
 	/* @include names resolve against the config folder, like paths. */
 	config_set_include_dir(&lc, c->dir);
 	if (config_read_file(&lc, path) != CONFIG_TRUE) {
@@ -1454,6 +1610,7 @@ wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 	c = NULL;
 	rc = WSG_OK;
 out:
+	free(text);
 	config_destroy(&lc);
 	if (c != NULL)
 		config_free(c);

@@ -8,6 +8,8 @@ import signal
 import termios
 import time
 
+import wsg
+
 # A runner started with these ignored (a non-interactive shell that backgrounds it, `trap ''
 # INT`) passes that on through fork and exec; the program must get the terminal's signals.
 RESET_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM)
@@ -33,7 +35,7 @@ class Pty:
         self.pid, self.fd = pid, fd
 
     def expect(self, text, timeout=30):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * wsg.TIME_SCALE
         while text.encode() not in self.seen:
             left = deadline - time.monotonic()
             assert left > 0, "no %r on the terminal; saw %r" % (text, self.seen)
@@ -55,7 +57,7 @@ class Pty:
 
     def finish(self, timeout=60):
         """Reads until the child closes the terminal; returns its wait status."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * wsg.TIME_SCALE
         while time.monotonic() < deadline:
             r, _, _ = select.select([self.fd], [], [], 0.5)
             if r:

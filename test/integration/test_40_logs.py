@@ -27,7 +27,7 @@ def read_lines(path):
 
 
 def wait_lines(path, pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * wsg.TIME_SCALE
     while True:
         lines = read_lines(path)
         if pred(lines) or time.monotonic() > deadline:

@@ -402,7 +402,7 @@ def test_https_upstream_keeps_connections_and_survives_their_close(tgw, tls_stub
     assert len(conns) <= 2
     # The upstream restarts: pooled TLS connections are gone and must not be reused.
     tls_stubs["good"].restart()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 * wsg.TIME_SCALE
     statuses = []
     for _ in range(4):
         m = wsg.marker()

@@ -577,7 +577,7 @@ class Tmux:
         return self.tmux("capture-pane", "-p", "-J", "-S", "-200")
 
     def wait(self, pred, what, timeout=30):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * wsg.TIME_SCALE
         while time.monotonic() < deadline:
             text = self.screen()
             if pred(text):

@@ -6,7 +6,6 @@ being served; pipelined requests are answered in order; a client that half-close
 request still gets the answer. bench/idle-connections runs the flood with 10 000 connections.
 """
 
-import os
 import re
 import resource
 import select
@@ -20,10 +19,6 @@ import wsg
 REQUEST_TIMEOUT = 3     # limits.request_timeout of the slowloris gateway
 MAX_CONNECTIONS = 40    # limits.max_connections of the capped gateway
 FLOOD = 1000            # idle connections in test_idle_flood
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def _gateway(configured, stub, name, limits):
@@ -59,7 +54,7 @@ def request_bytes(marker, path="/services/Echo", extra=""):
 
 
 def connect(gw):
-    return socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    return socket.create_connection(("127.0.0.1", gw.port), timeout=10 * wsg.TIME_SCALE)
 
 
 def closed(sock, wait=0.0):
@@ -75,7 +70,7 @@ def closed(sock, wait=0.0):
 
 
 def read_until(sock, pred, timeout=30):
-    data, end = b"", time.monotonic() + timeout
+    data, end = b"", time.monotonic() + timeout * wsg.TIME_SCALE
     sock.settimeout(1)
     while not pred(data) and time.monotonic() < end:
         try:
@@ -93,7 +88,7 @@ def read_until(sock, pred, timeout=30):
 def dribble(sock, data, every=0.5, limit=30):
     """Sends one byte every `every` seconds until the gateway cuts the connection; returns
     (seconds until cut, bytes sent)."""
-    t0 = time.monotonic()
+    t0, limit = time.monotonic(), limit * wsg.TIME_SCALE
     for i, b in enumerate(data):
         if closed(sock, every):
             return time.monotonic() - t0, i
@@ -122,8 +117,9 @@ def test_slowloris_is_cut(gw, part):
         else:
             data = req[:head_end]
         took, sent = dribble(s, data)
-    # Every byte came well within evhttp's idle timeout; the total deadline cut it.
-    assert REQUEST_TIMEOUT - 0.5 < took < REQUEST_TIMEOUT + 4, took
+    # Every byte came well within evhttp's idle timeout; the total deadline cut it (so not
+    # before it).
+    assert REQUEST_TIMEOUT - 0.5 < took < REQUEST_TIMEOUT + 4 * wsg.TIME_SCALE, took
     assert sent >= 4, sent
     assert_echo(gw)
 
@@ -133,9 +129,10 @@ def test_idle_keepalive_is_closed(gw):
         s.sendall(request_bytes(wsg.marker()))
         assert b"200 OK" in read_until(s, lambda d: b"</soap:Envelope>" in d)
         t0 = time.monotonic()
+        # Kept for the idle timeout (the point: not closed before it), then closed.
         assert not closed(s, REQUEST_TIMEOUT - 1)
-        assert closed(s, 10)
-        assert time.monotonic() - t0 < REQUEST_TIMEOUT + 4
+        assert closed(s, 10 * wsg.TIME_SCALE)
+        assert time.monotonic() - t0 < REQUEST_TIMEOUT + 4 * wsg.TIME_SCALE
 
 
 def test_idle_flood(gw):
@@ -146,17 +143,18 @@ def test_idle_flood(gw):
     if soft < FLOOD + 256:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, FLOOD + 1024), hard))
     assert_echo(gw)
-    before = fd_count(pid)
+    before = wsg.fd_count(pid)
     idle = []
     try:
         for _ in range(FLOOD):
-            idle.append(socket.create_connection(("127.0.0.1", gw.port), timeout=10))
-        time.sleep(0.5)
+            idle.append(socket.create_connection(("127.0.0.1", gw.port),
+                                                 timeout=10 * wsg.TIME_SCALE))
+        wsg.wait_for("idle connections accepted",
+                     lambda: wsg.fd_count(pid) >= before + FLOOD - 10, 10)
         t0 = time.monotonic()
         assert_echo(gw)
-        assert time.monotonic() - t0 < 5
-        assert fd_count(pid) >= before + FLOOD - 10
-        wsg.wait_for("idle connections closed", lambda: fd_count(pid) <= before + 2,
+        assert time.monotonic() - t0 < 5 * wsg.TIME_SCALE
+        wsg.wait_for("idle connections closed", lambda: wsg.fd_count(pid) <= before + 2,
                      REQUEST_TIMEOUT + 15)
         assert all(closed(s, 0) for s in idle)
     finally:
@@ -198,23 +196,29 @@ def test_half_closed_while_upstream_works(gw):
 
 def test_max_connections(capped):
     held = []
-    time.sleep(1)   # the start-up probe's connection is closed and no longer counted
+    pid = capped.proc.popen.pid
+    # The start-up probe's connection is closed and no longer counted.
+    wsg.wait_for("start-up probe closed", lambda: wsg.served_connections(capped.port) == 0, 10)
+    before = wsg.fd_count(pid)
     try:
         for _ in range(MAX_CONNECTIONS):
             held.append(connect(capped))
-        time.sleep(0.5)
+        # All taken by the gateway, none closed.
+        wsg.wait_for("connections accepted",
+                     lambda: wsg.fd_count(pid) >= before + MAX_CONNECTIONS, 10)
         assert not any(closed(s, 0) for s in held)
         # Over the cap: accepted and closed at once, without an answer.
         with connect(capped) as extra:
-            assert closed(extra, 5)
+            assert closed(extra, 5 * wsg.TIME_SCALE)
         # Every worker counts against one cap: these all go the same way.
         for _ in range(6):
             with connect(capped) as extra:
-                assert closed(extra, 5)
+                assert closed(extra, 5 * wsg.TIME_SCALE)
         for s in held[:5]:
             s.close()
         del held[:5]
-        time.sleep(0.5)
+        wsg.wait_for("closed connections released",
+                     lambda: wsg.fd_count(pid) <= before + MAX_CONNECTIONS - 5, 10)
         assert_echo(capped)
         # The held connections are still served.
         held[0].sendall(request_bytes(wsg.marker()))

@@ -49,8 +49,17 @@ def assert_echo(gw, path="/services/Echo", session=None):
 
 def exit_status(gw, timeout=30):
     """Waits for the signalled gateway to exit by itself."""
-    gw.proc.popen.wait(timeout)
+    gw.proc.popen.wait(timeout * wsg.TIME_SCALE)
     return gw.proc.stop()
+
+
+def send_slow(pool, stub, gw, seconds):
+    """Starts a request the upstream answers after `seconds`; returns once the upstream
+    has it (the gateway is working on it)."""
+    m = wsg.marker()
+    slow = pool.submit(send, gw, "/services/SlowOk?s=%d" % seconds, message=m)
+    wsg.wait_for("the slow request at the upstream", lambda: stub.find(m), 10)
+    return slow
 
 
 def no_sanitizer_reports(gw):
@@ -85,20 +94,19 @@ def test_sigterm_drains_in_flight_requests(configured, stub):
     gw = start_gateway(configured, stub, "gw95-drain")
     idle = keepalive_socket(gw)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(send, gw, "/services/SlowOk?s=2")
-        time.sleep(0.7)
+        slow = send_slow(pool, stub, gw, 2)
         t0 = time.monotonic()
         gw.proc.popen.send_signal(signal.SIGTERM)
         # An idle keep-alive connection is closed at once, and nothing new is accepted.
-        idle.settimeout(5)
+        idle.settimeout(5 * wsg.TIME_SCALE)
         assert idle.recv(100) == b""
         idle.close()
         wsg.wait_for("listener closed", lambda: not wsg.port_open(gw.port), 5)
-        r, m = slow.result(30)
+        r, m = slow.result(30 * wsg.TIME_SCALE)
     assert r.status_code == 200 and wsg.echoed(r) == m, (r.status_code, r.content[:300])
     rc = exit_status(gw)
     assert rc == 0, gw.proc.stderr_text()[-3000:]
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 10 * wsg.TIME_SCALE
     assert no_sanitizer_reports(gw) == []
 
 
@@ -107,13 +115,13 @@ def test_sigterm_drain_is_bounded(configured, stub):
     exits 0."""
     gw = start_gateway(configured, stub, "gw95-cut", limits={"drain_timeout": "1"})
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(send, gw, "/services/SlowOk?s=30")
-        time.sleep(0.7)
+        slow = send_slow(pool, stub, gw, 30)
         t0 = time.monotonic()
         gw.proc.popen.send_signal(signal.SIGTERM)
-        r, _ = slow.result(30)
+        r, _ = slow.result(30 * wsg.TIME_SCALE)
     wsg.assert_soap_fault(r, 502, "Server", "Receiver")
-    assert time.monotonic() - t0 < 8
+    # drain_timeout (1 s) and the time to answer and stop.
+    assert time.monotonic() - t0 < 1 + 7 * wsg.TIME_SCALE
     rc = exit_status(gw)
     assert rc == 0, gw.proc.stderr_text()[-3000:]
     assert "requests still in flight after drain_timeout; cutting them" in gw.proc.stderr_text()
@@ -135,8 +143,9 @@ def sighup(gw, expect_reload=True):
     else:
         wsg.wait_for("refusal", lambda: gw.proc.stderr_text().count(
             "reload refused: the running configuration stays") > refused, 20, gw.proc)
-    # The workers pick the new snapshot up from their loops.
-    time.sleep(0.3)
+    # The workers pick the new snapshot up from their loops, with nothing outside to show
+    # it (the log line above is the main thread's): give them a moment.
+    time.sleep(0.3 * wsg.TIME_SCALE)
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +170,9 @@ def test_reload_keeps_connections_and_swaps_routes(hup, stub):
             answers.append(r.status_code == 200 and wsg.echoed(r) == m)
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = pool.submit(send, gw, "/services/SlowOk?s=2")
+        slow = send_slow(pool, stub, gw, 2)
         load = pool.submit(steady)
-        time.sleep(0.5)
+        wsg.wait_for("steady load", lambda: answers, 10)
         added = wsg.route_config("added", "/services/Added",
                                  "http://127.0.0.1:%d/Echo" % stub.port)
         text = original.replace('  { name = "echo-keep"', added + ",\n  { name = \"echo-keep\"")
@@ -222,6 +231,15 @@ def test_invalid_config_is_refused(hup):
                                      'ca_file = "no-such-ca.pem";', 1))
         sighup(gw, expect_reload=False)
         assert "error reload refused: route echo:" in gw.proc.stderr_text()
+        assert_echo(gw)
+        # An @include of a folder: libconfig 1.5 would end the process reading it.
+        with open(gw.config, "w") as f:
+            f.write("".join(lines[:1] + ['@include ""\n'] + lines[2:]))
+        sighup(gw, expect_reload=False)
+        err = gw.proc.stderr_text()
+        assert "error reload refused: %s:2: @include \"\": not a regular file" \
+            % os.path.realpath(gw.config) in err, err[-2000:]
+        assert gw.proc.alive()
         assert_echo(gw)
     finally:
         with open(gw.config, "w") as f:

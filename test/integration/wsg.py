@@ -373,6 +373,23 @@ class Stub:
             self.proc.stop()
 
 
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def served_connections(port):
+    """TCP connections the kernel holds on the gateway's side of `port` (not the listener):
+    one the gateway has closed is gone from here, one it has not is still counted."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] != "0A":  # LISTEN
+                    n += 1
+    return n
+
+
 def header_values(record, name):
     return [v for k, v in record["headers"] if k.lower() == name.lower()]
 

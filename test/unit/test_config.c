@@ -989,6 +989,65 @@ test_include(void **state)
 	free(sub);
 }
 
+/*
+ * libconfig 1.5 exits the process when an @include opens something it
+ * cannot read (fuzz_config: `@include ""` names the config folder), which
+ * on SIGHUP would stop a running gateway: refused first, nested ones too,
+ * and so is a file that cannot be read to its end.
+ */
+static void
+test_include_unreadable(void **state)
+{
+	struct tmp *t = *state;
+	static const char *const cases[][2] = {
+	        {"@include \"\"\n", "@include \"\": not a regular file"},
+	        {"@include \"d\"\n", "@include \"d\": not a regular file"},
+	        {"@include \"d\\\\\"\n", "@include \"d\\\": not a regular file"},
+	        {"  @include\t\"\\d\"\n", "@include \"d\": not a regular file"},
+	};
+	char *dir = wsg_mem_printf("%s/d", t->dir), *path, *errors, *want;
+	char *nested, *esc;
+	struct wsg_config *c = NULL;
+	size_t i;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	esc = wsg_mem_printf("%s/d\\", t->dir);
+	assert_int_equal(mkdir(esc, 0755), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		errors = NULL;
+		path = write_file(t, "c.conf", cases[i][0], 0644);
+		assert_int_equal(wsg_config_load(path, &c, &errors),
+		                 WSG_ERR_CONFIG);
+		assert_null(c);
+		want = wsg_mem_printf("%s:1: %s\n", path, cases[i][1]);
+		assert_string_equal(errors, want);
+		free(want);
+		free(errors);
+		free(path);
+	}
+	/* An included file's own @include. */
+	nested = write_file(t, "n.inc", "\n@include \"d\"\n", 0644);
+	path = write_file(t, "c.conf", LISTEN "@include \"n.inc\"\n", 0644);
+	errors = NULL;
+	assert_int_equal(wsg_config_load(path, &c, &errors), WSG_ERR_CONFIG);
+	want = wsg_mem_printf("%s:2: @include \"d\": not a regular file\n",
+	                      nested);
+	assert_string_equal(errors, want);
+	free(want);
+	free(errors);
+	free(path);
+	/* Regular, but reading it fails. */
+	errors = NULL;
+	assert_int_equal(wsg_config_load("/proc/self/mem", &c, &errors),
+	                 WSG_ERR_CONFIG);
+	assert_string_equal(errors,
+	                    "/proc/self/mem: cannot be read to its end\n");
+	free(errors);
+	free(nested);
+	free(esc);
+	free(dir);
+}
+
 static void *
 ref_unref_cb(void *arg)
 {
@@ -1307,6 +1366,8 @@ main(void)
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_missing_file, tmp_setup,
 	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_include_unreadable,
+	                                        tmp_setup, tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_include, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_refcount, tmp_setup,

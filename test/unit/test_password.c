@@ -7,9 +7,12 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "keyfile.h"
 #include "mem.h"
 #include "password.h"
 
@@ -243,6 +246,154 @@ test_unseal_tampered(void **state)
 		free(in);
 		free(sealed);
 	}
+}
+
+/* ---- known answers: vectors made once outside this code ---- */
+
+/*
+ * A digest secret as a store holds it: "pässwörd€" for user "jörg", sealed
+ * under the master key file below with a fixed IV by Python's
+ * cryptography (AESGCM, AAD = 0x01 ‖ username), independently of
+ * password.c. Every stored secret has this layout: if this stops opening,
+ * a change of the seal or of the key file format would lock out every
+ * PasswordDigest user.
+ */
+#define KAT_KEY_FILE                                                           \
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\n"
+#define KAT_USER "j\xc3\xb6rg"
+#define KAT_PW "p\xc3\xa4ssw\xc3\xb6rd\xe2\x82\xac"
+static const unsigned char kat_sealed[] =
+        "\x01\x6b\x61\x74\x2d\x69\x76\x2d\x30\x30\x30\x30\x31\xec\x8b\xd5"
+        "\xf8\x2e\x3e\x9d\x03\x4b\xa2\xf5\x4e\xb9\xb3\x93\x1a\x19\xb9\xc1"
+        "\x30\x1a\xee\xb9\xc6\xa6\x23\x13\x0a\x18";
+
+/* The key as the gateway reads it: through the master key file. */
+static void
+kat_key(unsigned char key[WSG_PASSWORD_KEY_LEN])
+{
+	char path[] = "/tmp/wsg-kat-key-XXXXXX";
+	struct wsg_error err;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, KAT_KEY_FILE, strlen(KAT_KEY_FILE)),
+	                 (ssize_t)strlen(KAT_KEY_FILE));
+	close(fd);
+	assert_int_equal(wsg_keyfile_load(path, key, WSG_PASSWORD_KEY_LEN, &err),
+	                 WSG_OK);
+	unlink(path);
+}
+
+static void
+test_seal_known_answer(void **state)
+{
+	unsigned char key[WSG_PASSWORD_KEY_LEN];
+	char *pw = NULL;
+	size_t pw_len = 0;
+
+	kat_key(key);
+	assert_int_equal(wsg_password_unseal(key, KAT_USER, kat_sealed,
+	                                     sizeof(kat_sealed) - 1, &pw,
+	                                     &pw_len),
+	                 WSG_OK);
+	assert_int_equal(pw_len, strlen(KAT_PW));
+	assert_memory_equal(pw, KAT_PW, pw_len);
+	wsg_mem_free_secret(pw, pw_len);
+	/* Bound to the name: the same bytes do not open for another user. */
+	assert_int_equal(wsg_password_unseal(key, "jorg", kat_sealed,
+	                                     sizeof(kat_sealed) - 1, &pw,
+	                                     &pw_len),
+	                 WSG_ERR_CRYPTO);
+}
+
+/*
+ * argon2id hashes made by the reference `argon2` CLI (Debian package
+ * argon2): one with the gateway's parameters, one with the CLI's defaults
+ * (a store may hold hashes made with other parameters).
+ */
+static const struct {
+	const char *encoded, *pw;
+} cli_hashes[] = {
+        {"$argon2id$v=19$m=19456,t=2,p=1$d3NzZ2F0ZS1rYXQtc2FsdA$ES/3WAqIUTrJ+"
+         "sf4j3puAGUViLwHlOB3eAo2/rLs88I",
+         KAT_PW},
+        {"$argon2id$v=19$m=4096,t=3,p=1$c29tZXNhbHRzYWx0$BvTPVB1hJ2jYOiWknFAf7"
+         "Q19fTMd4GZbISAomzHTYMc",
+         "pw"},
+};
+
+static void
+test_argon2_cli_known_answer(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cli_hashes) / sizeof(cli_hashes[0]); i++) {
+		assert_int_equal(wsg_password_verify(cli_hashes[i].encoded,
+		                                     cli_hashes[i].pw,
+		                                     strlen(cli_hashes[i].pw)),
+		                 WSG_OK);
+		assert_int_equal(wsg_password_verify(cli_hashes[i].encoded,
+		                                     "pW", 2),
+		                 WSG_ERR_AUTH);
+	}
+}
+
+/* What `argon2 SALT -id ...` prints for `pw` on its stdin, or NULL. */
+static char *
+argon2_cli(const char *salt, const char *params, const char *pw)
+{
+	char path[] = "/tmp/wsg-kat-pw-XXXXXX";
+	char cmd[512], line[256];
+	char *out = NULL;
+	FILE *p;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, pw, strlen(pw)), (ssize_t)strlen(pw));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "argon2 '%s' -id %s -e < '%s'", salt, params,
+	         path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fgets(line, sizeof(line), p) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		out = wsg_mem_strdup(line);
+	}
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+	return out;
+}
+
+/* A fresh hash from the reference CLI (fresh salt, the gateway's
+ * parameters) verifies here; its committed twin above keeps the answer if
+ * the CLI is gone. */
+static void
+test_argon2_cli_fresh(void **state)
+{
+	unsigned char raw[12];
+	char salt[2 * sizeof(raw) + 1];
+	char *enc;
+	size_t i;
+	FILE *r = fopen("/dev/urandom", "rb");
+
+	assert_non_null(r);
+	assert_int_equal(fread(raw, 1, sizeof(raw), r), sizeof(raw));
+	fclose(r);
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(salt + 2 * i, 3, "%02x", raw[i]);
+	enc = argon2_cli(salt, "-t 2 -k 19456 -p 1 -l 32", KAT_PW);
+	assert_non_null(enc);
+	assert_int_equal(strncmp(enc, "$argon2id$v=19$m=19456,t=2,p=1$", 31), 0);
+	assert_int_equal(wsg_password_verify(enc, KAT_PW, strlen(KAT_PW)),
+	                 WSG_OK);
+	assert_int_equal(wsg_password_verify(enc, KAT_PW, strlen(KAT_PW) - 1),
+	                 WSG_ERR_AUTH);
+	free(enc);
+	/* The CLI and the committed vector agree: same salt, same answer. */
+	enc = argon2_cli("wssgate-kat-salt", "-t 2 -k 19456 -p 1 -l 32", KAT_PW);
+	assert_non_null(enc);
+	assert_string_equal(enc, cli_hashes[0].encoded);
+	free(enc);
 }
 
 /* ---- the verification pool ---- */
@@ -864,6 +1015,9 @@ main(void)
 	        cmocka_unit_test(test_seal_round_trip),
 	        cmocka_unit_test(test_seal_differs),
 	        cmocka_unit_test(test_unseal_tampered),
+	        cmocka_unit_test(test_seal_known_answer),
+	        cmocka_unit_test(test_argon2_cli_known_answer),
+	        cmocka_unit_test(test_argon2_cli_fresh),
 	        cmocka_unit_test(test_pool_verify),
 	        cmocka_unit_test(test_pool_free_with_queued_jobs),
 	        cmocka_unit_test(test_pool_several_bases),
