@@ -42,8 +42,7 @@ main(int argc, char **argv)
 			t[r] = shape_request_cost(b.p, b.len, &fault, &nu);
 		qsort(t, (size_t)rounds, sizeof(t[0]), cmp_double);
 		printf("%-24s %9zu %-28s %8.1f %8.1f\n", shapes[i].name, b.len,
-		       wsg_fault_name(fault), t[0] * 1e3,
-		       t[rounds / 2] * 1e3);
+		       wsg_fault_name(fault), t[0] * 1e3, t[rounds / 2] * 1e3);
 		fflush(stdout);
 	}
 	free(b.p);

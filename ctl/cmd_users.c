@@ -124,7 +124,8 @@ wsg_cmd_add_user(const struct wsg_args *a, struct wsg_error *err)
 	if (rc != WSG_OK)
 		goto out;
 	prompt = wsg_mem_printf("Password for the new user %s: ", id);
-	rc = wsg_prompt_new_password(a->password_stdin, "password", prompt, &pw, err);
+	rc = wsg_prompt_new_password(a->password_stdin, "password", prompt, &pw,
+	                             err);
 	if (rc != WSG_OK)
 		goto out;
 	/* isAdmin as a string and an empty domain, exactly as apictl sends. */
@@ -228,7 +229,7 @@ wsg_cmd_change_password(const struct wsg_args *a, struct wsg_error *err)
 	if (rc != WSG_OK)
 		goto out;
 	rc = wsg_prompt_new_password(a->password_stdin, "new password",
-	                       "New password: ", &pw, err);
+	                             "New password: ", &pw, err);
 	if (rc != WSG_OK)
 		goto out;
 	body = json_pack("{s:s, s:s, s:s}", "oldPassword", old, "newPassword",

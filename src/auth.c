@@ -84,9 +84,9 @@ count_client_failure(struct wsg_auth *a)
 	                     wsg_lockout_now_ms()) != WSG_LOCKOUT_STARTED)
 		return;
 	snprintf(why, sizeof(why),
-		 "%u failed authentications within %llds: address refused "
-		 "for %llds",
-		 p->max_failures, (long long)p->window, (long long)p->duration);
+	         "%u failed authentications within %llds: address refused "
+	         "for %llds",
+	         p->max_failures, (long long)p->window, (long long)p->duration);
 	wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
 	              a->claimed_user, "client_lockout", why);
 }
@@ -169,10 +169,10 @@ fail_password(struct wsg_auth *a, const char *reason)
 	                     a->tok.username_len,
 	                     wsg_lockout_now_ms()) == WSG_LOCKOUT_STARTED) {
 		snprintf(why, sizeof(why),
-			 "%u wrong passwords within %llds: user locked for "
-			 "%llds",
-			 p->max_failures, (long long)p->window,
-			 (long long)p->duration);
+		         "%u wrong passwords within %llds: user locked for "
+		         "%llds",
+		         p->max_failures, (long long)p->window,
+		         (long long)p->duration);
 		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
 		              a->claimed_user, "lockout", why);
 	}
@@ -504,12 +504,13 @@ find_user(struct wsg_auth *a)
 	if (wsg_credcache_get(rt->credcache, a->tok.username, wall_now().sec,
 	                      &a->cred) == WSG_OK) {
 		wsg_metrics_inc(rt->metrics ? &rt->metrics->credcache_hits
-					    : NULL);
+		                            : NULL);
 		verify(a);
 		return;
 	}
 	wsg_metrics_inc(rt->metrics ? &rt->metrics->credcache_misses : NULL);
-	/* Names the store can never hold need no query, but the same work after. */
+	/* Names the store can never hold need no query, but the same work
+	 * after. */
 	if (a->tok.username_len == 0 ||
 	    a->tok.username_len > WSG_USERSTORE_MAX_NAME ||
 	    strlen(a->tok.username) != a->tok.username_len) {

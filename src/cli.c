@@ -23,7 +23,7 @@
 
 int
 wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
-		  char **password, struct wsg_error *err)
+                  char **password, struct wsg_error *err)
 {
 	const struct wsg_userstore_conf *us = &cfg->userstore;
 	size_t len;
@@ -33,7 +33,7 @@ wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
 	memset(params, 0, sizeof(*params));
 	if (us->password_file != NULL) {
 		rc = wsg_keyfile_read_secret(us->password_file, password, &len,
-					     err);
+		                             err);
 		if (rc != WSG_OK)
 			return rc;
 	}
@@ -56,7 +56,7 @@ wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
  */
 static int
 read_password(FILE *in, const char *user, char **out, size_t *out_len,
-	      struct wsg_error *err)
+              struct wsg_error *err)
 {
 	char *prompt;
 	int rc;
@@ -72,7 +72,7 @@ read_password(FILE *in, const char *user, char **out, size_t *out_len,
 			wsg_prompt_free(*out);
 			*out = NULL;
 			rc = wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-					   "the password is empty");
+			                   "the password is empty");
 		}
 	}
 	if (rc == WSG_OK)
@@ -83,8 +83,8 @@ read_password(FILE *in, const char *user, char **out, size_t *out_len,
 /* Hash always; seal the clear password too unless the user is text-only. */
 static int
 make_secrets(const struct wsg_config *cfg, const char *user, const char *pw,
-	     size_t len, int digest, char **hash, unsigned char **sealed,
-	     size_t *sealed_len, struct wsg_error *err)
+             size_t len, int digest, char **hash, unsigned char **sealed,
+             size_t *sealed_len, struct wsg_error *err)
 {
 	unsigned char key[WSG_PASSWORD_KEY_LEN];
 	int rc;
@@ -94,31 +94,31 @@ make_secrets(const struct wsg_config *cfg, const char *user, const char *pw,
 	*sealed_len = 0;
 	if (digest) {
 		rc = wsg_keyfile_load(cfg->userstore.master_key_file, key,
-				      sizeof(key), err);
+		                      sizeof(key), err);
 		if (rc != WSG_OK)
 			return rc;
 		rc = wsg_password_seal(key, user, pw, len, sealed, sealed_len);
 		OPENSSL_cleanse(key, sizeof(key));
 		if (rc != WSG_OK)
 			return wsg_error_set(err, rc, WSG_FAULT_NONE,
-					     "cannot seal the password");
+			                     "cannot seal the password");
 	}
 	rc = wsg_password_hash(pw, len, hash);
 	if (rc != WSG_OK) {
 		free(*sealed);
 		*sealed = NULL;
 		return wsg_error_set(err, rc, WSG_FAULT_NONE,
-				     "cannot hash the password");
+		                     "cannot hash the password");
 	}
 	return WSG_OK;
 }
 
 static int
 cmd_db_init(const struct wsg_config *cfg, struct wsg_db_conn *c,
-	    struct wsg_error *err)
+            struct wsg_error *err)
 {
 	char *schema = wsg_paths_find(WSG_PATHS_SCHEMA,
-				      cfg->userstore.schema_file, NULL);
+	                              cfg->userstore.schema_file, NULL);
 	int rc, created;
 
 	rc = wsg_userstore_init_schema(c, schema, err);
@@ -126,28 +126,30 @@ cmd_db_init(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	/* A store that has an admin never bootstraps another one. */
 	if (rc == WSG_OK)
 		rc = wsg_userstore_close_bootstrap_if_admin(
-			c, cfg->management.admin_role, err);
+		        c, cfg->management.admin_role, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = wsg_keyfile_create(cfg->userstore.master_key_file,
-				WSG_PASSWORD_KEY_LEN, &created, err);
+	                        WSG_PASSWORD_KEY_LEN, &created, err);
 	if (rc != WSG_OK)
 		return rc;
 	if (created)
-		printf("created master key %s\n", cfg->userstore.master_key_file);
+		printf("created master key %s\n",
+		       cfg->userstore.master_key_file);
 	rc = wsg_keyfile_create(cfg->management.jwt_secret_file, JWT_KEY_LEN,
-				&created, err);
+	                        &created, err);
 	if (rc != WSG_OK)
 		return rc;
 	if (created)
-		printf("created JWT secret %s\n", cfg->management.jwt_secret_file);
+		printf("created JWT secret %s\n",
+		       cfg->management.jwt_secret_file);
 	printf("schema ready in database %s\n", cfg->userstore.database);
 	return WSG_OK;
 }
 
 static int
 cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
-	     char **argv, FILE *in, struct wsg_error *err)
+             char **argv, FILE *in, struct wsg_error *err)
 {
 	const char *roles[MAX_ROLES];
 	struct wsg_accounts_user u = {.name = argv[0], .roles = roles};
@@ -167,14 +169,14 @@ cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 			roles[u.nroles++] = argv[++i];
 		} else {
 			return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-					     "unexpected argument %s", argv[i]);
+			                     "unexpected argument %s", argv[i]);
 		}
 	}
 	rc = read_password(in, argv[0], &pw, &pwlen, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
-			  &sealed_len, err);
+	                  &sealed_len, err);
 	u.password_hash = hash;
 	u.sealed = sealed;
 	u.sealed_len = sealed_len;
@@ -191,7 +193,7 @@ cmd_user_add(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 
 static int
 cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
-		char **argv, FILE *in, struct wsg_error *err)
+                char **argv, FILE *in, struct wsg_error *err)
 {
 	struct wsg_accounts_result res;
 	size_t pwlen = 0, sealed_len = 0;
@@ -203,12 +205,12 @@ cmd_user_passwd(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 		digest = 0;
 	else if (argc != 1)
 		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
-				     "usage: user passwd NAME [--no-digest]");
+		                     "usage: user passwd NAME [--no-digest]");
 	rc = read_password(in, argv[0], &pw, &pwlen, err);
 	if (rc != WSG_OK)
 		return rc;
 	rc = make_secrets(cfg, argv[0], pw, pwlen, digest, &hash, &sealed,
-			  &sealed_len, err);
+	                  &sealed_len, err);
 	if (rc == WSG_OK)
 		rc = wsg_accounts_set_password(c, cfg->management.admin_role,
 		                               NULL, argv[0], NULL, hash,
@@ -244,7 +246,7 @@ cmd_role_change(const char *admin_role, struct wsg_db_conn *c, const char *user,
 
 static int
 cmd_user_list(const struct wsg_config *cfg, struct wsg_db_conn *c,
-	      struct wsg_error *err)
+              struct wsg_error *err)
 {
 	struct wsg_db_result *res = NULL;
 	size_t i;
@@ -290,7 +292,7 @@ usage(void)
 
 /* Every verb that changes the store says what it did, as `user add` does. */
 static int said(int rc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 static int
 said(int rc, const char *fmt, ...)
@@ -307,7 +309,7 @@ said(int rc, const char *fmt, ...)
 
 static int
 dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
-	 char **argv, FILE *in, struct wsg_error *err)
+         char **argv, FILE *in, struct wsg_error *err)
 {
 	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : "";
 	const char *admin_role = cfg->management.admin_role;
@@ -321,13 +323,15 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 		if (argc < 3)
 			return WSG_ERR_INVAL;
 		if (strcmp(verb, "add") == 0)
-			return cmd_user_add(cfg, c, argc - 2, argv + 2, in, err);
+			return cmd_user_add(cfg, c, argc - 2, argv + 2, in,
+			                    err);
 		if (strcmp(verb, "passwd") == 0)
 			return cmd_user_passwd(cfg, c, argc - 2, argv + 2, in,
-					       err);
+			                       err);
 		if (strcmp(verb, "del") == 0 && argc == 3)
-			return said(wsg_accounts_delete_user(c, admin_role, NULL,
-			                                     argv[2], &res, err),
+			return said(wsg_accounts_delete_user(c, admin_role,
+			                                     NULL, argv[2],
+			                                     &res, err),
 			            "deleted user %s\n", argv[2]);
 		if (strcmp(verb, "unlock") == 0 && argc == 3)
 			return cmd_user_unlock(c, argv[2], err);
@@ -355,10 +359,9 @@ static int
 known_verb(int argc, char **argv)
 {
 	static const char *const verbs[][2] = {
-		{ "db", "init" }, { "user", "add" }, { "user", "del" },
-		{ "user", "list" }, { "user", "passwd" }, { "user", "unlock" },
-		{ "role", "add" },
-		{ "role", "grant" }, { "role", "revoke" },
+	        {"db", "init"},   {"user", "add"},    {"user", "del"},
+	        {"user", "list"}, {"user", "passwd"}, {"user", "unlock"},
+	        {"role", "add"},  {"role", "grant"},  {"role", "revoke"},
 	};
 	size_t i;
 
@@ -393,8 +396,8 @@ wsg_cli_run(const struct wsg_config *cfg, int argc, char **argv, FILE *in)
 		return 0;
 	if (err.reason[0] == '\0')
 		snprintf(err.reason, sizeof(err.reason), "%s: %s",
-			 rc == WSG_ERR_INVAL ? "bad arguments" : "failed",
-			 wsg_strerror(rc));
+		         rc == WSG_ERR_INVAL ? "bad arguments" : "failed",
+		         wsg_strerror(rc));
 	fprintf(stderr, "wssgate: %s\n", err.reason);
 	return 1;
 }

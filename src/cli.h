@@ -16,13 +16,12 @@
  * password from `in`. Prints a one-line reason on stderr on failure.
  * Returns the process exit status: 0 success, 1 failure, 2 usage error.
  */
-int wsg_cli_run(const struct wsg_config *cfg, int argc, char **argv,
-		FILE *in);
+int wsg_cli_run(const struct wsg_config *cfg, int argc, char **argv, FILE *in);
 
 /* Fills `params` from `cfg`, reading the password file into `*password`
  * (caller frees with wsg_mem_free_secret()). */
 int wsg_cli_db_params(const struct wsg_config *cfg,
-		      struct wsg_db_params *params, char **password,
-		      struct wsg_error *err);
+                      struct wsg_db_params *params, char **password,
+                      struct wsg_error *err);
 
 #endif

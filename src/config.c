@@ -1227,8 +1227,8 @@ static const struct key root_keys[] = {
 
 /* ---- libconfig 1.5 include trap ---- */
 
-#define INCLUDE_DEPTH 10          /* libconfig's own limit */
-#define INCLUDE_MAX (16 << 20)    /* bytes: far more than any config */
+#define INCLUDE_DEPTH 10       /* libconfig's own limit */
+#define INCLUDE_MAX (16 << 20) /* bytes: far more than any config */
 
 /*
  * The whole of `path` in `*buf` (malloc'ed, `*len` bytes), or -1 when it
@@ -1281,7 +1281,8 @@ include_name(const char *p, const char *end)
 	int cut = 0;
 
 	for (p++; p < end && *p != '"'; p++) {
-		if (*p == '\\' && p + 1 < end && (p[1] == '\\' || p[1] == '"')) {
+		if (*p == '\\' && p + 1 < end &&
+		    (p[1] == '\\' || p[1] == '"')) {
 			name[n++] = *++p;
 			cut = 0;
 		} else if (*p == '\\') {
@@ -1315,8 +1316,8 @@ static int check_includes(struct ctx *x, const char *shown, const char *text,
 
 /* One @include of `shown`:`line`, then what it includes in turn. */
 static int
-check_include(struct ctx *x, const char *shown, unsigned line,
-              const char *name, int depth)
+check_include(struct ctx *x, const char *shown, unsigned line, const char *name,
+              int depth)
 {
 	char *target = wsg_mem_printf("%s/%s", x->dir, name), *text = NULL;
 	struct stat st;
@@ -1326,8 +1327,8 @@ check_include(struct ctx *x, const char *shown, unsigned line,
 	if (stat(target, &st) != 0)
 		goto out;
 	if (!S_ISREG(st.st_mode)) {
-		report(x, shown, line, NULL, "@include \"%s\": not a regular file",
-		       name);
+		report(x, shown, line, NULL,
+		       "@include \"%s\": not a regular file", name);
 		rc = -1;
 	} else if (read_whole(target, &text, &len) != 0) {
 		report(x, shown, line, NULL,
@@ -1343,8 +1344,8 @@ out:
 }
 
 static int
-check_includes(struct ctx *x, const char *shown, const char *text,
-               size_t len, int depth)
+check_includes(struct ctx *x, const char *shown, const char *text, size_t len,
+               int depth)
 {
 	const char *p = text, *end = text + len, *q;
 	unsigned line = 1;
@@ -1359,7 +1360,8 @@ check_includes(struct ctx *x, const char *shown, const char *text,
 		    (q[8] == ' ' || q[8] == '\t')) {
 			for (q += 8; q < end && (*q == ' ' || *q == '\t'); q++)
 				;
-			name = q < end && *q == '"' ? include_name(q, end) : NULL;
+			name = q < end && *q == '"' ? include_name(q, end)
+			                            : NULL;
 			if (name != NULL)
 				rc = check_include(x, shown, line, name, depth);
 			free(name);
@@ -1530,7 +1532,6 @@ config_free(struct wsg_config *c)
 	free(c);
 }
 
-
 int
 wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 {
@@ -1672,9 +1673,8 @@ static int
 same_tls(int has_a, const struct wsg_tls_conf *a, int has_b,
          const struct wsg_tls_conf *b)
 {
-	return has_a == has_b &&
-	       (!has_a || (same_str(a->cert, b->cert) &&
-	                   same_str(a->key, b->key)));
+	return has_a == has_b && (!has_a || (same_str(a->cert, b->cert) &&
+	                                     same_str(a->key, b->key)));
 }
 
 static int

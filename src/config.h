@@ -12,20 +12,20 @@
 #include "types.h"
 
 struct wsg_tls_conf {
-	char *cert;              /* absolute path */
-	char *key;               /* absolute path */
+	char *cert; /* absolute path */
+	char *key;  /* absolute path */
 };
 
 struct wsg_listen_conf {
-	char *address;           /* as written, e.g. "127.0.0.1:8280" or "[::1]:8280" */
-	char *host;              /* "127.0.0.1", "::1" */
+	char *address; /* as written, e.g. "127.0.0.1:8280" or "[::1]:8280" */
+	char *host;    /* "127.0.0.1", "::1" */
 	uint16_t port;
 	int has_tls;
 	struct wsg_tls_conf tls;
 };
 
 struct wsg_password_policy_conf {
-	unsigned min_length;     /* characters (UTF-8 code points) */
+	unsigned min_length; /* characters (UTF-8 code points) */
 };
 
 struct wsg_management_conf {
@@ -35,36 +35,36 @@ struct wsg_management_conf {
 	int enabled;
 	int has_tls;
 	struct wsg_tls_conf tls;
-	int64_t token_ttl;       /* seconds */
-	char *jwt_secret_file;   /* absolute path */
+	int64_t token_ttl;     /* seconds */
+	char *jwt_secret_file; /* absolute path */
 	char *admin_role;
-	char *bootstrap_admin;   /* "off" | "loopback" | "any" */
+	char *bootstrap_admin; /* "off" | "loopback" | "any" */
 	struct wsg_password_policy_conf password_policy;
-	char **cors_origins;     /* exact origins ("*" only without bootstrap) */
+	char **cors_origins; /* exact origins ("*" only without bootstrap) */
 	size_t n_cors_origins;
-	char **login_roles;      /* none: any user may log in */
+	char **login_roles; /* none: any user may log in */
 	size_t n_login_roles;
-	char *metrics_auth;      /* "none" | "token" */
-	char **server_names;     /* Host names, port optional, also answered */
+	char *metrics_auth;  /* "none" | "token" */
+	char **server_names; /* Host names, port optional, also answered */
 	size_t n_server_names;
-	unsigned workers;        /* threads for database and argon2 work */
-	char *dashboard_dir;     /* absolute path or NULL (src/paths.h) */
+	unsigned workers;    /* threads for database and argon2 work */
+	char *dashboard_dir; /* absolute path or NULL (src/paths.h) */
 };
 
 struct wsg_userstore_conf {
 	char *host;
 	uint16_t port;
-	char *socket;            /* absolute path or NULL (then TCP) */
+	char *socket; /* absolute path or NULL (then TCP) */
 	char *user;
-	char *password_file;     /* absolute path or NULL (no password) */
+	char *password_file; /* absolute path or NULL (no password) */
 	char *database;
 	unsigned pool_size;      /* connections per worker */
 	int64_t cache_ttl;       /* seconds a looked-up user stays cached */
 	int64_t connect_timeout; /* seconds */
 	int64_t query_timeout;   /* seconds */
 	char *master_key_file;   /* absolute path */
-	unsigned max_waiting;    /* queries waiting for a connection, per worker */
-	char *schema_file;       /* absolute path or NULL (src/paths.h) */
+	unsigned max_waiting; /* queries waiting for a connection, per worker */
+	char *schema_file;    /* absolute path or NULL (src/paths.h) */
 };
 
 /* security.lockout (per user name) and security.client_limit (per client
@@ -74,7 +74,7 @@ struct wsg_lockout_conf {
 	unsigned max_failures;
 	int64_t window;
 	int64_t duration;
-	size_t max_entries;      /* keys remembered, read at start */
+	size_t max_entries; /* keys remembered, read at start */
 };
 
 /* security.verify_queue: argon2 jobs queued or running, in all and per
@@ -89,10 +89,10 @@ struct wsg_security_conf {
 	int64_t future_ttl;
 	int64_t timestamp_ttl;
 	size_t nonce_cache_max;
-	char *replay_store;      /* "memory" | "mariadb" */
-	int replay_shared;       /* replay_store is "mariadb" */
+	char *replay_store; /* "memory" | "mariadb" */
+	int replay_shared;  /* replay_store is "mariadb" */
 	int strict_bsp;
-	int opaque_faults;       /* every security fault is wss4j:SecurityError */
+	int opaque_faults; /* every security fault is wss4j:SecurityError */
 	int underscores_in_headers; /* client header names with '_' forwarded */
 	struct wsg_lockout_conf lockout;
 	struct wsg_lockout_conf client_limit;
@@ -101,33 +101,33 @@ struct wsg_security_conf {
 };
 
 struct wsg_limits_conf {
-	size_t max_body_size;      /* bytes */
-	size_t max_header_size;    /* bytes of request headers */
+	size_t max_body_size;   /* bytes */
+	size_t max_header_size; /* bytes of request headers */
 	size_t max_depth;
 	size_t max_attributes;
 	size_t max_attribute_len;
 	size_t max_nodes;
-	size_t max_namespaces;     /* namespace declarations in scope */
+	size_t max_namespaces;       /* namespace declarations in scope */
 	size_t max_total_attributes; /* attributes and xmlns in one document */
-	int64_t request_timeout;   /* seconds to read a request, in total */
-	int64_t response_timeout;  /* seconds for a client to take an answer */
-	size_t max_response_size;  /* bytes of an upstream answer's body */
-	unsigned max_connections;  /* per process; 0 = unlimited */
-	int64_t drain_timeout;     /* seconds in-flight requests get at stop */
+	int64_t request_timeout;     /* seconds to read a request, in total */
+	int64_t response_timeout; /* seconds for a client to take an answer */
+	size_t max_response_size; /* bytes of an upstream answer's body */
+	unsigned max_connections; /* per process; 0 = unlimited */
+	int64_t drain_timeout;    /* seconds in-flight requests get at stop */
 };
 
 struct wsg_log_conf {
-	char *access_log;        /* absolute path, or NULL for stderr */
-	char *audit_log;         /* absolute path, or NULL for stderr */
-	size_t ring_size;        /* recent lines kept for GET /management/logs */
-	size_t buffer;           /* bytes of lines a worker holds before a write */
-	unsigned flush;          /* seconds a buffered line waits at most */
-	size_t backlog;          /* bytes queued for the writer before drops */
+	char *access_log; /* absolute path, or NULL for stderr */
+	char *audit_log;  /* absolute path, or NULL for stderr */
+	size_t ring_size; /* recent lines kept for GET /management/logs */
+	size_t buffer;    /* bytes of lines a worker holds before a write */
+	unsigned flush;   /* seconds a buffered line waits at most */
+	size_t backlog;   /* bytes queued for the writer before drops */
 };
 
 /* Defaults for https:// upstreams. */
 struct wsg_upstream_tls_conf {
-	char *ca_file;           /* absolute path, or NULL for the system store */
+	char *ca_file; /* absolute path, or NULL for the system store */
 };
 
 /* How upstream host names are looked up (at each new connection, on the
@@ -140,35 +140,35 @@ struct wsg_resolver_conf {
 
 struct wsg_route_conf {
 	char *name;
-	char *path;              /* prefix, starts with '/' */
+	char *path; /* prefix, starts with '/' */
 	size_t path_len;
-	char **upstreams;        /* "http[s]://host[:port][/path]" */
+	char **upstreams; /* "http[s]://host[:port][/path]" */
 	size_t n_upstreams;
 	unsigned password_types; /* enum wsg_pwtype bits */
 	int require_timestamp;
-	char **roles;            /* user needs at least one; none = any user */
+	char **roles; /* user needs at least one; none = any user */
 	size_t n_roles;
 	int strip_security_header;
-	int64_t timeout;         /* seconds for the upstream exchange */
+	int64_t timeout; /* seconds for the upstream exchange */
 	enum wsg_auth_mode auth;
 	int require_tls;
-	int has_https;           /* some upstream is https:// */
-	char *ca_file;           /* CAs for https upstreams: absolute path, or
-				    NULL for the system store; inherits
-				    upstream_tls.ca_file */
-	int tls_verify;          /* 0 only when set to false explicitly */
+	int has_https;             /* some upstream is https:// */
+	char *ca_file;             /* CAs for https upstreams: absolute path, or
+	                              NULL for the system store; inherits
+	                              upstream_tls.ca_file */
+	int tls_verify;            /* 0 only when set to false explicitly */
 	int forward_authorization; /* wsse: the client's Authorization goes on
 	                            */
 };
 
 struct wsg_config {
-	int refs;                /* atomic */
-	char *path;              /* absolute path of the file */
-	char *dir;               /* its folder; relative paths resolve here */
+	int refs;   /* atomic */
+	char *path; /* absolute path of the file */
+	char *dir;  /* its folder; relative paths resolve here */
 	struct wsg_listen_conf *listen;
 	size_t n_listen;
 	struct wsg_management_conf management;
-	unsigned workers;        /* resolved: never 0 */
+	unsigned workers; /* resolved: never 0 */
 	struct wsg_userstore_conf userstore;
 	struct wsg_security_conf security;
 	struct wsg_limits_conf limits;
@@ -201,7 +201,7 @@ void wsg_config_unref(struct wsg_config *c);
  * and returns how many there are.
  */
 size_t wsg_config_restart_keys(const struct wsg_config *running,
-			       const struct wsg_config *next, char *buf,
-			       size_t len);
+                               const struct wsg_config *next, char *buf,
+                               size_t len);
 
 #endif

@@ -346,8 +346,8 @@ wsg_credcache_put(struct wsg_credcache *cc, const char *username,
 	 * not hold memory until the shard is full. */
 	while (n_stale < RECLAIM_PER_PUT && s->oldest != NULL &&
 	       s->oldest->expires_at + cc->ttl <= now)
-		stale[n_stale++] = detach(s, s->oldest->hash,
-		                          s->oldest->username);
+		stale[n_stale++] =
+		        detach(s, s->oldest->hash, s->oldest->username);
 	e->hnext = s->buckets[hash & s->mask];
 	s->buckets[hash & s->mask] = e;
 	e->older = s->newest;

@@ -14,13 +14,13 @@
 
 /* A copy of one cached entry; free with wsg_credcache_entry_clear(). */
 struct wsg_cred {
-	int exists;              /* 0: the name is known not to exist */
+	int exists; /* 0: the name is known not to exist */
 	int disabled;
-	char *password_hash;     /* argon2id; NULL when !exists */
-	char *digest_password;   /* clear password for digests; NULL if none */
+	char *password_hash;   /* argon2id; NULL when !exists */
+	char *digest_password; /* clear password for digests; NULL if none */
 	size_t digest_password_len;
-	char *roles;             /* ',' separated; "" for none */
-	int64_t unlocked_at;     /* users.unlocked_at (unlock.h) */
+	char *roles;         /* ',' separated; "" for none */
+	int64_t unlocked_at; /* users.unlocked_at (unlock.h) */
 };
 
 void wsg_credcache_entry_clear(struct wsg_cred *c);
@@ -31,9 +31,10 @@ struct wsg_credcache;
 struct wsg_credcache *wsg_credcache_new(size_t max_entries, int64_t ttl);
 void wsg_credcache_free(struct wsg_credcache *cc);
 
-/* Copies a live entry into `out`: WSG_OK, or WSG_ERR_NOTFOUND (absent/expired). */
+/* Copies a live entry into `out`: WSG_OK, or WSG_ERR_NOTFOUND (absent/expired).
+ */
 int wsg_credcache_get(struct wsg_credcache *cc, const char *username,
-		      int64_t now, struct wsg_cred *out);
+                      int64_t now, struct wsg_cred *out);
 
 /*
  * The invalidation generation covering `username`: read it before looking
@@ -41,7 +42,7 @@ int wsg_credcache_get(struct wsg_credcache *cc, const char *username,
  * read before a change is not cached after the change invalidated it.
  */
 uint64_t wsg_credcache_generation(struct wsg_credcache *cc,
-				  const char *username);
+                                  const char *username);
 
 /*
  * Stores a copy of `c` for `username`, replacing any entry; TTL from now.
@@ -51,8 +52,8 @@ uint64_t wsg_credcache_generation(struct wsg_credcache *cc,
  * invalidated entry is gone and leaves nothing behind.
  */
 void wsg_credcache_put(struct wsg_credcache *cc, const char *username,
-		       const struct wsg_cred *c, int64_t now,
-		       uint64_t generation);
+                       const struct wsg_cred *c, int64_t now,
+                       uint64_t generation);
 
 /*
  * Remembers that `pw` verified against `password_hash` for `username`
@@ -61,12 +62,13 @@ void wsg_credcache_put(struct wsg_credcache *cc, const char *username,
  * mark the new entry with the old password.
  */
 void wsg_credcache_mark_verified(struct wsg_credcache *cc, const char *username,
-				 const char *password_hash, const char *pw,
-				 size_t len);
+                                 const char *password_hash, const char *pw,
+                                 size_t len);
 
-/* WSG_OK if `pw` was verified for the live entry of `username`, else WSG_ERR_NOTFOUND. */
+/* WSG_OK if `pw` was verified for the live entry of `username`, else
+ * WSG_ERR_NOTFOUND. */
 int wsg_credcache_check_verified(struct wsg_credcache *cc, const char *username,
-				 const char *pw, size_t len, int64_t now);
+                                 const char *pw, size_t len, int64_t now);
 
 /* Drops one user (all entries when username is NULL). */
 void wsg_credcache_invalidate(struct wsg_credcache *cc, const char *username);

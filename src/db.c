@@ -154,10 +154,10 @@ stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 	if (e == ER_DUP_ENTRY)
 		return wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_stmt_error(stmt));
-	return wsg_error_set(err, errno_breaks_conn(e) ? WSG_ERR_CONNECT
-	                                               : WSG_ERR_DB,
-	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
-	                     mysql_stmt_error(stmt), e);
+	return wsg_error_set(
+	        err, errno_breaks_conn(e) ? WSG_ERR_CONNECT : WSG_ERR_DB,
+	        WSG_FAULT_SERVER, "%s: %s (%u)", what, mysql_stmt_error(stmt),
+	        e);
 }
 
 /* One bound output buffer per column of a result set. */
@@ -1129,9 +1129,9 @@ wsg_db_query(struct wsg_db_pool *p, const char *sql,
 static int
 conn_failure(MYSQL *m, const char *what, struct wsg_error *err)
 {
-	return wsg_error_set(err, errno_breaks_conn(mysql_errno(m))
-	                                  ? WSG_ERR_CONNECT
-	                                  : WSG_ERR_DB,
+	return wsg_error_set(err,
+	                     errno_breaks_conn(mysql_errno(m)) ? WSG_ERR_CONNECT
+	                                                       : WSG_ERR_DB,
 	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
 	                     mysql_error(m), mysql_errno(m));
 }

@@ -16,20 +16,22 @@
 struct wsg_db_params {
 	const char *host;
 	unsigned port;
-	const char *socket;      /* NULL: TCP */
+	const char *socket; /* NULL: TCP */
 	const char *user;
-	const char *password;    /* NULL: none */
+	const char *password; /* NULL: none */
 	const char *database;
 	unsigned connect_timeout; /* seconds */
-	unsigned query_timeout;   /* seconds, whole statement incl. waiting for a connection */
-	unsigned max_waiting;     /* queries waiting for a connection; 0: unbounded */
+	unsigned query_timeout; /* seconds, whole statement incl. waiting for a
+	                           connection */
+	unsigned max_waiting; /* queries waiting for a connection; 0: unbounded
+	                       */
 };
 
 /* Rows of text cells; cells[r * ncols + c] is NULL for SQL NULL. */
 struct wsg_db_result {
 	size_t nrows;
 	size_t ncols;
-	char **cells;            /* each NUL-terminated, malloc'ed */
+	char **cells; /* each NUL-terminated, malloc'ed */
 	size_t *lens;
 	unsigned long long affected_rows;
 	unsigned long long insert_id;
@@ -39,7 +41,7 @@ void wsg_db_result_free(struct wsg_db_result *r);
 
 /* A NULL-able string parameter for a `?` placeholder. */
 struct wsg_db_param {
-	const char *data;        /* NULL binds SQL NULL */
+	const char *data; /* NULL binds SQL NULL */
 	size_t len;
 };
 
@@ -69,8 +71,8 @@ struct wsg_db_stats {
  * `stats` (NULL: none kept) must outlive the pool.
  */
 struct wsg_db_pool *wsg_db_pool_new(struct event_base *base,
-				    const struct wsg_db_params *params,
-				    unsigned size, struct wsg_db_stats *stats);
+                                    const struct wsg_db_params *params,
+                                    unsigned size, struct wsg_db_stats *stats);
 /* Fails every queued and running query with WSG_ERR_DB, then frees. */
 void wsg_db_pool_free(struct wsg_db_pool *p);
 
@@ -87,7 +89,7 @@ void wsg_db_pool_shutdown(struct wsg_db_pool *p);
  * with wsg_db_result_free().
  */
 typedef void (*wsg_db_done_cb)(int status, struct wsg_db_result *res,
-			       void *arg);
+                               void *arg);
 
 /*
  * Runs the prepared statement `sql` (static string; prepared once per
@@ -100,8 +102,8 @@ typedef void (*wsg_db_done_cb)(int status, struct wsg_db_result *res,
  * resolved with a blocking lookup by Connector/C.
  */
 int wsg_db_query(struct wsg_db_pool *p, const char *sql,
-		 const struct wsg_db_param *params, unsigned nparams,
-		 wsg_db_done_cb done, void *arg);
+                 const struct wsg_db_param *params, unsigned nparams,
+                 wsg_db_done_cb done, void *arg);
 
 /* -------- blocking connection (offline verbs) -------- */
 
@@ -114,19 +116,19 @@ int wsg_db_query(struct wsg_db_pool *p, const char *sql,
 struct wsg_db_conn;
 
 int wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
-		   struct wsg_error *err);
+                   struct wsg_error *err);
 void wsg_db_close(struct wsg_db_conn *c);
 
 /* Runs one prepared statement; `*res` (may be NULL when not wanted) as above.
  * WSG_ERR_EXISTS on a duplicate key, WSG_ERR_INVAL on a parameter count
  * that does not match the statement. */
 int wsg_db_exec(struct wsg_db_conn *c, const char *sql,
-		const struct wsg_db_param *params, unsigned nparams,
-		struct wsg_db_result **res, struct wsg_error *err);
+                const struct wsg_db_param *params, unsigned nparams,
+                struct wsg_db_result **res, struct wsg_error *err);
 
 /* Runs a script of several ';'-separated statements (schema files). */
 int wsg_db_exec_script(struct wsg_db_conn *c, const char *script,
-		       struct wsg_error *err);
+                       struct wsg_error *err);
 
 int wsg_db_begin(struct wsg_db_conn *c, struct wsg_error *err);
 int wsg_db_commit(struct wsg_db_conn *c, struct wsg_error *err);

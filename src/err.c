@@ -33,7 +33,7 @@ wsg_strerror(int code)
 
 int
 wsg_error_set(struct wsg_error *e, int code, enum wsg_fault fault,
-	      const char *fmt, ...)
+              const char *fmt, ...)
 {
 	va_list ap;
 

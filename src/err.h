@@ -12,7 +12,7 @@ const char *wsg_strerror(int code);
  * write `return wsg_error_set(err, WSG_ERR_PARSE, WSG_FAULT_CLIENT, "...")`.
  */
 int wsg_error_set(struct wsg_error *e, int code, enum wsg_fault fault,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Resets `e` to "no error". */
 void wsg_error_clear(struct wsg_error *e);

@@ -15,7 +15,7 @@
  * touching it). `*created` (may be NULL) tells which happened.
  */
 int wsg_keyfile_create(const char *path, size_t nbytes, int *created,
-		       struct wsg_error *err);
+                       struct wsg_error *err);
 
 /*
  * Checks that `path` is a regular file that neither group nor others may
@@ -32,7 +32,7 @@ int wsg_keyfile_check(const char *path, struct wsg_error *err);
  * missing, WSG_ERR_PARSE if it is not `nbytes` bytes of hex.
  */
 int wsg_keyfile_load(const char *path, unsigned char *key, size_t nbytes,
-		     struct wsg_error *err);
+                     struct wsg_error *err);
 
 /*
  * Reads the first line of a secret file such as the database password
@@ -40,6 +40,6 @@ int wsg_keyfile_load(const char *path, unsigned char *key, size_t nbytes,
  * wsg_mem_free_secret(). Same permission rule as wsg_keyfile_load().
  */
 int wsg_keyfile_read_secret(const char *path, char **out, size_t *len,
-			    struct wsg_error *err);
+                            struct wsg_error *err);
 
 #endif

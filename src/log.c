@@ -682,8 +682,9 @@ wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a)
 	if (a->status < 0)
 		p = wsg_fmt_str(p, end, "-");
 	p = wsg_fmt_uint(p, end,
-	             (unsigned long long)(a->status < 0 ? -(long long)a->status
-	                                                : a->status));
+	                 (unsigned long long)(a->status < 0
+	                                              ? -(long long)a->status
+	                                              : a->status));
 	p = wsg_fmt_str(p, end, " fault=");
 	p = wsg_fmt_str(p, end, wsg_fault_name(a->fault));
 	p = wsg_fmt_str(p, end, " latency_ms=");

@@ -27,10 +27,10 @@ struct wsg_log_buf;
 /* One finished request, as the access log records it. */
 struct wsg_log_access {
 	uint64_t rid;
-	const char *client;      /* peer address */
-	const char *route;       /* route name or NULL */
-	const char *user;        /* authenticated or claimed user, or NULL */
-	int status;              /* HTTP status sent */
+	const char *client; /* peer address */
+	const char *route;  /* route name or NULL */
+	const char *user;   /* authenticated or claimed user, or NULL */
+	int status;         /* HTTP status sent */
 	enum wsg_fault fault;
 	double latency_ms;
 };
@@ -41,7 +41,7 @@ struct wsg_log_access {
  * waits until every line handed over is written (or has failed to be).
  */
 int wsg_log_open(const struct wsg_log_conf *conf, struct wsg_log **out,
-		 struct wsg_error *err);
+                 struct wsg_error *err);
 void wsg_log_close(struct wsg_log *l);
 
 /*
@@ -73,11 +73,11 @@ void wsg_log_access(struct wsg_log *l, const struct wsg_log_access *a);
  * `reason` the precise cause. Any argument but `l` and `event` may be NULL.
  */
 void wsg_log_audit(struct wsg_log *l, uint64_t rid, const char *client,
-		   const char *route, const char *user, const char *event,
-		   const char *reason);
+                   const char *route, const char *user, const char *event,
+                   const char *reason);
 
 /* An operational message on stderr, prefixed with the time and level. */
 void wsg_log_msg(const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -50,7 +50,7 @@ struct wsg_logring_filter {
 	 * included, so the reason behind a fault shows next to it.
 	 */
 	const char *fault;
-	int kind;       /* -1 any, else enum wsg_logring_kind */
+	int kind; /* -1 any, else enum wsg_logring_kind */
 	/* Exact user name every line must carry whatever the other filters
 	 * say: a non-admin reader sees its own lines only. */
 	const char *only_user;

@@ -43,32 +43,36 @@
 #define FD_RESERVE 256
 
 static const char usage_text[] =
-	"Usage: wssgate --config FILE [--check-config]\n"
-	"       wssgate --config FILE db init\n"
-	"       wssgate --config FILE user add NAME [--admin] [--role ROLE]... [--no-digest]\n"
-	"       wssgate --config FILE user del NAME\n"
-	"       wssgate --config FILE user list\n"
-	"       wssgate --config FILE user passwd NAME [--no-digest]\n"
-	"       wssgate --config FILE user unlock NAME\n"
-	"       wssgate --config FILE role add ROLE\n"
-	"       wssgate --config FILE role grant NAME ROLE\n"
-	"       wssgate --config FILE role revoke NAME ROLE\n"
-	"       wssgate --version | --help\n"
-	"\n"
-	"A WS-Security UsernameToken gateway for SOAP services.\n"
-	"\n"
-	"  -c, --config FILE   the configuration file (libconfig syntax)\n"
-	"  -t, --check-config  validate the configuration and exit 0 or 1\n"
-	"  -V, --version       print the version and exit\n"
-	"  -h, --help          print this help and exit\n"
-	"\n"
-	"Without a verb, runs the gateway in the foreground, logging to stderr;\n"
-	"SIGTERM or SIGINT stops it after in-flight requests finish, SIGHUP\n"
-	"reloads the configuration file.\n"
-	"The verbs work directly on the database; passwords are read from\n"
-	"standard input, one line. --no-digest users can use PasswordText only.\n"
-	"user unlock ends NAME's lockout on every running gateway of the store\n"
-	"at its next attempt (data plane: within userstore.cache_ttl).\n";
+        "Usage: wssgate --config FILE [--check-config]\n"
+        "       wssgate --config FILE db init\n"
+        "       wssgate --config FILE user add NAME [--admin] [--role ROLE]... "
+        "[--no-digest]\n"
+        "       wssgate --config FILE user del NAME\n"
+        "       wssgate --config FILE user list\n"
+        "       wssgate --config FILE user passwd NAME [--no-digest]\n"
+        "       wssgate --config FILE user unlock NAME\n"
+        "       wssgate --config FILE role add ROLE\n"
+        "       wssgate --config FILE role grant NAME ROLE\n"
+        "       wssgate --config FILE role revoke NAME ROLE\n"
+        "       wssgate --version | --help\n"
+        "\n"
+        "A WS-Security UsernameToken gateway for SOAP services.\n"
+        "\n"
+        "  -c, --config FILE   the configuration file (libconfig syntax)\n"
+        "  -t, --check-config  validate the configuration and exit 0 or 1\n"
+        "  -V, --version       print the version and exit\n"
+        "  -h, --help          print this help and exit\n"
+        "\n"
+        "Without a verb, runs the gateway in the foreground, logging to "
+        "stderr;\n"
+        "SIGTERM or SIGINT stops it after in-flight requests finish, SIGHUP\n"
+        "reloads the configuration file.\n"
+        "The verbs work directly on the database; passwords are read from\n"
+        "standard input, one line. --no-digest users can use PasswordText "
+        "only.\n"
+        "user unlock ends NAME's lockout on every running gateway of the "
+        "store\n"
+        "at its next attempt (data plane: within userstore.cache_ttl).\n";
 
 /* The process's one shared runtime; workers get a pointer to it. */
 static struct wsg_runtime runtime;
@@ -112,7 +116,7 @@ reload(struct daemon *d)
 		     line = strtok_r(NULL, "\n", &save))
 			wsg_log_msg("error", "reload refused: %s", line);
 		wsg_log_msg("error", "reload refused: the running "
-			    "configuration stays");
+		                     "configuration stays");
 		free(errors);
 		return WSG_ERR_CONFIG;
 	}
@@ -120,7 +124,7 @@ reload(struct daemon *d)
 	if (wsg_snapshot_new(&runtime, next, &snap, &err) != WSG_OK) {
 		wsg_log_msg("error", "reload refused: %s", err.reason);
 		wsg_log_msg("error", "reload refused: the running "
-			    "configuration stays");
+		                     "configuration stays");
 		wsg_config_unref(next);
 		return err.code;
 	}
@@ -129,8 +133,10 @@ reload(struct daemon *d)
 	wsg_snapshot_unref(snap);
 	n = wsg_config_restart_keys(runtime.cfg, next, keys, sizeof(keys));
 	if (n > 0)
-		wsg_log_msg("warning", "reload: changed but only applied at "
-			    "a restart, so the running values stay: %s", keys);
+		wsg_log_msg("warning",
+		            "reload: changed but only applied at "
+		            "a restart, so the running values stay: %s",
+		            keys);
 	wsg_log_msg("info", "configuration reloaded from %s", next->path);
 	wsg_config_unref(d->current);
 	d->current = next;
@@ -143,7 +149,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	wsg_log_msg("info", "signal %d: reloading %s", (int)sig,
-		    runtime.cfg->path);
+	            runtime.cfg->path);
 	wsg_notify_reloading();
 	if (reload(d) == WSG_OK)
 		wsg_notify_ready("serving; configuration reloaded");
@@ -171,24 +177,25 @@ raise_fd_limit(const struct wsg_config *cfg)
 	}
 	if (rl.rlim_cur != was)
 		wsg_log_msg("info", "open file limit raised from %llu to %llu",
-			    (unsigned long long)was,
-			    (unsigned long long)rl.rlim_cur);
+		            (unsigned long long)was,
+		            (unsigned long long)rl.rlim_cur);
 	else
 		wsg_log_msg("info", "open file limit: %llu",
-			    (unsigned long long)rl.rlim_cur);
+		            (unsigned long long)rl.rlim_cur);
 	/* 0 = unlimited is the operator's explicit choice, documented as
 	 * not advised: no warning at every start. */
 	if (rl.rlim_cur != RLIM_INFINITY && cfg->limits.max_connections != 0 &&
 	    (rlim_t)cfg->limits.max_connections + FD_RESERVE > rl.rlim_cur)
-		wsg_log_msg("warning",
-			    "limits.max_connections (%u) does "
-			    "not fit the open file limit %llu with %d to "
-			    "spare: set it to at most %llu",
-			    cfg->limits.max_connections,
-			    (unsigned long long)rl.rlim_cur, FD_RESERVE,
-			    rl.rlim_cur > FD_RESERVE
-			    ? (unsigned long long)(rl.rlim_cur - FD_RESERVE)
-			    : 0ULL);
+		wsg_log_msg(
+		        "warning",
+		        "limits.max_connections (%u) does "
+		        "not fit the open file limit %llu with %d to "
+		        "spare: set it to at most %llu",
+		        cfg->limits.max_connections,
+		        (unsigned long long)rl.rlim_cur, FD_RESERVE,
+		        rl.rlim_cur > FD_RESERVE
+		                ? (unsigned long long)(rl.rlim_cur - FD_RESERVE)
+		                : 0ULL);
 }
 
 static void
@@ -209,7 +216,7 @@ runtime_free(struct wsg_runtime *rt)
 
 static int
 runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
-	     struct wsg_error *err)
+             struct wsg_error *err)
 {
 	unsigned char jwt_key[32];
 	int rc;
@@ -217,12 +224,12 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	memset(rt, 0, sizeof(*rt));
 	rt->cfg = cfg;
 	rc = wsg_keyfile_load(cfg->userstore.master_key_file, rt->master_key,
-			      sizeof(rt->master_key), err);
+	                      sizeof(rt->master_key), err);
 	if (rc != WSG_OK)
 		return rc;
 	if (cfg->management.enabled) {
 		rc = wsg_keyfile_load(cfg->management.jwt_secret_file, jwt_key,
-				      sizeof(jwt_key), err);
+		                      sizeof(jwt_key), err);
 		OPENSSL_cleanse(jwt_key, sizeof(jwt_key));
 		if (rc != WSG_OK)
 			return rc;
@@ -237,10 +244,10 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	rt->metrics = wsg_metrics_new();
 	rt->replay = wsg_replay_new(cfg->security.nonce_cache_max);
 	rt->replay_shared = cfg->security.replay_shared;
-	rt->credcache = wsg_credcache_new(CREDCACHE_MAX,
-					  cfg->userstore.cache_ttl);
+	rt->credcache =
+	        wsg_credcache_new(CREDCACHE_MAX, cfg->userstore.cache_ttl);
 	rt->lockout = wsg_lockout_new(cfg->security.lockout.max_entries,
-				      cfg->security.client_limit.max_entries);
+	                              cfg->security.client_limit.max_entries);
 	rt->pwpool = wsg_password_pool_new(cfg->security.verify_threads);
 	/* Made now so the first unknown user is not slower than the rest. */
 	wsg_password_dummy_hash();
@@ -251,7 +258,7 @@ static int
 run_daemon(struct wsg_config *cfg)
 {
 	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
-	struct daemon d = { .base = NULL };
+	struct daemon d = {.base = NULL};
 	struct wsg_snapshot *snap = NULL;
 	struct wsg_error err;
 	size_t i;
@@ -294,12 +301,12 @@ run_daemon(struct wsg_config *cfg)
 	evsignal_add(sighup, NULL);
 	for (i = 0; i < cfg->n_listen; i++)
 		wsg_log_msg("info", "listening on %s (%u workers)",
-			    cfg->listen[i].address, cfg->workers);
+		            cfg->listen[i].address, cfg->workers);
 	if (d.mgmt != NULL)
 		wsg_log_msg("info", "management API on %s",
-			    cfg->management.address);
+		            cfg->management.address);
 	wsg_notify_ready("serving on %zu listener(s)%s", cfg->n_listen,
-			 d.mgmt != NULL ? " and the management API" : "");
+	                 d.mgmt != NULL ? " and the management API" : "");
 	event_base_dispatch(d.base);
 	wsg_mgmt_stop(d.mgmt);
 	d.mgmt = NULL;
@@ -334,7 +341,7 @@ check_tls_keys(const struct wsg_config *cfg)
 		if (cfg->listen[i].has_tls &&
 		    wsg_tls_check_key(&cfg->listen[i].tls, &err) != WSG_OK) {
 			fprintf(stderr, "%s: listen %s: %s\n", cfg->path,
-				cfg->listen[i].address, err.reason);
+			        cfg->listen[i].address, err.reason);
 			bad = 1;
 		}
 	}
@@ -342,7 +349,7 @@ check_tls_keys(const struct wsg_config *cfg)
 	if (cfg->management.enabled && cfg->management.has_tls &&
 	    wsg_tls_check_key(&cfg->management.tls, &err) != WSG_OK) {
 		fprintf(stderr, "%s: management.tls: %s\n", cfg->path,
-			err.reason);
+		        err.reason);
 		bad = 1;
 	}
 	return bad;
@@ -360,11 +367,11 @@ check_data_paths(const struct wsg_config *cfg)
 		enum wsg_paths_item item;
 		const char *what, *key;
 	} items[] = {
-		{ WSG_PATHS_SCHEMA, "schema", "userstore.schema_file" },
-		{ WSG_PATHS_DASHBOARD, "dashboard", "management.dashboard_dir" },
+	        {WSG_PATHS_SCHEMA, "schema", "userstore.schema_file"},
+	        {WSG_PATHS_DASHBOARD, "dashboard", "management.dashboard_dir"},
 	};
-	const char *set[] = { cfg->userstore.schema_file,
-			      cfg->management.dashboard_dir };
+	const char *set[] = {cfg->userstore.schema_file,
+	                     cfg->management.dashboard_dir};
 	enum wsg_paths_origin origin;
 	struct stat st;
 	size_t i;
@@ -374,15 +381,15 @@ check_data_paths(const struct wsg_config *cfg)
 	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		path = wsg_paths_find(items[i].item, set[i], &origin);
 		ok = items[i].item == WSG_PATHS_SCHEMA
-			     ? access(path, R_OK) == 0
-			     : stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+		             ? access(path, R_OK) == 0
+		             : stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 		printf("wssgate: %s %s (%s)%s\n", items[i].what, path,
 		       wsg_paths_origin_name(origin), ok ? "" : ": missing");
 		if (!ok && origin == WSG_PATHS_CONFIG) {
 			fprintf(stderr, "%s: %s: %s is not a readable %s\n",
-				cfg->path, items[i].key, path,
-				items[i].item == WSG_PATHS_SCHEMA ? "file"
-								  : "folder");
+			        cfg->path, items[i].key, path,
+			        items[i].item == WSG_PATHS_SCHEMA ? "file"
+			                                          : "folder");
 			bad = 1;
 		}
 		free(path);
@@ -394,11 +401,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 't' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, 't'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct wsg_config *cfg = NULL;
 	const char *config_path = NULL;
@@ -407,32 +414,22 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "+c:tVh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 't':
-			check = 1;
-			break;
-		case 'V':
-			printf("wssgate %s\n", PACKAGE_VERSION);
-			return 0;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return 2;
+		case 'c': config_path = optarg; break;
+		case 't': check = 1; break;
+		case 'V': printf("wssgate %s\n", PACKAGE_VERSION); return 0;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: fputs(usage_text, stderr); return 2;
 		}
 	}
 	if (config_path == NULL) {
 		fprintf(stderr, "wssgate: --config FILE is required\n%s",
-			usage_text);
+		        usage_text);
 		return 2;
 	}
 	if (wsg_config_load(config_path, &cfg, &errors) != WSG_OK) {
 		fprintf(stderr, "%s", errors);
 		fprintf(stderr, "wssgate: configuration %s is invalid\n",
-			config_path);
+		        config_path);
 		free(errors);
 		return 1;
 	}
@@ -442,8 +439,9 @@ main(int argc, char **argv)
 			printf("wssgate: configuration %s is valid\n",
 			       cfg->path);
 		else
-			fprintf(stderr, "wssgate: configuration %s is invalid\n",
-				cfg->path);
+			fprintf(stderr,
+			        "wssgate: configuration %s is invalid\n",
+			        cfg->path);
 		wsg_config_unref(cfg);
 		return status;
 	}

@@ -15,7 +15,8 @@ char *wsg_mem_strdup(const char *s);
 /* Copies len bytes of s and NUL-terminates; s may contain NULs. */
 char *wsg_mem_strndup(const char *s, size_t len);
 /* printf into a newly allocated string. */
-char *wsg_mem_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *wsg_mem_printf(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
 /* Wipes n bytes at p (not optimised away), then frees p. */
 void wsg_mem_free_secret(void *p, size_t n);
 /* Wipes the whole usable size of a malloc'ed block, then frees it; for

@@ -46,8 +46,8 @@ struct wsg_metrics {
 	struct wsg_histogram upstream[WSG_METRICS_UPSTREAM__COUNT];
 	uint64_t credcache_hits;
 	uint64_t credcache_misses;
-	uint64_t replay_refused; /* a live copy of the nonce was seen */
-	uint64_t replay_full;    /* the cache was full of live nonces */
+	uint64_t replay_refused;      /* a live copy of the nonce was seen */
+	uint64_t replay_full;         /* the cache was full of live nonces */
 	uint64_t connections_refused; /* closed over limits.max_connections */
 	uint64_t connections_limit;   /* limits.max_connections in force */
 };

@@ -82,8 +82,7 @@ static const struct route routes[] = {
         {EVHTTP_REQ_GET, "roles", 2, NULL, ACCESS_TOKEN, wsg_mgmt_role_show},
         {EVHTTP_REQ_DELETE, "roles", 2, NULL, ACCESS_TOKEN,
          wsg_mgmt_role_delete},
-        {EVHTTP_REQ_GET, "routes", 1, NULL, ACCESS_TOKEN,
-         wsg_mgmt_routes_list},
+        {EVHTTP_REQ_GET, "routes", 1, NULL, ACCESS_TOKEN, wsg_mgmt_routes_list},
         {EVHTTP_REQ_GET, "logs", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logs_list},
 };
 
@@ -492,8 +491,9 @@ hand_off(struct wsg_mgmt_req *r, wsg_mgmt_job_cb run, wsg_mgmt_job_cb done)
 
 	if (wsg_mgmt_work_submit(d->m->work, d, run, done, NULL) == WSG_OK)
 		return;
-	wsg_mgmt_audit(d, "mgmt_busy",
-	               "management workers' queue full (userstore.max_waiting)");
+	wsg_mgmt_audit(
+	        d, "mgmt_busy",
+	        "management workers' queue full (userstore.max_waiting)");
 	wsg_mgmt_reply_busy(d);
 	if (done != NULL)
 		done(d, NULL);
@@ -665,11 +665,10 @@ request_cb(struct evhttp_request *req, void *arg)
 		}
 	}
 
-	wsg_mgmt_req_end(&r, path != NULL && dashboard_path(path) != NULL
-	                             ? "dashboard"
-	                     : path != NULL && open_path(path) != NULL
-	                             ? path + 1
-	                             : "management");
+	wsg_mgmt_req_end(
+	        &r, path != NULL && dashboard_path(path) != NULL ? "dashboard"
+	            : path != NULL && open_path(path) != NULL    ? path + 1
+	                                                      : "management");
 }
 
 /* -------- lifetime -------- */
@@ -809,8 +808,8 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
 		goto out;
 	}
 	m->health = wsg_mgmt_health_new(m);
-	m->pool = wsg_db_pool_new(m->base, &rt->db_params, MGMT_POOL_SIZE,
-	                          NULL);
+	m->pool =
+	        wsg_db_pool_new(m->base, &rt->db_params, MGMT_POOL_SIZE, NULL);
 	rc = wsg_mgmt_work_new(m, m->base, mc->workers,
 	                       cfg->userstore.max_waiting, &m->work, err);
 	if (rc != WSG_OK)

@@ -26,7 +26,7 @@ struct wsg_mgmt;
  * address cannot be bound.
  */
 int wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
-		   struct wsg_mgmt **out, struct wsg_error *err);
+                   struct wsg_mgmt **out, struct wsg_error *err);
 
 /*
  * Hands `snap` (a new reference is taken) to the management thread, as

@@ -51,14 +51,14 @@ wsg_mgmt_now(void)
 /* -------- replies -------- */
 
 void
-wsg_mgmt_add_header(struct wsg_mgmt_req *r, const char *name,
-                    const char *value)
+wsg_mgmt_add_header(struct wsg_mgmt_req *r, const char *name, const char *value)
 {
 	struct wsg_mgmt_header *h;
 
 	if (r->n_out_headers == WSG_MGMT_MAX_OUT_HEADERS) {
-		wsg_log_msg("error", "management: too many headers for rid "
-		                     "%016llx",
+		wsg_log_msg("error",
+		            "management: too many headers for rid "
+		            "%016llx",
 		            (unsigned long long)r->rid);
 		return;
 	}
@@ -409,8 +409,9 @@ wsg_mgmt_db(struct wsg_mgmt_req *r, struct wsg_db_conn **out)
 	wsg_error_clear(&err);
 	if (r->worker == NULL) {
 		/* A handler bug: the management thread never blocks. */
-		wsg_log_msg("error", "management: database use outside a worker "
-		                     "for rid %016llx",
+		wsg_log_msg("error",
+		            "management: database use outside a worker "
+		            "for rid %016llx",
 		            (unsigned long long)r->rid);
 		wsg_mgmt_reply_error(r, 500, "Internal error");
 		return WSG_ERR_DB;
@@ -504,8 +505,7 @@ wsg_mgmt_req_end(struct wsg_mgmt_req *r, const char *route)
 	if (r->out_body != NULL)
 		wsg_mem_free_secret(r->out_body, r->out_len);
 	if (r->authorization != NULL)
-		wsg_mem_free_secret(r->authorization,
-		                    strlen(r->authorization));
+		wsg_mem_free_secret(r->authorization, strlen(r->authorization));
 	free(r->origin);
 	free(r->sec_fetch_site);
 	if (r->body != NULL)

@@ -31,24 +31,25 @@
 #include "userstore.h"
 #include "mgmt_work.h"
 
-#define WSG_MGMT_MAX_SEGS 4          /* path segments after /management */
-#define WSG_MGMT_MAX_PARAMS 16       /* query parameters kept */
-#define WSG_MGMT_MAX_JSON 65536      /* bytes of a JSON body we parse */
+#define WSG_MGMT_MAX_SEGS 4     /* path segments after /management */
+#define WSG_MGMT_MAX_PARAMS 16  /* query parameters kept */
+#define WSG_MGMT_MAX_JSON 65536 /* bytes of a JSON body we parse */
 /* Bytes of a password set through the API: its sealed copy (29 bytes more)
  * must fit users.digest_secret (1024). */
 #define WSG_MGMT_MAX_PASSWORD 512
 #define WSG_MGMT_MAX_LOGIN_PASSWORD 1024 /* bytes, as the command line sets */
-#define WSG_MGMT_MAX_OUT_HEADERS 8   /* headers an answer sets itself */
+#define WSG_MGMT_MAX_OUT_HEADERS 8       /* headers an answer sets itself */
 
 /* MI's error texts start with a fixed prefix followed directly by the cause. */
 #define WSG_MGMT_E_REQUEST "Error processing the request"
 #define WSG_MGMT_E_REQUEST_DOT "Error processing the request. "
 #define WSG_MGMT_E_NOT_FOUND "Requested resource not found. "
 #define WSG_MGMT_E_RETRY "Please try again. "
-#define WSG_MGMT_E_STORE "Error initializing the user store. Please try again later"
+#define WSG_MGMT_E_STORE                                                       \
+	"Error initializing the user store. Please try again later"
 /* Ours: the database cannot be reached (503). */
 #define WSG_MGMT_E_UNAVAILABLE                                                 \
-	"The user store is unavailable: the database cannot be reached. "     \
+	"The user store is unavailable: the database cannot be reached. "      \
 	"Please try again later"
 
 /* The management thread's state. */
@@ -65,19 +66,19 @@ struct wsg_mgmt {
 	struct wsg_snapshot *snap;    /* current; new requests take a ref */
 	struct wsg_snapshot *pending; /* handed over by a reload (atomic) */
 	struct event *reload;         /* activated by wsg_mgmt_reload() */
-	struct event *wake;      /* activated by wsg_mgmt_stop() */
+	struct event *wake;           /* activated by wsg_mgmt_stop() */
 	pthread_t thread;
 	int running;
 	uint64_t next_rid;
 	struct wsg_static *site; /* the dashboard's files, or NULL */
 	unsigned deferred;       /* requests taken by wsg_mgmt_defer(), open */
 	struct wsg_mgmt_health *health; /* GET /health's own probe */
-	struct wsg_db_pool *pool; /* logins' lookups, non-blocking */
+	struct wsg_db_pool *pool;       /* logins' lookups, non-blocking */
 };
 
 struct wsg_mgmt_param {
 	char *name;
-	char *value;             /* decoded, NUL-free */
+	char *value; /* decoded, NUL-free */
 };
 
 /*
@@ -85,8 +86,8 @@ struct wsg_mgmt_param {
  * the HTTP exchange so that parsers run without one (fuzz_mgmt_json).
  */
 struct wsg_mgmt_fail {
-	int status;              /* HTTP status to answer */
-	char text[1024];         /* MI's "Error" text */
+	int status;      /* HTTP status to answer */
+	char text[1024]; /* MI's "Error" text */
 };
 
 struct wsg_mgmt_header {
@@ -103,34 +104,34 @@ struct wsg_mgmt_req {
 	enum evhttp_cmd_type method;
 	uint64_t rid;
 	char client[64];
-	int loopback;            /* peer is 127.0.0.0/8 or ::1 */
+	int loopback; /* peer is 127.0.0.0/8 or ::1 */
 	struct timespec started;
 	char *seg[WSG_MGMT_MAX_SEGS]; /* decoded segments after /management */
 	size_t nseg;
 	int too_many_segs;
-	int bad_path;            /* a segment decoded to a NUL byte */
+	int bad_path; /* a segment decoded to a NUL byte */
 	struct wsg_mgmt_param params[WSG_MGMT_MAX_PARAMS];
 	size_t nparams;
 	int bad_query;
-	char *claimed_user;      /* Basic-auth user of a login, for the log */
-	char *user;              /* authenticated caller */
+	char *claimed_user; /* Basic-auth user of a login, for the log */
+	char *user;         /* authenticated caller */
 	struct wsg_user_record *rec; /* the caller as stored */
-	int admin;               /* the caller holds management.admin_role */
-	struct wsg_token tok;    /* the caller's token */
+	int admin;            /* the caller holds management.admin_role */
+	struct wsg_token tok; /* the caller's token */
 	/* Input, copied at the start (header values may be NULL). */
-	char *authorization;     /* a credential: wiped when freed */
+	char *authorization; /* a credential: wiped when freed */
 	char *origin;
 	char *sec_fetch_site;
-	char *body;              /* NUL-terminated copy of the request body */
+	char *body; /* NUL-terminated copy of the request body */
 	size_t body_len;
 	/* The answer, sent when the request ends. */
-	int status;              /* HTTP status of the answer, 0 before */
-	int sent;                /* already sent (the dashboard's files) */
+	int status; /* HTTP status of the answer, 0 before */
+	int sent;   /* already sent (the dashboard's files) */
 	char *out_body;
 	size_t out_len;
 	struct wsg_mgmt_header out_headers[WSG_MGMT_MAX_OUT_HEADERS];
 	size_t n_out_headers;
-	int deferred;            /* moved away by wsg_mgmt_defer() */
+	int deferred; /* moved away by wsg_mgmt_defer() */
 	/* A job of the management workers (mgmt_work.c). */
 	struct wsg_mgmt_worker *worker; /* the one running it, or NULL */
 	wsg_mgmt_job_cb job_run;
@@ -165,22 +166,22 @@ void wsg_mgmt_reply(struct wsg_mgmt_req *r, int status, json_t *body);
 
 /* Answers `status` with `len` bytes of `body` (stolen) of `content_type`. */
 void wsg_mgmt_reply_text(struct wsg_mgmt_req *r, int status,
-			 const char *content_type, char *body, size_t len);
+                         const char *content_type, char *body, size_t len);
 
 /* A header of the answer (both copied); call before the reply. */
 void wsg_mgmt_add_header(struct wsg_mgmt_req *r, const char *name,
-			 const char *value);
+                         const char *value);
 
 /* 503 with Retry-After: 1, "The server is busy". */
 void wsg_mgmt_reply_busy(struct wsg_mgmt_req *r);
 
 /* Sends `status` with {"Error": "<formatted text>"}. */
 void wsg_mgmt_reply_error(struct wsg_mgmt_req *r, int status, const char *fmt,
-			  ...) __attribute__((format(printf, 3, 4)));
+                          ...) __attribute__((format(printf, 3, 4)));
 
 /* 404 with MI's text: "<what>: <name> cannot be found." */
 void wsg_mgmt_reply_not_found(struct wsg_mgmt_req *r, const char *what,
-			      const char *name);
+                              const char *name);
 
 /*
  * A database failure: logs `err`, answers 503 with WSG_MGMT_E_UNAVAILABLE
@@ -189,18 +190,18 @@ void wsg_mgmt_reply_not_found(struct wsg_mgmt_req *r, const char *what,
  * connection for a reconnect.
  */
 void wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r,
-			     const struct wsg_error *err);
+                             const struct wsg_error *err);
 
 /* Sends f->status with {"Error": f->text}. */
 void wsg_mgmt_reply_fail(struct wsg_mgmt_req *r, const struct wsg_mgmt_fail *f);
 
 /* Fills `f` and returns WSG_ERR_INVAL: `return wsg_mgmt_failf(f, 400, ...)`. */
 int wsg_mgmt_failf(struct wsg_mgmt_fail *f, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* {"userId": user, "status": status}, as MI's user changes answer. */
 void wsg_mgmt_reply_status(struct wsg_mgmt_req *r, const char *key,
-			   const char *value, const char *status);
+                           const char *value, const char *status);
 
 /* -------- input -------- */
 
@@ -214,7 +215,7 @@ const char *wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name);
  * the 400 (missing, too large, malformed, not an object).
  */
 int wsg_mgmt_parse_json(const char *body, size_t len, json_t **out,
-			struct wsg_mgmt_fail *f);
+                        struct wsg_mgmt_fail *f);
 
 /*
  * The request body as a JSON object (wsg_mgmt_parse_json()). On failure
@@ -242,16 +243,15 @@ int wsg_mgmt_check_username(const char *s, char *why, size_t whylen);
 /* A role name (the store's rules; `granting`: the rules for new names, as
  * the role is created or goes into X-WSS-Roles). WSG_OK or WSG_ERR_INVAL
  * with `why`. */
-int wsg_mgmt_check_role(const char *s, int granting, char *why,
-			size_t whylen);
+int wsg_mgmt_check_role(const char *s, int granting, char *why, size_t whylen);
 
 /*
  * `management.password_policy`: valid UTF-8 without control characters, at
  * least min_length characters, at most WSG_MGMT_MAX_PASSWORD bytes.
  */
 int wsg_mgmt_check_password(const struct wsg_password_policy_conf *policy,
-			    const char *pw, size_t len, char *why,
-			    size_t whylen);
+                            const char *pw, size_t len, char *why,
+                            size_t whylen);
 
 /*
  * MI's `domain`: absent, "" or "PRIMARY" (any case) is the one store we
@@ -259,11 +259,11 @@ int wsg_mgmt_check_password(const struct wsg_password_policy_conf *policy,
  * WSG_ERR_NOTFOUND.
  */
 int wsg_mgmt_domain_check(const char *domain, const char *prefix,
-			  struct wsg_mgmt_fail *f);
+                          struct wsg_mgmt_fail *f);
 
 /* wsg_mgmt_domain_check(), answering the request on failure. */
 int wsg_mgmt_check_domain(struct wsg_mgmt_req *r, const char *domain,
-			  const char *prefix);
+                          const char *prefix);
 
 /* -------- the store -------- */
 
@@ -293,13 +293,13 @@ void wsg_mgmt_reply_accounts(struct wsg_mgmt_req *r, int rc,
  * and returns it; else `*hash` is the caller's.
  */
 int wsg_mgmt_hash(struct wsg_mgmt_req *r, const char *pw, size_t len,
-		  const char *fail, char **hash);
+                  const char *fail, char **hash);
 
 /* -------- logs -------- */
 
 /* An audit line for this request, with the acting user. */
 void wsg_mgmt_audit(const struct wsg_mgmt_req *r, const char *event,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Seconds since the epoch. */
 int64_t wsg_mgmt_now(void);

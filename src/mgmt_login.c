@@ -68,8 +68,7 @@ wsg_mgmt_client_refused(struct wsg_mgmt_req *r)
 }
 
 int
-wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
-                     const struct wsg_user_record *rec)
+wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const struct wsg_user_record *rec)
 {
 	const char *user = rec->username;
 
@@ -81,8 +80,8 @@ wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
 		               "to '%s'",
 		               user);
 	return wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
-	                         &r->cfg->security.lockout, user,
-	                         strlen(user), wsg_lockout_now_ms()) > 0;
+	                         &r->cfg->security.lockout, user, strlen(user),
+	                         wsg_lockout_now_ms()) > 0;
 }
 
 int
@@ -240,7 +239,7 @@ struct lookup {
 	size_t raw_len;
 	const char *pw; /* in `raw` */
 	size_t pw_len;
-	int verify;     /* bootstrap declined: verify as an unknown name */
+	int verify; /* bootstrap declined: verify as an unknown name */
 };
 
 static void
@@ -379,13 +378,9 @@ bootstrap_job(struct wsg_mgmt_req *r, void *arg)
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		return;
 	switch (bootstrap_checks(lk, c)) {
-	case BOOT_NO:
-		lk->verify = 1;
-		return;
-	case BOOT_ANSWERED:
-		return;
-	case BOOT_GO:
-		break;
+	case BOOT_NO: lk->verify = 1; return;
+	case BOOT_ANSWERED: return;
+	case BOOT_GO: break;
 	}
 	if (wsg_mgmt_hash(r, lk->pw, lk->pw_len,
 	                  "Error occurred authenticating user.",

@@ -50,8 +50,7 @@ int wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
  * the data plane's); a lock that starts is audited. Returns 1 when the
  * user's lock started.
  */
-int wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user,
-                           int guess);
+int wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess);
 
 /*
  * The verification pool said no (`rc` WSG_ERR_FULL: 503) or the address

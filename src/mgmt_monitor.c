@@ -120,8 +120,7 @@ wsg_mgmt_logs_list(struct wsg_mgmt_req *r)
 	}
 	codes = json_array();
 	for (i = WSG_FAULT_NONE + 1; i < WSG_FAULT__COUNT; i++)
-		json_array_append_new(codes,
-		                      json_string(wsg_fault_name(i)));
+		json_array_append_new(codes, json_string(wsg_fault_name(i)));
 	json_object_set_new(out, "faultCodes", codes);
 	wsg_mgmt_reply(r, 200, out);
 }

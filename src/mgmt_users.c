@@ -317,8 +317,7 @@ wsg_mgmt_users_add(struct wsg_mgmt_req *r)
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
 	/* Argon2 before the transaction, so no lock waits on it. */
-	if (wsg_mgmt_hash(r, a.pw, a.pw_len, WSG_MGMT_E_STORE, &hash) ==
-	    WSG_OK)
+	if (wsg_mgmt_hash(r, a.pw, a.pw_len, WSG_MGMT_E_STORE, &hash) == WSG_OK)
 		insert_user(r, &a, hash);
 out:
 	json_decref(body);
@@ -480,8 +479,7 @@ change_password(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
 
 	wsg_error_clear(&err);
 	digest = p->digest >= 0 ? p->digest : rec->digest_sealed != NULL;
-	if (wsg_mgmt_hash(r, pw, strlen(pw), WSG_MGMT_E_STORE, &hash) !=
-	    WSG_OK)
+	if (wsg_mgmt_hash(r, pw, strlen(pw), WSG_MGMT_E_STORE, &hash) != WSG_OK)
 		goto out;
 	rc = WSG_OK;
 	if (digest)
@@ -545,8 +543,9 @@ end_tokens(struct wsg_mgmt_req *r, const struct wsg_user_record *rec)
 		return;
 	}
 	r->worker->db_broken = 1;
-	wsg_log_msg("error", "management rid=%016llx: cannot end the tokens "
-	                     "of a locked user: %s",
+	wsg_log_msg("error",
+	            "management rid=%016llx: cannot end the tokens "
+	            "of a locked user: %s",
 	            (unsigned long long)r->rid, err.reason);
 }
 

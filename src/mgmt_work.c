@@ -25,15 +25,15 @@ static const char SQL_ISOLATION[] =
 
 struct wsg_mgmt_work {
 	struct wsg_mgmt *m;
-	struct event *done_ev;     /* on the management thread's loop */
+	struct event *done_ev; /* on the management thread's loop */
 	unsigned max_queued;
-	pthread_mutex_t mu;        /* guards all below */
-	pthread_cond_t cv;         /* workers wait for jobs */
+	pthread_mutex_t mu;               /* guards all below */
+	pthread_cond_t cv;                /* workers wait for jobs */
 	struct wsg_mgmt_req *head, *tail; /* queued, oldest first */
 	struct wsg_mgmt_req *done;        /* run, waiting for `done_ev` */
-	unsigned queued;           /* waiting for a worker */
-	int db_down;               /* the last connect timed out */
-	int64_t retry_at_ms;       /* ... and the next may start then */
+	unsigned queued;                  /* waiting for a worker */
+	int db_down;                      /* the last connect timed out */
+	int64_t retry_at_ms;              /* ... and the next may start then */
 	int stopping;
 	unsigned nthreads;
 	pthread_t *threads;
@@ -171,8 +171,7 @@ wsg_mgmt_work_verify(struct wsg_mgmt_worker *wk, const char *encoded,
 	int rc;
 
 	rc = wsg_password_verify_async(wk->work->m->rt->pwpool, wk->base,
-	                               encoded, pw, len, who, verified_cb,
-	                               &wt);
+	                               encoded, pw, len, who, verified_cb, &wt);
 	if (rc != WSG_OK)
 		return rc;
 	wait_for(wk, &wt);
@@ -187,8 +186,8 @@ wsg_mgmt_work_hash(struct wsg_mgmt_worker *wk, const char *pw, size_t len,
 	int rc;
 
 	*encoded = NULL;
-	rc = wsg_password_hash_async(wk->work->m->rt->pwpool, wk->base, pw,
-	                             len, who, hashed_cb, &wt);
+	rc = wsg_password_hash_async(wk->work->m->rt->pwpool, wk->base, pw, len,
+	                             who, hashed_cb, &wt);
 	if (rc != WSG_OK)
 		return rc;
 	wait_for(wk, &wt);
@@ -329,9 +328,9 @@ work_free(struct wsg_mgmt_work *w)
 }
 
 int
-wsg_mgmt_work_new(struct wsg_mgmt *m, struct event_base *base,
-                  unsigned threads, unsigned max_queued,
-                  struct wsg_mgmt_work **out, struct wsg_error *err)
+wsg_mgmt_work_new(struct wsg_mgmt *m, struct event_base *base, unsigned threads,
+                  unsigned max_queued, struct wsg_mgmt_work **out,
+                  struct wsg_error *err)
 {
 	struct wsg_mgmt_work *w = wsg_mem_calloc(1, sizeof(*w));
 	sigset_t all, old;

@@ -23,10 +23,10 @@ struct wsg_mgmt_work;
 /* One thread of the pool; its fields are touched by that thread only. */
 struct wsg_mgmt_worker {
 	struct wsg_mgmt_work *work;
-	struct event_base *base;  /* where the verification pool answers */
-	struct wsg_db_conn *db;   /* opened on first use; NULL after a failure */
-	int db_checked;           /* `db` answered during the current job */
-	int db_broken;            /* close `db` once the current job ends */
+	struct event_base *base; /* where the verification pool answers */
+	struct wsg_db_conn *db;  /* opened on first use; NULL after a failure */
+	int db_checked;          /* `db` answered during the current job */
+	int db_broken;           /* close `db` once the current job ends */
 };
 
 /* A job's steps: `run` on a worker (r->worker set), then `done` on the
@@ -38,8 +38,8 @@ typedef void (*wsg_mgmt_job_cb)(struct wsg_mgmt_req *r, void *arg);
  * management thread's loop). At most `max_queued` jobs wait (0: no bound).
  */
 int wsg_mgmt_work_new(struct wsg_mgmt *m, struct event_base *base,
-		      unsigned threads, unsigned max_queued,
-		      struct wsg_mgmt_work **out, struct wsg_error *err);
+                      unsigned threads, unsigned max_queued,
+                      struct wsg_mgmt_work **out, struct wsg_error *err);
 
 /* Runs every queued job to its end, joins the threads and frees. The
  * completions of those jobs must have been taken before (see mgmt.c). */
@@ -52,7 +52,7 @@ void wsg_mgmt_work_free(struct wsg_mgmt_work *w);
  * answers (wsg_mgmt_reply_busy()) and ends the request.
  */
 int wsg_mgmt_work_submit(struct wsg_mgmt_work *w, struct wsg_mgmt_req *r,
-			 wsg_mgmt_job_cb run, wsg_mgmt_job_cb done, void *arg);
+                         wsg_mgmt_job_cb run, wsg_mgmt_job_cb done, void *arg);
 
 /*
  * The worker's connection, opened (or re-opened after a failure) on demand
@@ -61,7 +61,7 @@ int wsg_mgmt_work_submit(struct wsg_mgmt_work *w, struct wsg_mgmt_req *r,
  * `err`.
  */
 int wsg_mgmt_work_db(struct wsg_mgmt_worker *wk, struct wsg_db_conn **out,
-		     struct wsg_error *err);
+                     struct wsg_error *err);
 
 /*
  * argon2 on the verification pool, waited for on the worker: the result
@@ -70,12 +70,11 @@ int wsg_mgmt_work_db(struct wsg_mgmt_worker *wk, struct wsg_db_conn **out,
  * unrun because the address got locked.
  */
 int wsg_mgmt_work_verify(struct wsg_mgmt_worker *wk, const char *encoded,
-			 const char *pw, size_t len,
-			 const struct wsg_password_client *who);
+                         const char *pw, size_t len,
+                         const struct wsg_password_client *who);
 
 /* The same for an argon2id hash; `*encoded` (caller frees) on WSG_OK. */
-int wsg_mgmt_work_hash(struct wsg_mgmt_worker *wk, const char *pw,
-		       size_t len, const struct wsg_password_client *who,
-		       char **encoded);
+int wsg_mgmt_work_hash(struct wsg_mgmt_worker *wk, const char *pw, size_t len,
+                       const struct wsg_password_client *who, char **encoded);
 
 #endif

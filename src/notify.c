@@ -54,9 +54,9 @@ wsg_notify_reloading(void)
 	 * matches RELOADING=1 to its own signal by this time. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(state, sizeof(state),
-		 "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-		 (unsigned long long)ts.tv_sec * 1000000ULL +
-			 (unsigned long long)ts.tv_nsec / 1000ULL);
+	         "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+	         (unsigned long long)ts.tv_sec * 1000000ULL +
+	                 (unsigned long long)ts.tv_nsec / 1000ULL);
 	notify(state);
 }
 

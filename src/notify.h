@@ -10,7 +10,7 @@
 
 /* READY=1 with STATUS= the formatted text (at start and after a reload). */
 void wsg_notify_ready(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+        __attribute__((format(printf, 1, 2)));
 
 /* RELOADING=1 with the monotonic clock, as Type=notify-reload wants it. */
 void wsg_notify_reloading(void);

@@ -35,14 +35,14 @@ const char *wsg_password_dummy_hash(void);
  * malloc'ed; caller frees.
  */
 int wsg_password_seal(const unsigned char key[WSG_PASSWORD_KEY_LEN],
-		      const char *username, const char *pw, size_t len,
-		      unsigned char **out, size_t *out_len);
+                      const char *username, const char *pw, size_t len,
+                      unsigned char **out, size_t *out_len);
 
 /* Reverses wsg_password_seal(). `*pw` is malloc'ed and NUL-terminated;
  * caller frees with wsg_mem_free_secret(). WSG_ERR_CRYPTO if tampered. */
 int wsg_password_unseal(const unsigned char key[WSG_PASSWORD_KEY_LEN],
-			const char *username, const unsigned char *in,
-			size_t in_len, char **pw, size_t *pw_len);
+                        const char *username, const unsigned char *in,
+                        size_t in_len, char **pw, size_t *pw_len);
 
 /* The verification pool. */
 struct wsg_password_pool;
@@ -65,7 +65,7 @@ typedef void (*wsg_password_done_cb)(int result, void *arg);
  * joined (see wsg_password_verify_async()).
  */
 struct wsg_password_client {
-	const char *addr;         /* peer address as text */
+	const char *addr; /* peer address as text */
 	unsigned max_queued;
 	unsigned max_per_client;
 	struct wsg_lockout *lockout; /* NULL: jobs are never dropped */
@@ -85,10 +85,10 @@ struct wsg_password_client {
  * run and no queue slot of its own, never refused, same result.
  */
 int wsg_password_verify_async(struct wsg_password_pool *p,
-			      struct event_base *base, const char *encoded,
-			      const char *pw, size_t len,
-			      const struct wsg_password_client *who,
-			      wsg_password_done_cb done, void *arg);
+                              struct event_base *base, const char *encoded,
+                              const char *pw, size_t len,
+                              const struct wsg_password_client *who,
+                              wsg_password_done_cb done, void *arg);
 
 /* `encoded` (NULL unless result is WSG_OK) belongs to the callee. Runs on
  * `base`'s thread. */
@@ -102,9 +102,9 @@ typedef void (*wsg_password_hash_cb)(int result, char *encoded, void *arg);
  * unless this returns an error.
  */
 int wsg_password_hash_async(struct wsg_password_pool *p,
-			    struct event_base *base, const char *pw,
-			    size_t len, const struct wsg_password_client *who,
-			    wsg_password_hash_cb done, void *arg);
+                            struct event_base *base, const char *pw, size_t len,
+                            const struct wsg_password_client *who,
+                            wsg_password_hash_cb done, void *arg);
 
 /* Counters since start and the queue now, for /metrics and tests. */
 struct wsg_password_pool_stats {
@@ -119,6 +119,6 @@ struct wsg_password_pool_stats {
 
 /* Takes the pool's lock. A NULL pool has all zeros. */
 void wsg_password_pool_stats(struct wsg_password_pool *p,
-			     struct wsg_password_pool_stats *out);
+                             struct wsg_password_pool_stats *out);
 
 #endif

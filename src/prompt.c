@@ -303,8 +303,8 @@ wsg_prompt_password(int from_stdin, const char *what, const char *prompt,
 }
 
 int
-wsg_prompt_new_password(int from_stdin, const char *what,
-                        const char *prompt, char **pw, struct wsg_error *err)
+wsg_prompt_new_password(int from_stdin, const char *what, const char *prompt,
+                        char **pw, struct wsg_error *err)
 {
 	char *again = NULL;
 	int rc;

@@ -26,7 +26,7 @@ void wsg_replay_free(struct wsg_replay *r);
  * inserted, the caller must refuse the token).
  */
 int wsg_replay_insert(struct wsg_replay *r, const unsigned char *key,
-		      size_t len, int64_t expires_at, int64_t now);
+                      size_t len, int64_t expires_at, int64_t now);
 
 /* Live-or-not-yet-reclaimed entries, for metrics and tests. */
 size_t wsg_replay_count(struct wsg_replay *r);

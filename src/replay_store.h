@@ -23,8 +23,8 @@ typedef void (*wsg_replay_store_cb)(int status, void *arg);
  * is never called.
  */
 int wsg_replay_store_insert(struct wsg_db_pool *pool, const unsigned char *key,
-			    size_t len, int64_t expires_at, int64_t now,
-			    wsg_replay_store_cb done, void *arg);
+                            size_t len, int64_t expires_at, int64_t now,
+                            wsg_replay_store_cb done, void *arg);
 
 /* Deletes up to 1000 rows expired at `now`; nobody waits for the answer.
  * Called every WSG_REPLAY_STORE_PURGE_EVERY inserts of a worker, so the

@@ -52,7 +52,7 @@ static enum wsg_soap_version version_of_media(const char *ctype);
 
 static void
 reply_fault(struct wsg_request *r, enum wsg_soap_version version,
-	    enum wsg_fault fault)
+            enum wsg_fault fault)
 {
 	const struct wsg_config *cfg = r->cfg;
 	const char *ctype;
@@ -65,27 +65,26 @@ reply_fault(struct wsg_request *r, enum wsg_soap_version version,
 	r->err.fault = fault;
 	/* Basic requests may be REST: JSON unless they were SOAP, 401/403. */
 	if (r->basic)
-		rc = wsg_basic_build_reply(
-			version_of_media(wsg_conn_header(r->http,
-							 "Content-Type")),
-			fault, &body, &len, &ctype, &status);
+		rc = wsg_basic_build_reply(version_of_media(wsg_conn_header(
+		                                   r->http, "Content-Type")),
+		                           fault, &body, &len, &ctype, &status);
 	else if (fault == WSG_FAULT_MUST_UNDERSTAND && r->msg.doc != NULL)
 		rc = wsg_soap_build_must_understand_fault(&r->msg, &body, &len,
-							  &ctype, &status);
+		                                          &ctype, &status);
 	else if (cfg->security.opaque_faults &&
-		 wsg_soap_fault_is_security(fault))
+	         wsg_soap_fault_is_security(fault))
 		rc = wsg_soap_build_opaque_fault(version, &body, &len, &ctype,
-						 &status);
+		                                 &status);
 	else
 		rc = wsg_soap_build_fault(version, fault, &body, &len, &ctype,
-					  &status);
+		                          &status);
 	if (rc == WSG_OK)
 		wsg_conn_add_header(r->conn, "Content-Type", ctype);
 	else
 		len = 0;
 	if (r->basic && status == 401)
 		wsg_conn_add_header(r->conn, "WWW-Authenticate",
-				    WSG_BASIC_CHALLENGE);
+		                    WSG_BASIC_CHALLENGE);
 	if ((fault == WSG_FAULT_TRY_LATER || fault == WSG_FAULT_BUSY) &&
 	    r->auth.retry_after > 0) {
 		char secs[24];
@@ -127,23 +126,25 @@ relay(struct wsg_request *r, const struct wsg_upstream_answer *a)
 	for (i = 0; i < a->n_headers; i++)
 		if (wsg_upstream_relayed_header(a, i))
 			wsg_conn_add_header_slice(r->conn, a->headers[i].name,
-						  a->headers[i].value);
+			                          a->headers[i].value);
 	wsg_conn_reply(r->conn, a->status,
-		       a->reason.len > 0 ? a->reason.p : NULL, a->reason.len,
-		       a->body, a->body_len);
+	               a->reason.len > 0 ? a->reason.p : NULL, a->reason.len,
+	               a->body, a->body_len);
 }
 
 static void
 upstream_done_cb(int status, const struct wsg_upstream_answer *a,
-		 const char *reason, void *arg)
+                 const char *reason, void *arg)
 {
 	struct wsg_request *r = arg;
 	int code;
 
 	if (status != WSG_OK) {
-		wsg_error_set(&r->err, status, status == WSG_ERR_TIMEOUT
-			      ? WSG_FAULT_UPSTREAM_TIMEOUT
-			      : WSG_FAULT_UPSTREAM_ERROR, "%s", reason);
+		wsg_error_set(&r->err, status,
+		              status == WSG_ERR_TIMEOUT
+		                      ? WSG_FAULT_UPSTREAM_TIMEOUT
+		                      : WSG_FAULT_UPSTREAM_ERROR,
+		              "%s", reason);
 		wsg_log_audit(r->worker->rt->log, r->rid, r->client,
 		              r->route->name, r->auth.user, "upstream_error",
 		              reason);
@@ -183,13 +184,13 @@ forward(struct wsg_request *r)
 	n = 1;
 	if (changed > 0 &&
 	    wsg_soap_relay_parts(&r->msg, r->http->body, r->http->body_len,
-				 parts, WSG_UPSTREAM_MAX_BODY_PARTS,
-				 &n) != WSG_OK) {
+	                         parts, WSG_UPSTREAM_MAX_BODY_PARTS,
+	                         &n) != WSG_OK) {
 		/* Serialised again (not UTF-8, or the tree changed). */
 		if (wsg_soap_relay(&r->msg, r->http->body, r->http->body_len,
-				   &body, &len) != WSG_OK) {
+		                   &body, &len) != WSG_OK) {
 			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
-				      "cannot serialise the envelope");
+			              "cannot serialise the envelope");
 			reply_fault(r, r->msg.version, WSG_FAULT_SERVER);
 			return;
 		}
@@ -218,7 +219,8 @@ forward(struct wsg_request *r)
 	rc = wsg_upstream_forward(r->worker->upstream, &s, upstream_done_cb, r);
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_UPSTREAM_ERROR,
-			      "cannot reach the upstream: %s", wsg_strerror(rc));
+		              "cannot reach the upstream: %s",
+		              wsg_strerror(rc));
 		reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
 	}
 }
@@ -247,9 +249,8 @@ is_method(const struct wsg_request *r, const char *name)
 static void
 start_basic(struct wsg_request *r)
 {
-	static const char *const forwarded[] = {"GET",    "HEAD",    "POST",
-	                                        "PUT",    "DELETE",  "OPTIONS",
-	                                        "PATCH"};
+	static const char *const forwarded[] = {
+	        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
 	size_t i;
 
 	r->basic = 1;
@@ -258,8 +259,8 @@ start_basic(struct wsg_request *r)
 			break;
 	if (i == sizeof(forwarded) / sizeof(forwarded[0])) {
 		wsg_conn_add_header(r->conn, "Allow",
-				    "GET, HEAD, POST, PUT, DELETE, OPTIONS, "
-				    "PATCH");
+		                    "GET, HEAD, POST, PUT, DELETE, OPTIONS, "
+		                    "PATCH");
 		reply_fault(r, WSG_SOAP_UNKNOWN, WSG_FAULT_METHOD);
 		return;
 	}
@@ -303,9 +304,9 @@ route_request(struct wsg_request *r, enum wsg_soap_version media)
 	if (wsg_path_from_target(r->http->h.target.p, &r->path, &query,
 	                         &reason) != WSG_OK) {
 		wsg_error_set(&r->err, WSG_ERR_INVAL, WSG_FAULT_BAD_PATH, "%s",
-			      reason);
+		              reason);
 		wsg_log_audit(w->rt->log, r->rid, r->client, NULL, NULL,
-			      "bad_path", reason);
+		              "bad_path", reason);
 		reply_fault(r, media, WSG_FAULT_BAD_PATH);
 		return WSG_ERR_INVAL;
 	}
@@ -313,7 +314,7 @@ route_request(struct wsg_request *r, enum wsg_soap_version media)
 	if (r->route == NULL) {
 		free(query);
 		wsg_error_set(&r->err, WSG_ERR_NOTFOUND, WSG_FAULT_NOT_FOUND,
-			      "no route");
+		              "no route");
 		reply_fault(r, media, WSG_FAULT_NOT_FOUND);
 		return WSG_ERR_NOTFOUND;
 	}
@@ -354,8 +355,9 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 		return WSG_ERR_PARSE;
 	}
 	if (r->msg.version != media) {
-		wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_UNSUPPORTED_MEDIA,
-			      "envelope version does not match Content-Type");
+		wsg_error_set(&r->err, WSG_ERR_PARSE,
+		              WSG_FAULT_UNSUPPORTED_MEDIA,
+		              "envelope version does not match Content-Type");
 		refuse_envelope(r, r->msg.version);
 		return WSG_ERR_PARSE;
 	}
@@ -387,7 +389,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	r->rid = ((uint64_t)w->id << 48) | ++w->next_rid;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	*wsg_fmt_str(r->client, r->client + sizeof(r->client) - 1,
-		     req->client) = '\0';
+	             req->client) = '\0';
 	w->inflight++;
 
 	media = version_of_media(wsg_conn_header(req, "Content-Type"));

@@ -11,6 +11,6 @@
  * request path without query string. The result lives as long as `cfg`.
  */
 const struct wsg_route_conf *wsg_router_match(const struct wsg_config *cfg,
-					      const char *path);
+                                              const char *path);
 
 #endif

@@ -33,18 +33,18 @@ struct wsg_server {
 	struct wsg_worker *workers;
 	unsigned n_workers;
 	size_t n_listen;
-	struct wsg_snapshot *snap;    /* the latest one handed to workers */
-	unsigned connections;         /* atomic: data-plane connections open */
-	unsigned long long refused;   /* atomic: closed over max_connections */
-	long long refusal_logged;     /* atomic: time of the last log line */
+	struct wsg_snapshot *snap;  /* the latest one handed to workers */
+	unsigned connections;       /* atomic: data-plane connections open */
+	unsigned long long refused; /* atomic: closed over max_connections */
+	long long refusal_logged;   /* atomic: time of the last log line */
 };
 
 /* One listen entry's socket on one worker. */
 struct wsg_listener {
 	struct wsg_worker *w;
-	size_t index;            /* its listen entry: TLS from w->snap */
-	struct event *ev;        /* readable: connections to accept */
-	struct event *pause;     /* out of descriptors: accepting again */
+	size_t index;        /* its listen entry: TLS from w->snap */
+	struct event *ev;    /* readable: connections to accept */
+	struct event *pause; /* out of descriptors: accepting again */
 };
 
 /* -------- snapshots (worker.c counts their references) -------- */
@@ -53,7 +53,7 @@ struct wsg_listener {
  * gateway started with (changing those needs a restart). */
 static int
 listen_tls_new(const struct wsg_config *cfg, struct wsg_snapshot *snap,
-	       struct wsg_error *err)
+               struct wsg_error *err)
 {
 	char why[sizeof(err->reason)];
 	size_t i;
@@ -61,32 +61,32 @@ listen_tls_new(const struct wsg_config *cfg, struct wsg_snapshot *snap,
 
 	snap->n_listen = cfg->n_listen;
 	snap->listen_tls = wsg_mem_calloc(cfg->n_listen > 0 ? cfg->n_listen : 1,
-					  sizeof(*snap->listen_tls));
+	                                  sizeof(*snap->listen_tls));
 	for (i = 0; i < cfg->n_listen; i++) {
 		if (!cfg->listen[i].has_tls)
 			continue;
 		rc = wsg_tls_server_ctx_new(&cfg->listen[i].tls,
-					    &snap->listen_tls[i], err);
+		                            &snap->listen_tls[i], err);
 		if (rc != WSG_OK) {
 			snprintf(why, sizeof(why), "%s", err->reason);
 			return wsg_error_set(err, rc, WSG_FAULT_NONE,
-					     "listen %s: %s",
-					     cfg->listen[i].address, why);
+			                     "listen %s: %s",
+			                     cfg->listen[i].address, why);
 		}
 	}
 	if (cfg->management.enabled && cfg->management.has_tls &&
-	    (rc = wsg_tls_server_ctx_new(&cfg->management.tls,
-					 &snap->mgmt_tls, err)) != WSG_OK) {
+	    (rc = wsg_tls_server_ctx_new(&cfg->management.tls, &snap->mgmt_tls,
+	                                 err)) != WSG_OK) {
 		snprintf(why, sizeof(why), "%s", err->reason);
 		return wsg_error_set(err, rc, WSG_FAULT_NONE,
-				     "management.tls: %s", why);
+		                     "management.tls: %s", why);
 	}
 	return WSG_OK;
 }
 
 int
 wsg_snapshot_new(const struct wsg_runtime *rt, struct wsg_config *cfg,
-		 struct wsg_snapshot **out, struct wsg_error *err)
+                 struct wsg_snapshot **out, struct wsg_error *err)
 {
 	struct wsg_snapshot *snap = wsg_mem_calloc(1, sizeof(*snap));
 	int rc;
@@ -110,8 +110,8 @@ wsg_snapshot_new(const struct wsg_runtime *rt, struct wsg_config *cfg,
 static void
 note_refusal(struct wsg_server *s, unsigned max)
 {
-	unsigned long long n = __atomic_add_fetch(&s->refused, 1,
-						  __ATOMIC_RELAXED);
+	unsigned long long n =
+	        __atomic_add_fetch(&s->refused, 1, __ATOMIC_RELAXED);
 	struct wsg_metrics *m = s->rt->metrics;
 
 	wsg_metrics_inc(m != NULL ? &m->connections_refused : NULL);
@@ -120,11 +120,11 @@ note_refusal(struct wsg_server *s, unsigned max)
 
 	if (now - last >= REFUSAL_LOG_SECONDS &&
 	    __atomic_compare_exchange_n(&s->refusal_logged, &last, now, 0,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		wsg_log_msg("warning",
-			    "limits.max_connections = %u reached: new "
-			    "connections are closed at once (%llu so far)",
-			    max, n);
+		            "limits.max_connections = %u reached: new "
+		            "connections are closed at once (%llu so far)",
+		            max, n);
 }
 
 /* Out of descriptors: the listener rests a moment instead of spinning. */
@@ -166,7 +166,7 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		n = __atomic_add_fetch(&w->server->connections, 1,
-				       __ATOMIC_RELAXED);
+		                       __ATOMIC_RELAXED);
 		if (max != 0 && n > max) {
 			note_refusal(w->server, max);
 			close(c);
@@ -182,7 +182,7 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 /* One socket per worker and address: the kernel spreads connections. */
 static int
 open_listener(const char *host, uint16_t port, evutil_socket_t *out,
-	      struct wsg_error *err)
+              struct wsg_error *err)
 {
 	struct addrinfo hints, *ai = NULL;
 	char portstr[8];
@@ -198,8 +198,8 @@ open_listener(const char *host, uint16_t port, evutil_socket_t *out,
 	rc = getaddrinfo(host, portstr, &hints, &ai);
 	if (rc != 0) {
 		rc = wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
-				   "cannot resolve listen address %s: %s", host,
-				   gai_strerror(rc));
+		                   "cannot resolve listen address %s: %s", host,
+		                   gai_strerror(rc));
 		goto out;
 	}
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
@@ -210,8 +210,8 @@ open_listener(const char *host, uint16_t port, evutil_socket_t *out,
 	    listen(fd, LISTEN_BACKLOG) < 0 ||
 	    evutil_make_socket_nonblocking(fd) < 0) {
 		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
-				   "cannot listen on %s port %u: %s", host,
-				   port, strerror(errno));
+		                   "cannot listen on %s port %u: %s", host,
+		                   port, strerror(errno));
 		goto out;
 	}
 	*out = fd;
@@ -236,17 +236,17 @@ static void
 drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_worker *w = arg;
-	struct timeval tv = { .tv_sec = 0, .tv_usec = CUT_GRACE_MS * 1000 };
+	struct timeval tv = {.tv_sec = 0, .tv_usec = CUT_GRACE_MS * 1000};
 
 	if (!w->cutting) {
 		w->cutting = 1;
 		if (w->inflight > 0)
 			wsg_log_msg("warning",
-				    "worker %u: %u requests still in flight "
-				    "after drain_timeout; cutting them",
-				    w->id, w->inflight);
+			            "worker %u: %u requests still in flight "
+			            "after drain_timeout; cutting them",
+			            w->id, w->inflight);
 		wsg_upstream_pool_shutdown(w->upstream,
-					   "the gateway is stopping");
+		                           "the gateway is stopping");
 		wsg_db_pool_shutdown(w->db);
 		evtimer_add(w->drain_timer, &tv);
 		return;
@@ -281,7 +281,7 @@ static void
 wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsg_worker *w = arg;
-	struct timeval tv = { .tv_sec = w->drain_seconds, .tv_usec = 0 };
+	struct timeval tv = {.tv_sec = w->drain_seconds, .tv_usec = 0};
 
 	close_listeners(w);
 	w->draining = 1;
@@ -390,7 +390,7 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	w->base = base_new();
 	if (w->base == NULL)
 		return wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
-				     "cannot create an event base");
+		                     "cannot create an event base");
 	w->listeners = wsg_mem_calloc(cfg->n_listen, sizeof(*w->listeners));
 	for (i = 0; i < cfg->n_listen; i++) {
 		const struct wsg_listen_conf *lc = &cfg->listen[i];
@@ -403,16 +403,16 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 		l->w = w;
 		l->index = i;
 		l->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, accept_cb,
-				  l);
+		                  l);
 		l->pause = evtimer_new(w->base, pause_cb, l);
 		if (l->ev == NULL || l->pause == NULL || event_add(l->ev, NULL))
 			abort();
 		w->n_listeners++;
 	}
 	w->db = wsg_db_pool_new(w->base, &rt->db_params,
-				cfg->userstore.pool_size, &rt->db_stats);
+	                        cfg->userstore.pool_size, &rt->db_stats);
 	w->upstream =
-		wsg_upstream_pool_new(w->base, rt->metrics, &cfg->resolver);
+	        wsg_upstream_pool_new(w->base, rt->metrics, &cfg->resolver);
 	w->wake = event_new(w->base, -1, 0, wake_cb, w);
 	w->reload = event_new(w->base, -1, 0, reload_cb, w);
 	w->drain_timer = evtimer_new(w->base, drain_timer_cb, w);
@@ -437,8 +437,8 @@ publish_limit(struct wsg_server *s, const struct wsg_config *cfg)
 {
 	if (s->rt->metrics != NULL)
 		__atomic_store_n(&s->rt->metrics->connections_limit,
-				 (uint64_t)cfg->limits.max_connections,
-				 __ATOMIC_RELAXED);
+		                 (uint64_t)cfg->limits.max_connections,
+		                 __ATOMIC_RELAXED);
 }
 
 int
@@ -465,9 +465,9 @@ wsg_server_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
 	}
 	for (i = 0; i < s->n_workers; i++) {
 		if (pthread_create(&s->workers[i].thread, NULL, worker_main,
-				   &s->workers[i]) != 0) {
+		                   &s->workers[i]) != 0) {
 			rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
-					   "cannot start worker thread %u", i);
+			                   "cannot start worker thread %u", i);
 			goto out;
 		}
 		started++;
@@ -495,7 +495,7 @@ wsg_server_reload(struct wsg_server *s, struct wsg_snapshot *snap)
 		struct wsg_worker *w = &s->workers[i];
 
 		old = __atomic_exchange_n(&w->pending, wsg_snapshot_ref(snap),
-					  __ATOMIC_ACQ_REL);
+		                          __ATOMIC_ACQ_REL);
 		wsg_snapshot_unref(old);
 		event_active(w->reload, EV_READ, 0);
 	}

@@ -1175,9 +1175,8 @@ spans_usable(const struct wsg_soap_msg *m, const char *in, size_t len)
 }
 
 int
-wsg_soap_relay_parts(const struct wsg_soap_msg *m, const char *in,
-                     size_t len, struct iovec *parts, size_t max,
-                     size_t *n)
+wsg_soap_relay_parts(const struct wsg_soap_msg *m, const char *in, size_t len,
+                     struct iovec *parts, size_t max, size_t *n)
 {
 	size_t i, from = 0;
 

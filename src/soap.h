@@ -27,19 +27,21 @@
  * A NULL struct or a zero field means the default shown.
  */
 struct wsg_soap_limits {
-	size_t max_depth;        /* element nesting, e.g. 100 */
-	size_t max_attributes;   /* attributes (incl. namespace decls) per element, e.g. 500 */
+	size_t max_depth;         /* element nesting, e.g. 100 */
+	size_t max_attributes;    /* attributes (incl. namespace decls) per
+	                             element, e.g. 500 */
 	size_t max_attribute_len; /* bytes per attribute value, e.g. 65536 */
-	size_t max_nodes;        /* elements in the document, e.g. 100000 */
-	size_t max_namespaces;   /* namespace declarations in scope, e.g. 100 */
-	size_t max_total_attributes; /* ... and namespace decls in the document, e.g. 200000 */
+	size_t max_nodes;         /* elements in the document, e.g. 100000 */
+	size_t max_namespaces; /* namespace declarations in scope, e.g. 100 */
+	size_t max_total_attributes; /* ... and namespace decls in the document,
+	                                e.g. 200000 */
 };
 
 /* Where a child element of Header lay in the parsed bytes: [start, end). */
 struct wsg_soap_span {
 	xmlNodePtr node;
 	size_t start, end;
-	int removed;         /* taken out by wsg_soap_remove_header() */
+	int removed; /* taken out by wsg_soap_remove_header() */
 };
 
 /* A parsed envelope. `doc` owns every node; free with wsg_soap_msg_free(). */
@@ -47,14 +49,14 @@ struct wsg_soap_msg {
 	xmlDocPtr doc;
 	enum wsg_soap_version version;
 	xmlNodePtr envelope;
-	xmlNodePtr header;   /* NULL when the envelope has no Header */
+	xmlNodePtr header; /* NULL when the envelope has no Header */
 	xmlNodePtr body;
-	int has_xml_decl;    /* the input began with an XML declaration */
-	char *encoding;      /* encoding to serialise in, e.g. "UTF-8", "UTF-16" */
+	int has_xml_decl; /* the input began with an XML declaration */
+	char *encoding;   /* encoding to serialise in, e.g. "UTF-8", "UTF-16" */
 	struct wsg_soap_span *spans; /* Header's child elements, in order */
 	size_t n_spans;
-	int spans_ok;        /* spans are byte offsets of the (UTF-8) input */
-	size_t span_hint;    /* where wsg_soap_remove_header() looks first */
+	int spans_ok;     /* spans are byte offsets of the (UTF-8) input */
+	size_t span_hint; /* where wsg_soap_remove_header() looks first */
 };
 
 /* Process-wide libxml2 setup; call once from main before threads start. */
@@ -77,8 +79,8 @@ void wsg_soap_global_cleanup(void);
  * `out` is left empty and err->reason says why.
  */
 int wsg_soap_parse(const char *buf, size_t len,
-		   const struct wsg_soap_limits *limits,
-		   struct wsg_soap_msg *out, struct wsg_error *err);
+                   const struct wsg_soap_limits *limits,
+                   struct wsg_soap_msg *out, struct wsg_error *err);
 
 /* Frees the document and clears `m`; safe on an empty or freed msg. */
 void wsg_soap_msg_free(struct wsg_soap_msg *m);
@@ -106,7 +108,7 @@ void wsg_soap_remove_header(struct wsg_soap_msg *m, xmlNodePtr header);
  * malloc'ed and NUL-terminated; caller frees.
  */
 int wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
-		   char **out, size_t *out_len);
+                   char **out, size_t *out_len);
 
 /*
  * The same envelope as slices of `in` (no copy), in order, when
@@ -115,8 +117,8 @@ int wsg_soap_relay(const struct wsg_soap_msg *m, const char *in, size_t len,
  * envelope must be serialised again. Then use wsg_soap_relay().
  */
 int wsg_soap_relay_parts(const struct wsg_soap_msg *m, const char *in,
-			 size_t len, struct iovec *parts, size_t max,
-			 size_t *n);
+                         size_t len, struct iovec *parts, size_t max,
+                         size_t *n);
 
 /*
  * Builds a complete fault envelope for `fault` in SOAP `version`
@@ -131,8 +133,8 @@ int wsg_soap_relay_parts(const struct wsg_soap_msg *m, const char *in,
  * 429/502/504 faults carry those statuses in either version.
  */
 int wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
-			 char **body, size_t *len, const char **content_type,
-			 int *http_status);
+                         char **body, size_t *len, const char **content_type,
+                         int *http_status);
 
 /*
  * Whom a header block is addressed to, from its SOAP 1.1 actor or SOAP 1.2
@@ -149,7 +151,7 @@ enum wsg_soap_target {
 };
 
 enum wsg_soap_target wsg_soap_header_target(const struct wsg_soap_msg *m,
-					    xmlNodePtr header);
+                                            xmlNodePtr header);
 
 /*
  * The mustUnderstand attribute of a header block: 1 for "1" (and "true" in
@@ -167,7 +169,7 @@ int wsg_soap_must_understand(const struct wsg_soap_msg *m, xmlNodePtr header);
  * looked at. WSG_OK when nothing is wrong.
  */
 int wsg_soap_check_next_headers(const struct wsg_soap_msg *m,
-				struct wsg_error *err);
+                                struct wsg_error *err);
 
 /*
  * Removes the blocks targeted at role next that an intermediary must not
@@ -184,9 +186,9 @@ size_t wsg_soap_remove_next_headers(struct wsg_soap_msg *m);
  * wsg_soap_build_fault().
  */
 int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
-					 char **body, size_t *len,
-					 const char **content_type,
-					 int *http_status);
+                                         char **body, size_t *len,
+                                         const char **content_type,
+                                         int *http_status);
 
 /*
  * The value of `e`'s attribute `name` in namespace `href` (NULL: in no
@@ -196,12 +198,13 @@ int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
  * always xmlFree()s (NULL when unused).
  */
 const char *wsg_soap_attr(xmlNodePtr e, const char *name, const char *href,
-			  xmlChar **tmp);
+                          xmlChar **tmp);
 
 /* 1 when `n` is an element named `name` in namespace `href`, else 0. */
 int wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name);
 
-/* True for the WS-Security fault codes (FailedAuthentication ... MessageExpired). */
+/* True for the WS-Security fault codes (FailedAuthentication ...
+ * MessageExpired). */
 int wsg_soap_fault_is_security(enum wsg_fault fault);
 
 /*
@@ -212,7 +215,7 @@ int wsg_soap_fault_is_security(enum wsg_fault fault);
  * SOAP 1.2 Sender + Subcode, HTTP 400. Outputs as for wsg_soap_build_fault().
  */
 int wsg_soap_build_opaque_fault(enum wsg_soap_version version, char **body,
-				size_t *len, const char **content_type,
-				int *http_status);
+                                size_t *len, const char **content_type,
+                                int *http_status);
 
 #endif

@@ -68,8 +68,8 @@ wsg_stats_record(struct wsg_stats *s, const struct wsg_route_conf *route,
 
 	__atomic_fetch_add(&c->requests, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(
-	        &c->by_class[status >= 100 && status < 600 ? status / 100 : 0], 1,
-	        __ATOMIC_RELAXED);
+	        &c->by_class[status >= 100 && status < 600 ? status / 100 : 0],
+	        1, __ATOMIC_RELAXED);
 	if ((int)fault <= WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT)
 		return;
 	__atomic_fetch_add(&c->faults, 1, __ATOMIC_RELAXED);

@@ -26,7 +26,7 @@ struct wsg_stats;
 struct wsg_stats_counts {
 	uint64_t requests; /* answered, whatever the outcome */
 	uint64_t faults;   /* answered with a gateway fault */
-	uint64_t by_fault[WSG_FAULT__COUNT]; /* [WSG_FAULT_NONE] is unused */
+	uint64_t by_fault[WSG_FAULT__COUNT];  /* [WSG_FAULT_NONE] is unused */
 	uint64_t by_class[WSG_STATS_CLASSES]; /* [n]: status n00-n99 */
 };
 

@@ -13,24 +13,25 @@ enum wsg_err {
 	WSG_ERR_NOMEM = -1,
 	WSG_ERR_IO = -2,
 	WSG_ERR_CONFIG = -3,
-	WSG_ERR_PARSE = -4,      /* malformed input */
-	WSG_ERR_DB = -5,         /* database unreachable or failed */
+	WSG_ERR_PARSE = -4, /* malformed input */
+	WSG_ERR_DB = -5,    /* database unreachable or failed */
 	WSG_ERR_CRYPTO = -6,
 	WSG_ERR_NOTFOUND = -7,
 	WSG_ERR_EXISTS = -8,
-	WSG_ERR_LIMIT = -9,      /* input exceeds a configured cap */
+	WSG_ERR_LIMIT = -9, /* input exceeds a configured cap */
 	WSG_ERR_TIMEOUT = -10,
-	WSG_ERR_INVAL = -11,     /* caller passed something invalid */
-	WSG_ERR_FULL = -12,      /* a bounded store holds no room */
-	WSG_ERR_REPLAY = -13,    /* key already present */
-	WSG_ERR_AUTH = -14,      /* credentials do not match */
-	WSG_ERR_SECURITY = -15,  /* a WS-Security rule failed; see the fault */
-	WSG_ERR_PERM = -16,      /* file permissions unsafe */
-	WSG_ERR_CONNECT = -17,   /* a server could not be reached or went away */
-	WSG_ERR_AGAIN = -18,     /* input incomplete so far: call again with more */
+	WSG_ERR_INVAL = -11,    /* caller passed something invalid */
+	WSG_ERR_FULL = -12,     /* a bounded store holds no room */
+	WSG_ERR_REPLAY = -13,   /* key already present */
+	WSG_ERR_AUTH = -14,     /* credentials do not match */
+	WSG_ERR_SECURITY = -15, /* a WS-Security rule failed; see the fault */
+	WSG_ERR_PERM = -16,     /* file permissions unsafe */
+	WSG_ERR_CONNECT = -17,  /* a server could not be reached or went away */
+	WSG_ERR_AGAIN = -18, /* input incomplete so far: call again with more */
 };
 
-/* Faults the data plane answers; each maps to a SOAP 1.1 / 1.2 form (soap.c). */
+/* Faults the data plane answers; each maps to a SOAP 1.1 / 1.2 form (soap.c).
+ */
 enum wsg_fault {
 	WSG_FAULT_NONE = 0,
 	WSG_FAULT_FAILED_AUTHENTICATION,
@@ -40,19 +41,20 @@ enum wsg_fault {
 	WSG_FAULT_MESSAGE_EXPIRED,
 	WSG_FAULT_VERSION_MISMATCH,
 	WSG_FAULT_MUST_UNDERSTAND,
-	WSG_FAULT_CLIENT,            /* malformed or hostile request: Client / Sender */
-	WSG_FAULT_SERVER,            /* internal or database error: Server / Receiver */
-	WSG_FAULT_UPSTREAM_ERROR,    /* upstream unreachable or broken: Server, HTTP 502 */
+	WSG_FAULT_CLIENT, /* malformed or hostile request: Client / Sender */
+	WSG_FAULT_SERVER, /* internal or database error: Server / Receiver */
+	WSG_FAULT_UPSTREAM_ERROR,    /* upstream unreachable or broken: Server,
+	                                HTTP 502 */
 	WSG_FAULT_UPSTREAM_TIMEOUT,  /* upstream too slow: Server, HTTP 504 */
 	WSG_FAULT_UNSUPPORTED_MEDIA, /* wrong Content-Type: Client, HTTP 415 */
 	WSG_FAULT_NOT_FOUND,         /* no route: Client, HTTP 404 */
 	WSG_FAULT_METHOD,            /* not POST: Client, HTTP 405 */
 	WSG_FAULT_TOO_LARGE,         /* body over the cap: Client, HTTP 413 */
-	WSG_FAULT_TRY_LATER,         /* client address over security.client_limit:
-					Server / Receiver, HTTP 429 */
-	WSG_FAULT_BUSY,              /* a bounded queue is full: Server /
-					Receiver, HTTP 503 */
-	WSG_FAULT_BAD_PATH,          /* path refused by path.c: Client, HTTP 400 */
+	WSG_FAULT_TRY_LATER, /* client address over security.client_limit:
+	                        Server / Receiver, HTTP 429 */
+	WSG_FAULT_BUSY,      /* a bounded queue is full: Server /
+	                        Receiver, HTTP 503 */
+	WSG_FAULT_BAD_PATH,  /* path refused by path.c: Client, HTTP 400 */
 	WSG_FAULT__COUNT
 };
 
@@ -67,7 +69,7 @@ enum wsg_pwtype {
 	WSG_PWTYPE_NONE = 0,
 	WSG_PWTYPE_TEXT = 1,
 	WSG_PWTYPE_DIGEST = 2,
-	WSG_PWTYPE_CUSTOM = 4,  /* a Type URI we do not support */
+	WSG_PWTYPE_CUSTOM = 4, /* a Type URI we do not support */
 };
 
 enum wsg_auth_mode {

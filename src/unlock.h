@@ -23,7 +23,7 @@
  * current time. WSG_ERR_NOTFOUND (reason set) when there is no such user.
  */
 int wsg_unlock_request(struct wsg_db_conn *c, const char *user,
-		       struct wsg_error *err);
+                       struct wsg_error *err);
 
 /*
  * The gateway's side: ends the lock of `kind` on `user` when it began
@@ -31,6 +31,6 @@ int wsg_unlock_request(struct wsg_db_conn *c, const char *user,
  * ended (the caller audits it).
  */
 int wsg_unlock_apply(struct wsg_lockout *l, enum wsg_lockout_kind kind,
-		     const char *user, size_t len, int64_t unlocked_at);
+                     const char *user, size_t len, int64_t unlocked_at);
 
 #endif

@@ -65,7 +65,7 @@ struct target {
 enum conn_state {
 	CONN_RESOLVING = 0, /* the host name is being looked up */
 	CONN_CONNECTING,    /* waiting for connect() to complete */
-	CONN_HANDSHAKE,      /* TLS handshake under way */
+	CONN_HANDSHAKE,     /* TLS handshake under way */
 	CONN_OPEN,
 };
 
@@ -91,8 +91,8 @@ struct conn {
 	LIST_ENTRY(conn) link; /* the pool's busy list or the target's idle */
 	struct wsg_upstream_pool *pool;
 	struct target *target;
-	evutil_socket_t fd;   /* -1 while resolving */
-	SSL *ssl; /* https only */
+	evutil_socket_t fd; /* -1 while resolving */
+	SSL *ssl;           /* https only */
 	enum conn_state state;
 	struct lookup *lookup; /* while resolving */
 	int resolve_error;     /* EVUTIL_EAI_*: reported from wr */
@@ -140,8 +140,8 @@ struct lookup {
 struct exchange {
 	struct conn *conn;
 	enum exchange_state state;
-	int written;         /* the whole request is out */
-	char *head;          /* the request head we send */
+	int written; /* the whole request is out */
+	char *head;  /* the request head we send */
 	/* Head, then the body's slices: what is left to write from iov_next. */
 	struct iovec iov[1 + WSG_UPSTREAM_MAX_BODY_PARTS];
 	size_t iov_next, iov_count;
@@ -212,14 +212,13 @@ is_hop_by_hop(struct wsg_h1_slice name, const struct wsg_h1_header *h, size_t n)
 {
 	/* Bit k: some name of the list is k bytes long. Checked for every
 	 * header of every request and answer, most of which are none. */
-	static const uint32_t lengths = 1u << 2 | 1u << 7 | 1u << 8 |
-	                                1u << 10 | 1u << 16 | 1u << 17 |
-	                                1u << 18 | 1u << 19;
+	static const uint32_t lengths = 1u << 2 | 1u << 7 | 1u << 8 | 1u << 10 |
+	                                1u << 16 | 1u << 17 | 1u << 18 |
+	                                1u << 19;
 	size_t i;
 
 	if (name.len < 32 && (lengths >> name.len & 1u) != 0)
-		for (i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]);
-		     i++)
+		for (i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); i++)
 			if (slice_is(name, hop_by_hop[i].name,
 			             hop_by_hop[i].len))
 				return 1;
@@ -852,7 +851,8 @@ exchange_write(struct exchange *ex)
 				return 1;
 			}
 		} else {
-			n = writev(c->fd, v, (int)(ex->iov_count - ex->iov_next));
+			n = writev(c->fd, v,
+			           (int)(ex->iov_count - ex->iov_next));
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 				event_add(&c->wr, NULL);
 				return 0;
@@ -1020,8 +1020,8 @@ conn_connect(struct conn *c, const struct sockaddr *sa, socklen_t len)
 	int one = 1;
 
 	c->state = CONN_CONNECTING;
-	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	               0);
+	c->fd = socket(sa->sa_family,
+	               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		c->connect_errno = errno;
 		return;
@@ -1052,16 +1052,15 @@ dns_new(struct wsg_upstream_pool *p)
 	int own = r != NULL && r->n_nameservers > 0;
 	size_t i;
 
-	p->dns = evdns_base_new(p->base,
-	                        EVDNS_BASE_DISABLE_WHEN_INACTIVE |
-	                                (own ? 0
-	                                     : EVDNS_BASE_INITIALIZE_NAMESERVERS));
+	p->dns = evdns_base_new(
+	        p->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE |
+	                         (own ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS));
 	if (p->dns == NULL)
 		return -1;
 	if (own) {
 		for (i = 0; i < r->n_nameservers; i++)
-			if (evdns_base_nameserver_ip_add(p->dns,
-			                                 r->nameservers[i]) != 0)
+			if (evdns_base_nameserver_ip_add(
+			            p->dns, r->nameservers[i]) != 0)
 				goto fail;
 		evdns_base_load_hosts(p->dns, "/etc/hosts");
 	}
@@ -1094,7 +1093,8 @@ lookup_cb(int err, struct evutil_addrinfo *ai, void *arg)
 		/* An answer given inside evdns_getaddrinfo() is taken up
 		 * by wsg_upstream_forward(); a later one here. */
 		if (c->ex != NULL) {
-			if (c->state == CONN_CONNECTING && c->connect_errno == 0)
+			if (c->state == CONN_CONNECTING &&
+			    c->connect_errno == 0)
 				event_add(&c->wr, NULL);
 			else
 				event_active(&c->wr, EV_WRITE, 1);

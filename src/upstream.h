@@ -27,7 +27,7 @@ struct wsg_tls_clients;
  * up, on `base`, at each new connection. Both must outlive the pool. */
 struct wsg_upstream_pool *
 wsg_upstream_pool_new(struct event_base *base, struct wsg_metrics *metrics,
-		      const struct wsg_resolver_conf *resolver);
+                      const struct wsg_resolver_conf *resolver);
 /* Frees idle connections; call only when no exchange is in flight. */
 void wsg_upstream_pool_free(struct wsg_upstream_pool *p);
 
@@ -45,7 +45,7 @@ void wsg_upstream_pool_retire(struct wsg_upstream_pool *p);
  * (wsg_upstream_forward returns WSG_ERR_IO).
  */
 void wsg_upstream_pool_shutdown(struct wsg_upstream_pool *p,
-				const char *reason);
+                                const char *reason);
 
 /* An upstream's final answer; every pointer is valid only during the done
  * callback. Its framing headers are still among `headers`: relay only those
@@ -67,8 +67,8 @@ struct wsg_upstream_answer {
  * wsg_upstream_forward().
  */
 typedef void (*wsg_upstream_done_cb)(int status,
-				     const struct wsg_upstream_answer *answer,
-				     const char *reason, void *arg);
+                                     const struct wsg_upstream_answer *answer,
+                                     const char *reason, void *arg);
 
 /* What to send: the client's request headers are copied except hop-by-hop
  * ones, Host, Content-Length, Expect (the gateway holds the whole body),
@@ -85,13 +85,14 @@ typedef void (*wsg_upstream_done_cb)(int status,
 struct wsg_upstream_send {
 	const struct wsg_route_conf *route;
 	const struct wsg_tls_clients *tls;
-	size_t max_response_size;  /* a larger answer body fails (WSG_ERR_IO) */
-	const char *method;        /* a token, e.g. "POST" */
-	int strip_authorization; /* consumed, or not the upstream's business */
-	int allow_underscores;   /* security.underscores_in_headers */
+	size_t max_response_size; /* a larger answer body fails (WSG_ERR_IO) */
+	const char *method;       /* a token, e.g. "POST" */
+	int strip_authorization;  /* consumed, or not the upstream's business */
+	int allow_underscores;    /* security.underscores_in_headers */
 	const struct wsg_h1_header *client_headers;
 	size_t n_client_headers;
-	const char *uri_suffix;  /* request path past the route prefix, + query */
+	const char
+	        *uri_suffix; /* request path past the route prefix, + query */
 	const struct iovec *body; /* sent in this order, not copied */
 	size_t n_body;            /* at most WSG_UPSTREAM_MAX_BODY_PARTS */
 	const char *user;
@@ -104,8 +105,8 @@ struct wsg_upstream_send {
  * connection can be made, the pool is shut down) and `done` is never
  * called. */
 int wsg_upstream_forward(struct wsg_upstream_pool *p,
-			 const struct wsg_upstream_send *s,
-			 wsg_upstream_done_cb done, void *arg);
+                         const struct wsg_upstream_send *s,
+                         wsg_upstream_done_cb done, void *arg);
 
 /*
  * X-WSS-User / X-WSS-Roles value of `s` (NUL-terminated bytes): every byte
@@ -119,6 +120,6 @@ char *wsg_upstream_encode_identity(const char *s, int list);
 /* 1 when `answer`'s header `i` goes on to the client: end-to-end, and not
  * Content-Length (the relay frames the body itself). */
 int wsg_upstream_relayed_header(const struct wsg_upstream_answer *answer,
-				size_t i);
+                                size_t i);
 
 #endif

@@ -13,22 +13,22 @@
 #include "db.h"
 #include "types.h"
 
-#define WSG_USERSTORE_MAX_NAME 255   /* bytes, usernames and role names */
+#define WSG_USERSTORE_MAX_NAME 255 /* bytes, usernames and role names */
 
 /* One user as stored. All strings NUL-terminated and malloc'ed. */
 struct wsg_user_record {
 	char *username;
-	char *password_hash;     /* argon2id PHC string */
+	char *password_hash;          /* argon2id PHC string */
 	unsigned char *digest_sealed; /* NULL for --no-digest users */
 	size_t digest_sealed_len;
 	int disabled;
-	char *roles;             /* role names, ',' separated, sorted; "" for none */
+	char *roles; /* role names, ',' separated, sorted; "" for none */
 	/* Current name of the creating account (created_by_id), NULL for users
 	 * made by the CLI or the bootstrap, or whose creator is gone. */
 	char *created_by;
-	uint64_t id;             /* users.id */
-	uint64_t created_by_id;  /* creator's users.id; 0 as for created_by */
-	int by_api;              /* made through the management API */
+	uint64_t id;            /* users.id */
+	uint64_t created_by_id; /* creator's users.id; 0 as for created_by */
+	int by_api;             /* made through the management API */
 	/* Microseconds since the epoch of the last password change: tokens
 	 * issued at or before it are refused (0: never changed). */
 	int64_t tokens_valid_after;
@@ -46,11 +46,11 @@ int wsg_userstore_roles_have(const char *roles, const char *role);
 /* `status`: WSG_OK (rec set, callee frees it), WSG_ERR_NOTFOUND, WSG_ERR_DB
  * or WSG_ERR_TIMEOUT (rec NULL). */
 typedef void (*wsg_userstore_lookup_cb)(int status, struct wsg_user_record *rec,
-					void *arg);
+                                        void *arg);
 
 /* Looks a user up by exact name, with its roles, through the pool. */
 int wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
-			 wsg_userstore_lookup_cb done, void *arg);
+                         wsg_userstore_lookup_cb done, void *arg);
 
 /*
  * Usernames and role names: 1..WSG_USERSTORE_MAX_NAME bytes of valid UTF-8
@@ -61,7 +61,7 @@ int wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
  * uses wsg_userstore_check_new_name().
  */
 int wsg_userstore_check_name(const char *what, const char *s, int is_role,
-			     struct wsg_error *err);
+                             struct wsg_error *err);
 
 /*
  * wsg_userstore_check_name() plus the rule for new names: no whitespace or
@@ -69,26 +69,27 @@ int wsg_userstore_check_name(const char *what, const char *s, int is_role,
  * U+FEFF, ...) at either end, so that no upstream trimming X-WSS-User or
  * X-WSS-Roles reads the name as another one.
  */
-int wsg_userstore_check_new_name(const char *what, const char *s,
-				 int is_role, struct wsg_error *err);
+int wsg_userstore_check_new_name(const char *what, const char *s, int is_role,
+                                 struct wsg_error *err);
 
 /* -------- schema and listing (blocking connection) -------- */
 
-/* Creates or upgrades the schema from the SQL file at `schema_path`. Idempotent. */
+/* Creates or upgrades the schema from the SQL file at `schema_path`.
+ * Idempotent. */
 int wsg_userstore_init_schema(struct wsg_db_conn *c, const char *schema_path,
-			      struct wsg_error *err);
+                              struct wsg_error *err);
 
 /* Rows: username, roles (',' separated), disabled ("0"/"1"), created_by;
  * ordered by username. Caller frees `*res`. */
 int wsg_userstore_list_users(struct wsg_db_conn *c, struct wsg_db_result **res,
-			     struct wsg_error *err);
+                             struct wsg_error *err);
 
 /* -------- management API reads (blocking connection) -------- */
 
 /* One user with its roles, or WSG_ERR_NOTFOUND; `*out` freed with
  * wsg_userstore_record_free(). */
 int wsg_userstore_get(struct wsg_db_conn *c, const char *username,
-		      struct wsg_user_record **out, struct wsg_error *err);
+                      struct wsg_user_record **out, struct wsg_error *err);
 
 /*
  * Usernames matching the SQL LIKE pattern `like` (escape character '!'),
@@ -96,12 +97,12 @@ int wsg_userstore_get(struct wsg_db_conn *c, const char *username,
  * case (NULL: any), ordered. One column per row. Caller frees `*res`.
  */
 int wsg_userstore_find_users(struct wsg_db_conn *c, const char *like,
-			     const char *role, const char *search,
-			     struct wsg_db_result **res, struct wsg_error *err);
+                             const char *role, const char *search,
+                             struct wsg_db_result **res, struct wsg_error *err);
 
 /* Role names containing `search` without regard to case (NULL: all). */
 int wsg_userstore_find_roles(struct wsg_db_conn *c, const char *search,
-			     struct wsg_db_result **res, struct wsg_error *err);
+                             struct wsg_db_result **res, struct wsg_error *err);
 
 /*
  * The first-admin bootstrap happens once per store: *done is set once an
@@ -109,19 +110,20 @@ int wsg_userstore_find_roles(struct wsg_db_conn *c, const char *search,
  * without the table is an error, and the caller refuses the bootstrap.
  */
 int wsg_userstore_bootstrap_done(struct wsg_db_conn *c, int *done,
-				 struct wsg_error *err);
-/* Records that an admin exists (idempotent; inside or outside a transaction). */
+                                 struct wsg_error *err);
+/* Records that an admin exists (idempotent; inside or outside a transaction).
+ */
 int wsg_userstore_close_bootstrap(struct wsg_db_conn *c, struct wsg_error *err);
 /* Closes the bootstrap when `admin_role` has a member (db init on an
  * existing store). */
 int wsg_userstore_close_bootstrap_if_admin(struct wsg_db_conn *c,
-					   const char *admin_role,
-					   struct wsg_error *err);
+                                           const char *admin_role,
+                                           struct wsg_error *err);
 
 /* Usernames holding `role`, ordered; WSG_ERR_NOTFOUND if it does not exist. */
 int wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
-			       struct wsg_db_result **res,
-			       struct wsg_error *err);
+                               struct wsg_db_result **res,
+                               struct wsg_error *err);
 
 /*
  * -------- the steps of account changes --------
@@ -133,59 +135,59 @@ int wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
 
 /* Lock the row (FOR UPDATE) and give its id; `*id` is 0 when absent. */
 int wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,
-			       uint64_t *id, struct wsg_error *err);
+                               uint64_t *id, struct wsg_error *err);
 int wsg_userstore_tx_lock_user(struct wsg_db_conn *c, const char *name,
-			       uint64_t *id, struct wsg_error *err);
+                               uint64_t *id, struct wsg_error *err);
 /* Usernames holding role `rid`, with shared locks on those memberships. */
 int wsg_userstore_tx_role_members(struct wsg_db_conn *c, uint64_t rid,
-				  struct wsg_db_result **res,
-				  struct wsg_error *err);
+                                  struct wsg_db_result **res,
+                                  struct wsg_error *err);
 /* Get-or-create (locks the row either way) / create (WSG_ERR_EXISTS). */
 int wsg_userstore_tx_upsert_role(struct wsg_db_conn *c, const char *name,
-				 uint64_t *id, struct wsg_error *err);
+                                 uint64_t *id, struct wsg_error *err);
 int wsg_userstore_tx_insert_role(struct wsg_db_conn *c, const char *name,
-				 uint64_t *id, struct wsg_error *err);
+                                 uint64_t *id, struct wsg_error *err);
 /* A new user: `sealed` NULL for no digest secret; `created_by` (the
  * creator's name, kept for the record) NULL and `created_by_id` (its
  * users.id, which the creator rule follows) 0 when not made through the
  * API. WSG_ERR_EXISTS ("user 'NAME' already exists") if taken. */
 int wsg_userstore_tx_insert_user(struct wsg_db_conn *c, const char *username,
-				 const char *password_hash,
-				 const unsigned char *sealed, size_t sealed_len,
-				 const char *created_by, uint64_t created_by_id,
-				 uint64_t *id, struct wsg_error *err);
+                                 const char *password_hash,
+                                 const unsigned char *sealed, size_t sealed_len,
+                                 const char *created_by, uint64_t created_by_id,
+                                 uint64_t *id, struct wsg_error *err);
 /* Deleting a user or a role removes its memberships (ON DELETE CASCADE). */
 int wsg_userstore_tx_delete_user(struct wsg_db_conn *c, uint64_t uid,
-				 struct wsg_error *err);
+                                 struct wsg_error *err);
 int wsg_userstore_tx_delete_role(struct wsg_db_conn *c, uint64_t rid,
-				 struct wsg_error *err);
+                                 struct wsg_error *err);
 /* Grant is idempotent; revoking a membership that does not exist is WSG_OK
  * with `*held` 0 (1 when one was removed). */
 int wsg_userstore_tx_grant(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
-			   struct wsg_error *err);
+                           struct wsg_error *err);
 int wsg_userstore_tx_revoke(struct wsg_db_conn *c, uint64_t uid, uint64_t rid,
                             int *held, struct wsg_error *err);
 /* Management tokens of user `uid` issued at or before `now_us` end (on
  * every gateway), the password unchanged. */
 int wsg_userstore_end_tokens(struct wsg_db_conn *c, uint64_t uid,
-			     int64_t now_us, struct wsg_error *err);
+                             int64_t now_us, struct wsg_error *err);
 /* `sealed` NULL makes the user PasswordText-only. The user's tokens
  * issued at or before `now_us` (wsg_token_now_us()) end. */
 int wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
-				  const char *password_hash,
-				  const unsigned char *sealed,
-				  size_t sealed_len, int64_t now_us,
-				  struct wsg_error *err);
+                                  const char *password_hash,
+                                  const unsigned char *sealed,
+                                  size_t sealed_len, int64_t now_us,
+                                  struct wsg_error *err);
 
 /* -------- revoked management tokens (revoked_tokens) -------- */
 
 /* Records `jti` until `expires_at` (idempotent), purging rows expired before
  * `now`. */
 int wsg_userstore_revoke_token(struct wsg_db_conn *c, const char *jti,
-			       int64_t expires_at, int64_t now,
-			       struct wsg_error *err);
+                               int64_t expires_at, int64_t now,
+                               struct wsg_error *err);
 /* `*revoked` is 1 when `jti` is recorded. */
 int wsg_userstore_token_revoked(struct wsg_db_conn *c, const char *jti,
-				int *revoked, struct wsg_error *err);
+                                int *revoked, struct wsg_error *err);
 
 #endif

@@ -12,43 +12,57 @@
 #include "soap.h"
 #include "types.h"
 
-#define WSG_NS_WSSE "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-#define WSG_NS_WSU "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-#define WSG_NS_WSSE11 "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
-#define WSG_WSSE_PASSWORD_TEXT "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
-#define WSG_WSSE_PASSWORD_DIGEST "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
-#define WSG_WSSE_BASE64_BINARY "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+#define WSG_NS_WSSE                                                            \
+	"http://docs.oasis-open.org/wss/2004/01/"                              \
+	"oasis-200401-wss-wssecurity-secext-1.0.xsd"
+#define WSG_NS_WSU                                                             \
+	"http://docs.oasis-open.org/wss/2004/01/"                              \
+	"oasis-200401-wss-wssecurity-utility-1.0.xsd"
+#define WSG_NS_WSSE11                                                          \
+	"http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+#define WSG_WSSE_PASSWORD_TEXT                                                 \
+	"http://docs.oasis-open.org/wss/2004/01/"                              \
+	"oasis-200401-wss-username-token-profile-1.0#PasswordText"
+#define WSG_WSSE_PASSWORD_DIGEST                                               \
+	"http://docs.oasis-open.org/wss/2004/01/"                              \
+	"oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+#define WSG_WSSE_BASE64_BINARY                                                 \
+	"http://docs.oasis-open.org/wss/2004/01/"                              \
+	"oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 #define WSG_WSSE_DIGEST_LEN 20
-#define WSG_WSSE_MAX_NONCE 256   /* decoded bytes; longer nonces are refused */
+#define WSG_WSSE_MAX_NONCE 256 /* decoded bytes; longer nonces are refused */
 
 /* What the parse and freshness rules need to know from the config/route. */
 struct wsg_wsse_policy {
-	int strict_bsp;          /* missing Password Type / Nonce EncodingType are errors */
-	int require_timestamp;   /* a wsu:Timestamp must be present */
-	int64_t created_ttl;     /* seconds a UT Created may lie in the past */
-	int64_t future_ttl;      /* seconds it may lie in the future (clock skew) */
-	int64_t timestamp_ttl;   /* seconds a Timestamp Created may lie in the past */
+	int strict_bsp; /* missing Password Type / Nonce EncodingType are errors
+	                 */
+	int require_timestamp; /* a wsu:Timestamp must be present */
+	int64_t created_ttl;   /* seconds a UT Created may lie in the past */
+	int64_t future_ttl; /* seconds it may lie in the future (clock skew) */
+	int64_t timestamp_ttl; /* seconds a Timestamp Created may lie in the
+	                          past */
 };
 
 /* A parsed UsernameToken (and the Timestamp of the same header, if any). */
 struct wsg_wsse_token {
-	char *username;          /* NUL-terminated UTF-8; "" when empty */
+	char *username; /* NUL-terminated UTF-8; "" when empty */
 	size_t username_len;
-	enum wsg_pwtype pwtype;  /* NONE when there is no Password element */
-	char *password;          /* PasswordText: the UTF-8 text, verbatim */
+	enum wsg_pwtype pwtype; /* NONE when there is no Password element */
+	char *password;         /* PasswordText: the UTF-8 text, verbatim */
 	size_t password_len;
 	unsigned char digest[WSG_WSSE_DIGEST_LEN]; /* PasswordDigest: decoded */
-	unsigned char *nonce;    /* decoded Nonce bytes, NULL when absent */
+	unsigned char *nonce; /* decoded Nonce bytes, NULL when absent */
 	size_t nonce_len;
-	char *created_text;      /* UT Created exactly as sent, NULL when absent */
+	char *created_text; /* UT Created exactly as sent, NULL when absent */
 	size_t created_len;
 	struct wsg_time created;
 	int has_timestamp;
 	struct wsg_time ts_created;
 	int ts_has_expires;
 	struct wsg_time ts_expires;
-	xmlNodePtr security;     /* the consumed Security header (in the msg's doc) */
+	xmlNodePtr
+	        security; /* the consumed Security header (in the msg's doc) */
 };
 
 /*
@@ -65,8 +79,8 @@ struct wsg_wsse_token {
  * saying precisely why (never containing a password or a whole nonce).
  */
 int wsg_wsse_parse(const struct wsg_soap_msg *msg,
-		   const struct wsg_wsse_policy *policy,
-		   struct wsg_wsse_token *tok, struct wsg_error *err);
+                   const struct wsg_wsse_policy *policy,
+                   struct wsg_wsse_token *tok, struct wsg_error *err);
 
 /*
  * Checks UT Created against [now - created_ttl, now + future_ttl] and the
@@ -75,22 +89,22 @@ int wsg_wsse_parse(const struct wsg_soap_msg *msg,
  * with WSG_FAULT_MESSAGE_EXPIRED.
  */
 int wsg_wsse_check_freshness(const struct wsg_wsse_token *tok,
-			     const struct wsg_wsse_policy *policy,
-			     struct wsg_time now, struct wsg_error *err);
+                             const struct wsg_wsse_policy *policy,
+                             struct wsg_time now, struct wsg_error *err);
 
 /*
  * How long the token's nonce must stay in the replay cache, in seconds since
  * the epoch: max(now, Created) + created_ttl + future_ttl (DESIGN 3.3).
  */
 int64_t wsg_wsse_nonce_expiry(const struct wsg_wsse_token *tok,
-			      const struct wsg_wsse_policy *policy,
-			      struct wsg_time now);
+                              const struct wsg_wsse_policy *policy,
+                              struct wsg_time now);
 
 /* out = SHA-1(nonce || created || password); absent parts are empty. */
 void wsg_wsse_digest(const unsigned char *nonce, size_t nonce_len,
-		     const char *created, size_t created_len,
-		     const char *password, size_t password_len,
-		     unsigned char out[WSG_WSSE_DIGEST_LEN]);
+                     const char *created, size_t created_len,
+                     const char *password, size_t password_len,
+                     unsigned char out[WSG_WSSE_DIGEST_LEN]);
 
 /*
  * Verifies the token's password against the clear `password` in constant
@@ -98,7 +112,7 @@ void wsg_wsse_digest(const unsigned char *nonce, size_t nonce_len,
  * bytes (lengths compared without early exit). WSG_OK or WSG_ERR_AUTH.
  */
 int wsg_wsse_verify(const struct wsg_wsse_token *tok, const char *password,
-		    size_t password_len);
+                    size_t password_len);
 
 /*
  * Parses an xsd:dateTime. `utc_only` (Timestamp, BSP R3217) refuses non-zero
@@ -107,7 +121,7 @@ int wsg_wsse_verify(const struct wsg_wsse_token *tok, const char *password,
  * or trailing whitespace, second 60, hour 24. WSG_OK or WSG_ERR_PARSE.
  */
 int wsg_wsse_parse_datetime(const char *s, size_t len, int utc_only,
-			    int max_frac, struct wsg_time *out);
+                            int max_frac, struct wsg_time *out);
 
 /*
  * Decodes canonical Base64 after removing XML whitespace (space, tab, CR,
@@ -116,7 +130,7 @@ int wsg_wsse_parse_datetime(const char *s, size_t len, int utc_only,
  * (caller frees); an empty input yields len 0 and a non-NULL buffer.
  */
 int wsg_wsse_base64_decode(const char *s, size_t len, unsigned char **out,
-			   size_t *out_len);
+                           size_t *out_len);
 
 /* Frees everything the token holds, wiping the password; leaves it zeroed. */
 void wsg_wsse_token_clear(struct wsg_wsse_token *tok);

@@ -119,8 +119,8 @@ check_fault_answer(enum wsg_soap_version v, const char *body, size_t len,
 	require(f.version == (v == WSG_SOAP_12 ? WSG_SOAP_12 : WSG_SOAP_11),
 	        "a fault answer has the version asked for");
 	fault = xmlFirstElementChild(f.body);
-	require(fault != NULL && wsg_soap_is_element(fault, soap_ns(f.version),
-	                                             "Fault"),
+	require(fault != NULL &&
+	                wsg_soap_is_element(fault, soap_ns(f.version), "Fault"),
 	        "a fault answer's Body holds a Fault");
 	wsg_soap_msg_free(&f);
 }
@@ -297,8 +297,8 @@ check_same_token(const struct wsg_wsse_token *a, const struct wsg_wsse_token *b)
 	require(a->pwtype == b->pwtype, "relayed: the same Password Type");
 	require(a->password_len == b->password_len &&
 	                (a->password == NULL) == (b->password == NULL) &&
-	                (a->password == NULL ||
-	                 memcmp(a->password, b->password, a->password_len) == 0),
+	                (a->password == NULL || memcmp(a->password, b->password,
+	                                               a->password_len) == 0),
 	        "relayed: the same password");
 	require(memcmp(a->digest, b->digest, sizeof(a->digest)) == 0,
 	        "relayed: the same digest");
@@ -410,8 +410,7 @@ check_token(const struct wsg_soap_msg *m, struct wsg_wsse_token *tok,
 		                tok->created_text != NULL,
 		        "a digest token has a non-empty Nonce and Created");
 	} else {
-		require(tok->password != NULL,
-		        "a text token has a password");
+		require(tok->password != NULL, "a text token has a password");
 		require(wsg_wsse_verify(tok, tok->password,
 		                        tok->password_len) == WSG_OK,
 		        "a text password verifies as itself");

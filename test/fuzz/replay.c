@@ -97,7 +97,7 @@ main(void)
 	FILE *tap;
 
 	snprintf(dir, sizeof(dir), "%s/test/fuzz/corpus/%s", top ? top : ".",
-		 WSG_FUZZ_CORPUS);
+	         WSG_FUZZ_CORPUS);
 	d = opendir(dir);
 	if (d == NULL) {
 		printf("Bail out! cannot open corpus %s\n", dir);
@@ -112,7 +112,8 @@ main(void)
 	closedir(d);
 	qsort(names, n, sizeof(*names), by_name);
 	fflush(stdout);
-	if ((tap_fd = dup(STDOUT_FILENO)) < 0 || (tap = fdopen(tap_fd, "w")) == NULL ||
+	if ((tap_fd = dup(STDOUT_FILENO)) < 0 ||
+	    (tap = fdopen(tap_fd, "w")) == NULL ||
 	    dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
 		printf("Bail out! cannot set up the TAP stream\n");
 		return 1;
@@ -122,19 +123,19 @@ main(void)
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(timeout_line, sizeof(timeout_line),
-			 "not ok %zu - %s/%s timed out after %u s\n"
-			 "Bail out! %s/%s hangs\n",
-			 i + 1, WSG_FUZZ_CORPUS, names[i], seconds,
-			 WSG_FUZZ_CORPUS, names[i]);
+		         "not ok %zu - %s/%s timed out after %u s\n"
+		         "Bail out! %s/%s hangs\n",
+		         i + 1, WSG_FUZZ_CORPUS, names[i], seconds,
+		         WSG_FUZZ_CORPUS, names[i]);
 		timeout_line_len = strlen(timeout_line);
 		fflush(tap);
 		alarm(seconds);
 		if (replay_file(path) == 0) {
 			fprintf(tap, "ok %zu - %s/%s\n", i + 1, WSG_FUZZ_CORPUS,
-			       names[i]);
+			        names[i]);
 		} else {
 			fprintf(tap, "not ok %zu - %s/%s unreadable\n", i + 1,
-			       WSG_FUZZ_CORPUS, names[i]);
+			        WSG_FUZZ_CORPUS, names[i]);
 			failed = 1;
 		}
 		alarm(0);

@@ -399,7 +399,8 @@ test_explicit_values(void **state)
 	        "management = { address = \"[::1]:9000\"; enabled = false;\n"
 	        "  bootstrap_admin = \"off\"; token_ttl = 60L;\n"
 	        "  password_policy = { min_length = 12; };\n"
-	        "  cors_origins = ( \"https://a.example\", \"http://b:8080\" ); "
+	        "  cors_origins = ( \"https://a.example\", \"http://b:8080\" "
+	        "); "
 	        "};\n"
 	        "workers = 3;\n"
 	        "security = { replay_store = \"mariadb\"; strict_bsp = true;\n"
@@ -1002,7 +1003,8 @@ test_include_unreadable(void **state)
 	static const char *const cases[][2] = {
 	        {"@include \"\"\n", "@include \"\": not a regular file"},
 	        {"@include \"d\"\n", "@include \"d\": not a regular file"},
-	        {"@include \"d\\\\\"\n", "@include \"d\\\": not a regular file"},
+	        {"@include \"d\\\\\"\n",
+	         "@include \"d\\\": not a regular file"},
 	        {"  @include\t\"\\d\"\n", "@include \"d\": not a regular file"},
 	};
 	char *dir = wsg_mem_printf("%s/d", t->dir), *path, *errors, *want;
@@ -1115,8 +1117,7 @@ test_restart_keys(void **state)
 	same = load_text(t, "same.conf",
 	                 LISTEN "workers = 2;\n"
 	                        "userstore = { pool_size = 4; };\n" ROUTE(""));
-	assert_int_equal(wsg_config_restart_keys(a, same, buf, sizeof(buf)),
-	                 0);
+	assert_int_equal(wsg_config_restart_keys(a, same, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "");
 	/* Routes, limits and the token checks change without a restart. */
 	reloadable = load_text(
@@ -1142,8 +1143,8 @@ test_restart_keys(void **state)
 	        "userstore = { pool_size = 5; socket = \"/tmp/s.sock\"; };\n"
 	        "security = { nonce_cache_max = 5000; lockout = { window = 1; "
 	        "max_entries = 2000; }; };\n"
-	        "log = { audit_log = \"audit.log\"; ring_size = 5; };\n"
-	        ROUTE(""));
+	        "log = { audit_log = \"audit.log\"; ring_size = 5; };\n" ROUTE(
+	                ""));
 	assert_int_equal(wsg_config_restart_keys(a, restart, buf, sizeof(buf)),
 	                 9);
 	assert_string_equal(buf, "listen, workers, management.token_ttl, "

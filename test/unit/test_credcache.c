@@ -47,7 +47,8 @@ test_put_get_copy(void **state)
 	struct wsg_cred in = cred_of(hash, digest, 7, roles), a, b;
 
 	in.disabled = 1;
-	wsg_credcache_put(cc, "alice", &in, 1000, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &in, 1000,
+	                  wsg_credcache_generation(cc, "alice"));
 	/* The cache kept its own copy. */
 	memset(hash, 'x', sizeof(hash) - 1);
 	memset(digest, 'x', sizeof(digest) - 1);
@@ -117,14 +118,17 @@ test_ttl_expiry(void **state)
 	struct wsg_cred in = cred_of("h", NULL, 0, "");
 	size_t i;
 
-	wsg_credcache_put(cc, "alice", &in, 100, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &in, 100,
+	                  wsg_credcache_generation(cc, "alice"));
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		assert_int_equal(get_status(cc, "alice", steps[i].now),
 		                 steps[i].want);
 	/* A new put starts a new TTL. */
-	wsg_credcache_put(cc, "alice", &in, 200, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &in, 200,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 259), WSG_OK);
-	wsg_credcache_put(cc, "alice", &in, 250, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &in, 250,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 300), WSG_OK);
 	assert_int_equal(get_status(cc, "alice", 310), WSG_ERR_NOTFOUND);
 	wsg_credcache_free(cc);
@@ -138,7 +142,8 @@ test_negative_entry(void **state)
 
 	memset(&in, 0, sizeof(in));
 	in.roles = (char *)"";
-	wsg_credcache_put(cc, "ghost", &in, 0, wsg_credcache_generation(cc, "ghost"));
+	wsg_credcache_put(cc, "ghost", &in, 0,
+	                  wsg_credcache_generation(cc, "ghost"));
 	assert_int_equal(wsg_credcache_get(cc, "ghost", 1, &out), WSG_OK);
 	assert_int_equal(out.exists, 0);
 	assert_null(out.password_hash);
@@ -161,7 +166,8 @@ test_invalidate(void **state)
 	size_t i;
 
 	for (i = 0; i < 4; i++)
-		wsg_credcache_put(cc, users[i], &in, 0, wsg_credcache_generation(cc, users[i]));
+		wsg_credcache_put(cc, users[i], &in, 0,
+		                  wsg_credcache_generation(cc, users[i]));
 	wsg_credcache_invalidate(cc, "bob");
 	wsg_credcache_invalidate(cc, "nobody");
 	assert_int_equal(get_status(cc, "bob", 1), WSG_ERR_NOTFOUND);
@@ -171,7 +177,8 @@ test_invalidate(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(get_status(cc, users[i], 1), WSG_ERR_NOTFOUND);
 	/* Still usable afterwards. */
-	wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &in, 0,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 1), WSG_OK);
 	wsg_credcache_free(cc);
 }
@@ -186,7 +193,8 @@ test_verified_survives_refresh(void **state)
 	struct wsg_cred none;
 
 	memset(&none, 0, sizeof(none));
-	wsg_credcache_put(cc, "alice", &h, 0, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &h, 0,
+	                  wsg_credcache_generation(cc, "alice"));
 	wsg_credcache_mark_verified(cc, "alice", "h", "right", 5);
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 59),
@@ -200,7 +208,8 @@ test_verified_survives_refresh(void **state)
 	assert_int_equal(get_status(cc, "alice", 30), WSG_ERR_NOTFOUND);
 	/* The store answers the same hash: still verified, only that password.
 	 */
-	wsg_credcache_put(cc, "alice", &h, 61, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &h, 61,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(get_status(cc, "alice", 62), WSG_OK);
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 62),
@@ -209,12 +218,14 @@ test_verified_survives_refresh(void **state)
 	        wsg_credcache_check_verified(cc, "alice", "wrong", 5, 62),
 	        WSG_ERR_NOTFOUND);
 	/* A live entry replaced with the same hash keeps it too. */
-	wsg_credcache_put(cc, "alice", &h, 63, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &h, 63,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 64),
 	        WSG_OK);
 	/* A new hash (password changed) does not. */
-	wsg_credcache_put(cc, "alice", &h2, 65, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &h2, 65,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 66),
 	        WSG_ERR_NOTFOUND);
@@ -224,14 +235,17 @@ test_verified_survives_refresh(void **state)
 	        WSG_OK);
 	/* Invalidation leaves nothing to carry over. */
 	wsg_credcache_invalidate(cc, "alice");
-	wsg_credcache_put(cc, "alice", &h2, 67, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &h2, 67,
+	                  wsg_credcache_generation(cc, "alice"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "right", 5, 68),
 	        WSG_ERR_NOTFOUND);
 	/* Neither does an unknown-name entry, nor does it receive one. */
-	wsg_credcache_put(cc, "bob", &none, 70, wsg_credcache_generation(cc, "bob"));
+	wsg_credcache_put(cc, "bob", &none, 70,
+	                  wsg_credcache_generation(cc, "bob"));
 	wsg_credcache_mark_verified(cc, "bob", "h", "right", 5);
-	wsg_credcache_put(cc, "bob", &h, 71, wsg_credcache_generation(cc, "bob"));
+	wsg_credcache_put(cc, "bob", &h, 71,
+	                  wsg_credcache_generation(cc, "bob"));
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "bob", "right", 5, 72),
 	        WSG_ERR_NOTFOUND);
@@ -250,7 +264,8 @@ test_eviction(void **state)
 
 	for (i = 0; i < 2000; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
-		wsg_credcache_put(cc, name, &in, i, wsg_credcache_generation(cc, name));
+		wsg_credcache_put(cc, name, &in, i,
+		                  wsg_credcache_generation(cc, name));
 	}
 	for (i = 0; i < 2000; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
@@ -265,7 +280,8 @@ test_eviction(void **state)
 	assert_int_equal(hits_new, 64);
 	assert_int_equal(get_status(cc, "user1999", 2000), WSG_OK);
 	/* Replacing a present entry evicts nobody. */
-	wsg_credcache_put(cc, "user1999", &in, 2000, wsg_credcache_generation(cc, "user1999"));
+	wsg_credcache_put(cc, "user1999", &in, 2000,
+	                  wsg_credcache_generation(cc, "user1999"));
 	hits_new = 0;
 	for (i = 1000; i < 2000; i++) {
 		snprintf(name, sizeof(name), "user%d", i);
@@ -321,7 +337,9 @@ test_verified(void **state)
 
 		switch (steps[i].op) {
 		case PUT:
-			wsg_credcache_put(cc, steps[i].user, &in, steps[i].now, wsg_credcache_generation(cc, steps[i].user));
+			wsg_credcache_put(
+			        cc, steps[i].user, &in, steps[i].now,
+			        wsg_credcache_generation(cc, steps[i].user));
 			break;
 		case MARK:
 			wsg_credcache_mark_verified(cc, steps[i].user, "h", pw,
@@ -359,7 +377,8 @@ test_nothing_cached(void **state)
 		struct wsg_credcache *cc =
 		        wsg_credcache_new(cases[i].max, cases[i].ttl);
 
-		wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
+		wsg_credcache_put(cc, "alice", &in, 0,
+		                  wsg_credcache_generation(cc, "alice"));
 		assert_int_equal(wsg_credcache_get(cc, "alice", 0, &out),
 		                 WSG_ERR_NOTFOUND);
 		assert_null(out.password_hash);
@@ -426,7 +445,9 @@ worker_main(void *arg)
 				w->torn++;
 			wsg_credcache_entry_clear(&out);
 		} else if (op < 70) {
-			wsg_credcache_put(w->cc, name, &in, i / 100, wsg_credcache_generation(w->cc, name));
+			wsg_credcache_put(
+			        w->cc, name, &in, i / 100,
+			        wsg_credcache_generation(w->cc, name));
 		} else if (op < 85) {
 			wsg_credcache_mark_verified(w->cc, name, hash, digest,
 			                            strlen(digest));
@@ -480,7 +501,8 @@ test_mark_verified_needs_the_checked_hash(void **state)
 	struct wsg_credcache *cc = wsg_credcache_new(100, 60);
 	struct wsg_cred in = cred_of("new-hash", NULL, 0, "");
 
-	wsg_credcache_put(cc, "alice", &in, 0, wsg_credcache_generation(cc, "alice"));
+	wsg_credcache_put(cc, "alice", &in, 0,
+	                  wsg_credcache_generation(cc, "alice"));
 	wsg_credcache_mark_verified(cc, "alice", "old-hash", "old-pw", 6);
 	assert_int_equal(
 	        wsg_credcache_check_verified(cc, "alice", "old-pw", 6, 1),
@@ -516,7 +538,8 @@ test_put_after_invalidation_is_dropped(void **state)
 	wsg_credcache_free(cc);
 }
 
-/* Entries a TTL past expiry are reclaimed by later puts (unknown-name floods). */
+/* Entries a TTL past expiry are reclaimed by later puts (unknown-name floods).
+ */
 static void
 test_long_expired_entries_reclaimed(void **state)
 {
@@ -541,8 +564,9 @@ test_long_expired_entries_reclaimed(void **state)
 	}
 	wsg_credcache_put(cc, "alice", &in, 182,
 	                  wsg_credcache_generation(cc, "alice"));
-	assert_int_equal(wsg_credcache_check_verified(cc, "alice", "pw", 2, 182),
-	                 WSG_ERR_NOTFOUND);
+	assert_int_equal(
+	        wsg_credcache_check_verified(cc, "alice", "pw", 2, 182),
+	        WSG_ERR_NOTFOUND);
 	wsg_credcache_free(cc);
 }
 

@@ -215,8 +215,8 @@ test_unlock_since(void **state)
 	struct wsg_lockout *l = wsg_lockout_new(1000, 1000);
 
 	(void)state;
-	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
-	                                          3, 10 * SEC, 10 * SEC),
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan", 3,
+	                                          10 * SEC, 10 * SEC),
 	                 0);
 	assert_int_equal(fail_user(l, &p, "dan", 10 * SEC),
 	                 WSG_LOCKOUT_STARTED);
@@ -224,12 +224,12 @@ test_unlock_since(void **state)
 	                                  3, 10 * SEC),
 	                 WSG_LOCKOUT_STARTED);
 	/* Asked for before the lock began: it stands. */
-	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
-	                                          3, 10 * SEC - 1, 11 * SEC),
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan", 3,
+	                                          10 * SEC - 1, 11 * SEC),
 	                 0);
 	assert_true(check_user(l, &p, "dan", 11 * SEC) > 0);
-	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
-	                                          3, 10 * SEC, 11 * SEC),
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan", 3,
+	                                          10 * SEC, 11 * SEC),
 	                 1);
 	assert_int_equal(check_user(l, &p, "dan", 11 * SEC), 0);
 	/* The other plane keeps its lock. */
@@ -238,8 +238,8 @@ test_unlock_since(void **state)
 	/* A lock that began after the stamp stands. */
 	assert_int_equal(fail_user(l, &p, "dan", 12 * SEC),
 	                 WSG_LOCKOUT_STARTED);
-	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan",
-	                                          3, 10 * SEC, 13 * SEC),
+	assert_int_equal(wsg_lockout_unlock_since(l, WSG_LOCKOUT_USER, "dan", 3,
+	                                          10 * SEC, 13 * SEC),
 	                 0);
 	assert_true(check_user(l, &p, "dan", 13 * SEC) > 0);
 	wsg_lockout_free(l);

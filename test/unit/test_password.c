@@ -279,8 +279,9 @@ kat_key(unsigned char key[WSG_PASSWORD_KEY_LEN])
 	assert_int_equal(write(fd, KAT_KEY_FILE, strlen(KAT_KEY_FILE)),
 	                 (ssize_t)strlen(KAT_KEY_FILE));
 	close(fd);
-	assert_int_equal(wsg_keyfile_load(path, key, WSG_PASSWORD_KEY_LEN, &err),
-	                 WSG_OK);
+	assert_int_equal(
+	        wsg_keyfile_load(path, key, WSG_PASSWORD_KEY_LEN, &err),
+	        WSG_OK);
 	unlink(path);
 }
 
@@ -332,9 +333,9 @@ test_argon2_cli_known_answer(void **state)
 		                                     cli_hashes[i].pw,
 		                                     strlen(cli_hashes[i].pw)),
 		                 WSG_OK);
-		assert_int_equal(wsg_password_verify(cli_hashes[i].encoded,
-		                                     "pW", 2),
-		                 WSG_ERR_AUTH);
+		assert_int_equal(
+		        wsg_password_verify(cli_hashes[i].encoded, "pW", 2),
+		        WSG_ERR_AUTH);
 	}
 }
 
@@ -383,14 +384,16 @@ test_argon2_cli_fresh(void **state)
 		snprintf(salt + 2 * i, 3, "%02x", raw[i]);
 	enc = argon2_cli(salt, "-t 2 -k 19456 -p 1 -l 32", KAT_PW);
 	assert_non_null(enc);
-	assert_int_equal(strncmp(enc, "$argon2id$v=19$m=19456,t=2,p=1$", 31), 0);
+	assert_int_equal(strncmp(enc, "$argon2id$v=19$m=19456,t=2,p=1$", 31),
+	                 0);
 	assert_int_equal(wsg_password_verify(enc, KAT_PW, strlen(KAT_PW)),
 	                 WSG_OK);
 	assert_int_equal(wsg_password_verify(enc, KAT_PW, strlen(KAT_PW) - 1),
 	                 WSG_ERR_AUTH);
 	free(enc);
 	/* The CLI and the committed vector agree: same salt, same answer. */
-	enc = argon2_cli("wssgate-kat-salt", "-t 2 -k 19456 -p 1 -l 32", KAT_PW);
+	enc = argon2_cli("wssgate-kat-salt", "-t 2 -k 19456 -p 1 -l 32",
+	                 KAT_PW);
 	assert_non_null(enc);
 	assert_string_equal(enc, cli_hashes[0].encoded);
 	free(enc);
@@ -477,8 +480,8 @@ test_pool_verify(void **state)
 		jobs[i].idx = (int)i;
 		assert_int_equal(wsg_password_verify_async(
 		                         pool, run.base, h, cases[i].pw,
-		                         strlen(cases[i].pw), NULL, async_done_cb,
-		                         &jobs[i]),
+		                         strlen(cases[i].pw), NULL,
+		                         async_done_cb, &jobs[i]),
 		                 WSG_OK);
 	}
 	/* Nothing completes before the loop runs. */

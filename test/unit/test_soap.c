@@ -747,7 +747,8 @@ joined_parts(const struct wsg_soap_msg *m, const char *src, size_t len,
 	for (i = 0; i < *nparts; i++) {
 		/* Slices of the input itself: nothing was copied. */
 		assert_true((const char *)parts[i].iov_base >= src &&
-		            (const char *)parts[i].iov_base + parts[i].iov_len <=
+		            (const char *)parts[i].iov_base +
+		                            parts[i].iov_len <=
 		                    src + len);
 		memcpy(out + o, parts[i].iov_base, parts[i].iov_len);
 		o += parts[i].iov_len;

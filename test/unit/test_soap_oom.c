@@ -153,7 +153,7 @@ struct outcome {
 	char *tree;  /* the tree serialised after the cut, without failures */
 	char *relay; /* wsg_soap_relay() */
 	size_t relay_len;
-	char *ser;   /* wsg_soap_serialize() */
+	char *ser; /* wsg_soap_serialize() */
 	size_t ser_len;
 };
 
@@ -248,7 +248,8 @@ check_every_failure(const char *in, size_t len)
 			 * (a character reference for a character the encoder
 			 * could not take), never in content. */
 			if (got.relay != NULL)
-				same_envelope(got.relay, got.relay_len, ref.tree);
+				same_envelope(got.relay, got.relay_len,
+				              ref.tree);
 			if (got.ser != NULL)
 				same_envelope(got.ser, got.ser_len, ref.tree);
 			recovered += got.relay == NULL || got.ser == NULL;

@@ -92,8 +92,8 @@ test_server_key_private(void **state)
 
 	wsg_error_clear(&err);
 	assert_int_equal(chmod(garbage, 0644), 0);
-	snprintf(want, sizeof(want), "tls.key %s may be used by group or others",
-	         garbage);
+	snprintf(want, sizeof(want),
+	         "tls.key %s may be used by group or others", garbage);
 	expect_error(wsg_tls_server_ctx_new(&conf, &ctx, &err), &err, want);
 	expect_error(wsg_tls_check_key(&conf, &err), &err, want);
 	assert_null(ctx);

@@ -487,8 +487,8 @@ test_hop_by_hop(void **state)
 	        {{"Accept-Encoding", 15}, {"kept-15", 7}},
 	};
 	static const char *const gone[] = {
-	        "x-listed", "X-Listed", "KEEP-ALIVE", "Proxy-", "te:",
-	        "Trailer", "Transfer-Encoding", "Upgrade",
+	        "x-listed", "X-Listed", "KEEP-ALIVE",        "Proxy-",
+	        "te:",      "Trailer",  "Transfer-Encoding", "Upgrade",
 	};
 	struct event_base *base = event_base_new();
 	struct step steps[] = {{OK_2, 0}};
@@ -518,7 +518,8 @@ test_hop_by_hop(void **state)
 	assert_int_equal(o.status, WSG_OK);
 	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
 		if (strcasestr(u.last, gone[i]) != NULL)
-			fail_msg("%s reached the upstream:\n%s", gone[i], u.last);
+			fail_msg("%s reached the upstream:\n%s", gone[i],
+			         u.last);
 	assert_non_null(strstr(u.last, "\r\nX-Seven: kept-7\r\n"));
 	assert_non_null(strstr(u.last, "\r\nX-Ten-Chars: kept-11\r\n"));
 	assert_non_null(strstr(u.last, "\r\nAccept-Encoding: kept-15\r\n"));

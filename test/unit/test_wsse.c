@@ -1611,8 +1611,7 @@ test_case_48_other_actor_untouched(void **state)
 	        "next\""
 	        " xmlns:wsse=\"" WSG_NS_WSSE "\"><wsse:UsernameToken>"
 	        "<wsse:Username>mallory</wsse:Username></"
-	        "wsse:UsernameToken>" SEC_CLOSE
-	        "<wsse:Security "
+	        "wsse:UsernameToken>" SEC_CLOSE "<wsse:Security "
 	        "soap:role=\"http://www.w3.org/2003/05/soap-envelope/role/"
 	        "ultimateReceiver\""
 	        " xmlns:wsse=\"" WSG_NS_WSSE "\"><wsse:UsernameToken>" TEXT_UT
