@@ -409,9 +409,11 @@ verify(struct wsg_auth *a)
 		wsg_wsse_verify(&a->tok, dummy_digest_password,
 		                sizeof(dummy_digest_password) - 1);
 		fail_authentication(
-		        a, a->cred.exists
-		                   ? "user has no digest secret (--no-digest)"
-		                   : "unknown user");
+		        a, !a->cred.exists ? "unknown user"
+		           : a->cred.digest_unopened
+		                   ? "digest secret does not open with the "
+		                     "master key"
+		                   : "user has no digest secret (--no-digest)");
 		return;
 	}
 	if (a->cred.exists && !a->locked && a->tok.password_len > 0 &&
@@ -458,6 +460,7 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 			                         rec->digest_sealed_len,
 			                         &a->cred.digest_password,
 			                         &a->cred.digest_password_len);
+			a->cred.digest_unopened = rc != WSG_OK;
 			if (rc != WSG_OK)
 				wsg_log_audit(rt->log, a->rid, a->client,
 				              a->route->name, rec->username,

@@ -81,6 +81,7 @@ cred_copy(struct wsg_cred *dst, const struct wsg_cred *src)
 	                : NULL;
 	dst->digest_password_len =
 	        src->digest_password != NULL ? src->digest_password_len : 0;
+	dst->digest_unopened = src->digest_unopened;
 	dst->roles = src->roles != NULL ? wsg_mem_strdup(src->roles) : NULL;
 	dst->unlocked_at = src->unlocked_at;
 }

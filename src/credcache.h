@@ -19,6 +19,7 @@ struct wsg_cred {
 	char *password_hash;   /* argon2id; NULL when !exists */
 	char *digest_password; /* clear password for digests; NULL if none */
 	size_t digest_password_len;
+	int digest_unopened; /* a sealed secret the master key did not open */
 	char *roles;         /* ',' separated; "" for none */
 	int64_t unlocked_at; /* users.unlocked_at (unlock.h) */
 };

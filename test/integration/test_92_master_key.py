@@ -104,6 +104,10 @@ def test_master_key_that_cannot_open_the_secret(keyed):
     assert lines and "does not open with the master key" in lines[0], lines
     # The log escapes bytes outside printable ASCII.
     assert "user=j\\xc3\\xb6rg " in lines[0], lines
+    # The refusal's own reason says so too, not that the user has no digest secret.
+    failed = [ln for ln in wsg.settled_text(wrong.audit_log).splitlines()
+              if "store_error" not in ln and "user=j\\xc3\\xb6rg " in ln]
+    assert failed and all("does not open with the master key" in ln for ln in failed), failed
     assert PW not in wsg.settled_text(wrong.audit_log)
     # PasswordText needs no master key: the same user still gets in that way.
     r, m = send(wrong, USER, PW, False)
