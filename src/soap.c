@@ -352,6 +352,21 @@ end_element_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 }
 
 /*
+ * libxml2 ran out of memory. SAX2 reports its own 10 MB cap on a text node
+ * (XML_MAX_TEXT_LENGTH) with the same code, "huge text node": that is the
+ * client's input, refused as malformed, not a shortage of memory.
+ */
+static int
+is_oom(const xmlError *e)
+{
+	return e != NULL && e->code == XML_ERR_NO_MEMORY &&
+	       !(e->str1 != NULL &&
+	         strstr(e->str1, "huge text node") != NULL) &&
+	       !(e->message != NULL &&
+	         strstr(e->message, "huge text node") != NULL);
+}
+
+/*
  * Keeps the first libxml2 error for err->reason instead of printing it.
  * Only the first line is kept: encoding errors append raw input bytes.
  */
@@ -362,7 +377,7 @@ structured_error_cb(void *ctx, xmlErrorPtr e)
 	const char *msg;
 	size_t n;
 
-	if (e != NULL && e->code == XML_ERR_NO_MEMORY)
+	if (is_oom(e))
 		st->oom = 1;
 	if (st->stopped || st->have_xml_error || e == NULL ||
 	    e->level < XML_ERR_ERROR)
@@ -382,7 +397,7 @@ oom_watch_cb(void *ctx, xmlErrorPtr e)
 {
 	struct parse_state *st = ctx;
 
-	if (e != NULL && e->code == XML_ERR_NO_MEMORY)
+	if (is_oom(e))
 		st->oom = 1;
 }
 
