@@ -99,7 +99,9 @@ build() {
 mariadb_start() {
 	local dir=$1 port=$2 user
 	user=$(id -un)
-	mkdir -p "$dir"
+	# Its own temporary folder: bootstraps running side by side in one /tmp
+	# (make -j2 check) removed each other's temporary tables.
+	mkdir -p "$dir/tmp"
 	if mariadb_ping "$dir"; then
 		log "MariaDB already running on $dir/mysql.sock"
 		return 0
@@ -107,12 +109,12 @@ mariadb_start() {
 	if [ ! -d "$dir/mysql-data/mysql" ]; then
 		log "initialising MariaDB data directory $dir/mysql-data"
 		mariadb-install-db --no-defaults --user="$user" --datadir="$dir/mysql-data" \
-			--auth-root-authentication-method=socket --skip-test-db \
+			--tmpdir="$dir/tmp" --auth-root-authentication-method=socket --skip-test-db \
 			>"$dir/mariadb-install.log" 2>&1 ||
 			{ cat "$dir/mariadb-install.log" >&2; return 1; }
 	fi
 	log "starting private MariaDB (socket $dir/mysql.sock, port $port)"
-	setsid mariadbd --no-defaults --user="$user" --datadir="$dir/mysql-data" \
+	setsid mariadbd --no-defaults --user="$user" --datadir="$dir/mysql-data" --tmpdir="$dir/tmp" \
 		--socket="$dir/mysql.sock" --port="$port" --bind-address=127.0.0.1 --skip-log-bin \
 		--pid-file="$dir/mysql.pid" --log-error="$dir/mariadb.err" \
 		</dev/null >/dev/null 2>&1 &

@@ -287,8 +287,9 @@ class MariaDB:
     def install(self):
         log = os.path.join(self.dir, "mariadb-install.log")
         with open(log, "wb") as f:
+            os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
             r = subprocess.run(["mariadb-install-db", "--no-defaults", "--user=" + self.user,
-                                "--datadir=" + self.datadir,
+                                "--datadir=" + self.datadir, "--tmpdir=" + os.path.join(self.dir, "tmp"),
                                 "--auth-root-authentication-method=socket", "--skip-test-db"],
                                stdout=f, stderr=subprocess.STDOUT, env=clean_env())
         if r.returncode != 0:
@@ -298,7 +299,7 @@ class MariaDB:
         """Starts mariadbd on the installed datadir (again, after kill())."""
         self.proc = Proc("mariadbd", [
             "mariadbd", "--no-defaults", "--user=" + self.user, "--datadir=" + self.datadir,
-            "--socket=" + self.socket, "--port=%d" % self.port, "--bind-address=127.0.0.1",
+            "--tmpdir=" + os.path.join(self.dir, "tmp"), "--socket=" + self.socket, "--port=%d" % self.port, "--bind-address=127.0.0.1",
             "--skip-log-bin", "--pid-file=" + os.path.join(self.dir, "mysql.pid"),
             "--log-error=" + os.path.join(self.dir, "mariadb.err"),
             "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
