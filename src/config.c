@@ -19,6 +19,8 @@
 #include "logring.h"
 #include "mem.h"
 #include "path.h"
+#include "soap.h"
+#include "wsdl.h"
 
 /*
  * Validation is driven by one table per group (struct key). Every key is
@@ -900,6 +902,24 @@ route_path_cb(struct ctx *x, const config_setting_t *s, void *base)
 	r->path_len = strlen(v);
 }
 
+/* Written into the WSDL for clients: absolute, and nothing after the path,
+ * where "?xsd=N" goes. */
+static void
+public_url_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_route_conf *r = base;
+	const char *v, *why;
+
+	if (s == NULL || (v = string_value(x, s)) == NULL)
+		return;
+	if ((why = check_upstream(v)) != NULL)
+		bad(x, s, "\"%s\": %s", v, why);
+	else if (strchr(v, '?') != NULL)
+		bad(x, s, "\"%s\": a public URL has no query", v);
+	else
+		r->public_url = wsg_mem_strdup(v);
+}
+
 static void
 auth_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -1052,6 +1072,8 @@ static const struct key route_keys[] = {
         K_PATH(struct wsg_route_conf, ca_file, NULL),
         K_BOOL(struct wsg_route_conf, tls_verify, 1),
         K_BOOL(struct wsg_route_conf, forward_authorization, 0),
+        K_PATH(struct wsg_route_conf, wsdl, NULL),
+        K_CUSTOM("public_url", public_url_cb, 0),
         K_END,
 };
 
@@ -1168,6 +1190,49 @@ route_tls(struct ctx *x, const config_setting_t *e, struct wsg_route_conf *r,
 			bad(x, k, "applies only to https:// upstreams");
 }
 
+/*
+ * The route's URL from the first listener, never from a request's Host
+ * header (a client could choose where other clients send their calls).
+ */
+static char *
+default_public_url(const struct wsg_config *c, const struct wsg_route_conf *r)
+{
+	const struct wsg_listen_conf *l = &c->listen[0];
+
+	return wsg_mem_printf("%s://%s%s%s:%u%s", l->has_tls ? "https" : "http",
+	                      strchr(l->host, ':') != NULL ? "[" : "", l->host,
+	                      strchr(l->host, ':') != NULL ? "]" : "",
+	                      (unsigned)l->port, r->path);
+}
+
+/* The route's WSDL and its imports, loaded under the request caps. */
+static void
+route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
+           struct wsg_route_conf *r)
+{
+	struct wsg_soap_limits lim;
+	struct wsg_error err;
+
+	if (r->wsdl == NULL || r->path == NULL)
+		return;
+	if (r->public_url == NULL) {
+		if (c->n_listen == 0)
+			return;
+		r->public_url = default_public_url(c, r);
+	}
+	lim.max_depth = c->limits.max_depth;
+	lim.max_attributes = c->limits.max_attributes;
+	lim.max_attribute_len = c->limits.max_attribute_len;
+	lim.max_nodes = c->limits.max_nodes;
+	lim.max_namespaces = c->limits.max_namespaces;
+	lim.max_total_attributes = c->limits.max_total_attributes;
+	wsg_error_clear(&err);
+	if (wsg_wsdl_load(r->wsdl, r->public_url, &lim,
+	                  c->limits.max_body_size, &r->wsdl_docs,
+	                  &err) != WSG_OK)
+		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
+}
+
 static void
 routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -1181,6 +1246,7 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 	for (i = 0; i < c->n_routes; i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
 		route_tls(x, e, &c->routes[i], &c->upstream_tls);
+		route_wsdl(x, e, c, &c->routes[i]);
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)
@@ -1525,6 +1591,9 @@ config_free(struct wsg_config *c)
 		free(r->name);
 		free(r->path);
 		free(r->ca_file);
+		free(r->wsdl);
+		free(r->public_url);
+		wsg_wsdl_free(r->wsdl_docs);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
 	}

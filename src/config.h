@@ -11,6 +11,8 @@
 
 #include "types.h"
 
+struct wsg_wsdl;
+
 struct wsg_tls_conf {
 	char *cert; /* absolute path */
 	char *key;  /* absolute path */
@@ -159,6 +161,10 @@ struct wsg_route_conf {
 	int tls_verify;            /* 0 only when set to false explicitly */
 	int forward_authorization; /* wsse: the client's Authorization goes on
 	                            */
+	char *wsdl;                /* absolute path, or NULL: no ?wsdl */
+	char *public_url;          /* the route's URL written into the WSDL:
+	                              as set, or from listen.[0] and path */
+	struct wsg_wsdl *wsdl_docs; /* loaded from `wsdl`, or NULL */
 };
 
 struct wsg_config {

@@ -19,6 +19,7 @@
 #include "router.h"
 #include "stats.h"
 #include "upstream.h"
+#include "wsdl.h"
 
 /* The one place a request is answered for the log and freed. */
 static void
@@ -370,6 +371,39 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	return WSG_OK;
 }
 
+/*
+ * GET <route path>?wsdl (or ?wsdl=N, ?xsd=N) on a route with a WSDL: the
+ * documents loaded with the config, with no credentials (WSDLs are public
+ * in most deployments). Returns 1 when it answered, 0 for any other
+ * request.
+ */
+static int
+serve_wsdl(struct wsg_request *r)
+{
+	const char *body;
+	size_t len;
+	int rc;
+
+	if (r->route->wsdl_docs == NULL || !is_method(r, "GET") ||
+	    r->uri_suffix[0] != '?')
+		return 0;
+	rc = wsg_wsdl_lookup(r->route->wsdl_docs, r->uri_suffix + 1, &body,
+	                     &len);
+	if (rc == WSG_ERR_INVAL)
+		return 0;
+	if (rc != WSG_OK) {
+		wsg_error_set(&r->err, rc, WSG_FAULT_NOT_FOUND,
+		              "no such WSDL document");
+		reply_fault(r, WSG_SOAP_UNKNOWN, WSG_FAULT_NOT_FOUND);
+		return 1;
+	}
+	wsg_conn_add_header(r->conn, "Content-Type", "text/xml; charset=utf-8");
+	wsg_conn_reply(r->conn, 200, NULL, 0, body, len);
+	r->state = WSG_REQUEST_DONE;
+	request_free(r, 200);
+	return 1;
+}
+
 void
 wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
                    const struct wsg_conn_request *req)
@@ -393,7 +427,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	w->inflight++;
 
 	media = version_of_media(wsg_conn_header(req, "Content-Type"));
-	if (route_request(r, media) != WSG_OK)
+	if (route_request(r, media) != WSG_OK || serve_wsdl(r))
 		return;
 	wsg_auth_init(&r->auth, &env, r->cfg, r->route, r->rid, r->client,
 	              req->tls);

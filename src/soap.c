@@ -1064,6 +1064,56 @@ read_envelope(xmlDocPtr doc, struct wsg_soap_msg *m, struct wsg_error *err)
 	return check_envelope(m, err);
 }
 
+/*
+ * The hardened parse shared by envelopes and other documents: the input
+ * checks, the caps, no DTD, no network. On success `*doc` is the caller's
+ * and `*raw` says how the input was encoded; `st` keeps what the SAX hooks
+ * saw (the caller frees st->spans).
+ */
+static int
+parse_tree(const char *buf, size_t len, const struct wsg_soap_limits *limits,
+           struct parse_state *st, struct raw_text *raw, xmlDocPtr *doc,
+           struct wsg_error *err)
+{
+	xmlParserCtxtPtr ctxt = NULL;
+	int rc, pushed = 0;
+
+	*doc = NULL;
+	memset(st, 0, sizeof(*st));
+	limits_of(limits, &st->lim);
+	st->spans_ok = 1;
+	rc = check_input(buf, len, &st->lim, raw, err);
+	if (rc != WSG_OK)
+		goto out;
+	st->ns_at = wsg_mem_calloc(st->lim.max_depth + 1, sizeof(*st->ns_at));
+	/* libxml2 reports many allocation failures (a namespace declaration,
+	 * an attribute) to the thread's error handler only, and goes on with a
+	 * tree that lacks that part: such a tree differs from the bytes the
+	 * upstream gets and is never accepted (test_soap_oom.c). */
+	xmlSetStructuredErrorFunc(st, oom_watch_cb);
+	/* UTF-16 grows by up to half when libxml2 converts it to UTF-8. */
+	pushed = (raw->utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT;
+	if (pushed)
+		ctxt = parse_push(buf, len, st);
+	else
+		ctxt = parse_pull(buf, len, raw->utf16, st);
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	if (ctxt == NULL) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
+		                   "cannot create an XML parser");
+		goto out;
+	}
+	rc = take_document(ctxt, st, doc, err);
+out:
+	free(st->ns_at);
+	st->ns_at = NULL;
+	if (ctxt != NULL && (pushed || st->oom))
+		xmlFreeParserCtxt(ctxt);
+	else if (ctxt != NULL)
+		ctxt_release(ctxt);
+	return rc;
+}
+
 int
 wsg_soap_parse(const char *buf, size_t len,
                const struct wsg_soap_limits *limits, struct wsg_soap_msg *out,
@@ -1071,39 +1121,13 @@ wsg_soap_parse(const char *buf, size_t len,
 {
 	struct parse_state st;
 	struct wsg_soap_msg m;
-	xmlParserCtxtPtr ctxt = NULL;
 	xmlDocPtr doc = NULL;
 	struct raw_text raw;
-	int rc, pushed = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
-	memset(&st, 0, sizeof(st));
-	limits_of(limits, &st.lim);
-	st.spans_ok = 1;
-	rc = check_input(buf, len, &st.lim, &raw, err);
-	if (rc != WSG_OK)
-		goto out;
-	st.ns_at = wsg_mem_calloc(st.lim.max_depth + 1, sizeof(*st.ns_at));
-	/* libxml2 reports many allocation failures (a namespace declaration,
-	 * an attribute) to the thread's error handler only, and goes on with a
-	 * tree that lacks that part: such a tree differs from the bytes the
-	 * upstream gets and is never accepted (test_soap_oom.c). */
-	xmlSetStructuredErrorFunc(&st, oom_watch_cb);
-	/* UTF-16 grows by up to half when libxml2 converts it to UTF-8. */
-	pushed = (raw.utf16 ? len / 2 * 3 : len) > XML_MAX_LOOKUP_LIMIT;
-	if (pushed)
-		ctxt = parse_push(buf, len, &st);
-	else
-		ctxt = parse_pull(buf, len, raw.utf16, &st);
-	if (ctxt == NULL) {
-		xmlSetStructuredErrorFunc(NULL, NULL);
-		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
-		                   "cannot create an XML parser");
-		goto out;
-	}
-	xmlSetStructuredErrorFunc(NULL, NULL);
-	rc = take_document(ctxt, &st, &doc, err);
+	rc = parse_tree(buf, len, limits, &st, &raw, &doc, err);
 	if (rc == WSG_OK)
 		rc = read_envelope(doc, &m, err);
 	if (rc != WSG_OK)
@@ -1125,15 +1149,25 @@ wsg_soap_parse(const char *buf, size_t len,
 	doc = NULL;
 out:
 	free(st.spans);
-	free(st.ns_at);
 	if (doc != NULL)
 		xmlFreeDoc(doc);
-	if (ctxt != NULL && (pushed || st.oom))
-		xmlFreeParserCtxt(ctxt);
-	else if (ctxt != NULL)
-		ctxt_release(ctxt);
 	return rc;
 }
+
+int
+wsg_soap_parse_xml(const char *buf, size_t len,
+                   const struct wsg_soap_limits *limits, xmlDocPtr *out,
+                   struct wsg_error *err)
+{
+	struct parse_state st;
+	struct raw_text raw;
+	int rc;
+
+	rc = parse_tree(buf, len, limits, &st, &raw, out, err);
+	free(st.spans);
+	return rc;
+}
+
 void
 wsg_soap_msg_free(struct wsg_soap_msg *m)
 {

@@ -82,6 +82,15 @@ int wsg_soap_parse(const char *buf, size_t len,
                    const struct wsg_soap_limits *limits,
                    struct wsg_soap_msg *out, struct wsg_error *err);
 
+/*
+ * Any XML document (a WSDL, a schema) under the same rules and caps as
+ * wsg_soap_parse(), without the envelope checks. On success `*out` is the
+ * caller's (xmlFreeDoc()); on failure it is NULL and err->reason says why.
+ */
+int wsg_soap_parse_xml(const char *buf, size_t len,
+                       const struct wsg_soap_limits *limits, xmlDocPtr *out,
+                       struct wsg_error *err);
+
 /* Frees the document and clears `m`; safe on an empty or freed msg. */
 void wsg_soap_msg_free(struct wsg_soap_msg *m);
 
