@@ -1227,9 +1227,8 @@ route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 	lim.max_namespaces = c->limits.max_namespaces;
 	lim.max_total_attributes = c->limits.max_total_attributes;
 	wsg_error_clear(&err);
-	if (wsg_wsdl_load(r->wsdl, r->public_url, &lim,
-	                  c->limits.max_body_size, &r->wsdl_docs,
-	                  &err) != WSG_OK)
+	if (wsg_wsdl_load(r->wsdl, r->public_url, &lim, c->limits.max_body_size,
+	                  &r->wsdl_docs, &err) != WSG_OK)
 		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
 }
 

@@ -236,10 +236,9 @@ rewrite_import(struct loader *l, const char *from, xmlNodePtr n,
 	if (i == 0)
 		url = wsg_mem_printf("%s?wsdl", l->public_url);
 	else
-		url = wsg_mem_printf("%s?%s=%d", l->public_url,
-		                     l->w->docs[i].kind == DOC_WSDL ? "wsdl"
-		                                                    : "xsd",
-		                     i);
+		url = wsg_mem_printf(
+		        "%s?%s=%d", l->public_url,
+		        l->w->docs[i].kind == DOC_WSDL ? "wsdl" : "xsd", i);
 	xmlSetProp(n, (const xmlChar *)attr, (const xmlChar *)url);
 	free(url);
 	return WSG_OK;
@@ -373,8 +372,8 @@ doc_number(const char *s)
 }
 
 int
-wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query,
-                const char **body, size_t *len)
+wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query, const char **body,
+                size_t *len)
 {
 	enum doc_kind kind;
 	int i;

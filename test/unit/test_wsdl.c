@@ -102,8 +102,7 @@ test_echo_addresses_rewritten(void **state)
 	/* Not a WSDL request: the route's usual answer. */
 	assert_int_equal(wsg_wsdl_lookup(w, "wsdlx", &body, &len),
 	                 WSG_ERR_INVAL);
-	assert_int_equal(wsg_wsdl_lookup(w, "a=b", &body, &len),
-	                 WSG_ERR_INVAL);
+	assert_int_equal(wsg_wsdl_lookup(w, "a=b", &body, &len), WSG_ERR_INVAL);
 	assert_int_equal(wsg_wsdl_lookup(w, NULL, &body, &len), WSG_ERR_INVAL);
 	wsg_wsdl_free(w);
 }
@@ -118,10 +117,9 @@ test_two_level_import_chain(void **state)
 	char *s;
 
 	(void)state;
-	assert_int_equal(
-	        load(WSG_TEST_SRCDIR "/test/data/wsdl-chain/echo.wsdl", &w,
-	             &err),
-	        WSG_OK);
+	assert_int_equal(load(WSG_TEST_SRCDIR "/test/data/wsdl-chain/echo.wsdl",
+	                      &w, &err),
+	                 WSG_OK);
 	s = doc(w, "wsdl");
 	assert_non_null(strstr(s, "schemaLocation=\"" PUB "?xsd=1\""));
 	assert_null(strstr(s, "schemaLocation=\"xsd/echo.xsd\""));
@@ -159,19 +157,18 @@ test_wsdl_import_include_and_cycle(void **state)
 	char *s;
 
 	(void)state;
-	put("cyc/main.wsdl",
-	    WSDL_HEAD "<wsdl:import namespace=\"urn:t\" location=\"sub/b.wsdl\"/>"
-	              "<wsdl:types>" XSD_HEAD
-	              "<xsd:include schemaLocation=\"a.xsd\"/>"
-	              "<xsd:import namespace=\"urn:u\"/>" XSD_TAIL
-	              "</wsdl:types>" WSDL_TAIL);
+	put("cyc/main.wsdl", WSDL_HEAD
+	    "<wsdl:import namespace=\"urn:t\" location=\"sub/b.wsdl\"/>"
+	    "<wsdl:types>" XSD_HEAD "<xsd:include schemaLocation=\"a.xsd\"/>"
+	    "<xsd:import namespace=\"urn:u\"/>" XSD_TAIL
+	    "</wsdl:types>" WSDL_TAIL);
 	put("cyc/sub/b.wsdl",
-	    WSDL_HEAD "<wsdl:import namespace=\"urn:t\" location=\"../main.wsdl\"/>"
-	              WSDL_TAIL);
-	put("cyc/a.xsd", XSD_HEAD "<xsd:include schemaLocation=\"./c.xsd\"/>"
-	                          XSD_TAIL);
-	put("cyc/c.xsd", XSD_HEAD "<xsd:include schemaLocation=\"a.xsd\"/>"
-	                          XSD_TAIL);
+	    WSDL_HEAD "<wsdl:import namespace=\"urn:t\" "
+	              "location=\"../main.wsdl\"/>" WSDL_TAIL);
+	put("cyc/a.xsd",
+	    XSD_HEAD "<xsd:include schemaLocation=\"./c.xsd\"/>" XSD_TAIL);
+	put("cyc/c.xsd",
+	    XSD_HEAD "<xsd:include schemaLocation=\"a.xsd\"/>" XSD_TAIL);
 	assert_int_equal(load_tmp("cyc/main.wsdl", &w, &err), WSG_OK);
 	s = doc(w, "wsdl");
 	assert_non_null(strstr(s, "location=\"" PUB "?wsdl=1\""));
@@ -226,12 +223,12 @@ test_refused_imports(void **state)
 	put("ref/malformed.xsd", XSD_HEAD "<xsd:element>" XSD_TAIL);
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		name = wsg_mem_printf("ref/%s.wsdl", refused[i].name);
-		text = wsg_mem_printf(
-		        WSDL_HEAD "<wsdl:types>" XSD_HEAD
-		                  "<xsd:import namespace=\"urn:x\" "
-		                  "schemaLocation=\"%s\"/>" XSD_TAIL
-		                  "</wsdl:types>" WSDL_TAIL,
-		        refused[i].location);
+		text = wsg_mem_printf(WSDL_HEAD
+		                      "<wsdl:types>" XSD_HEAD
+		                      "<xsd:import namespace=\"urn:x\" "
+		                      "schemaLocation=\"%s\"/>" XSD_TAIL
+		                      "</wsdl:types>" WSDL_TAIL,
+		                      refused[i].location);
 		put(name, text);
 		w = (struct wsg_wsdl *)1;
 		assert_int_not_equal(load_tmp(name, &w, &err), WSG_OK);
