@@ -10,6 +10,8 @@ every other GET keeps today's answer; --check-config refuses bad wsdl / public_u
 
 import os
 import re
+import signal
+import time
 
 import pytest
 import requests
@@ -168,3 +170,45 @@ def test_check_config_refuses(configured, extra, needle):
 def test_check_config_accepts(gw):
     r = gw.cli("--check-config")
     assert r.returncode == 0, r.err
+
+
+def test_reload_reads_the_wsdl_again(configured, stub):
+    """A relative wsdl path (config folder), read at start and again on SIGHUP; a broken file
+    refuses the reload and the documents loaded before are still served."""
+    d = os.path.join(configured.dir, "gw87r")
+    os.makedirs(d, exist_ok=True)
+    with open(ECHO_WSDL) as f:
+        orig = f.read()
+    path = os.path.join(d, "echo.wsdl")
+    with open(path, "w") as f:
+        f.write(orig)
+    g = wsg.Gateway(configured.dir, configured.db, stub, name="gw87r")
+    g.config_kw["extra_routes"] = [
+        wsg.route_config("wr", "/services/WR", "http://127.0.0.1:%d/Echo" % stub.port,
+                         extra=' wsdl = "gw87r/echo.wsdl";')]
+    g.write_config()
+    g.start()
+    try:
+        def served():
+            r = get(g.url("/services/WR?wsdl"))
+            assert r.status_code == 200
+            return r.text
+
+        def sighup(what):
+            n = g.proc.stderr_text().count(what)
+            g.proc.popen.send_signal(signal.SIGHUP)
+            wsg.wait_for(what, lambda: g.proc.stderr_text().count(what) > n, 20, g.proc)
+            time.sleep(0.3 * wsg.TIME_SCALE)
+
+        assert 'name="EchoService"' in served()
+        with open(path, "w") as f:
+            f.write(orig.replace('name="EchoService"', 'name="EchoServiceV2"'))
+        sighup("configuration reloaded from")
+        assert 'name="EchoServiceV2"' in served()
+        with open(path, "w") as f:
+            f.write(orig[:200])
+        sighup("reload refused: the running configuration stays")
+        assert "echo.wsdl" in g.proc.stderr_text()
+        assert 'name="EchoServiceV2"' in served()
+    finally:
+        g.stop()
