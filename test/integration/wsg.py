@@ -133,7 +133,36 @@ def _child_setup():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port):
+    """Free on the IPv4 and the IPv6 wildcard (a listener on "::" takes both)."""
+    for family, host in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            with socket.socket(family) as s:
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port():
+    """A port below the kernel's ephemeral range, free on every address: no outgoing
+    connection can be given it between this check and the bind of the process it is for
+    (a port the kernel picked for us could be, and a wildcard listener then fails)."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = secrets.randbelow(max(low - 10000, 1)) + 10000
+        if port < low and _bindable(port):
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
