@@ -301,6 +301,20 @@ exchange(struct client *c, struct outcome *o)
 	assert_int_equal(o->calls, 1);
 }
 
+/* A GET of `suffix` on the client's route, for user "a" with no roles. */
+static void
+get_request(struct wsg_upstream_send *s, struct client *c, const char *suffix,
+            size_t max_response)
+{
+	memset(s, 0, sizeof(*s));
+	s->route = &c->route;
+	s->max_response_size = max_response;
+	s->method = "GET";
+	s->uri_suffix = suffix;
+	s->user = "a";
+	s->roles = "";
+}
+
 #define OK_2 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 /*
@@ -503,13 +517,7 @@ test_hop_by_hop(void **state)
 	u.steps = steps;
 	u.n_steps = 1;
 	memset(&o, 0, sizeof(o));
-	memset(&s, 0, sizeof(s));
-	s.route = &c.route;
-	s.max_response_size = 100;
-	s.method = "GET";
-	s.uri_suffix = "";
-	s.user = "a";
-	s.roles = "";
+	get_request(&s, &c, "", 100);
 	s.client_headers = hdrs;
 	s.n_client_headers = sizeof(hdrs) / sizeof(hdrs[0]);
 	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &o), WSG_OK);
@@ -568,13 +576,7 @@ test_shutdown(void **state)
 	u.steps = &never;
 	u.n_steps = 1;
 	memset(&o, 0, sizeof(o));
-	memset(&s, 0, sizeof(s));
-	s.route = &c.route;
-	s.max_response_size = 10;
-	s.method = "GET";
-	s.uri_suffix = "?q=1";
-	s.user = "a";
-	s.roles = "";
+	get_request(&s, &c, "?q=1", 10);
 	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &o), WSG_OK);
 	while (u.next == 0)
 		event_base_loop(base, EVLOOP_ONCE);
@@ -787,13 +789,7 @@ test_resolve_slow(void **state)
 	client_named(&c, base, &d, "slow.test", port);
 	client_init(&ip, base, port);
 	memset(&slow, 0, sizeof(slow));
-	memset(&s, 0, sizeof(s));
-	s.route = &c.route;
-	s.max_response_size = 100;
-	s.method = "GET";
-	s.uri_suffix = "";
-	s.user = "a";
-	s.roles = "";
+	get_request(&s, &c, "", 100);
 	assert_int_equal(wsg_upstream_forward(c.pool, &s, done_cb, &slow),
 	                 WSG_OK);
 	while (d.n_held == 0)
