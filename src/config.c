@@ -1220,12 +1220,7 @@ route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 			return;
 		r->public_url = default_public_url(c, r);
 	}
-	lim.max_depth = c->limits.max_depth;
-	lim.max_attributes = c->limits.max_attributes;
-	lim.max_attribute_len = c->limits.max_attribute_len;
-	lim.max_nodes = c->limits.max_nodes;
-	lim.max_namespaces = c->limits.max_namespaces;
-	lim.max_total_attributes = c->limits.max_total_attributes;
+	wsg_config_soap_limits(&c->limits, &lim);
 	wsg_error_clear(&err);
 	if (wsg_wsdl_load(r->wsdl, r->public_url, &lim, c->limits.max_body_size,
 	                  &r->wsdl_docs, &err) != WSG_OK)
@@ -1856,4 +1851,16 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	DIFF_INT(&d, &running->log, &next->log, backlog, "log.backlog");
 	DIFF_INT(&d, &running->log, &next->log, ring_size, "log.ring_size");
 	return d.n;
+}
+
+void
+wsg_config_soap_limits(const struct wsg_limits_conf *l,
+                       struct wsg_soap_limits *out)
+{
+	out->max_depth = l->max_depth;
+	out->max_attributes = l->max_attributes;
+	out->max_attribute_len = l->max_attribute_len;
+	out->max_nodes = l->max_nodes;
+	out->max_namespaces = l->max_namespaces;
+	out->max_total_attributes = l->max_total_attributes;
 }

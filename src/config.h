@@ -206,6 +206,13 @@ void wsg_config_unref(struct wsg_config *c);
  * into `buf` as one ", "-separated text ("" when none, truncated to `len`)
  * and returns how many there are.
  */
+struct wsg_soap_limits;
+
+/* The XML caps of `l`, as the SOAP parser takes them (requests and the
+ * WSDL documents alike). */
+void wsg_config_soap_limits(const struct wsg_limits_conf *l,
+                            struct wsg_soap_limits *out);
+
 size_t wsg_config_restart_keys(const struct wsg_config *running,
                                const struct wsg_config *next, char *buf,
                                size_t len);

@@ -344,12 +344,7 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	struct wsg_soap_limits limits;
 
 	r->state = WSG_REQUEST_PARSE;
-	limits.max_depth = cfg->limits.max_depth;
-	limits.max_attributes = cfg->limits.max_attributes;
-	limits.max_attribute_len = cfg->limits.max_attribute_len;
-	limits.max_nodes = cfg->limits.max_nodes;
-	limits.max_namespaces = cfg->limits.max_namespaces;
-	limits.max_total_attributes = cfg->limits.max_total_attributes;
+	wsg_config_soap_limits(&cfg->limits, &limits);
 	if (wsg_soap_parse(r->http->body, r->http->body_len, &limits, &r->msg,
 	                   &r->err) != WSG_OK) {
 		refuse_envelope(r, media);
