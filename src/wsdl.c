@@ -27,6 +27,7 @@ struct wsdl_doc {
 	enum doc_kind kind;
 	char *body; /* rewritten, UTF-8 */
 	size_t len;
+	char *url; /* the gateway URL its importers name it by */
 };
 
 struct wsg_wsdl {
@@ -54,6 +55,7 @@ wsg_wsdl_free(struct wsg_wsdl *w)
 	for (i = 0; i < w->n; i++) {
 		free(w->docs[i].file);
 		free(w->docs[i].body);
+		free(w->docs[i].url);
 	}
 	free(w);
 }
@@ -125,6 +127,12 @@ doc_index(struct loader *l, const char *file, enum doc_kind kind)
 	}
 	w->docs[w->n].file = wsg_mem_strdup(file);
 	w->docs[w->n].kind = kind;
+	if (w->n == 0)
+		w->docs[0].url = wsg_mem_printf("%s?wsdl", l->public_url);
+	else
+		w->docs[w->n].url =
+		        wsg_mem_printf("%s?%s=%zu", l->public_url,
+		                       kind == DOC_WSDL ? "wsdl" : "xsd", w->n);
 	return (int)w->n++;
 }
 
@@ -218,7 +226,7 @@ rewrite_import(struct loader *l, const char *from, xmlNodePtr n,
                const char *attr, enum doc_kind kind)
 {
 	xmlChar *tmp = NULL;
-	char *file, *url;
+	char *file;
 	const char *loc;
 	int i;
 
@@ -233,14 +241,8 @@ rewrite_import(struct loader *l, const char *from, xmlNodePtr n,
 	free(file);
 	if (i < 0)
 		return WSG_ERR_CONFIG;
-	if (i == 0)
-		url = wsg_mem_printf("%s?wsdl", l->public_url);
-	else
-		url = wsg_mem_printf(
-		        "%s?%s=%d", l->public_url,
-		        l->w->docs[i].kind == DOC_WSDL ? "wsdl" : "xsd", i);
-	xmlSetProp(n, (const xmlChar *)attr, (const xmlChar *)url);
-	free(url);
+	xmlSetProp(n, (const xmlChar *)attr,
+	           (const xmlChar *)l->w->docs[i].url);
 	return WSG_OK;
 }
 
@@ -398,5 +400,23 @@ wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query, const char **body,
 		return WSG_ERR_NOTFOUND;
 	*body = w->docs[i].body;
 	*len = w->docs[i].len;
+	return WSG_OK;
+}
+
+size_t
+wsg_wsdl_count(const struct wsg_wsdl *w)
+{
+	return w->n;
+}
+
+int
+wsg_wsdl_doc(const struct wsg_wsdl *w, size_t i, struct wsg_wsdl_doc *out)
+{
+	if (i >= w->n)
+		return WSG_ERR_NOTFOUND;
+	out->is_xsd = w->docs[i].kind == DOC_XSD;
+	out->body = w->docs[i].body;
+	out->len = w->docs[i].len;
+	out->url = w->docs[i].url;
 	return WSG_OK;
 }

@@ -44,4 +44,22 @@ void wsg_wsdl_free(struct wsg_wsdl *w);
 int wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query,
                     const char **body, size_t *len);
 
+/*
+ * The loaded documents, for what is derived from them once per load (the
+ * operations a route knows, the schemas it validates with): document `i`
+ * (0 is the WSDL) as it is served, whether it is a schema, and the URL its
+ * importers name it by, so that imports can be resolved among the
+ * documents without reading files or the network again. The pointers are
+ * owned by `w`. Returns WSG_ERR_NOTFOUND past the last document.
+ */
+struct wsg_wsdl_doc {
+	int is_xsd;
+	const char *body;
+	size_t len;
+	const char *url;
+};
+
+size_t wsg_wsdl_count(const struct wsg_wsdl *w);
+int wsg_wsdl_doc(const struct wsg_wsdl *w, size_t i, struct wsg_wsdl_doc *out);
+
 #endif
