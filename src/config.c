@@ -1303,20 +1303,20 @@ static void
 route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
            struct wsg_route_conf *r)
 {
-	static const char *const wsdl_keys[] = {
+	static const char *const needs_wsdl[] = {
 	        "wsdl_auth", "public_url_from_host", "public_url_hosts", NULL};
-	static const char *const upstream_keys[] = {"wsdl_ttl", NULL};
-	static const char *const hosts_keys[] = {"public_url_hosts", NULL};
+	static const char *const needs_upstream[] = {"wsdl_ttl", NULL};
+	static const char *const needs_from_host[] = {"public_url_hosts", NULL};
 	struct wsg_soap_limits lim;
 	struct wsg_error err;
 	char *url;
 	size_t i;
 
-	route_requires(x, e, r->wsdl != NULL || r->wsdl_upstream, wsdl_keys,
+	route_requires(x, e, r->wsdl != NULL || r->wsdl_upstream, needs_wsdl,
 	               "a route with wsdl");
-	route_requires(x, e, r->wsdl_upstream, upstream_keys,
+	route_requires(x, e, r->wsdl_upstream, needs_upstream,
 	               "wsdl = \"upstream\"");
-	route_requires(x, e, r->public_url_from_host, hosts_keys,
+	route_requires(x, e, r->public_url_from_host, needs_from_host,
 	               "public_url_from_host = true");
 	if (r->public_url_from_host && r->n_public_url_hosts == 0)
 		bad(x, config_setting_get_member(e, "public_url_from_host"),
