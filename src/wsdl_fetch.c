@@ -382,10 +382,12 @@ fetch_get_missing(struct fetch *f)
 		s.tls = f->snap->upstream_tls;
 		s.max_response_size = f->snap->cfg->limits.max_body_size;
 		s.method = "GET";
-		s.uri_suffix = "";
+		/* One target per origin: every document shares its pooled
+		 * connections, however many URLs the upstream names. */
+		s.url = f->origin;
+		s.uri_suffix = d->url + strlen(f->origin);
 		s.user = "";
 		s.roles = "";
-		s.url = d->url;
 		rc = wsg_upstream_forward(f->c->pool, &s, got_cb, d);
 		if (rc != WSG_OK)
 			fetch_fail(f, d->url, wsg_strerror(rc));

@@ -6,10 +6,12 @@ A private stub upstream (test/upstream/stub_upstream.py --wsdl-dir) publishes it
 written as an absolute URL, one relative. The gateway fetches it on its worker's loop, rewrites
 it like a local WSDL, keeps it for wsdl_ttl seconds, fetches again after SIGHUP, and serves the
 last copy with a warning while the upstream is down. Imports outside the upstream's origin and
-hostile documents (DOCTYPE, entity expansion, too deep, too large) are refused: logged, never
-served.
+hostile documents (DOCTYPE, entity expansion, too deep, too large, and every file of the
+request corpus test/data/hostile/, as the WSDL and as an imported schema) are refused: logged,
+never served.
 """
 
+import lzma
 import os
 import re
 import shutil
@@ -26,6 +28,7 @@ from zeep.wsse.username import UsernameToken
 
 import wsg
 import zeep_util
+from test_70_hostile import CORPUS, CORPUS_DIR, LARGE
 
 ECHO_WSDL = os.path.join(wsg.TOP_SRC, "test", "data", "echo.wsdl")
 CHAIN = os.path.join(wsg.TOP_SRC, "test", "data", "wsdl-chain")
@@ -118,6 +121,18 @@ def up(configured, stub):
           "<xsd:annotation>" * 150 + "</xsd:annotation>" * 150 + "</xsd:schema>")
     for name, (text, _) in HOSTILE.items():
         write(d, name + ".wsdl", text)
+    # The request corpus of test_70_hostile as upstream documents: each as the WSDL itself
+    # (/H<i>?wsdl) and as a schema it imports (/I<i>?wsdl).
+    os.makedirs(os.path.join(d, "hostile"))
+    for i, name in enumerate(sorted(CORPUS)):
+        opener = lzma.open if name.endswith(".xz") else open
+        with opener(os.path.join(CORPUS_DIR, name), "rb") as f, \
+                open(os.path.join(d, "H%d.wsdl" % i), "wb") as o:
+            data = f.read()
+            o.write(data)
+        with open(os.path.join(d, "hostile", name), "wb") as o:
+            o.write(data)
+        write(d, "I%d.wsdl" % i, small_wsdl(xsd_import("/wsdl-files/hostile/" + name)))
     s = WsdlStub(configured.dir, d)
     s.start()
     s.dir_path = d
@@ -160,7 +175,9 @@ def gw(configured, up):
                                ' public_url_from_host = true;'
                                ' public_url_hosts = ( "%s", "%s" );'
                                % (ECHO_WSDL, ALLOWED, ALLOWED_PORT)),
-    ] + [r("w" + n.lower(), "/services/W" + n, "/" + n, ' wsdl = "upstream";') for n in HOSTILE]
+    ] + [r("w" + n.lower(), "/services/W" + n, "/" + n, ' wsdl = "upstream";') for n in HOSTILE] + [
+        r("%s%d" % (k.lower(), i), "/services/%s%d" % (k, i), "/%s%d" % (k, i),
+          ' wsdl = "upstream";') for i in range(len(CORPUS)) for k in "HI"]
     g.config_kw["extra_routes"] = routes
     g.write_config()
     try:
@@ -248,6 +265,24 @@ def test_hostile_upstream_documents_refused(gw, name):
     line = [x for x in gw.proc.stderr_text().splitlines()
             if "route w%s: cannot fetch" % name.lower() in x][-1]
     assert HOSTILE[name][1] in line, line
+    assert gw.proc.alive()
+
+
+@pytest.mark.parametrize("how", ["wsdl", "import"])
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_hostile_corpus_as_upstream_documents(gw, name, how):
+    i = sorted(CORPUS).index(name)
+    route = ("h%d" if how == "wsdl" else "i%d") % i
+    r = get(gw.url("/services/%s%d?wsdl" % (route[0].upper(), i)))
+    assert r.status_code == 502, (name, r.status_code, r.text[:200])
+    assert b"root:" not in r.content
+    wait_log(gw, "route %s: cannot fetch its WSDL" % route)
+    line = [x for x in gw.proc.stderr_text().splitlines()
+            if "route %s: cannot fetch" % route in x][-1]
+    kind, reason = CORPUS[name]
+    assert re.search(reason if kind != LARGE else "too large", line, re.I), line
+    if how == "import":
+        assert "/wsdl-files/hostile/" + name in line, line
     assert gw.proc.alive()
 
 
