@@ -271,7 +271,7 @@ authorize(struct wsg_auth *a)
 		                   : "PasswordText not allowed on this route");
 		return;
 	}
-	if (!route_allows_roles(a->route, a->cred.roles)) {
+	if (!a->any_role && !route_allows_roles(a->route, a->cred.roles)) {
 		fail_authentication(a, "user holds none of the route's roles");
 		return;
 	}

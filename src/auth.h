@@ -52,6 +52,8 @@ struct wsg_auth {
 	const char *client; /* the peer's address, for limits and logs */
 	int tls;            /* arrived over TLS (require_tls) */
 	int basic;          /* HTTP Basic instead of a UsernameToken */
+	int any_role;       /* set after init: the route's roles do not apply
+	                       (reading its WSDL under wsdl_auth "basic") */
 	/* -------- the outcome -------- */
 	struct wsg_wsse_token tok; /* as parsed; tok.security for stripping */
 	char *claimed_user;        /* username as sent, for logs */

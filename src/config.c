@@ -920,6 +920,77 @@ public_url_cb(struct ctx *x, const config_setting_t *s, void *base)
 		r->public_url = wsg_mem_strdup(v);
 }
 
+/* A local file, or "upstream": the upstream's own ?wsdl. */
+static void
+wsdl_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_route_conf *r = base;
+	const char *v;
+
+	if (s == NULL || (v = string_value(x, s)) == NULL)
+		return;
+	if (strcmp(v, "upstream") == 0)
+		r->wsdl_upstream = 1;
+	else
+		r->wsdl = resolve_path(x, v);
+}
+
+static void
+wsdl_auth_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	static const char *const modes[] = {"none", "basic", "route", NULL};
+	struct wsg_route_conf *r = base;
+	int c;
+
+	r->wsdl_auth = WSG_WSDL_AUTH_NONE;
+	if (s != NULL && (c = choice_value(x, s, modes)) >= 0)
+		r->wsdl_auth = (enum wsg_wsdl_auth)c;
+}
+
+/* What a Host header may hold for an allowed name: host[:port], the host
+ * a DNS name or [IPv6], so that nothing else lands in the WSDL. */
+static const char *
+check_host(const char *v)
+{
+	size_t n = strlen(v), h;
+
+	if (v[0] == '[') {
+		h = strcspn(v, "]");
+		if (v[h] != ']' || h < 3 ||
+		    strspn(v + 1, "0123456789abcdefABCDEF:.") != h - 1)
+			return "is not a host name or [IPv6 address]";
+		h++;
+	} else {
+		h = strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+		if (h == 0)
+			return "is not a host name or [IPv6 address]";
+	}
+	if (v[h] == '\0')
+		return NULL;
+	if (v[h] != ':' || n - h - 1 < 1 || n - h - 1 > 5 ||
+	    strspn(v + h + 1, "0123456789") != n - h - 1 ||
+	    atoi(v + h + 1) < 1 || atoi(v + h + 1) > 65535)
+		return "is not host or host:port (port 1..65535)";
+	return NULL;
+}
+
+static void
+public_url_hosts_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_route_conf *r = base;
+	const char *why;
+	size_t i;
+
+	if (s == NULL || string_list(x, s, &r->public_url_hosts,
+	                             &r->n_public_url_hosts) != 0)
+		return;
+	for (i = 0; i < r->n_public_url_hosts; i++)
+		if ((why = check_host(r->public_url_hosts[i])) != NULL)
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"%s\" %s", r->public_url_hosts[i], why);
+}
+
 static void
 auth_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -1072,8 +1143,12 @@ static const struct key route_keys[] = {
         K_PATH(struct wsg_route_conf, ca_file, NULL),
         K_BOOL(struct wsg_route_conf, tls_verify, 1),
         K_BOOL(struct wsg_route_conf, forward_authorization, 0),
-        K_PATH(struct wsg_route_conf, wsdl, NULL),
+        K_CUSTOM("wsdl", wsdl_cb, 0),
         K_CUSTOM("public_url", public_url_cb, 0),
+        K_INT(struct wsg_route_conf, wsdl_ttl, 1, 604800, 300),
+        K_CUSTOM("wsdl_auth", wsdl_auth_cb, 0),
+        K_BOOL(struct wsg_route_conf, public_url_from_host, 0),
+        K_CUSTOM("public_url_hosts", public_url_hosts_cb, 0),
         K_END,
 };
 
@@ -1205,26 +1280,76 @@ default_public_url(const struct wsg_config *c, const struct wsg_route_conf *r)
 	                      (unsigned)l->port, r->path);
 }
 
-/* The route's WSDL and its imports, loaded under the request caps. */
+/* Keys of `keys` that only mean something with `ok` are errors without. */
+static void
+route_requires(struct ctx *x, const config_setting_t *e, int ok,
+               const char *const *keys, const char *why)
+{
+	const config_setting_t *k;
+	size_t i;
+
+	for (i = 0; !ok && keys[i] != NULL; i++)
+		if (e != NULL && config_setting_is_group(e) &&
+		    (k = config_setting_get_member(e, keys[i])) != NULL)
+			bad(x, k, "applies only to %s", why);
+}
+
+/*
+ * The route's WSDL and its imports, loaded under the request caps: once
+ * for the public URL and once for each allowed Host, so that no request
+ * rewrites a document. An upstream's WSDL is fetched by the workers.
+ */
 static void
 route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
            struct wsg_route_conf *r)
 {
+	static const char *const needs_wsdl[] = {
+	        "wsdl_auth", "public_url_from_host", "public_url_hosts", NULL};
+	static const char *const needs_upstream[] = {"wsdl_ttl", NULL};
+	static const char *const needs_from_host[] = {"public_url_hosts", NULL};
 	struct wsg_soap_limits lim;
 	struct wsg_error err;
+	char *url;
+	size_t i;
 
-	if (r->wsdl == NULL || r->path == NULL)
+	route_requires(x, e, r->wsdl != NULL || r->wsdl_upstream, needs_wsdl,
+	               "a route with wsdl");
+	route_requires(x, e, r->wsdl_upstream, needs_upstream,
+	               "wsdl = \"upstream\"");
+	route_requires(x, e, r->public_url_from_host, needs_from_host,
+	               "public_url_from_host = true");
+	if (r->public_url_from_host && r->n_public_url_hosts == 0)
+		bad(x, config_setting_get_member(e, "public_url_from_host"),
+		    "needs public_url_hosts: the Host names a client may pick "
+		    "the WSDL's address from");
+	if ((r->wsdl == NULL && !r->wsdl_upstream) || r->path == NULL)
 		return;
 	if (r->public_url == NULL) {
 		if (c->n_listen == 0)
 			return;
 		r->public_url = default_public_url(c, r);
 	}
+	if (r->wsdl_upstream)
+		return;
 	wsg_config_soap_limits(&c->limits, &lim);
 	wsg_error_clear(&err);
 	if (wsg_wsdl_load(r->wsdl, r->public_url, &lim, c->limits.max_body_size,
-	                  &r->wsdl_docs, &err) != WSG_OK)
+	                  &r->wsdl_docs, &err) != WSG_OK) {
 		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
+		return;
+	}
+	if (!r->public_url_from_host)
+		return;
+	r->wsdl_host_docs = wsg_mem_calloc(r->n_public_url_hosts,
+	                                   sizeof(struct wsg_wsdl *));
+	for (i = 0; i < r->n_public_url_hosts; i++) {
+		url = wsg_wsdl_host_url(r->public_url, r->public_url_hosts[i]);
+		if (wsg_wsdl_load(r->wsdl, url, &lim, c->limits.max_body_size,
+		                  &r->wsdl_host_docs[i], &err) != WSG_OK)
+			bad(x, config_setting_get_member(e, "wsdl"), "%s",
+			    err.reason);
+		free(url);
+	}
 }
 
 static void
@@ -1547,7 +1672,7 @@ static void
 config_free(struct wsg_config *c)
 {
 	struct wsg_route_conf *r;
-	size_t i;
+	size_t i, j;
 
 	free(c->path);
 	free(c->dir);
@@ -1588,6 +1713,12 @@ config_free(struct wsg_config *c)
 		free(r->wsdl);
 		free(r->public_url);
 		wsg_wsdl_free(r->wsdl_docs);
+		for (j = 0;
+		     r->wsdl_host_docs != NULL && j < r->n_public_url_hosts;
+		     j++)
+			wsg_wsdl_free(r->wsdl_host_docs[j]);
+		free(r->wsdl_host_docs);
+		free_strings(r->public_url_hosts, r->n_public_url_hosts);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
 	}

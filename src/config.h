@@ -140,6 +140,13 @@ struct wsg_resolver_conf {
 	size_t n_nameservers;
 };
 
+/* Who may read a route's WSDL (wsdl_auth). */
+enum wsg_wsdl_auth {
+	WSG_WSDL_AUTH_NONE = 0, /* anyone: WSDLs are public in most places */
+	WSG_WSDL_AUTH_BASIC,    /* HTTP Basic, any user of the store */
+	WSG_WSDL_AUTH_ROUTE,    /* HTTP Basic, a user with the route's roles */
+};
+
 struct wsg_route_conf {
 	char *name;
 	char *path; /* prefix, starts with '/' */
@@ -165,6 +172,14 @@ struct wsg_route_conf {
 	char *public_url;          /* the route's URL written into the WSDL:
 	                              as set, or from listen.[0] and path */
 	struct wsg_wsdl *wsdl_docs; /* loaded from `wsdl`, or NULL */
+	int wsdl_upstream; /* wsdl = "upstream": fetched by each worker */
+	int64_t wsdl_ttl;  /* seconds an upstream WSDL is served unfetched */
+	enum wsg_wsdl_auth wsdl_auth;
+	int public_url_from_host; /* the Host header picks the public URL, */
+	char **public_url_hosts;  /* among these host[:port] (any case) */
+	size_t n_public_url_hosts;
+	struct wsg_wsdl **wsdl_host_docs; /* local wsdl: one copy per
+	                                     public_url_hosts entry */
 };
 
 struct wsg_config {

@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "upstream.h"
 #include "wsdl.h"
+#include "wsdl_fetch.h"
 
 /* The one place a request is answered for the log and freed. */
 static void
@@ -366,36 +367,114 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	return WSG_OK;
 }
 
-/*
- * GET <route path>?wsdl (or ?wsdl=N, ?xsd=N) on a route with a WSDL: the
- * documents loaded with the config, with no credentials (WSDLs are public
- * in most deployments). Returns 1 when it answered, 0 for any other
- * request.
- */
-static int
-serve_wsdl(struct wsg_request *r)
+/* The copy written with the request's Host as public URL when the route
+ * allows that Host, else the one with the route's public URL. */
+static const struct wsg_wsdl *
+copy_for_host(const struct wsg_request *r, const struct wsg_wsdl_published *pub)
 {
+	const struct wsg_route_conf *rt = r->route;
+	const char *host = wsg_conn_header(r->http, "Host");
+	size_t i;
+
+	if (!rt->public_url_from_host || host == NULL)
+		return pub->def;
+	for (i = 0; i < rt->n_public_url_hosts && i < pub->n_hosts; i++)
+		if (strcasecmp(host, rt->public_url_hosts[i]) == 0)
+			return pub->hosts[i];
+	return pub->def;
+}
+
+static void
+wsdl_docs_cb(int status, const struct wsg_wsdl_published *pub, void *arg)
+{
+	struct wsg_request *r = arg;
 	const char *body;
 	size_t len;
 	int rc;
 
-	if (r->route->wsdl_docs == NULL || !is_method(r, "GET") ||
-	    r->uri_suffix[0] != '?')
-		return 0;
-	rc = wsg_wsdl_lookup(r->route->wsdl_docs, r->uri_suffix + 1, &body,
+	if (status != WSG_OK) {
+		wsg_error_set(&r->err, status, WSG_FAULT_UPSTREAM_ERROR,
+		              "no WSDL fetched from the upstream yet");
+		reply_fault(r, WSG_SOAP_UNKNOWN, WSG_FAULT_UPSTREAM_ERROR);
+		return;
+	}
+	rc = wsg_wsdl_lookup(copy_for_host(r, pub), r->uri_suffix + 1, &body,
 	                     &len);
-	if (rc == WSG_ERR_INVAL)
-		return 0;
 	if (rc != WSG_OK) {
 		wsg_error_set(&r->err, rc, WSG_FAULT_NOT_FOUND,
 		              "no such WSDL document");
 		reply_fault(r, WSG_SOAP_UNKNOWN, WSG_FAULT_NOT_FOUND);
-		return 1;
+		return;
 	}
 	wsg_conn_add_header(r->conn, "Content-Type", "text/xml; charset=utf-8");
 	wsg_conn_reply(r->conn, 200, NULL, 0, body, len);
 	r->state = WSG_REQUEST_DONE;
 	request_free(r, 200);
+}
+
+/* The route's documents: loaded with the config, or the worker's copy of
+ * the upstream's. */
+static void
+wsdl_answer(struct wsg_request *r)
+{
+	const struct wsg_route_conf *rt = r->route;
+	struct wsg_wsdl_published pub;
+
+	if (rt->wsdl_upstream) {
+		wsg_wsdl_cache_get(r->worker->wsdl_cache, r->snap, rt,
+		                   wsdl_docs_cb, r);
+		return;
+	}
+	pub.def = rt->wsdl_docs;
+	pub.hosts = rt->wsdl_host_docs;
+	pub.n_hosts = rt->wsdl_host_docs != NULL ? rt->n_public_url_hosts : 0;
+	wsdl_docs_cb(WSG_OK, &pub, r);
+}
+
+static void
+wsdl_auth_done_cb(struct wsg_auth *a, int status, void *arg)
+{
+	struct wsg_request *r = arg;
+
+	if (status != WSG_OK) {
+		r->err = a->err;
+		reply_fault(r, WSG_SOAP_UNKNOWN, r->err.fault);
+		return;
+	}
+	wsdl_answer(r);
+}
+
+/*
+ * GET or HEAD <route path>?wsdl (or ?wsdl=N, ?xsd=N) on a route with a
+ * WSDL: with no credentials by default (WSDLs are public in most
+ * deployments), with HTTP Basic under wsdl_auth. Returns 1 when it took
+ * the request, 0 for any other request.
+ */
+static int
+serve_wsdl(struct wsg_request *r)
+{
+	struct wsg_worker *w = r->worker;
+	struct wsg_auth_env env = {w->rt, w->base, w->db,
+	                           &w->replay_store_inserts};
+	const struct wsg_route_conf *rt = r->route;
+
+	if ((rt->wsdl_docs == NULL && !rt->wsdl_upstream) ||
+	    !(is_method(r, "GET") || is_method(r, "HEAD")) ||
+	    r->uri_suffix[0] != '?' || !wsg_wsdl_is_query(r->uri_suffix + 1))
+		return 0;
+	if (rt->wsdl_auth == WSG_WSDL_AUTH_NONE) {
+		wsdl_answer(r);
+		return 1;
+	}
+	/* As on Basic routes: a 401 with the challenge when refused. */
+	r->basic = 1;
+	r->state = WSG_REQUEST_AUTH;
+	wsg_auth_init(&r->auth, &env, r->cfg, rt, r->rid, r->client,
+	              r->http->tls);
+	r->auth.any_role = rt->wsdl_auth == WSG_WSDL_AUTH_BASIC;
+	wsg_auth_start_basic(&r->auth,
+	                     wsg_conn_header(r->http, "Authorization"),
+	                     wsdl_auth_done_cb, r);
 	return 1;
 }
 

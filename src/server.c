@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "tls.h"
 #include "upstream.h"
+#include "wsdl_fetch.h"
 
 #define LISTEN_BACKLOG 1024
 /* Once drain_timeout has cut what was in flight, its answers get this long
@@ -329,6 +330,8 @@ worker_cleanup(struct wsg_worker *w)
 	close_listeners(w);
 	if (w->base != NULL)
 		wsg_conn_free_all(w);
+	wsg_wsdl_cache_free(w->wsdl_cache);
+	w->wsdl_cache = NULL;
 	wsg_upstream_pool_free(w->upstream);
 	w->upstream = NULL;
 	wsg_db_pool_free(w->db);
@@ -413,6 +416,7 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	                        cfg->userstore.pool_size, &rt->db_stats);
 	w->upstream =
 	        wsg_upstream_pool_new(w->base, rt->metrics, &cfg->resolver);
+	w->wsdl_cache = wsg_wsdl_cache_new(w->upstream);
 	w->wake = event_new(w->base, -1, 0, wake_cb, w);
 	w->reload = event_new(w->base, -1, 0, reload_cb, w);
 	w->drain_timer = evtimer_new(w->base, drain_timer_cb, w);

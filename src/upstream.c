@@ -1325,7 +1325,10 @@ wsg_upstream_forward(struct wsg_upstream_pool *p,
 		return WSG_ERR_INVAL;
 	if (p->closing)
 		return WSG_ERR_IO;
-	t = target_get(p, s, rt->upstreams[p->rr++ % rt->n_upstreams]);
+	t = target_get(p, s,
+	               s->url != NULL
+	                       ? s->url
+	                       : rt->upstreams[p->rr++ % rt->n_upstreams]);
 	if (t == NULL)
 		return WSG_ERR_CONFIG;
 	ex = wsg_mem_calloc(1, sizeof(*ex));

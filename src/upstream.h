@@ -98,6 +98,10 @@ struct wsg_upstream_send {
 	const char *user;
 	const char *roles;
 	uint64_t rid;
+	const char *url; /* NULL: the route's next upstream; else this
+	                    "http[s]://host[:port]", the origin of one of them,
+	                    with `uri_suffix` the whole path and query (a
+	                    WSDL's documents, wsdl_fetch.c) */
 };
 
 /* Returns WSG_OK and then `done` is called exactly once, later; or

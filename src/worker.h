@@ -28,6 +28,7 @@
 
 struct wsg_upstream_pool;
 struct wsg_tls_clients;
+struct wsg_wsdl_cache;
 
 /*
  * What every worker shares. Set up before the workers start and torn down
@@ -100,6 +101,7 @@ struct wsg_worker {
 	struct event_base *base;
 	struct wsg_db_pool *db;
 	struct wsg_upstream_pool *upstream;
+	struct wsg_wsdl_cache *wsdl_cache; /* wsdl = "upstream" copies */
 	struct wsg_snapshot *snap;    /* current; new requests take a ref */
 	struct wsg_snapshot *pending; /* handed over by a reload (atomic) */
 	struct event *reload;         /* activated by the main thread */

@@ -23,7 +23,7 @@
 enum doc_kind { DOC_WSDL, DOC_XSD };
 
 struct wsdl_doc {
-	char *file; /* real path: the same file is one document */
+	char *name; /* real path or URL: the same name is one document */
 	enum doc_kind kind;
 	char *body; /* rewritten, UTF-8 */
 	size_t len;
@@ -38,11 +38,17 @@ struct wsg_wsdl {
 /* What one load needs while it walks the documents. */
 struct loader {
 	struct wsg_wsdl *w;
+	const struct wsg_wsdl_source *src;
 	const char *public_url;
-	const char *root_dir; /* real folder of the WSDL, with no final '/' */
 	const struct wsg_soap_limits *limits;
 	size_t max_size;
+	int again; /* some document is not there yet */
 	struct wsg_error *err;
+};
+
+/* Local files: everything lies in the WSDL's folder. */
+struct file_source {
+	char *root_dir; /* real folder of the WSDL, with no final '/' */
 };
 
 void
@@ -53,7 +59,7 @@ wsg_wsdl_free(struct wsg_wsdl *w)
 	if (w == NULL)
 		return;
 	for (i = 0; i < w->n; i++) {
-		free(w->docs[i].file);
+		free(w->docs[i].name);
 		free(w->docs[i].body);
 		free(w->docs[i].url);
 	}
@@ -111,13 +117,13 @@ out:
 
 /* Index of the document for `file`, added when new; -1 after an error. */
 static int
-doc_index(struct loader *l, const char *file, enum doc_kind kind)
+doc_index(struct loader *l, const char *name, enum doc_kind kind)
 {
 	struct wsg_wsdl *w = l->w;
 	size_t i;
 
 	for (i = 0; i < w->n; i++)
-		if (strcmp(w->docs[i].file, file) == 0)
+		if (strcmp(w->docs[i].name, name) == 0)
 			return (int)i;
 	if (w->n == WSG_WSDL_MAX_DOCS) {
 		wsg_error_set(l->err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
@@ -125,7 +131,7 @@ doc_index(struct loader *l, const char *file, enum doc_kind kind)
 		              WSG_WSDL_MAX_DOCS);
 		return -1;
 	}
-	w->docs[w->n].file = wsg_mem_strdup(file);
+	w->docs[w->n].name = wsg_mem_strdup(name);
 	w->docs[w->n].kind = kind;
 	if (w->n == 0)
 		w->docs[0].url = wsg_mem_printf("%s?wsdl", l->public_url);
@@ -158,42 +164,64 @@ check_location(const char *loc)
 
 /*
  * The real path of `loc` relative to the folder of `from`, which must lie
- * inside the WSDL's folder. Caller frees; NULL after an error.
+ * inside the WSDL's folder; `from` NULL: the WSDL itself, whose folder
+ * bounds the others.
  */
-static char *
-resolve(struct loader *l, const char *from, const char *loc)
+static int
+file_resolve(void *arg, const char *from, const char *loc, char **name,
+             struct wsg_error *err)
 {
-	const char *why = check_location(loc), *slash;
+	struct file_source *fs = arg;
+	const char *why, *slash;
 	char *joined, *real;
-	size_t rl = strlen(l->root_dir);
+	size_t rl;
 
-	if (why != NULL) {
-		wsg_error_set(l->err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
-		              "%s: import location \"%.200s\" %s", from, loc,
-		              why);
-		return NULL;
+	if (from == NULL) {
+		real = realpath(loc, NULL);
+		if (real == NULL)
+			return wsg_error_set(
+			        err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
+			        "cannot read \"%s\": %s", loc, strerror(errno));
+		fs->root_dir = wsg_mem_strndup(
+		        real, (size_t)(strrchr(real, '/') - real));
+		*name = real;
+		return WSG_OK;
 	}
+	if ((why = check_location(loc)) != NULL)
+		return wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
+		                     "%s: import location \"%.200s\" %s", from,
+		                     loc, why);
 	slash = strrchr(from, '/');
 	joined = wsg_mem_printf("%.*s/%s", (int)(slash - from), from, loc);
 	real = realpath(joined, NULL);
 	if (real == NULL) {
-		wsg_error_set(l->err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
+		wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
 		              "%s: import location \"%.200s\": cannot read "
 		              "\"%s\": %s",
 		              from, loc, joined, strerror(errno));
 		free(joined);
-		return NULL;
+		return WSG_ERR_CONFIG;
 	}
 	free(joined);
-	if (strncmp(real, l->root_dir, rl) != 0 || real[rl] != '/') {
-		wsg_error_set(l->err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
+	rl = strlen(fs->root_dir);
+	if (strncmp(real, fs->root_dir, rl) != 0 || real[rl] != '/') {
+		wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
 		              "%s: import location \"%.200s\" lies outside the "
 		              "WSDL's folder %s",
-		              from, loc, l->root_dir);
+		              from, loc, fs->root_dir);
 		free(real);
-		return NULL;
+		return WSG_ERR_CONFIG;
 	}
-	return real;
+	*name = real;
+	return WSG_OK;
+}
+
+static int
+file_read(void *arg, const char *name, size_t max, char **buf, size_t *len,
+          struct wsg_error *err)
+{
+	(void)arg;
+	return read_file(name, max, buf, len, err);
 }
 
 static int
@@ -226,19 +254,19 @@ rewrite_import(struct loader *l, const char *from, xmlNodePtr n,
                const char *attr, enum doc_kind kind)
 {
 	xmlChar *tmp = NULL;
-	char *file;
+	char *name = NULL;
 	const char *loc;
-	int i;
+	int i, rc;
 
 	loc = wsg_soap_attr(n, attr, NULL, &tmp);
 	if (loc == NULL) /* xsd:import by namespace only */
 		return WSG_OK;
-	file = resolve(l, from, loc);
+	rc = l->src->resolve(l->src->arg, from, loc, &name, l->err);
 	xmlFree(tmp);
-	if (file == NULL)
+	if (rc != WSG_OK)
 		return WSG_ERR_CONFIG;
-	i = doc_index(l, file, kind);
-	free(file);
+	i = doc_index(l, name, kind);
+	free(name);
 	if (i < 0)
 		return WSG_ERR_CONFIG;
 	xmlSetProp(n, (const xmlChar *)attr,
@@ -285,7 +313,14 @@ load_doc(struct loader *l, size_t i)
 	size_t len = 0;
 	int rc, n = 0;
 
-	rc = read_file(d->file, l->max_size, &buf, &len, l->err);
+	rc = l->src->read(l->src->arg, d->name, l->max_size, &buf, &len,
+	                  l->err);
+	if (rc == WSG_ERR_AGAIN) {
+		/* Its imports are found once it is there. */
+		l->again = 1;
+		rc = WSG_OK;
+		goto out;
+	}
 	if (rc != WSG_OK)
 		goto out;
 	rc = wsg_soap_parse_xml(buf, len, l->limits, &doc, l->err);
@@ -295,16 +330,16 @@ load_doc(struct loader *l, size_t i)
 
 		memcpy(reason, l->err->reason, sizeof(reason));
 		rc = wsg_error_set(l->err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
-		                   "%s: %s", d->file, reason);
+		                   "%s: %s", d->name, reason);
 		goto out;
 	}
-	rc = rewrite_tree(l, d->file, xmlDocGetRootElement(doc));
+	rc = rewrite_tree(l, d->name, xmlDocGetRootElement(doc));
 	if (rc != WSG_OK)
 		goto out;
 	xmlDocDumpMemoryEnc(doc, &out, &n, "UTF-8");
 	if (out == NULL) {
 		rc = wsg_error_set(l->err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
-		                   "%s: cannot serialise", d->file);
+		                   "%s: cannot serialise", d->name);
 		goto out;
 	}
 	d->body = wsg_mem_strndup((const char *)out, (size_t)n);
@@ -318,43 +353,55 @@ out:
 }
 
 int
-wsg_wsdl_load(const char *path, const char *public_url,
-              const struct wsg_soap_limits *limits, size_t max_size,
-              struct wsg_wsdl **out, struct wsg_error *err)
+wsg_wsdl_load_source(const struct wsg_wsdl_source *src, const char *root,
+                     const char *public_url,
+                     const struct wsg_soap_limits *limits, size_t max_size,
+                     struct wsg_wsdl **out, struct wsg_error *err)
 {
 	struct loader l;
-	char *real = NULL, *slash;
+	char *name = NULL;
 	size_t i;
-	int rc = WSG_OK;
+	int rc;
 
 	*out = NULL;
 	memset(&l, 0, sizeof(l));
 	l.w = wsg_mem_calloc(1, sizeof(*l.w));
+	l.src = src;
 	l.public_url = public_url;
 	l.limits = limits;
 	l.max_size = max_size;
 	l.err = err;
-	real = realpath(path, NULL);
-	if (real == NULL) {
-		rc = wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
-		                   "cannot read \"%s\": %s", path,
-		                   strerror(errno));
+	rc = src->resolve(src->arg, NULL, root, &name, err);
+	if (rc != WSG_OK)
 		goto out;
-	}
-	doc_index(&l, real, DOC_WSDL);
-	slash = strrchr(real, '/');
-	*slash = '\0';
-	l.root_dir = real;
+	doc_index(&l, name, DOC_WSDL);
 	/* Imports append documents while the loop walks them. */
 	for (i = 0; i < l.w->n && rc == WSG_OK; i++)
 		rc = load_doc(&l, i);
+	if (rc == WSG_OK && l.again)
+		rc = WSG_ERR_AGAIN;
 	if (rc == WSG_OK) {
 		*out = l.w;
 		l.w = NULL;
 	}
 out:
-	free(real);
+	free(name);
 	wsg_wsdl_free(l.w);
+	return rc;
+}
+
+int
+wsg_wsdl_load(const char *path, const char *public_url,
+              const struct wsg_soap_limits *limits, size_t max_size,
+              struct wsg_wsdl **out, struct wsg_error *err)
+{
+	struct file_source fs = {NULL};
+	struct wsg_wsdl_source src = {file_resolve, file_read, &fs};
+	int rc;
+
+	rc = wsg_wsdl_load_source(&src, path, public_url, limits, max_size, out,
+	                          err);
+	free(fs.root_dir);
 	return rc;
 }
 
@@ -373,6 +420,30 @@ doc_number(const char *s)
 	return i == 0 ? -1 : v;
 }
 
+/* The document `query` asks for and its kind; -1 for a WSDL query naming
+ * no document, -2 for any other query. */
+static int
+query_doc(const char *query, enum doc_kind *kind)
+{
+	*kind = DOC_WSDL;
+	if (strcasecmp(query, "wsdl") == 0)
+		return 0;
+	if (strncasecmp(query, "wsdl=", 5) == 0)
+		return doc_number(query + 5);
+	*kind = DOC_XSD;
+	if (strncasecmp(query, "xsd=", 4) == 0)
+		return doc_number(query + 4);
+	return -2;
+}
+
+int
+wsg_wsdl_is_query(const char *query)
+{
+	enum doc_kind kind;
+
+	return query_doc(query, &kind) != -2;
+}
+
 int
 wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query, const char **body,
                 size_t *len)
@@ -382,20 +453,8 @@ wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query, const char **body,
 
 	*body = NULL;
 	*len = 0;
-	if (query == NULL)
+	if (query == NULL || (i = query_doc(query, &kind)) == -2)
 		return WSG_ERR_INVAL;
-	if (strcasecmp(query, "wsdl") == 0) {
-		i = 0;
-		kind = DOC_WSDL;
-	} else if (strncasecmp(query, "wsdl=", 5) == 0) {
-		i = doc_number(query + 5);
-		kind = DOC_WSDL;
-	} else if (strncasecmp(query, "xsd=", 4) == 0) {
-		i = doc_number(query + 4);
-		kind = DOC_XSD;
-	} else {
-		return WSG_ERR_INVAL;
-	}
 	if (i < 0 || (size_t)i >= w->n || w->docs[i].kind != kind)
 		return WSG_ERR_NOTFOUND;
 	*body = w->docs[i].body;
@@ -419,4 +478,14 @@ wsg_wsdl_doc(const struct wsg_wsdl *w, size_t i, struct wsg_wsdl_doc *out)
 	out->len = w->docs[i].len;
 	out->url = w->docs[i].url;
 	return WSG_OK;
+}
+
+char *
+wsg_wsdl_host_url(const char *public_url, const char *host)
+{
+	const char *auth = strstr(public_url, "://") + 3;
+	size_t end = strcspn(auth, "/");
+
+	return wsg_mem_printf("%.*s%s%s", (int)(auth - public_url), public_url,
+	                      host, auth + end);
 }

@@ -25,7 +25,8 @@ struct wsg_wsdl;
  * become `public_url`, import locations `public_url?wsdl=N` or
  * `public_url?xsd=N`. An absolute, remote or escaping location, an
  * unreadable or malformed file fail with WSG_ERR_CONFIG and err->reason
- * naming the file. On success `*out` is the caller's (wsg_wsdl_free());
+ * naming the file, and so does any document wsg_soap_parse_xml()
+ * refuses. On success `*out` is the caller's (wsg_wsdl_free());
  * it is immutable and may be read from any thread.
  */
 int wsg_wsdl_load(const char *path, const char *public_url,
@@ -33,6 +34,45 @@ int wsg_wsdl_load(const char *path, const char *public_url,
                   struct wsg_wsdl **out, struct wsg_error *err);
 
 void wsg_wsdl_free(struct wsg_wsdl *w);
+
+/*
+ * Where a load reads its documents from: local files (wsg_wsdl_load) or
+ * bytes fetched from an upstream (wsdl_fetch.c), never the network from
+ * inside the load.
+ * - resolve: the name of the document `loc` names from document `from`
+ *   (`from` NULL: `loc` is the WSDL as configured), one name per
+ *   document (a real path, an absolute URL), malloc'ed into `*name`; or
+ *   WSG_ERR_CONFIG with err->reason when `loc` may not be served.
+ * - read: the bytes of document `name`, at most `max`, malloc'ed into
+ *   `*buf` (the load frees them); WSG_ERR_AGAIN when they are not there
+ *   yet (the source notes the name, gets it, and loads again); or
+ *   WSG_ERR_CONFIG with err->reason.
+ */
+struct wsg_wsdl_source {
+	int (*resolve)(void *arg, const char *from, const char *loc,
+	               char **name, struct wsg_error *err);
+	int (*read)(void *arg, const char *name, size_t max, char **buf,
+	            size_t *len, struct wsg_error *err);
+	void *arg;
+};
+
+/*
+ * wsg_wsdl_load() over any source, `root` naming the WSDL. Returns as
+ * wsg_wsdl_load(), or WSG_ERR_AGAIN (nothing in `*out`) when some document
+ * read WSG_ERR_AGAIN: every other document has been read, so one round of
+ * reads per import level finds them all.
+ */
+int wsg_wsdl_load_source(const struct wsg_wsdl_source *src, const char *root,
+                         const char *public_url,
+                         const struct wsg_soap_limits *limits, size_t max_size,
+                         struct wsg_wsdl **out, struct wsg_error *err);
+
+/*
+ * The public URL written for requests with Host `host`: `public_url` (an
+ * absolute http(s) URL) with its authority replaced by `host`. Caller
+ * frees.
+ */
+char *wsg_wsdl_host_url(const char *public_url, const char *host);
 
 /*
  * The document a request query asks for: "wsdl" (any case, no value) is
@@ -43,6 +83,10 @@ void wsg_wsdl_free(struct wsg_wsdl *w);
  */
 int wsg_wsdl_lookup(const struct wsg_wsdl *w, const char *query,
                     const char **body, size_t *len);
+
+/* 1 when `query` (not NULL) is one wsg_wsdl_lookup() answers, found or
+ * not: "wsdl", "wsdl=...", "xsd=..." in any case; else 0. */
+int wsg_wsdl_is_query(const char *query);
 
 /*
  * The loaded documents, for what is derived from them once per load (the

@@ -1,5 +1,7 @@
 /* WSDL publishing: address and import rewriting, the ?wsdl / ?xsd=N
- * look-up, and the imports refused at load. */
+ * look-up, and the imports refused at load; for wsdl = "upstream", the
+ * resolution of import URLs within the upstream's origin and loads in
+ * rounds from fetched bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include "err.h"
 #include "mem.h"
 #include "wsdl.h"
+#include "wsdl_fetch.h"
 
 #define PUB "https://soap.example.com/services/Echo"
 #define MAX_SIZE (1024 * 1024)
@@ -297,6 +300,220 @@ test_too_many_documents(void **state)
 	assert_non_null(strstr(err.reason, "more than 64 documents"));
 }
 
+#define ORIGIN "http://up.example.com:9000"
+
+static void
+test_fetch_resolve(void **state)
+{
+	static const struct {
+		const char *base, *loc, *want;
+	} ok[] = {
+	        {ORIGIN "/Echo?wsdl", "?xsd=1", ORIGIN "/Echo?xsd=1"},
+	        {ORIGIN "/Echo?wsdl", "", ORIGIN "/Echo?wsdl"},
+	        {ORIGIN "/svc/Echo?wsdl", "types.xsd", ORIGIN "/svc/types.xsd"},
+	        {ORIGIN "/svc/Echo?wsdl", "../a/./b.xsd#frag",
+	         ORIGIN "/a/b.xsd"},
+	        {ORIGIN "/svc/Echo", "../../../x.xsd", ORIGIN "/x.xsd"},
+	        {ORIGIN "/svc/Echo", "/schemas/a.xsd?v=2",
+	         ORIGIN "/schemas/a.xsd?v=2"},
+	        {ORIGIN "/svc/Echo", "HTTP://UP.example.com:9000/b.xsd",
+	         ORIGIN "/b.xsd"},
+	        {ORIGIN "/svc/Echo", "//up.example.com:9000/c?xsd=3",
+	         ORIGIN "/c?xsd=3"},
+	        {ORIGIN "/svc/Echo", "http://up.example.com:9000", ORIGIN "/"},
+	        {ORIGIN "/svc/", "d/", ORIGIN "/svc/d/"},
+	        {ORIGIN "", "e.xsd", ORIGIN "/e.xsd"},
+	};
+	static const struct {
+		const char *loc, *reason;
+	} off[] = {
+	        {"http://up.example.com:9001/x.xsd", "outside the upstream's"},
+	        {"http://up.example.com/x.xsd", "outside the upstream's"},
+	        {"https://up.example.com:9000/x.xsd", "outside the upstream's"},
+	        {"http://evil.example.com:9000/x.xsd",
+	         "outside the upstream's"},
+	        {"http://up.example.com:9000@evil.example.com/x.xsd",
+	         "outside the upstream's"},
+	        {"http://u:p@up.example.com:9000/x.xsd",
+	         "outside the upstream's"},
+	        {"//evil.example.com/x.xsd", "outside the upstream's"},
+	        {"file:///etc/passwd", "outside the upstream's"},
+	        {"ftp://up.example.com:9000/x", "outside the upstream's"},
+	        {"a b.xsd", "may not hold"},
+	        {"a.xsd\r\nX-Evil: 1", "may not hold"},
+	        {"a\\b.xsd", "may not hold"},
+	        {"\xc3\xa9.xsd", "may not hold"},
+	};
+	struct wsg_error err;
+	char *out;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		wsg_error_clear(&err);
+		assert_int_equal(wsg_wsdl_fetch_resolve(ORIGIN, ok[i].base,
+		                                        ok[i].loc, &out, &err),
+		                 WSG_OK);
+		if (strcmp(out, ok[i].want) != 0)
+			fail_msg("%s + %s: %s, not %s", ok[i].base, ok[i].loc,
+			         out, ok[i].want);
+		free(out);
+	}
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		wsg_error_clear(&err);
+		assert_int_equal(wsg_wsdl_fetch_resolve(ORIGIN, ORIGIN "/E",
+		                                        off[i].loc, &out, &err),
+		                 WSG_ERR_CONFIG);
+		assert_null(out);
+		if (strstr(err.reason, off[i].reason) == NULL)
+			fail_msg("%s: %s", off[i].loc, err.reason);
+	}
+	/* Default ports compare equal to written ones. */
+	assert_int_equal(wsg_wsdl_fetch_resolve(
+	                         "https://h.example", "https://h.example/E",
+	                         "https://H.example:443/x", &out, &err),
+	                 WSG_OK);
+	assert_string_equal(out, "https://h.example/x");
+	free(out);
+}
+
+/* Documents by URL, present or not yet (as a fetch sees them). */
+struct mem_source {
+	const char *names[4];
+	const char *texts[4];
+	int present[4];
+	int asked[4];
+};
+
+static int
+mem_resolve(void *arg, const char *from, const char *loc, char **name,
+            struct wsg_error *err)
+{
+	if (from == NULL) {
+		*name = wsg_mem_strdup(loc);
+		return WSG_OK;
+	}
+	(void)arg;
+	return wsg_wsdl_fetch_resolve(ORIGIN, from, loc, name, err);
+}
+
+static int
+mem_read(void *arg, const char *name, size_t max, char **buf, size_t *len,
+         struct wsg_error *err)
+{
+	struct mem_source *m = arg;
+	size_t i;
+
+	(void)max;
+	for (i = 0; i < 4 && m->names[i] != NULL; i++) {
+		if (strcmp(m->names[i], name) != 0)
+			continue;
+		if (!m->present[i]) {
+			m->asked[i] = 1;
+			return WSG_ERR_AGAIN;
+		}
+		*buf = wsg_mem_strdup(m->texts[i]);
+		*len = strlen(m->texts[i]);
+		return WSG_OK;
+	}
+	return wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE, "no %s",
+	                     name);
+}
+
+/* One round per import level, as the fetch runs them: each load reads
+ * what is there and names what is missing. */
+static void
+test_load_source_rounds(void **state)
+{
+	struct mem_source m = {
+	        {ORIGIN "/E?wsdl", ORIGIN "/E?xsd=a", ORIGIN "/s/b.xsd", NULL},
+	        {WSDL_HEAD
+	         "<wsdl:types>" XSD_HEAD "<xsd:import namespace=\"urn:a\" "
+	         "schemaLocation=\"" ORIGIN "/E?xsd=a\"/>" XSD_TAIL
+	         "</wsdl:types><wsdl:service name=\"S\"><wsdl:port "
+	         "name=\"P\" binding=\"b\"><soap:address "
+	         "xmlns:soap=\"http://schemas.xmlsoap.org/wsdl/soap/\" "
+	         "location=\"" ORIGIN "/E\"/></wsdl:port>"
+	         "</wsdl:service>" WSDL_TAIL,
+	         XSD_HEAD "<xsd:include schemaLocation=\"s/b.xsd\"/>" XSD_TAIL,
+	         XSD_HEAD XSD_TAIL, NULL},
+	        {0, 0, 0, 0},
+	        {0, 0, 0, 0},
+	};
+	struct wsg_wsdl_source src = {mem_resolve, mem_read, &m};
+	struct wsg_wsdl_doc d;
+	struct wsg_wsdl *w = NULL;
+	struct wsg_error err;
+	char *s;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		wsg_error_clear(&err);
+		assert_int_equal(wsg_wsdl_load_source(&src, m.names[0], PUB,
+		                                      NULL, MAX_SIZE, &w, &err),
+		                 WSG_ERR_AGAIN);
+		assert_null(w);
+		assert_int_equal(m.asked[round], 1);
+		assert_int_equal(m.asked[round + 1], 0);
+		m.present[round] = 1;
+	}
+	assert_int_equal(wsg_wsdl_load_source(&src, m.names[0], PUB, NULL,
+	                                      MAX_SIZE, &w, &err),
+	                 WSG_OK);
+	assert_int_equal(wsg_wsdl_count(w), 3);
+	s = doc(w, "wsdl");
+	assert_non_null(strstr(s, "location=\"" PUB "\""));
+	assert_non_null(strstr(s, "schemaLocation=\"" PUB "?xsd=1\""));
+	assert_null(strstr(s, "up.example.com"));
+	free(s);
+	s = doc(w, "xsd=1");
+	assert_non_null(strstr(s, "schemaLocation=\"" PUB "?xsd=2\""));
+	free(s);
+	assert_int_equal(wsg_wsdl_doc(w, 2, &d), WSG_OK);
+	assert_true(d.is_xsd);
+	assert_string_equal(d.url, PUB "?xsd=2");
+	wsg_wsdl_free(w);
+
+	/* An import of another origin fails the load, naming both. */
+	m.texts[2] = XSD_HEAD "<xsd:include schemaLocation=\"http://evil."
+	                      "example.com/x.xsd\"/>" XSD_TAIL;
+	wsg_error_clear(&err);
+	assert_int_equal(wsg_wsdl_load_source(&src, m.names[0], PUB, NULL,
+	                                      MAX_SIZE, &w, &err),
+	                 WSG_ERR_CONFIG);
+	assert_null(w);
+	assert_non_null(strstr(err.reason, ORIGIN "/s/b.xsd"));
+	assert_non_null(strstr(err.reason, "evil.example.com"));
+	/* Hostile bytes from the upstream meet the request parser's rules. */
+	m.texts[2] = "<!DOCTYPE x [<!ENTITY a \"aaaa\"><!ENTITY b "
+	             "\"&a;&a;&a;&a;\">]>" XSD_HEAD XSD_TAIL;
+	assert_int_equal(wsg_wsdl_load_source(&src, m.names[0], PUB, NULL,
+	                                      MAX_SIZE, &w, &err),
+	                 WSG_ERR_CONFIG);
+	assert_non_null(strstr(err.reason, "DOCTYPE"));
+}
+
+static void
+test_host_url_and_query(void **state)
+{
+	char *u;
+
+	(void)state;
+	u = wsg_wsdl_host_url(PUB, "gw.example.org:8443");
+	assert_string_equal(u, "https://gw.example.org:8443/services/Echo");
+	free(u);
+	u = wsg_wsdl_host_url("http://[::1]:80", "[::2]");
+	assert_string_equal(u, "http://[::2]");
+	free(u);
+	assert_true(wsg_wsdl_is_query("WSDL"));
+	assert_true(wsg_wsdl_is_query("xsd=x"));
+	assert_true(wsg_wsdl_is_query("wsdl=1"));
+	assert_false(wsg_wsdl_is_query("wsdlx"));
+	assert_false(wsg_wsdl_is_query("a=b"));
+	assert_false(wsg_wsdl_is_query(""));
+}
+
 int
 main(void)
 {
@@ -307,6 +524,9 @@ main(void)
 	        cmocka_unit_test(test_refused_imports),
 	        cmocka_unit_test(test_refused_documents),
 	        cmocka_unit_test(test_too_many_documents),
+	        cmocka_unit_test(test_fetch_resolve),
+	        cmocka_unit_test(test_load_source_rounds),
+	        cmocka_unit_test(test_host_url_and_query),
 	};
 	char *cmd;
 	int rc;

@@ -24,6 +24,13 @@ Misbehaving answers, for the gateway's upstream-fault tests:
   DELETE /_requests      clears the record
   GET  /_health          200 "ok"
 
+With --wsdl-dir DIR (a WSDL published by the upstream itself, for wsdl = "upstream"):
+
+  GET|HEAD /.../NAME?wsdl     DIR/NAME.wsdl
+  GET|HEAD /wsdl-files/FILE   DIR/FILE (no "..")
+                              "@ORIGIN@" in either becomes http://HOST:PORT of the stub;
+                              a missing file is a 404. Read at each request: tests change them.
+
 Every request except the /_ control paths is recorded before it is answered: method,
 path, headers (list of [name, value] pairs in arrival order), body (UTF-8 text), body_b64
 (the exact bytes, Base64: UTF-16 bodies do not survive the text form) and conn (a number per
@@ -40,6 +47,7 @@ import itertools
 import socket
 import struct
 import json
+import os
 import ssl
 import sys
 import threading
@@ -182,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
             "time": time.time(),
         })
         url = urllib.parse.urlsplit(self.path)
+        if self.server.wsdl_dir and self.command in ("GET", "HEAD") and self.wsdl_file(url):
+            return
         if self.misbehave(url):
             return
         if url.path.startswith("/Status/"):
@@ -217,6 +227,24 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, CT[ns], envelope(
             ns, '<tns:EchoResponse xmlns:tns="%s"><tns:message>%s</tns:message></tns:EchoResponse>'
             % (ECHO_NS, escape(message))))
+
+    def wsdl_file(self, url):
+        """--wsdl-dir: True when url named a WSDL or one of its files (answered)."""
+        if url.query.lower() == "wsdl":
+            name = url.path.rsplit("/", 1)[-1] + ".wsdl"
+        elif url.path.startswith("/wsdl-files/"):
+            name = url.path[len("/wsdl-files/"):]
+        else:
+            return False
+        path = os.path.join(self.server.wsdl_dir, name)
+        if ".." in name.split("/") or not os.path.isfile(path):
+            self.reply(404, "text/plain", b"no such WSDL file\n")
+            return True
+        with open(path, "rb") as f:
+            data = f.read()
+        origin = "http://%s:%d" % self.server.server_address[:2]
+        self.reply(200, "text/xml; charset=utf-8", data.replace(b"@ORIGIN@", origin.encode()))
+        return True
 
     def raw(self, data):
         try:
@@ -292,6 +320,7 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # socketserver's 5 refuses bursts of new connections
     tls = None
+    wsdl_dir = None
 
     def get_request(self):
         sock, addr = super().get_request()
@@ -332,11 +361,13 @@ def main():
     ap.add_argument("--port", type=int, default=9000, help="0 picks a free port")
     ap.add_argument("--tls-cert", help="PEM certificate (chain): serve HTTPS")
     ap.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    ap.add_argument("--wsdl-dir", help="serve GET NAME?wsdl and /wsdl-files/ from here")
     args = ap.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
     srv = Server((args.host, args.port), Handler)
     srv.record = Record()
+    srv.wsdl_dir = args.wsdl_dir
     if args.tls_cert:
         srv.tls = tls_context(args.tls_cert, args.tls_key)
     signal.signal(signal.SIGTERM, on_sigterm)
