@@ -11,6 +11,8 @@
 
 #include "types.h"
 
+struct wsg_op_decls;
+struct wsg_operation;
 struct wsg_wsdl;
 
 struct wsg_tls_conf {
@@ -165,6 +167,13 @@ struct wsg_route_conf {
 	char *public_url;          /* the route's URL written into the WSDL:
 	                              as set, or from listen.[0] and path */
 	struct wsg_wsdl *wsdl_docs; /* loaded from `wsdl`, or NULL */
+	/* Roles per SOAP operation (operations.h); operations_only refuses
+	 * those not listed. `actions`: what a SOAPAction may name (the WSDL's
+	 * bindings, soap_action entries), NULL: SOAPAction is not checked. */
+	struct wsg_operation *operations;
+	size_t n_operations;
+	int operations_only;
+	struct wsg_op_decls *actions;
 };
 
 struct wsg_config {
