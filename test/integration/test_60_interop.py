@@ -336,13 +336,13 @@ class SudsCapture(MessagePlugin):
 
 
 def suds_client(gateway, user, nonce=False, created=False, encoding=False, timestamp=None,
-                path="/services/Echo", password=None):
+                path="/services/Echo"):
     """A suds client for the Echo WSDL's SOAP 1.1 port with suds.wsse's own UsernameToken
     (always PasswordText); returns (client, token, capture)."""
     cap = SudsCapture()
     client = SudsClient("file://" + wsg.WSDL, cache=None, plugins=[cap], timeout=30,
                         location=gateway.url(path), port="EchoSoap11Port")
-    token = UsernameToken(user, password if password is not None else password_of(user))
+    token = UsernameToken(user, password_of(user))
     if nonce:
         token.setnonce()
         token.setnonceencoding(encoding)
@@ -423,20 +423,34 @@ def test_suds_timestamp_microseconds(gateway, stub):
     check_forwarded(stub, m, "alice", path="/EchoTs")
 
 
-def test_suds_timestamp_microseconds_strict_bsp(strict_gateway, stub):
+@pytest.fixture(scope="module")
+def strict_bsp_gateway(configured, stub):
+    """security.strict_bsp = true, on the harness users (test_50's strict gateway is stopped
+    by test_50 itself)."""
+    g = wsg.Gateway(configured.dir, configured.db, stub, name="gw60-strict",
+                    security={"strict_bsp": "true"})
+    g.write_config()
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()
+
+
+def test_suds_timestamp_microseconds_strict_bsp(strict_bsp_gateway, stub):
     """With security.strict_bsp = true the same Timestamp is refused, InvalidSecurity, as WSS4J
     does (BSP R3220 allows milliseconds at most, R3217 read as Z only)."""
     m = wsg.marker()
-    client, _, cap = suds_client(strict_gateway, "alice", created=True,
-                                 timestamp=suds_timestamp(123456), password="secret")
+    client, _, cap = suds_client(strict_bsp_gateway, "alice", created=True,
+                                 timestamp=suds_timestamp(123456))
     with pytest.raises(WebFault):
         client.service.Echo(message=m)
     assert ".123456+00:00</wsu:Created><wsu:Expires>" in cap.sent.decode()
     assert suds_fault_code(cap) == "InvalidSecurity"
     assert forwarded(stub, m) == []
     # Whole seconds with +00:00 too: strict reads R3217 as "Z".
-    client, _, cap = suds_client(strict_gateway, "alice", created=True,
-                                 timestamp=suds_timestamp(0), password="secret")
+    client, _, cap = suds_client(strict_bsp_gateway, "alice", created=True,
+                                 timestamp=suds_timestamp(0))
     with pytest.raises(WebFault):
         client.service.Echo(message=m)
     assert suds_fault_code(cap) == "InvalidSecurity"
