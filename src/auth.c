@@ -598,7 +598,8 @@ wsg_auth_set_operation(struct wsg_auth *a, const char *ns, const char *local)
 	free(a->operation);
 	a->operation = NULL;
 	a->op = NULL;
-	if (local == NULL)
+	/* Routes without operations neither match nor log one. */
+	if (local == NULL || a->route->n_operations == 0)
 		return;
 	a->operation = ns != NULL && ns[0] != '\0'
 	                       ? wsg_mem_printf("{%s}%s", ns, local)
