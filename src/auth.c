@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mem.h"
+#include "operations.h"
 #include "password.h"
 #include "replay.h"
 #include "replay_store.h"
@@ -180,16 +181,58 @@ fail_password(struct wsg_auth *a, const char *reason)
 }
 
 static int
-route_allows_roles(const struct wsg_route_conf *rt, const char *roles)
+holds_one_of(char *const *need, size_t n, const char *roles)
 {
 	size_t i;
 
-	if (rt->n_roles == 0)
+	if (n == 0)
 		return 1;
-	for (i = 0; i < rt->n_roles; i++)
-		if (wsg_userstore_roles_have(roles, rt->roles[i]))
+	for (i = 0; i < n; i++)
+		if (wsg_userstore_roles_have(roles, need[i]))
 			return 1;
 	return 0;
+}
+
+/*
+ * The route's roles, or those of the operation's entry when it lists the
+ * operation. NULL when the user may go on, else the reason for the audit
+ * log: a refused operation is then answered like a missing role (same
+ * fault, same path), and the log names the operation.
+ */
+static const char *
+route_allows_roles(struct wsg_auth *a, const char *roles, char *why,
+                   size_t size)
+{
+	const struct wsg_route_conf *rt = a->route;
+	const char *op = a->operation != NULL ? a->operation : "(none)";
+
+	if (a->route_roles_only) {
+		if (holds_one_of(rt->roles, rt->n_roles, roles))
+			return NULL;
+		snprintf(why, size, "user holds none of the route's roles");
+	} else if (a->op != NULL) {
+		if (holds_one_of(a->op->roles, a->op->n_roles, roles))
+			return NULL;
+		snprintf(why, size,
+		         "operation %.200s: user holds none of its "
+		         "roles",
+		         op);
+	} else if (rt->operations_only) {
+		snprintf(why, size,
+		         "operation %.200s is not listed "
+		         "(operations_only)",
+		         op);
+	} else if (holds_one_of(rt->roles, rt->n_roles, roles)) {
+		return NULL;
+	} else if (rt->n_operations > 0) {
+		snprintf(why, size,
+		         "operation %.200s: user holds none of the "
+		         "route's roles",
+		         op);
+	} else {
+		snprintf(why, size, "user holds none of the route's roles");
+	}
+	return why;
 }
 
 /* Every check passed: the request goes upstream as this user. */
@@ -253,6 +296,7 @@ authorize(struct wsg_auth *a)
 	struct wsg_wsse_policy policy;
 	struct wsg_time now;
 	int64_t expires_at;
+	char why[320];
 	int rc;
 
 	if (a->locked) {
@@ -271,8 +315,9 @@ authorize(struct wsg_auth *a)
 		                   : "PasswordText not allowed on this route");
 		return;
 	}
-	if (!a->any_role && !route_allows_roles(a->route, a->cred.roles)) {
-		fail_authentication(a, "user holds none of the route's roles");
+	if (!a->any_role &&
+	    route_allows_roles(a, a->cred.roles, why, sizeof(why)) != NULL) {
+		fail_authentication(a, why);
 		return;
 	}
 	if (a->tok.nonce == NULL) {
@@ -553,6 +598,22 @@ wsg_auth_init(struct wsg_auth *a, const struct wsg_auth_env *env,
 }
 
 void
+wsg_auth_set_operation(struct wsg_auth *a, const char *ns, const char *local)
+{
+	free(a->operation);
+	a->operation = NULL;
+	a->op = NULL;
+	/* Routes without operations neither match nor log one. */
+	if (local == NULL || a->route->n_operations == 0)
+		return;
+	a->operation = ns != NULL && ns[0] != '\0'
+	                       ? wsg_mem_printf("{%s}%s", ns, local)
+	                       : wsg_mem_strdup(local);
+	a->op = wsg_operations_find(a->route->operations,
+	                            a->route->n_operations, ns, local);
+}
+
+void
 wsg_auth_clear(struct wsg_auth *a)
 {
 	wsg_wsse_token_clear(&a->tok);
@@ -560,7 +621,8 @@ wsg_auth_clear(struct wsg_auth *a)
 	free(a->claimed_user);
 	free(a->user);
 	free(a->roles);
-	a->claimed_user = a->user = a->roles = NULL;
+	free(a->operation);
+	a->claimed_user = a->user = a->roles = a->operation = NULL;
 }
 
 static void

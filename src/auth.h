@@ -22,6 +22,7 @@
 struct wsg_auth;
 struct wsg_config;
 struct wsg_db_pool;
+struct wsg_operation;
 struct wsg_route_conf;
 struct wsg_runtime;
 struct wsg_soap_msg;
@@ -49,11 +50,18 @@ struct wsg_auth {
 	const struct wsg_config *cfg;
 	const struct wsg_route_conf *route;
 	uint64_t rid;
-	const char *client; /* the peer's address, for limits and logs */
-	int tls;            /* arrived over TLS (require_tls) */
-	int basic;          /* HTTP Basic instead of a UsernameToken */
-	int any_role;       /* set after init: the route's roles do not apply
-	                       (reading its WSDL under wsdl_auth "basic") */
+	const char *client;   /* the peer's address, for limits and logs */
+	int tls;              /* arrived over TLS (require_tls) */
+	int basic;            /* HTTP Basic instead of a UsernameToken */
+	int any_role;         /* set after init: the route's roles do not
+	                         apply (reading its WSDL, wsdl_auth "basic") */
+	int route_roles_only; /* set after init: the route's roles apply, not
+	                         its operations' (wsdl_auth "route") */
+	/* -------- given by wsg_auth_set_operation() -------- */
+	char *operation; /* the Body's "{ns}local", for the audit log; NULL:
+	                    no SOAP operation */
+	const struct wsg_operation *op; /* its route->operations entry, or
+	                                   NULL: not listed */
 	/* -------- the outcome -------- */
 	struct wsg_wsse_token tok; /* as parsed; tok.security for stripping */
 	char *claimed_user;        /* username as sent, for logs */
@@ -77,6 +85,15 @@ void wsg_auth_init(struct wsg_auth *a, const struct wsg_auth_env *env,
                    const struct wsg_config *cfg,
                    const struct wsg_route_conf *route, uint64_t rid,
                    const char *client, int tls);
+
+/*
+ * The SOAP operation of the request (`local` NULL: none, e.g. an empty
+ * Body), whose roles authorize it instead of the route's when the route
+ * lists it; operations_only refuses one it does not list. Call after
+ * wsg_auth_init(), before starting.
+ */
+void wsg_auth_set_operation(struct wsg_auth *a, const char *ns,
+                            const char *local);
 
 /* Frees what `a` holds; `a` itself is the caller's. */
 void wsg_auth_clear(struct wsg_auth *a);

@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "path.h"
 #include "soap.h"
+#include "operations.h"
 #include "wsdl.h"
 
 /*
@@ -1006,6 +1007,61 @@ auth_cb(struct ctx *x, const config_setting_t *s, void *base)
 		r->auth = values[c];
 }
 
+static void *load_group_list(struct ctx *x, const config_setting_t *s,
+                             const struct key *keys, size_t size, size_t *n);
+
+static void
+operation_roles_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_operation *op = base;
+
+	if (s != NULL)
+		string_list(x, s, &op->roles, &op->n_roles);
+}
+
+/* roles is required: an entry without it would open its operation to any
+ * user by a slip of the pen. */
+static const struct key operation_keys[] = {
+        K_REQ_STR(struct wsg_operation, name),
+        K_CUSTOM("roles", operation_roles_cb, 1),
+        K_STR(struct wsg_operation, soap_action, NULL),
+        K_END,
+};
+
+/* The per-operation roles: names in Clark notation or local, each once. */
+static void
+operations_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_route_conf *r = base;
+	struct wsg_operation *op;
+	const config_setting_t *e;
+	size_t i, j;
+
+	r->operations = load_group_list(
+	        x, s, operation_keys, sizeof(*r->operations), &r->n_operations);
+	for (i = 0; i < r->n_operations; i++) {
+		op = &r->operations[i];
+		e = config_setting_get_elem(s, (unsigned)i);
+		if (op->name == NULL)
+			continue;
+		if (wsg_operations_split_name(op->name, &op->ns, &op->local) !=
+		    WSG_OK) {
+			bad(x, config_setting_get_member(e, "name"),
+			    "\"%s\" is neither \"{namespace}LocalName\" nor "
+			    "\"LocalName\"",
+			    op->name);
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (r->operations[j].name != NULL &&
+			    strcmp(r->operations[j].name, op->name) == 0)
+				bad(x, config_setting_get_member(e, "name"),
+				    "duplicate operation \"%s\" (also "
+				    "operations.[%zu])",
+				    op->name, j);
+	}
+}
+
 /* ---- tables ---- */
 
 static const struct key listen_keys[] = {
@@ -1149,6 +1205,8 @@ static const struct key route_keys[] = {
         K_CUSTOM("wsdl_auth", wsdl_auth_cb, 0),
         K_BOOL(struct wsg_route_conf, public_url_from_host, 0),
         K_CUSTOM("public_url_hosts", public_url_hosts_cb, 0),
+        K_CUSTOM("operations", operations_cb, 0),
+        K_BOOL(struct wsg_route_conf, operations_only, 0),
         K_END,
 };
 
@@ -1352,6 +1410,50 @@ route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 	}
 }
 
+/*
+ * What a route's SOAPAction may name (its WSDL's bindings and soap_action
+ * entries), and the operations keys that could never apply.
+ */
+static void
+route_operations(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
+                 struct wsg_route_conf *r)
+{
+	struct wsg_soap_limits lim;
+	struct wsg_error err;
+	const struct wsg_operation *op;
+	size_t i;
+
+	if (!config_setting_is_group(e))
+		return;
+	if (r->n_operations > 0 && r->auth == WSG_AUTH_BASIC)
+		bad(x, config_setting_get_member(e, "operations"),
+		    "needs a SOAP route: auth = \"basic\" never reads the "
+		    "Body");
+	if (r->operations_only && r->n_operations == 0)
+		bad(x, config_setting_get_member(e, "operations_only"),
+		    "true without operations would refuse every request");
+	r->actions = wsg_mem_calloc(1, sizeof(*r->actions));
+	if (r->wsdl_docs != NULL) {
+		wsg_config_soap_limits(&c->limits, &lim);
+		wsg_error_clear(&err);
+		if (wsg_operations_from_wsdl(r->wsdl_docs, &lim, r->actions,
+		                             &err) != WSG_OK)
+			bad(x, config_setting_get_member(e, "wsdl"), "%s",
+			    err.reason);
+	}
+	for (i = 0; i < r->n_operations; i++) {
+		op = &r->operations[i];
+		if (op->soap_action != NULL && op->local != NULL)
+			wsg_operations_decls_add(r->actions, op->ns, op->local,
+			                         op->soap_action);
+	}
+	/* Checked only where something declares what actions mean. */
+	if (r->wsdl_docs == NULL && r->actions->n == 0) {
+		free(r->actions);
+		r->actions = NULL;
+	}
+}
+
 static void
 routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -1366,6 +1468,7 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 		e = config_setting_get_elem(s, (unsigned)i);
 		route_tls(x, e, &c->routes[i], &c->upstream_tls);
 		route_wsdl(x, e, c, &c->routes[i]);
+		route_operations(x, e, c, &c->routes[i]);
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)
@@ -1721,6 +1824,18 @@ config_free(struct wsg_config *c)
 		free_strings(r->public_url_hosts, r->n_public_url_hosts);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
+		for (j = 0; j < r->n_operations; j++) {
+			free(r->operations[j].name);
+			free_strings(r->operations[j].roles,
+			             r->operations[j].n_roles);
+			free(r->operations[j].soap_action);
+			free(r->operations[j].ns);
+			free(r->operations[j].local);
+		}
+		free(r->operations);
+		if (r->actions != NULL)
+			wsg_operations_decls_clear(r->actions);
+		free(r->actions);
 	}
 	free(c->routes);
 	free(c);

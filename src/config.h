@@ -11,6 +11,8 @@
 
 #include "types.h"
 
+struct wsg_op_decls;
+struct wsg_operation;
 struct wsg_wsdl;
 
 struct wsg_tls_conf {
@@ -180,6 +182,13 @@ struct wsg_route_conf {
 	size_t n_public_url_hosts;
 	struct wsg_wsdl **wsdl_host_docs; /* local wsdl: one copy per
 	                                     public_url_hosts entry */
+	/* Roles per SOAP operation (operations.h); operations_only refuses
+	 * those not listed. `actions`: what a SOAPAction may name (the WSDL's
+	 * bindings, soap_action entries), NULL: SOAPAction is not checked. */
+	struct wsg_operation *operations;
+	size_t n_operations;
+	int operations_only;
+	struct wsg_op_decls *actions;
 };
 
 struct wsg_config {

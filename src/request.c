@@ -14,6 +14,7 @@
 #include "http_status.h"
 #include "log.h"
 #include "mem.h"
+#include "operations.h"
 #include "metrics.h"
 #include "path.h"
 #include "router.h"
@@ -367,6 +368,57 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	return WSG_OK;
 }
 
+static size_t
+header_count(const struct wsg_conn_request *req, const char *name)
+{
+	size_t i, n = 0, len = strlen(name);
+
+	for (i = 0; i < req->h.n_headers; i++)
+		n += req->h.headers[i].name.len == len &&
+		     strncasecmp(req->h.headers[i].name.p, name, len) == 0;
+	return n;
+}
+
+/*
+ * The operation the Body carries, for the role check; where the route knows
+ * what SOAPActions mean (its WSDL, soap_action entries), an action naming
+ * another or an unknown operation is refused before any credential work.
+ * Returns WSG_OK, or answers with the fault.
+ */
+static int
+check_operation(struct wsg_request *r)
+{
+	const char *ns, *local;
+	char *action = NULL;
+	int rc;
+
+	wsg_operations_of_body(&r->msg, &ns, &local);
+	wsg_auth_set_operation(&r->auth, ns, local);
+	if (r->route->actions == NULL)
+		return WSG_OK;
+	/* The gateway reads the first; an upstream might read another. */
+	if (header_count(r->http, "SOAPAction") > 1 ||
+	    header_count(r->http, "Content-Type") > 1)
+		rc = WSG_ERR_PARSE;
+	else
+		rc = wsg_operations_request_action(
+		        r->msg.version, wsg_conn_header(r->http, "SOAPAction"),
+		        wsg_conn_header(r->http, "Content-Type"), &action);
+	if (rc != WSG_OK)
+		wsg_error_set(&r->err, rc, WSG_FAULT_CLIENT,
+		              "malformed or repeated %s",
+		              r->msg.version == WSG_SOAP_12
+		                      ? "action parameter"
+		                      : "SOAPAction header");
+	else
+		rc = wsg_operations_check_action(r->route->actions, action, ns,
+		                                 local, &r->err);
+	free(action);
+	if (rc != WSG_OK)
+		refuse_envelope(r, r->msg.version);
+	return rc;
+}
+
 /* The copy written with the request's Host as public URL when the route
  * allows that Host, else the one with the route's public URL. */
 static const struct wsg_wsdl *
@@ -472,6 +524,7 @@ serve_wsdl(struct wsg_request *r)
 	wsg_auth_init(&r->auth, &env, r->cfg, rt, r->rid, r->client,
 	              r->http->tls);
 	r->auth.any_role = rt->wsdl_auth == WSG_WSDL_AUTH_BASIC;
+	r->auth.route_roles_only = rt->wsdl_auth == WSG_WSDL_AUTH_ROUTE;
 	wsg_auth_start_basic(&r->auth,
 	                     wsg_conn_header(r->http, "Authorization"),
 	                     wsdl_auth_done_cb, r);
@@ -521,7 +574,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
 		return;
 	}
-	if (parse_envelope(r, media) != WSG_OK)
+	if (parse_envelope(r, media) != WSG_OK || check_operation(r) != WSG_OK)
 		return;
 	r->state = WSG_REQUEST_AUTH;
 	if (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&

@@ -114,7 +114,8 @@ digits(const char *s, size_t n, int *out)
 	return 0;
 }
 
-/* YYYY-MM-DDThh:mm:ss[.f+](Z|z|+hh:mm|-hh:mm), four-digit years only. */
+/* YYYY-MM-DDThh:mm:ss[.f+](Z|z|+hh:mm|-hh:mm), four-digit years only;
+ * utc_only 1 refuses non-zero offsets, 2 any zone but Z / z. */
 static enum dt_error
 parse_dt(const char *s, size_t len, int utc_only, int max_frac,
          struct wsg_time *out)
@@ -158,6 +159,8 @@ parse_dt(const char *s, size_t len, int utc_only, int max_frac,
 	if (nfrac > MAX_FRACTION_DIGITS)
 		return DT_PRECISION;
 	if (utc_only && (oh != 0 || om != 0))
+		return DT_NOT_UTC;
+	if (utc_only == 2 && sign != 0)
 		return DT_NOT_UTC;
 	if (sig > (size_t)(max_frac < 0 ? 0 : max_frac))
 		return DT_PRECISION;
@@ -703,8 +706,14 @@ parse_ut(xmlNodePtr ut, const struct wsg_wsse_policy *policy,
 	return WSG_OK;
 }
 
+/*
+ * Lenient (default): any UTC zone and up to nine fraction digits, as in the
+ * UsernameToken's Created (suds writes microseconds and +00:00); the
+ * checks then compare at full precision, so no window widens. strict_bsp:
+ * BSP R3217 / R3220 as WSS4J reads them, Z and milliseconds at most.
+ */
 static int
-parse_ts_time(xmlNodePtr e, const char *what, struct wsg_time *out,
+parse_ts_time(xmlNodePtr e, const char *what, int strict, struct wsg_time *out,
               struct wsg_error *err)
 {
 	enum dt_error dt;
@@ -718,21 +727,22 @@ parse_ts_time(xmlNodePtr e, const char *what, struct wsg_time *out,
 		        "Timestamp %s has a ValueType attribute (BSP %s)", what,
 		        strcmp(what, "Created") == 0 ? "R3225" : "R3226");
 	text = element_text(e, &len);
-	dt = parse_dt(text, len, 1, 3, out);
+	dt = parse_dt(text, len, strict ? 2 : 1,
+	              strict ? 3 : MAX_FRACTION_DIGITS, out);
 	switch (dt) {
 	case DT_OK: rc = WSG_OK; break;
 	case DT_NOT_UTC:
-		rc = wsg_error_set(
-		        err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
-		        "Timestamp %s \"%.64s\" is not in UTC (BSP R3217)",
-		        what, text);
-		break;
-	case DT_PRECISION:
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_INVALID_SECURITY,
-		                   "Timestamp %s \"%.64s\" is finer than "
-		                   "milliseconds (BSP R3220)",
-		                   what, text);
+		                   "Timestamp %s \"%.64s\" is not in UTC%s "
+		                   "(BSP R3217)",
+		                   what, text, strict ? " with Z" : "");
+		break;
+	case DT_PRECISION:
+		rc = wsg_error_set(
+		        err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
+		        "Timestamp %s \"%.64s\" is finer than %s", what, text,
+		        strict ? "milliseconds (BSP R3220)" : "nanoseconds");
 		break;
 	default:
 		rc = wsg_error_set(
@@ -748,7 +758,8 @@ parse_ts_time(xmlNodePtr e, const char *what, struct wsg_time *out,
 /* BSP R3203/R3221/R3222/R3224: Created first and once, Expires at most once
  * after it. */
 static int
-parse_ts(xmlNodePtr ts, struct wsg_wsse_token *tok, struct wsg_error *err)
+parse_ts(xmlNodePtr ts, int strict, struct wsg_wsse_token *tok,
+         struct wsg_error *err)
 {
 	xmlNodePtr n, created = NULL, expires = NULL;
 	int rc;
@@ -796,11 +807,12 @@ parse_ts(xmlNodePtr ts, struct wsg_wsse_token *tok, struct wsg_error *err)
 		return wsg_error_set(err, WSG_ERR_SECURITY,
 		                     WSG_FAULT_INVALID_SECURITY,
 		                     "Timestamp has no Created (BSP R3203)");
-	rc = parse_ts_time(created, "Created", &tok->ts_created, err);
+	rc = parse_ts_time(created, "Created", strict, &tok->ts_created, err);
 	if (rc != WSG_OK)
 		return rc;
 	if (expires != NULL) {
-		rc = parse_ts_time(expires, "Expires", &tok->ts_expires, err);
+		rc = parse_ts_time(expires, "Expires", strict, &tok->ts_expires,
+		                   err);
 		if (rc != WSG_OK)
 			return rc;
 		tok->ts_has_expires = 1;
@@ -838,7 +850,7 @@ wsg_wsse_parse(const struct wsg_soap_msg *msg,
 	if (rc != WSG_OK)
 		goto out;
 	if (ts != NULL) {
-		rc = parse_ts(ts, &t, err);
+		rc = parse_ts(ts, policy->strict_bsp, &t, err);
 		if (rc != WSG_OK)
 			goto out;
 	} else if (policy->require_timestamp) {

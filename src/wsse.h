@@ -35,8 +35,9 @@
 
 /* What the parse and freshness rules need to know from the config/route. */
 struct wsg_wsse_policy {
-	int strict_bsp; /* missing Password Type / Nonce EncodingType are errors
-	                 */
+	/* Missing Password Type / Nonce EncodingType are errors; Timestamp
+	 * times need Z and at most milliseconds. */
+	int strict_bsp;
 	int require_timestamp; /* a wsu:Timestamp must be present */
 	int64_t created_ttl;   /* seconds a UT Created may lie in the past */
 	int64_t future_ttl; /* seconds it may lie in the future (clock skew) */
@@ -115,10 +116,11 @@ int wsg_wsse_verify(const struct wsg_wsse_token *tok, const char *password,
                     size_t password_len);
 
 /*
- * Parses an xsd:dateTime. `utc_only` (Timestamp, BSP R3217) refuses non-zero
- * offsets; `max_frac` caps significant fraction digits (3 for Timestamp, 9
- * for UT Created). Accepts Z, z, +hh:mm, -hh:mm; refuses no zone, leading
- * or trailing whitespace, second 60, hour 24. WSG_OK or WSG_ERR_PARSE.
+ * Parses an xsd:dateTime. `utc_only` 1 (Timestamp, BSP R3217) refuses
+ * non-zero offsets, 2 (with strict_bsp) any zone but Z; `max_frac` caps
+ * significant fraction digits (3 for a strict Timestamp, 9 otherwise). Accepts
+ * Z, z, +hh:mm, -hh:mm; refuses no zone, leading or trailing whitespace, second
+ * 60, hour 24. WSG_OK or WSG_ERR_PARSE.
  */
 int wsg_wsse_parse_datetime(const char *s, size_t len, int utc_only,
                             int max_frac, struct wsg_time *out);

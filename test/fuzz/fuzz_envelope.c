@@ -17,7 +17,10 @@
  *   freshness fails only as MessageExpired, the nonce outlives the window;
  * - what is relayed parses again to the same envelope, carrying the same
  *   Security-header verdict (the same token or the same refusal) while the
- *   header is kept, and no Security header for the gateway once it is cut.
+ *   header is kept, and no Security header for the gateway once it is cut;
+ * - the operation is the Body's first child element, and the input read as
+ *   a SOAPAction header or a Content-Type gives no action or a non-empty
+ *   one without control characters.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 
 #include "fuzz.h"
 #include "mem.h"
+#include "operations.h"
 #include "soap.h"
 #include "wsse.h"
 
@@ -457,6 +461,43 @@ check_must_understand(const struct wsg_soap_msg *m)
 	}
 }
 
+static void
+check_operation(const struct wsg_soap_msg *m, const char *in, size_t size)
+{
+	static const enum wsg_soap_version versions[] = {WSG_SOAP_11,
+	                                                 WSG_SOAP_12};
+	const char *ns, *local, *p;
+	char *text, *action;
+	size_t i;
+	int rc;
+
+	rc = wsg_operations_of_body(m, &ns, &local);
+	require(rc == WSG_OK
+	                ? ns != NULL && local != NULL &&
+	                          xmlFirstElementChild(m->body) != NULL &&
+	                          strcmp((const char *)xmlFirstElementChild(
+	                                         m->body)
+	                                         ->name,
+	                                 local) == 0
+	                : rc == WSG_ERR_NOTFOUND &&
+	                          xmlFirstElementChild(m->body) == NULL,
+	        "the operation is the Body's first child element");
+	text = wsg_mem_strndup(in, size);
+	for (i = 0; i < 2; i++) {
+		rc = wsg_operations_request_action(versions[i], text, text,
+		                                   &action);
+		require(rc == WSG_OK || (rc == WSG_ERR_PARSE && action == NULL),
+		        "an action is read or refused as malformed");
+		for (p = action; p != NULL && *p != '\0'; p++)
+			require((unsigned char)*p >= 0x20 && *p != 0x7f,
+			        "an action holds no control character");
+		require(action == NULL || action[0] != '\0',
+		        "an empty action is none");
+		free(action);
+	}
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -495,6 +536,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_shape(&msg, size);
 	check_limits(&msg, in, size);
+	check_operation(&msg, in, size);
 	check_must_understand(&msg);
 	v.rc = wsg_wsse_parse(&msg, &policy, &v.tok, &v.err);
 	if (v.rc == WSG_OK) {

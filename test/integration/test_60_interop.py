@@ -412,16 +412,48 @@ def test_suds_timestamp_whole_seconds(gateway, stub):
     check_forwarded(stub, m, "alice", path="/EchoTs")
 
 
-def test_suds_timestamp_microseconds_refused(gateway, stub):
-    """suds writes microseconds into wsu:Timestamp; BSP R3220 allows milliseconds at most, so
-    WSS4J and the gateway refuse it (the UsernameToken's own Created may have them)."""
+def test_suds_timestamp_microseconds(gateway, stub):
+    """suds writes microseconds and +00:00 into wsu:Timestamp: accepted by default, read at
+    full precision (issue #16 item 5), also on a route that requires the Timestamp."""
     m = wsg.marker()
-    client, _, cap = suds_client(gateway, "alice", created=True, timestamp=suds_timestamp(123456))
+    client, _, cap = suds_client(gateway, "alice", created=True, timestamp=suds_timestamp(123456),
+                                 path="/services/Timestamped")
+    assert client.service.Echo(message=m) == m
+    assert ".123456+00:00</wsu:Created><wsu:Expires>" in cap.sent.decode()
+    check_forwarded(stub, m, "alice", path="/EchoTs")
+
+
+@pytest.fixture(scope="module")
+def strict_bsp_gateway(configured, stub):
+    """security.strict_bsp = true, on the harness users (test_50's strict gateway is stopped
+    by test_50 itself)."""
+    g = wsg.Gateway(configured.dir, configured.db, stub, name="gw60-strict",
+                    security={"strict_bsp": "true"})
+    g.write_config()
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()
+
+
+def test_suds_timestamp_microseconds_strict_bsp(strict_bsp_gateway, stub):
+    """With security.strict_bsp = true the same Timestamp is refused, InvalidSecurity, as WSS4J
+    does (BSP R3220 allows milliseconds at most, R3217 read as Z only)."""
+    m = wsg.marker()
+    client, _, cap = suds_client(strict_bsp_gateway, "alice", created=True,
+                                 timestamp=suds_timestamp(123456))
     with pytest.raises(WebFault):
         client.service.Echo(message=m)
     assert ".123456+00:00</wsu:Created><wsu:Expires>" in cap.sent.decode()
     assert suds_fault_code(cap) == "InvalidSecurity"
     assert forwarded(stub, m) == []
+    # Whole seconds with +00:00 too: strict reads R3217 as "Z".
+    client, _, cap = suds_client(strict_bsp_gateway, "alice", created=True,
+                                 timestamp=suds_timestamp(0))
+    with pytest.raises(WebFault):
+        client.service.Echo(message=m)
+    assert suds_fault_code(cap) == "InvalidSecurity"
 
 
 def test_suds_timestamp_microseconds_trailing_zeros(gateway, stub):

@@ -26,6 +26,7 @@
 #include "err.h"
 #include "keyfile.h"
 #include "mem.h"
+#include "operations.h"
 
 #define LISTEN "listen = ( { address = \"127.0.0.1:8280\"; } );\n"
 #define ROUTE(extra)                                                           \
@@ -240,6 +241,7 @@ test_example_lists_every_key(void **state)
 	        "ca_file",
 	        "tls_verify",
 	        "forward_authorization",
+	        "operations_only",
 	};
 	const char *top = getenv("WSG_TOP_SRCDIR");
 	char *path, text[32768], *needle;
@@ -383,6 +385,47 @@ test_route_defaults(void **state)
 	assert_null(r->ca_file);
 	assert_int_equal(r->tls_verify, 1);
 	assert_int_equal(r->forward_authorization, 0);
+	assert_int_equal(r->n_operations, 0);
+	assert_int_equal(r->operations_only, 0);
+	assert_null(r->actions);
+	wsg_config_unref(c);
+	free(path);
+}
+
+/* operations: names split, roles kept, soap_action entries the actions a
+ * SOAPAction may name (a route with none of them checks none). */
+static void
+test_route_operations(void **state)
+{
+	struct tmp *t = *state;
+	char *path = write_file(
+	        t, "c.conf",
+	        LISTEN ROUTE("roles = ( \"users\" ); operations_only = true; "
+	                     "operations = ( { name = \"{urn:e}Echo\"; "
+	                     "roles = ( \"echo-users\", \"x\" ); soap_action "
+	                     "= \"urn:e/Echo\"; }, { name = \"DeleteAccount\"; "
+	                     "roles = (); } );"),
+	        0644);
+	const struct wsg_route_conf *r;
+	struct wsg_config *c = NULL;
+
+	assert_int_equal(wsg_config_load(path, &c, NULL), WSG_OK);
+	r = &c->routes[0];
+	assert_int_equal(r->operations_only, 1);
+	assert_int_equal(r->n_operations, 2);
+	assert_string_equal(r->operations[0].ns, "urn:e");
+	assert_string_equal(r->operations[0].local, "Echo");
+	assert_int_equal(r->operations[0].n_roles, 2);
+	assert_string_equal(r->operations[0].roles[1], "x");
+	assert_string_equal(r->operations[0].soap_action, "urn:e/Echo");
+	assert_null(r->operations[1].ns);
+	assert_string_equal(r->operations[1].local, "DeleteAccount");
+	assert_int_equal(r->operations[1].n_roles, 0);
+	assert_null(r->operations[1].soap_action);
+	assert_non_null(r->actions);
+	assert_int_equal(r->actions->n, 1);
+	assert_string_equal(r->actions->v[0].ns, "urn:e");
+	assert_string_equal(r->actions->v[0].action, "urn:e/Echo");
 	wsg_config_unref(c);
 	free(path);
 }
@@ -885,6 +928,38 @@ static const struct error_case error_cases[] = {
          "listen = ( { address = \"127.0.0.1:1\"; tls = true; } );\n",
          {":1: listen.[0].tls: expected a group, got a boolean"},
          1},
+        {"operation name malformed",
+         LISTEN ROUTE("operations = ( { name = \"Echo\"; roles = (); },\n"
+                      " { name = \"tns:Echo\"; roles = (); } );"),
+         {":3: routes.[0].operations.[1].name: \"tns:Echo\" is neither "
+          "\"{namespace}LocalName\" nor \"LocalName\""},
+         1},
+        {"operation duplicate",
+         LISTEN ROUTE("operations = ( { name = \"{urn:a}Echo\"; roles = (); "
+                      "},\n { name = \"{urn:a}Echo\"; roles = ( \"r\" ); "
+                      "} );"),
+         {":3: routes.[0].operations.[1].name: duplicate operation "
+          "\"{urn:a}Echo\" (also operations.[0])"},
+         1},
+        {"operation without roles, unknown key, empty soap_action",
+         LISTEN ROUTE("operations = (\n { name = \"Echo\"; },\n"
+                      " { name = \"A\"; roles = (); rols = 1; },\n"
+                      " { name = \"B\"; roles = (); soap_action = \"\"; } "
+                      ");"),
+         {":3: routes.[0].operations.[0].roles: missing required key",
+          ":4: routes.[0].operations.[1].rols: unknown key",
+          ":5: routes.[0].operations.[2].soap_action: must not be empty"},
+         3},
+        {"operations on a basic route, operations_only alone",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; "
+                "upstream = ( \"http://127.0.0.1:9000/\" ); auth = "
+                "\"basic\";\n operations = ( { name = \"E\"; roles = (); "
+                "} ); },\n { name = \"b\"; path = \"/b\"; upstream = ( "
+                "\"http://127.0.0.1:9000/\" );\n operations_only = true; "
+                "} );\n",
+         {":3: routes.[0].operations: needs a SOAP route",
+          ":5: routes.[1].operations_only: true without operations"},
+         2},
 };
 
 static void
@@ -1357,6 +1432,8 @@ main(void)
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_route_defaults, tmp_setup,
 	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_route_operations,
+	                                        tmp_setup, tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_explicit_values, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_relative_paths, tmp_setup,

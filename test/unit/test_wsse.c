@@ -1444,9 +1444,7 @@ test_case_44_timestamp_bsp(void **state)
 	        "wsu:Timestamp>",
 	        "<wsu:Timestamp><wsu:Created>2024-01-01T01:00:00+01:00</"
 	        "wsu:Created></wsu:Timestamp>",
-	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00.1234Z</"
-	        "wsu:Created></wsu:Timestamp>",
-	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00.1234567Z</"
+	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00.1234567891Z</"
 	        "wsu:Created></wsu:Timestamp>",
 	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00Z</wsu:Created>"
 	        "<wsu:Expires>2024-01-01T00:05:00</wsu:Expires></"
@@ -1485,6 +1483,81 @@ test_case_44_timestamp_bsp(void **state)
 		free(xml);
 		free(inner);
 	}
+}
+
+/*
+ * Issue #16 item 5: suds' Timestamp (microseconds, +00:00) is read at full
+ * precision by default and refused with strict_bsp; the freshness bounds
+ * then hold to the nanosecond, so the extra digits widen no window.
+ */
+static void
+test_timestamp_suds_precision(void **state)
+{
+	static const char suds_ts[] =
+	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00.123456+00:00"
+	        "</wsu:Created><wsu:Expires>2024-01-01T00:05:00.654321+00:00"
+	        "</wsu:Expires></wsu:Timestamp><wsse:UsernameToken>" TEXT_UT
+	        "</wsse:UsernameToken>";
+	static const char *strict_only[] = {
+	        "2024-01-01T00:00:00.123+00:00",
+	        "2024-01-01T00:00:00.123-00:00",
+	        "2024-01-01T00:00:00.1234Z",
+	        "2024-01-01T00:00:00.123456789Z",
+	};
+	struct wsg_wsse_token t;
+	struct parsed p;
+	char *xml, *inner;
+	size_t i;
+
+	xml = sec_env(suds_ts);
+	parse_env(&p, xml, &default_policy);
+	assert_int_equal(p.rc, WSG_OK);
+	assert_int_equal(p.tok.ts_created.sec, T2024);
+	assert_int_equal(p.tok.ts_created.nsec, 123456000);
+	assert_int_equal(p.tok.ts_expires.sec, T2024 + 300);
+	assert_int_equal(p.tok.ts_expires.nsec, 654321000);
+	/* Expires is strict at the microsecond: valid just before, not at
+	 * (with a Created still in range). */
+	t = p.tok;
+	t.ts_created = at(T2024 + 300, 0);
+	assert_int_equal(fresh(&t, at(T2024 + 300, 654320999)), WSG_OK);
+	assert_int_equal(fresh(&t, at(T2024 + 300, 654321000)),
+	                 WSG_ERR_SECURITY);
+	/* Created: timestamp_ttl 300 s back, inclusive, to the nanosecond. */
+	assert_int_equal(fresh(&p.tok, at(T2024 + 300, 123456000)), WSG_OK);
+	assert_int_equal(fresh(&p.tok, at(T2024 + 300, 123456001)),
+	                 WSG_ERR_SECURITY);
+	/* ... and future_ttl 60 s ahead. */
+	assert_int_equal(fresh(&p.tok, at(T2024 - 60, 123456000)), WSG_OK);
+	assert_int_equal(fresh(&p.tok, at(T2024 - 60, 123455999)),
+	                 WSG_ERR_SECURITY);
+	parsed_free(&p);
+	expect_fault(xml, &bsp_policy, WSG_FAULT_INVALID_SECURITY);
+	free(xml);
+	for (i = 0; i < sizeof(strict_only) / sizeof(strict_only[0]); i++) {
+		inner = wsg_mem_printf("<wsu:Timestamp><wsu:Created>%s"
+		                       "</wsu:Created></wsu:Timestamp>"
+		                       "<wsse:UsernameToken>" TEXT_UT
+		                       "</wsse:UsernameToken>",
+		                       strict_only[i]);
+		xml = sec_env(inner);
+		expect_ok(xml, &default_policy);
+		expect_fault(xml, &bsp_policy, WSG_FAULT_INVALID_SECURITY);
+		free(xml);
+		free(inner);
+	}
+	/* Milliseconds with Z stay fine under strict_bsp. */
+	expect_sec_fault(
+	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00.1234567891Z"
+	        "</wsu:Created></wsu:Timestamp><wsse:UsernameToken>" TEXT_UT
+	        "</wsse:UsernameToken>",
+	        &default_policy, WSG_FAULT_INVALID_SECURITY);
+	xml = sec_env(
+	        "<wsu:Timestamp><wsu:Created>2024-01-01T00:00:00.123Z"
+	        "</wsu:Created></wsu:Timestamp><wsse:UsernameToken>" TEXT_UT
+	        "</wsse:UsernameToken>");
+	expect_ok(xml, &bsp_policy);
+	free(xml);
 }
 
 /* Checklist #45: two Timestamps (R3227); and require_timestamp. */
@@ -1744,6 +1817,12 @@ test_datetime_table(void **state)
 	        {"2010-06-28T15:16:37Z", 0, 9, 1, INT64_C(1277738197), 0},
 	        {"1969-12-31T23:59:59.5Z", 0, 9, 1, -1, 500000000},
 	        {"", 0, 9, 0, 0, 0},
+	        /* utc_only 2 (strict_bsp Timestamp): Z only */
+	        {"2024-01-01T00:00:00.123Z", 2, 3, 1, T2024, 123000000},
+	        {"2024-01-01T00:00:00.123z", 2, 3, 1, T2024, 123000000},
+	        {"2024-01-01T00:00:00.123+00:00", 2, 3, 0, 0, 0},
+	        {"2024-01-01T00:00:00-00:00", 2, 3, 0, 0, 0},
+	        {"2024-01-01T00:00:00.123456+00:00", 1, 9, 1, T2024, 123456000},
 	};
 	struct wsg_time t;
 	size_t i;
@@ -1893,6 +1972,7 @@ main(void)
 	        cmocka_unit_test(test_case_40_nonce_expiry),
 	        cmocka_unit_test(test_case_43_timestamp_freshness),
 	        cmocka_unit_test(test_case_44_timestamp_bsp),
+	        cmocka_unit_test(test_timestamp_suds_precision),
 	        cmocka_unit_test(test_case_45_two_timestamps),
 	        cmocka_unit_test(test_case_46_missing_header_or_token),
 	        cmocka_unit_test(test_case_47_two_security_headers),

@@ -5,6 +5,7 @@
 //          "password": "...", "passwordType": "PasswordDigest", "hasTimeStamp": true,
 //          "hasNonce": true, "soap12": false, "message": "hi"}'
 // Optional WSSecurity options, passed only when given: "mustUnderstand", "hasTokenCreated".
+// Optional "service", "ports" and "operation" for a WSDL other than echo.wsdl.
 // Prints one JSON object: {ok, status, result, fault, lastRequest, lastRequestHeaders, error}.
 'use strict';
 
@@ -35,9 +36,12 @@ async function main() {
 		}
 		client.setSecurity(new soap.WSSecurity(args.user, args.password, options));
 		// The SOAP 1.2 port's binding sets the 1.2 content type and envelope.
-		const port = args.soap12 ? client.EchoService.EchoSoap12Port : client.EchoService.EchoSoap11Port;
+		// "service", "ports" ([1.1, 1.2]) and "operation" pick another WSDL's.
+		const service = client[args.service || 'EchoService'];
+		const ports = args.ports || ['EchoSoap11Port', 'EchoSoap12Port'];
+		const port = service[args.soap12 ? ports[1] : ports[0]];
 		const [result, , , ] = await new Promise((resolve, reject) => {
-			port.Echo({ message: args.message || 'hello from node-soap' },
+			port[args.operation || 'Echo']({ message: args.message || 'hello from node-soap' },
 				(err, res, raw, soapHeader, rawRequest) => {
 					if (err) {
 						reject(err);
