@@ -169,6 +169,12 @@ def gw(configured, up):
                          "http://127.0.0.1:%d/Echo" % configured.stub.port,
                          extra=' wsdl = "%s"; wsdl_auth = "basic";' % ECHO_WSDL),
         r("wrole", "/services/WRole", "/Echo", ' wsdl = "upstream"; wsdl_auth = "route";'),
+        # Reading the WSDL is no operation: the route's roles, not operations_only.
+        wsg.route_config("wropsonly", "/services/WRoleOps",
+                         "http://127.0.0.1:%d/Echo" % configured.stub.port,
+                         extra=' wsdl = "%s"; wsdl_auth = "route"; operations_only = true;'
+                               ' operations = ( { name = "Echo"; roles = ( "admins" ); } );'
+                               % ECHO_WSDL),
         wsg.route_config("whost", "/services/WHost",
                          "http://127.0.0.1:%d/Echo" % configured.stub.port,
                          extra=' wsdl = "%s"; public_url = "https://gw.example.org/svc/Echo";'
@@ -343,6 +349,8 @@ AUTH_CASES = [  # (path, credentials, status)
     ("/services/WRole", ("bob", wsg.USERS["bob"][0]), 401),  # lacks echo-users
     ("/services/WRole", ("alice", wsg.USERS["alice"][0]), 200),
     ("/services/WLocal", None, 200),  # wsdl_auth = "none"
+    ("/services/WRoleOps", ("alice", wsg.USERS["alice"][0]), 200),
+    ("/services/WRoleOps", ("bob", wsg.USERS["bob"][0]), 401),
 ]
 
 
