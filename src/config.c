@@ -1420,8 +1420,6 @@ route_operations(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 {
 	struct wsg_soap_limits lim;
 	struct wsg_error err;
-	const struct wsg_operation *op;
-	size_t i;
 
 	if (!config_setting_is_group(e))
 		return;
@@ -1432,26 +1430,15 @@ route_operations(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 	if (r->operations_only && r->n_operations == 0)
 		bad(x, config_setting_get_member(e, "operations_only"),
 		    "true without operations would refuse every request");
-	r->actions = wsg_mem_calloc(1, sizeof(*r->actions));
-	if (r->wsdl_docs != NULL) {
-		wsg_config_soap_limits(&c->limits, &lim);
-		wsg_error_clear(&err);
-		if (wsg_operations_from_wsdl(r->wsdl_docs, &lim, r->actions,
-		                             &err) != WSG_OK)
-			bad(x, config_setting_get_member(e, "wsdl"), "%s",
-			    err.reason);
-	}
-	for (i = 0; i < r->n_operations; i++) {
-		op = &r->operations[i];
-		if (op->soap_action != NULL && op->local != NULL)
-			wsg_operations_decls_add(r->actions, op->ns, op->local,
-			                         op->soap_action);
-	}
-	/* Checked only where something declares what actions mean. */
-	if (r->wsdl_docs == NULL && r->actions->n == 0) {
-		free(r->actions);
-		r->actions = NULL;
-	}
+	/* An upstream WSDL's are derived by each worker as it fetches it. */
+	if (r->wsdl_upstream)
+		return;
+	wsg_config_soap_limits(&c->limits, &lim);
+	wsg_error_clear(&err);
+	if (wsg_operations_route_actions(r->operations, r->n_operations,
+	                                 r->wsdl_docs, &lim, &r->actions,
+	                                 &err) != WSG_OK)
+		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
 }
 
 static void
@@ -1833,9 +1820,7 @@ config_free(struct wsg_config *c)
 			free(r->operations[j].local);
 		}
 		free(r->operations);
-		if (r->actions != NULL)
-			wsg_operations_decls_clear(r->actions);
-		free(r->actions);
+		wsg_operations_decls_free(r->actions);
 	}
 	free(c->routes);
 	free(c);

@@ -139,6 +139,15 @@ wsg_operations_decls_clear(struct wsg_op_decls *d)
 	d->n = 0;
 }
 
+void
+wsg_operations_decls_free(struct wsg_op_decls *d)
+{
+	if (d == NULL)
+		return;
+	wsg_operations_decls_clear(d);
+	free(d);
+}
+
 /* ---- deriving them from a WSDL ---- */
 
 /* The value of `e`'s unqualified attribute `name`, malloc'ed, or NULL. */
@@ -586,4 +595,32 @@ wsg_operations_check_action(const struct wsg_op_decls *d, const char *action,
 	                     "than the Body's {%.128s}%.128s",
 	                     action, ns != NULL ? ns : "",
 	                     local != NULL ? local : "(empty Body)");
+}
+
+int
+wsg_operations_route_actions(const struct wsg_operation *ops, size_t n,
+                             const struct wsg_wsdl *w,
+                             const struct wsg_soap_limits *limits,
+                             struct wsg_op_decls **out, struct wsg_error *err)
+{
+	struct wsg_op_decls *d = wsg_mem_calloc(1, sizeof(*d));
+	size_t i;
+
+	*out = NULL;
+	if (w != NULL &&
+	    wsg_operations_from_wsdl(w, limits, d, err) != WSG_OK) {
+		wsg_operations_decls_free(d);
+		return WSG_ERR_CONFIG;
+	}
+	for (i = 0; i < n; i++)
+		if (ops[i].soap_action != NULL && ops[i].local != NULL)
+			wsg_operations_decls_add(d, ops[i].ns, ops[i].local,
+			                         ops[i].soap_action);
+	/* Checked only where something declares what actions mean. */
+	if (w == NULL && d->n == 0) {
+		wsg_operations_decls_free(d);
+		return WSG_OK;
+	}
+	*out = d;
+	return WSG_OK;
 }

@@ -87,6 +87,22 @@ void wsg_operations_decls_add(struct wsg_op_decls *d, const char *ns,
 void wsg_operations_decls_clear(struct wsg_op_decls *d);
 
 /*
+ * What a route's SOAPAction may name: the operations the WSDL `w` declares
+ * (NULL: the route has none) and the soap_action entries of its `ops`.
+ * `*out` is malloc'ed (wsg_operations_decls_free()), NULL when neither a
+ * WSDL nor an entry says what actions mean: they are then not checked.
+ * WSG_ERR_CONFIG with err->reason, and `*out` NULL, as
+ * wsg_operations_from_wsdl() fails.
+ */
+int wsg_operations_route_actions(const struct wsg_operation *ops, size_t n,
+                                 const struct wsg_wsdl *w,
+                                 const struct wsg_soap_limits *limits,
+                                 struct wsg_op_decls **out,
+                                 struct wsg_error *err);
+
+void wsg_operations_decls_free(struct wsg_op_decls *d);
+
+/*
  * The action a request names: the SOAPAction header `soap_action` for
  * SOAP 1.1, the `action` parameter of `content_type` for SOAP 1.2, with
  * its quotes removed. `*out` is malloc'ed (caller frees), NULL when the

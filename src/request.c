@@ -380,22 +380,21 @@ header_count(const struct wsg_conn_request *req, const char *name)
 }
 
 /*
- * The operation the Body carries, for the role check; where the route knows
- * what SOAPActions mean (its WSDL, soap_action entries), an action naming
- * another or an unknown operation is refused before any credential work.
- * Returns WSG_OK, or answers with the fault.
+ * Where the route knows what SOAPActions mean (`d`: its WSDL, soap_action
+ * entries), an action naming another operation than the Body's, or an
+ * unknown one, is refused before any credential work. Returns WSG_OK, or
+ * answers with the fault.
  */
 static int
-check_operation(struct wsg_request *r)
+check_action(struct wsg_request *r, const struct wsg_op_decls *d)
 {
 	const char *ns, *local;
 	char *action = NULL;
 	int rc;
 
-	wsg_operations_of_body(&r->msg, &ns, &local);
-	wsg_auth_set_operation(&r->auth, ns, local);
-	if (r->route->actions == NULL)
+	if (d == NULL)
 		return WSG_OK;
+	wsg_operations_of_body(&r->msg, &ns, &local);
 	/* The gateway reads the first; an upstream might read another. */
 	if (header_count(r->http, "SOAPAction") > 1 ||
 	    header_count(r->http, "Content-Type") > 1)
@@ -411,12 +410,61 @@ check_operation(struct wsg_request *r)
 		                      ? "action parameter"
 		                      : "SOAPAction header");
 	else
-		rc = wsg_operations_check_action(r->route->actions, action, ns,
-		                                 local, &r->err);
+		rc = wsg_operations_check_action(d, action, ns, local, &r->err);
 	free(action);
 	if (rc != WSG_OK)
 		refuse_envelope(r, r->msg.version);
 	return rc;
+}
+
+/* A parsed SOAP request whose action is consistent: its credentials. */
+static void
+authenticate(struct wsg_request *r)
+{
+	r->state = WSG_REQUEST_AUTH;
+	if (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
+	    !wsg_basic_has_security_header(&r->msg)) {
+		start_basic(r);
+		return;
+	}
+	wsg_auth_start(&r->auth, &r->msg, auth_done_cb, r);
+}
+
+static void
+upstream_actions_cb(int status, const struct wsg_wsdl_published *pub, void *arg)
+{
+	struct wsg_request *r = arg;
+
+	/* Without the WSDL the action cannot be checked: fail closed. */
+	if (status != WSG_OK) {
+		wsg_error_set(&r->err, status, WSG_FAULT_UPSTREAM_ERROR,
+		              "no WSDL fetched from the upstream yet");
+		reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
+		return;
+	}
+	if (check_action(r, pub->actions) == WSG_OK)
+		authenticate(r);
+}
+
+/*
+ * The operation the Body carries, for the role check, then the action
+ * check against what the route's WSDL declares: loaded with the config,
+ * or the worker's copy of the upstream's (which may first be fetched).
+ */
+static void
+check_operation(struct wsg_request *r)
+{
+	const char *ns, *local;
+
+	wsg_operations_of_body(&r->msg, &ns, &local);
+	wsg_auth_set_operation(&r->auth, ns, local);
+	if (r->route->wsdl_upstream) {
+		wsg_wsdl_cache_get(r->worker->wsdl_cache, r->snap, r->route,
+		                   upstream_actions_cb, r);
+		return;
+	}
+	if (check_action(r, r->route->actions) == WSG_OK)
+		authenticate(r);
 }
 
 /* The copy written with the request's Host as public URL when the route
@@ -574,13 +622,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
 		return;
 	}
-	if (parse_envelope(r, media) != WSG_OK || check_operation(r) != WSG_OK)
+	if (parse_envelope(r, media) != WSG_OK)
 		return;
-	r->state = WSG_REQUEST_AUTH;
-	if (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
-	    !wsg_basic_has_security_header(&r->msg)) {
-		start_basic(r);
-		return;
-	}
-	wsg_auth_start(&r->auth, &r->msg, auth_done_cb, r);
+	check_operation(r);
 }

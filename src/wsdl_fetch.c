@@ -11,6 +11,7 @@
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "operations.h"
 #include "upstream.h"
 
 /* After a failed fetch with a copy to serve, the next try waits this long
@@ -65,6 +66,7 @@ struct entry {
 	struct wsg_wsdl *def;
 	struct wsg_wsdl **hosts;
 	size_t n_hosts;
+	struct wsg_op_decls *actions; /* derived from def */
 	const struct wsg_config *cfg; /* the config it was got for (compared,
 	                                 never dereferenced): another one is
 	                                 a reload, which fetches again */
@@ -409,6 +411,7 @@ fetch_round(struct fetch *f)
 	struct wsg_soap_limits lim;
 	struct entry *e = f->e;
 	struct wsg_wsdl *def = NULL, **hosts = NULL;
+	struct wsg_op_decls *actions = NULL;
 	char *url;
 	size_t i;
 	int rc;
@@ -443,6 +446,11 @@ fetch_round(struct fetch *f)
 			free(url);
 		}
 	}
+	/* Derived once per copy, never per request. */
+	if (rc == WSG_OK)
+		rc = wsg_operations_route_actions(r->operations,
+		                                  r->n_operations, def, &lim,
+		                                  &actions, &f->err);
 	if (rc != WSG_OK) {
 		f->failed = 1;
 		wsg_wsdl_free(def);
@@ -457,6 +465,7 @@ fetch_round(struct fetch *f)
 	e->def = def;
 	e->hosts = hosts;
 	e->n_hosts = hosts != NULL ? r->n_public_url_hosts : 0;
+	e->actions = actions;
 	fetch_done(f);
 }
 
@@ -490,6 +499,8 @@ entry_drop_copy(struct entry *e)
 	free(e->hosts);
 	e->hosts = NULL;
 	e->n_hosts = 0;
+	wsg_operations_decls_free(e->actions);
+	e->actions = NULL;
 }
 
 static void
@@ -545,6 +556,7 @@ fetch_done(struct fetch *f)
 	pub.def = e->def;
 	pub.hosts = e->hosts;
 	pub.n_hosts = e->n_hosts;
+	pub.actions = e->actions;
 	fetch_free(f);
 	/* Answers go out one by one; none of them can start another fetch
 	 * for this entry while the list is walked. */
@@ -648,6 +660,7 @@ wsg_wsdl_cache_get(struct wsg_wsdl_cache *c, struct wsg_snapshot *snap,
 		pub.def = e->def;
 		pub.hosts = e->hosts;
 		pub.n_hosts = e->n_hosts;
+		pub.actions = e->actions;
 		cb(WSG_OK, &pub, arg);
 		return;
 	}

@@ -16,15 +16,18 @@
 #include "worker.h"
 #include "wsdl.h"
 
+struct wsg_op_decls;
 struct wsg_upstream_pool;
 struct wsg_wsdl_cache;
 
 /* A route's documents as published: `def` for the public URL, `hosts[i]`
- * for route->public_url_hosts[i] (NULL without public_url_from_host). */
+ * for route->public_url_hosts[i] (NULL without public_url_from_host), and
+ * what the route derives from them: the SOAPActions they declare. */
 struct wsg_wsdl_published {
 	const struct wsg_wsdl *def;
 	struct wsg_wsdl *const *hosts;
 	size_t n_hosts;
+	const struct wsg_op_decls *actions;
 };
 
 /* One per worker, on `pool` (which must outlive it). */

@@ -228,6 +228,28 @@ def test_zeep_from_upstream_wsdl(gw, up, port):
     assert "UsernameToken" not in rec[0]["body"]
 
 
+def test_soapaction_checked_against_upstream_wsdl(gw, up):
+    """The actions the fetched WSDL declares are checked as a local WSDL's are: one that names
+    another or no operation is refused and never forwarded; the declared one passes."""
+    for action, status in (('"urn:example:echo/Nope"', 500), ('"urn:example:echo/Echo"', 200)):
+        m = wsg.marker()
+        r = wsg.post(gw.url("/services/WUp"), wsg.build("alice", message=m),
+                     headers={"SOAPAction": action})
+        assert r.status_code == status, (action, r.status_code, r.text[:300])
+        seen = [q for q in up.requests() if m in q["body"]]
+        if status == 500:
+            assert b"Client" in r.content and seen == []
+        else:
+            assert len(seen) == 1
+
+
+def test_request_without_upstream_wsdl_fails_closed(gw):
+    """No WSDL was ever fetched: the action cannot be checked, so nothing is forwarded."""
+    r = wsg.post(gw.url("/services/WDown"), wsg.build("alice", message=wsg.marker()),
+                 headers={"SOAPAction": '"urn:example:echo/Echo"'})
+    assert r.status_code == 502 and b"Server" in r.content
+
+
 def test_upstream_documents_rewritten_and_cached(gw, up):
     w = get(gw.url("/services/WUp?wsdl"))
     assert w.status_code == 200 and w.headers["Content-Type"] == "text/xml; charset=utf-8"
