@@ -635,7 +635,8 @@ wsg_multipart_relay_parts(struct wsg_multipart *mp, const char *body,
 	*n = 0;
 	for (k = 0; k < n_root; k++)
 		total += root[k].iov_len;
-	if (mp->cl_end > 0) {
+	/* Only a changed length is written again: "04" stays as sent. */
+	if (mp->cl_end > 0 && total != mp->root_end - mp->root_start) {
 		snprintf(mp->cl, sizeof(mp->cl), "%zu", total);
 		add(out, n, body, mp->cl_start);
 		add(out, n, mp->cl, strlen(mp->cl));

@@ -156,6 +156,31 @@ test_relay_parts(void **state)
 	assert_memory_equal(flat, want, sizeof(want) - 1);
 }
 
+/* An unchanged envelope keeps its part's Content-Length as sent, "04"
+ * included (found by fuzz_multipart). */
+static void
+test_relay_length_kept(void **state)
+{
+	static const char body[] = "--b\r\nContent-Type: text/xml\r\n"
+	                           "Content-Length: 04\r\n\r\n<e/>\r\n--b--";
+	struct iovec out[1 + WSG_MULTIPART_FRAME_PARTS], root;
+	struct wsg_multipart mp;
+	struct wsg_error err;
+	char flat[sizeof(body)];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(parse("multipart/related; boundary=b", body,
+	                       sizeof(body) - 1, NULL, &mp, &err),
+	                 WSG_OK);
+	root.iov_base = (void *)(body + mp.root_start);
+	root.iov_len = mp.root_end - mp.root_start;
+	wsg_multipart_relay_parts(&mp, body, sizeof(body) - 1, &root, 1, out,
+	                          1 + WSG_MULTIPART_FRAME_PARTS, &n);
+	assert_int_equal(flatten(out, n, flat), sizeof(body) - 1);
+	assert_memory_equal(flat, body, sizeof(body) - 1);
+}
+
 /* The envelope unchanged: the message is forwarded exactly as sent. */
 static void
 test_relay_unchanged(void **state)
@@ -319,6 +344,7 @@ main(void)
 	        cmocka_unit_test(test_start_second_part),
 	        cmocka_unit_test(test_relay_parts),
 	        cmocka_unit_test(test_relay_unchanged),
+	        cmocka_unit_test(test_relay_length_kept),
 	        cmocka_unit_test(test_bad),
 	        cmocka_unit_test(test_limits),
 	};

@@ -4,6 +4,8 @@
 //          "password": "...", "passwordType": "PasswordDigest", "hasTimeStamp": true,
 //          "hasNonce": true, "soap12": false, "message": "hi"}'
 // Optional WSSecurity options, passed only when given: "mustUnderstand", "hasTokenCreated".
+// MTOM: "forceMTOM": true and "attachments": [{mimetype, contentId, name, bodyB64}] become the
+// call's options; the answer's attachments come back as "attachments" ({contentId, bodyB64}).
 // Prints one JSON object: {ok, status, result, fault, lastRequest, lastRequestHeaders, error}.
 'use strict';
 
@@ -17,6 +19,8 @@ async function main() {
 		client = await soap.createClientAsync(args.wsdl, {
 			forceSoap12Headers: !!args.soap12,
 			disableCache: true,
+			// (sic): node-soap's name for reading multipart answers.
+			parseReponseAttachments: !!args.forceMTOM,
 		});
 		client.setEndpoint(args.endpoint);
 		const options = {
@@ -32,19 +36,33 @@ async function main() {
 		client.setSecurity(new soap.WSSecurity(args.user, args.password, options));
 		// The SOAP 1.2 port's binding sets the 1.2 content type and envelope.
 		const port = args.soap12 ? client.EchoService.EchoSoap12Port : client.EchoService.EchoSoap11Port;
-		const [result, , , ] = await new Promise((resolve, reject) => {
+		const callOptions = {};
+		if (args.forceMTOM) {
+			callOptions.forceMTOM = true;
+			callOptions.attachments = (args.attachments || []).map((a) => ({
+				mimetype: a.mimetype, contentId: a.contentId, name: a.name,
+				body: Buffer.from(a.bodyB64, 'base64'),
+			}));
+		}
+		const [result, , , , mtom] = await new Promise((resolve, reject) => {
 			port.Echo({ message: args.message || 'hello from node-soap' },
-				(err, res, raw, soapHeader, rawRequest) => {
+				(err, res, raw, soapHeader, rawRequest, mtomAttachments) => {
 					if (err) {
 						reject(err);
 					} else {
-						resolve([res, raw, soapHeader, rawRequest]);
+						resolve([res, raw, soapHeader, rawRequest, mtomAttachments]);
 					}
-				});
+				}, callOptions);
 		});
 		out.ok = true;
 		out.status = 200;
 		out.result = result;
+		if (mtom && mtom.parts) {
+			out.attachments = mtom.parts.map((p) => ({
+				contentId: p.headers['content-id'] || null,
+				bodyB64: Buffer.from(p.body).toString('base64'),
+			}));
+		}
 	} catch (err) {
 		out.error = String(err && err.message ? err.message : err);
 		if (err && err.response) {
