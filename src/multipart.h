@@ -64,9 +64,9 @@ int wsg_multipart_parse(const char *ctype, const char *body, size_t len,
 /*
  * The whole message to forward, as slices of `body` (no copy): the bytes
  * before the root's envelope (its Content-Length, if any, rewritten into
- * mp->cl when the envelope's length changed), the `n_root` slices of the envelope to send, and
- * the bytes after it: `*n` slices into `out`, which has room for `max` >=
- * `n_root` + WSG_MULTIPART_FRAME_PARTS.
+ * mp->cl when the envelope's length changed), the `n_root` slices of the
+ * envelope to send, and the bytes after it: `*n` slices into `out`, which has
+ * room for `max` >= `n_root` + WSG_MULTIPART_FRAME_PARTS.
  */
 void wsg_multipart_relay_parts(struct wsg_multipart *mp, const char *body,
                                size_t len, const struct iovec *root,

@@ -264,6 +264,20 @@ def test_wrong_password_in_mtom_refused(gw, stub):
     assert stub.find(m) == []
 
 
+@pytest.mark.parametrize("ctype", [
+    'multipart/related; type="application/xop+xml"',
+    'multipart/related; type="text/xml"; boundary=b'], ids=["no-boundary", "no-delimiter"])
+def test_single_part_envelope_labelled_multipart(gw, stub, ctype):
+    """A plain envelope sent as multipart/related is a multipart fault, and its nonce is not
+    consumed: the same bytes as text/xml are then accepted."""
+    m = wsg.marker()
+    body = wsg.build("alice", message=m).encode("utf-8")
+    assert_multipart_fault(post_mime(gw.url("/services/Echo"), ctype, body))
+    assert stub.find(m) == []
+    ok = wsg.post(gw.url("/services/Echo"), body)
+    assert ok.status_code == 200 and wsg.echoed(ok) == m
+
+
 # ---------------------------------------------------------------- limits
 
 def mtom_with(m, attachments):
