@@ -376,6 +376,7 @@ parse_multipart(struct wsg_request *r, enum wsg_soap_version *media)
 		refuse_envelope(r, *media);
 		return WSG_ERR_PARSE;
 	}
+	r->multipart = 1;
 	*media = r->mp.version;
 	return WSG_OK;
 }
@@ -393,7 +394,8 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	size_t env_len;
 
 	r->state = WSG_REQUEST_PARSE;
-	if (r->multipart && parse_multipart(r, &media) != WSG_OK)
+	if (wsg_multipart_is(wsg_conn_header(r->http, "Content-Type")) &&
+	    parse_multipart(r, &media) != WSG_OK)
 		return WSG_ERR_PARSE;
 	envelope_bytes(r, &env, &env_len);
 	wsg_config_soap_limits(&cfg->limits, &limits);
@@ -475,10 +477,10 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	w->inflight++;
 
 	media = version_of_media(wsg_conn_header(req, "Content-Type"));
-	/* A SOAP message too; 1.1 faults until its types say otherwise. */
+	/* MTOM / SwA: a SOAP message too; 1.1 faults until its types say
+	 * otherwise. */
 	if (media == WSG_SOAP_UNKNOWN &&
 	    wsg_multipart_is(wsg_conn_header(req, "Content-Type"))) {
-		r->multipart = 1;
 		media = wsg_multipart_media(
 		        wsg_conn_header(req, "Content-Type"));
 		if (media == WSG_SOAP_UNKNOWN)

@@ -46,8 +46,8 @@ struct wsg_request {
 	                         changed from the client's */
 	struct wsg_error err; /* why it failed, for the audit log */
 	int basic;            /* authenticated by HTTP Basic */
-	int multipart;        /* multipart/related (MTOM, SwA): the envelope
-	                         is the root part `mp` found */
+	int multipart;        /* a checked multipart/related (MTOM, SwA):
+	                         the envelope is the root part `mp` found */
 	struct wsg_multipart mp;
 };
 

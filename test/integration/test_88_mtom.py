@@ -32,8 +32,10 @@ LIMITS = {"max_parts": "4", "max_part_size": "32768", "max_part_header_size": "1
 
 @pytest.fixture(scope="module")
 def gw(configured):
-    extra = [wsg.route_config("mtom", "/services/Mtom",
-                              "http://127.0.0.1:%d/EchoMtom" % configured.stub.port)]
+    up = "http://127.0.0.1:%d" % configured.stub.port
+    extra = [wsg.route_config("mtom", "/services/Mtom", up + "/EchoMtom"),
+             wsg.route_config("mtom-basic", "/services/MtomBasic", up + "/EchoBasic").replace(
+                 'auth = "wsse"', 'auth = "basic"')]
     g = wsg.Gateway(configured.dir, configured.db, configured.stub, name="wssgate-mtom",
                     limits=LIMITS, config_kw={"extra_routes": extra})
     g.write_config()
@@ -228,6 +230,19 @@ def test_kept_security_header_forwards_the_message_as_sent(gw, stub):
     assert r.status_code == 200, r.content[:500]
     rec, got = recorded(stub, m)
     assert got == body
+
+
+def test_basic_route_forwards_the_message_as_sent(gw, stub):
+    """HTTP Basic: the envelope is not the gateway's business, the body goes on unchanged."""
+    m = wsg.marker()
+    ctype, body, _ = swa(m)
+    r = wsg.http_session().post(gw.url("/services/MtomBasic"), data=body,
+                                headers={"Content-Type": ctype},
+                                auth=("alice", wsg.USERS["alice"][0]), timeout=30)
+    assert r.status_code == 200, r.content[:500]
+    rec, got = recorded(stub, m)
+    assert got == body
+    assert wsg.header_values(rec, "X-WSS-User") == ["alice"]
 
 
 def test_multipart_answer_relayed_unchanged(gw, stub):
