@@ -113,6 +113,9 @@ struct wsg_limits_conf {
 	size_t max_nodes;
 	size_t max_namespaces;       /* namespace declarations in scope */
 	size_t max_total_attributes; /* attributes and xmlns in one document */
+	size_t max_parts;            /* parts of a multipart/related request */
+	size_t max_part_size;        /* bytes of one part's body */
+	size_t max_part_header_size; /* bytes of one part's headers */
 	int64_t request_timeout;     /* seconds to read a request, in total */
 	int64_t response_timeout; /* seconds for a client to take an answer */
 	size_t max_response_size; /* bytes of an upstream answer's body */

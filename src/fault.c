@@ -21,6 +21,7 @@ static const char *const names[WSG_FAULT__COUNT] = {
         [WSG_FAULT_TRY_LATER] = "soap:Server.TryLater",
         [WSG_FAULT_BUSY] = "soap:Server.Busy",
         [WSG_FAULT_BAD_PATH] = "soap:Client.BadPath",
+        [WSG_FAULT_MULTIPART] = "soap:Client.Multipart",
 };
 
 const char *

@@ -16,6 +16,7 @@
 #include "mem.h"
 #include "operations.h"
 #include "metrics.h"
+#include "multipart.h"
 #include "path.h"
 #include "router.h"
 #include "stats.h"
@@ -161,13 +162,28 @@ upstream_done_cb(int status, const struct wsg_upstream_answer *a,
 	request_free(r, code);
 }
 
+/* The envelope's bytes: the body, or a multipart's root part. */
+static void
+envelope_bytes(const struct wsg_request *r, const char **p, size_t *len)
+{
+	*p = r->http->body;
+	*len = r->http->body_len;
+	if (r->multipart) {
+		*p += r->mp.root_start;
+		*len = r->mp.root_end - r->mp.root_start;
+	}
+}
+
 static void
 forward(struct wsg_request *r)
 {
 	struct wsg_upstream_send s;
 	struct iovec parts[WSG_UPSTREAM_MAX_BODY_PARTS];
+	struct iovec framed[WSG_UPSTREAM_MAX_BODY_PARTS];
+	size_t room = WSG_UPSTREAM_MAX_BODY_PARTS;
+	const char *env;
 	char *body = NULL;
-	size_t len = 0, changed, n;
+	size_t len = 0, env_len, changed, n;
 	int rc;
 
 	r->state = WSG_REQUEST_FORWARD;
@@ -182,16 +198,17 @@ forward(struct wsg_request *r)
 	}
 	/* The client's bytes as read, minus the blocks cut out: the
 	 * connection keeps them until the request is answered. */
-	parts[0].iov_base = (void *)(uintptr_t)r->http->body;
-	parts[0].iov_len = r->http->body_len;
+	envelope_bytes(r, &env, &env_len);
+	if (r->multipart)
+		room -= WSG_MULTIPART_FRAME_PARTS;
+	parts[0].iov_base = (void *)(uintptr_t)env;
+	parts[0].iov_len = env_len;
 	n = 1;
-	if (changed > 0 &&
-	    wsg_soap_relay_parts(&r->msg, r->http->body, r->http->body_len,
-	                         parts, WSG_UPSTREAM_MAX_BODY_PARTS,
-	                         &n) != WSG_OK) {
+	if (changed > 0 && wsg_soap_relay_parts(&r->msg, env, env_len, parts,
+	                                        room, &n) != WSG_OK) {
 		/* Serialised again (not UTF-8, or the tree changed). */
-		if (wsg_soap_relay(&r->msg, r->http->body, r->http->body_len,
-		                   &body, &len) != WSG_OK) {
+		if (wsg_soap_relay(&r->msg, env, env_len, &body, &len) !=
+		    WSG_OK) {
 			wsg_error_set(&r->err, WSG_ERR_NOMEM, WSG_FAULT_SERVER,
 			              "cannot serialise the envelope");
 			reply_fault(r, r->msg.version, WSG_FAULT_SERVER);
@@ -205,6 +222,14 @@ forward(struct wsg_request *r)
 	}
 	s.body = parts;
 	s.n_body = n;
+	/* Every other part byte for byte, around the root's envelope; `room`
+	 * left the frame its slices. */
+	if (r->multipart) {
+		wsg_multipart_relay_parts(
+		        &r->mp, r->http->body, r->http->body_len, parts, n,
+		        framed, WSG_UPSTREAM_MAX_BODY_PARTS, &s.n_body);
+		s.body = framed;
+	}
 	s.route = r->route;
 	s.tls = r->snap->upstream_tls;
 	s.max_response_size = r->cfg->limits.max_response_size;
@@ -336,6 +361,29 @@ refuse_envelope(struct wsg_request *r, enum wsg_soap_version version)
 }
 
 /*
+ * MTOM / SwA: the MIME framing checked and the root part found, whose
+ * envelope is then parsed as a single-part body. Returns WSG_OK with
+ * `*media` the version its types announce, or answers with the fault.
+ */
+static int
+parse_multipart(struct wsg_request *r, enum wsg_soap_version *media)
+{
+	const struct wsg_limits_conf *l = &r->cfg->limits;
+	struct wsg_multipart_limits limits = {l->max_parts, l->max_part_size,
+	                                      l->max_part_header_size};
+
+	if (wsg_multipart_parse(wsg_conn_header(r->http, "Content-Type"),
+	                        r->http->body, r->http->body_len, &limits,
+	                        &r->mp, &r->err) != WSG_OK) {
+		refuse_envelope(r, *media);
+		return WSG_ERR_PARSE;
+	}
+	r->multipart = 1;
+	*media = r->mp.version;
+	return WSG_OK;
+}
+
+/*
  * The hardened parse of the body, its version against the media type, and
  * the mustUnderstand blocks. Returns WSG_OK, or answers with the fault.
  */
@@ -344,15 +392,22 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 {
 	const struct wsg_config *cfg = r->cfg;
 	struct wsg_soap_limits limits;
+	const char *env;
+	size_t env_len;
 
 	r->state = WSG_REQUEST_PARSE;
+	if (wsg_multipart_is(wsg_conn_header(r->http, "Content-Type")) &&
+	    parse_multipart(r, &media) != WSG_OK)
+		return WSG_ERR_PARSE;
+	envelope_bytes(r, &env, &env_len);
 	wsg_config_soap_limits(&cfg->limits, &limits);
-	if (wsg_soap_parse(r->http->body, r->http->body_len, &limits, &r->msg,
-	                   &r->err) != WSG_OK) {
+	if (wsg_soap_parse(env, env_len, &limits, &r->msg, &r->err) != WSG_OK) {
 		refuse_envelope(r, media);
 		return WSG_ERR_PARSE;
 	}
-	if (r->msg.version != media) {
+	/* XOP roots may say text/xml for 1.2 (node-soap): the namespace
+	 * decides there. */
+	if (r->msg.version != media && !r->mp.xop) {
 		wsg_error_set(&r->err, WSG_ERR_PARSE,
 		              WSG_FAULT_UNSUPPORTED_MEDIA,
 		              "envelope version does not match Content-Type");
@@ -380,6 +435,55 @@ header_count(const struct wsg_conn_request *req, const char *name)
 }
 
 /*
+ * The action the request names: its SOAPAction header, the `action`
+ * parameter of its Content-Type and, for MTOM / SwA, those of start-info
+ * and the root part. An upstream may dispatch on any of them (some read
+ * SOAPAction for 1.2 too), so all that are there must agree. `*out` is
+ * malloc'ed, NULL for none. Returns WSG_OK, or WSG_ERR_PARSE with the
+ * Client fault in r->err.
+ */
+static int
+request_action(struct wsg_request *r, char **out)
+{
+	const char *ctype = wsg_conn_header(r->http, "Content-Type");
+	char *hdr = NULL, *param = NULL;
+	const char *mp = r->multipart && r->mp.action[0] != '\0' ? r->mp.action
+	                                                         : NULL,
+	           *why = NULL;
+
+	*out = NULL;
+	/* The gateway reads the first; an upstream might read another. */
+	if (header_count(r->http, "SOAPAction") > 1 ||
+	    wsg_operations_request_action(
+	            WSG_SOAP_11, wsg_conn_header(r->http, "SOAPAction"), NULL,
+	            &hdr) != WSG_OK)
+		why = "malformed or repeated SOAPAction header";
+	else if (header_count(r->http, "Content-Type") > 1 ||
+	         wsg_operations_request_action(WSG_SOAP_12, NULL, ctype,
+	                                       &param) != WSG_OK)
+		why = "malformed or repeated action parameter";
+	else if ((hdr != NULL && param != NULL && strcmp(hdr, param) != 0) ||
+	         (mp != NULL && ((hdr != NULL && strcmp(hdr, mp) != 0) ||
+	                         (param != NULL && strcmp(param, mp) != 0))))
+		why = "the SOAPAction header and action parameters differ";
+	if (why != NULL) {
+		free(hdr);
+		free(param);
+		return wsg_error_set(&r->err, WSG_ERR_PARSE, WSG_FAULT_CLIENT,
+		                     "%s", why);
+	}
+	if (hdr != NULL) {
+		*out = hdr;
+		free(param);
+	} else if (param != NULL) {
+		*out = param;
+	} else if (mp != NULL) {
+		*out = wsg_mem_strdup(mp);
+	}
+	return WSG_OK;
+}
+
+/*
  * Where the route knows what SOAPActions mean (`d`: its WSDL, soap_action
  * entries), an action naming another operation than the Body's, or an
  * unknown one, is refused before any credential work. Returns WSG_OK, or
@@ -395,21 +499,8 @@ check_action(struct wsg_request *r, const struct wsg_op_decls *d)
 	if (d == NULL)
 		return WSG_OK;
 	wsg_operations_of_body(&r->msg, &ns, &local);
-	/* The gateway reads the first; an upstream might read another. */
-	if (header_count(r->http, "SOAPAction") > 1 ||
-	    header_count(r->http, "Content-Type") > 1)
-		rc = WSG_ERR_PARSE;
-	else
-		rc = wsg_operations_request_action(
-		        r->msg.version, wsg_conn_header(r->http, "SOAPAction"),
-		        wsg_conn_header(r->http, "Content-Type"), &action);
-	if (rc != WSG_OK)
-		wsg_error_set(&r->err, rc, WSG_FAULT_CLIENT,
-		              "malformed or repeated %s",
-		              r->msg.version == WSG_SOAP_12
-		                      ? "action parameter"
-		                      : "SOAPAction header");
-	else
+	rc = request_action(r, &action);
+	if (rc == WSG_OK)
 		rc = wsg_operations_check_action(d, action, ns, local, &r->err);
 	free(action);
 	if (rc != WSG_OK)
@@ -602,6 +693,15 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 	w->inflight++;
 
 	media = version_of_media(wsg_conn_header(req, "Content-Type"));
+	/* MTOM / SwA: a SOAP message too; 1.1 faults until its types say
+	 * otherwise. */
+	if (media == WSG_SOAP_UNKNOWN &&
+	    wsg_multipart_is(wsg_conn_header(req, "Content-Type"))) {
+		media = wsg_multipart_media(
+		        wsg_conn_header(req, "Content-Type"));
+		if (media == WSG_SOAP_UNKNOWN)
+			media = WSG_SOAP_11;
+	}
 	if (route_request(r, media) != WSG_OK || serve_wsdl(r))
 		return;
 	wsg_auth_init(&r->auth, &env, r->cfg, r->route, r->rid, r->client,

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "multipart.h"
 #include "soap.h"
 #include "types.h"
 #include "worker.h"
@@ -45,6 +46,9 @@ struct wsg_request {
 	                         changed from the client's */
 	struct wsg_error err; /* why it failed, for the audit log */
 	int basic;            /* authenticated by HTTP Basic */
+	int multipart;        /* a checked multipart/related (MTOM, SwA):
+	                         the envelope is the root part `mp` found */
+	struct wsg_multipart mp;
 };
 
 struct wsg_conn_request;

@@ -1381,6 +1381,10 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
                             "The server is busy; try again later", 503, 503},
         [WSG_FAULT_BAD_PATH] = {NULL, "Client", "Sender",
                                 "The request path is not acceptable", 400, 400},
+        [WSG_FAULT_MULTIPART] = {NULL, "Client", "Sender",
+                                 "The multipart/related request is malformed "
+                                 "or over a limit",
+                                 500, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */

@@ -55,6 +55,7 @@ enum wsg_fault {
 	WSG_FAULT_BUSY,      /* a bounded queue is full: Server /
 	                        Receiver, HTTP 503 */
 	WSG_FAULT_BAD_PATH,  /* path refused by path.c: Client, HTTP 400 */
+	WSG_FAULT_MULTIPART, /* malformed multipart/related: Client / Sender */
 	WSG_FAULT__COUNT
 };
 

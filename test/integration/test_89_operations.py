@@ -299,3 +299,74 @@ def test_local_name_entry(gw, stub, soap12):
     r = wsg.post(gw.url("/services/EchoLocal"), xml, soap12)
     wsg.assert_wss_fault(r, "FailedAuthentication", soap12)
     assert stub.find(m) == []
+
+
+# ---------------------------------------------------------------- actions in MTOM media types
+
+def mtom(xml, info_action=None, root_action=None):
+    """A SOAP 1.2 MTOM message around `xml`: (Content-Type, body), with the action on
+    start-info and/or inside the root part's type parameter."""
+    b = "mtom89-" + wsg.marker()
+    info = "application/soap+xml" + ('; action=\\"%s\\"' % info_action if info_action else "")
+    inner = "application/soap+xml" + ('; action=\\"%s\\"' % root_action if root_action else "")
+    ctype = ('multipart/related; type="application/xop+xml"; start="<root@t89>"; '
+             'start-info="%s"; boundary=%s' % (info, b))
+    body = ("--%s\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"%s\"\r\n"
+            "Content-ID: <root@t89>\r\n\r\n%s\r\n--%s\r\nContent-Type: application/octet-stream"
+            "\r\nContent-ID: <a@t89>\r\n\r\n\x00\x01bin\r\n--%s--\r\n"
+            % (b, inner, xml, b, b)).encode("utf-8")
+    return ctype, body
+
+
+def post_mtom(gw, ctype, body):
+    wsg.remember_secrets(body)
+    return wsg.http_session().post(gw.url("/services/Records"), data=body,
+                                   headers={"Content-Type": ctype},
+                                   timeout=30 * wsg.TIME_SCALE)
+
+
+def test_mtom_action_on_start_info_checked(gw, stub):
+    """An MTOM message names its SOAP 1.2 action on start-info (and on the root part's type):
+    checked like the action parameter of a single-part request."""
+    m = wsg.marker()
+    r = post_mtom(gw, *mtom(envelope("writer", "WriteRecord", m, True), WRITE_ACTION,
+                            WRITE_ACTION))
+    assert r.status_code == 200, r.content[:500]
+    assert stub.find(m) != []
+    m = wsg.marker()
+    r = post_mtom(gw, *mtom(envelope("writer", "WriteRecord", m, True), READ_ACTION))
+    assert_action_refused(r, True)
+    m2 = wsg.marker()
+    r = post_mtom(gw, *mtom(envelope("writer", "WriteRecord", m2, True), None, READ_ACTION))
+    assert_action_refused(r, True)
+    assert stub.find(m) == [] and stub.find(m2) == []
+
+
+def test_mtom_actions_that_differ_refused(gw, stub):
+    """start-info and the root part name different actions: an upstream could read either."""
+    m = wsg.marker()
+    r = post_mtom(gw, *mtom(envelope("writer", "ReadRecord", m, True), READ_ACTION,
+                            WRITE_ACTION))
+    f = wsg.assert_soap_fault(r, 400, "Client", "Sender", soap12=True)
+    assert stub.find(m) == [], f
+
+
+def test_soap12_soapaction_header_must_agree_with_action_parameter(gw, stub):
+    """Some stacks dispatch SOAP 1.2 on a SOAPAction header too: it may not name another
+    action than the Content-Type's."""
+    m = wsg.marker()
+    xml = envelope("reader", "ReadRecord", m, True).encode("utf-8")
+    wsg.remember_secrets(xml)
+    r = wsg.http_session().post(
+        gw.url("/services/Records"), data=xml, timeout=30 * wsg.TIME_SCALE,
+        headers={"Content-Type": 'application/soap+xml; charset=utf-8; action="%s"' % READ_ACTION,
+                 "SOAPAction": '"%s"' % WRITE_ACTION})
+    assert_action_refused(r, True)
+    assert stub.find(m) == []
+    m = wsg.marker()
+    xml = envelope("reader", "ReadRecord", m, True).encode("utf-8")
+    r = wsg.http_session().post(
+        gw.url("/services/Records"), data=xml, timeout=30 * wsg.TIME_SCALE,
+        headers={"Content-Type": 'application/soap+xml; charset=utf-8; action="%s"' % READ_ACTION,
+                 "SOAPAction": '"%s"' % READ_ACTION})
+    assert r.status_code == 200, r.content[:300]

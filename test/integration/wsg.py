@@ -470,6 +470,7 @@ LIMITS_DEFAULTS = [
     ("max_attributes", "500"), ("max_attribute_len", "65536"), ("max_nodes", "50000"),
     ("request_timeout", "30"), ("max_connections", "1000"), ("response_timeout", "60"),
     ("max_response_size", "67108864"), ("drain_timeout", "10"),
+    ("max_parts", "100"), ("max_part_size", "10485760"), ("max_part_header_size", "8192"),
 ]
 
 

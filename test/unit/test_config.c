@@ -218,6 +218,9 @@ test_example_lists_every_key(void **state)
 	        "max_nodes",
 	        "max_namespaces",
 	        "max_total_attributes",
+	        "max_parts",
+	        "max_part_size",
+	        "max_part_header_size",
 	        "request_timeout",
 	        "response_timeout",
 	        "max_response_size",
@@ -339,6 +342,9 @@ test_defaults(void **state)
 	assert_int_equal(c->limits.max_nodes, 100000);
 	assert_int_equal(c->limits.max_namespaces, 100);
 	assert_int_equal(c->limits.max_total_attributes, 200000);
+	assert_int_equal(c->limits.max_parts, 100);
+	assert_int_equal(c->limits.max_part_size, 10485760);
+	assert_int_equal(c->limits.max_part_header_size, 8192);
 	assert_int_equal(c->limits.request_timeout, 30);
 	assert_int_equal(c->limits.response_timeout, 60);
 	assert_int_equal(c->limits.max_response_size, 67108864);
@@ -694,6 +700,11 @@ static const struct error_case error_cases[] = {
         {"out of range high",
          LISTEN "userstore = { pool_size = 65; };\n",
          {":2: userstore.pool_size: 65 is out of range (1..64)"},
+         1},
+        {"multipart limit out of range",
+         LISTEN "limits = { max_part_header_size = 63; };\n",
+         {":2: limits.max_part_header_size: 63 is out of range "
+          "(64..1048576)"},
          1},
         {"out of range int64",
          LISTEN "workers = 3000000000L;\n",

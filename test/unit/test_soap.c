@@ -966,6 +966,9 @@ static const struct fault_expect fault_table[] = {
          "The server is busy; try again later", "soap:Server.Busy"},
         {WSG_FAULT_BAD_PATH, NULL, "Client", "Sender", 400, 400,
          "The request path is not acceptable", "soap:Client.BadPath"},
+        {WSG_FAULT_MULTIPART, NULL, "Client", "Sender", 500, 400,
+         "The multipart/related request is malformed or over a limit",
+         "soap:Client.Multipart"},
 };
 
 static xmlNodePtr

@@ -9,6 +9,11 @@ A threaded HTTP/1.1 keep-alive server (Python standard library only):
   POST /Slow?s=N         sleeps N seconds (float), then echoes
   POST /Status/NNN       answers status NNN with a small text body
   POST /Big?kb=N         an EchoResponse whose message is N KiB of text
+  POST /EchoMtom         an EchoResponse as MTOM (multipart/related): the root part, then the
+                         request's attachments as sent; X-Stub-Body-SHA256 is the body's hash
+
+A multipart/related request (MTOM, SwA) is answered from its root part (the `start` part,
+else the first), on every path.
 
 Misbehaving answers, for the gateway's upstream-fault tests:
 
@@ -42,6 +47,9 @@ recorded as "sni" (null without SNI).
 
 import argparse
 import base64
+import email.parser
+import email.policy
+import hashlib
 import signal
 import itertools
 import socket
@@ -120,6 +128,38 @@ def parse_envelope(body):
         if el.tag == "message" or el.tag.endswith("}message"):
             return ns, el.text or ""
     return ns, None
+
+
+MTOM_REPLY_BOUNDARY = "stub-mtom-reply"
+
+
+def split_multipart(ctype, body):
+    """(root part's bytes, [(Content-ID, bytes) of the other parts]) of a multipart/related
+    body, parsed with the email package; raises ValueError if it is not one."""
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body)
+    if not msg.is_multipart():
+        raise ValueError("not a multipart body")
+    parts = list(msg.iter_parts())
+    start = msg.get_param("start")
+    root = next((p for p in parts if start and p["Content-ID"] == start), parts[0])
+    rest = [(p["Content-ID"], p.get_payload(decode=True)) for p in parts if p is not root]
+    return root.get_payload(decode=True), rest
+
+
+def mtom_reply(ns, envelope_bytes, attachments):
+    """An MTOM answer: the envelope as the XOP root, then each attachment byte for byte."""
+    b = MTOM_REPLY_BOUNDARY.encode()
+    inner = b"text/xml" if ns == SOAP11_NS else b"application/soap+xml"
+    out = (b"--" + b + b"\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"" + inner
+           + b"\"\r\nContent-ID: <reply-root@stub>\r\n\r\n" + envelope_bytes)
+    for cid, data in attachments:
+        out += (b"\r\n--" + b + b"\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Transfer-Encoding: binary\r\nContent-ID: " + (cid or "").encode()
+                + b"\r\n\r\n" + data)
+    return out + b"\r\n--" + b + b"--\r\n", (
+        'multipart/related; type="application/xop+xml"; start="<reply-root@stub>"; '
+        'start-info="%s"; boundary="%s"' % (inner.decode(), MTOM_REPLY_BOUNDARY))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -204,7 +244,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "POST":
             self.reply(405, "text/plain", b"POST only\n", {"Allow": "POST"})
             return
+        attachments = None
         try:
+            ctype = self.headers.get("Content-Type", "")
+            if ctype.lower().startswith("multipart/related"):
+                body, attachments = split_multipart(ctype, body)
             ns, message = parse_envelope(body)
         except ValueError as e:
             self.reply(500, CT[SOAP11_NS], fault(SOAP11_NS, True, str(e)))
@@ -223,6 +267,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         if message is None:
             self.reply(500, CT[ns], fault(ns, True, "no message element in the request"))
+            return
+        if url.path == "/EchoMtom":
+            data, ctype = mtom_reply(ns, envelope(
+                ns, '<tns:EchoResponse xmlns:tns="%s"><tns:message>%s</tns:message>'
+                '</tns:EchoResponse>' % (ECHO_NS, escape(message))), attachments or [])
+            self.reply(200, ctype, data, {"X-Stub-Body-SHA256": hashlib.sha256(data).hexdigest()})
             return
         self.reply(200, CT[ns], envelope(
             ns, '<tns:EchoResponse xmlns:tns="%s"><tns:message>%s</tns:message></tns:EchoResponse>'

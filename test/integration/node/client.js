@@ -6,6 +6,8 @@
 //          "hasNonce": true, "soap12": false, "message": "hi"}'
 // Optional WSSecurity options, passed only when given: "mustUnderstand", "hasTokenCreated".
 // Optional "service", "ports" and "operation" for a WSDL other than echo.wsdl.
+// MTOM: "forceMTOM": true and "attachments": [{mimetype, contentId, name, bodyB64}] become the
+// call's options; the answer's attachments come back as "attachments" ({contentId, bodyB64}).
 // Prints one JSON object: {ok, status, result, fault, lastRequest, lastRequestHeaders, error}.
 'use strict';
 
@@ -19,6 +21,8 @@ async function main() {
 		client = await soap.createClientAsync(args.wsdl, {
 			forceSoap12Headers: !!args.soap12,
 			disableCache: true,
+			// (sic): node-soap's name for reading multipart answers.
+			parseReponseAttachments: !!args.forceMTOM,
 		});
 		// Without one, the calls go where the WSDL's address says.
 		if (args.endpoint) {
@@ -40,19 +44,33 @@ async function main() {
 		const service = client[args.service || 'EchoService'];
 		const ports = args.ports || ['EchoSoap11Port', 'EchoSoap12Port'];
 		const port = service[args.soap12 ? ports[1] : ports[0]];
-		const [result, , , ] = await new Promise((resolve, reject) => {
+		const callOptions = {};
+		if (args.forceMTOM) {
+			callOptions.forceMTOM = true;
+			callOptions.attachments = (args.attachments || []).map((a) => ({
+				mimetype: a.mimetype, contentId: a.contentId, name: a.name,
+				body: Buffer.from(a.bodyB64, 'base64'),
+			}));
+		}
+		const [result, , , , mtom] = await new Promise((resolve, reject) => {
 			port[args.operation || 'Echo']({ message: args.message || 'hello from node-soap' },
-				(err, res, raw, soapHeader, rawRequest) => {
+				(err, res, raw, soapHeader, rawRequest, mtomAttachments) => {
 					if (err) {
 						reject(err);
 					} else {
-						resolve([res, raw, soapHeader, rawRequest]);
+						resolve([res, raw, soapHeader, rawRequest, mtomAttachments]);
 					}
-				});
+				}, callOptions);
 		});
 		out.ok = true;
 		out.status = 200;
 		out.result = result;
+		if (mtom && mtom.parts) {
+			out.attachments = mtom.parts.map((p) => ({
+				contentId: p.headers['content-id'] || null,
+				bodyB64: Buffer.from(p.body).toString('base64'),
+			}));
+		}
 	} catch (err) {
 		out.error = String(err && err.message ? err.message : err);
 		if (err && err.response) {
