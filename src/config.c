@@ -19,6 +19,7 @@
 #include "logring.h"
 #include "mem.h"
 #include "path.h"
+#include "schema.h"
 #include "soap.h"
 #include "wsdl.h"
 
@@ -935,6 +936,20 @@ auth_cb(struct ctx *x, const config_setting_t *s, void *base)
 		r->auth = values[c];
 }
 
+static void
+validate_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	static const char *const modes[] = {"off", "wsdl", NULL};
+	static const enum wsg_validate values[] = {WSG_VALIDATE_OFF,
+	                                           WSG_VALIDATE_WSDL};
+	struct wsg_route_conf *r = base;
+	int c;
+
+	r->validate = WSG_VALIDATE_OFF;
+	if (s != NULL && (c = choice_value(x, s, modes)) >= 0)
+		r->validate = values[c];
+}
+
 /* ---- tables ---- */
 
 static const struct key listen_keys[] = {
@@ -1074,6 +1089,7 @@ static const struct key route_keys[] = {
         K_BOOL(struct wsg_route_conf, forward_authorization, 0),
         K_PATH(struct wsg_route_conf, wsdl, NULL),
         K_CUSTOM("public_url", public_url_cb, 0),
+        K_CUSTOM("validate", validate_cb, 0),
         K_END,
 };
 
@@ -1227,6 +1243,39 @@ route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
 }
 
+/*
+ * The schemas a validating route checks Bodies against, compiled here once
+ * per load (and SIGHUP), never per request. Basic routes parse no
+ * envelope, so they have nothing to validate.
+ */
+static void
+route_schema(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
+             struct wsg_route_conf *r)
+{
+	const config_setting_t *s = config_setting_get_member(e, "validate");
+	struct wsg_soap_limits lim;
+	struct wsg_error err;
+
+	if (r->validate != WSG_VALIDATE_WSDL)
+		return;
+	if (r->auth == WSG_AUTH_BASIC) {
+		bad(x, s,
+		    "\"wsdl\" needs a SOAP route (auth = \"basic\" "
+		    "parses no envelope)");
+		return;
+	}
+	if (r->wsdl == NULL) {
+		bad(x, s, "\"wsdl\" needs the route's wsdl key");
+		return;
+	}
+	if (r->wsdl_docs == NULL) /* the wsdl key's error says why */
+		return;
+	wsg_config_soap_limits(&c->limits, &lim);
+	wsg_error_clear(&err);
+	if (wsg_schema_compile(r->wsdl_docs, &lim, &r->schema, &err) != WSG_OK)
+		bad(x, s, "%s", err.reason);
+}
+
 static void
 routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -1241,6 +1290,7 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 		e = config_setting_get_elem(s, (unsigned)i);
 		route_tls(x, e, &c->routes[i], &c->upstream_tls);
 		route_wsdl(x, e, c, &c->routes[i]);
+		route_schema(x, e, c, &c->routes[i]);
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)
@@ -1588,6 +1638,7 @@ config_free(struct wsg_config *c)
 		free(r->wsdl);
 		free(r->public_url);
 		wsg_wsdl_free(r->wsdl_docs);
+		wsg_schema_free(r->schema);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
 	}

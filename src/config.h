@@ -12,6 +12,7 @@
 #include "types.h"
 
 struct wsg_wsdl;
+struct wsg_schema;
 
 struct wsg_tls_conf {
 	char *cert; /* absolute path */
@@ -140,6 +141,12 @@ struct wsg_resolver_conf {
 	size_t n_nameservers;
 };
 
+/* What a route checks a request's Body against. */
+enum wsg_validate {
+	WSG_VALIDATE_OFF = 0,
+	WSG_VALIDATE_WSDL, /* the schemas of the route's WSDL */
+};
+
 struct wsg_route_conf {
 	char *name;
 	char *path; /* prefix, starts with '/' */
@@ -165,6 +172,9 @@ struct wsg_route_conf {
 	char *public_url;          /* the route's URL written into the WSDL:
 	                              as set, or from listen.[0] and path */
 	struct wsg_wsdl *wsdl_docs; /* loaded from `wsdl`, or NULL */
+	enum wsg_validate validate;
+	struct wsg_schema *schema; /* compiled from wsdl_docs when validate
+	                              is WSG_VALIDATE_WSDL, else NULL */
 };
 
 struct wsg_config {

@@ -29,7 +29,7 @@
 #define URL_TYPES "urn:wssgate:schema:types:"
 
 /* Bytes of an element or namespace name a client's fault text shows. */
-#define NAME_MAX_SHOWN 160
+#define NAME_MAX_SHOWN 96
 
 struct wsg_schema {
 	xmlSchemaPtr xs;
@@ -679,17 +679,36 @@ reason_of(const struct verror *v)
 	}
 }
 
+/* How many bytes of `s` fit in `max` without cutting a UTF-8 sequence:
+ * the fault must stay well-formed. */
+static int
+shown(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return (int)n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 /* "{namespace}local" or "local", cut to what a fault may show. */
 static void
 name_of(xmlNodePtr n, char *out, size_t size)
 {
-	if (n->ns != NULL && n->ns->href != NULL)
-		snprintf(out, size, "{%.*s}%.*s", NAME_MAX_SHOWN,
-		         (const char *)n->ns->href, NAME_MAX_SHOWN,
-		         (const char *)n->name);
-	else
-		snprintf(out, size, "%.*s", NAME_MAX_SHOWN,
-		         (const char *)n->name);
+	const char *local = (const char *)n->name;
+
+	if (n->ns != NULL && n->ns->href != NULL) {
+		const char *ns = (const char *)n->ns->href;
+
+		snprintf(out, size, "{%.*s}%.*s", shown(ns, NAME_MAX_SHOWN), ns,
+		         shown(local, NAME_MAX_SHOWN), local);
+	} else {
+		snprintf(out, size, "%.*s", shown(local, NAME_MAX_SHOWN),
+		         local);
+	}
 }
 
 /*
