@@ -121,7 +121,7 @@ assert_refused(const struct wsg_schema *s, const char *body, const char *needle)
 
 #define ITEM(sku, q)                                                           \
 	"<o:item><t:sku>" sku "</t:sku><t:quantity>" q "</t:quantity></"       \
-	                                               "o:item>"
+	"o:item>"
 #define ORDER(inner)                                                           \
 	"<o:PlaceOrder><o:message>m</o:message>" inner "</o:PlaceOrder>"
 
