@@ -188,6 +188,21 @@ def test_hand_built_invalid(gw, stub, soap12, case, body, needle):
     unseen(stub, m)
 
 
+@pytest.mark.parametrize("attr", ["schemaLocation", "noNamespaceSchemaLocation"])
+def test_request_schema_location_never_followed(gw, stub, attr):
+    """xsi:schemaLocation in a request names a schema the gateway must not fetch: the Body is
+    validated against the WSDL's schemas only (this one would allow anything)."""
+    evil = stub.url("/Echo/evil.xsd")
+    value = ("%s %s" % (ORDERS_NS, evil)) if attr == "schemaLocation" else evil
+    m = wsg.marker()
+    body = ('<o:GetOrder xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:%s="%s">'
+            '<o:message>%s</o:message><o:id>not-a-number</o:id></o:GetOrder>' % (attr, value, m))
+    r = wsg.post(gw.url("/services/VOrders"), envelope(body))
+    schema_fault(r, False, "element '{urn:example:orders}id': the value is not valid")
+    assert [x for x in stub.requests() if "evil" in x["path"]] == []
+    unseen(stub, m)
+
+
 def test_forwarded_byte_identical(gw, stub):
     """A valid request reaches the upstream as sent: whole on a route that keeps the Security
     header, without exactly the Security header's bytes on one that strips it."""
