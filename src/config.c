@@ -19,6 +19,7 @@
 #include "logring.h"
 #include "mem.h"
 #include "path.h"
+#include "schema.h"
 #include "soap.h"
 #include "operations.h"
 #include "wsdl.h"
@@ -1062,6 +1063,20 @@ operations_cb(struct ctx *x, const config_setting_t *s, void *base)
 	}
 }
 
+static void
+validate_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	static const char *const modes[] = {"off", "wsdl", NULL};
+	static const enum wsg_validate values[] = {WSG_VALIDATE_OFF,
+	                                           WSG_VALIDATE_WSDL};
+	struct wsg_route_conf *r = base;
+	int c;
+
+	r->validate = WSG_VALIDATE_OFF;
+	if (s != NULL && (c = choice_value(x, s, modes)) >= 0)
+		r->validate = values[c];
+}
+
 /* ---- tables ---- */
 
 static const struct key listen_keys[] = {
@@ -1210,6 +1225,7 @@ static const struct key route_keys[] = {
         K_CUSTOM("public_url_hosts", public_url_hosts_cb, 0),
         K_CUSTOM("operations", operations_cb, 0),
         K_BOOL(struct wsg_route_conf, operations_only, 0),
+        K_CUSTOM("validate", validate_cb, 0),
         K_END,
 };
 
@@ -1444,6 +1460,41 @@ route_operations(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
 }
 
+/*
+ * The schemas a validating route checks Bodies against, compiled here once
+ * per load (and SIGHUP), never per request. Basic routes parse no
+ * envelope, so they have nothing to validate.
+ */
+static void
+route_schema(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
+             struct wsg_route_conf *r)
+{
+	const config_setting_t *s = config_setting_get_member(e, "validate");
+	struct wsg_soap_limits lim;
+	struct wsg_error err;
+
+	if (r->validate != WSG_VALIDATE_WSDL)
+		return;
+	if (r->auth == WSG_AUTH_BASIC) {
+		bad(x, s,
+		    "\"wsdl\" needs a SOAP route (auth = \"basic\" "
+		    "parses no envelope)");
+		return;
+	}
+	if (r->wsdl == NULL && !r->wsdl_upstream) {
+		bad(x, s, "\"wsdl\" needs the route's wsdl key");
+		return;
+	}
+	/* An upstream WSDL's are compiled by each worker as it fetches it;
+	 * with no documents, the wsdl key's error says why. */
+	if (r->wsdl_docs == NULL)
+		return;
+	wsg_config_soap_limits(&c->limits, &lim);
+	wsg_error_clear(&err);
+	if (wsg_schema_compile(r->wsdl_docs, &lim, &r->schema, &err) != WSG_OK)
+		bad(x, s, "%s", err.reason);
+}
+
 static void
 routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
@@ -1459,6 +1510,7 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 		route_tls(x, e, &c->routes[i], &c->upstream_tls);
 		route_wsdl(x, e, c, &c->routes[i]);
 		route_operations(x, e, c, &c->routes[i]);
+		route_schema(x, e, c, &c->routes[i]);
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)
@@ -1812,6 +1864,7 @@ config_free(struct wsg_config *c)
 			wsg_wsdl_free(r->wsdl_host_docs[j]);
 		free(r->wsdl_host_docs);
 		free_strings(r->public_url_hosts, r->n_public_url_hosts);
+		wsg_schema_free(r->schema);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
 		for (j = 0; j < r->n_operations; j++) {

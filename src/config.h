@@ -14,6 +14,7 @@
 struct wsg_op_decls;
 struct wsg_operation;
 struct wsg_wsdl;
+struct wsg_schema;
 
 struct wsg_tls_conf {
 	char *cert; /* absolute path */
@@ -152,6 +153,12 @@ enum wsg_wsdl_auth {
 	WSG_WSDL_AUTH_ROUTE,    /* HTTP Basic, a user with the route's roles */
 };
 
+/* What a route checks a request's Body against. */
+enum wsg_validate {
+	WSG_VALIDATE_OFF = 0,
+	WSG_VALIDATE_WSDL, /* the schemas of the route's WSDL */
+};
+
 struct wsg_route_conf {
 	char *name;
 	char *path; /* prefix, starts with '/' */
@@ -192,6 +199,9 @@ struct wsg_route_conf {
 	size_t n_operations;
 	int operations_only;
 	struct wsg_op_decls *actions;
+	enum wsg_validate validate;
+	struct wsg_schema *schema; /* compiled from wsdl_docs when validate
+	                              is WSG_VALIDATE_WSDL, else NULL */
 };
 
 struct wsg_config {

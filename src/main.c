@@ -32,6 +32,7 @@
 #include "replay.h"
 #include "request.h"
 #include "server.h"
+#include "schema.h"
 #include "soap.h"
 #include "stats.h"
 #include "tls.h"
@@ -426,6 +427,9 @@ main(int argc, char **argv)
 		        usage_text);
 		return 2;
 	}
+	/* Before any XML is read: libxml2 loads nothing from files or the
+	 * network from here on (schema.h). */
+	wsg_schema_global_init();
 	if (wsg_config_load(config_path, &cfg, &errors) != WSG_OK) {
 		fprintf(stderr, "%s", errors);
 		fprintf(stderr, "wssgate: configuration %s is invalid\n",

@@ -19,6 +19,7 @@
 #include "multipart.h"
 #include "path.h"
 #include "router.h"
+#include "schema.h"
 #include "stats.h"
 #include "upstream.h"
 #include "wsdl.h"
@@ -253,6 +254,56 @@ forward(struct wsg_request *r)
 	}
 }
 
+/*
+ * The Body against the route's schemas `s` (validate = "wsdl"), only once
+ * the client is authenticated: others make the gateway do no schema work
+ * and learn nothing from its answers. Returns WSG_OK, or answers a Client
+ * / Sender fault that names the first error.
+ */
+static int
+validate_body(struct wsg_request *r, const struct wsg_schema *s)
+{
+	const char *ctype;
+	char *body = NULL;
+	size_t len = 0;
+	int status = 500;
+
+	if (s == NULL || r->msg.doc == NULL ||
+	    wsg_schema_validate(s, r->msg.body, &r->err) == WSG_OK)
+		return WSG_OK;
+	wsg_log_audit(r->worker->rt->log, r->rid, r->client, r->route->name,
+	              r->auth.user, "schema_invalid", r->err.reason);
+	if (r->err.fault != WSG_FAULT_CLIENT) {
+		reply_fault(r, r->msg.version, r->err.fault);
+		return WSG_ERR_PARSE;
+	}
+	r->state = WSG_REQUEST_FAIL;
+	if (wsg_soap_build_fault_text(r->msg.version, WSG_FAULT_CLIENT,
+	                              r->err.reason, &body, &len, &ctype,
+	                              &status) == WSG_OK)
+		wsg_conn_add_header(r->conn, "Content-Type", ctype);
+	wsg_conn_reply(r->conn, status, NULL, 0, body, len);
+	free(body);
+	request_free(r, status);
+	return WSG_ERR_PARSE;
+}
+
+static void
+upstream_schema_cb(int status, const struct wsg_wsdl_published *pub, void *arg)
+{
+	struct wsg_request *r = arg;
+
+	/* Without the WSDL the Body cannot be checked: fail closed. */
+	if (status != WSG_OK) {
+		wsg_error_set(&r->err, status, WSG_FAULT_UPSTREAM_ERROR,
+		              "no WSDL fetched from the upstream yet");
+		reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
+		return;
+	}
+	if (validate_body(r, pub->schema) == WSG_OK)
+		forward(r);
+}
+
 static void
 auth_done_cb(struct wsg_auth *a, int status, void *arg)
 {
@@ -263,6 +314,16 @@ auth_done_cb(struct wsg_auth *a, int status, void *arg)
 		reply_fault(r, r->msg.version, r->err.fault);
 		return;
 	}
+	/* An upstream WSDL's schemas: the worker's copy, asked for again
+	 * (a copy held since the action check may have been replaced). */
+	if (r->route->wsdl_upstream &&
+	    r->route->validate == WSG_VALIDATE_WSDL && r->msg.doc != NULL) {
+		wsg_wsdl_cache_get(r->worker->wsdl_cache, r->snap, r->route,
+		                   upstream_schema_cb, r);
+		return;
+	}
+	if (validate_body(r, r->route->schema) != WSG_OK)
+		return;
 	forward(r);
 }
 
@@ -706,10 +767,13 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		return;
 	wsg_auth_init(&r->auth, &env, r->cfg, r->route, r->rid, r->client,
 	              req->tls);
-	/* wsse_or_basic looks for a Security header only in a SOAP POST. */
+	/* wsse_or_basic looks for a Security header only in a SOAP POST; a
+	 * validating route takes no other POST (it would skip the schema). */
 	if (r->route->auth == WSG_AUTH_BASIC ||
 	    (r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
-	     (!is_method(r, "POST") || media == WSG_SOAP_UNKNOWN))) {
+	     (!is_method(r, "POST") ||
+	      (media == WSG_SOAP_UNKNOWN &&
+	       r->route->validate == WSG_VALIDATE_OFF)))) {
 		start_basic(r);
 		return;
 	}

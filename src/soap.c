@@ -1529,6 +1529,38 @@ wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
 }
 
 int
+wsg_soap_build_fault_text(enum wsg_soap_version version, enum wsg_fault fault,
+                          const char *text, char **body, size_t *len,
+                          const char **content_type, int *http_status)
+{
+	const struct fault_desc *f;
+	struct fault_text t;
+	char *code11, *escaped;
+
+	*body = NULL;
+	*len = 0;
+	*content_type = NULL;
+	*http_status = 0;
+	if ((int)fault <= WSG_FAULT_NONE || fault >= WSG_FAULT__COUNT ||
+	    faults[fault].wss != NULL)
+		return WSG_ERR_INVAL;
+	f = &faults[fault];
+	code11 = wsg_mem_printf("soap:%s", f->code11);
+	escaped = xml_escape(text);
+	t.decls = "";
+	t.header12 = "";
+	t.code11 = code11;
+	t.code12 = f->code12;
+	t.subcode12 = NULL;
+	t.text = escaped;
+	fault_out(version, fault_envelope(version, &t), f->status11,
+	          f->status12, body, len, content_type, http_status);
+	free(code11);
+	free(escaped);
+	return WSG_OK;
+}
+
+int
 wsg_soap_fault_is_security(enum wsg_fault fault)
 {
 	return (int)fault > WSG_FAULT_NONE && fault < WSG_FAULT__COUNT &&

@@ -146,6 +146,17 @@ int wsg_soap_build_fault(enum wsg_soap_version version, enum wsg_fault fault,
                          int *http_status);
 
 /*
+ * The same fault with `text` (plain text, escaped here) as its faultstring
+ * / Reason, for faults whose cause the client may read (a Body refused by
+ * its schema). The WS-Security faults keep their standard text:
+ * WSG_ERR_INVAL for them. Outputs as for wsg_soap_build_fault().
+ */
+int wsg_soap_build_fault_text(enum wsg_soap_version version,
+                              enum wsg_fault fault, const char *text,
+                              char **body, size_t *len,
+                              const char **content_type, int *http_status);
+
+/*
  * Whom a header block is addressed to, from its SOAP 1.1 actor or SOAP 1.2
  * role attribute (only the one in the message's own envelope namespace
  * counts). The gateway is a SOAP intermediary: it plays role `next`, while

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mem.h"
 #include "operations.h"
+#include "schema.h"
 #include "upstream.h"
 
 /* After a failed fetch with a copy to serve, the next try waits this long
@@ -67,6 +68,7 @@ struct entry {
 	struct wsg_wsdl **hosts;
 	size_t n_hosts;
 	struct wsg_op_decls *actions; /* derived from def */
+	struct wsg_schema *schema;    /* compiled from def, or NULL */
 	const struct wsg_config *cfg; /* the config it was got for (compared,
 	                                 never dereferenced): another one is
 	                                 a reload, which fetches again */
@@ -412,6 +414,7 @@ fetch_round(struct fetch *f)
 	struct entry *e = f->e;
 	struct wsg_wsdl *def = NULL, **hosts = NULL;
 	struct wsg_op_decls *actions = NULL;
+	struct wsg_schema *schema = NULL;
 	char *url;
 	size_t i;
 	int rc;
@@ -451,8 +454,11 @@ fetch_round(struct fetch *f)
 		rc = wsg_operations_route_actions(r->operations,
 		                                  r->n_operations, def, &lim,
 		                                  &actions, &f->err);
+	if (rc == WSG_OK && r->validate == WSG_VALIDATE_WSDL)
+		rc = wsg_schema_compile(def, &lim, &schema, &f->err);
 	if (rc != WSG_OK) {
 		f->failed = 1;
+		wsg_operations_decls_free(actions);
 		wsg_wsdl_free(def);
 		for (i = 0; hosts != NULL && i < r->n_public_url_hosts; i++)
 			wsg_wsdl_free(hosts[i]);
@@ -466,6 +472,7 @@ fetch_round(struct fetch *f)
 	e->hosts = hosts;
 	e->n_hosts = hosts != NULL ? r->n_public_url_hosts : 0;
 	e->actions = actions;
+	e->schema = schema;
 	fetch_done(f);
 }
 
@@ -501,6 +508,8 @@ entry_drop_copy(struct entry *e)
 	e->n_hosts = 0;
 	wsg_operations_decls_free(e->actions);
 	e->actions = NULL;
+	wsg_schema_free(e->schema);
+	e->schema = NULL;
 }
 
 static void
@@ -557,6 +566,7 @@ fetch_done(struct fetch *f)
 	pub.hosts = e->hosts;
 	pub.n_hosts = e->n_hosts;
 	pub.actions = e->actions;
+	pub.schema = e->schema;
 	fetch_free(f);
 	/* Answers go out one by one; none of them can start another fetch
 	 * for this entry while the list is walked. */
@@ -661,6 +671,7 @@ wsg_wsdl_cache_get(struct wsg_wsdl_cache *c, struct wsg_snapshot *snap,
 		pub.hosts = e->hosts;
 		pub.n_hosts = e->n_hosts;
 		pub.actions = e->actions;
+		pub.schema = e->schema;
 		cb(WSG_OK, &pub, arg);
 		return;
 	}

@@ -17,17 +17,20 @@
 #include "wsdl.h"
 
 struct wsg_op_decls;
+struct wsg_schema;
 struct wsg_upstream_pool;
 struct wsg_wsdl_cache;
 
 /* A route's documents as published: `def` for the public URL, `hosts[i]`
  * for route->public_url_hosts[i] (NULL without public_url_from_host), and
- * what the route derives from them: the SOAPActions they declare. */
+ * what the route derives from them: the SOAPActions they declare and,
+ * under validate = "wsdl", their compiled schemas (else NULL). */
 struct wsg_wsdl_published {
 	const struct wsg_wsdl *def;
 	struct wsg_wsdl *const *hosts;
 	size_t n_hosts;
 	const struct wsg_op_decls *actions;
+	const struct wsg_schema *schema;
 };
 
 /* One per worker, on `pool` (which must outlive it). */

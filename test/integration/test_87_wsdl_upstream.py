@@ -169,6 +169,10 @@ def gw(configured, up):
                          "http://127.0.0.1:%d/Echo" % configured.stub.port,
                          extra=' wsdl = "%s"; wsdl_auth = "basic";' % ECHO_WSDL),
         r("wrole", "/services/WRole", "/Echo", ' wsdl = "upstream"; wsdl_auth = "route";'),
+        r("wval", "/services/WVal", "/Echo", ' wsdl = "upstream"; validate = "wsdl";'),
+        wsg.route_config("wvaldown", "/services/WValDown",
+                         "http://127.0.0.1:%d/Echo" % g.down_port,
+                         extra=' wsdl = "upstream"; validate = "wsdl";'),
         # Reading the WSDL is no operation: the route's roles, not operations_only.
         wsg.route_config("wropsonly", "/services/WRoleOps",
                          "http://127.0.0.1:%d/Echo" % configured.stub.port,
@@ -270,6 +274,25 @@ def test_upstream_documents_rewritten_and_cached(gw, up):
         assert len(up.gets(path)) == 1, path
     assert up.gets("/Echo?wsdl")[0]["headers"]
     assert not [h for h in up.gets("/Echo?wsdl")[0]["headers"] if h[0].lower() == "authorization"]
+
+
+def test_validate_against_upstream_wsdl(gw, up):
+    """(After the test above, which counts the upstream's GETs.) validate = "wsdl" compiles the schemas of each fetched copy (through its two-level
+    import chain) and checks Bodies with them, as with a local WSDL."""
+    m = wsg.marker()
+    r = wsg.post(gw.url("/services/WVal"), wsg.build("alice", message=m))
+    assert r.status_code == 200, r.text[:300]
+    bad = wsg.marker()
+    xml = wsg.build("alice", message=bad).replace("</e:Echo>", "<e:bogus/></e:Echo>")
+    r = wsg.post(gw.url("/services/WVal"), xml)
+    assert r.status_code == 500 and b"Schema validation failed" in r.content, r.text[:300]
+    assert [q for q in up.requests() if bad in q["body"]] == []
+    assert [q for q in up.requests() if m in q["body"]] != []
+
+
+def test_validate_without_upstream_wsdl_fails_closed(gw):
+    r = wsg.post(gw.url("/services/WValDown"), wsg.build("alice", message=wsg.marker()))
+    assert r.status_code == 502 and b"Server" in r.content
 
 
 def test_off_origin_import_refused(gw):

@@ -1081,6 +1081,64 @@ test_fault_bodies(void **state)
 	}
 }
 
+/* A fault whose text is the caller's: escaped, in either version, never
+ * for the WS-Security codes (their text is the standard one). */
+static void
+test_fault_with_text(void **state)
+{
+	static const char text[] = "element '{urn:a&b}<x>': \"bad\" \xc3\xa9";
+	struct wsg_soap_msg f;
+	struct wsg_error err;
+	xmlNodePtr fault;
+	xmlChar *s;
+	const char *ct;
+	char *body;
+	size_t len;
+	int status;
+
+	assert_int_equal(wsg_soap_build_fault_text(WSG_SOAP_11,
+	                                           WSG_FAULT_CLIENT, text,
+	                                           &body, &len, &ct, &status),
+	                 WSG_OK);
+	assert_int_equal(status, 500);
+	assert_int_equal(parse(body, len, NULL, &f, &err), WSG_OK);
+	fault = child(f.body, WSG_NS_SOAP11, "Fault");
+	assert_qname(child(fault, NULL, "faultcode"), WSG_NS_SOAP11, "Client");
+	s = xmlNodeGetContent(child(fault, NULL, "faultstring"));
+	assert_string_equal((const char *)s, text);
+	xmlFree(s);
+	wsg_soap_msg_free(&f);
+	free(body);
+
+	assert_int_equal(wsg_soap_build_fault_text(WSG_SOAP_12,
+	                                           WSG_FAULT_CLIENT, text,
+	                                           &body, &len, &ct, &status),
+	                 WSG_OK);
+	assert_int_equal(status, 400);
+	assert_string_equal(ct, "application/soap+xml; charset=utf-8");
+	assert_int_equal(parse(body, len, NULL, &f, &err), WSG_OK);
+	fault = child(f.body, WSG_NS_SOAP12, "Fault");
+	assert_qname(child(child(fault, WSG_NS_SOAP12, "Code"), WSG_NS_SOAP12,
+	                   "Value"),
+	             WSG_NS_SOAP12, "Sender");
+	s = xmlNodeGetContent(child(child(fault, WSG_NS_SOAP12, "Reason"),
+	                            WSG_NS_SOAP12, "Text"));
+	assert_string_equal((const char *)s, text);
+	xmlFree(s);
+	wsg_soap_msg_free(&f);
+	free(body);
+
+	assert_int_equal(wsg_soap_build_fault_text(
+	                         WSG_SOAP_11, WSG_FAULT_FAILED_AUTHENTICATION,
+	                         text, &body, &len, &ct, &status),
+	                 WSG_ERR_INVAL);
+	assert_null(body);
+	assert_int_equal(wsg_soap_build_fault_text(WSG_SOAP_11, WSG_FAULT_NONE,
+	                                           text, &body, &len, &ct,
+	                                           &status),
+	                 WSG_ERR_INVAL);
+}
+
 static void
 test_fault_none_refused(void **state)
 {
@@ -2028,6 +2086,7 @@ main(void)
 	        cmocka_unit_test(test_sec_namespace_declarations_unbounded),
 	        cmocka_unit_test(test_sec_header_removal_linear),
 	        cmocka_unit_test(test_sec_worst_case_cpu_budget),
+	        cmocka_unit_test(test_fault_with_text),
 	};
 	int rc;
 
