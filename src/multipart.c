@@ -502,7 +502,34 @@ struct scan {
 	int have_root;
 	struct slice *ids;
 	size_t n_ids, n_parts;
+	int record; /* every part into `all` too */
+	struct wsg_multipart_part *all;
+	size_t n_all, cap_all;
 };
+
+/* One checked part, for wsg_multipart_index(). */
+static void
+record_part(struct scan *sc, const struct part *pt)
+{
+	struct wsg_multipart_part *q;
+	struct slice id;
+
+	if (sc->n_all == sc->cap_all) {
+		sc->cap_all = sc->cap_all > 0 ? sc->cap_all * 2 : 8;
+		sc->all = wsg_mem_realloc(sc->all,
+		                          sc->cap_all * sizeof(*sc->all));
+	}
+	q = &sc->all[sc->n_all++];
+	memset(q, 0, sizeof(*q));
+	if (pt->cid.p != NULL) {
+		id = msg_id(pt->cid);
+		q->cid_start = (size_t)(id.p - sc->b);
+		q->cid_len = id.len;
+	}
+	q->body_start = pt->body_start;
+	q->body_end = pt->body_end;
+	q->base64 = pt->cte.p != NULL && slice_is(pt->cte, "base64");
+}
 
 /* The first delimiter: at the very start, or at the start of a line. */
 static const char *
@@ -579,6 +606,8 @@ scan_parts(struct scan *sc, const struct wsg_multipart_limits *lim,
 		why = part_check(sc->b, &pt);
 		if (why != NULL)
 			break;
+		if (sc->record)
+			record_part(sc, &pt);
 		if (pt.cid.p != NULL) {
 			if (sc->n_ids == cap) {
 				cap = cap > 0 ? cap * 2 : 8;
@@ -603,10 +632,12 @@ scan_parts(struct scan *sc, const struct wsg_multipart_limits *lim,
 	return WSG_OK;
 }
 
-int
-wsg_multipart_parse(const char *ctype, const char *body, size_t len,
-                    const struct wsg_multipart_limits *limits,
-                    struct wsg_multipart *out, struct wsg_error *err)
+/* The checks of wsg_multipart_parse(), the parts kept in sc->all when
+ * sc->record (the caller frees them). */
+static int
+parse_msg(const char *ctype, const char *body, size_t len,
+          const struct wsg_multipart_limits *limits, struct wsg_multipart *out,
+          struct scan *sc_out, struct wsg_error *err)
 {
 	struct media outer;
 	struct scan sc;
@@ -618,6 +649,7 @@ wsg_multipart_parse(const char *ctype, const char *body, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	memset(&sc, 0, sizeof(sc));
+	sc.record = sc_out != NULL;
 	why = ctype != NULL ? media_parse(cstr(ctype), &outer)
 	                    : "no Content-Type";
 	if (why != NULL)
@@ -664,7 +696,41 @@ wsg_multipart_parse(const char *ctype, const char *body, size_t len,
 	out->n_parts = sc.n_parts;
 out:
 	free(sc.ids);
+	if (sc_out != NULL)
+		*sc_out = sc;
+	else
+		free(sc.all);
 	return rc;
+}
+
+int
+wsg_multipart_parse(const char *ctype, const char *body, size_t len,
+                    const struct wsg_multipart_limits *limits,
+                    struct wsg_multipart *out, struct wsg_error *err)
+{
+	return parse_msg(ctype, body, len, limits, out, NULL, err);
+}
+
+int
+wsg_multipart_index(const char *ctype, const char *body, size_t len,
+                    const struct wsg_multipart_limits *limits,
+                    struct wsg_multipart_part **parts, size_t *n,
+                    struct wsg_error *err)
+{
+	struct wsg_multipart mp;
+	struct scan sc;
+	int rc;
+
+	*parts = NULL;
+	*n = 0;
+	rc = parse_msg(ctype, body, len, limits, &mp, &sc, err);
+	if (rc != WSG_OK) {
+		free(sc.all);
+		return rc;
+	}
+	*parts = sc.all;
+	*n = sc.n_all;
+	return WSG_OK;
 }
 
 static void

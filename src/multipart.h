@@ -69,6 +69,24 @@ int wsg_multipart_parse(const char *ctype, const char *body, size_t len,
                         const struct wsg_multipart_limits *limits,
                         struct wsg_multipart *out, struct wsg_error *err);
 
+/* One part of a checked message; offsets into its body. */
+struct wsg_multipart_part {
+	size_t cid_start, cid_len; /* Content-ID without its <>; 0: none */
+	size_t body_start, body_end;
+	int base64; /* Content-Transfer-Encoding: base64 */
+};
+
+/*
+ * Every part of the message wsg_multipart_parse() accepts with the same
+ * arguments, in order, for what must find parts by Content-ID (XOP
+ * includes). `*parts` is malloc'ed (caller frees); on an error, as
+ * wsg_multipart_parse() fails, it is NULL.
+ */
+int wsg_multipart_index(const char *ctype, const char *body, size_t len,
+                        const struct wsg_multipart_limits *limits,
+                        struct wsg_multipart_part **parts, size_t *n,
+                        struct wsg_error *err);
+
 /*
  * The whole message to forward, as slices of `body` (no copy): the bytes
  * before the root's envelope (its Content-Length, if any, rewritten into

@@ -101,6 +101,34 @@ test_actions(void **state)
 	assert_non_null(strstr(err.reason, "different actions"));
 }
 
+/* Every part with its Content-ID, for XOP includes. */
+static void
+test_index(void **state)
+{
+	struct wsg_multipart_part *parts;
+	struct wsg_error err;
+	size_t n, len = sizeof(mtom_body) - 1;
+
+	(void)state;
+	wsg_error_clear(&err);
+	assert_int_equal(wsg_multipart_index(MTOM_CT, mtom_body, len, NULL,
+	                                     &parts, &n, &err),
+	                 WSG_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(mtom_body + parts[0].cid_start, "root@x", 6);
+	assert_int_equal(parts[0].cid_len, 6);
+	assert_memory_equal(mtom_body + parts[1].cid_start, "att@x", 5);
+	assert_int_equal(parts[1].body_end - parts[1].body_start, 6);
+	assert_memory_equal(mtom_body + parts[1].body_start,
+	                    "\x00\x01\r\n-\xff", 6);
+	assert_false(parts[1].base64);
+	free(parts);
+	assert_int_equal(wsg_multipart_index(MTOM_CT, mtom_body, len - 3, NULL,
+	                                     &parts, &n, &err),
+	                 WSG_ERR_PARSE);
+	assert_null(parts);
+}
+
 static void
 test_swa_first_part(void **state)
 {
@@ -377,6 +405,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_mtom),
 	        cmocka_unit_test(test_actions),
+	        cmocka_unit_test(test_index),
 	        cmocka_unit_test(test_swa_first_part),
 	        cmocka_unit_test(test_start_second_part),
 	        cmocka_unit_test(test_relay_parts),
