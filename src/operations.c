@@ -150,18 +150,6 @@ wsg_operations_decls_free(struct wsg_op_decls *d)
 
 /* ---- deriving them from a WSDL ---- */
 
-/* The value of `e`'s unqualified attribute `name`, malloc'ed, or NULL. */
-static char *
-attr(xmlNodePtr e, const char *name)
-{
-	xmlChar *tmp;
-	const char *v = wsg_soap_attr(e, name, NULL, &tmp);
-	char *copy = v != NULL ? wsg_mem_strdup(v) : NULL;
-
-	xmlFree(tmp);
-	return copy;
-}
-
 /* The first child element of `e` named {href}name, or NULL. */
 static xmlNodePtr
 child(xmlNodePtr e, const char *href, const char *name)
@@ -213,7 +201,7 @@ find_def(const struct wsdl_set *s, const char *kind, const char *ns,
 		root = xmlDocGetRootElement(s->docs[i]);
 		if (!wsg_soap_is_element(root, NS_WSDL, "definitions"))
 			continue;
-		tns = attr(root, "targetNamespace");
+		tns = wsg_soap_attr_dup(root, "targetNamespace");
 		hit = strcmp(tns != NULL ? tns : "", ns) == 0;
 		free(tns);
 		if (!hit)
@@ -221,7 +209,7 @@ find_def(const struct wsdl_set *s, const char *kind, const char *ns,
 		for (c = root->children; c != NULL; c = c->next) {
 			if (!wsg_soap_is_element(c, NS_WSDL, kind))
 				continue;
-			name = attr(c, "name");
+			name = wsg_soap_attr_dup(c, "name");
 			hit = name != NULL && strcmp(name, local) == 0;
 			free(name);
 			if (hit)
@@ -238,7 +226,7 @@ find_ref(const struct wsdl_set *s, xmlNodePtr e, const char *a,
 {
 	const char *ns, *local;
 	xmlNodePtr def = NULL;
-	char *v = attr(e, a);
+	char *v = wsg_soap_attr_dup(e, a);
 
 	if (v != NULL && resolve_qname(e, v, &ns, &local) == 0)
 		def = find_def(s, kind, ns, local);
@@ -258,7 +246,7 @@ named_child(xmlNodePtr parent, const char *kind, const char *name)
 	     c = c->next) {
 		if (!wsg_soap_is_element(c, NS_WSDL, kind))
 			continue;
-		v = attr(c, "name");
+		v = wsg_soap_attr_dup(c, "name");
 		hit = v != NULL && strcmp(v, name) == 0;
 		free(v);
 		if (hit)
@@ -286,7 +274,7 @@ add_document_op(const struct wsdl_set *s, xmlNodePtr port_type,
 	msg = input != NULL ? find_ref(s, input, "message", "message") : NULL;
 	if (msg == NULL)
 		goto out;
-	parts = body != NULL ? attr(body, "parts") : NULL;
+	parts = body != NULL ? wsg_soap_attr_dup(body, "parts") : NULL;
 	if (parts != NULL) {
 		len = strcspn(parts, " \t\r\n");
 		parts[len] = '\0';
@@ -294,7 +282,7 @@ add_document_op(const struct wsdl_set *s, xmlNodePtr port_type,
 	} else {
 		part = child(msg, NS_WSDL, "part");
 	}
-	element = part != NULL ? attr(part, "element") : NULL;
+	element = part != NULL ? wsg_soap_attr_dup(part, "element") : NULL;
 	if (element != NULL && resolve_qname(part, element, &ns, &local) == 0)
 		wsg_operations_decls_add(out, ns, local, action);
 out:
@@ -318,21 +306,23 @@ add_binding(const struct wsdl_set *s, xmlNodePtr binding,
 	}
 	if (sb == NULL)
 		return; /* an HTTP or MIME binding: no SOAP operations */
-	default_style = attr(sb, "style");
+	default_style = wsg_soap_attr_dup(sb, "style");
 	port_type = find_ref(s, binding, "type", "portType");
 	for (op = binding->children; op != NULL; op = op->next) {
 		if (!wsg_soap_is_element(op, NS_WSDL, "operation") ||
-		    (name = attr(op, "name")) == NULL)
+		    (name = wsg_soap_attr_dup(op, "name")) == NULL)
 			continue;
 		sop = child(op, soap_ns, "operation");
-		action = sop != NULL ? attr(sop, "soapAction") : NULL;
-		style = sop != NULL ? attr(sop, "style") : NULL;
+		action = sop != NULL ? wsg_soap_attr_dup(sop, "soapAction")
+		                     : NULL;
+		style = sop != NULL ? wsg_soap_attr_dup(sop, "style") : NULL;
 		body = child(child(op, NS_WSDL, "input"), soap_ns, "body");
 		if (strcmp(style != NULL           ? style
 		           : default_style != NULL ? default_style
 		                                   : "document",
 		           "rpc") == 0) {
-			ns = body != NULL ? attr(body, "namespace") : NULL;
+			ns = body != NULL ? wsg_soap_attr_dup(body, "namespace")
+			                  : NULL;
 			wsg_operations_decls_add(out, ns != NULL ? ns : "",
 			                         name, action);
 			free(ns);
@@ -393,7 +383,8 @@ parse_wsdls(const struct wsg_wsdl *w, const struct wsg_soap_limits *limits,
 			     rc == WSG_OK && c != NULL; c = c->next) {
 				if (!wsg_soap_is_element(c, NS_WSDL,
 				                         "import") ||
-				    (loc = attr(c, "location")) == NULL)
+				    (loc = wsg_soap_attr_dup(c, "location")) ==
+				            NULL)
 					continue;
 				for (j = 0; j < s->n; j++)
 					if (s->docs[j] == NULL &&

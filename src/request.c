@@ -343,18 +343,26 @@ validate_body(struct wsg_request *r, const struct wsg_schema *s)
 	return WSG_ERR_PARSE;
 }
 
+/* No copy of the upstream's WSDL could be fetched: what it would check
+ * cannot be checked, so the request fails closed. 1 when it answered. */
+static int
+upstream_wsdl_missing(struct wsg_request *r, int status)
+{
+	if (status == WSG_OK)
+		return 0;
+	wsg_error_set(&r->err, status, WSG_FAULT_UPSTREAM_ERROR,
+	              "no WSDL fetched from the upstream yet");
+	reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
+	return 1;
+}
+
 static void
 upstream_schema_cb(int status, const struct wsg_wsdl_published *pub, void *arg)
 {
 	struct wsg_request *r = arg;
 
-	/* Without the WSDL the Body cannot be checked: fail closed. */
-	if (status != WSG_OK) {
-		wsg_error_set(&r->err, status, WSG_FAULT_UPSTREAM_ERROR,
-		              "no WSDL fetched from the upstream yet");
-		reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
+	if (upstream_wsdl_missing(r, status))
 		return;
-	}
 	if (validate_body(r, pub->schema) == WSG_OK)
 		forward(r);
 }
@@ -642,13 +650,8 @@ upstream_actions_cb(int status, const struct wsg_wsdl_published *pub, void *arg)
 {
 	struct wsg_request *r = arg;
 
-	/* Without the WSDL the action cannot be checked: fail closed. */
-	if (status != WSG_OK) {
-		wsg_error_set(&r->err, status, WSG_FAULT_UPSTREAM_ERROR,
-		              "no WSDL fetched from the upstream yet");
-		reply_fault(r, r->msg.version, WSG_FAULT_UPSTREAM_ERROR);
+	if (upstream_wsdl_missing(r, status))
 		return;
-	}
 	if (check_action(r, pub->actions) == WSG_OK)
 		authenticate(r);
 }

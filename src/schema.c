@@ -137,18 +137,6 @@ next_in_tree(xmlNodePtr root, xmlNodePtr n)
 	return n == root ? NULL : n->next;
 }
 
-/* A copy of attribute `name` (no namespace) of `n`, or NULL. */
-static char *
-attr_dup(xmlNodePtr n, const char *name)
-{
-	xmlChar *tmp = NULL;
-	const char *v = wsg_soap_attr(n, name, NULL, &tmp);
-	char *s = v != NULL ? wsg_mem_strdup(v) : NULL;
-
-	xmlFree(tmp);
-	return s;
-}
-
 static int
 attr_is(xmlNodePtr n, const char *name, const char *value)
 {
@@ -213,7 +201,8 @@ add_unit(struct compile *c, xmlDocPtr doc, char *url, char *what)
 	u->doc = doc;
 	u->url = url;
 	u->what = what;
-	u->tns = attr_dup(xmlDocGetRootElement(doc), "targetNamespace");
+	u->tns =
+	        wsg_soap_attr_dup(xmlDocGetRootElement(doc), "targetNamespace");
 	return u;
 }
 
@@ -373,13 +362,13 @@ link_units(struct compile *c)
 		for (; n != NULL; n = n->next) {
 			if (is_elem(n, NS_XSD, "include") ||
 			    is_elem(n, NS_XSD, "redefine")) {
-				loc = attr_dup(n, "schemaLocation");
+				loc = wsg_soap_attr_dup(n, "schemaLocation");
 				for (j = 0; loc != NULL && j < c->n; j++)
 					if (strcmp(c->units[j].url, loc) == 0)
 						c->units[j].included = 1;
 				free(loc);
 			} else if (is_elem(n, NS_XSD, "import")) {
-				ns = attr_dup(n, "namespace");
+				ns = wsg_soap_attr_dup(n, "namespace");
 				k = ns_index(c, ns);
 				free(ns);
 				if (k < 0)

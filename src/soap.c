@@ -1615,6 +1615,17 @@ wsg_soap_attr(xmlNodePtr e, const char *name, const char *href, xmlChar **tmp)
 	return (const char *)*tmp;
 }
 
+char *
+wsg_soap_attr_dup(xmlNodePtr e, const char *name)
+{
+	xmlChar *tmp = NULL;
+	const char *v = wsg_soap_attr(e, name, NULL, &tmp);
+	char *copy = v != NULL ? wsg_mem_strdup(v) : NULL;
+
+	xmlFree(tmp);
+	return copy;
+}
+
 enum wsg_soap_target
 wsg_soap_header_target(const struct wsg_soap_msg *m, xmlNodePtr header)
 {

@@ -220,6 +220,9 @@ int wsg_soap_build_must_understand_fault(const struct wsg_soap_msg *m,
 const char *wsg_soap_attr(xmlNodePtr e, const char *name, const char *href,
                           xmlChar **tmp);
 
+/* A malloc'ed copy of attribute `name` (no namespace) of `e`, or NULL. */
+char *wsg_soap_attr_dup(xmlNodePtr e, const char *name);
+
 /* 1 when `n` is an element named `name` in namespace `href`, else 0. */
 int wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name);
 

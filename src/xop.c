@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "hex.h"
 #include "mem.h"
 
 #define NS_XOP "http://www.w3.org/2004/08/xop/include"
@@ -16,18 +17,6 @@ is_include(xmlNodePtr n)
 	return n->type == XML_ELEMENT_NODE && n->ns != NULL &&
 	       strcmp((const char *)n->ns->href, NS_XOP) == 0 &&
 	       strcmp((const char *)n->name, "Include") == 0;
-}
-
-static int
-hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* RFC 2392: "cid:" and the Content-ID, percent-encoded. Caller frees;
@@ -47,11 +36,11 @@ cid_of(const char *href, size_t *len)
 			*o++ = *p;
 			continue;
 		}
-		if (hex(p[1]) < 0 || hex(p[2]) < 0) {
+		if (wsg_hex_digit(p[1]) < 0 || wsg_hex_digit(p[2]) < 0) {
 			free(out);
 			return NULL;
 		}
-		*o++ = (char)(hex(p[1]) * 16 + hex(p[2]));
+		*o++ = (char)(wsg_hex_digit(p[1]) * 16 + wsg_hex_digit(p[2]));
 		p += 2;
 	}
 	*len = (size_t)(o - out);

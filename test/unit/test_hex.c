@@ -37,12 +37,29 @@ test_empty(void **state)
 	assert_int_equal(out[0], '\0');
 }
 
+/* Every byte: the 22 digits of either case have their value, others -1. */
+static void
+test_digit(void **state)
+{
+	int c, want;
+
+	(void)state;
+	for (c = 0; c < 256; c++) {
+		want = c >= '0' && c <= '9'   ? c - '0'
+		       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                              : -1;
+		assert_int_equal(wsg_hex_digit((char)c), want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_all_byte_values),
 	        cmocka_unit_test(test_empty),
+	        cmocka_unit_test(test_digit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
