@@ -49,6 +49,7 @@ static const struct {
         [WSG_H1_HOST_MISSING] = {"HTTP/1.1 request without Host", 400},
         [WSG_H1_HOST_DUPLICATE] = {"several Host fields", 400},
         [WSG_H1_HOST_INVALID] = {"invalid Host value", 400},
+        [WSG_H1_CTYPE_DUPLICATE] = {"several Content-Type fields", 400},
         [WSG_H1_CONNECTION] = {"invalid Connection value", 400},
         [WSG_H1_CL_INVALID] = {"Content-Length is not a number", 400},
         [WSG_H1_CL_OVERFLOW] = {"Content-Length too large", 400},
@@ -176,6 +177,7 @@ struct framing {
 	int expect_continue;
 	int expect_other;
 	int host_count;
+	int ctype_count;
 	struct wsg_h1_slice host;
 };
 
@@ -384,6 +386,13 @@ fields(const struct wsg_h1_parser *p, int response, const char *buf,
 			else if (!host_valid(headers[n].value))
 				prob = WSG_H1_HOST_INVALID;
 			f->host = headers[n].value;
+		} else if (!response &&
+		           slice_is(headers[n].name, "content-type")) {
+			/* A singleton: the gateway would read one (SOAP or
+			 * multipart, its boundary), the upstream maybe the
+			 * other. */
+			if (++f->ctype_count > 1)
+				prob = WSG_H1_CTYPE_DUPLICATE;
 		}
 		if (prob != WSG_H1_OK)
 			return fail(err, prob, vs);

@@ -95,8 +95,9 @@ enum wsg_h1_problem {
 	WSG_H1_HOST_MISSING, /* HTTP/1.1 request without Host */
 	WSG_H1_HOST_DUPLICATE,
 	WSG_H1_HOST_INVALID,
-	WSG_H1_CONNECTION, /* Connection list element not a token */
-	WSG_H1_CL_INVALID, /* Content-Length not 1*DIGIT */
+	WSG_H1_CTYPE_DUPLICATE, /* a request with several Content-Type fields */
+	WSG_H1_CONNECTION,      /* Connection list element not a token */
+	WSG_H1_CL_INVALID,      /* Content-Length not 1*DIGIT */
 	WSG_H1_CL_OVERFLOW,
 	WSG_H1_CL_CONFLICT,    /* several Content-Length values that differ */
 	WSG_H1_TE_INVALID,     /* Transfer-Encoding list malformed */

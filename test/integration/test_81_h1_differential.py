@@ -55,6 +55,9 @@ STRICTER = {
                                  "before a ';' and no CTL",
     "chunk extensions too long": "h11 has no cap, ours is 256 bytes per message",
     "trailer section too large": "h11 bounds it only by its 16 KiB event size, we by 4 KiB",
+    "several Content-Type fields": "a singleton field (RFC 9110 8.3): the gateway would parse "
+                                   "the body by one (SOAP or multipart and its boundary), an "
+                                   "upstream maybe by the other",
 }
 
 

@@ -209,6 +209,11 @@ REFUSED = {
     "leading-whitespace": (lambda inner: (b"POST /services/Echo HTTP/1.1\r\n Host: x\r\n"
                                           b"Host: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
                                           % len(inner)) + inner, 400),
+    # a singleton the gateway and the upstream could read apart: SOAP by one,
+    # multipart (with a root of the attacker's choosing) by the other
+    "content-type-twice": (lambda inner: head(b"Content-Type: multipart/related; boundary=b\r\n"
+                                              b"Content-Length: %d\r\n" % len(inner)) + inner,
+                           400),
     # request-line tricks
     "line-double-space": (_line(b"POST  /services/Echo HTTP/1.1"), 400),
     "line-tab": (_line(b"POST\t/services/Echo HTTP/1.1"), 400),

@@ -117,6 +117,11 @@ static const struct {
          400},
         {"two Hosts", S("GET / HTTP/1.1\r\n" H H "\r\n"), WSG_H1_HOST_DUPLICATE,
          400},
+        /* A singleton the gateway and an upstream could read apart. */
+        {"two Content-Types",
+         S("POST / HTTP/1.1\r\n" H "Content-Type: text/xml\r\n"
+           "content-type: multipart/related; boundary=b\r\n\r\n"),
+         WSG_H1_CTYPE_DUPLICATE, 400},
         {"Host with path", S("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
          WSG_H1_HOST_INVALID, 400},
         {"Host with space", S("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
