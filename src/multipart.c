@@ -393,13 +393,21 @@ part_check(const char *b, const struct part *pt)
 	return NULL;
 }
 
+/* Content-IDs ordered without regard to case: two that differ only in
+ * case count as duplicates, as a receiver might match them either way. */
 static int
 cmp_slice(const void *a, const void *b)
 {
 	const struct slice *x = a, *y = b;
-	int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+	int c = strncasecmp(x->p, y->p, x->len < y->len ? x->len : y->len);
 
 	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int
+slice_case_eq(struct slice a, struct slice b)
+{
+	return a.len == b.len && strncasecmp(a.p, b.p, a.len) == 0;
 }
 
 /* The root part's media type against the message's `type` parameter. */
@@ -502,7 +510,8 @@ struct scan {
 	int have_root;
 	struct slice *ids;
 	size_t n_ids, n_parts;
-	int record; /* every part into `all` too */
+	int soap_before_root; /* a SOAP or XOP part precedes the root */
+	int record;           /* every part into `all` too */
 	struct wsg_multipart_part *all;
 	size_t n_all, cap_all;
 };
@@ -622,6 +631,10 @@ scan_parts(struct scan *sc, const struct wsg_multipart_limits *lim,
 		      slice_eq(msg_id(pt.cid), msg_id(*sc->start))))) {
 			sc->root = pt;
 			sc->have_root = 1;
+		} else if (!sc->have_root && pt.ctype.p != NULL &&
+		           (soap_version(pt.ctype) != WSG_SOAP_UNKNOWN ||
+		            is_xop(pt.ctype))) {
+			sc->soap_before_root = 1;
 		}
 		pos = pt.body_end + sc->delim.len;
 		why = after_delimiter(sc->b, sc->len, &pos, &closed);
@@ -672,7 +685,7 @@ parse_msg(const char *ctype, const char *body, size_t len,
 	if (sc.n_ids > 1)
 		qsort(sc.ids, sc.n_ids, sizeof(*sc.ids), cmp_slice);
 	for (k = 1; k < sc.n_ids; k++)
-		if (slice_eq(sc.ids[k - 1], sc.ids[k])) {
+		if (slice_case_eq(sc.ids[k - 1], sc.ids[k])) {
 			rc = wsg_error_set(err, WSG_ERR_PARSE,
 			                   WSG_FAULT_MULTIPART,
 			                   "duplicate Content-ID");
@@ -681,6 +694,10 @@ parse_msg(const char *ctype, const char *body, size_t len,
 	why = sc.have_root ? root_check(&outer, &sc.root, out)
 	                   : "no part has the Content-ID of the start "
 	                     "parameter";
+	/* An upstream that takes the first part for the root, not `start`'s,
+	 * would read an envelope the gateway never checked. */
+	if (why == NULL && sc.soap_before_root)
+		why = "a SOAP part comes before the root part named by start";
 	if (why == NULL)
 		why = root_actions(&outer, &sc.root, out);
 	if (why != NULL) {

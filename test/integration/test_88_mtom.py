@@ -350,6 +350,8 @@ CORPUS = {
     "unterminated-part.mime": "unterminated part",
     "unterminated-headers.mime": "unterminated part headers",
     "duplicate-content-id.mime": "duplicate Content-ID",
+    "duplicate-content-id-case.mime": "duplicate Content-ID",
+    "soap-part-before-root.mime": "a SOAP part comes before the root part",
     "duplicate-root-content-id.mime": "duplicate Content-ID",
     "empty-content-id.mime": "empty Content-ID",
     "nested-multipart.mime": "nested multipart",

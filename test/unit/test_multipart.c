@@ -288,6 +288,25 @@ static const struct bad bads[] = {
         {"multipart/related; boundary=\"b", ROOT "--b--", "unterminated",
          WSG_ERR_PARSE},
         {CT, "no delimiter at all", "no boundary", WSG_ERR_PARSE},
+        /* an upstream ignoring start would take the first envelope */
+        {"multipart/related; type=\"text/xml\"; start=\"<r>\"; boundary=b",
+         "--b\r\nContent-Type: text/xml\r\nContent-ID: <x>\r\n\r\n<x/>\r\n"
+         "--b\r\nContent-Type: text/xml\r\nContent-ID: <r>\r\n\r\n<r/>\r\n"
+         "--b--",
+         "a SOAP part comes before the root", WSG_ERR_PARSE},
+        {"multipart/related; type=\"application/xop+xml\"; start=\"<r>\"; "
+         "boundary=b",
+         "--b\r\nContent-Type: application/xop+xml; type=\"text/xml\"\r\n"
+         "Content-ID: <x>\r\n\r\n<x/>\r\n"
+         "--b\r\nContent-Type: application/xop+xml; type=\"text/xml\"\r\n"
+         "Content-ID: <r>\r\n\r\n<r/>\r\n--b--",
+         "a SOAP part comes before the root", WSG_ERR_PARSE},
+        /* Content-IDs that differ in case only: a receiver may match
+         * either */
+        {CT,
+         ROOT "--b\r\nContent-ID: <Att@x>\r\n\r\nA\r\n"
+              "--b\r\nContent-ID: <att@X>\r\n\r\nB\r\n--b--",
+         "duplicate Content-ID", WSG_ERR_PARSE},
         {CT, "--b--\r\n", "no parts", WSG_ERR_PARSE},
         {CT, ROOT, "unterminated part", WSG_ERR_PARSE},
         {CT, ROOT "--b\r\nContent-ID: <a>\r\n\r\nA", "unterminated part",

@@ -46,6 +46,10 @@ CASES = {
     "unterminated-part.mime": message(MTOM, [root(), att("a@h")], close=False),
     "unterminated-headers.mime": (MTOM % "MIMEb") + "\n--MIMEb\r\nContent-Type: text/xml\r\n",
     "duplicate-content-id.mime": message(MTOM, [root(), att("a@h"), att("a@h", "other")]),
+    "duplicate-content-id-case.mime": message(MTOM, [root(), att("a@h"), att("A@H", "other")]),
+    # An upstream that takes the first part for the root would read the decoy.
+    "soap-part-before-root.mime": message(SWA, [
+        (SWA_ROOT.replace("root@h", "decoy@h"), "${ENVELOPE}"), (SWA_ROOT, "${ENVELOPE}")]),
     "duplicate-root-content-id.mime": message(MTOM, [root(), att("root@h")]),
     "empty-content-id.mime": message(MTOM, [root(), (ATT + "Content-ID: <>\r\n", "x")]),
     "nested-multipart.mime": message(MTOM, [root(), (
