@@ -1342,6 +1342,19 @@ route_tls(struct ctx *x, const config_setting_t *e, struct wsg_route_conf *r,
 			bad(x, k, "applies only to https:// upstreams");
 }
 
+/* 0.0.0.0 or :: (a listener on every address): no URL a client can use. */
+static int
+is_unspecified(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return a4.s_addr == htonl(INADDR_ANY);
+	return inet_pton(AF_INET6, host, &a6) == 1 &&
+	       IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
 /*
  * The route's URL from the first listener, never from a request's Host
  * header (a client could choose where other clients send their calls).
@@ -1404,6 +1417,14 @@ route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 	if (r->public_url == NULL) {
 		if (c->n_listen == 0)
 			return;
+		if (is_unspecified(c->listen[0].host)) {
+			bad(x, config_setting_get_member(e, "wsdl"),
+			    "needs public_url: the first listener is on every "
+			    "address (%s), which is no address clients can "
+			    "call",
+			    c->listen[0].host);
+			return;
+		}
 		r->public_url = default_public_url(c, r);
 	}
 	if (r->wsdl_upstream)

@@ -167,6 +167,29 @@ def test_check_config_refuses(configured, extra, needle):
     assert needle in r.err, r.err
 
 
+@pytest.mark.parametrize("wildcard", ["0.0.0.0", "[::]"])
+def test_default_public_url_needs_a_callable_listener(configured, wildcard):
+    """A first listener on every address gives no URL a client could call: the WSDL route then
+    needs public_url (and is accepted with one)."""
+    route = wsg.route_config("w", "/services/W", "http://127.0.0.1:1/E",
+                             extra=' wsdl = "%s";' % ECHO_WSDL)
+    text = wsg.gateway_config(configured.port, configured.db, configured.stub.port,
+                              configured.down_port, extra_routes=[route])
+    text = text.replace('address = "127.0.0.1:%d"' % configured.port,
+                        'address = "%s:%d"' % (wildcard, configured.port), 1)
+    assert wildcard in text
+    path = os.path.join(configured.dir, "gw87-wild.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 1 and "needs public_url" in r.err, r.err
+    with open(path, "w") as f:
+        f.write(text.replace(' wsdl = "%s";' % ECHO_WSDL, ' wsdl = "%s"; public_url = '
+                             '"https://soap.example.com/services/W";' % ECHO_WSDL))
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 0, r.err
+
+
 def test_check_config_accepts(gw):
     r = gw.cli("--check-config")
     assert r.returncode == 0, r.err
