@@ -1451,6 +1451,46 @@ route_wsdl(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 }
 
 /*
+ * Each operations entry must name an operation of the route's local WSDL:
+ * a misspelt name would leave the operation to the route's roles.
+ */
+static void
+operations_in_wsdl(struct ctx *x, const config_setting_t *e,
+                   const struct wsg_route_conf *r,
+                   const struct wsg_soap_limits *lim)
+{
+	struct wsg_op_decls d = {NULL, 0};
+	const struct wsg_operation *op;
+	struct wsg_error err;
+	size_t i, k;
+
+	if (wsg_operations_from_wsdl(r->wsdl_docs, lim, &d, &err) != WSG_OK)
+		return;
+	for (i = 0; i < r->n_operations; i++) {
+		op = &r->operations[i];
+		if (op->local == NULL)
+			continue;
+		for (k = 0; k < d.n; k++)
+			if (strcmp(d.v[k].local, op->local) == 0 &&
+			    (op->ns == NULL ||
+			     (d.v[k].ns != NULL &&
+			      strcmp(d.v[k].ns, op->ns) == 0)))
+				break;
+		if (k == d.n)
+			bad(x,
+			    config_setting_get_member(
+			            config_setting_get_elem(
+			                    config_setting_get_member(
+			                            e, "operations"),
+			                    (unsigned)i),
+			            "name"),
+			    "\"%s\" is no operation of the route's wsdl",
+			    op->name);
+	}
+	wsg_operations_decls_clear(&d);
+}
+
+/*
  * What a route's SOAPAction may name (its WSDL's bindings and soap_action
  * entries), and the operations keys that could never apply.
  */
@@ -1479,6 +1519,8 @@ route_operations(struct ctx *x, const config_setting_t *e, struct wsg_config *c,
 	                                 r->wsdl_docs, &lim, &r->actions,
 	                                 &err) != WSG_OK)
 		bad(x, config_setting_get_member(e, "wsdl"), "%s", err.reason);
+	else if (r->wsdl_docs != NULL)
+		operations_in_wsdl(x, e, r, &lim);
 }
 
 /*

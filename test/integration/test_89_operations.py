@@ -370,3 +370,30 @@ def test_soap12_soapaction_header_must_agree_with_action_parameter(gw, stub):
         headers={"Content-Type": 'application/soap+xml; charset=utf-8; action="%s"' % READ_ACTION,
                  "SOAPAction": '"%s"' % READ_ACTION})
     assert r.status_code == 200, r.content[:300]
+
+
+@pytest.mark.parametrize("name,ok", [
+    ("{%s}ReadRecords" % ECHO_NS, False),   # misspelt
+    ("{urn:other}ReadRecord", False),       # another namespace
+    ("Readrecord", False),                  # case
+    ("{%s}ReadRecord" % ECHO_NS, True),
+    ("WriteRecord", True),
+])
+def test_check_config_operation_must_be_in_the_wsdl(configured, name, ok):
+    """With a local WSDL, an operations entry naming no operation of it is a --check-config
+    error: a typo would leave that operation to the route's roles."""
+    route = wsg.route_config("r", "/services/R", "http://127.0.0.1:1/E",
+                             extra=' wsdl = "%s"; operations = ( { name = "%s";'
+                                   ' roles = ( "records-write" ); } );' % (RECORDS_WSDL, name))
+    text = wsg.gateway_config(configured.port, configured.db, configured.stub.port,
+                              configured.down_port, extra_routes=[route])
+    path = os.path.join(configured.dir, "gw89-ops-check.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    r = configured.cli("--check-config", config=path)
+    if ok:
+        assert r.returncode == 0, r.err
+    else:
+        assert r.returncode == 1, r.err
+        assert re.search(r"routes\.\[\d+\]\.operations\.\[0\]\.name: .* is no operation of the "
+                         r"route's wsdl", r.err), r.err
