@@ -398,3 +398,51 @@ def test_db_init_upgrades_a_version_5_store(mariadb, stub, configured, pki):
     g.cli_ok("db", "init")  # idempotent, the mapping kept
     assert g.cli_ok("user", "cert", "list", "old-user").out.split("\t")[0] == \
         pki.fingerprint(pem)[1]
+
+
+# ---------------------------------------------------------------- wssgatectl
+
+CTL = os.path.join(wsg.TOP_BUILD, "ctl", "wssgatectl")
+
+
+def ctl(home, *args, expect=0, stdin=None):
+    r = subprocess.run([CTL] + list(args), input=stdin.encode() if stdin else None,
+                       stdin=None if stdin else subprocess.DEVNULL, capture_output=True,
+                       timeout=60, start_new_session=True,
+                       env=wsg.clean_env({"XDG_CONFIG_HOME": home, "HOME": home}))
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert r.returncode == expect, (args, r.returncode, out, err)
+    assert not wsg.SANITIZER_RE.search(err), err
+    return out, err
+
+
+def test_ctl_cert_verbs(gw, pki, boss):
+    home = os.path.join(gw.dir, "ctl-home")
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    ctl(home, "add", "env", "certs", "http://127.0.0.1:%d" % gw.mgmt_port)
+    ctl(home, "login", "certs", "-u", BOSS[0], "--password-stdin", "--no-store-password",
+        stdin=BOSS[1] + "\n")
+    user = uniq("ivy")
+    add_user(gw, user)
+    pem = pki.issue(user)
+    colons, fp = pki.fingerprint(pem)
+    subject = pki.names(pem)[0]
+    out, _ = ctl(home, "get", "certs", user, "-e", "certs")
+    assert out == "No certificates found\n", out
+    out, _ = ctl(home, "add", "cert", user, pem, "-e", "certs")
+    assert "status: Added" in out and fp in out, out
+    out, _ = ctl(home, "get", "certs", user, "-e", "certs")
+    lines = out.splitlines()
+    assert lines[0].split("\t") == ["FINGERPRINT", "NOT AFTER", "SUBJECT", "ISSUER"], lines
+    assert lines[1].split("\t")[0] == fp and lines[1].split("\t")[2] == subject, lines
+    out, _ = ctl(home, "get", "certs", user, "-e", "certs", "--format", "json")
+    assert json.loads(out)["list"][0]["fingerprint"] == fp
+    _, err = ctl(home, "add", "cert", user, pem, "-e", "certs", expect=1)
+    assert "already mapped" in err, err
+    _, err = ctl(home, "add", "cert", user, pki.path(user + ".key"), "-e", "certs", expect=1)
+    assert "private key" in err, err
+    out, _ = ctl(home, "delete", "cert", user, colons, "-e", "certs")
+    assert "status: Deleted" in out, out
+    _, err = ctl(home, "delete", "cert", user, fp, "-e", "certs", expect=1)
+    assert "cannot be found" in err, err
+    assert cert_rows(gw, user) == []
