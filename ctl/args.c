@@ -70,6 +70,11 @@ static const struct spec specs[] = {
         {"add role", "add", "role", WSG_CMD_ADD_ROLE, O_ENV | O_NET, 1, 1, 1},
         {"delete role", "delete", "role", WSG_CMD_DELETE_ROLE, O_ENV | O_NET, 1,
          1, 1},
+        {"get certs", "get", "certs", WSG_CMD_GET_CERTS,
+         O_ENV | O_FORMAT | O_NET, 1, 1, 1},
+        {"add cert", "add", "cert", WSG_CMD_ADD_CERT, O_ENV | O_NET, 2, 2, 1},
+        {"delete cert", "delete", "cert", WSG_CMD_DELETE_CERT, O_ENV | O_NET, 2,
+         2, 1},
 };
 
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))

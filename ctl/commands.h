@@ -1,6 +1,7 @@
 /*
  * The commands of wssgatectl, one function each, grouped by concern in
- * cmd_env.c (environments and sessions), cmd_users.c and cmd_roles.c.
+ * cmd_env.c (environments and sessions), cmd_users.c, cmd_roles.c and
+ * cmd_certs.c.
  * Each prints its result on standard output and returns 0, or a negative
  * enum wsg_err with the reason in `err`: WSG_ERR_INVAL for wrong usage,
  * WSG_ERR_CONNECT when the server could not be reached, anything else
@@ -28,5 +29,10 @@ int wsg_cmd_unlock_user(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_get_roles(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_add_role(const struct wsg_args *a, struct wsg_error *err);
 int wsg_cmd_delete_role(const struct wsg_args *a, struct wsg_error *err);
+
+/* cmd_certs.c: the certificates that stand for a user (wssgate's own). */
+int wsg_cmd_get_certs(const struct wsg_args *a, struct wsg_error *err);
+int wsg_cmd_add_cert(const struct wsg_args *a, struct wsg_error *err);
+int wsg_cmd_delete_cert(const struct wsg_args *a, struct wsg_error *err);
 
 #endif

@@ -42,6 +42,12 @@ static const char overview[] =
         "one\n"
         "  add role ROLE -e NAME                       add a role\n"
         "  delete role ROLE -e NAME                    delete a role\n"
+        "  get certs ID -e NAME                        list a user's "
+        "certificates\n"
+        "  add cert ID FILE.pem -e NAME                map a certificate to "
+        "a user\n"
+        "  delete cert ID FINGERPRINT -e NAME          remove a user's "
+        "certificate\n"
         "\n"
         "  help [COMMAND]              help on a command, e.g. "
         "'wssgatectl help add user'\n"
@@ -218,6 +224,32 @@ static const char *const pages[WSG_CMD__COUNT] = {
                 "\n"
                 "Deletes the role ROLE (DELETE /management/roles/ROLE); users "
                 "lose it.\n"
+                "\n" ENV_OPTION NET_OPTIONS,
+        [WSG_CMD_GET_CERTS] =
+                "Usage: wssgatectl get certs ID -e NAME [--format json|table]\n"
+                "\n"
+                "Lists the X.509 certificates that stand for the user ID "
+                "(GET\n"
+                "/management/users/ID/certificates, a wssgate extension): "
+                "fingerprint,\n"
+                "end of validity, subject and issuer.\n"
+                "\n" ENV_OPTION "      --format FORMAT     table (default) or "
+                "json\n" NET_OPTIONS,
+        [WSG_CMD_ADD_CERT] =
+                "Usage: wssgatectl add cert ID FILE.pem -e NAME\n"
+                "\n"
+                "Maps the certificate in FILE.pem (exactly one, no private "
+                "key, not\n"
+                "expired) to the user ID and prints its SHA-256 "
+                "fingerprint. A\n"
+                "certificate maps to one user at most.\n"
+                "\n" ENV_OPTION NET_OPTIONS,
+        [WSG_CMD_DELETE_CERT] =
+                "Usage: wssgatectl delete cert ID FINGERPRINT -e NAME\n"
+                "\n"
+                "Removes the certificate FINGERPRINT (64 hex digits, or as "
+                "openssl\n"
+                "prints it with colons) from the user ID.\n"
                 "\n" ENV_OPTION NET_OPTIONS,
 };
 

@@ -41,6 +41,9 @@ static const command_fn commands[WSG_CMD__COUNT] = {
         [WSG_CMD_GET_ROLES] = wsg_cmd_get_roles,
         [WSG_CMD_ADD_ROLE] = wsg_cmd_add_role,
         [WSG_CMD_DELETE_ROLE] = wsg_cmd_delete_role,
+        [WSG_CMD_GET_CERTS] = wsg_cmd_get_certs,
+        [WSG_CMD_ADD_CERT] = wsg_cmd_add_cert,
+        [WSG_CMD_DELETE_CERT] = wsg_cmd_delete_cert,
 };
 
 static int

@@ -1,6 +1,7 @@
 /* The pages by location hash, and drawing the current one. */
 
 import { viewArtifacts } from './artifacts.js';
+import { CERTS_PREFIX, viewUserCerts } from './certs.js';
 import { h } from './dom.js';
 import { pageHead, shell } from './layout.js';
 import { loginPage } from './login.js';
@@ -40,7 +41,18 @@ export function render() {
 			user.focus();
 		return;
 	}
-	const view = VIEWS[path];
+	let view = VIEWS[path];
+	/* A user's certificates: the user's name is the rest of the path. */
+	if (!view && path.startsWith(CERTS_PREFIX) && path.length > CERTS_PREFIX.length) {
+		let user = null;
+		try {
+			user = decodeURIComponent(path.slice(CERTS_PREFIX.length));
+		} catch (e) {
+			user = null;
+		}
+		if (user !== null)
+			view = { title: 'Certificates', admin: true, nav: '/users', render: (main) => viewUserCerts(main, user) };
+	}
 	if (!view) {
 		history.replaceState(null, '', '#' + homePath());
 		render();

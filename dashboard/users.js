@@ -1,6 +1,7 @@
 /* The Users and Add user pages (admins only). */
 
 import { api } from './api.js';
+import { certsPath } from './certs.js';
 import { badge, clearMessage, h, icon, showMessage } from './dom.js';
 import { busy, clearOnInput, confirmDialog, field, flashBox, markInvalid, pageHead } from './layout.js';
 import { me } from './session.js';
@@ -135,7 +136,8 @@ function userRow(d, msg, reload) {
 		h('td', null, d.failed ? h('span', { class: 'badge badge-err' }, d.failed)
 			: roles.length ? roles.map((r) => badge(r)) : h('span', { class: 'badge badge-muted' }, 'none')),
 		h('td', null, 'createdBy' in d ? (d.createdBy ? d.createdBy : h('span', { class: 'muted' }, 'command line')) : ''),
-		h('td', { class: 'actions' }, del));
+		h('td', { class: 'actions' },
+			h('a', { class: 'btn btn-small', href: certsPath(name), 'aria-label': 'Certificates of ' + name }, 'Certificates'), ' ', del));
 	return tr;
 }
 

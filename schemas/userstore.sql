@@ -128,3 +128,29 @@ ALTER TABLE users ADD COLUMN IF NOT EXISTS
 	unlocked_at BIGINT NOT NULL DEFAULT 0;
 
 INSERT IGNORE INTO schema_version (version) VALUES (5);
+
+-- Version 6: certificates that stand for users (X.509 signatures on routes
+-- with auth = "x509" or "wsse_or_x509"). The fingerprint is the lowercase
+-- hex SHA-256 of the certificate's DER, unique: one certificate maps to at
+-- most one user. subject and issuer are RFC 2253 strings (ASCII, escaped
+-- by OpenSSL), serial uppercase hex, not_after seconds since the epoch.
+-- created_by names the admin who added it through the API (NULL: the CLI).
+-- Deleting the user removes its certificates.
+CREATE TABLE IF NOT EXISTS user_certs (
+	id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	user_id BIGINT UNSIGNED NOT NULL,
+	fingerprint CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	subject VARCHAR(1024) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	issuer VARCHAR(1024) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	serial VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	not_after BIGINT NOT NULL,
+	created_by VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin
+		NULL,
+	created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+	UNIQUE KEY uq_user_certs_fingerprint (fingerprint),
+	KEY idx_user_certs_user (user_id),
+	CONSTRAINT fk_user_certs_user FOREIGN KEY (user_id)
+		REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+INSERT IGNORE INTO schema_version (version) VALUES (6);

@@ -480,6 +480,80 @@ wsg_accounts_delete_role(struct wsg_db_conn *c, const char *admin_role,
 	return tx_end(&t, rc);
 }
 
+/* Opens a certificate change of user `name`: the transaction, the user's
+ * row, and the rule on other admins' certificates. */
+static int
+cert_begin(struct tx *t, const char *name, uint64_t *uid)
+{
+	struct wsg_user_record *rec = NULL;
+	int rc;
+
+	rc = tx_begin(t, 0, t->by != NULL);
+	if (rc == WSG_OK)
+		rc = lock_user(t, name, uid, &rec);
+	wsg_userstore_record_free(rec);
+	if (rc == WSG_OK && t->by != NULL && !is_self(t->by, name) &&
+	    rows_have(t->admins, name))
+		rc = refuse(t->res, t->err, WSG_ACCOUNTS_RULE_OTHER_ADMIN_CERT,
+		            "only an admin's own certificates may be changed "
+		            "through the management API");
+	return rc;
+}
+
+int
+wsg_accounts_add_cert(struct wsg_db_conn *c, const char *admin_role,
+                      const struct wsg_accounts_actor *by, const char *name,
+                      const struct wsg_usercert *cert,
+                      struct wsg_accounts_result *res, struct wsg_error *err)
+{
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	char *owner = NULL;
+	uint64_t uid = 0;
+	int rc;
+
+	result_clear(res);
+	rc = cert_begin(&t, name, &uid);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_insert_cert(
+		        c, uid, cert, by != NULL ? by->name : NULL, err);
+	/* Name the holder: the operator or admin can then act on it. */
+	if (rc == WSG_ERR_EXISTS &&
+	    wsg_userstore_cert_owner(c, cert->fingerprint, &owner, NULL) ==
+	            WSG_OK) {
+		snprintf(res->owner, sizeof(res->owner), "%s", owner);
+		wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		              "certificate %s is already mapped to user '%s'",
+		              cert->fingerprint, owner);
+	}
+	free(owner);
+	return tx_end(&t, rc);
+}
+
+int
+wsg_accounts_delete_cert(struct wsg_db_conn *c, const char *admin_role,
+                         const struct wsg_accounts_actor *by, const char *name,
+                         const char *fingerprint,
+                         struct wsg_accounts_result *res, struct wsg_error *err)
+{
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	uint64_t uid = 0;
+	int rc, held = 0;
+
+	result_clear(res);
+	rc = cert_begin(&t, name, &uid);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_tx_delete_cert(c, uid, fingerprint, &held,
+		                                  err);
+	if (rc == WSG_OK && !held) {
+		res->missing = fingerprint;
+		res->missing_cert = 1;
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
+		                   "user '%s' holds no certificate %s", name,
+		                   fingerprint);
+	}
+	return tx_end(&t, rc);
+}
+
 /* The bootstrap is closed when the admin role has members (`admins`) or
  * the store records that it had some. */
 static int

@@ -22,6 +22,8 @@
  *    account that created it through the API; losing the role, also by
  *    itself. Never the last admin.
  *  - An admin sets its own password and non-admins' ones only.
+ *  - An admin adds and removes certificates of non-admins and its own
+ *    only (a certificate is a credential, like a password).
  *  - The admin role itself is never deleted.
  *  - Roles given to a user must exist; the operator's are created.
  */
@@ -56,6 +58,7 @@ enum wsg_accounts_rule {
 	WSG_ACCOUNTS_RULE_ADMIN_EXISTS, /* bootstrap: an admin exists */
 	WSG_ACCOUNTS_RULE_BOOTSTRAP_DONE,    /* bootstrap: one existed before */
 	WSG_ACCOUNTS_RULE_BOOTSTRAP_UNKNOWN, /* bootstrap state unreadable */
+	WSG_ACCOUNTS_RULE_OTHER_ADMIN_CERT,  /* another admin's certificates */
 };
 
 /*
@@ -70,11 +73,15 @@ struct wsg_accounts_result {
 	enum wsg_accounts_rule rule;
 	const char *missing; /* points into the arguments */
 	int missing_role;    /* `missing` is a role, not a user */
+	int missing_cert;    /* `missing` is a certificate of the user */
 	int was_admin;       /* delete: the user held the admin role */
 	size_t revoked;      /* roles: memberships actually removed */
 	uint64_t uid;        /* add, bootstrap: the new user's id */
 	/* NOT_CREATOR: the creator's current name, "-" when unknown. */
 	char creator[WSG_USERSTORE_MAX_NAME + 1];
+	/* add_cert WSG_ERR_EXISTS: the user holding the certificate, "" when
+	 * unknown. */
+	char owner[WSG_USERSTORE_MAX_NAME + 1];
 };
 
 /* A user to create. Strings are the caller's. */
@@ -168,6 +175,27 @@ int wsg_accounts_check_delete_role(const char *admin_role, const char *role,
 int wsg_accounts_delete_role(struct wsg_db_conn *c, const char *admin_role,
                              const struct wsg_accounts_actor *by,
                              const char *role, struct wsg_accounts_result *res,
+                             struct wsg_error *err);
+
+/*
+ * Maps the certificate `cert` (wsg_usercert_parse()) to the user `name`,
+ * recording `by` as who added it. A certificate maps to one user at most:
+ * one already in the store (this user's or another's) is WSG_ERR_EXISTS
+ * with its holder in res->owner.
+ */
+int wsg_accounts_add_cert(struct wsg_db_conn *c, const char *admin_role,
+                          const struct wsg_accounts_actor *by, const char *name,
+                          const struct wsg_usercert *cert,
+                          struct wsg_accounts_result *res,
+                          struct wsg_error *err);
+
+/* Removes the certificate `fingerprint` (the store's form) from the user
+ * `name`; one the user does not hold is WSG_ERR_NOTFOUND with
+ * res->missing_cert set. */
+int wsg_accounts_delete_cert(struct wsg_db_conn *c, const char *admin_role,
+                             const struct wsg_accounts_actor *by,
+                             const char *name, const char *fingerprint,
+                             struct wsg_accounts_result *res,
                              struct wsg_error *err);
 
 /*

@@ -1,10 +1,12 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accounts.h"
@@ -16,6 +18,7 @@
 #include "prompt.h"
 #include "token.h"
 #include "unlock.h"
+#include "usercert.h"
 #include "userstore.h"
 
 #define MAX_ROLES 64
@@ -283,6 +286,131 @@ cmd_user_unlock(struct wsg_db_conn *c, const char *user, struct wsg_error *err)
 	return rc;
 }
 
+/* The PEM file of `user cert add`, at most WSG_USERCERT_MAX_PEM bytes. */
+static int
+read_pem(const char *path, char **out, size_t *len, struct wsg_error *err)
+{
+	FILE *f = fopen(path, "r");
+	int rc = WSG_OK;
+
+	*out = NULL;
+	*len = 0;
+	if (f == NULL)
+		return wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE, "%s: %s",
+		                     path, strerror(errno));
+	*out = wsg_mem_alloc(WSG_USERCERT_MAX_PEM + 1);
+	*len = fread(*out, 1, WSG_USERCERT_MAX_PEM + 1, f);
+	if (ferror(f))
+		rc = wsg_error_set(err, WSG_ERR_IO, WSG_FAULT_NONE,
+		                   "%s: read error", path);
+	else if (*len > WSG_USERCERT_MAX_PEM)
+		rc = wsg_error_set(err, WSG_ERR_LIMIT, WSG_FAULT_NONE,
+		                   "%s: larger than %d bytes", path,
+		                   WSG_USERCERT_MAX_PEM);
+	fclose(f);
+	if (rc != WSG_OK) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
+	return rc;
+}
+
+static int
+cmd_cert_add(const char *admin_role, struct wsg_db_conn *c, const char *user,
+             const char *path, struct wsg_error *err)
+{
+	struct wsg_accounts_result res;
+	struct wsg_usercert cert;
+	char *pem = NULL;
+	size_t len;
+	int rc;
+
+	rc = read_pem(path, &pem, &len, err);
+	if (rc == WSG_OK) {
+		rc = wsg_usercert_parse(pem, len, (int64_t)time(NULL), &cert,
+		                        err);
+		if (rc != WSG_OK) {
+			/* Name the file in front of the reason. */
+			char *msg = wsg_mem_printf("%s: %s", path, err->reason);
+
+			wsg_error_set(err, rc, WSG_FAULT_NONE, "%s", msg);
+			free(msg);
+		}
+	}
+	if (rc == WSG_OK)
+		rc = wsg_accounts_add_cert(c, admin_role, NULL, user, &cert,
+		                           &res, err);
+	if (rc == WSG_OK)
+		printf("added certificate %s to user %s\n", cert.fingerprint,
+		       user);
+	free(pem);
+	return rc;
+}
+
+static int
+cmd_cert_del(const char *admin_role, struct wsg_db_conn *c, const char *user,
+             const char *fingerprint, struct wsg_error *err)
+{
+	char fp[WSG_USERCERT_FP_LEN + 1];
+	struct wsg_accounts_result res;
+	int rc;
+
+	rc = wsg_usercert_fingerprint(fingerprint, fp, err);
+	if (rc == WSG_OK)
+		rc = wsg_accounts_delete_cert(c, admin_role, NULL, user, fp,
+		                              &res, err);
+	if (rc == WSG_OK)
+		printf("deleted certificate %s of user %s\n", fp, user);
+	return rc;
+}
+
+/* One line per certificate: fingerprint, subject, issuer, not-after. */
+static int
+cmd_cert_list(struct wsg_db_conn *c, const char *user, struct wsg_error *err)
+{
+	struct wsg_user_record *rec = NULL;
+	struct wsg_db_result *res = NULL;
+	char when[32];
+	size_t i;
+	int rc;
+
+	rc = wsg_userstore_check_name("username", user, 0, err);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_get(c, user, &rec, err);
+	if (rc == WSG_ERR_NOTFOUND)
+		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_NONE,
+		                   "no user '%s'", user);
+	if (rc == WSG_OK)
+		rc = wsg_userstore_list_certs(c, rec->id, &res, err);
+	for (i = 0; rc == WSG_OK && i < res->nrows; i++) {
+		char *const *cell = res->cells + i * res->ncols;
+
+		wsg_usercert_time(strtoll(cell[4], NULL, 10), when);
+		printf("%s\t%s\t%s\t%s\n", cell[0], cell[1], cell[2], when);
+	}
+	wsg_db_result_free(res);
+	wsg_userstore_record_free(rec);
+	return rc;
+}
+
+/* `user cert add|del|list ...`: argv[0] is add, del or list. */
+static int
+cmd_user_cert(const char *admin_role, struct wsg_db_conn *c, int argc,
+              char **argv, struct wsg_error *err)
+{
+	if (argc == 3 && strcmp(argv[0], "add") == 0)
+		return cmd_cert_add(admin_role, c, argv[1], argv[2], err);
+	if (argc == 3 && strcmp(argv[0], "del") == 0)
+		return cmd_cert_del(admin_role, c, argv[1], argv[2], err);
+	if (argc == 2 && strcmp(argv[0], "list") == 0)
+		return cmd_cert_list(c, argv[1], err);
+	return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_NONE,
+	                     "usage: user cert add NAME FILE.pem | "
+	                     "user cert del NAME FINGERPRINT | "
+	                     "user cert list NAME");
+}
+
 static int
 usage(void)
 {
@@ -335,6 +463,9 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 			            "deleted user %s\n", argv[2]);
 		if (strcmp(verb, "unlock") == 0 && argc == 3)
 			return cmd_user_unlock(c, argv[2], err);
+		if (strcmp(verb, "cert") == 0)
+			return cmd_user_cert(admin_role, c, argc - 2, argv + 2,
+			                     err);
 	}
 	if (strcmp(noun, "role") == 0) {
 		if (strcmp(verb, "add") == 0 && argc == 3)
@@ -362,6 +493,7 @@ known_verb(int argc, char **argv)
 	        {"db", "init"},   {"user", "add"},    {"user", "del"},
 	        {"user", "list"}, {"user", "passwd"}, {"user", "unlock"},
 	        {"role", "add"},  {"role", "grant"},  {"role", "revoke"},
+	        {"user", "cert"},
 	};
 	size_t i;
 

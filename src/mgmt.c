@@ -25,6 +25,7 @@
 #include "mgmt_monitor.h"
 #include "mgmt_roles.h"
 #include "mgmt_users.h"
+#include "mgmt_certs.h"
 #include "mgmt_work.h"
 #include "paths.h"
 #include "tls.h"
@@ -76,6 +77,12 @@ static const struct route routes[] = {
          wsg_mgmt_user_password},
         {EVHTTP_REQ_POST, "users", 3, "unlock", ACCESS_TOKEN,
          wsg_mgmt_user_unlock},
+        {EVHTTP_REQ_GET, "users", 3, "certificates", ACCESS_TOKEN,
+         wsg_mgmt_user_certs_list},
+        {EVHTTP_REQ_POST, "users", 3, "certificates", ACCESS_TOKEN,
+         wsg_mgmt_user_certs_add},
+        {EVHTTP_REQ_DELETE, "users", 4, "certificates", ACCESS_TOKEN,
+         wsg_mgmt_user_cert_delete},
         {EVHTTP_REQ_GET, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_list},
         {EVHTTP_REQ_POST, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_add},
         {EVHTTP_REQ_PUT, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_update},

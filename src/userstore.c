@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "usercert.h"
 #include "utf8.h"
 
 #define MAX_HASH_LEN 255    /* users.password_hash */
@@ -30,17 +31,25 @@ enum lookup_col {
 };
 
 /* The creator by its account (created_by_id), never by the name stored. */
+#define LOOKUP_COLUMNS                                                         \
+	"SELECT u.username, u.password_hash, u.digest_secret, u.disabled, "    \
+	"cu.username, "                                                        \
+	"COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "   \
+	"u.id, u.created_by_id, u.created_by IS NOT NULL, "                    \
+	"u.tokens_valid_after, u.unlocked_at "
+#define LOOKUP_JOINS                                                           \
+	"LEFT JOIN users cu ON cu.id = u.created_by_id "                       \
+	"LEFT JOIN user_roles ur ON ur.user_id = u.id "                        \
+	"LEFT JOIN roles r ON r.id = ur.role_id "
+
 static const char SQL_LOOKUP[] =
-        "SELECT u.username, u.password_hash, u.digest_secret, u.disabled, "
-        "cu.username, "
-        "COALESCE(GROUP_CONCAT(r.name ORDER BY r.name SEPARATOR ','), ''), "
-        "u.id, u.created_by_id, u.created_by IS NOT NULL, "
-        "u.tokens_valid_after, u.unlocked_at "
-        "FROM users u "
-        "LEFT JOIN users cu ON cu.id = u.created_by_id "
-        "LEFT JOIN user_roles ur ON ur.user_id = u.id "
-        "LEFT JOIN roles r ON r.id = ur.role_id "
-        "WHERE u.username = ? GROUP BY u.id";
+        LOOKUP_COLUMNS "FROM users u " LOOKUP_JOINS "WHERE u.username = ? "
+                       "GROUP BY u.id";
+
+/* The user a certificate stands for, as SQL_LOOKUP reads users. */
+static const char SQL_LOOKUP_CERT[] = LOOKUP_COLUMNS
+        "FROM user_certs uc JOIN users u ON u.id = uc.user_id " LOOKUP_JOINS
+        "WHERE uc.fingerprint = ? GROUP BY u.id";
 
 static const char SQL_LIST[] =
         "SELECT u.username, "
@@ -84,7 +93,8 @@ static const char SQL_USER_END_TOKENS[] =
         "CAST(? AS SIGNED)) WHERE id = ?";
 
 struct lookup {
-	char *username;
+	char *username; /* or the fingerprint when `cert` */
+	int cert;
 	wsg_userstore_lookup_cb done;
 	void *arg;
 };
@@ -309,6 +319,19 @@ record_of(const struct wsg_db_result *res, const char *username,
 	return WSG_ERR_NOTFOUND;
 }
 
+/* The one user of a SQL_LOOKUP_CERT result (the fingerprint is unique). */
+static int
+record_of_cert(const struct wsg_db_result *res, struct wsg_user_record **rec)
+{
+	*rec = NULL;
+	if (res->ncols != LOOKUP__COUNT || res->nrows > 1)
+		return WSG_ERR_DB;
+	if (res->nrows == 0 || res->cells[LOOKUP_USERNAME] == NULL)
+		return WSG_ERR_NOTFOUND;
+	*rec = record_from_row(res, 0);
+	return WSG_OK;
+}
+
 static void
 lookup_done_cb(int status, struct wsg_db_result *res, void *arg)
 {
@@ -316,34 +339,66 @@ lookup_done_cb(int status, struct wsg_db_result *res, void *arg)
 	struct wsg_user_record *rec = NULL;
 
 	if (status == WSG_OK)
-		status = record_of(res, lk->username, &rec);
+		status = lk->cert ? record_of_cert(res, &rec)
+		                  : record_of(res, lk->username, &rec);
 	wsg_db_result_free(res);
 	lk->done(status, rec, lk->arg);
 	free(lk->username);
 	free(lk);
 }
 
-int
-wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
-                     wsg_userstore_lookup_cb done, void *arg)
+static int
+start_lookup(struct wsg_db_pool *pool, const char *sql, const char *key,
+             int cert, wsg_userstore_lookup_cb done, void *arg)
 {
 	struct wsg_db_param p;
 	struct lookup *lk;
 	int rc;
 
-	if (username == NULL || done == NULL)
-		return WSG_ERR_INVAL;
 	lk = wsg_mem_calloc(1, sizeof(*lk));
-	lk->username = wsg_mem_strdup(username);
+	lk->username = wsg_mem_strdup(key);
+	lk->cert = cert;
 	lk->done = done;
 	lk->arg = arg;
 	p = param_str(lk->username);
-	rc = wsg_db_query(pool, SQL_LOOKUP, &p, 1, lookup_done_cb, lk);
+	rc = wsg_db_query(pool, sql, &p, 1, lookup_done_cb, lk);
 	if (rc != WSG_OK) {
 		free(lk->username);
 		free(lk);
 	}
 	return rc;
+}
+
+int
+wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
+                     wsg_userstore_lookup_cb done, void *arg)
+{
+	if (username == NULL || done == NULL)
+		return WSG_ERR_INVAL;
+	return start_lookup(pool, SQL_LOOKUP, username, 0, done, arg);
+}
+
+/* 1 when `s` is a fingerprint in the store's form. */
+static int
+is_store_fingerprint(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < WSG_USERCERT_FP_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[i] == '\0';
+}
+
+int
+wsg_userstore_lookup_cert(struct wsg_db_pool *pool, const char *fingerprint,
+                          wsg_userstore_lookup_cb done, void *arg)
+{
+	if (fingerprint == NULL || done == NULL ||
+	    !is_store_fingerprint(fingerprint))
+		return WSG_ERR_INVAL;
+	return start_lookup(pool, SQL_LOOKUP_CERT, fingerprint, 1, done, arg);
 }
 
 /* -------- changes on a blocking connection -------- */
@@ -818,6 +873,99 @@ wsg_userstore_token_revoked(struct wsg_db_conn *c, const char *jti,
 	rc = wsg_db_exec(c, SQL_TOKEN_REVOKED, &p, 1, &res, err);
 	if (rc == WSG_OK)
 		*revoked = res->nrows > 0;
+	wsg_db_result_free(res);
+	return rc;
+}
+
+/* -------- certificates (user_certs) -------- */
+
+static const char SQL_CERT_LIST[] =
+        "SELECT fingerprint, subject, issuer, serial, not_after, "
+        "FLOOR(UNIX_TIMESTAMP(created_at)), created_by "
+        "FROM user_certs WHERE user_id = ? ORDER BY created_at, id";
+static const char SQL_CERT_INSERT[] =
+        "INSERT INTO user_certs (user_id, fingerprint, subject, issuer, "
+        "serial, not_after, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_CERT_DELETE[] =
+        "DELETE FROM user_certs WHERE user_id = ? AND fingerprint = ?";
+static const char SQL_CERT_OWNER[] =
+        "SELECT u.username FROM user_certs uc "
+        "JOIN users u ON u.id = uc.user_id WHERE uc.fingerprint = ?";
+
+int
+wsg_userstore_list_certs(struct wsg_db_conn *c, uint64_t uid,
+                         struct wsg_db_result **res, struct wsg_error *err)
+{
+	struct idbuf b;
+	struct wsg_db_param p = param_id(&b, uid);
+
+	*res = NULL;
+	return wsg_db_exec(c, SQL_CERT_LIST, &p, 1, res, err);
+}
+
+int
+wsg_userstore_cert_owner(struct wsg_db_conn *c, const char *fingerprint,
+                         char **owner, struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(fingerprint);
+	int rc;
+
+	*owner = NULL;
+	rc = wsg_db_exec(c, SQL_CERT_OWNER, &p, 1, &res, err);
+	if (rc == WSG_OK && (res->nrows == 0 || res->cells[0] == NULL))
+		rc = WSG_ERR_NOTFOUND;
+	if (rc == WSG_OK)
+		*owner = wsg_mem_strdup(res->cells[0]);
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_tx_insert_cert(struct wsg_db_conn *c, uint64_t uid,
+                             const struct wsg_usercert *cert,
+                             const char *created_by, struct wsg_error *err)
+{
+	struct wsg_db_param p[7];
+	struct idbuf b;
+	char after[24];
+	int rc;
+
+	if (!is_store_fingerprint(cert->fingerprint))
+		return wsg_error_set(err, WSG_ERR_INVAL, WSG_FAULT_CLIENT,
+		                     "bad certificate fingerprint");
+	snprintf(after, sizeof(after), "%lld", (long long)cert->not_after);
+	p[0] = param_id(&b, uid);
+	p[1] = param_str(cert->fingerprint);
+	p[2] = param_str(cert->subject);
+	p[3] = param_str(cert->issuer);
+	p[4] = param_str(cert->serial);
+	p[5] = param_str(after);
+	p[6] = param_str(created_by);
+	rc = wsg_db_exec(c, SQL_CERT_INSERT, p, 7, NULL, err);
+	if (rc == WSG_ERR_EXISTS)
+		rc = wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+		                   "certificate %s is already mapped to a user",
+		                   cert->fingerprint);
+	return rc;
+}
+
+int
+wsg_userstore_tx_delete_cert(struct wsg_db_conn *c, uint64_t uid,
+                             const char *fingerprint, int *held,
+                             struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p[2];
+	struct idbuf b;
+	int rc;
+
+	*held = 0;
+	p[0] = param_id(&b, uid);
+	p[1] = param_str(fingerprint);
+	rc = wsg_db_exec(c, SQL_CERT_DELETE, p, 2, &res, err);
+	if (rc == WSG_OK)
+		*held = res->affected_rows > 0;
 	wsg_db_result_free(res);
 	return rc;
 }

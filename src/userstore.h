@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "types.h"
+#include "usercert.h"
 
 #define WSG_USERSTORE_MAX_NAME 255 /* bytes, usernames and role names */
 
@@ -51,6 +52,18 @@ typedef void (*wsg_userstore_lookup_cb)(int status, struct wsg_user_record *rec,
 /* Looks a user up by exact name, with its roles, through the pool. */
 int wsg_userstore_lookup(struct wsg_db_pool *pool, const char *username,
                          wsg_userstore_lookup_cb done, void *arg);
+
+/*
+ * Looks up the user that the certificate with `fingerprint` (64 lowercase
+ * hex digits, wsg_usercert_fingerprint()'s form) stands for, through the
+ * pool, without blocking: `done` gets the user's record as
+ * wsg_userstore_lookup() gives it (name, roles, disabled, ...), or
+ * WSG_ERR_NOTFOUND when no user holds the certificate. Returns WSG_OK
+ * (then `done` is called exactly once, from the pool's loop), WSG_ERR_INVAL
+ * for a fingerprint not in that form, or wsg_db_query()'s refusals.
+ */
+int wsg_userstore_lookup_cert(struct wsg_db_pool *pool, const char *fingerprint,
+                              wsg_userstore_lookup_cb done, void *arg);
 
 /*
  * Usernames and role names: 1..WSG_USERSTORE_MAX_NAME bytes of valid UTF-8
@@ -178,6 +191,27 @@ int wsg_userstore_tx_set_password(struct wsg_db_conn *c, uint64_t uid,
                                   const unsigned char *sealed,
                                   size_t sealed_len, int64_t now_us,
                                   struct wsg_error *err);
+
+/* -------- certificates (user_certs, schema version 6) -------- */
+
+/* Rows: fingerprint, subject, issuer, serial, not_after (seconds since the
+ * epoch), created_at (the same), created_by (NULL: the CLI), oldest
+ * first. Caller frees `*res`. */
+int wsg_userstore_list_certs(struct wsg_db_conn *c, uint64_t uid,
+                             struct wsg_db_result **res, struct wsg_error *err);
+/* The name of the user holding the certificate (`*owner`, caller frees), or
+ * WSG_ERR_NOTFOUND. */
+int wsg_userstore_cert_owner(struct wsg_db_conn *c, const char *fingerprint,
+                             char **owner, struct wsg_error *err);
+/* Steps of accounts.c's certificate changes, inside its transaction. A
+ * fingerprint already in the store (any user's) is WSG_ERR_EXISTS. */
+int wsg_userstore_tx_insert_cert(struct wsg_db_conn *c, uint64_t uid,
+                                 const struct wsg_usercert *cert,
+                                 const char *created_by, struct wsg_error *err);
+/* `*held` 1 when user `uid` held the certificate and it was removed. */
+int wsg_userstore_tx_delete_cert(struct wsg_db_conn *c, uint64_t uid,
+                                 const char *fingerprint, int *held,
+                                 struct wsg_error *err);
 
 /* -------- revoked management tokens (revoked_tokens) -------- */
 

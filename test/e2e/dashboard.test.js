@@ -9,6 +9,7 @@
  *   WSG_E2E_OUT         folder for the screenshots
  *   WSG_E2E_ADMIN, WSG_E2E_ADMIN_PASSWORD   the admin created with the CLI
  *   WSG_E2E_TOKEN_TTL   management.token_ttl in seconds
+ *   WSG_E2E_CERT        a PEM certificate for a user's certificates page
  *
  * The steps run in order and share the browser; each prints one TAP line
  * (node --test --test-reporter=tap).
@@ -17,6 +18,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -28,6 +30,7 @@ const OUT = process.env.WSG_E2E_OUT;
 const ADMIN = process.env.WSG_E2E_ADMIN;
 const ADMIN_PW = process.env.WSG_E2E_ADMIN_PASSWORD;
 const TOKEN_TTL = Number(process.env.WSG_E2E_TOKEN_TTL);
+const CERT = process.env.WSG_E2E_CERT;
 
 const NEW_ADMIN = 'operator';
 const NEW_ADMIN_PW = 'Operator-Pw-4410';
@@ -282,6 +285,38 @@ test('a user named like HTML is shown as text', STEP, async () => {
 	assert.equal(await page.locator('#users-table img').count(), 0);
 	assert.equal(await page.locator('#message img').count(), 0);
 	await screenshot(page, '07-users-html-name');
+	await searchUsers(page, '');
+});
+
+test('the admin adds and removes a certificate on a user\'s certificates page', STEP, async () => {
+	const page = pages.admin;
+	const pem = fs.readFileSync(CERT, 'utf8');
+	const fp = new crypto.X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
+	await go(page, '#/users');
+	assert.deepEqual(await searchUsers(page, VIEWER), [VIEWER]);
+	await userRow(page, VIEWER).locator('a', { hasText: 'Certificates' }).click();
+	await page.waitForURL(/#\/users\/certificates\/viewer$/);
+	await page.waitForFunction(() => /No certificates/.test(document.querySelector('#certs-body').textContent));
+	await page.fill('#cert-pem', pem);
+	await page.click('#cert-submit');
+	assert.deepEqual(await message(page), { kind: 'ok', text: 'Certificate ' + fp + ' was added.' });
+	const row = page.locator('#certs-body tr[data-fingerprint="' + fp + '"]');
+	await row.waitFor();
+	assert.match(await row.textContent(), /CN=viewer-cert,O=Example/);
+	await screenshot(page, '07b-user-certificates');
+	/* The server's refusals are shown: the same certificate again, and a key. */
+	await page.fill('#cert-pem', pem);
+	await page.click('#cert-submit');
+	await page.waitForFunction(() => /already mapped/.test(document.querySelector('#message').textContent));
+	assert.equal((await message(page)).kind, 'err');
+	await page.fill('#cert-pem', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+	await page.click('#cert-submit');
+	await page.waitForFunction(() => /private key/.test(document.querySelector('#message').textContent));
+	await row.locator('button').click();
+	await page.click('#confirm-ok');
+	await page.waitForFunction(() => /No certificates/.test(document.querySelector('#certs-body').textContent));
+	assert.deepEqual(await message(page), { kind: 'ok', text: 'The certificate was removed.' });
+	await go(page, '#/users');
 	await searchUsers(page, '');
 });
 

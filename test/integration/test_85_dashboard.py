@@ -101,12 +101,20 @@ def run_browser_test(gw):
                              "(scripts/test does this)" % CHROMIUM)
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(OUT)
+    # A certificate for the user certificates page, made now (its key stays here).
+    cert_dir = os.path.join(gw.dir, "e2e-cert")
+    os.makedirs(cert_dir, mode=0o700, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "10", "-subj",
+                    "/O=Example/CN=viewer-cert", "-keyout", "key.pem", "-out", "cert.pem"],
+                   cwd=cert_dir, check=True, capture_output=True, env=wsg.clean_env())
     env = wsg.clean_env({
         "WSG_DASHBOARD_URL": "http://127.0.0.1:%d/dashboard/" % gw.mgmt_port,
         "WSG_E2E_OUT": OUT,
         "WSG_E2E_ADMIN": ADMIN,
         "WSG_E2E_ADMIN_PASSWORD": ADMIN_PW,
         "WSG_E2E_TOKEN_TTL": str(TOKEN_TTL),
+        "WSG_E2E_CERT": os.path.join(cert_dir, "cert.pem"),
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
         "NODE_PATH": modules,
     })
