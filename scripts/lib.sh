@@ -8,7 +8,8 @@ WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev l
 	libssl-dev libevent-dev libmariadb-dev mariadb-server mariadb-client libjansson-dev
 	libconfig-dev libargon2-dev argon2 libjwt-dev libjemalloc-dev libcmocka-dev libcurl4-openssl-dev python3-zeep
 	python3-suds python3-pytest python3-requests python3-h11 curl ca-certificates openssl tmux chromium
-	strace mandoc libsystemd-dev debhelper lintian systemd clang-format"
+	strace mandoc libsystemd-dev debhelper lintian systemd clang-format
+	python3-xmlsec python3-cryptography"
 
 # A reader gone (`scripts/demo | tee` after Ctrl-C) must not stop a cleanup half-way.
 log() { printf '==> %s\n' "$*" >&2 || true; }
