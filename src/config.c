@@ -1229,6 +1229,12 @@ decrypt_cb(struct ctx *x, const config_setting_t *s, void *base)
 		bad_type(x, s, "a group");
 		return;
 	}
+	if (r->auth == WSG_AUTH_BASIC) {
+		bad(x, s,
+		    "needs a SOAP route (auth = \"basic\" parses no "
+		    "envelope)");
+		return;
+	}
 	memset(&xs, 0, sizeof(xs));
 	load_group(x, s, decrypt_keys, &xs);
 	wsg_error_clear(&err);

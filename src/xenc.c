@@ -697,10 +697,12 @@ wsg_xenc_decrypt_key(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
 {
 	xmlNodePtr sec = ek->parent, em, list, ref, ed;
 	const struct content_alg *alg;
-	unsigned char key[512], used[32], *wrapped = NULL;
+	/* OpenSSL wants room for a whole modulus, whatever OAEP yields. */
+	size_t room = (size_t)EVP_PKEY_get_size(c->key), key_len = room;
+	unsigned char *key = wsg_mem_alloc(room), used[32], *wrapped = NULL;
 	const char *why = NULL;
 	struct oaep p;
-	size_t key_len = sizeof(key), wrapped_len = 0;
+	size_t wrapped_len = 0;
 	int rc, unwrapped, element;
 
 	memset(&p, 0, sizeof(p));
@@ -775,7 +777,7 @@ wsg_xenc_decrypt_key(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
 			                    "rules or caps");
 	}
 out:
-	OPENSSL_cleanse(key, sizeof(key));
+	wsg_mem_free_secret(key, room);
 	OPENSSL_cleanse(used, sizeof(used));
 	free(wrapped);
 	free(p.label);
