@@ -23,6 +23,7 @@
 #include "soap.h"
 #include "operations.h"
 #include "wsdl.h"
+#include "xenc.h"
 
 /*
  * Validation is driven by one table per group (struct key). Every key is
@@ -1203,6 +1204,46 @@ static const struct key log_keys[] = {
         K_END,
 };
 
+static const struct key decrypt_keys[] = {
+        K_REQ_PATH(struct wsg_xenc_settings, key),
+        K_REQ_PATH(struct wsg_xenc_settings, cert),
+        K_BOOL(struct wsg_xenc_settings, require, 0),
+        K_INT(struct wsg_xenc_settings, max_encrypted_keys, 1, 100, 4),
+        K_INT(struct wsg_xenc_settings, max_encrypted_blocks, 1, 1000, 16),
+        K_END,
+};
+
+/* The gateway's key and certificate for encrypted messages, loaded here
+ * once per load (and SIGHUP); the key file is private like the others. */
+static void
+decrypt_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_route_conf *r = base;
+	struct wsg_xenc_settings xs;
+	struct wsg_error err;
+	size_t before = x->n;
+
+	if (s == NULL)
+		return;
+	if (!config_setting_is_group(s)) {
+		bad_type(x, s, "a group");
+		return;
+	}
+	if (r->auth == WSG_AUTH_BASIC) {
+		bad(x, s,
+		    "needs a SOAP route (auth = \"basic\" parses no "
+		    "envelope)");
+		return;
+	}
+	memset(&xs, 0, sizeof(xs));
+	load_group(x, s, decrypt_keys, &xs);
+	wsg_error_clear(&err);
+	if (x->n == before &&
+	    wsg_xenc_conf_load(&xs, &r->decrypt, &err) != WSG_OK)
+		bad(x, s, "%s", err.reason);
+	wsg_xenc_settings_clear(&xs);
+}
+
 static const struct key route_keys[] = {
         K_REQ_STR(struct wsg_route_conf, name),
         K_CUSTOM("path", route_path_cb, 1),
@@ -1226,6 +1267,7 @@ static const struct key route_keys[] = {
         K_CUSTOM("operations", operations_cb, 0),
         K_BOOL(struct wsg_route_conf, operations_only, 0),
         K_CUSTOM("validate", validate_cb, 0),
+        K_CUSTOM("decrypt", decrypt_cb, 0),
         K_END,
 };
 
@@ -1940,6 +1982,7 @@ config_free(struct wsg_config *c)
 		}
 		free(r->operations);
 		wsg_operations_decls_free(r->actions);
+		wsg_xenc_conf_free(r->decrypt);
 	}
 	free(c->routes);
 	free(c);

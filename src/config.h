@@ -202,6 +202,8 @@ struct wsg_route_conf {
 	enum wsg_validate validate;
 	struct wsg_schema *schema; /* compiled from wsdl_docs when validate
 	                              is WSG_VALIDATE_WSDL, else NULL */
+	/* The decrypt block's keys (xenc.h), or NULL. */
+	struct wsg_xenc_conf *decrypt;
 };
 
 struct wsg_config {

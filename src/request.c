@@ -24,6 +24,7 @@
 #include "upstream.h"
 #include "wsdl.h"
 #include "wsdl_fetch.h"
+#include "xenc.h"
 #include "xop.h"
 
 /* The one place a request is answered for the log and freed. */
@@ -206,8 +207,10 @@ forward(struct wsg_request *r)
 	parts[0].iov_base = (void *)(uintptr_t)env;
 	parts[0].iov_len = env_len;
 	n = 1;
-	if (changed > 0 && wsg_soap_relay_parts(&r->msg, env, env_len, parts,
-	                                        room, &n) != WSG_OK) {
+	/* A decrypted tree is serialised: its bytes are not the client's. */
+	if ((changed > 0 || r->msg.rewritten) &&
+	    wsg_soap_relay_parts(&r->msg, env, env_len, parts, room, &n) !=
+	            WSG_OK) {
 		/* Serialised again (not UTF-8, or the tree changed). */
 		if (wsg_soap_relay(&r->msg, env, env_len, &body, &len) !=
 		    WSG_OK) {
@@ -547,6 +550,27 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	return WSG_OK;
 }
 
+/*
+ * The Security header's EncryptedKeys opened before anything reads the
+ * Body or the UsernameToken (either may be encrypted). Returns WSG_OK, or
+ * answers with the fault: one generic FailedCheck for every decryption
+ * failure, the cause in the audit log only.
+ */
+static int
+decrypt(struct wsg_request *r)
+{
+	struct wsg_soap_limits limits;
+
+	wsg_config_soap_limits(&r->cfg->limits, &limits);
+	if (wsg_xenc_process(r->route->decrypt, &r->msg, &limits, &r->err) ==
+	    WSG_OK)
+		return WSG_OK;
+	wsg_log_audit(r->worker->rt->log, r->rid, r->client, r->route->name,
+	              NULL, "decrypt_failed", r->err.reason);
+	reply_fault(r, r->msg.version, r->err.fault);
+	return WSG_ERR_SECURITY;
+}
+
 static size_t
 header_count(const struct wsg_conn_request *req, const char *name)
 {
@@ -844,7 +868,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
 		return;
 	}
-	if (parse_envelope(r, media) != WSG_OK)
+	if (parse_envelope(r, media) != WSG_OK || decrypt(r) != WSG_OK)
 		return;
 	check_operation(r);
 }

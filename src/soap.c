@@ -1220,7 +1220,7 @@ spans_usable(const struct wsg_soap_msg *m, const char *in, size_t len)
 		if (sp->removed)
 			from = sp->end;
 	}
-	return m->spans_ok;
+	return m->spans_ok && !m->rewritten;
 }
 
 int
@@ -1385,6 +1385,9 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
                                  "The multipart/related request is malformed "
                                  "or over a limit",
                                  500, 400},
+        [WSG_FAULT_FAILED_CHECK] = {"FailedCheck", NULL, "Sender",
+                                    "The signature or decryption was invalid",
+                                    500, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */

@@ -57,6 +57,8 @@ struct wsg_soap_msg {
 	size_t n_spans;
 	int spans_ok;     /* spans are byte offsets of the (UTF-8) input */
 	size_t span_hint; /* where wsg_soap_remove_header() looks first */
+	int rewritten;    /* changed other than by wsg_soap_remove_header() (a
+	                     decrypted block): relayed by serialising the tree */
 };
 
 /* Process-wide libxml2 setup; call once from main before threads start. */

@@ -56,6 +56,8 @@ enum wsg_fault {
 	                        Receiver, HTTP 503 */
 	WSG_FAULT_BAD_PATH,  /* path refused by path.c: Client, HTTP 400 */
 	WSG_FAULT_MULTIPART, /* malformed multipart/related: Client / Sender */
+	WSG_FAULT_FAILED_CHECK, /* wsse:FailedCheck: a signature or decryption
+	                           failed (one generic answer for all) */
 	WSG_FAULT__COUNT
 };
 

@@ -971,6 +971,20 @@ static const struct error_case error_cases[] = {
          {":3: routes.[0].operations: needs a SOAP route",
           ":5: routes.[1].operations_only: true without operations"},
          2},
+        {"decrypt: basic route, missing keys, caps, readable key",
+         LISTEN "routes = ( { name = \"a\"; path = \"/a\"; "
+                "upstream = ( \"http://127.0.0.1:9000/\" ); auth = "
+                "\"basic\";\n decrypt = { key = \"k\"; cert = \"c\"; "
+                "}; },\n { name = \"b\"; path = \"/b\"; upstream = ( "
+                "\"http://127.0.0.1:9000/\" );\n decrypt = { "
+                "max_encrypted_keys = 0; }; },\n { name = \"c\"; path = "
+                "\"/c\"; upstream = ( \"http://127.0.0.1:9000/\" );\n "
+                "decrypt = { key = \"wssgate.conf\"; cert = \"c\"; }; "
+                "} );\n",
+         {":3: routes.[0].decrypt: needs a SOAP route",
+          ":5: routes.[1].decrypt.max_encrypted_keys: 0 is out of range",
+          ":7: routes.[2].decrypt: "},
+         5},
 };
 
 static void
