@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 import wsg
+import x509_clients as xc
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 XENC11 = "http://www.w3.org/2009/xmlenc11#"
@@ -70,9 +71,19 @@ def pki(configured):
 
 
 @pytest.fixture(scope="module")
-def gw(configured, pki):
+def ipki(configured):
+    """The interop producers' PKI (test/interop-x509/make-pki): WSS4J encrypts for its
+    gateway certificate."""
+    return xc.make_pki(os.path.join(configured.dir, "x509-interop"))
+
+
+@pytest.fixture(scope="module")
+def gw(configured, pki, ipki):
     up = "http://127.0.0.1:%d" % configured.stub.port
     extra = [wsg.route_config("xenc", "/services/Xenc", up + "/EchoXenc", extra=DECRYPT),
+             wsg.route_config("xenc-wss4j", "/services/XencWss4j", up + "/EchoXencWss4j",
+                              extra='\n    decrypt = { key = "%s"; cert = "%s"; };'
+                              % (ipki.gateway_key, ipki.gateway_cert)),
              wsg.route_config("xenc-keep", "/services/XencKeep", up + "/EchoXencKeep",
                               extra=DECRYPT).replace("strip_security_header = true",
                                                      "strip_security_header = false"),
@@ -386,3 +397,44 @@ def test_check_config_refuses_mismatched_cert(gw, pki, configured):
         f.write(text.replace('cert = "xenc/gateway-cert.pem"', 'cert = "xenc/other-cert.pem"'))
     r = gw.cli("--check-config", config=conf)
     assert r.returncode == 1 and "is not the certificate of key" in r.err, r.err
+
+
+# ---------------------------------------------------------------- Apache WSS4J 1.6 (a real client)
+
+WSS4J = [  # (encrypted parts, content algorithm, OAEP digest, key identifier)
+    ("Body", "aes128-cbc", "sha1", None),
+    ("Body", "aes256-cbc", "sha256", "ski"),
+    ("Body", "aes128-gcm", "sha1", "issuer-serial"),
+    ("Body,UsernameToken", "aes256-gcm", "sha256", None),
+]
+
+
+@pytest.mark.parametrize("parts,enc_alg,oaep,key_id", WSS4J,
+                         ids=["-".join(str(x) for x in w) for w in WSS4J])
+@pytest.mark.parametrize("soap12", [False, True], ids=["soap11", "soap12"])
+def test_wss4j_encrypted_request(gw, stub, ipki, parts, enc_alg, oaep, key_id, soap12):
+    """WSS4J 1.6 (as SoapUI uses it) adds a digest UsernameToken and a Timestamp and encrypts
+    for the gateway: decrypted, checked and forwarded as plaintext."""
+    m = wsg.marker()
+    opts = {"user": "alice", "password": wsg.USERS["alice"][0], "password_type": "digest",
+            "enc_alg": enc_alg, "oaep_digest": oaep, "encrypt_parts": parts}
+    if key_id:
+        opts["enc_key_id"] = key_id
+    raw = xc.wss4j(ipki, ["UsernameToken", "Timestamp", "Encrypt"],
+                   envelope=xc.echo_envelope(m, soap12=soap12), **opts)
+    assert m.encode() not in raw
+    r = post(gw, "/services/XencWss4j", raw, soap12=soap12)
+    assert r.status_code == 200, r.content[:600]
+    assert wsg.echoed(r) == m
+    body = forwarded(stub, m)
+    assert "EncryptedData" not in body and "Security" not in body
+
+
+def test_wss4j_rsa15_refused(gw, stub, ipki):
+    m = wsg.marker()
+    raw = xc.wss4j(ipki, ["UsernameToken", "Timestamp", "Encrypt"],
+                   envelope=xc.echo_envelope(m), user="alice",
+                   password=wsg.USERS["alice"][0], key_transport="rsa-1_5")
+    r = post(gw, "/services/XencWss4j", raw)
+    wsg.assert_wss_fault(r, "FailedCheck")
+    assert stub.find(m) == []
