@@ -15,6 +15,7 @@ struct wsg_op_decls;
 struct wsg_operation;
 struct wsg_wsdl;
 struct wsg_schema;
+struct wsg_dsig_conf;
 
 struct wsg_tls_conf {
 	char *cert; /* absolute path */
@@ -202,6 +203,8 @@ struct wsg_route_conf {
 	enum wsg_validate validate;
 	struct wsg_schema *schema; /* compiled from wsdl_docs when validate
 	                              is WSG_VALIDATE_WSDL, else NULL */
+	struct wsg_dsig_conf *signature; /* the signature block, trust
+	                                    loaded (dsig.h), or NULL */
 };
 
 struct wsg_config {

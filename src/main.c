@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "config.h"
 #include "credcache.h"
+#include "dsig.h"
 #include "err.h"
 #include "keyfile.h"
 #include "lockout.h"
@@ -454,11 +455,18 @@ main(int argc, char **argv)
 	json_set_alloc_funcs(wsg_mem_alloc, wsg_mem_free_wiped);
 	signal(SIGPIPE, SIG_IGN);
 	wsg_soap_global_init();
+	/* xmlsec1 keeps global state: set up once, before any thread. */
+	if (wsg_dsig_global_init() != WSG_OK) {
+		fprintf(stderr, "wssgate: cannot initialise xmlsec1\n");
+		wsg_config_unref(cfg);
+		return 1;
+	}
 	if (optind < argc)
 		status = wsg_cli_run(cfg, argc - optind, argv + optind, stdin);
 	else
 		status = run_daemon(cfg);
 	wsg_config_unref(cfg);
+	wsg_dsig_global_cleanup();
 	wsg_soap_global_cleanup();
 	libevent_global_shutdown();
 	return status;

@@ -56,6 +56,8 @@ enum wsg_fault {
 	                        Receiver, HTTP 503 */
 	WSG_FAULT_BAD_PATH,  /* path refused by path.c: Client, HTTP 400 */
 	WSG_FAULT_MULTIPART, /* malformed multipart/related: Client / Sender */
+	WSG_FAULT_FAILED_CHECK, /* a signature or digest does not verify */
+	WSG_FAULT_SECURITY_TOKEN_UNAVAILABLE, /* the signing key is not found */
 	WSG_FAULT__COUNT
 };
 

@@ -402,7 +402,7 @@ find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
  * document order; a wsu:Id seen twice is WSS4J's duplicate-token error.
  */
 static int
-find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
+find_tokens(xmlNodePtr sec, int ut_optional, xmlNodePtr *ut, xmlNodePtr *ts,
             struct wsg_error *err)
 {
 	/* One UT and one Timestamp at most, and what their values needed. */
@@ -454,7 +454,7 @@ find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
 		xmlFree(tmp);
 		tmp = NULL;
 	}
-	if (*ut == NULL)
+	if (*ut == NULL && !ut_optional)
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_INVALID_SECURITY,
 		                   "wsse:Security header has no UsernameToken");
@@ -843,12 +843,15 @@ wsg_wsse_parse(const struct wsg_soap_msg *msg,
 	rc = check_must_understand(msg, sec, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = find_tokens(sec, &ut, &ts, err);
+	rc = find_tokens(sec, policy->signature_route, &ut, &ts, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = parse_ut(ut, policy, &t, err);
-	if (rc != WSG_OK)
-		goto out;
+	if (ut != NULL) {
+		t.has_ut = 1;
+		rc = parse_ut(ut, policy, &t, err);
+		if (rc != WSG_OK)
+			goto out;
+	}
 	if (ts != NULL) {
 		rc = parse_ts(ts, policy->strict_bsp, &t, err);
 		if (rc != WSG_OK)
@@ -860,7 +863,7 @@ wsg_wsse_parse(const struct wsg_soap_msg *msg,
 		goto out;
 	}
 	/* Validator-stage failures come last, after every structural check. */
-	if (t.pwtype == WSG_PWTYPE_NONE) {
+	if (t.has_ut && t.pwtype == WSG_PWTYPE_NONE) {
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_FAILED_AUTHENTICATION,
 		                   "UsernameToken has no Password");

@@ -43,6 +43,8 @@ struct wsg_wsse_policy {
 	int64_t future_ttl; /* seconds it may lie in the future (clock skew) */
 	int64_t timestamp_ttl; /* seconds a Timestamp Created may lie in the
 	                          past */
+	int signature_route;   /* the route verifies signatures: a Security
+	                          header without UsernameToken is parsed */
 };
 
 /* A parsed UsernameToken (and the Timestamp of the same header, if any). */
@@ -64,6 +66,8 @@ struct wsg_wsse_token {
 	struct wsg_time ts_expires;
 	xmlNodePtr
 	        security; /* the consumed Security header (in the msg's doc) */
+	int has_ut;       /* 0: no UsernameToken (signature_route only); then
+	                     username is NULL */
 };
 
 /*
@@ -75,6 +79,8 @@ struct wsg_wsse_token {
  * non-empty Nonce and Created,
  * canonical Base64, one UsernameToken, one Security header, Salt/Iteration
  * refused, duplicate wsu:Id). Headers for other actors are left alone.
+ * With policy->signature_route a header without UsernameToken is parsed
+ * (tok->has_ut 0): its signature is then what authenticates (dsig.h).
  * Returns WSG_OK and fills `tok` (free with wsg_wsse_token_clear()), or
  * WSG_ERR_SECURITY with err->fault set to the WSS fault and err->reason
  * saying precisely why (never containing a password or a whole nonce).
