@@ -971,6 +971,25 @@ static const struct error_case error_cases[] = {
          {":3: routes.[0].operations: needs a SOAP route",
           ":5: routes.[1].operations_only: true without operations"},
          2},
+        {"signature block: unknown key, missing trust, bad names",
+         LISTEN ROUTE("signature = { tust = \"ca.pem\";\n"
+                      " parts = ( \"Body\", \"Envelope\" );\n"
+                      " algorithms = ( \"rsa-md5\" ); };"),
+         {":2: routes.[0].signature.tust: unknown key",
+          ":3: routes.[0].signature.parts.[1]: \"Envelope\" is not",
+          ":4: routes.[0].signature.algorithms.[0]: \"rsa-md5\" is not "
+          "one of"},
+         4},
+        {"signature block: trust that does not load, basic route",
+         LISTEN ROUTE("auth = \"basic\";\n signature = { trust = "
+                      "\"nope.pem\"; max_references = 0; };"),
+         {":3: routes.[0].signature.max_references: 0 is out of range",
+          ":3: routes.[0].signature: needs a SOAP route"},
+         2},
+        {"signature block: trust file unreadable",
+         LISTEN ROUTE("signature = { trust = \"nope.pem\"; };"),
+         {":2: routes.[0].signature: cannot load trusted CAs from "},
+         1},
 };
 
 static void
