@@ -1674,6 +1674,13 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 			bad(x, config_setting_get_member(e, "signature"),
 			    "needs a SOAP route (auth = \"basic\" parses no "
 			    "envelope)");
+		/* HTTP Basic would let a message without any signature in. */
+		if (c->routes[i].signature != NULL &&
+		    c->routes[i].signature->require &&
+		    c->routes[i].auth == WSG_AUTH_WSSE_OR_BASIC)
+			bad(x, config_setting_get_member(e, "signature"),
+			    "require = true cannot be met on a route with auth "
+			    "= \"wsse_or_basic\"");
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)

@@ -986,6 +986,11 @@ static const struct error_case error_cases[] = {
          {":3: routes.[0].signature.max_references: 0 is out of range",
           ":3: routes.[0].signature: needs a SOAP route"},
          2},
+        {"signature required on a wsse_or_basic route",
+         LISTEN ROUTE("auth = \"wsse_or_basic\";\n signature = { trust = "
+                      "\"/dev/null\"; require = true; };"),
+         {":3: routes.[0].signature: require = true cannot be met"},
+         2},
         {"signature block: trust file unreadable",
          LISTEN ROUTE("signature = { trust = \"nope.pem\"; };"),
          {":2: routes.[0].signature: cannot load trusted CAs from "},
