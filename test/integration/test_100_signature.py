@@ -148,6 +148,28 @@ def siggw(configured, pki):
         gw.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_pair(configured, pki):
+    """Two gateways with the signature routes on the shared (MariaDB) replay store."""
+    up = "http://127.0.0.1:%d" % configured.stub.port
+    gws = []
+    try:
+        for name in ("gw100a", "gw100b"):
+            route = no_roles(wsg.route_config("signed", "/services/Signed", up + "/Echo",
+                                              extra=sig_block()))
+            gw = wsg.Gateway(configured.dir, configured.db, configured.stub, name=name,
+                             security={"replay_store": '"mariadb"'},
+                             config_kw={"extra_routes": [route]})
+            gw.write_config()
+            gw.start()
+            gws.append(gw)
+        yield gws
+    finally:
+        for gw in gws:
+            if gw.proc is not None and gw.proc.alive():
+                gw.stop()
+
+
 class TimestampOnly:
     """A wsu:Timestamp in the Security header, for signature-only messages."""
 
@@ -467,6 +489,16 @@ def test_replayed_signed_message_without_nonce(siggw, stub, pki):
     wsg.assert_wss_fault(send(siggw, "/services/Signed", body), "InvalidSecurity")
     assert len(stub.find(m)) == 1
     assert any("nonce replayed" in ln for ln in audit_lines(siggw))
+
+
+def test_replayed_signed_message_across_gateways(shared_pair, stub, pki):
+    """The signature value goes into the shared replay store like a nonce."""
+    m = wsg.marker()
+    body = signed_message(m, pki["rsa"])
+    a, b = shared_pair
+    assert send(a, "/services/Signed", body).status_code == 200
+    wsg.assert_wss_fault(send(b, "/services/Signed", body), "InvalidSecurity")
+    assert len(stub.find(m)) == 1
 
 
 # ---------------------------------------------------------------- XSW variants
