@@ -474,6 +474,45 @@ def test_required_part_missing(siggw, stub, pki):
     never_forwarded(stub, m2)
 
 
+def sign_with_username_token(m, keypair):
+    """Body, Timestamp and UsernameToken signed with python3-xmlsec as zeep's Signature
+    does it (zeep itself never signs the UsernameToken)."""
+    from zeep.wsse import signature as zsig
+    c = Client(wsg.WSDL, wsse=UsernameToken("alice", wsg.USERS["alice"][0], use_digest=True,
+                                            timestamp_token=zeep_util.timestamp_element()))
+    env = c.create_message(c.service, "Echo", message=m)
+    with open(keypair[0], "rb") as k, open(keypair[1], "rb") as crt:
+        key = zsig._make_sign_key(k.read(), crt.read(), None)
+    sig = xmlsec.template.create(env, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256)
+    key_info = xmlsec.template.ensure_key_info(sig)
+    x509 = xmlsec.template.add_x509_data(key_info)
+    xmlsec.template.x509_data_add_certificate(x509)
+    sec = utils.get_security_header(env)
+    sec.insert(0, sig)
+    ctx = xmlsec.SignatureContext()
+    ctx.key = key
+    for node in (env.find("s:Body", NS), sec.find("wsu:Timestamp", NS),
+                 sec.find("wsse:UsernameToken", NS)):
+        zsig._sign_node(ctx, sig, node, xmlsec.Transform.SHA256)
+    ctx.sign(sig)
+    etree.SubElement(key_info, "{%s}SecurityTokenReference" % wsg.WSSE_NS).append(x509)
+    return etree.tostring(env)
+
+
+def test_signed_username_token(siggw, stub, pki):
+    """parts names UsernameToken: accepted when it is signed, refused when it is altered."""
+    m = wsg.marker()
+    body = sign_with_username_token(m, pki["rsa"])
+    r = send(siggw, "/services/SignedUT", body)
+    assert r.status_code == 200, r.content[:400]
+    check_forwarded(stub, m, "alice")
+    m2 = wsg.marker()
+    body = sign_with_username_token(m2, pki["rsa"]).replace(
+        b">alice<", b">bob<", 1)
+    wsg.assert_wss_fault(send(siggw, "/services/SignedUT", body), "FailedCheck")
+    never_forwarded(stub, m2)
+
+
 def test_unsigned_message_refused_when_required(siggw, stub):
     m = wsg.marker()
     wsg.assert_wss_fault(send(siggw, "/services/Signed", wsg.build("alice", message=m)),
