@@ -421,10 +421,14 @@ def test_rsa_sha1_only_where_listed(siggw, stub, pki):
 # ---------------------------------------------------------------- refused: modified bytes
 
 
-def test_modified_body_text(siggw, stub, pki):
+@pytest.mark.parametrize("binding", ["soap11", "soap12"])
+def test_modified_body_text(siggw, stub, pki, binding):
     m = wsg.marker()
-    body = signed_message(m, pki["rsa"]).replace(m.encode(), m.encode() + b"!")
-    wsg.assert_wss_fault(send(siggw, "/services/Signed", body), "FailedCheck")
+    body = signed_message(m, pki["rsa"], binding=binding).replace(m.encode(),
+                                                                 m.encode() + b"!")
+    soap12 = binding == "soap12"
+    wsg.assert_wss_fault(send(siggw, "/services/Signed", body, soap12=soap12), "FailedCheck",
+                         soap12=soap12)
     never_forwarded(stub, m + "!")
 
 
@@ -693,9 +697,12 @@ def test_external_and_xpointer_references(siggw, stub, pki):
         never_forwarded(stub, m)
 
 
-def test_fault_leaks_no_detail(siggw, pki):
+@pytest.mark.parametrize("binding", ["soap11", "soap12"])
+def test_fault_leaks_no_detail(siggw, pki, binding):
     m = wsg.marker()
-    r = send(siggw, "/services/Signed", signed_message(m, pki["expired"]))
-    f = wsg.assert_wss_fault(r, "InvalidSecurityToken")
+    soap12 = binding == "soap12"
+    r = send(siggw, "/services/Signed", signed_message(m, pki["expired"], binding=binding),
+             soap12=soap12)
+    f = wsg.assert_wss_fault(r, "InvalidSecurityToken", soap12=soap12)
     assert "expired" not in r.text.lower() and "certificate" not in r.text.lower(), f
     assert any("certificate has expired" in ln for ln in audit_lines(siggw))
