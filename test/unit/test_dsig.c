@@ -152,9 +152,12 @@ find(xmlNodePtr n, const char *href, const char *name)
 	return NULL;
 }
 
-/* Signs the template with xmlsec1 as a client would. */
+static char *edit(const char *xml, const char *from, const char *to);
+
+/* Signs the template, its first `from` replaced by `to` unless NULL, with
+ * xmlsec1 as a client would. */
 static char *
-sign_template(void)
+sign_template(const char *from, const char *to)
 {
 	char created[32], *xml;
 	xmlDocPtr doc;
@@ -164,6 +167,12 @@ sign_template(void)
 
 	utc_now(created, sizeof(created));
 	xml = wsg_mem_printf(template_fmt, created, signer_b64);
+	if (from != NULL) {
+		char *edited = edit(xml, from, to);
+
+		free(xml);
+		xml = edited;
+	}
 	doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET);
 	assert_non_null(doc);
 	register_id(doc, find(doc->children, WSG_NS_SOAP11, "Body"));
@@ -202,7 +211,7 @@ setup(void **state)
 	PEM_write_X509(f, ca_cert);
 	fclose(f);
 	signer_b64 = cert_b64(signer_cert);
-	signed_xml = sign_template();
+	signed_xml = sign_template(NULL, NULL);
 	return 0;
 }
 
@@ -474,6 +483,33 @@ test_required_parts(void **state)
 	wsg_dsig_conf_free(optional);
 }
 
+/* Exclusive C14N with an InclusiveNamespaces PrefixList, as WSS4J writes
+ * it; more transforms than max_transforms are refused before any crypto. */
+static void
+test_transforms(void **state)
+{
+	static const char plain[] =
+	        "<ds:Transform Algorithm=\"" ALG_C14N "\"/>";
+	static const char prefixes[] =
+	        "<ds:Transform Algorithm=\"" ALG_C14N
+	        "\"><ec:InclusiveNamespaces "
+	        "xmlns:ec=\"" ALG_C14N
+	        "\" PrefixList=\"soap m\"/></ds:Transform>";
+	struct wsg_dsig_conf *c = conf_new(1);
+	char *xml = sign_template(plain, prefixes);
+	char *three = wsg_mem_printf("%s%s%s", plain, plain, plain);
+	char *over = edit(signed_xml, plain, three);
+
+	(void)state;
+	assert_non_null(strstr(xml, "PrefixList"));
+	assert_int_equal(run(xml, c, NULL), WSG_FAULT_NONE);
+	assert_int_equal(run(over, c, NULL), WSG_FAULT_INVALID_SECURITY);
+	free(xml);
+	free(three);
+	free(over);
+	wsg_dsig_conf_free(c);
+}
+
 static void
 test_names(void **state)
 {
@@ -499,6 +535,7 @@ main(void)
 	        cmocka_unit_test(test_str_resolution),
 	        cmocka_unit_test(test_caps_and_algorithms),
 	        cmocka_unit_test(test_required_parts),
+	        cmocka_unit_test(test_transforms),
 	        cmocka_unit_test(test_names),
 	};
 
