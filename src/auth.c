@@ -301,8 +301,9 @@ check_shared_replay(struct wsg_auth *a, int64_t expires_at, int64_t now)
 
 /*
  * The key that makes the message single-use and until when it is kept:
- * the nonce (DESIGN 3.3), else the first signature's value, which a signed
- * Timestamp bounds in time. 0, or 1 when the message has neither.
+ * the nonce (DESIGN 3.3), else what the first signature signed (its
+ * canonical SignedInfo, dsig.h), which a signed Timestamp bounds in time.
+ * 0, or 1 when the message has neither.
  */
 static int
 replay_key_of(struct wsg_auth *a, struct wsg_time now, int64_t *expires_at)

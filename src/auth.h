@@ -81,8 +81,8 @@ struct wsg_auth {
 	int store_queried;         /* the user store was asked */
 	uint64_t cache_generation; /* credcache generation before asking */
 	int locked;                /* the user is locked out */
-	/* What makes the message single-use: the nonce, or the signature
-	 * value (tagged) when there is no nonce. */
+	/* What makes the message single-use: the nonce, or the signed
+	 * SignedInfo's hash (tagged) when there is no nonce. */
 	unsigned char replay_buf[5 + WSG_DSIG_SHA256_LEN];
 	const unsigned char *replay_key;
 	size_t replay_len;

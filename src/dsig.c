@@ -920,14 +920,23 @@ xmlsec_key_of(X509 *cert)
 	return key;
 }
 
-/* xmlsec1's verdict, then each stored reference against the pre-check. */
+/*
+ * xmlsec1's verdict, then each stored reference against the pre-check. On
+ * success `signed_hash` is the SHA-256 of the canonical SignedInfo: unlike
+ * the SignatureValue (an ECDSA signature has a second valid form anyone
+ * can compute, and Base64 text has variants), no one without the key can
+ * make it differ for the same message.
+ */
 static int
 run_xmlsec(struct wsg_dsig_state *st, xmlNodePtr sig, X509 *cert,
            const struct ref_target *refs, unsigned n_refs,
+           unsigned char signed_hash[WSG_DSIG_SHA256_LEN],
            struct wsg_error *err)
 {
 	xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
 	xmlSecDSigReferenceCtxPtr r;
+	xmlSecBufferPtr pre;
+	unsigned int len = 0;
 	xmlSecSize i, n;
 	int rc;
 
@@ -936,7 +945,8 @@ run_xmlsec(struct wsg_dsig_state *st, xmlNodePtr sig, X509 *cert,
 		                   "cannot create a signature context");
 		goto out;
 	}
-	ctx->flags |= XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES;
+	ctx->flags |= XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES |
+	              XMLSEC_DSIG_FLAGS_STORE_SIGNATURE;
 	ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
 	enable_algorithms(ctx, st->conf->algorithms);
 	if ((ctx->signKey = xmlsec_key_of(cert)) == NULL) {
@@ -979,6 +989,15 @@ run_xmlsec(struct wsg_dsig_state *st, xmlNodePtr sig, X509 *cert,
 			goto out;
 		}
 	}
+	pre = xmlSecDSigCtxGetPreSignBuffer(ctx);
+	if (pre == NULL ||
+	    EVP_Digest(xmlSecBufferGetData(pre), xmlSecBufferGetSize(pre),
+	               signed_hash, &len, EVP_sha256(), NULL) != 1) {
+		rc = wsg_error_set(
+		        err, WSG_ERR_CRYPTO, WSG_FAULT_SERVER,
+		        "no canonical SignedInfo after verification");
+		goto out;
+	}
 	rc = WSG_OK;
 out:
 	if (ctx != NULL)
@@ -987,22 +1006,15 @@ out:
 }
 
 static void
-remember_signer(struct wsg_dsig_state *st, xmlNodePtr sig, X509 *cert)
+remember_signer(struct wsg_dsig_state *st, X509 *cert,
+                const unsigned char signed_hash[WSG_DSIG_SHA256_LEN])
 {
-	xmlNodePtr sv = first_child(sig, WSG_NS_DS, "SignatureValue");
 	unsigned int len = 0;
-	size_t n, i, o = 0;
-	char *text = text_of(sv, &n);
 
 	X509_up_ref(cert);
 	st->signer = cert;
 	X509_digest(cert, EVP_sha256(), st->fingerprint, &len);
-	/* The value without the line breaks encoders put in it. */
-	for (i = 0; i < n; i++)
-		if (!strchr(" \t\r\n", text[i]))
-			text[o++] = text[i];
-	EVP_Digest(text, o, st->replay_key, &len, EVP_sha256(), NULL);
-	free(text);
+	memcpy(st->replay_key, signed_hash, WSG_DSIG_SHA256_LEN);
 }
 
 int
@@ -1010,6 +1022,7 @@ wsg_dsig_verify(struct wsg_dsig_state *st, xmlNodePtr sig,
                 struct wsg_error *err)
 {
 	struct ref_target refs[MAX_REFS_HARD];
+	unsigned char signed_hash[WSG_DSIG_SHA256_LEN];
 	unsigned n_refs = 0, i;
 	X509 *cert = NULL;
 	int rc;
@@ -1031,7 +1044,7 @@ wsg_dsig_verify(struct wsg_dsig_state *st, xmlNodePtr sig,
 	rc = check_chain(st, cert, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = run_xmlsec(st, sig, cert, refs, n_refs, err);
+	rc = run_xmlsec(st, sig, cert, refs, n_refs, signed_hash, err);
 	if (rc != WSG_OK)
 		goto out;
 	for (i = 0; i < n_refs; i++) {
@@ -1052,7 +1065,7 @@ wsg_dsig_verify(struct wsg_dsig_state *st, xmlNodePtr sig,
 			st->signed_parts |= WSG_DSIG_PART_USERNAME_TOKEN;
 	}
 	if (st->signer == NULL)
-		remember_signer(st, sig, cert);
+		remember_signer(st, cert, signed_hash);
 out:
 	for (i = 0; i < n_refs && i < MAX_REFS_HARD; i++)
 		xmlFree(refs[i].uri);

@@ -68,8 +68,9 @@ struct wsg_dsig_state {
 	unsigned n_signatures; /* ds:Signature elements processed */
 	X509 *signer;          /* the first verified signer (owned) */
 	unsigned char fingerprint[WSG_DSIG_SHA256_LEN]; /* SHA-256 of its DER */
-	/* SHA-256 of the first SignatureValue: the replay key of a message
-	 * without a nonce. */
+	/* SHA-256 of the first verified signature's canonical SignedInfo
+	 * (which holds the digests of the Timestamp and Body): the replay key
+	 * of a message without a nonce. */
 	unsigned char replay_key[WSG_DSIG_SHA256_LEN];
 };
 

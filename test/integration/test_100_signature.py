@@ -544,6 +544,34 @@ def test_replayed_signed_message_across_gateways(shared_pair, stub, pki):
     assert len(stub.find(m)) == 1
 
 
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def test_replay_with_malleated_ecdsa_signature(siggw, stub, pki):
+    """(r, n - s) is a second valid ECDSA signature anyone can compute: sending it with the
+    same message is still a replay. Also the SignatureValue re-encoded with line breaks."""
+    import base64
+    m = wsg.marker()
+    body = signed_message(m, pki["ec"], algs=ECDSA)
+    assert send(siggw, "/services/Signed", body).status_code == 200
+    tree = etree.fromstring(body)
+    sv = tree.find(".//ds:SignatureValue", NS)
+    raw = base64.b64decode(sv.text)
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    other = r + (P256_N - s).to_bytes(32, "big")
+    assert other != raw
+    sv.text = base64.b64encode(other).decode()
+    wsg.assert_wss_fault(send(siggw, "/services/Signed", etree.tostring(tree)),
+                         "InvalidSecurity")
+    assert "nonce replayed" in audit_lines(siggw)[-1], "the malleated signature must verify"
+    b64 = base64.b64encode(raw).decode()
+    sv.text = "\n".join(b64[i:i + 20] for i in range(0, len(b64), 20))
+    wsg.assert_wss_fault(send(siggw, "/services/Signed", etree.tostring(tree)),
+                         "InvalidSecurity")
+    assert "nonce replayed" in audit_lines(siggw)[-1]
+    assert len(stub.find(m)) == 1
+
+
 # ---------------------------------------------------------------- XSW variants
 
 
