@@ -773,6 +773,11 @@ wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
 	}
 	rc = verify_signatures(a, msg);
 	if (rc != WSG_OK) {
+		/* A refused signature is a failed "who are you": it counts
+		 * against the address as a wrong password does, so a flood of
+		 * them is stopped before its crypto. */
+		if (a->err.fault != WSG_FAULT_SERVER)
+			count_client_failure(a);
 		complete(a, rc);
 		return;
 	}

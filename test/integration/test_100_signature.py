@@ -170,6 +170,24 @@ def shared_pair(configured, pki):
                 gw.stop()
 
 
+@pytest.fixture(scope="module")
+def limited(configured, pki):
+    """A signature route behind security.client_limit = 3 failures."""
+    up = "http://127.0.0.1:%d" % configured.stub.port
+    route = no_roles(wsg.route_config("signed", "/services/Signed", up + "/Echo",
+                                      extra=sig_block()))
+    gw = wsg.Gateway(configured.dir, configured.db, configured.stub, name="gw100-limit",
+                     security={"client_limit": "{ max_failures = 3; window = 60; "
+                                               "duration = 60; }"},
+                     config_kw={"extra_routes": [route]})
+    gw.write_config()
+    try:
+        gw.start()
+        yield gw
+    finally:
+        gw.stop()
+
+
 class TimestampOnly:
     """A wsu:Timestamp in the Security header, for signature-only messages."""
 
@@ -447,6 +465,22 @@ def test_modified_signature_value(siggw, stub, pki):
     sv.text = ("B" if sv.text.strip()[0] != "B" else "C") + sv.text.strip()[1:]
     wsg.assert_wss_fault(send(siggw, "/services/Signed", etree.tostring(tree)), "FailedCheck")
     never_forwarded(stub, m)
+
+
+def test_bad_signatures_count_against_the_address(limited, stub, pki):
+    """Refused signatures count as failed authentications (security.client_limit): after
+    three, even a good message from the address is refused before any verification."""
+    for _ in range(3):
+        m = wsg.marker()
+        body = signed_message(m, pki["rsa"]).replace(m.encode(), m.encode() + b"!")
+        wsg.assert_wss_fault(send(limited, "/services/Signed", body), "FailedCheck")
+    m = wsg.marker()
+    r = send(limited, "/services/Signed", signed_message(m, pki["rsa"]))
+    wsg.assert_soap_fault(r, 429, "Server", "Receiver")
+    assert r.headers.get("Retry-After")
+    never_forwarded(stub, m)
+    assert any("event=client_lockout" in ln
+               for ln in wsg.settled_text(limited.audit_log).splitlines())
 
 
 # ---------------------------------------------------------------- refused: policy
