@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 #define MAX_ID_LEN 256        /* bytes of a referenced Id */
 #define MAX_REFS_HARD 64      /* what the config may allow at most */
 #define MAX_KNOWN_CERTS 10000 /* certificates read from `certs` */
+#define CERT_CACHE_SLOTS 256  /* decoded certificates kept, direct-mapped */
 
 static const struct {
 	const char *name;
@@ -59,6 +61,8 @@ struct ref_target {
 	xmlChar *uri;
 	xmlNodePtr node;
 };
+
+static void cert_cache_clear(void);
 
 /* xmlsec1 prints every failure on stderr by default; reasons go to the
  * audit log instead, from our own checks and the verdict. */
@@ -101,6 +105,7 @@ wsg_dsig_global_cleanup(void)
 	if (!global_done)
 		return;
 	global_done = 0;
+	cert_cache_clear();
 	xmlSecCryptoShutdown();
 	xmlSecCryptoAppShutdown();
 	xmlSecShutdown();
@@ -396,24 +401,87 @@ text_of(xmlNodePtr e, size_t *len)
 	return s;
 }
 
+/*
+ * Decoded certificates by the SHA-256 of their DER, shared by all workers:
+ * OpenSSL 3's d2i_X509 is half the cost of a verification, and a client
+ * sends the same certificate every time. Only the decoding is kept; chain,
+ * dates, CRL and key usage are checked for every message.
+ */
+static struct cert_slot {
+	unsigned char der_hash[WSG_DSIG_SHA256_LEN];
+	X509 *x;
+} cert_cache[CERT_CACHE_SLOTS];
+static pthread_mutex_t cert_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static X509 *
+cert_cache_get(const unsigned char *hash)
+{
+	struct cert_slot *s = &cert_cache[hash[0] % CERT_CACHE_SLOTS];
+	X509 *x = NULL;
+
+	pthread_mutex_lock(&cert_cache_lock);
+	if (s->x != NULL &&
+	    memcmp(s->der_hash, hash, sizeof(s->der_hash)) == 0) {
+		x = s->x;
+		X509_up_ref(x);
+	}
+	pthread_mutex_unlock(&cert_cache_lock);
+	return x;
+}
+
+static void
+cert_cache_put(const unsigned char *hash, X509 *x)
+{
+	struct cert_slot *s = &cert_cache[hash[0] % CERT_CACHE_SLOTS];
+	X509 *old;
+
+	X509_up_ref(x);
+	pthread_mutex_lock(&cert_cache_lock);
+	old = s->x;
+	memcpy(s->der_hash, hash, sizeof(s->der_hash));
+	s->x = x;
+	pthread_mutex_unlock(&cert_cache_lock);
+	X509_free(old);
+}
+
+static void
+cert_cache_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < CERT_CACHE_SLOTS; i++) {
+		X509_free(cert_cache[i].x);
+		cert_cache[i].x = NULL;
+	}
+}
+
 static X509 *
 decode_cert(xmlNodePtr e)
 {
+	unsigned char hash[WSG_DSIG_SHA256_LEN];
 	const unsigned char *p;
 	unsigned char *der = NULL;
 	size_t der_len = 0, len;
 	char *text = text_of(e, &len);
+	unsigned int hlen = 0;
 	X509 *x = NULL;
 
-	if (wsg_wsse_base64_decode(text, len, &der, &der_len) == WSG_OK &&
-	    der_len > 0 && der_len < (size_t)INT32_MAX) {
-		p = der;
-		x = d2i_X509(NULL, &p, (long)der_len);
-		if (x != NULL && p != der + der_len) {
-			X509_free(x);
-			x = NULL;
-		}
+	if (wsg_wsse_base64_decode(text, len, &der, &der_len) != WSG_OK ||
+	    der_len == 0 || der_len >= (size_t)INT32_MAX)
+		goto out;
+	if (EVP_Digest(der, der_len, hash, &hlen, EVP_sha256(), NULL) != 1)
+		goto out;
+	if ((x = cert_cache_get(hash)) != NULL)
+		goto out;
+	p = der;
+	x = d2i_X509(NULL, &p, (long)der_len);
+	if (x != NULL && p != der + der_len) {
+		X509_free(x);
+		x = NULL;
 	}
+	if (x != NULL)
+		cert_cache_put(hash, x);
+out:
 	ERR_clear_error();
 	free(text);
 	free(der);
