@@ -393,6 +393,25 @@ def test_optional_signature_absent_then_bad(siggw, stub, pki):
     never_forwarded(stub, m2 + "x")
 
 
+def test_concurrent_signed_messages(siggw, stub, pki):
+    """Many signers' messages at once over the workers (the shared certificate cache): every
+    good one passes, every altered one is refused."""
+    import concurrent.futures
+    jobs = []
+    for i in range(40):
+        m = wsg.marker()
+        key = ("rsa", SHA256) if i % 2 else ("ec", ECDSA)
+        body = signed_message(m, pki[key[0]], algs=key[1])
+        if i % 5 == 0:
+            body = body.replace(m.encode(), m.encode() + b"!")
+        jobs.append((m, i % 5 != 0, body))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        codes = list(ex.map(lambda j: send(siggw, "/services/Signed", j[2]).status_code, jobs))
+    for (m, good, _), code in zip(jobs, codes):
+        assert code == (200 if good else 500), (m, good, code)
+        assert len(stub.find(m)) == (1 if good else 0)
+
+
 # ---------------------------------------------------------------- refused: keys
 
 
