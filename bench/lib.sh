@@ -308,8 +308,8 @@ field() {
 
 # bench_cc OUT SOURCE: a C program under bench/ linked against the optimised libwssgate.a.
 bench_cc() {
-	local t=$BENCH_SRC pc="libxml-2.0 openssl libevent libevent_pthreads libevent_openssl
-		libmariadb jansson libconfig libargon2 libjwt"
+	local t=$BENCH_SRC pc="libxml-2.0 xmlsec1-openssl openssl libevent libevent_pthreads
+		libevent_openssl libmariadb jansson libconfig libargon2 libjwt"
 	# The daemon's allocator too (configure's JEMALLOC_LIBS), so drivers measure what ships.
 	local alloc
 	alloc=$(sed -n 's/^JEMALLOC_LIBS = //p' "$t/Makefile")

@@ -144,7 +144,7 @@ out:
 int
 main(int argc, char **argv)
 {
-	struct wsg_wsse_policy policy = {0, 0, 300, 60, 300};
+	struct wsg_wsse_policy policy = {0, 0, 300, 60, 300, 0};
 	struct wsg_credcache *cc;
 	struct wsg_replay *replay;
 	struct wsg_error err;

@@ -351,7 +351,7 @@ static double
 shape_request_cost(const char *xml, size_t len, enum wsg_fault *fault,
                    size_t *nu)
 {
-	struct wsg_wsse_policy pol = {0, 0, 300, 60, 300};
+	struct wsg_wsse_policy pol = {0, 0, 300, 60, 300, 0};
 	struct wsg_wsse_token tok;
 	struct wsg_soap_msg m;
 	struct wsg_error err;

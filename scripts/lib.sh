@@ -6,7 +6,7 @@ WSG_TOP=${WSG_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev libxmlsec1-dev
 	libssl-dev libevent-dev libmariadb-dev mariadb-server mariadb-client libjansson-dev
-	libconfig-dev libargon2-dev argon2 libjwt-dev libjemalloc-dev libcmocka-dev libcurl4-openssl-dev python3-zeep
+	libconfig-dev libargon2-dev argon2 libjwt-dev libjemalloc-dev libcmocka-dev libcurl4-openssl-dev python3-zeep python3-xmlsec
 	python3-suds python3-pytest python3-requests python3-h11 curl ca-certificates openssl tmux chromium
 	strace mandoc libsystemd-dev debhelper lintian systemd clang-format
 	default-jdk-headless libwss4j-java xmlsec1 python3-xmlsec python3-cryptography"

@@ -19,6 +19,7 @@
 #include "userstore.h"
 #include "worker.h"
 #include "wsse.h"
+#include "xenc.h"
 
 /* Digest checks for unknown users run against this, so they cost the same. */
 static const char dummy_digest_password[] = "wssgate-unknown-user-dummy";
@@ -46,6 +47,7 @@ policy_of(const struct wsg_auth *a, struct wsg_wsse_policy *p)
 	p->created_ttl = sec->created_ttl;
 	p->future_ttl = sec->future_ttl;
 	p->timestamp_ttl = sec->timestamp_ttl;
+	p->signature_route = a->route->signature != NULL;
 }
 
 static void
@@ -61,11 +63,20 @@ complete(struct wsg_auth *a, int status)
 		                 : ours           ? WSG_METRICS_AUTH_ERROR
 		                                  : WSG_METRICS_AUTH_FAILED],
 		        wsg_metrics_elapsed_us(&a->started));
+	char why[sizeof(a->err.reason) + 80];
+
+	/* The signer's certificate, once verified, is named in the line. */
+	snprintf(why, sizeof(why), "%s%s%s",
+	         status == WSG_OK ? "signature verified" : a->err.reason,
+	         a->signer_sha256[0] != '\0' ? "; signer sha256:" : "",
+	         a->signer_sha256);
 	if (status != WSG_OK)
 		wsg_log_audit(a->env.rt->log, a->rid, a->client, a->route->name,
 		              a->claimed_user,
-		              ours ? "auth_error" : "auth_failure",
-		              a->err.reason);
+		              ours ? "auth_error" : "auth_failure", why);
+	else if (a->signer_sha256[0] != '\0')
+		wsg_log_audit(a->env.rt->log, a->rid, a->client, a->route->name,
+		              a->user, "signed", why);
 	a->done(a, status, a->arg);
 }
 
@@ -239,7 +250,8 @@ route_allows_roles(struct wsg_auth *a, const char *roles, char *why,
 static void
 accept_user(struct wsg_auth *a)
 {
-	a->user = wsg_mem_strdup(a->tok.username);
+	a->user =
+	        wsg_mem_strdup(a->tok.username != NULL ? a->tok.username : "");
 	a->roles = wsg_mem_strdup(a->cred.roles ? a->cred.roles : "");
 	complete(a, WSG_OK);
 }
@@ -282,22 +294,93 @@ check_shared_replay(struct wsg_auth *a, int64_t expires_at, int64_t now)
 
 	if (++*a->env.replay_store_inserts % WSG_REPLAY_STORE_PURGE_EVERY == 0)
 		wsg_replay_store_purge(db, now);
-	rc = wsg_replay_store_insert(db, a->tok.nonce, a->tok.nonce_len,
+	rc = wsg_replay_store_insert(db, a->replay_key, a->replay_len,
 	                             expires_at, now, shared_replay_cb, a);
 	if (rc != WSG_OK)
 		shared_replay_cb(rc, a);
+}
+
+/*
+ * The key that makes the message single-use and until when it is kept:
+ * the nonce (DESIGN 3.3), else what the first signature signed (its
+ * canonical SignedInfo, dsig.h), which a signed Timestamp bounds in time.
+ * 0, or 1 when the message has neither.
+ */
+static int
+replay_key_of(struct wsg_auth *a, struct wsg_time now, int64_t *expires_at)
+{
+	struct wsg_wsse_policy policy;
+	struct wsg_time base = now;
+
+	policy_of(a, &policy);
+	if (a->tok.nonce != NULL) {
+		a->replay_key = a->tok.nonce;
+		a->replay_len = a->tok.nonce_len;
+		*expires_at = wsg_wsse_nonce_expiry(&a->tok, &policy, now);
+		return 0;
+	}
+	if (a->dsig.signer == NULL ||
+	    (a->dsig.signed_parts & WSG_DSIG_PART_TIMESTAMP) == 0)
+		return 1;
+	/* Tagged, so no nonce a client picks collides by accident. */
+	memcpy(a->replay_buf, "dsig:", 5);
+	memcpy(a->replay_buf + 5, a->dsig.replay_key, WSG_DSIG_SHA256_LEN);
+	a->replay_key = a->replay_buf;
+	a->replay_len = sizeof(a->replay_buf);
+	if (now.sec < a->tok.ts_created.sec)
+		base = a->tok.ts_created;
+	*expires_at = base.sec + 1 + policy.timestamp_ttl + policy.future_ttl;
+	return 0;
+}
+
+/* Checks and records the message's replay key; then accepts. */
+static void
+check_replay(struct wsg_auth *a)
+{
+	struct wsg_runtime *rt = a->env.rt;
+	struct wsg_time now = wall_now();
+	int64_t expires_at;
+	int rc;
+
+	if (replay_key_of(a, now, &expires_at) != 0) {
+		/* A signed message without nonce and signed Timestamp could
+		 * be sent again forever. */
+		if (a->dsig.signer != NULL) {
+			wsg_error_set(
+			        &a->err, WSG_ERR_SECURITY,
+			        WSG_FAULT_INVALID_SECURITY,
+			        "signed message has neither a nonce nor a "
+			        "signed Timestamp (no replay protection)");
+			complete(a, WSG_ERR_SECURITY);
+			return;
+		}
+		accept_user(a);
+		return;
+	}
+	rc = wsg_replay_insert(rt->replay, a->replay_key, a->replay_len,
+	                       expires_at, now.sec);
+	if (rc == WSG_ERR_REPLAY) {
+		refuse_replay(a);
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_full : NULL);
+		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
+		              "replay cache full of live nonces");
+		complete(a, rc);
+		return;
+	}
+	if (rt->replay_shared)
+		check_shared_replay(a, expires_at, now.sec);
+	else
+		accept_user(a);
 }
 
 /* The password matched: apply account, route policy and replay rules. */
 static void
 authorize(struct wsg_auth *a)
 {
-	struct wsg_runtime *rt = a->env.rt;
-	struct wsg_wsse_policy policy;
-	struct wsg_time now;
-	int64_t expires_at;
 	char why[320];
-	int rc;
 
 	if (a->locked) {
 		fail_authentication(a, "user locked");
@@ -320,30 +403,86 @@ authorize(struct wsg_auth *a)
 		fail_authentication(a, why);
 		return;
 	}
-	if (a->tok.nonce == NULL) {
-		accept_user(a);
+	check_replay(a);
+}
+
+/*
+ * A signature and no UsernameToken: the signature authenticates the
+ * message, not a user, so it passes only where the route asks no role
+ * (certificate-to-user mapping is auth = "x509", done elsewhere).
+ */
+static void
+authorize_signed(struct wsg_auth *a)
+{
+	char why[320];
+
+	if (a->dsig.signer == NULL) {
+		wsg_error_set(
+		        &a->err, WSG_ERR_SECURITY, WSG_FAULT_INVALID_SECURITY,
+		        "wsse:Security header has neither a UsernameToken "
+		        "nor a signature");
+		complete(a, WSG_ERR_SECURITY);
 		return;
 	}
-	now = wall_now();
-	policy_of(a, &policy);
-	expires_at = wsg_wsse_nonce_expiry(&a->tok, &policy, now);
-	rc = wsg_replay_insert(rt->replay, a->tok.nonce, a->tok.nonce_len,
-	                       expires_at, now.sec);
-	if (rc == WSG_ERR_REPLAY) {
-		refuse_replay(a);
+	if (!a->any_role &&
+	    route_allows_roles(a, "", why, sizeof(why)) != NULL) {
+		fail_authentication(a, "a signature alone names no user and "
+		                       "the route asks for roles");
 		return;
 	}
-	if (rc != WSG_OK) {
-		wsg_metrics_inc(rt->metrics ? &rt->metrics->replay_full : NULL);
-		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
-		              "replay cache full of live nonces");
-		complete(a, rc);
-		return;
+	check_replay(a);
+}
+
+/* One child of the Security header in document order (xenc.c walks them
+ * and opens the EncryptedKeys in between): a ds:Signature is verified
+ * there, over what precedes it decrypted and what follows still
+ * encrypted. */
+static int
+visit_security_child(xmlNodePtr child, void *arg, struct wsg_error *err)
+{
+	struct wsg_auth *a = arg;
+	int rc;
+
+	if (a->route->signature == NULL ||
+	    !wsg_soap_is_element(child, WSG_NS_DS, "Signature"))
+		return WSG_OK;
+	/* Ids registered once the blocks before the first signature are
+	 * plaintext (a signed UsernameToken that came encrypted). */
+	if (a->dsig.conf == NULL) {
+		rc = wsg_dsig_prepare(&a->dsig, a->route->signature, a->msg,
+		                      a->security, wall_now().sec, err);
+		if (rc != WSG_OK)
+			return rc;
 	}
-	if (rt->replay_shared)
-		check_shared_replay(a, expires_at, now.sec);
-	else
-		accept_user(a);
+	return wsg_dsig_verify(&a->dsig, child, err);
+}
+
+/*
+ * The Security header `sec` before its tokens are read: decryption and
+ * signatures in document order, then the parts the route requires signed.
+ * Routes without a signature block leave signatures alone, as before;
+ * routes without decrypt refuse encrypted content.
+ */
+static int
+process_security(struct wsg_auth *a, struct wsg_soap_msg *msg, xmlNodePtr sec)
+{
+	const struct wsg_dsig_conf *conf = a->route->signature;
+	struct wsg_soap_limits limits;
+	int rc;
+
+	a->msg = msg;
+	a->security = sec;
+	wsg_config_soap_limits(&a->cfg->limits, &limits);
+	rc = wsg_xenc_process(a->route->decrypt, msg, sec, &limits,
+	                      visit_security_child, a, &a->err);
+	if (rc == WSG_OK && conf != NULL && a->dsig.conf == NULL)
+		rc = wsg_dsig_prepare(&a->dsig, conf, msg, sec, wall_now().sec,
+		                      &a->err);
+	if (rc == WSG_OK && conf != NULL)
+		rc = wsg_dsig_finish(&a->dsig, &a->err);
+	if (a->dsig.signer != NULL)
+		wsg_dsig_fingerprint_hex(&a->dsig, a->signer_sha256);
+	return rc;
 }
 
 /* A bounded queue said no: 503 when full for everyone, 429 for an address
@@ -617,6 +756,7 @@ void
 wsg_auth_clear(struct wsg_auth *a)
 {
 	wsg_wsse_token_clear(&a->tok);
+	wsg_dsig_state_clear(&a->dsig);
 	wsg_credcache_entry_clear(&a->cred);
 	free(a->claimed_user);
 	free(a->user);
@@ -633,6 +773,37 @@ begin(struct wsg_auth *a, wsg_auth_done_cb done, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
 }
 
+int
+wsg_auth_open(struct wsg_auth *a, struct wsg_soap_msg *msg,
+              wsg_auth_done_cb done, void *arg)
+{
+	xmlNodePtr sec;
+	int rc;
+
+	begin(a, done, arg);
+	a->opened = 1;
+	rc = wsg_wsse_find_security(msg, &sec, &a->err);
+	if (rc != WSG_OK) {
+		complete(a, rc);
+		return rc;
+	}
+	a->claimed_user = wsg_wsse_claimed_user(sec);
+	/* Before any RSA or signature work: an address over its limit
+	 * costs nothing more. */
+	if (client_refused(a))
+		return WSG_ERR_LIMIT;
+	rc = process_security(a, msg, sec);
+	if (rc != WSG_OK) {
+		/* A refused signature or ciphertext is a failed "who are
+		 * you": it counts against the address as a wrong password
+		 * does, so a flood of them is stopped before its crypto. */
+		if (a->err.fault != WSG_FAULT_SERVER)
+			count_client_failure(a);
+		complete(a, rc);
+	}
+	return rc;
+}
+
 void
 wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
                wsg_auth_done_cb done, void *arg)
@@ -640,16 +811,19 @@ wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
 	struct wsg_wsse_policy policy;
 	int rc;
 
-	begin(a, done, arg);
+	if (!a->opened && wsg_auth_open(a, msg, done, arg) != WSG_OK)
+		return;
 	policy_of(a, &policy);
+	/* The tokens as they are now: decrypted where they came encrypted. */
 	rc = wsg_wsse_parse(msg, &policy, &a->tok, &a->err);
 	if (rc != WSG_OK) {
 		complete(a, rc);
 		return;
 	}
-	a->claimed_user = wsg_mem_strdup(a->tok.username);
-	if (client_refused(a))
-		return;
+	if (a->tok.has_ut) {
+		free(a->claimed_user);
+		a->claimed_user = wsg_mem_strdup(a->tok.username);
+	}
 	if (a->route->require_tls && !a->tls &&
 	    a->tok.pwtype == WSG_PWTYPE_TEXT) {
 		refuse_cleartext(a, "PasswordText");
@@ -658,6 +832,10 @@ wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
 	rc = wsg_wsse_check_freshness(&a->tok, &policy, wall_now(), &a->err);
 	if (rc != WSG_OK) {
 		complete(a, rc);
+		return;
+	}
+	if (!a->tok.has_ut) {
+		authorize_signed(a);
 		return;
 	}
 	find_user(a);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "credcache.h"
+#include "dsig.h"
 #include "types.h"
 #include "wsse.h"
 
@@ -69,12 +70,25 @@ struct wsg_auth {
 	char *roles;               /* for X-WSS-Roles */
 	struct wsg_error err;
 	int64_t retry_after; /* seconds, for a 429 or 503 answer */
+	/* Signatures verified on a route with a signature block: the signer
+	 * (dsig.signer, NULL: none) and its SHA-256 fingerprint, for the
+	 * certificate-to-user mapping and the audit log. */
+	struct wsg_dsig_state dsig;
+	char signer_sha256[65]; /* lower-case hex, "" when none */
 	/* -------- private to auth.c -------- */
 	struct wsg_cred cred;      /* the user as looked up */
 	struct timespec started;   /* CLOCK_MONOTONIC, for /metrics */
 	int store_queried;         /* the user store was asked */
 	uint64_t cache_generation; /* credcache generation before asking */
 	int locked;                /* the user is locked out */
+	int opened;                /* wsg_auth_open() ran */
+	struct wsg_soap_msg *msg;  /* the message whose Security header */
+	xmlNodePtr security;       /* is processed (process_security) */
+	/* What makes the message single-use: the nonce, or the signed
+	 * SignedInfo's hash (tagged) when there is no nonce. */
+	unsigned char replay_buf[5 + WSG_DSIG_SHA256_LEN];
+	const unsigned char *replay_key;
+	size_t replay_len;
 	wsg_auth_done_cb done;
 	void *arg;
 };
@@ -99,9 +113,24 @@ void wsg_auth_set_operation(struct wsg_auth *a, const char *ns,
 void wsg_auth_clear(struct wsg_auth *a);
 
 /*
+ * The first step of wsg_auth_start(), which a caller may take on its own
+ * before it reads the Body (the operation, its SOAPAction): the Security
+ * header addressed to the gateway, the client address's limit, then that
+ * header's EncryptedKeys and signatures in document order, so that the
+ * Body and the tokens are plaintext afterwards. WSG_OK, or the failure,
+ * after `done(a, status, arg)` ran with it (always before this returns).
+ */
+int wsg_auth_open(struct wsg_auth *a, struct wsg_soap_msg *msg,
+                  wsg_auth_done_cb done, void *arg);
+
+/*
  * Authenticates the UsernameToken of `msg` (parsed, kept by the caller
- * until `done`) against the route. `done(a, status, arg)` runs exactly
- * once, possibly before this returns when no I/O is needed.
+ * until `done`) against the route, after wsg_auth_open() (run here unless
+ * the caller did): decryption and the signatures when the route has a
+ * signature block, both to pass when both are present. A signature alone (no
+ * UsernameToken) is accepted on a signature route without roles, with an empty
+ * user. `done(a, status, arg)` runs exactly once, possibly before this returns
+ * when no I/O is needed.
  */
 void wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
                     wsg_auth_done_cb done, void *arg);

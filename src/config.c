@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dsig.h"
 #include "err.h"
 #include "logring.h"
 #include "mem.h"
@@ -1078,6 +1079,99 @@ validate_cb(struct ctx *x, const config_setting_t *s, void *base)
 		r->validate = values[c];
 }
 
+static void free_strings(char **v, size_t n);
+
+static void
+sig_parts_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_dsig_conf *d = base;
+	char **names = NULL;
+	size_t i, n = 0;
+	unsigned bit;
+
+	d->parts = WSG_DSIG_PART_BODY | WSG_DSIG_PART_TIMESTAMP;
+	if (s == NULL)
+		return;
+	d->parts = 0;
+	if (string_list(x, s, &names, &n) == 0 && n == 0)
+		bad(x, s,
+		    "names no part (\"Body\", \"Timestamp\", "
+		    "\"UsernameToken\")");
+	for (i = 0; i < n; i++) {
+		if ((bit = wsg_dsig_part_from_name(names[i])) == 0)
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"%s\" is not \"Body\", \"Timestamp\" or "
+			    "\"UsernameToken\"",
+			    names[i]);
+		d->parts |= bit;
+	}
+	free_strings(names, n);
+}
+
+static void
+sig_algorithms_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_dsig_conf *d = base;
+	char **names = NULL;
+	size_t i, n = 0;
+	unsigned bit;
+
+	d->algorithms = WSG_DSIG_ALG_RSA_SHA256 | WSG_DSIG_ALG_ECDSA_SHA256;
+	if (s == NULL)
+		return;
+	d->algorithms = 0;
+	if (string_list(x, s, &names, &n) == 0 && n == 0)
+		bad(x, s, "names no algorithm");
+	for (i = 0; i < n; i++) {
+		if ((bit = wsg_dsig_alg_from_name(names[i])) == 0)
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"%s\" is not one of rsa-sha1, rsa-sha256, "
+			    "rsa-sha384, rsa-sha512, ecdsa-sha256, "
+			    "ecdsa-sha384, ecdsa-sha512",
+			    names[i]);
+		d->algorithms |= bit;
+	}
+	free_strings(names, n);
+}
+
+static const struct key signature_keys[] = {
+        K_BOOL(struct wsg_dsig_conf, require, 0),
+        K_CUSTOM("parts", sig_parts_cb, 0),
+        K_REQ_PATH(struct wsg_dsig_conf, trust),
+        K_PATH(struct wsg_dsig_conf, crl, NULL),
+        K_PATH(struct wsg_dsig_conf, certs, NULL),
+        K_CUSTOM("algorithms", sig_algorithms_cb, 0),
+        K_INT(struct wsg_dsig_conf, max_references, 1, 64, 8),
+        K_INT(struct wsg_dsig_conf, max_transforms, 1, 8, 2),
+        K_INT(struct wsg_dsig_conf, max_signatures, 1, 16, 2),
+        K_INT(struct wsg_dsig_conf, max_chain_depth, 0, 16, 4),
+        K_END,
+};
+
+/* The trust anchors, CRL and signer certificates are read here, once per
+ * load (and SIGHUP), never per request. */
+static void
+signature_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_route_conf *r = base;
+	struct wsg_error err;
+	size_t before = x->n;
+
+	if (s == NULL)
+		return;
+	if (!config_setting_is_group(s)) {
+		bad_type(x, s, "a group");
+		return;
+	}
+	r->signature = wsg_mem_calloc(1, sizeof(*r->signature));
+	load_group(x, s, signature_keys, r->signature);
+	if (x->n != before)
+		return;
+	wsg_error_clear(&err);
+	if (wsg_dsig_conf_load(r->signature, &err) != WSG_OK)
+		bad(x, s, "%s", err.reason);
+}
+
 /* ---- tables ---- */
 
 static const struct key listen_keys[] = {
@@ -1268,6 +1362,7 @@ static const struct key route_keys[] = {
         K_BOOL(struct wsg_route_conf, operations_only, 0),
         K_CUSTOM("validate", validate_cb, 0),
         K_CUSTOM("decrypt", decrypt_cb, 0),
+        K_CUSTOM("signature", signature_cb, 0),
         K_END,
 };
 
@@ -1616,6 +1711,18 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 		route_wsdl(x, e, c, &c->routes[i]);
 		route_operations(x, e, c, &c->routes[i]);
 		route_schema(x, e, c, &c->routes[i]);
+		if (c->routes[i].signature != NULL &&
+		    c->routes[i].auth == WSG_AUTH_BASIC)
+			bad(x, config_setting_get_member(e, "signature"),
+			    "needs a SOAP route (auth = \"basic\" parses no "
+			    "envelope)");
+		/* HTTP Basic would let a message without any signature in. */
+		if (c->routes[i].signature != NULL &&
+		    c->routes[i].signature->require &&
+		    c->routes[i].auth == WSG_AUTH_WSSE_OR_BASIC)
+			bad(x, config_setting_get_member(e, "signature"),
+			    "require = true cannot be met on a route with auth "
+			    "= \"wsse_or_basic\"");
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)
@@ -1970,6 +2077,7 @@ config_free(struct wsg_config *c)
 		free(r->wsdl_host_docs);
 		free_strings(r->public_url_hosts, r->n_public_url_hosts);
 		wsg_schema_free(r->schema);
+		wsg_dsig_conf_free(r->signature);
 		free_strings(r->upstreams, r->n_upstreams);
 		free_strings(r->roles, r->n_roles);
 		for (j = 0; j < r->n_operations; j++) {

@@ -15,6 +15,7 @@ struct wsg_op_decls;
 struct wsg_operation;
 struct wsg_wsdl;
 struct wsg_schema;
+struct wsg_dsig_conf;
 
 struct wsg_tls_conf {
 	char *cert; /* absolute path */
@@ -204,6 +205,8 @@ struct wsg_route_conf {
 	                              is WSG_VALIDATE_WSDL, else NULL */
 	/* The decrypt block's keys (xenc.h), or NULL. */
 	struct wsg_xenc_conf *decrypt;
+	struct wsg_dsig_conf *signature; /* the signature block, trust
+	                                    loaded (dsig.h), or NULL */
 };
 
 struct wsg_config {

@@ -23,6 +23,8 @@ static const char *const names[WSG_FAULT__COUNT] = {
         [WSG_FAULT_BAD_PATH] = "soap:Client.BadPath",
         [WSG_FAULT_MULTIPART] = "soap:Client.Multipart",
         [WSG_FAULT_FAILED_CHECK] = "wsse:FailedCheck",
+        [WSG_FAULT_SECURITY_TOKEN_UNAVAILABLE] =
+                "wsse:SecurityTokenUnavailable",
 };
 
 const char *

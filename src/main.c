@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "config.h"
 #include "credcache.h"
+#include "dsig.h"
 #include "err.h"
 #include "keyfile.h"
 #include "lockout.h"
@@ -404,32 +405,6 @@ check_data_paths(const struct wsg_config *cfg)
 	return bad;
 }
 
-/*
- * xmlsec1 (OpenSSL) once per process, before threads: it keeps global
- * state. Its own error printer stays quiet, as a client's bad ciphertext
- * is answered and audited by the gateway. Interim until the sig helper's
- * wsg_dsig_global_init() (src/dsig.c) lands: the lead keeps that one.
- */
-static int
-xmlsec_global_init(void)
-{
-	xmlSecErrorsDefaultCallbackEnableOutput(0);
-	if (xmlSecInit() < 0 || xmlSecCryptoAppInit(NULL) < 0 ||
-	    xmlSecCryptoInit() < 0) {
-		fprintf(stderr, "wssgate: cannot initialise xmlsec1\n");
-		return WSG_ERR_CRYPTO;
-	}
-	return WSG_OK;
-}
-
-static void
-xmlsec_global_cleanup(void)
-{
-	xmlSecCryptoShutdown();
-	xmlSecCryptoAppShutdown();
-	xmlSecShutdown();
-}
-
 int
 main(int argc, char **argv)
 {
@@ -486,14 +461,18 @@ main(int argc, char **argv)
 	json_set_alloc_funcs(wsg_mem_alloc, wsg_mem_free_wiped);
 	signal(SIGPIPE, SIG_IGN);
 	wsg_soap_global_init();
-	if (xmlsec_global_init() != WSG_OK)
-		status = 1;
-	else if (optind < argc)
+	/* xmlsec1 keeps global state: set up once, before any thread. */
+	if (wsg_dsig_global_init() != WSG_OK) {
+		fprintf(stderr, "wssgate: cannot initialise xmlsec1\n");
+		wsg_config_unref(cfg);
+		return 1;
+	}
+	if (optind < argc)
 		status = wsg_cli_run(cfg, argc - optind, argv + optind, stdin);
 	else
 		status = run_daemon(cfg);
 	wsg_config_unref(cfg);
-	xmlsec_global_cleanup();
+	wsg_dsig_global_cleanup();
 	wsg_soap_global_cleanup();
 	libevent_global_shutdown();
 	return status;

@@ -24,7 +24,6 @@
 #include "upstream.h"
 #include "wsdl.h"
 #include "wsdl_fetch.h"
-#include "xenc.h"
 #include "xop.h"
 
 /* The one place a request is answered for the log and freed. */
@@ -550,27 +549,6 @@ parse_envelope(struct wsg_request *r, enum wsg_soap_version media)
 	return WSG_OK;
 }
 
-/*
- * The Security header's EncryptedKeys opened before anything reads the
- * Body or the UsernameToken (either may be encrypted). Returns WSG_OK, or
- * answers with the fault: one generic FailedCheck for every decryption
- * failure, the cause in the audit log only.
- */
-static int
-decrypt(struct wsg_request *r)
-{
-	struct wsg_soap_limits limits;
-
-	wsg_config_soap_limits(&r->cfg->limits, &limits);
-	if (wsg_xenc_process(r->route->decrypt, &r->msg, &limits, &r->err) ==
-	    WSG_OK)
-		return WSG_OK;
-	wsg_log_audit(r->worker->rt->log, r->rid, r->client, r->route->name,
-	              NULL, "decrypt_failed", r->err.reason);
-	reply_fault(r, r->msg.version, r->err.fault);
-	return WSG_ERR_SECURITY;
-}
-
 static size_t
 header_count(const struct wsg_conn_request *req, const char *name)
 {
@@ -868,7 +846,15 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
 		reply_fault(r, WSG_SOAP_11, WSG_FAULT_UNSUPPORTED_MEDIA);
 		return;
 	}
-	if (parse_envelope(r, media) != WSG_OK || decrypt(r) != WSG_OK)
+	if (parse_envelope(r, media) != WSG_OK)
 		return;
+	/* Decryption and signatures first: the operation and its action
+	 * are read from the Body as it will be forwarded. */
+	if (!(r->route->auth == WSG_AUTH_WSSE_OR_BASIC &&
+	      !wsg_basic_has_security_header(&r->msg))) {
+		r->state = WSG_REQUEST_AUTH;
+		if (wsg_auth_open(&r->auth, &r->msg, auth_done_cb, r) != WSG_OK)
+			return;
+	}
 	check_operation(r);
 }

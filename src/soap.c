@@ -1388,6 +1388,9 @@ static const struct fault_desc faults[WSG_FAULT__COUNT] = {
         [WSG_FAULT_FAILED_CHECK] = {"FailedCheck", NULL, "Sender",
                                     "The signature or decryption was invalid",
                                     500, 400},
+        [WSG_FAULT_SECURITY_TOKEN_UNAVAILABLE] =
+                {"SecurityTokenUnavailable", NULL, "Sender",
+                 "Referenced security token could not be retrieved", 500, 400},
 };
 
 /* `s` with the five XML special characters escaped, for attribute values. */

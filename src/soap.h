@@ -229,7 +229,7 @@ char *wsg_soap_attr_dup(xmlNodePtr e, const char *name);
 int wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name);
 
 /* True for the WS-Security fault codes (FailedAuthentication ...
- * MessageExpired). */
+ * MessageExpired, FailedCheck, SecurityTokenUnavailable). */
 int wsg_soap_fault_is_security(enum wsg_fault fault);
 
 /*

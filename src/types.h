@@ -58,6 +58,7 @@ enum wsg_fault {
 	WSG_FAULT_MULTIPART, /* malformed multipart/related: Client / Sender */
 	WSG_FAULT_FAILED_CHECK, /* wsse:FailedCheck: a signature or decryption
 	                           failed (one generic answer for all) */
+	WSG_FAULT_SECURITY_TOKEN_UNAVAILABLE, /* the signing key is not found */
 	WSG_FAULT__COUNT
 };
 

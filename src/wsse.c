@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "utf8.h"
 
 /* Java's ISO parser (WSS4J) reads at most nine fraction digits. */
 #define MAX_FRACTION_DIGITS 9
@@ -366,10 +367,9 @@ check_must_understand(const struct wsg_soap_msg *msg, xmlNodePtr sec,
 	                  "\"1\" in SOAP 1.1");
 }
 
-/* The one Security header for us; others stay in the document untouched. */
-static int
-find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
-              struct wsg_error *err)
+int
+wsg_wsse_find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
+                       struct wsg_error *err)
 {
 	xmlNodePtr n, found = NULL;
 
@@ -397,12 +397,39 @@ find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
 	return WSG_OK;
 }
 
+char *
+wsg_wsse_claimed_user(xmlNodePtr sec)
+{
+	xmlNodePtr n, c;
+	xmlChar *text;
+	char *out = NULL;
+	size_t len;
+
+	for (n = sec->children; n != NULL; n = n->next) {
+		if (!wsg_soap_is_element(n, WSG_NS_WSSE, "UsernameToken"))
+			continue;
+		for (c = n->children; c != NULL; c = c->next) {
+			if (!wsg_soap_is_element(c, WSG_NS_WSSE, "Username"))
+				continue;
+			text = xmlNodeGetContent(c);
+			len = text != NULL ? strlen((const char *)text) : 0;
+			if (len > 0 && len <= 255 &&
+			    wsg_utf8_valid((const char *)text, len))
+				out = wsg_mem_strndup((const char *)text, len);
+			xmlFree(text);
+			return out;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
 /*
  * Picks the UsernameToken and Timestamp out of the Security header in
  * document order; a wsu:Id seen twice is WSS4J's duplicate-token error.
  */
 static int
-find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
+find_tokens(xmlNodePtr sec, int ut_optional, xmlNodePtr *ut, xmlNodePtr *ts,
             struct wsg_error *err)
 {
 	/* One UT and one Timestamp at most, and what their values needed. */
@@ -454,7 +481,7 @@ find_tokens(xmlNodePtr sec, xmlNodePtr *ut, xmlNodePtr *ts,
 		xmlFree(tmp);
 		tmp = NULL;
 	}
-	if (*ut == NULL)
+	if (*ut == NULL && !ut_optional)
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_INVALID_SECURITY,
 		                   "wsse:Security header has no UsernameToken");
@@ -837,18 +864,21 @@ wsg_wsse_parse(const struct wsg_soap_msg *msg,
 		                   "no parsed envelope or policy");
 		goto out;
 	}
-	rc = find_security(msg, &sec, err);
+	rc = wsg_wsse_find_security(msg, &sec, err);
 	if (rc != WSG_OK)
 		goto out;
 	rc = check_must_understand(msg, sec, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = find_tokens(sec, &ut, &ts, err);
+	rc = find_tokens(sec, policy->signature_route, &ut, &ts, err);
 	if (rc != WSG_OK)
 		goto out;
-	rc = parse_ut(ut, policy, &t, err);
-	if (rc != WSG_OK)
-		goto out;
+	if (ut != NULL) {
+		t.has_ut = 1;
+		rc = parse_ut(ut, policy, &t, err);
+		if (rc != WSG_OK)
+			goto out;
+	}
 	if (ts != NULL) {
 		rc = parse_ts(ts, policy->strict_bsp, &t, err);
 		if (rc != WSG_OK)
@@ -860,7 +890,7 @@ wsg_wsse_parse(const struct wsg_soap_msg *msg,
 		goto out;
 	}
 	/* Validator-stage failures come last, after every structural check. */
-	if (t.pwtype == WSG_PWTYPE_NONE) {
+	if (t.has_ut && t.pwtype == WSG_PWTYPE_NONE) {
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_FAILED_AUTHENTICATION,
 		                   "UsernameToken has no Password");

@@ -43,6 +43,8 @@ struct wsg_wsse_policy {
 	int64_t future_ttl; /* seconds it may lie in the future (clock skew) */
 	int64_t timestamp_ttl; /* seconds a Timestamp Created may lie in the
 	                          past */
+	int signature_route;   /* the route verifies signatures: a Security
+	                          header without UsernameToken is parsed */
 };
 
 /* A parsed UsernameToken (and the Timestamp of the same header, if any). */
@@ -64,7 +66,26 @@ struct wsg_wsse_token {
 	struct wsg_time ts_expires;
 	xmlNodePtr
 	        security; /* the consumed Security header (in the msg's doc) */
+	int has_ut;       /* 0: no UsernameToken (signature_route only); then
+	                     username is NULL */
 };
+
+/*
+ * The one wsse:Security header addressed to the gateway (no actor/role, or
+ * SOAP 1.2 role ultimateReceiver); others stay in the document untouched.
+ * WSG_OK with `*out`, or WSG_ERR_SECURITY (InvalidSecurity) when there is
+ * none or there are two.
+ */
+int wsg_wsse_find_security(const struct wsg_soap_msg *msg, xmlNodePtr *out,
+                           struct wsg_error *err);
+
+/*
+ * The Username a plaintext UsernameToken child of `sec` names, for the
+ * logs of what is refused before the header is parsed (the client limit):
+ * malloc'ed (caller frees), NULL when there is none (it may be encrypted)
+ * or it is not UTF-8 of at most 255 bytes. Nothing is checked beyond.
+ */
+char *wsg_wsse_claimed_user(xmlNodePtr sec);
 
 /*
  * Finds the one wsse:Security header for the gateway (no actor/role, or
@@ -75,6 +96,8 @@ struct wsg_wsse_token {
  * non-empty Nonce and Created,
  * canonical Base64, one UsernameToken, one Security header, Salt/Iteration
  * refused, duplicate wsu:Id). Headers for other actors are left alone.
+ * With policy->signature_route a header without UsernameToken is parsed
+ * (tok->has_ut 0): its signature is then what authenticates (dsig.h).
  * Returns WSG_OK and fills `tok` (free with wsg_wsse_token_clear()), or
  * WSG_ERR_SECURITY with err->fault set to the WSS fault and err->reason
  * saying precisely why (never containing a password or a whole nonce).

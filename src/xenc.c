@@ -786,25 +786,6 @@ out:
 
 /* ---- the message ---- */
 
-/* The one Security header for the gateway, or NULL (none, or several:
- * wsse.c answers those). */
-static xmlNodePtr
-our_security(const struct wsg_soap_msg *m)
-{
-	xmlNodePtr n, found = NULL;
-
-	for (n = m->header != NULL ? m->header->children : NULL; n != NULL;
-	     n = n->next) {
-		if (!wsg_soap_is_element(n, WSG_NS_WSSE, "Security") ||
-		    wsg_soap_header_target(m, n) != WSG_SOAP_TARGET_ULTIMATE)
-			continue;
-		if (found != NULL)
-			return NULL;
-		found = n;
-	}
-	return found;
-}
-
 /* 1 when an EncryptedData is in the Body (anywhere) or a child of `sec`. */
 static int
 has_encrypted_data(const struct wsg_soap_msg *m, xmlNodePtr sec)
@@ -827,46 +808,49 @@ has_encrypted_data(const struct wsg_soap_msg *m, xmlNodePtr sec)
 
 int
 wsg_xenc_process(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
-                 const struct wsg_soap_limits *limits, struct wsg_error *err)
+                 xmlNodePtr sec, const struct wsg_soap_limits *limits,
+                 wsg_xenc_visit_cb visit, void *arg, struct wsg_error *err)
 {
-	xmlNodePtr sec = our_security(m), n, *keys = NULL;
-	size_t n_keys = 0, n_blocks = 0, i;
-	int rc = WSG_OK, body_encrypted;
+	xmlNodePtr n, *kids = NULL;
+	size_t n_kids = 0, n_keys = 0, n_blocks = 0, i;
+	int rc = WSG_OK, body_encrypted, is_key;
 
 	body_encrypted = has_encrypted_data(m, NULL);
-	if (c == NULL) {
-		if (body_encrypted || has_encrypted_data(m, sec) ||
-		    child(sec, WSG_NS_XENC, "EncryptedKey") != NULL)
-			rc = wsg_error_set(err, WSG_ERR_SECURITY,
-			                   WSG_FAULT_INVALID_SECURITY,
-			                   "encrypted content on a route "
-			                   "without decrypt");
-		return rc;
-	}
-	if (c->require && !body_encrypted)
+	if (c == NULL && (body_encrypted || has_encrypted_data(m, sec) ||
+	                  child(sec, WSG_NS_XENC, "EncryptedKey") != NULL))
+		return wsg_error_set(err, WSG_ERR_SECURITY,
+		                     WSG_FAULT_INVALID_SECURITY,
+		                     "encrypted content on a route without "
+		                     "decrypt");
+	if (c != NULL && c->require && !body_encrypted)
 		return wsg_error_set(err, WSG_ERR_SECURITY,
 		                     WSG_FAULT_INVALID_SECURITY,
 		                     "the route requires an encrypted Body");
-	/* Collected first: decryption replaces the header's children. */
+	/* Collected first, without the EncryptedData children: decryption
+	 * replaces (frees) those, never another element. */
 	for (n = sec != NULL ? sec->children : NULL; n != NULL; n = n->next) {
-		if (!wsg_soap_is_element(n, WSG_NS_XENC, "EncryptedKey"))
+		if (n->type != XML_ELEMENT_NODE ||
+		    wsg_soap_is_element(n, WSG_NS_XENC, "EncryptedData"))
 			continue;
-		if (n_keys == c->max_keys) {
-			rc = fail(err, "too many EncryptedKey elements");
-			goto out;
-		}
-		keys = wsg_mem_realloc(keys, (n_keys + 1) * sizeof(*keys));
-		keys[n_keys++] = n;
+		kids = wsg_mem_realloc(kids, (n_kids + 1) * sizeof(*kids));
+		kids[n_kids++] = n;
 	}
-	for (i = 0; i < n_keys && rc == WSG_OK; i++)
-		rc = wsg_xenc_decrypt_key(c, m, keys[i], limits, &n_blocks,
-		                          err);
-	if (rc == WSG_OK && has_encrypted_data(m, sec))
+	for (i = 0; i < n_kids && rc == WSG_OK; i++) {
+		is_key = c != NULL && wsg_soap_is_element(kids[i], WSG_NS_XENC,
+		                                          "EncryptedKey");
+		if (is_key && n_keys++ == c->max_keys)
+			rc = fail(err, "too many EncryptedKey elements");
+		else if (is_key)
+			rc = wsg_xenc_decrypt_key(c, m, kids[i], limits,
+			                          &n_blocks, err);
+		else if (visit != NULL)
+			rc = visit(kids[i], arg, err);
+	}
+	if (rc == WSG_OK && c != NULL && has_encrypted_data(m, sec))
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_INVALID_SECURITY,
 		                   "an EncryptedData that no EncryptedKey of "
 		                   "the Security header opens");
-out:
-	free(keys);
+	free(kids);
 	return rc;
 }

@@ -65,19 +65,27 @@ int wsg_xenc_decrypt_key(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
                          xmlNodePtr ek, const struct wsg_soap_limits *limits,
                          size_t *n_blocks, struct wsg_error *err);
 
+/* Called for each child element of the Security header that is not an
+ * EncryptedKey the route opens; a non-WSG_OK answer stops the walk. */
+typedef int (*wsg_xenc_visit_cb)(xmlNodePtr child, void *arg,
+                                 struct wsg_error *err);
+
 /*
- * Everything encrypted in `m` for the gateway: each EncryptedKey child of
- * the Security header addressed to the gateway, in document order (at most
- * c's max_encrypted_keys), through wsg_xenc_decrypt_key(). `c` NULL (the
- * route has no decrypt block): a message with an EncryptedKey or
- * EncryptedData in that header or an EncryptedData in its Body cannot be
- * checked and fails with WSG_FAULT_INVALID_SECURITY. Afterwards any
- * EncryptedData left in the Body or the Security header, and a plaintext
- * Body under `require`, fail the same way. WSG_OK when nothing is wrong
- * (also for a message without any encryption, unless `require`).
+ * The processed Security header `sec` of `m`, child by child in document
+ * order (WSS 1.1 §5: what a header element says applies to what follows
+ * it): each EncryptedKey through wsg_xenc_decrypt_key() (at most c's
+ * max_encrypted_keys), every other child element to `visit` (may be NULL),
+ * so that a signature before an EncryptedKey is checked over the
+ * ciphertext and one after it over the plaintext. `c` NULL (the route has
+ * no decrypt block): a message with an EncryptedKey or EncryptedData in
+ * that header or an EncryptedData in its Body cannot be checked and fails
+ * with WSG_FAULT_INVALID_SECURITY. Afterwards any EncryptedData left in the
+ * Body or the header, and a plaintext Body under `require`, fail the same
+ * way. WSG_OK when nothing is wrong (also for a message without any
+ * encryption, unless `require`).
  */
 int wsg_xenc_process(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
-                     const struct wsg_soap_limits *limits,
-                     struct wsg_error *err);
+                     xmlNodePtr sec, const struct wsg_soap_limits *limits,
+                     wsg_xenc_visit_cb visit, void *arg, struct wsg_error *err);
 
 #endif

@@ -374,7 +374,7 @@ def test_every_decryption_failure_answers_the_same_fault(gw, stub, pki):
     assert len(set(answers.values())) == 1, answers
     with open(gw.audit_log, encoding="utf-8") as f:
         audit = f.read()
-    assert "RSA-1.5" in audit and "decrypt_failed" in audit
+    assert "RSA-1.5" in audit and "event=auth_failure reason=\"decryption failed" in audit
 
 
 def test_check_config_refuses_readable_key(gw, pki):

@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dsig.h"
 #include "err.h"
 #include "keyfile.h"
 #include "mem.h"
@@ -245,6 +249,17 @@ test_example_lists_every_key(void **state)
 	        "tls_verify",
 	        "forward_authorization",
 	        "operations_only",
+	        "signature",
+	        "require",
+	        "parts",
+	        "trust",
+	        "crl",
+	        "certs",
+	        "algorithms",
+	        "max_references",
+	        "max_transforms",
+	        "max_signatures",
+	        "max_chain_depth",
 	};
 	const char *top = getenv("WSG_TOP_SRCDIR");
 	char *path, text[32768], *needle;
@@ -362,6 +377,86 @@ test_defaults(void **state)
 	assert_null(c->routes);
 	wsg_config_unref(c);
 	free(path);
+}
+
+/* A self-signed EC certificate as PEM at `path`, for trust anchors. */
+static void
+write_cert(const char *path)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"ca", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, k, EVP_sha256());
+	PEM_write_X509(f, x);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_route_signature(void **state)
+{
+	struct tmp *t = *state;
+	char *ca = wsg_mem_printf("%s/ca.pem", t->dir);
+	char *path = write_file(
+	        t, "c.conf",
+	        LISTEN
+	        "routes = ( { name = \"a\"; path = \"/a\"; upstream = "
+	        "( \"http://127.0.0.1:9000/\" );\n signature = { trust "
+	        "= \"ca.pem\"; }; },\n { name = \"b\"; path = \"/b\"; "
+	        "upstream = ( \"http://127.0.0.1:9000/\" );\n signature = "
+	        "{ require = true; parts = ( \"UsernameToken\" ); trust = "
+	        "\"ca.pem\"; certs = \".\"; algorithms = ( \"rsa-sha1\" "
+	        "); max_references = 3; max_transforms = 1; "
+	        "max_signatures = 1; max_chain_depth = 0; }; },\n { name = "
+	        "\"c\"; path = \"/c\"; upstream = ( "
+	        "\"http://127.0.0.1:9000/\" ); } );\n",
+	        0644);
+	struct wsg_config *c = NULL;
+	const struct wsg_dsig_conf *d;
+
+	write_cert(ca);
+	assert_int_equal(wsg_config_load(path, &c, NULL), WSG_OK);
+	d = c->routes[0].signature;
+	assert_non_null(d);
+	assert_int_equal(d->require, 0);
+	assert_int_equal(d->parts,
+	                 WSG_DSIG_PART_BODY | WSG_DSIG_PART_TIMESTAMP);
+	assert_int_equal(d->algorithms,
+	                 WSG_DSIG_ALG_RSA_SHA256 | WSG_DSIG_ALG_ECDSA_SHA256);
+	assert_string_equal(d->trust, ca);
+	assert_null(d->crl);
+	assert_null(d->certs);
+	assert_null(d->known);
+	assert_non_null(d->store);
+	assert_int_equal(d->max_references, 8);
+	assert_int_equal(d->max_transforms, 2);
+	assert_int_equal(d->max_signatures, 2);
+	assert_int_equal(d->max_chain_depth, 4);
+	d = c->routes[1].signature;
+	assert_int_equal(d->require, 1);
+	assert_int_equal(d->parts, WSG_DSIG_PART_USERNAME_TOKEN);
+	assert_int_equal(d->algorithms, WSG_DSIG_ALG_RSA_SHA1);
+	assert_string_equal(d->certs, t->dir);
+	assert_int_equal(sk_X509_num(d->known), 1);
+	assert_int_equal(d->max_references, 3);
+	assert_int_equal(d->max_transforms, 1);
+	assert_int_equal(d->max_signatures, 1);
+	assert_int_equal(d->max_chain_depth, 0);
+	assert_null(c->routes[2].signature);
+	wsg_config_unref(c);
+	free(path);
+	free(ca);
 }
 
 static void
@@ -985,6 +1080,30 @@ static const struct error_case error_cases[] = {
           ":5: routes.[1].decrypt.max_encrypted_keys: 0 is out of range",
           ":7: routes.[2].decrypt: "},
          5},
+        {"signature block: unknown key, missing trust, bad names",
+         LISTEN ROUTE("signature = { tust = \"ca.pem\";\n"
+                      " parts = ( \"Body\", \"Envelope\" );\n"
+                      " algorithms = ( \"rsa-md5\" ); };"),
+         {":2: routes.[0].signature.tust: unknown key",
+          ":3: routes.[0].signature.parts.[1]: \"Envelope\" is not",
+          ":4: routes.[0].signature.algorithms.[0]: \"rsa-md5\" is not "
+          "one of"},
+         4},
+        {"signature block: trust that does not load, basic route",
+         LISTEN ROUTE("auth = \"basic\";\n signature = { trust = "
+                      "\"nope.pem\"; max_references = 0; };"),
+         {":3: routes.[0].signature.max_references: 0 is out of range",
+          ":3: routes.[0].signature: needs a SOAP route"},
+         2},
+        {"signature required on a wsse_or_basic route",
+         LISTEN ROUTE("auth = \"wsse_or_basic\";\n signature = { trust = "
+                      "\"/dev/null\"; require = true; };"),
+         {":3: routes.[0].signature: require = true cannot be met"},
+         2},
+        {"signature block: trust file unreadable",
+         LISTEN ROUTE("signature = { trust = \"nope.pem\"; };"),
+         {":2: routes.[0].signature: cannot load trusted CAs from "},
+         1},
 };
 
 static void
@@ -1456,6 +1575,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_defaults, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_route_defaults, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_route_signature, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_route_operations,
 	                                        tmp_setup, tmp_teardown),

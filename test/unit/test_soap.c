@@ -971,6 +971,9 @@ static const struct fault_expect fault_table[] = {
          "soap:Client.Multipart"},
         {WSG_FAULT_FAILED_CHECK, "FailedCheck", NULL, "Sender", 500, 400,
          "The signature or decryption was invalid", "wsse:FailedCheck"},
+        {WSG_FAULT_SECURITY_TOKEN_UNAVAILABLE, "SecurityTokenUnavailable", NULL,
+         "Sender", 500, 400, "Referenced security token could not be retrieved",
+         "wsse:SecurityTokenUnavailable"},
 };
 
 static xmlNodePtr
@@ -1605,7 +1608,8 @@ test_opaque_fault(void **state)
 		          v == WSG_FAULT_INVALID_SECURITY_TOKEN ||
 		          v == WSG_FAULT_UNSUPPORTED_SECURITY_TOKEN ||
 		          v == WSG_FAULT_MESSAGE_EXPIRED ||
-		          v == WSG_FAULT_FAILED_CHECK;
+		          v == WSG_FAULT_FAILED_CHECK ||
+		          v == WSG_FAULT_SECURITY_TOKEN_UNAVAILABLE;
 
 		assert_int_equal(wsg_soap_fault_is_security((enum wsg_fault)v),
 		                 sec);
