@@ -27,6 +27,10 @@
 #include "wsse.h"
 
 #define ALG_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
+/* BSP allows it as a reference transform (node-soap sends it first): it
+ * removes only the ds:Signature holding it, which no part it may cover
+ * (Body, Timestamp, UsernameToken) contains. */
+#define ALG_ENVELOPED "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 #define NS_XML "http://www.w3.org/XML/1998/namespace"
 #define WSSE_X509V3                                                            \
 	"http://docs.oasis-open.org/wss/2004/01/"                              \
@@ -871,12 +875,13 @@ check_reference(struct wsg_dsig_state *st, xmlNodePtr ref, struct ref_target *t,
 			                     (const char *)uri,
 			                     st->conf->max_transforms);
 		if (!wsg_soap_is_element(n, WSG_NS_DS, "Transform") ||
-		    !alg_is(n, ALG_EXC_C14N))
+		    !(alg_is(n, ALG_EXC_C14N) || alg_is(n, ALG_ENVELOPED)))
 			return wsg_error_set(
 			        err, WSG_ERR_SECURITY,
 			        WSG_FAULT_INVALID_SECURITY,
-			        "Reference %.64s: only the exclusive "
-			        "C14N transform is allowed",
+			        "Reference %.64s: only the exclusive C14N "
+			        "and enveloped-signature transforms are "
+			        "allowed",
 			        (const char *)uri);
 	}
 	return WSG_OK;
@@ -936,6 +941,7 @@ enable_algorithms(xmlSecDSigCtxPtr ctx, unsigned algs)
 {
 	xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecTransformExclC14NId);
 	xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformExclC14NId);
+	xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformEnvelopedId);
 	xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha256Id);
 	xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha384Id);
 	xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecTransformSha512Id);
