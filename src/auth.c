@@ -250,8 +250,9 @@ route_allows_roles(struct wsg_auth *a, const char *roles, char *why,
 static void
 accept_user(struct wsg_auth *a)
 {
-	a->user =
-	        wsg_mem_strdup(a->tok.username != NULL ? a->tok.username : "");
+	a->user = wsg_mem_strdup(a->cert_user != NULL      ? a->cert_user
+	                         : a->tok.username != NULL ? a->tok.username
+	                                                   : "");
 	a->roles = wsg_mem_strdup(a->cred.roles ? a->cred.roles : "");
 	complete(a, WSG_OK);
 }
@@ -401,6 +402,13 @@ authorize(struct wsg_auth *a)
 	if (!a->any_role &&
 	    route_allows_roles(a, a->cred.roles, why, sizeof(why)) != NULL) {
 		fail_authentication(a, why);
+		return;
+	}
+	/* auth = "x509" with a UsernameToken too: one user, both proofs. */
+	if (a->cert_user != NULL && a->tok.username != NULL &&
+	    strcmp(a->cert_user, a->tok.username) != 0) {
+		fail_authentication(a, "the UsernameToken names another user "
+		                       "than the signer's certificate");
 		return;
 	}
 	check_replay(a);
@@ -762,7 +770,9 @@ wsg_auth_clear(struct wsg_auth *a)
 	free(a->user);
 	free(a->roles);
 	free(a->operation);
+	free(a->cert_user);
 	a->claimed_user = a->user = a->roles = a->operation = NULL;
+	a->cert_user = NULL;
 }
 
 static void
@@ -771,6 +781,79 @@ begin(struct wsg_auth *a, wsg_auth_done_cb done, void *arg)
 	a->done = done;
 	a->arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
+}
+
+/*
+ * auth = "x509" / "wsse_or_x509": the signer's certificate is mapped to
+ * its user (it must have been added with `user cert add`), whose roles,
+ * disabled flag and lock apply as to a UsernameToken's user.
+ */
+static void
+cert_user_cb(int status, struct wsg_user_record *rec, void *arg)
+{
+	struct wsg_auth *a = arg;
+	char why[320];
+
+	if (status != WSG_OK && status != WSG_ERR_NOTFOUND) {
+		wsg_userstore_record_free(rec);
+		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
+		              "cannot query the user store: %s",
+		              wsg_strerror(status));
+		complete(a, status);
+		return;
+	}
+	if (status == WSG_ERR_NOTFOUND || rec == NULL) {
+		wsg_userstore_record_free(rec);
+		fail_authentication(a, "the signer's certificate is mapped to "
+		                       "no user");
+		return;
+	}
+	a->cert_user = wsg_mem_strdup(rec->username);
+	free(a->claimed_user);
+	a->claimed_user = wsg_mem_strdup(rec->username);
+	if (a->tok.has_ut) {
+		wsg_userstore_record_free(rec);
+		find_user(a);
+		return;
+	}
+	a->cred.roles = wsg_mem_strdup(rec->roles != NULL ? rec->roles : "");
+	if (rec->disabled) {
+		wsg_userstore_record_free(rec);
+		fail_authentication(a, "user is disabled");
+		return;
+	}
+	wsg_userstore_record_free(rec);
+	if (!a->any_role &&
+	    route_allows_roles(a, a->cred.roles, why, sizeof(why)) != NULL) {
+		fail_authentication(a, why);
+		return;
+	}
+	check_replay(a);
+}
+
+static void
+find_cert_user(struct wsg_auth *a)
+{
+	int rc;
+
+	if (a->dsig.signer == NULL) {
+		fail_authentication(a, "the route takes the user from a "
+		                       "signature and there is none");
+		return;
+	}
+	a->store_queried = 1;
+	rc = wsg_userstore_lookup_cert(a->env.db, a->signer_sha256,
+	                               cert_user_cb, a);
+	if (rc == WSG_ERR_FULL) {
+		refuse_busy(a, rc, "user store");
+		return;
+	}
+	if (rc != WSG_OK) {
+		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
+		              "cannot query the user store: %s",
+		              wsg_strerror(rc));
+		complete(a, rc);
+	}
 }
 
 int
@@ -832,6 +915,11 @@ wsg_auth_start(struct wsg_auth *a, struct wsg_soap_msg *msg,
 	rc = wsg_wsse_check_freshness(&a->tok, &policy, wall_now(), &a->err);
 	if (rc != WSG_OK) {
 		complete(a, rc);
+		return;
+	}
+	if (a->route->auth == WSG_AUTH_X509 ||
+	    (a->route->auth == WSG_AUTH_WSSE_OR_X509 && !a->tok.has_ut)) {
+		find_cert_user(a);
 		return;
 	}
 	if (!a->tok.has_ut) {

@@ -75,6 +75,10 @@ struct wsg_auth {
 	 * certificate-to-user mapping and the audit log. */
 	struct wsg_dsig_state dsig;
 	char signer_sha256[65]; /* lower-case hex, "" when none */
+	/* auth = "x509" / "wsse_or_x509": the user the signer's certificate
+	 * is mapped to (user cert add), NULL before the lookup or when the
+	 * UsernameToken names the user. */
+	char *cert_user;
 	/* -------- private to auth.c -------- */
 	struct wsg_cred cred;      /* the user as looked up */
 	struct timespec started;   /* CLOCK_MONOTONIC, for /metrics */

@@ -998,10 +998,11 @@ public_url_hosts_cb(struct ctx *x, const config_setting_t *s, void *base)
 static void
 auth_cb(struct ctx *x, const config_setting_t *s, void *base)
 {
-	static const char *const modes[] = {"wsse", "basic", "wsse_or_basic",
-	                                    NULL};
+	static const char *const modes[] = {
+	        "wsse", "basic", "wsse_or_basic", "x509", "wsse_or_x509", NULL};
 	static const enum wsg_auth_mode values[] = {
-	        WSG_AUTH_WSSE, WSG_AUTH_BASIC, WSG_AUTH_WSSE_OR_BASIC};
+	        WSG_AUTH_WSSE, WSG_AUTH_BASIC, WSG_AUTH_WSSE_OR_BASIC,
+	        WSG_AUTH_X509, WSG_AUTH_WSSE_OR_X509};
 	struct wsg_route_conf *r = base;
 	int c;
 
@@ -1723,6 +1724,14 @@ routes_cb(struct ctx *x, const config_setting_t *s, void *base)
 			bad(x, config_setting_get_member(e, "signature"),
 			    "require = true cannot be met on a route with auth "
 			    "= \"wsse_or_basic\"");
+		/* The user is the verified signer's: no block, no signer. */
+		if ((c->routes[i].auth == WSG_AUTH_X509 ||
+		     c->routes[i].auth == WSG_AUTH_WSSE_OR_X509) &&
+		    config_setting_is_group(e) &&
+		    config_setting_get_member(e, "signature") == NULL)
+			bad(x, config_setting_get_member(e, "auth"),
+			    "\"x509\" and \"wsse_or_x509\" need the route's "
+			    "signature block");
 		/* Basic: the header is the gateway's own credential. */
 		if (c->routes[i].forward_authorization &&
 		    c->routes[i].auth == WSG_AUTH_BASIC)

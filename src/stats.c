@@ -132,6 +132,8 @@ wsg_stats_routes_json(const struct wsg_config *cfg, const struct wsg_stats *s)
 	        [WSG_AUTH_WSSE] = "wsse",
 	        [WSG_AUTH_BASIC] = "basic",
 	        [WSG_AUTH_WSSE_OR_BASIC] = "wsse_or_basic",
+	        [WSG_AUTH_X509] = "x509",
+	        [WSG_AUTH_WSSE_OR_X509] = "wsse_or_x509",
 	};
 	json_t *list = json_array(), *o, *pw, *unrouted = json_object();
 	const struct wsg_route_conf *r;

@@ -80,6 +80,8 @@ enum wsg_auth_mode {
 	WSG_AUTH_WSSE = 0,
 	WSG_AUTH_BASIC,
 	WSG_AUTH_WSSE_OR_BASIC,
+	WSG_AUTH_X509,         /* the signer's certificate names the user */
+	WSG_AUTH_WSSE_OR_X509, /* a UsernameToken, else the signer's */
 };
 
 /* A point in time with sub-second precision (UTC, seconds since the epoch). */

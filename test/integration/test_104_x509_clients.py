@@ -8,6 +8,7 @@ an expired, a revoked and an untrusted signer, and the gateway's encryption key.
 """
 
 import os
+import subprocess
 
 import pytest
 
@@ -43,10 +44,19 @@ def gw(configured, pki):
                                            '"UsernameToken" );')),
         wsg.route_config("x-sig-enc", "/services/XSigEnc", up + "/EchoXSigEnc",
                          extra=sig + dec).replace(no_roles, ""),
+        # The signer's certificate names the user (roles echo-users apply).
+        wsg.route_config("x-x509", "/services/X509", up + "/EchoX509",
+                         extra=sig).replace('auth = "wsse"', 'auth = "x509"'),
+        wsg.route_config("x-wsse-or-x509", "/services/WsseOrX509", up + "/EchoWsseOrX509",
+                         extra=sig.replace("require = true;", "require = false;"))
+        .replace('auth = "wsse"', 'auth = "wsse_or_x509"'),
     ]
     g = wsg.Gateway(configured.dir, configured.db, configured.stub, name="wssgate-x509c",
                     config_kw={"extra_routes": routes})
     g.write_config()
+    # alice holds the RSA client's certificate, bob (no echo-users role) the EC client's.
+    g.cli_ok("user", "cert", "add", "alice", pki.cert("client"))
+    g.cli_ok("user", "cert", "add", "bob", pki.cert("client-ec"))
     g.start()
     yield g
     g.stop()
@@ -185,3 +195,93 @@ def test_node_soap_wssecuritycert(gw, stub, pki, soap12):
                          options={"signatureAlgorithm":
                                   "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"})
     accepted(stub, send(gw, "/services/XSig", raw, soap12), m)
+
+
+# ---------------------------------------------------------------- certificates as users
+
+def forwarded_user(rec):
+    return dict((k.lower(), v) for k, v in rec["headers"]).get("x-wss-user")
+
+
+@pytest.mark.parametrize("key_id", ["bst", "issuer-serial"])
+def test_x509_route_user_from_certificate(gw, stub, pki, key_id):
+    """auth = "x509": the signer's certificate is alice's (user cert add): forwarded as
+    alice, with her roles; the audit log names the certificate's fingerprint."""
+    m = wsg.marker()
+    raw = xc.wss4j(pki, ["Timestamp", "Signature"], envelope=xc.echo_envelope(m),
+                   sig_key_id=key_id)
+    rec = accepted(stub, send(gw, "/services/X509", raw), m)
+    assert forwarded_user(rec) == "alice"
+    wsg.wait_for("the audit line", lambda: "route=x-x509 user=alice event=signed" in
+                 open(gw.audit_log, encoding="utf-8").read(), 10, gw.proc)
+
+
+def test_x509_route_refuses_unmapped_and_roleless(gw, stub, pki):
+    """A trusted signer mapped to a user without the route's role, then mapped to no user
+    (its certificate removed, effective at once): the same FailedAuthentication, nothing
+    forwarded."""
+    def ec_signed():
+        m = wsg.marker()
+        return m, xc.wss4j(pki, ["Timestamp", "Signature"], envelope=xc.echo_envelope(m),
+                           signer="client-ec", sig_alg="ecdsa-sha256")
+    m, raw = ec_signed()
+    wsg.assert_wss_fault(send(gw, "/services/X509", raw), "FailedAuthentication")
+    assert stub.find(m) == []
+    fp = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in",
+                         pki.cert("client-ec")], capture_output=True, text=True,
+                        check=True).stdout.strip().split("=", 1)[1]
+    gw.cli_ok("user", "cert", "del", "bob", fp)
+    try:
+        m, raw = ec_signed()
+        wsg.assert_wss_fault(send(gw, "/services/X509", raw), "FailedAuthentication")
+        assert stub.find(m) == []
+        wsg.wait_for("the audit line", lambda: "the signer's certificate is mapped to no "
+                     "user" in open(gw.audit_log, encoding="utf-8").read(), 10, gw.proc)
+    finally:
+        gw.cli_ok("user", "cert", "add", "bob", pki.cert("client-ec"))
+
+
+def test_x509_route_without_signature_refused(gw, stub):
+    """A UsernameToken alone on an x509 route (its signature block requires one)."""
+    m = wsg.marker()
+    r = wsg.post(gw.url("/services/X509"), wsg.build("alice", message=m))
+    wsg.assert_wss_fault(r, "InvalidSecurity")
+    assert stub.find(m) == []
+
+
+def test_x509_route_username_token_must_name_the_signer(gw, stub, pki):
+    """Both a UsernameToken and a signature: both must pass, and name one user."""
+    for user, ok in (("alice", True), ("bob", False)):
+        m = wsg.marker()
+        raw = xc.wss4j(pki, ["UsernameToken", "Timestamp", "Signature"],
+                       envelope=xc.echo_envelope(m), user=user,
+                       password=wsg.USERS[user][0], password_type="digest")
+        r = send(gw, "/services/X509", raw)
+        if ok:
+            assert forwarded_user(accepted(stub, r, m)) == "alice"
+        else:
+            wsg.assert_wss_fault(r, "FailedAuthentication")
+            assert stub.find(m) == []
+
+
+def test_wsse_or_x509(gw, stub, pki):
+    """A UsernameToken names the user; without one, the signer's certificate does."""
+    m = wsg.marker()
+    rec = accepted(stub, wsg.post(gw.url("/services/WsseOrX509"), wsg.build("alice", message=m)),
+                   m)
+    assert forwarded_user(rec) == "alice"
+    m = wsg.marker()
+    raw = xc.wss4j(pki, ["Timestamp", "Signature"], envelope=xc.echo_envelope(m))
+    assert forwarded_user(accepted(stub, send(gw, "/services/WsseOrX509", raw), m)) == "alice"
+
+
+def test_check_config_x509_needs_signature_block(gw, configured):
+    route = wsg.route_config("nosig", "/services/NoSig", "http://127.0.0.1:1/E").replace(
+        'auth = "wsse"', 'auth = "x509"')
+    text = wsg.gateway_config(configured.port, configured.db, configured.stub.port,
+                              configured.down_port, extra_routes=[route])
+    path = os.path.join(configured.dir, "x509-nosig.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    r = configured.cli("--check-config", config=path)
+    assert r.returncode == 1 and "need the route's signature block" in r.err, r.err
