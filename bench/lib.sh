@@ -167,14 +167,19 @@ db_status() {
 	echo "SHOW GLOBAL STATUS LIKE '$1';" | mariadb_sql "$BENCH_DB_DIR" | awk '{ print $2 }'
 }
 
-# bench_gateway_conf FILE PORT UPSTREAM_URL [WORKERS] [CACHE_TTL] [NONCE_MAX]: a gateway
-# config next to the database's files, one route /services/Echo (digest and text, role
-# echo-users), access and audit logs in files, no management listener.
+# bench_gateway_conf FILE PORT UPSTREAM_URL [WORKERS] [CACHE_TTL] [NONCE_MAX] [STORE]
+# [TRUST]: a gateway config next to the database's files, one route /services/Echo (digest
+# and text, role echo-users), access and audit logs in files, no management listener; with
+# TRUST (a CA file), also /services/EchoSigned, the same route with a required signature.
 bench_gateway_conf() {
 	local file=$1 port=$2 up=$3 workers=${4:-0} ttl=${5:-60} nonces=${6:-1000000}
-	local store=${7:-memory}
-	local dir
+	local store=${7:-memory} trust=${8:-}
+	local dir signed=""
 	dir=$(dirname "$file")
+	[ -z "$trust" ] || signed=",
+		  { name = \"echo-signed\"; path = \"/services/EchoSigned\"; upstream = ( \"$up\" );
+		    password_types = ( \"PasswordDigest\" ); roles = ( \"echo-users\" );
+		    signature = { require = true; trust = \"$trust\"; }; }"
 	cat >"$file" <<-EOF2
 		# Written by bench/lib.sh.
 		listen = ( { address = "127.0.0.1:$port"; } );
@@ -189,7 +194,7 @@ bench_gateway_conf() {
 		log = { access_log = "$dir/access.log"; audit_log = "$dir/audit.log"; };
 		routes = (
 		  { name = "echo"; path = "/services/Echo"; upstream = ( "$up" );
-		    password_types = ( "PasswordDigest", "PasswordText" ); roles = ( "echo-users" ); }
+		    password_types = ( "PasswordDigest", "PasswordText" ); roles = ( "echo-users" ); }$signed
 		);
 	EOF2
 }
