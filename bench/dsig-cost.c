@@ -227,7 +227,7 @@ run(const char *name, EVP_PKEY *key, const char *method, int rounds, int n,
 	EVP_PKEY *ca_key = EVP_RSA_gen(2048);
 	X509 *ca = make_cert(ca_key, "bench-ca", NULL, NULL);
 	X509 *cert = make_cert(key, "bench-signer", ca, ca_key);
-	struct wsg_dsig_conf conf;
+	struct wsg_dsig_conf *conf = wsg_mem_calloc(1, sizeof(*conf));
 	struct wsg_error err;
 	double parse[MAX_ROUNDS], both[MAX_ROUNDS];
 	char *xml = sign(key, cert, method, body_bytes);
@@ -236,30 +236,29 @@ run(const char *name, EVP_PKEY *key, const char *method, int rounds, int n,
 
 	PEM_write_X509(f, ca);
 	fclose(f);
-	memset(&conf, 0, sizeof(conf));
-	conf.require = 1;
-	conf.parts = WSG_DSIG_PART_BODY | WSG_DSIG_PART_TIMESTAMP;
-	conf.algorithms = WSG_DSIG_ALG_RSA_SHA256 | WSG_DSIG_ALG_ECDSA_SHA256;
-	conf.trust = trust;
-	conf.max_references = 8;
-	conf.max_transforms = 2;
-	conf.max_signatures = 2;
-	conf.max_chain_depth = 4;
-	if (wsg_dsig_conf_load(&conf, &err) != WSG_OK) {
+	conf->require = 1;
+	conf->parts = WSG_DSIG_PART_BODY | WSG_DSIG_PART_TIMESTAMP;
+	conf->algorithms = WSG_DSIG_ALG_RSA_SHA256 | WSG_DSIG_ALG_ECDSA_SHA256;
+	conf->trust = wsg_mem_strdup(trust);
+	conf->max_references = 8;
+	conf->max_transforms = 2;
+	conf->max_signatures = 2;
+	conf->max_chain_depth = 4;
+	if (wsg_dsig_conf_load(conf, &err) != WSG_OK) {
 		fprintf(stderr, "dsig-cost: %s\n", err.reason);
 		exit(1);
 	}
-	pass(xml, &conf, n / 10 + 1, 1); /* warm-up */
+	pass(xml, conf, n / 10 + 1, 1); /* warm-up */
 	for (i = 0; i < rounds; i++) {
-		parse[i] = pass(xml, &conf, n, 0);
-		both[i] = pass(xml, &conf, n, 1) - parse[i];
+		parse[i] = pass(xml, conf, n, 0);
+		both[i] = pass(xml, conf, n, 1) - parse[i];
 	}
 	qsort(parse, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(both, (size_t)rounds, sizeof(double), cmp_double);
 	printf("%-8s bytes=%zu parse_us=%.1f verify_us=%.1f\n", name,
 	       strlen(xml), parse[rounds / 2], both[rounds / 2]);
 	unlink(trust);
-	X509_STORE_free(conf.store);
+	wsg_dsig_conf_free(conf);
 	X509_free(cert);
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);

@@ -66,8 +66,6 @@ struct ref_target {
 	xmlNodePtr node;
 };
 
-static void cert_cache_clear(void);
-
 /* xmlsec1 prints every failure on stderr by default; reasons go to the
  * audit log instead, from our own checks and the verdict. */
 static void
@@ -109,7 +107,6 @@ wsg_dsig_global_cleanup(void)
 	if (!global_done)
 		return;
 	global_done = 0;
-	cert_cache_clear();
 	xmlSecCryptoShutdown();
 	xmlSecCryptoAppShutdown();
 	xmlSecShutdown();
@@ -204,11 +201,73 @@ load_known(struct wsg_dsig_conf *conf, struct wsg_error *err)
 	return rc;
 }
 
+/*
+ * Decoded certificates by the SHA-256 of their DER, one cache per signature
+ * block, shared by its route's workers under a lock: OpenSSL 3's d2i_X509
+ * is half the cost of a verification, and a client sends the same
+ * certificate every time. Only the decoding is kept; chain, dates, CRL and
+ * key usage are checked for every message.
+ */
+struct wsg_dsig_cert_cache {
+	pthread_mutex_t lock;
+	struct cert_slot {
+		unsigned char der_hash[WSG_DSIG_SHA256_LEN];
+		X509 *x;
+	} slots[CERT_CACHE_SLOTS];
+};
+
+static X509 *
+cert_cache_get(struct wsg_dsig_cert_cache *c, const unsigned char *hash)
+{
+	struct cert_slot *s = &c->slots[hash[0] % CERT_CACHE_SLOTS];
+	X509 *x = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (s->x != NULL &&
+	    memcmp(s->der_hash, hash, sizeof(s->der_hash)) == 0) {
+		x = s->x;
+		X509_up_ref(x);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return x;
+}
+
+static void
+cert_cache_put(struct wsg_dsig_cert_cache *c, const unsigned char *hash,
+               X509 *x)
+{
+	struct cert_slot *s = &c->slots[hash[0] % CERT_CACHE_SLOTS];
+	X509 *old;
+
+	X509_up_ref(x);
+	pthread_mutex_lock(&c->lock);
+	old = s->x;
+	memcpy(s->der_hash, hash, sizeof(s->der_hash));
+	s->x = x;
+	pthread_mutex_unlock(&c->lock);
+	X509_free(old);
+}
+
+static void
+cert_cache_free(struct wsg_dsig_cert_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CERT_CACHE_SLOTS; i++)
+		X509_free(c->slots[i].x);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
 int
 wsg_dsig_conf_load(struct wsg_dsig_conf *conf, struct wsg_error *err)
 {
 	X509_LOOKUP *lu;
 
+	conf->cache = wsg_mem_calloc(1, sizeof(*conf->cache));
+	pthread_mutex_init(&conf->cache->lock, NULL);
 	conf->store = X509_STORE_new();
 	if (conf->store == NULL)
 		return wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
@@ -247,6 +306,7 @@ wsg_dsig_conf_free(struct wsg_dsig_conf *conf)
 	free(conf->certs);
 	X509_STORE_free(conf->store);
 	sk_X509_pop_free(conf->known, X509_free);
+	cert_cache_free(conf->cache);
 	free(conf);
 }
 
@@ -405,62 +465,8 @@ text_of(xmlNodePtr e, size_t *len)
 	return s;
 }
 
-/*
- * Decoded certificates by the SHA-256 of their DER, shared by all workers:
- * OpenSSL 3's d2i_X509 is half the cost of a verification, and a client
- * sends the same certificate every time. Only the decoding is kept; chain,
- * dates, CRL and key usage are checked for every message.
- */
-static struct cert_slot {
-	unsigned char der_hash[WSG_DSIG_SHA256_LEN];
-	X509 *x;
-} cert_cache[CERT_CACHE_SLOTS];
-static pthread_mutex_t cert_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static X509 *
-cert_cache_get(const unsigned char *hash)
-{
-	struct cert_slot *s = &cert_cache[hash[0] % CERT_CACHE_SLOTS];
-	X509 *x = NULL;
-
-	pthread_mutex_lock(&cert_cache_lock);
-	if (s->x != NULL &&
-	    memcmp(s->der_hash, hash, sizeof(s->der_hash)) == 0) {
-		x = s->x;
-		X509_up_ref(x);
-	}
-	pthread_mutex_unlock(&cert_cache_lock);
-	return x;
-}
-
-static void
-cert_cache_put(const unsigned char *hash, X509 *x)
-{
-	struct cert_slot *s = &cert_cache[hash[0] % CERT_CACHE_SLOTS];
-	X509 *old;
-
-	X509_up_ref(x);
-	pthread_mutex_lock(&cert_cache_lock);
-	old = s->x;
-	memcpy(s->der_hash, hash, sizeof(s->der_hash));
-	s->x = x;
-	pthread_mutex_unlock(&cert_cache_lock);
-	X509_free(old);
-}
-
-static void
-cert_cache_clear(void)
-{
-	size_t i;
-
-	for (i = 0; i < CERT_CACHE_SLOTS; i++) {
-		X509_free(cert_cache[i].x);
-		cert_cache[i].x = NULL;
-	}
-}
-
-static X509 *
-decode_cert(xmlNodePtr e)
+decode_cert(struct wsg_dsig_cert_cache *cache, xmlNodePtr e)
 {
 	unsigned char hash[WSG_DSIG_SHA256_LEN];
 	const unsigned char *p;
@@ -475,7 +481,7 @@ decode_cert(xmlNodePtr e)
 		goto out;
 	if (EVP_Digest(der, der_len, hash, &hlen, EVP_sha256(), NULL) != 1)
 		goto out;
-	if ((x = cert_cache_get(hash)) != NULL)
+	if ((x = cert_cache_get(cache, hash)) != NULL)
 		goto out;
 	p = der;
 	x = d2i_X509(NULL, &p, (long)der_len);
@@ -484,7 +490,7 @@ decode_cert(xmlNodePtr e)
 		x = NULL;
 	}
 	if (x != NULL)
-		cert_cache_put(hash, x);
+		cert_cache_put(cache, hash, x);
 out:
 	ERR_clear_error();
 	free(text);
@@ -538,7 +544,7 @@ key_from_bst(struct wsg_dsig_state *st, xmlNodePtr ref, X509 **out,
 		                   "BinarySecurityToken is not Base64Binary");
 		goto out;
 	}
-	if ((*out = decode_cert(bst)) == NULL) {
+	if ((*out = decode_cert(st->conf->cache, bst)) == NULL) {
 		rc = wsg_error_set(err, WSG_ERR_SECURITY,
 		                   WSG_FAULT_INVALID_SECURITY_TOKEN,
 		                   "BinarySecurityToken is not a DER "
@@ -735,7 +741,7 @@ resolve_key(struct wsg_dsig_state *st, xmlNodePtr sig, X509 **out,
 	if (n != NULL && first_child(n, WSG_NS_DS, "X509SerialNumber") != NULL)
 		return key_from_issuer_serial(st, n, out, err);
 	if ((n = first_child(xd, WSG_NS_DS, "X509Certificate")) != NULL) {
-		if ((*out = decode_cert(n)) != NULL)
+		if ((*out = decode_cert(st->conf->cache, n)) != NULL)
 			return WSG_OK;
 		return wsg_error_set(err, WSG_ERR_SECURITY,
 		                     WSG_FAULT_INVALID_SECURITY_TOKEN,

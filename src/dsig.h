@@ -39,6 +39,8 @@ enum wsg_dsig_alg {
 };
 
 /* A route's `signature = { ... }` block, with its trust loaded. */
+struct wsg_dsig_cert_cache;
+
 struct wsg_dsig_conf {
 	int require;         /* a valid signature over `parts` is needed */
 	unsigned parts;      /* enum wsg_dsig_part bits */
@@ -53,6 +55,9 @@ struct wsg_dsig_conf {
 	unsigned max_chain_depth; /* CAs above the signer */
 	X509_STORE *store;        /* trust (+ CRL), built by _conf_load() */
 	STACK_OF(X509) * known;   /* `certs`, or NULL */
+	/* Decoded signer certificates, shared by the route's workers
+	 * (locked inside; the only part of the block that changes). */
+	struct wsg_dsig_cert_cache *cache;
 };
 
 /* Per message: the expected elements and what verified signatures covered. */
