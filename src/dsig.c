@@ -21,6 +21,7 @@
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
 
+#include "certid.h"
 #include "err.h"
 #include "mem.h"
 #include "soap.h"
@@ -429,19 +430,6 @@ wsg_dsig_prepare(struct wsg_dsig_state *st, const struct wsg_dsig_conf *conf,
 	return WSG_OK;
 }
 
-/* ---- key resolution ---- */
-
-static xmlNodePtr
-first_child(xmlNodePtr e, const char *href, const char *name)
-{
-	xmlNodePtr n;
-
-	for (n = e != NULL ? e->children : NULL; n != NULL; n = n->next)
-		if (wsg_soap_is_element(n, href, name))
-			return n;
-	return NULL;
-}
-
 static int
 count_children(xmlNodePtr e, const char *href, const char *name)
 {
@@ -562,25 +550,13 @@ static X509 *
 known_by_digest(const struct wsg_dsig_conf *conf, const unsigned char *want,
                 size_t want_len, int thumbprint)
 {
-	const ASN1_OCTET_STRING *ski;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len;
 	X509 *x;
 	int i;
 
 	for (i = 0; conf->known != NULL && i < sk_X509_num(conf->known); i++) {
 		x = sk_X509_value(conf->known, i);
-		if (thumbprint) {
-			if (X509_digest(x, EVP_sha1(), md, &md_len) == 1 &&
-			    md_len == want_len &&
-			    memcmp(md, want, want_len) == 0)
-				return x;
-		} else if ((ski = X509_get0_subject_key_id(x)) != NULL &&
-		           (size_t)ASN1_STRING_length(ski) == want_len &&
-		           memcmp(ASN1_STRING_get0_data(ski), want, want_len) ==
-		                   0) {
+		if (wsg_certid_digest_is(x, want, want_len, thumbprint))
 			return x;
-		}
 	}
 	return NULL;
 }
@@ -630,49 +606,14 @@ out:
 	return rc;
 }
 
-/* An RFC 2253 name without blanks around ',' '=' '+', in one case. */
-static void
-squash_dn(const char *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 1 < size; in++) {
-		if (*in == ' ' &&
-		    (o == 0 || strchr(",=+", out[o - 1]) != NULL ||
-		     (in[1] != '\0' && strchr(",=+ ", in[1]) != NULL)))
-			continue;
-		out[o++] = (char)(*in >= 'A' && *in <= 'Z' ? *in + 32 : *in);
-	}
-	out[o] = '\0';
-}
-
-static int
-issuer_matches(X509 *x, const char *want)
-{
-	char have[1024], a[1024], b[1024];
-	BIO *bio = BIO_new(BIO_s_mem());
-	int n;
-
-	if (bio == NULL)
-		return 0;
-	X509_NAME_print_ex(bio, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253);
-	n = BIO_read(bio, have, sizeof(have) - 1);
-	BIO_free(bio);
-	if (n <= 0)
-		return 0;
-	have[n] = '\0';
-	squash_dn(have, a, sizeof(a));
-	squash_dn(want, b, sizeof(b));
-	return strcmp(a, b) == 0;
-}
-
 /* ds:X509Data/ds:X509IssuerSerial among the known certs. */
 static int
 key_from_issuer_serial(struct wsg_dsig_state *st, xmlNodePtr is, X509 **out,
                        struct wsg_error *err)
 {
-	xmlNodePtr name = first_child(is, WSG_NS_DS, "X509IssuerName");
-	xmlNodePtr serial = first_child(is, WSG_NS_DS, "X509SerialNumber");
+	xmlNodePtr name = wsg_soap_first_child(is, WSG_NS_DS, "X509IssuerName");
+	xmlNodePtr serial =
+	        wsg_soap_first_child(is, WSG_NS_DS, "X509SerialNumber");
 	ASN1_INTEGER *want = NULL;
 	BIGNUM *bn = NULL;
 	char *issuer = NULL, *num = NULL;
@@ -700,7 +641,7 @@ key_from_issuer_serial(struct wsg_dsig_state *st, xmlNodePtr is, X509 **out,
 	     i++) {
 		x = sk_X509_value(st->conf->known, i);
 		if (ASN1_INTEGER_cmp(X509_get0_serialNumber(x), want) == 0 &&
-		    issuer_matches(x, issuer)) {
+		    wsg_certid_issuer_is(x, issuer)) {
 			X509_up_ref(x);
 			*out = x;
 			rc = WSG_OK;
@@ -725,22 +666,26 @@ static int
 resolve_key(struct wsg_dsig_state *st, xmlNodePtr sig, X509 **out,
             struct wsg_error *err)
 {
-	xmlNodePtr ki = first_child(sig, WSG_NS_DS, "KeyInfo");
-	xmlNodePtr str = first_child(ki, WSG_NS_WSSE, "SecurityTokenReference");
+	xmlNodePtr ki = wsg_soap_first_child(sig, WSG_NS_DS, "KeyInfo");
+	xmlNodePtr str =
+	        wsg_soap_first_child(ki, WSG_NS_WSSE, "SecurityTokenReference");
 	xmlNodePtr where = str != NULL ? str : ki, n, xd;
 
 	*out = NULL;
-	if ((n = first_child(str, WSG_NS_WSSE, "Reference")) != NULL)
+	if ((n = wsg_soap_first_child(str, WSG_NS_WSSE, "Reference")) != NULL)
 		return key_from_bst(st, n, out, err);
-	if ((n = first_child(str, WSG_NS_WSSE, "KeyIdentifier")) != NULL)
+	if ((n = wsg_soap_first_child(str, WSG_NS_WSSE, "KeyIdentifier")) !=
+	    NULL)
 		return key_from_identifier(st, n, out, err);
-	xd = first_child(where, WSG_NS_DS, "X509Data");
-	n = first_child(xd, WSG_NS_DS, "X509IssuerSerial");
+	xd = wsg_soap_first_child(where, WSG_NS_DS, "X509Data");
+	n = wsg_soap_first_child(xd, WSG_NS_DS, "X509IssuerSerial");
 	/* An empty IssuerSerial next to the certificate is what zeep's
 	 * Signature sends; the certificate then speaks. */
-	if (n != NULL && first_child(n, WSG_NS_DS, "X509SerialNumber") != NULL)
+	if (n != NULL &&
+	    wsg_soap_first_child(n, WSG_NS_DS, "X509SerialNumber") != NULL)
 		return key_from_issuer_serial(st, n, out, err);
-	if ((n = first_child(xd, WSG_NS_DS, "X509Certificate")) != NULL) {
+	if ((n = wsg_soap_first_child(xd, WSG_NS_DS, "X509Certificate")) !=
+	    NULL) {
 		if ((*out = decode_cert(st->conf->cache, n)) != NULL)
 			return WSG_OK;
 		return wsg_error_set(err, WSG_ERR_SECURITY,
@@ -850,7 +795,7 @@ static int
 check_reference(struct wsg_dsig_state *st, xmlNodePtr ref, struct ref_target *t,
                 struct wsg_error *err)
 {
-	xmlNodePtr trs = first_child(ref, WSG_NS_DS, "Transforms"), n;
+	xmlNodePtr trs = wsg_soap_first_child(ref, WSG_NS_DS, "Transforms"), n;
 	unsigned nt = 0;
 	xmlChar *uri = xmlGetNoNsProp(ref, (const xmlChar *)"URI");
 
@@ -899,7 +844,7 @@ check_signed_info(struct wsg_dsig_state *st, xmlNodePtr sig,
                   struct ref_target *refs, unsigned *n_refs,
                   struct wsg_error *err)
 {
-	xmlNodePtr si = first_child(sig, WSG_NS_DS, "SignedInfo"), n;
+	xmlNodePtr si = wsg_soap_first_child(sig, WSG_NS_DS, "SignedInfo"), n;
 	int rc;
 
 	*n_refs = 0;
@@ -909,11 +854,12 @@ check_signed_info(struct wsg_dsig_state *st, xmlNodePtr sig,
 		                     "Signature needs exactly one SignedInfo");
 	/* WS-Security signs by reference; an Object is where XSW hides the
 	 * original element. */
-	if (first_child(sig, WSG_NS_DS, "Object") != NULL)
+	if (wsg_soap_first_child(sig, WSG_NS_DS, "Object") != NULL)
 		return wsg_error_set(err, WSG_ERR_SECURITY,
 		                     WSG_FAULT_INVALID_SECURITY,
 		                     "Signature carries a ds:Object");
-	if (!alg_is(first_child(si, WSG_NS_DS, "CanonicalizationMethod"),
+	if (!alg_is(wsg_soap_first_child(si, WSG_NS_DS,
+	                                 "CanonicalizationMethod"),
 	            ALG_EXC_C14N))
 		return wsg_error_set(err, WSG_ERR_SECURITY,
 		                     WSG_FAULT_INVALID_SECURITY,

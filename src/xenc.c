@@ -17,6 +17,7 @@
 #include <xmlsec/xmlenc.h>
 #include <xmlsec/xmlsec.h>
 
+#include "certid.h"
 #include "err.h"
 #include "keyfile.h"
 #include "mem.h"
@@ -42,10 +43,6 @@ struct wsg_xenc_conf {
 	X509 *cert;
 	unsigned char *der; /* the certificate, for BST direct references */
 	int der_len;
-	unsigned char thumb[20]; /* SHA-1 of the DER */
-	unsigned char ski[64];   /* SubjectKeyIdentifier (or RFC 5280 m1) */
-	unsigned ski_len;
-	char *issuer; /* RFC 2253, normalised (normalise_dn) */
 	int require;
 	size_t max_keys, max_blocks;
 };
@@ -80,73 +77,6 @@ static const struct digest_alg digest_algs[] = {
 };
 
 /* ---- configuration ---- */
-
-/*
- * A distinguished name for comparison: attribute types in upper case and no
- * white space around ',', '+' and '=' - RFC 2253 as WSS4J, .NET and
- * xmlsec write it differ in only these.
- */
-static char *
-normalise_dn(const char *s)
-{
-	char *out = wsg_mem_alloc(strlen(s) + 1);
-	size_t o = 0;
-	int in_type = 1;
-
-	for (; *s != '\0'; s++) {
-		if (*s == ' ' && (o == 0 || strchr(",+=", out[o - 1]) ||
-		                  s[1] == '\0' || strchr(",+= ", s[1])))
-			continue;
-		if (*s == '\\' && s[1] != '\0') {
-			out[o++] = *s++;
-			out[o++] = *s;
-			continue;
-		}
-		if (*s == '=')
-			in_type = 0;
-		else if (*s == ',' || *s == '+')
-			in_type = 1;
-		out[o++] = in_type ? (char)toupper((unsigned char)*s) : *s;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static char *
-issuer_of(X509 *cert)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p, *s, *n;
-	long len;
-
-	X509_NAME_print_ex(b, X509_get_issuer_name(cert), 0,
-	                   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-	len = BIO_get_mem_data(b, &p);
-	s = wsg_mem_strndup(p, (size_t)len);
-	BIO_free(b);
-	n = normalise_dn(s);
-	free(s);
-	return n;
-}
-
-/* The certificate's SubjectKeyIdentifier; without the extension, SHA-1 of
- * the public key bits (RFC 5280 4.2.1.2 method 1, as WSS4J computes it). */
-static void
-subject_key_id(struct wsg_xenc_conf *c)
-{
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(c->cert);
-	const ASN1_BIT_STRING *bits;
-
-	if (ski != NULL && (size_t)ASN1_STRING_length(ski) <= sizeof(c->ski)) {
-		c->ski_len = (unsigned)ASN1_STRING_length(ski);
-		memcpy(c->ski, ASN1_STRING_get0_data(ski), c->ski_len);
-		return;
-	}
-	bits = X509_get0_pubkey_bitstr(c->cert);
-	EVP_Digest(ASN1_STRING_get0_data(bits),
-	           (size_t)ASN1_STRING_length(bits), c->ski, &c->ski_len,
-	           EVP_sha1(), NULL);
-}
 
 int
 wsg_xenc_conf_load(const struct wsg_xenc_settings *s,
@@ -189,14 +119,11 @@ wsg_xenc_conf_load(const struct wsg_xenc_settings *s,
 		goto out;
 	}
 	c->der_len = i2d_X509(c->cert, &c->der);
-	if (c->der_len <= 0 ||
-	    !X509_digest(c->cert, EVP_sha1(), c->thumb, NULL)) {
+	if (c->der_len <= 0) {
 		wsg_error_set(err, rc, WSG_FAULT_NONE,
 		              "%s: cannot encode the certificate", s->cert);
 		goto out;
 	}
-	subject_key_id(c);
-	c->issuer = issuer_of(c->cert);
 	c->require = s->require;
 	c->max_keys = (size_t)s->max_encrypted_keys;
 	c->max_blocks = (size_t)s->max_encrypted_blocks;
@@ -218,7 +145,6 @@ wsg_xenc_conf_free(struct wsg_xenc_conf *c)
 	EVP_PKEY_free(c->key);
 	X509_free(c->cert);
 	OPENSSL_free(c->der);
-	free(c->issuer);
 	free(c);
 }
 
@@ -228,19 +154,6 @@ wsg_xenc_settings_clear(struct wsg_xenc_settings *s)
 	free(s->key);
 	free(s->cert);
 	memset(s, 0, sizeof(*s));
-}
-
-/* ---- tree helpers ---- */
-
-static xmlNodePtr
-child(xmlNodePtr e, const char *href, const char *name)
-{
-	xmlNodePtr n;
-
-	for (n = e != NULL ? e->children : NULL; n != NULL; n = n->next)
-		if (wsg_soap_is_element(n, href, name))
-			return n;
-	return NULL;
 }
 
 /* 1 when attribute `name` (no namespace) of `e` is `value`. */
@@ -259,7 +172,7 @@ attr_is(xmlNodePtr e, const char *name, const char *href, const char *value)
 static char *
 algorithm_of(xmlNodePtr e, const char *href, const char *name)
 {
-	xmlNodePtr m = child(e, href, name);
+	xmlNodePtr m = wsg_soap_first_child(e, href, name);
 
 	return m != NULL ? wsg_soap_attr_dup(m, "Algorithm") : NULL;
 }
@@ -323,11 +236,11 @@ bst_is_ours(const struct wsg_xenc_conf *c, xmlNodePtr sec, xmlNodePtr ref)
 static int
 issuer_serial_is_ours(const struct wsg_xenc_conf *c, xmlNodePtr is)
 {
-	xmlChar *name = xmlNodeGetContent(child(is, DSIG, "X509IssuerName"));
-	xmlChar *serial =
-	        xmlNodeGetContent(child(is, DSIG, "X509SerialNumber"));
+	xmlChar *name = xmlNodeGetContent(
+	        wsg_soap_first_child(is, DSIG, "X509IssuerName"));
+	xmlChar *serial = xmlNodeGetContent(
+	        wsg_soap_first_child(is, DSIG, "X509SerialNumber"));
 	BIGNUM *want = NULL, *have = NULL;
-	char *dn = NULL;
 	int ok = 0;
 
 	if (name != NULL && serial != NULL && strlen((char *)serial) < 128 &&
@@ -335,12 +248,11 @@ issuer_serial_is_ours(const struct wsg_xenc_conf *c, xmlNodePtr is)
 	            (int)strlen((char *)serial) &&
 	    (have = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c->cert),
 	                               NULL)) != NULL) {
-		dn = normalise_dn((const char *)name);
-		ok = BN_cmp(want, have) == 0 && strcmp(dn, c->issuer) == 0;
+		ok = BN_cmp(want, have) == 0 &&
+		     wsg_certid_issuer_is(c->cert, (const char *)name);
 	}
 	BN_free(want);
 	BN_free(have);
-	free(dn);
 	xmlFree(name);
 	xmlFree(serial);
 	return ok;
@@ -356,9 +268,9 @@ key_identifier_is_ours(const struct wsg_xenc_conf *c, xmlNodePtr ki)
 	if (base64_of(ki, MAX_KEY_B64, &v, &len) != WSG_OK)
 		return 0;
 	if (attr_is(ki, "ValueType", NULL, VT_SKI))
-		ok = len == c->ski_len && memcmp(v, c->ski, len) == 0;
+		ok = wsg_certid_digest_is(c->cert, v, len, 0);
 	else if (attr_is(ki, "ValueType", NULL, VT_THUMBPRINT))
-		ok = len == sizeof(c->thumb) && memcmp(v, c->thumb, len) == 0;
+		ok = wsg_certid_digest_is(c->cert, v, len, 1);
 	free(v);
 	return ok;
 }
@@ -371,18 +283,21 @@ key_identifier_is_ours(const struct wsg_xenc_conf *c, xmlNodePtr ki)
 static int
 names_our_cert(const struct wsg_xenc_conf *c, xmlNodePtr sec, xmlNodePtr ek)
 {
-	xmlNodePtr str = child(child(ek, DSIG, "KeyInfo"), WSG_NS_WSSE,
-	                       "SecurityTokenReference");
+	xmlNodePtr str =
+	        wsg_soap_first_child(wsg_soap_first_child(ek, DSIG, "KeyInfo"),
+	                             WSG_NS_WSSE, "SecurityTokenReference");
 	xmlNodePtr n;
 
 	if (str == NULL)
 		return 0;
-	if ((n = child(str, WSG_NS_WSSE, "Reference")) != NULL)
+	if ((n = wsg_soap_first_child(str, WSG_NS_WSSE, "Reference")) != NULL)
 		return bst_is_ours(c, sec, n);
-	if ((n = child(str, WSG_NS_WSSE, "KeyIdentifier")) != NULL)
+	if ((n = wsg_soap_first_child(str, WSG_NS_WSSE, "KeyIdentifier")) !=
+	    NULL)
 		return key_identifier_is_ours(c, n);
-	if ((n = child(child(str, DSIG, "X509Data"), DSIG,
-	               "X509IssuerSerial")) != NULL)
+	if ((n = wsg_soap_first_child(
+	             wsg_soap_first_child(str, DSIG, "X509Data"), DSIG,
+	             "X509IssuerSerial")) != NULL)
 		return issuer_serial_is_ours(c, n);
 	return 0;
 }
@@ -414,7 +329,7 @@ oaep_params(xmlNodePtr em, struct oaep *p, const char **why)
 	char *alg = wsg_soap_attr_dup(em, "Algorithm");
 	char *md = algorithm_of(em, DSIG, "DigestMethod");
 	char *mgf = algorithm_of(em, WSG_NS_XENC11, "MGF");
-	xmlNodePtr label = child(em, WSG_NS_XENC, "OAEPparams");
+	xmlNodePtr label = wsg_soap_first_child(em, WSG_NS_XENC, "OAEPparams");
 	int rc = WSG_ERR_SECURITY, xenc11;
 
 	memset(p, 0, sizeof(*p));
@@ -678,8 +593,9 @@ referenced_data(struct wsg_soap_msg *m, xmlNodePtr sec, xmlNodePtr ref,
 		       "header";
 		goto out;
 	}
-	if (child(child(ed, WSG_NS_XENC, "CipherData"), WSG_NS_XENC,
-	          "CipherValue") == NULL) {
+	if (wsg_soap_first_child(
+	            wsg_soap_first_child(ed, WSG_NS_XENC, "CipherData"),
+	            WSG_NS_XENC, "CipherValue") == NULL) {
 		*why = "EncryptedData without a CipherValue";
 		goto out;
 	}
@@ -706,7 +622,7 @@ wsg_xenc_decrypt_key(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
 	int rc, unwrapped, element;
 
 	memset(&p, 0, sizeof(p));
-	em = child(ek, WSG_NS_XENC, "EncryptionMethod");
+	em = wsg_soap_first_child(ek, WSG_NS_XENC, "EncryptionMethod");
 	if (em == NULL || oaep_params(em, &p, &why) != WSG_OK) {
 		rc = fail(err, why != NULL ? why
 		                           : "EncryptedKey has no "
@@ -718,14 +634,16 @@ wsg_xenc_decrypt_key(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
 		               "certificate");
 		goto out;
 	}
-	if (base64_of(child(child(ek, WSG_NS_XENC, "CipherData"), WSG_NS_XENC,
-	                    "CipherValue"),
+	if (base64_of(wsg_soap_first_child(wsg_soap_first_child(ek, WSG_NS_XENC,
+	                                                        "CipherData"),
+	                                   WSG_NS_XENC, "CipherValue"),
 	              MAX_KEY_B64, &wrapped, &wrapped_len) != WSG_OK) {
 		rc = fail(err, "malformed EncryptedKey CipherValue");
 		goto out;
 	}
-	list = child(ek, WSG_NS_XENC, "ReferenceList");
-	if (list == NULL || child(list, WSG_NS_XENC, "DataReference") == NULL) {
+	list = wsg_soap_first_child(ek, WSG_NS_XENC, "ReferenceList");
+	if (list == NULL ||
+	    wsg_soap_first_child(list, WSG_NS_XENC, "DataReference") == NULL) {
 		rc = fail(err, "EncryptedKey without a DataReference");
 		goto out;
 	}
@@ -803,7 +721,7 @@ has_encrypted_data(const struct wsg_soap_msg *m, xmlNodePtr sec)
 			n = n->parent;
 		n = n == m->body ? NULL : n->next;
 	}
-	return child(sec, WSG_NS_XENC, "EncryptedData") != NULL;
+	return wsg_soap_first_child(sec, WSG_NS_XENC, "EncryptedData") != NULL;
 }
 
 int
@@ -816,8 +734,9 @@ wsg_xenc_process(const struct wsg_xenc_conf *c, struct wsg_soap_msg *m,
 	int rc = WSG_OK, body_encrypted, is_key;
 
 	body_encrypted = has_encrypted_data(m, NULL);
-	if (c == NULL && (body_encrypted || has_encrypted_data(m, sec) ||
-	                  child(sec, WSG_NS_XENC, "EncryptedKey") != NULL))
+	if (c == NULL &&
+	    (body_encrypted || has_encrypted_data(m, sec) ||
+	     wsg_soap_first_child(sec, WSG_NS_XENC, "EncryptedKey") != NULL))
 		return wsg_error_set(err, WSG_ERR_SECURITY,
 		                     WSG_FAULT_INVALID_SECURITY,
 		                     "encrypted content on a route without "
