@@ -689,6 +689,19 @@ refuse_cleartext(struct wsg_auth *a, const char *what)
 	complete(a, WSG_ERR_SECURITY);
 }
 
+/* A user-store query that could not even be queued. */
+static void
+store_query_refused(struct wsg_auth *a, int rc)
+{
+	if (rc == WSG_ERR_FULL) {
+		refuse_busy(a, rc, "user store");
+		return;
+	}
+	wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
+	              "cannot query the user store: %s", wsg_strerror(rc));
+	complete(a, rc);
+}
+
 /* The user named by a->tok: credential cache, else the store; then verify. */
 static void
 find_user(struct wsg_auth *a)
@@ -718,16 +731,8 @@ find_user(struct wsg_auth *a)
 	a->cache_generation =
 	        wsg_credcache_generation(rt->credcache, a->tok.username);
 	rc = wsg_userstore_lookup(a->env.db, a->tok.username, lookup_cb, a);
-	if (rc == WSG_ERR_FULL) {
-		refuse_busy(a, rc, "user store");
-		return;
-	}
-	if (rc != WSG_OK) {
-		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
-		              "cannot query the user store: %s",
-		              wsg_strerror(rc));
-		complete(a, rc);
-	}
+	if (rc != WSG_OK)
+		store_query_refused(a, rc);
 }
 
 void
@@ -844,16 +849,8 @@ find_cert_user(struct wsg_auth *a)
 	a->store_queried = 1;
 	rc = wsg_userstore_lookup_cert(a->env.db, a->signer_sha256,
 	                               cert_user_cb, a);
-	if (rc == WSG_ERR_FULL) {
-		refuse_busy(a, rc, "user store");
-		return;
-	}
-	if (rc != WSG_OK) {
-		wsg_error_set(&a->err, rc, WSG_FAULT_SERVER,
-		              "cannot query the user store: %s",
-		              wsg_strerror(rc));
-		complete(a, rc);
-	}
+	if (rc != WSG_OK)
+		store_query_refused(a, rc);
 }
 
 int

@@ -217,18 +217,6 @@ out:
 	return rc;
 }
 
-static int
-hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 wsg_keyfile_load(const char *path, unsigned char *key, size_t nbytes,
                  struct wsg_error *err)
@@ -253,8 +241,8 @@ wsg_keyfile_load(const char *path, unsigned char *key, size_t nbytes,
 	if (len > want && buf[len - 1] == '\r')
 		len--;
 	for (i = 0; rc == WSG_OK && len == want && i < nbytes; i++) {
-		hi = hex_value((unsigned char)buf[2 * i]);
-		lo = hex_value((unsigned char)buf[2 * i + 1]);
+		hi = wsg_hex_digit(buf[2 * i]);
+		lo = wsg_hex_digit(buf[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			break;
 		key[i] = (unsigned char)(hi << 4 | lo);

@@ -150,18 +150,6 @@ wsg_operations_decls_free(struct wsg_op_decls *d)
 
 /* ---- deriving them from a WSDL ---- */
 
-/* The first child element of `e` named {href}name, or NULL. */
-static xmlNodePtr
-child(xmlNodePtr e, const char *href, const char *name)
-{
-	xmlNodePtr c;
-
-	for (c = e != NULL ? e->children : NULL; c != NULL; c = c->next)
-		if (wsg_soap_is_element(c, href, name))
-			return c;
-	return NULL;
-}
-
 /*
  * QName `v` in the scope of `e`: `*ns` its namespace ("" unprefixed
  * without a default namespace) and `*local` pointing into `v`. -1 for an
@@ -270,7 +258,7 @@ add_document_op(const struct wsdl_set *s, xmlNodePtr port_type,
 	size_t len;
 
 	op = named_child(port_type, "operation", op_name);
-	input = child(op, NS_WSDL, "input");
+	input = wsg_soap_first_child(op, NS_WSDL, "input");
 	msg = input != NULL ? find_ref(s, input, "message", "message") : NULL;
 	if (msg == NULL)
 		goto out;
@@ -280,7 +268,7 @@ add_document_op(const struct wsdl_set *s, xmlNodePtr port_type,
 		parts[len] = '\0';
 		part = named_child(msg, "part", parts);
 	} else {
-		part = child(msg, NS_WSDL, "part");
+		part = wsg_soap_first_child(msg, NS_WSDL, "part");
 	}
 	element = part != NULL ? wsg_soap_attr_dup(part, "element") : NULL;
 	if (element != NULL && resolve_qname(part, element, &ns, &local) == 0)
@@ -299,10 +287,10 @@ add_binding(const struct wsdl_set *s, xmlNodePtr binding,
 	xmlNodePtr sb, port_type, op, sop, body;
 	char *default_style, *style, *name, *action, *ns;
 
-	sb = child(binding, soap_ns, "binding");
+	sb = wsg_soap_first_child(binding, soap_ns, "binding");
 	if (sb == NULL) {
 		soap_ns = NS_WSDL_SOAP12;
-		sb = child(binding, soap_ns, "binding");
+		sb = wsg_soap_first_child(binding, soap_ns, "binding");
 	}
 	if (sb == NULL)
 		return; /* an HTTP or MIME binding: no SOAP operations */
@@ -312,11 +300,13 @@ add_binding(const struct wsdl_set *s, xmlNodePtr binding,
 		if (!wsg_soap_is_element(op, NS_WSDL, "operation") ||
 		    (name = wsg_soap_attr_dup(op, "name")) == NULL)
 			continue;
-		sop = child(op, soap_ns, "operation");
+		sop = wsg_soap_first_child(op, soap_ns, "operation");
 		action = sop != NULL ? wsg_soap_attr_dup(sop, "soapAction")
 		                     : NULL;
 		style = sop != NULL ? wsg_soap_attr_dup(sop, "style") : NULL;
-		body = child(child(op, NS_WSDL, "input"), soap_ns, "body");
+		body = wsg_soap_first_child(
+		        wsg_soap_first_child(op, NS_WSDL, "input"), soap_ns,
+		        "body");
 		if (strcmp(style != NULL           ? style
 		           : default_style != NULL ? default_style
 		                                   : "document",

@@ -454,6 +454,17 @@ wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name)
 	       strcmp((const char *)n->name, name) == 0 && is_ns(n, href);
 }
 
+xmlNodePtr
+wsg_soap_first_child(xmlNodePtr e, const char *href, const char *name)
+{
+	xmlNodePtr n;
+
+	for (n = e != NULL ? e->children : NULL; n != NULL; n = n->next)
+		if (wsg_soap_is_element(n, href, name))
+			return n;
+	return NULL;
+}
+
 static int
 is_xml_space(const xmlChar *s)
 {

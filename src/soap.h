@@ -228,6 +228,10 @@ char *wsg_soap_attr_dup(xmlNodePtr e, const char *name);
 /* 1 when `n` is an element named `name` in namespace `href`, else 0. */
 int wsg_soap_is_element(xmlNodePtr n, const char *href, const char *name);
 
+/* The first child element of `e` (may be NULL) named {href}name, or NULL. */
+xmlNodePtr wsg_soap_first_child(xmlNodePtr e, const char *href,
+                                const char *name);
+
 /* True for the WS-Security fault codes (FailedAuthentication ...
  * MessageExpired, FailedCheck, SecurityTokenUnavailable). */
 int wsg_soap_fault_is_security(enum wsg_fault fault);
