@@ -81,6 +81,11 @@ def ipki(configured):
 def gw(configured, pki, ipki):
     up = "http://127.0.0.1:%d" % configured.stub.port
     extra = [wsg.route_config("xenc", "/services/Xenc", up + "/EchoXenc", extra=DECRYPT),
+             # The operation and its SOAPAction are read from the decrypted Body.
+             wsg.route_config("xenc-ops", "/services/XencOps", up + "/EchoXencOps",
+                              extra=DECRYPT + '\n    wsdl = "%s"; operations = ( { name = '
+                              '"{urn:example:echo}Echo"; roles = ( "records-admin" ); } );'
+                              % wsg.WSDL),
              wsg.route_config("xenc-wss4j", "/services/XencWss4j", up + "/EchoXencWss4j",
                               extra='\n    decrypt = { key = "%s"; cert = "%s"; };'
                               % (ipki.gateway_key, ipki.gateway_cert)),
@@ -438,3 +443,18 @@ def test_wss4j_rsa15_refused(gw, stub, ipki):
     r = post(gw, "/services/XencWss4j", raw)
     wsg.assert_wss_fault(r, "FailedCheck")
     assert stub.find(m) == []
+
+
+def test_operation_and_action_read_after_decryption(gw, stub, pki):
+    """An encrypted Body's operation is the decrypted one: its roles apply (alice lacks the
+    Echo entry's role) and a SOAPAction naming it is consistent. Read from the ciphertext,
+    the operation was {xenc}EncryptedData: unlisted, so alice passed on the route's roles,
+    and the Echo action was refused as naming another operation."""
+    m = wsg.marker()
+    raw = encrypt(wsg.build("alice", message=m), pki)
+    r = wsg.post(gw.url("/services/XencOps"), raw,
+                 headers={"SOAPAction": '"urn:example:echo/Echo"'})
+    wsg.assert_wss_fault(r, "FailedAuthentication")
+    assert stub.find(m) == []
+    with open(gw.audit_log, encoding="utf-8") as f:
+        assert "operation {urn:example:echo}Echo: user holds none of its roles" in f.read()
