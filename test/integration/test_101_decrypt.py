@@ -458,3 +458,31 @@ def test_operation_and_action_read_after_decryption(gw, stub, pki):
     assert stub.find(m) == []
     with open(gw.audit_log, encoding="utf-8") as f:
         assert "operation {urn:example:echo}Echo: user holds none of its roles" in f.read()
+
+
+@pytest.fixture(scope="module")
+def limited(configured, pki):
+    """A decrypt route behind security.client_limit = 3 failures."""
+    up = "http://127.0.0.1:%d" % configured.stub.port
+    route = wsg.route_config("xenc-limit", "/services/XencLimit", up + "/Echo", extra=DECRYPT)
+    g = wsg.Gateway(configured.dir, configured.db, configured.stub, name="wssgate-xenc-limit",
+                    security={"client_limit": "{ max_failures = 3; window = 60; "
+                                              "duration = 60; }"},
+                    config_kw={"extra_routes": [route]})
+    g.write_config()
+    g.start()
+    yield g
+    g.stop()
+
+
+def test_decryption_failures_count_against_the_address(limited, stub, pki):
+    """Refused ciphertexts are failed authentications (security.client_limit): after three,
+    even a good message from the address is refused before any RSA work (429)."""
+    for _ in range(3):
+        raw = tamper(encrypt(wsg.build("alice", message=wsg.marker()), pki, alg="aes128-cbc"),
+                     "ED-Body", "flip")
+        wsg.assert_wss_fault(post(limited, "/services/XencLimit", raw), "FailedCheck")
+    m = wsg.marker()
+    r = post(limited, "/services/XencLimit", encrypt(wsg.build("alice", message=m), pki))
+    wsg.assert_soap_fault(r, 429, "Server", "Receiver")
+    assert stub.find(m) == []
