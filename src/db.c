@@ -154,6 +154,9 @@ stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 	if (e == ER_DUP_ENTRY)
 		return wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_stmt_error(stmt));
+	if (e == ER_LOCK_DEADLOCK)
+		return wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
+		                     "%s: %s", what, mysql_stmt_error(stmt));
 	return wsg_error_set(
 	        err, errno_breaks_conn(e) ? WSG_ERR_CONNECT : WSG_ERR_DB,
 	        WSG_FAULT_SERVER, "%s: %s (%u)", what, mysql_stmt_error(stmt),
@@ -670,15 +673,20 @@ stmt_cache_add(struct conn *c, const char *sql, MYSQL_STMT *stmt)
 	c->nstmts++;
 }
 
-/* A statement failed: the query gets WSG_ERR_DB; a broken connection goes. */
+/* A statement failed: the query gets WSG_ERR_DB, or WSG_ERR_CONFLICT when a
+ * concurrent transaction won (deadlock, Galera certification); a broken
+ * connection goes. */
 static enum step
 conn_stmt_failed(struct conn *c, enum conn_state next)
 {
-	if (errno_breaks_conn(mysql_stmt_errno(c->stmt))) {
+	unsigned e = mysql_stmt_errno(c->stmt);
+
+	if (errno_breaks_conn(e)) {
 		conn_drop(c, WSG_ERR_DB);
 		return STEP_STOP;
 	}
-	conn_complete(c, WSG_ERR_DB, NULL);
+	conn_complete(c, e == ER_LOCK_DEADLOCK ? WSG_ERR_CONFLICT : WSG_ERR_DB,
+	              NULL);
 	c->state = next;
 	return STEP_NEXT;
 }
@@ -1129,6 +1137,10 @@ wsg_db_query(struct wsg_db_pool *p, const char *sql,
 static int
 conn_failure(MYSQL *m, const char *what, struct wsg_error *err)
 {
+	/* Galera reports a commit that failed certification as a deadlock */
+	if (mysql_errno(m) == ER_LOCK_DEADLOCK)
+		return wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
+		                     "%s: %s", what, mysql_error(m));
 	return wsg_error_set(err,
 	                     errno_breaks_conn(mysql_errno(m)) ? WSG_ERR_CONNECT
 	                                                       : WSG_ERR_DB,

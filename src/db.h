@@ -84,7 +84,9 @@ void wsg_db_pool_free(struct wsg_db_pool *p);
 void wsg_db_pool_shutdown(struct wsg_db_pool *p);
 
 /*
- * `status`: WSG_OK, WSG_ERR_DB (connection or SQL error) or WSG_ERR_TIMEOUT.
+ * `status`: WSG_OK, WSG_ERR_DB (connection or SQL error), WSG_ERR_TIMEOUT, or
+ * WSG_ERR_CONFLICT when a concurrent transaction won (a deadlock, or on
+ * Galera a write that failed certification against another node's commit).
  * `res` is NULL on failure; on success the callback owns it and frees it
  * with wsg_db_result_free().
  */
@@ -121,7 +123,8 @@ void wsg_db_close(struct wsg_db_conn *c);
 
 /* Runs one prepared statement; `*res` (may be NULL when not wanted) as above.
  * WSG_ERR_EXISTS on a duplicate key, WSG_ERR_INVAL on a parameter count
- * that does not match the statement. */
+ * that does not match the statement, WSG_ERR_CONFLICT (here and from
+ * wsg_db_commit()) when a concurrent transaction won: nothing was applied. */
 int wsg_db_exec(struct wsg_db_conn *c, const char *sql,
                 const struct wsg_db_param *params, unsigned nparams,
                 struct wsg_db_result **res, struct wsg_error *err);

@@ -27,6 +27,7 @@ wsg_strerror(int code)
 	case WSG_ERR_PERM: return "unsafe permissions";
 	case WSG_ERR_CONNECT: return "cannot connect";
 	case WSG_ERR_AGAIN: return "incomplete input";
+	case WSG_ERR_CONFLICT: return "conflicting change";
 	}
 	return "unknown error";
 }

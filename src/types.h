@@ -28,6 +28,9 @@ enum wsg_err {
 	WSG_ERR_PERM = -16,     /* file permissions unsafe */
 	WSG_ERR_CONNECT = -17,  /* a server could not be reached or went away */
 	WSG_ERR_AGAIN = -18, /* input incomplete so far: call again with more */
+	/* a transaction lost to a concurrent one (deadlock, or a Galera
+	 * certification failure): nothing of it was applied */
+	WSG_ERR_CONFLICT = -19,
 };
 
 /* Faults the data plane answers; each maps to a SOAP 1.1 / 1.2 form (soap.c).

@@ -131,3 +131,17 @@ def short_gateway(ref_store):
     yield from _run(_extra_gateway(ref_store, "wssgate-short", {
         "created_ttl": "10", "future_ttl": "5", "timestamp_ttl": "10",
         "nonce_cache_max": "1000"}))
+
+
+# ---------------------------------------------------------------- Galera cluster (#18)
+
+@pytest.fixture(scope="session")
+def cluster(workdir, wssgate_bin):
+    """A private 3-node Galera cluster (scripts/cluster), removed at session end."""
+    import galera
+    c = galera.Cluster(workdir)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.remove()
