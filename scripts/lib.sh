@@ -9,7 +9,8 @@ WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev l
 	libconfig-dev libargon2-dev argon2 libjwt-dev libjemalloc-dev libcmocka-dev libcurl4-openssl-dev python3-zeep python3-xmlsec
 	python3-suds python3-pytest python3-requests python3-h11 curl ca-certificates openssl tmux chromium
 	strace mandoc libsystemd-dev debhelper lintian systemd clang-format
-	default-jdk-headless libwss4j-java xmlsec1 python3-xmlsec python3-cryptography"
+	default-jdk-headless libwss4j-java xmlsec1 python3-xmlsec python3-cryptography
+	libldap-dev slapd ldap-utils"
 
 # A reader gone (`scripts/demo | tee` after Ctrl-C) must not stop a cleanup half-way.
 log() { printf '==> %s\n' "$*" >&2 || true; }
