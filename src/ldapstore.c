@@ -75,6 +75,7 @@ wsg_ldapstore_open(const struct wsg_ldap_conf *conf, const char *bind_password,
 	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
 	struct berval cred;
 	LDAP *ld = NULL;
+	char *diag = NULL;
 	int rc, tls;
 
 	*out = NULL;
@@ -113,10 +114,14 @@ wsg_ldapstore_open(const struct wsg_ldap_conf *conf, const char *bind_password,
 	rc = conf->starttls ? ldap_start_tls_s(ld, NULL, NULL)
 	                    : ldap_connect(ld);
 	if (rc != LDAP_SUCCESS) {
+		/* libldap's own words name a TLS failure (an unknown CA). */
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 		rc = wsg_error_set(err, WSG_ERR_CONNECT, WSG_FAULT_SERVER,
-		                   "ldap %s: %s%s", conf->uri,
+		                   "ldap %s: %s%s%s%s", conf->uri,
 		                   conf->starttls ? "StartTLS: " : "",
-		                   ldap_err2string(rc));
+		                   ldap_err2string(rc), diag ? ": " : "",
+		                   diag ? diag : "");
+		ldap_memfree(diag);
 		goto out;
 	}
 	if (service && conf->bind_dn != NULL) {
@@ -497,7 +502,7 @@ op_start(struct conn *c, struct op *op)
 }
 
 /* Values of role_attribute in the group entries of `res`, into op. */
-static int
+static void
 collect_roles(struct conn *c, struct op *op, LDAPMessage *res)
 {
 	const char *attr = c->pool->conf->role_attribute;
@@ -528,7 +533,6 @@ collect_roles(struct conn *c, struct op *op, LDAPMessage *res)
 		}
 		ldap_value_free_len(vals);
 	}
-	return WSG_OK;
 }
 
 /* The result message that ends a chain of entries (or a bind's only). */
@@ -550,7 +554,7 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 	struct wsg_ldap_pool *p = c->pool;
 	char *attrs[] = {(char *)p->conf->role_attribute, NULL};
 	int err = LDAP_OTHER, entries, rc;
-	char *dn;
+	char *dn, *dummy;
 
 	rc = ldap_parse_result(c->ld, final_message(c->ld, res), &err, NULL,
 	                       NULL, NULL, NULL, 0);
@@ -574,6 +578,10 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 			op_finish(op, WSG_ERR_DB);
 			return;
 		}
+		if (op->dn == NULL) {
+			op_finish(op, WSG_ERR_NOTFOUND);
+			return;
+		}
 		collect_roles(c, op, res);
 		op_finish(op, WSG_OK);
 		return;
@@ -584,24 +592,25 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 		op_finish(op, WSG_ERR_DB);
 		return;
 	}
-	if (entries != 1) {
-		if (entries > 1)
-			wsg_log_msg("warning",
-			            "ldap: user_filter matches more than one "
-			            "entry for a name; refused");
-		op_finish(op, WSG_ERR_NOTFOUND);
-		return;
+	if (entries > 1)
+		wsg_log_msg("warning", "ldap: user_filter matches more than "
+		                       "one entry for a name; refused");
+	if (entries == 1) {
+		dn = ldap_get_dn(c->ld, ldap_first_entry(c->ld, res));
+		if (dn == NULL) {
+			op_finish(op, WSG_ERR_DB);
+			return;
+		}
+		op->dn = wsg_mem_strdup(dn);
+		ldap_memfree(dn);
 	}
-	dn = ldap_get_dn(c->ld, ldap_first_entry(c->ld, res));
-	if (dn == NULL) {
-		op_finish(op, WSG_ERR_DB);
-		return;
-	}
-	op->dn = wsg_mem_strdup(dn);
-	ldap_memfree(dn);
+	/* A name that matches no entry still costs the group search, as
+	 * the entry of nobody, so it answers no sooner than a known one. */
+	dummy = wsg_mem_printf("%s,%s", dummy_rdn, p->conf->user_base);
 	op->step = STEP_GROUPS;
 	rc = send_search(c, op, p->conf->group_base, p->conf->group_filter,
-	                 op->dn, attrs, MAX_GROUPS);
+	                 op->dn != NULL ? op->dn : dummy, attrs, MAX_GROUPS);
+	free(dummy);
 	if (rc != LDAP_SUCCESS)
 		conn_drop(c, WSG_ERR_CONNECT, 0);
 }
