@@ -15,6 +15,7 @@ The directory (SUFFIX):
 
 import base64
 import os
+import re
 import signal
 import subprocess
 
@@ -172,11 +173,24 @@ class Slapd:
 
     def run(self):
         """Starts slapd on the existing database (again, after stop() or kill())."""
+        # -d stays in the foreground; "stats" logs each operation to stderr, so tests
+        # can count the searches and binds a request cost.
         self.proc = wsg.Proc(self.name, [
-            "/usr/sbin/slapd", "-f", self.conf, "-d", "0",
+            "/usr/sbin/slapd", "-f", self.conf, "-d", "stats",
             "-h", "%s %s" % (self.uri, self.tls_uri)], self.dir)
         wait = lambda: self.whoami(SERVICE_DN, SERVICE_PASSWORD)  # noqa: E731
         wsg.wait_for("slapd", wait, 30, self.proc, 0.1)
+
+    def log_size(self):
+        return os.path.getsize(self.proc.err_path)
+
+    def operations_since(self, offset):
+        """(searches, binds) slapd logged after byte `offset` of its stderr."""
+        with open(self.proc.err_path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", errors="replace")
+        return (len(re.findall(r" SRCH base=", text)),
+                len(re.findall(r' BIND dn="[^"]*" method=', text)))
 
     def whoami(self, dn, password, uri=None):
         r = subprocess.run(["ldapwhoami", "-x", "-H", uri or self.uri, "-D", dn, "-w", password],

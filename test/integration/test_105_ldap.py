@@ -160,6 +160,29 @@ def test_failures_are_identical(lgw):
     assert len(set(answers.values())) == 1, answers
 
 
+def test_failures_cost_the_same_directory_work(workdir, slapd, stub):  # noqa: F811
+    """Every failure, and a success, costs one user search, one group search and one bind
+    (counted in slapd's log): nothing in the directory's work tells them apart. One worker,
+    one connection of each kind, nothing cached."""
+    gw = ldap_gateway(workdir, slapd, stub, "ldap-cost", pool_size="1")
+    gw.cache_ttl = 0
+    gw.config_kw["workers"] = 1
+    gw.write_config()
+    try:
+        gw.start()
+        for _ in range(2):  # opens both connections (their service bind is not counted)
+            text_call(gw, "alice", USERS["alice"][0])
+        time.sleep(0.3)
+        cases = [("ok", "alice", USERS["alice"][0])] + [f[:3] for f in FAILURES]
+        for fid, user, password in cases:
+            before = slapd.log_size()
+            text_call(gw, user, password)
+            time.sleep(0.3)
+            assert slapd.operations_since(before) == (2, 1), fid
+    finally:
+        gw.stop()
+
+
 def test_locked_user_gets_the_same_fault(workdir, slapd, stub):  # noqa: F811
     gw = ldap_gateway(workdir, slapd, stub, "ldap-lockout", security={
         "lockout": "{ max_failures = 3; window = 60; duration = 60; }"})
