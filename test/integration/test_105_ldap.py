@@ -6,6 +6,7 @@ that goes away under load and comes back, and --check-config's LDAP rules."""
 
 import os
 import re
+import signal
 import threading
 import time
 
@@ -280,6 +281,38 @@ def test_directory_down_under_load_then_recovers(workdir, stub):
         assert gw.proc.alive()
     finally:
         stop.set()
+        gw.stop()
+        own.stop()
+
+
+def test_directory_hung_times_out_then_recovers(workdir, stub):
+    """A directory that accepts but never answers (SIGSTOP): each request ends with a Server
+    fault after about ldap.timeout (2 s), and after SIGCONT requests pass again."""
+    own = slapd_util.Slapd(workdir, name="slapd-hung")
+    own.start()
+    gw = ldap_gateway(workdir, own, stub, "ldap-hung")
+    gw.cache_ttl = 0
+    gw.write_config()
+    try:
+        gw.start()
+        assert text_call(gw, "alice", USERS["alice"][0]).status_code == 200
+        os.kill(own.proc.popen.pid, signal.SIGSTOP)
+        try:
+            for _ in range(2):
+                t0 = time.monotonic()
+                r = text_call(gw, "alice", USERS["alice"][0])
+                took = time.monotonic() - t0
+                wsg.assert_soap_fault(r, 500, "Server", "Receiver")
+                assert took < 2 + 3 * wsg.TIME_SCALE, took
+        finally:
+            os.kill(own.proc.popen.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 10 * wsg.TIME_SCALE
+        while text_call(gw, "alice", USERS["alice"][0]).status_code != 200:
+            assert time.monotonic() < deadline, "no recovery after SIGCONT"
+            time.sleep(0.2)
+        assert audit_lines(gw, "LDAP user store unavailable") or audit_lines(
+            gw, "cannot query the user store")
+    finally:
         gw.stop()
         own.stop()
 
