@@ -154,9 +154,10 @@ class Slapd:
                     "TLSCertificateKeyFile %(key)s\n"
                     "database mdb\nmaxsize 16777216\nsuffix \"%(suffix)s\"\n"
                     "directory %(d)s/db\n"
-                    # Passwords are only for binding; anonymous may bind but read nothing.
+                    # Passwords are only for binding; the rest is readable, also
+                    # anonymously (a gateway without bind_dn).
                     "access to attrs=userPassword by self auth by anonymous auth by * none\n"
-                    "access to * by users read by * none\n"
+                    "access to * by * read\n"
                     % {"d": self.dir, "cert": cert, "key": key, "suffix": SUFFIX})
         path = os.path.join(self.dir, "base.ldif")
         with open(path, "w", encoding="utf-8") as f:

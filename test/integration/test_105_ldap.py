@@ -218,6 +218,19 @@ def test_ldaps_with_ca(workdir, slapd, stub):  # noqa: F811
         gw.stop()
 
 
+def test_anonymous_searches(workdir, slapd, stub):  # noqa: F811
+    gw = ldap_gateway(workdir, slapd, stub, "ldap-anonymous", bind_dn=None,
+                      bind_password_file=None)
+    try:
+        gw.start()
+        m = wsg.marker()
+        assert text_call(gw, "bob", USERS["bob"][0], m=m).status_code == 200
+        assert upstream_headers(stub, m) == (["bob"], ["echo-users,ops"])
+        wsg.assert_wss_fault(text_call(gw, "bob", "wrong-Pw-3"), "FailedAuthentication")
+    finally:
+        gw.stop()
+
+
 def test_starttls_with_ca(workdir, slapd, stub):  # noqa: F811
     gw = ldap_gateway(workdir, slapd, stub, "ldap-starttls", starttls="true",
                       ca_file='"%s"' % slapd.ca_file)
