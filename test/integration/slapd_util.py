@@ -3,9 +3,10 @@
 Everything lives in one folder of the work dir: a CA and a server certificate made with the
 `openssl` command at test time (never committed keys), a slapd.conf without cn=config
 (core, cosine and inetorgperson schemas, back_mdb, its own database folder), an LDIF loaded
-with slapadd, and slapd in the foreground (-d 0) on ldap://127.0.0.1:PORT/ (StartTLS
+with slapadd, and slapd in the foreground (-d stats) on ldap://127.0.0.1:PORT/ (StartTLS
 possible) and ldaps://127.0.0.1:TLS_PORT/, so it is stopped, killed and restarted by PID.
-The system's slapd (/etc/ldap, /var/lib/ldap) is never touched.
+The system's slapd (/etc/ldap, /var/lib/ldap) is never touched. The session's directory is
+conftest.py's `slapd` fixture; tests that stop or change one start their own Slapd.
 
 The directory (SUFFIX):
   cn=gateway           the service account (SERVICE_PASSWORD)
@@ -18,8 +19,6 @@ import os
 import re
 import signal
 import subprocess
-
-import pytest
 
 import wsg
 
@@ -214,6 +213,19 @@ class Slapd:
         if self.proc is not None:
             self.proc.stop(signal.SIGKILL)
 
+    def _state(self):
+        with open("/proc/%d/stat" % self.proc.popen.pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+
+    def pause(self):
+        """SIGSTOP: connections are accepted (the kernel's backlog), nothing is answered.
+        Returns once the process is stopped (kill() does not wait for it)."""
+        os.kill(self.proc.popen.pid, signal.SIGSTOP)
+        wsg.wait_for("slapd stopped", lambda: self._state() == "T", 10, interval=0.02)
+
+    def resume(self):
+        os.kill(self.proc.popen.pid, signal.SIGCONT)
+
     def restart(self):
         self.stop()
         self.run()
@@ -289,13 +301,3 @@ class _NoDB:
     """Stands in for wsg.MariaDB where gateway_config wants a port and socket it then drops."""
     port = 3306
     socket = "/nonexistent/mysql.sock"
-
-
-@pytest.fixture(scope="session")
-def slapd(workdir):
-    s = Slapd(workdir)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()

@@ -6,7 +6,6 @@ that goes away under load and comes back, and --check-config's LDAP rules."""
 
 import os
 import re
-import signal
 import threading
 import time
 
@@ -15,7 +14,7 @@ import pytest
 import slapd_util
 import wsg
 import zeep_util
-from slapd_util import USERS, slapd  # noqa: F401 (fixture)
+from slapd_util import USERS
 
 
 def basic_route(stub):
@@ -32,7 +31,7 @@ def ldap_gateway(workdir, slapd, stub, name, security=None, **ldap_kw):
 
 
 @pytest.fixture(scope="module")
-def lgw(workdir, slapd, stub):  # noqa: F811
+def lgw(workdir, slapd, stub):
     gw = ldap_gateway(workdir, slapd, stub, "ldap-plain")
     try:
         gw.start()
@@ -161,7 +160,7 @@ def test_failures_are_identical(lgw):
     assert len(set(answers.values())) == 1, answers
 
 
-def test_failures_cost_the_same_directory_work(workdir, slapd, stub):  # noqa: F811
+def test_failures_cost_the_same_directory_work(workdir, slapd, stub):
     """Every failure, and a success, costs one user search, one group search and one bind
     (counted in slapd's log): nothing in the directory's work tells them apart. One worker,
     one connection of each kind, nothing cached."""
@@ -184,7 +183,7 @@ def test_failures_cost_the_same_directory_work(workdir, slapd, stub):  # noqa: F
         gw.stop()
 
 
-def test_locked_user_gets_the_same_fault(workdir, slapd, stub):  # noqa: F811
+def test_locked_user_gets_the_same_fault(workdir, slapd, stub):
     gw = ldap_gateway(workdir, slapd, stub, "ldap-lockout", security={
         "lockout": "{ max_failures = 3; window = 60; duration = 60; }"})
     try:
@@ -206,7 +205,7 @@ def test_locked_user_gets_the_same_fault(workdir, slapd, stub):  # noqa: F811
 
 # ---------------------------------------------------------------- TLS
 
-def test_ldaps_with_ca(workdir, slapd, stub):  # noqa: F811
+def test_ldaps_with_ca(workdir, slapd, stub):
     gw = ldap_gateway(workdir, slapd, stub, "ldap-ldaps", uri='"%s"' % slapd.tls_uri,
                       ca_file='"%s"' % slapd.ca_file)
     try:
@@ -218,7 +217,7 @@ def test_ldaps_with_ca(workdir, slapd, stub):  # noqa: F811
         gw.stop()
 
 
-def test_anonymous_searches(workdir, slapd, stub):  # noqa: F811
+def test_anonymous_searches(workdir, slapd, stub):
     gw = ldap_gateway(workdir, slapd, stub, "ldap-anonymous", bind_dn=None,
                       bind_password_file=None)
     try:
@@ -231,7 +230,7 @@ def test_anonymous_searches(workdir, slapd, stub):  # noqa: F811
         gw.stop()
 
 
-def test_starttls_with_ca(workdir, slapd, stub):  # noqa: F811
+def test_starttls_with_ca(workdir, slapd, stub):
     gw = ldap_gateway(workdir, slapd, stub, "ldap-starttls", starttls="true",
                       ca_file='"%s"' % slapd.ca_file)
     try:
@@ -242,7 +241,7 @@ def test_starttls_with_ca(workdir, slapd, stub):  # noqa: F811
 
 
 @pytest.mark.parametrize("mode", ["ldaps", "starttls"])
-def test_wrong_ca_fails_closed(workdir, slapd, stub, mode):  # noqa: F811
+def test_wrong_ca_fails_closed(workdir, slapd, stub, mode):
     kw = {"uri": '"%s"' % slapd.tls_uri} if mode == "ldaps" else {"starttls": "true"}
     gw = ldap_gateway(workdir, slapd, stub, "ldap-wrongca-" + mode,
                       ca_file='"%s"' % slapd.wrong_ca_file, **kw)
@@ -309,7 +308,7 @@ def test_directory_hung_times_out_then_recovers(workdir, stub):
     try:
         gw.start()
         assert text_call(gw, "alice", USERS["alice"][0]).status_code == 200
-        os.kill(own.proc.popen.pid, signal.SIGSTOP)
+        own.pause()
         try:
             for _ in range(2):
                 t0 = time.monotonic()
@@ -318,7 +317,7 @@ def test_directory_hung_times_out_then_recovers(workdir, stub):
                 wsg.assert_soap_fault(r, 500, "Server", "Receiver")
                 assert took < 2 + 3 * wsg.TIME_SCALE, took
         finally:
-            os.kill(own.proc.popen.pid, signal.SIGCONT)
+            own.resume()
         deadline = time.monotonic() + 10 * wsg.TIME_SCALE
         while text_call(gw, "alice", USERS["alice"][0]).status_code != 200:
             assert time.monotonic() < deadline, "no recovery after SIGCONT"
@@ -349,7 +348,7 @@ def check_config(gw, text):
     ({"bind_password_file": None}, "needs bind_password_file"),
     ({"starttls": "true", "uri": '"ldaps://127.0.0.1/"'}, "applies only to an ldap:// uri"),
 ])
-def test_check_config_errors(workdir, slapd, stub, overrides, error):  # noqa: F811
+def test_check_config_errors(workdir, slapd, stub, overrides, error):
     gw = slapd_util.LdapGateway(workdir, slapd, stub, name="ldap-check")
     text = slapd_util.ldap_gateway_config(gw, slapd, **overrides)
     r = check_config(gw, text)
@@ -358,7 +357,7 @@ def test_check_config_errors(workdir, slapd, stub, overrides, error):  # noqa: F
     assert re.search(r"ldap-check\.conf:\d+: ldap\.", r.err), r.err
 
 
-def test_check_config_plaintext_allowed_explicitly(workdir, slapd, stub):  # noqa: F811
+def test_check_config_plaintext_allowed_explicitly(workdir, slapd, stub):
     gw = slapd_util.LdapGateway(workdir, slapd, stub, name="ldap-check")
     text = slapd_util.ldap_gateway_config(gw, slapd, uri='"ldap://192.0.2.10/"',
                                           allow_plaintext_passwords="true")
@@ -366,7 +365,7 @@ def test_check_config_plaintext_allowed_explicitly(workdir, slapd, stub):  # noq
     assert r.returncode == 0, r.err
 
 
-def test_check_config_ldap_group_required(workdir, slapd, stub):  # noqa: F811
+def test_check_config_ldap_group_required(workdir, slapd, stub):
     gw = slapd_util.LdapGateway(workdir, slapd, stub, name="ldap-check")
     text = slapd_util.ldap_gateway_config(gw, slapd)
     without = re.sub(r"^ldap = \{.*\};$", "", text, flags=re.M)
