@@ -10,7 +10,7 @@ WSG_PACKAGES="build-essential autoconf automake libtool pkg-config libxml2-dev l
 	python3-suds python3-pytest python3-requests python3-h11 curl ca-certificates openssl tmux chromium
 	strace mandoc libsystemd-dev debhelper lintian systemd clang-format
 	default-jdk-headless libwss4j-java xmlsec1 python3-xmlsec python3-cryptography
-	galera-4 rsync iproute2"
+	galera-4 rsync iproute2 libldap-dev slapd ldap-utils"
 
 # A reader gone (`scripts/demo | tee` after Ctrl-C) must not stop a cleanup half-way.
 log() { printf '==> %s\n' "$*" >&2 || true; }

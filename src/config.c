@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <event2/util.h>
+#include <ldap.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1175,6 +1176,178 @@ signature_cb(struct ctx *x, const config_setting_t *s, void *base)
 
 /* ---- tables ---- */
 
+static void
+userstore_type_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	static const char *const types[] = {"mariadb", "ldap", NULL};
+	struct wsg_userstore_conf *u = base;
+	int c = 0;
+
+	if (s != NULL && (c = choice_value(x, s, types)) < 0)
+		return;
+	u->type = wsg_mem_strdup(types[c]);
+	u->ldap = c == 1;
+}
+
+static const struct key ldap_keys[] = {
+        K_REQ_STR(struct wsg_ldap_conf, uri),
+        K_BOOL(struct wsg_ldap_conf, starttls, 0),
+        K_PATH(struct wsg_ldap_conf, ca_file, NULL),
+        K_STR(struct wsg_ldap_conf, bind_dn, NULL),
+        K_PATH(struct wsg_ldap_conf, bind_password_file, NULL),
+        K_REQ_STR(struct wsg_ldap_conf, user_base),
+        K_STR(struct wsg_ldap_conf, user_filter,
+              "(&(objectClass=inetOrgPerson)(uid=%s))"),
+        K_REQ_STR(struct wsg_ldap_conf, group_base),
+        K_STR(struct wsg_ldap_conf, group_filter,
+              "(&(objectClass=groupOfNames)(member=%s))"),
+        K_STR(struct wsg_ldap_conf, role_attribute, "cn"),
+        K_STR(struct wsg_ldap_conf, admin_group, NULL),
+        K_INT(struct wsg_ldap_conf, timeout, 1, 300, 5),
+        K_INT(struct wsg_ldap_conf, pool_size, 1, 64, 4),
+        K_BOOL(struct wsg_ldap_conf, allow_plaintext_passwords, 0),
+        K_END,
+};
+
+/* The host of an ldap:// URL (empty: libldap's default, localhost). */
+static int
+ldap_host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (host == NULL || *host == '\0' || strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/*
+ * A search filter with exactly one %s (what the gateway fills in) and
+ * balanced parentheses; NULL when fine, else why not.
+ */
+static const char *
+check_ldap_filter(const char *f)
+{
+	size_t n = strlen(f), holes = 0, i;
+	int depth = 0;
+
+	if (n < 2 || f[0] != '(' || f[n - 1] != ')')
+		return "must be an LDAP filter in parentheses";
+	for (i = 0; i < n; i++) {
+		if (f[i] == '%' && f[i + 1] == 's') {
+			holes++;
+			i++;
+		} else if (f[i] == '%') {
+			return "may hold no '%' but its one %s";
+		} else if (f[i] == '(') {
+			depth++;
+		} else if (f[i] == ')' &&
+		           (--depth < 0 || (depth == 0 && i + 1 < n))) {
+			return "has unbalanced parentheses";
+		}
+	}
+	if (depth != 0)
+		return "has unbalanced parentheses";
+	if (holes != 1)
+		return "must contain %s exactly once";
+	return NULL;
+}
+
+/* The file at `path` can be opened for reading (checked at load so that
+ * --check-config tells, not the first login). */
+static void
+check_readable(struct ctx *x, const config_setting_t *g, const char *name,
+               const char *path)
+{
+	FILE *f;
+
+	if (path == NULL)
+		return;
+	if ((f = fopen(path, "r")) == NULL) {
+		bad(x, config_setting_get_member(g, name), "cannot read %s: %s",
+		    path, strerror(errno));
+		return;
+	}
+	fclose(f);
+}
+
+/*
+ * The ldap group, only with userstore.type = "ldap" (read before it in
+ * root_keys). Passwords cross the wire in each user bind, so plain
+ * ldap:// is only for loopback unless allow_plaintext_passwords says so.
+ */
+static void
+ldap_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_config *c = base;
+	struct wsg_ldap_conf *l = &c->ldap;
+	LDAPURLDesc *lud = NULL;
+	const char *why;
+
+	if (s == NULL) {
+		if (c->userstore.ldap)
+			report(x, NULL, 0, "ldap",
+			       "missing: userstore.type = \"ldap\" needs the "
+			       "ldap group");
+		return;
+	}
+	if (!config_setting_is_group(s)) {
+		bad_type(x, s, "a group");
+		return;
+	}
+	if (!c->userstore.ldap) {
+		bad(x, s, "applies only to userstore.type = \"ldap\"");
+		return;
+	}
+	load_group(x, s, ldap_keys, l);
+	if (l->uri != NULL &&
+	    ldap_url_parse(l->uri, &lud) != LDAP_URL_SUCCESS) {
+		bad(x, config_setting_get_member(s, "uri"),
+		    "\"%s\" is no LDAP URL (ldap://, ldaps:// or ldapi://)",
+		    l->uri);
+	} else if (lud != NULL && strcasecmp(lud->lud_scheme, "ldap") != 0 &&
+	           strcasecmp(lud->lud_scheme, "ldaps") != 0 &&
+	           strcasecmp(lud->lud_scheme, "ldapi") != 0) {
+		bad(x, config_setting_get_member(s, "uri"),
+		    "\"%s\": the scheme must be ldap, ldaps or ldapi", l->uri);
+	} else if (lud != NULL && l->starttls &&
+	           strcasecmp(lud->lud_scheme, "ldap") != 0) {
+		bad(x, config_setting_get_member(s, "starttls"),
+		    "applies only to an ldap:// uri");
+	} else if (lud != NULL && strcasecmp(lud->lud_scheme, "ldap") == 0 &&
+	           !l->starttls && !l->allow_plaintext_passwords &&
+	           !ldap_host_is_loopback(lud->lud_host)) {
+		bad(x, config_setting_get_member(s, "uri"),
+		    "\"%s\" would send passwords in clear text to a remote "
+		    "host: use ldaps://, starttls = true, or set "
+		    "allow_plaintext_passwords = true",
+		    l->uri);
+	} else if (lud != NULL && l->ca_file != NULL &&
+	           strcasecmp(lud->lud_scheme, "ldaps") != 0 && !l->starttls) {
+		bad(x, config_setting_get_member(s, "ca_file"),
+		    "applies only to ldaps:// or starttls = true");
+	}
+	if (lud != NULL)
+		ldap_free_urldesc(lud);
+	if (l->bind_dn != NULL && l->bind_password_file == NULL)
+		bad(x, config_setting_get_member(s, "bind_dn"),
+		    "needs bind_password_file");
+	if (l->bind_dn == NULL && l->bind_password_file != NULL)
+		bad(x, config_setting_get_member(s, "bind_password_file"),
+		    "applies only with bind_dn (without it, searches are "
+		    "anonymous)");
+	check_readable(x, s, "bind_password_file", l->bind_password_file);
+	check_readable(x, s, "ca_file", l->ca_file);
+	if (l->user_filter != NULL &&
+	    (why = check_ldap_filter(l->user_filter)) != NULL)
+		bad(x, config_setting_get_member(s, "user_filter"), "%s", why);
+	if (l->group_filter != NULL &&
+	    (why = check_ldap_filter(l->group_filter)) != NULL)
+		bad(x, config_setting_get_member(s, "group_filter"), "%s", why);
+}
+
 static const struct key listen_keys[] = {
         K_CUSTOM("address", listen_address_cb, 1),
         K_CUSTOM("tls", listen_tls_cb, 0),
@@ -1224,6 +1397,7 @@ static const struct key userstore_keys[] = {
         K_PATH(struct wsg_userstore_conf, master_key_file, "var/master.key"),
         K_INT(struct wsg_userstore_conf, max_waiting, 1, 100000, 64),
         K_PATH(struct wsg_userstore_conf, schema_file, NULL),
+        K_CUSTOM("type", userstore_type_cb, 0),
         K_END,
 };
 
@@ -1766,6 +1940,8 @@ static const struct key root_keys[] = {
         K_GROUP(struct wsg_config, management, management_keys),
         K_INT(struct wsg_config, workers, 0, 256, 0),
         K_GROUP(struct wsg_config, userstore, userstore_keys),
+        /* After userstore, whose type says whether it applies. */
+        K_CUSTOM("ldap", ldap_cb, 0),
         K_GROUP(struct wsg_config, security, security_keys),
         K_GROUP(struct wsg_config, limits, limits_keys),
         K_GROUP(struct wsg_config, log, log_keys),
@@ -2065,6 +2241,17 @@ config_free(struct wsg_config *c)
 	free(c->userstore.database);
 	free(c->userstore.master_key_file);
 	free(c->userstore.schema_file);
+	free(c->userstore.type);
+	free(c->ldap.uri);
+	free(c->ldap.ca_file);
+	free(c->ldap.bind_dn);
+	free(c->ldap.bind_password_file);
+	free(c->ldap.user_base);
+	free(c->ldap.user_filter);
+	free(c->ldap.group_base);
+	free(c->ldap.group_filter);
+	free(c->ldap.role_attribute);
+	free(c->ldap.admin_group);
 	free(c->management.dashboard_dir);
 	free(c->security.replay_store);
 	free(c->log.access_log);
@@ -2103,6 +2290,37 @@ config_free(struct wsg_config *c)
 	}
 	free(c->routes);
 	free(c);
+}
+
+/*
+ * With an LDAP user store, MariaDB holds only the replay store and the
+ * JWT revocation list, and only when userstore.host or .socket is set.
+ */
+static void
+userstore_mariadb(struct ctx *x, const config_t *lc, struct wsg_config *c)
+{
+	const config_setting_t *s, *routes = config_lookup(lc, "routes");
+	size_t i;
+
+	c->userstore.mariadb = !c->userstore.ldap ||
+	                       config_lookup(lc, "userstore.host") != NULL ||
+	                       config_lookup(lc, "userstore.socket") != NULL;
+	if (!c->userstore.mariadb && c->security.replay_shared &&
+	    (s = config_lookup(lc, "security.replay_store")) != NULL)
+		bad(x, s,
+		    "\"mariadb\" needs userstore.host or userstore.socket "
+		    "with userstore.type = \"ldap\"");
+	/* Certificate-to-user mappings live in MariaDB's users. */
+	for (i = 0; c->userstore.ldap && routes != NULL && i < c->n_routes; i++)
+		if (c->routes[i].auth == WSG_AUTH_X509 ||
+		    c->routes[i].auth == WSG_AUTH_WSSE_OR_X509)
+			bad(x,
+			    config_setting_get_member(
+			            config_setting_get_elem(routes,
+			                                    (unsigned)i),
+			            "auth"),
+			    "\"x509\" and \"wsse_or_x509\" map certificates to "
+			    "users of userstore.type = \"mariadb\"");
 }
 
 int
@@ -2173,6 +2391,7 @@ wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 	}
 
 	load_group(&x, config_root_setting(&lc), root_keys, c);
+	userstore_mariadb(&x, &lc, c);
 	if (c->workers == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus;
@@ -2298,6 +2517,7 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	                                 *mb = &next->management;
 	const struct wsg_userstore_conf *ua = &running->userstore,
 	                                *ub = &next->userstore;
+	const struct wsg_ldap_conf *la = &running->ldap, *lb = &next->ldap;
 	const struct wsg_security_conf *sa = &running->security,
 	                               *sb = &next->security;
 	struct diff d = {.buf = buf, .len = len};
@@ -2347,6 +2567,23 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	DIFF_INT(&d, ua, ub, connect_timeout, "userstore.connect_timeout");
 	DIFF_INT(&d, ua, ub, query_timeout, "userstore.query_timeout");
 	DIFF_STR(&d, ua, ub, master_key_file, "userstore.master_key_file");
+	DIFF_STR(&d, ua, ub, type, "userstore.type");
+	DIFF_INT(&d, ua, ub, mariadb, "userstore.host");
+	DIFF_STR(&d, la, lb, uri, "ldap.uri");
+	DIFF_INT(&d, la, lb, starttls, "ldap.starttls");
+	DIFF_STR(&d, la, lb, ca_file, "ldap.ca_file");
+	DIFF_STR(&d, la, lb, bind_dn, "ldap.bind_dn");
+	DIFF_STR(&d, la, lb, bind_password_file, "ldap.bind_password_file");
+	DIFF_STR(&d, la, lb, user_base, "ldap.user_base");
+	DIFF_STR(&d, la, lb, user_filter, "ldap.user_filter");
+	DIFF_STR(&d, la, lb, group_base, "ldap.group_base");
+	DIFF_STR(&d, la, lb, group_filter, "ldap.group_filter");
+	DIFF_STR(&d, la, lb, role_attribute, "ldap.role_attribute");
+	DIFF_STR(&d, la, lb, admin_group, "ldap.admin_group");
+	DIFF_INT(&d, la, lb, timeout, "ldap.timeout");
+	DIFF_INT(&d, la, lb, pool_size, "ldap.pool_size");
+	DIFF_INT(&d, la, lb, allow_plaintext_passwords,
+	         "ldap.allow_plaintext_passwords");
 	DIFF_INT(&d, sa, sb, nonce_cache_max, "security.nonce_cache_max");
 	DIFF_STR(&d, sa, sb, replay_store, "security.replay_store");
 	DIFF_INT(&d, sa, sb, verify_threads, "security.verify_threads");

@@ -71,6 +71,30 @@ struct wsg_userstore_conf {
 	char *master_key_file;   /* absolute path */
 	unsigned max_waiting; /* queries waiting for a connection, per worker */
 	char *schema_file;    /* absolute path or NULL (src/paths.h) */
+	char *type;           /* "mariadb" | "ldap" (users and roles) */
+	int ldap;             /* type is "ldap" */
+	int mariadb; /* MariaDB is used: type "mariadb", or host or socket set
+	                with type "ldap" (replay store, JWT revocation) */
+};
+
+/* The ldap group (userstore.type = "ldap", docs/ldap.md). */
+struct wsg_ldap_conf {
+	char *uri;     /* one ldap://, ldaps:// or ldapi:// URL */
+	int starttls;  /* ldap:// upgraded with StartTLS before any bind */
+	char *ca_file; /* absolute path, or NULL for the system store */
+	char *bind_dn; /* service account, or NULL: anonymous searches */
+	char *bind_password_file; /* absolute path; with bind_dn only */
+	char *user_base;
+	char *user_filter; /* one %s: the user name, RFC 4515-escaped */
+	char *group_base;
+	char *group_filter;   /* one %s: the user's DN, RFC 4515-escaped */
+	char *role_attribute; /* the group attribute that names the role */
+	char *admin_group;    /* role name whose members are management admins,
+	                         or NULL */
+	int64_t timeout;      /* seconds for one directory operation */
+	unsigned pool_size;   /* service connections per worker */
+	int allow_plaintext_passwords; /* plain ldap:// to a non-loopback host
+	                                */
 };
 
 /* security.lockout (per user name) and security.client_limit (per client
@@ -218,6 +242,7 @@ struct wsg_config {
 	struct wsg_management_conf management;
 	unsigned workers; /* resolved: never 0 */
 	struct wsg_userstore_conf userstore;
+	struct wsg_ldap_conf ldap; /* zero unless userstore.ldap */
 	struct wsg_security_conf security;
 	struct wsg_limits_conf limits;
 	struct wsg_log_conf log;

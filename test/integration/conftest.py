@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+import slapd_util
 import wsg
 
 
@@ -72,6 +73,17 @@ def gateway(configured):
 @pytest.fixture
 def http():
     return wsg.http_session()
+
+
+@pytest.fixture(scope="session")
+def slapd(workdir):
+    """A private slapd with the directory of slapd_util.py (LDAP user store tests)."""
+    s = slapd_util.Slapd(workdir)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
 
 
 # ---------------------------------------------------------------- conformance gateways
