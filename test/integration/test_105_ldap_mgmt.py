@@ -10,6 +10,7 @@ a directory that stops answering (503) and recovers, wssgatectl, and the offline
 import base64
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -399,3 +400,34 @@ def test_offline_cli_lists_directory_users(gw):
     assert "bob\techo-users,ops\t-" in lines
     assert "carol\t\t-" in lines
     assert len(lines) == len(LISTED)
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+E2E_SCRIPT = os.path.join(wsg.TOP_SRC, "test", "e2e", "dashboard_ldap.test.js")
+
+
+def test_dashboard_shows_users_read_only(gw):
+    """test/e2e/dashboard_ldap.test.js in headless Chromium (as test_85_dashboard runs its
+    script): the users list without add, delete or certificate actions, no password page."""
+    modules = wsg.node_modules(os.path.join("test", "e2e"))
+    assert os.path.isdir(os.path.join(modules, "playwright-core")), \
+        "playwright-core is not installed in %s: run `npm ci` in test/e2e" % modules
+    out = os.path.join(wsg.TOP_BUILD, "test-output", "e2e-ldap")
+    env = wsg.clean_env({
+        "WSG_DASHBOARD_URL": "http://127.0.0.1:%d/dashboard/" % gw.mgmt_port,
+        "WSG_E2E_OUT": out,
+        "WSG_E2E_ADMIN": ADMIN, "WSG_E2E_ADMIN_PASSWORD": ADMIN_PW,
+        "WSG_E2E_USER": ALICE, "WSG_E2E_USER_PASSWORD": ALICE_PW,
+        "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+        "NODE_PATH": modules,
+    })
+    r = subprocess.run(["node", "--test", "--test-reporter=tap", E2E_SCRIPT],
+                       cwd=os.path.dirname(E2E_SCRIPT), capture_output=True, text=True,
+                       timeout=600, env=env)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "dashboard_ldap.tap"), "w", encoding="utf-8") as f:
+        f.write(r.stdout + r.stderr)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
+    assert len(re.findall(r"^ok \d+ - ", r.stdout, re.M)) == 5, r.stdout
