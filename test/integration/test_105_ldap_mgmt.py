@@ -26,6 +26,7 @@ ADMIN, ADMIN_PW = "ada", su.USERS["ada"][0]
 ALICE, ALICE_PW = "alice", su.USERS["alice"][0]
 LISTED = sorted([n for n, (_, _, disabled) in su.USERS.items() if not disabled] + PAGED)
 READ_ONLY = {"Error": "The user store is read-only"}
+ROOT_DN, ROOT_PW = "cn=manager," + su.SUFFIX, "Manager-Pw-7e21"
 
 wsg.SENT_SECRETS.update(p for p, _, _ in su.USERS.values())
 
@@ -53,6 +54,13 @@ class MgmtSlapd(su.Slapd):
         with open(self.conf, "a") as f:
             f.write("limits * size.soft=%d size.hard=%d size.prtotal=unlimited\n"
                     % (SIZE_LIMIT, SIZE_LIMIT))
+            # A manager, so that a test can change the directory under a running gateway.
+            f.write('rootdn "%s"\nrootpw %s\n' % (ROOT_DN, su.slappasswd(ROOT_PW)))
+
+    def modify(self, ldif):
+        r = subprocess.run(["ldapmodify", "-x", "-H", self.uri, "-D", ROOT_DN, "-w", ROOT_PW],
+                           input=ldif, capture_output=True, text=True, env=wsg.clean_env())
+        assert r.returncode == 0, r.stderr
 
 
 def write_key(path):
@@ -322,6 +330,31 @@ def test_logout_is_honoured(gw):
     # Another token of the same user lives on.
     assert gw.request("GET", "/userstore", gw.login("bob", su.USERS["bob"][0])).status_code \
         == 200
+
+
+def test_each_call_follows_the_directory(gw, directory):
+    """Admin rights come from admin_group at every call, not from the token; an entry the
+    filter no longer matches (disabled) ends its tokens at once."""
+    erin = su.user_dn("erin")
+    group = "cn=%s,%s" % (su.ADMIN_GROUP, su.GROUPS)
+    token = gw.login("erin", su.USERS["erin"][0])
+    assert claims(token)["scope"] == "default"
+    assert gw.request("GET", "/users", token).status_code == 403
+    directory.modify("dn: %s\nchangetype: modify\nadd: member\nmember: %s\n" % (group, erin))
+    try:
+        assert names(gw.request("GET", "/users", token, params={"pattern": "erin"})) == ["erin"]
+    finally:
+        directory.modify("dn: %s\nchangetype: modify\ndelete: member\nmember: %s\n"
+                         % (group, erin))
+    assert gw.request("GET", "/users", token).status_code == 403
+    directory.modify("dn: %s\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n"
+                     % erin)
+    try:
+        assert gw.request("GET", "/userstore", token).status_code == 401
+        gw.login("erin", su.USERS["erin"][0], expect=401)
+    finally:
+        directory.modify("dn: %s\nchangetype: modify\ndelete: employeeType\n" % erin)
+    assert claims(gw.login("erin", su.USERS["erin"][0]))["sub"] == "erin"
 
 
 def test_directory_down_is_503_and_recovers(gw, directory, admin_token):
