@@ -7,6 +7,7 @@
 #include "basic.h"
 #include "credcache.h"
 #include "err.h"
+#include "ldapstore.h"
 #include "lockout.h"
 #include "log.h"
 #include "metrics.h"
@@ -136,6 +137,15 @@ padding_done_cb(int status, struct wsg_user_record *rec, void *arg)
 	complete(a, WSG_ERR_AUTH);
 }
 
+static void
+ldap_padding_done_cb(int status, struct wsg_ldap_user *u, void *arg)
+{
+	struct wsg_auth *a = arg;
+
+	wsg_ldapstore_user_free(u);
+	complete(a, WSG_ERR_AUTH);
+}
+
 /*
  * Every "who are you" failure looks the same to the peer (DESIGN 3.3),
  * also in time: each costs exactly one user-store query. A failure decided
@@ -157,8 +167,13 @@ fail_authentication(struct wsg_auth *a, const char *reason)
 		a->store_queried = 1;
 		memset(name, '~', sizeof(name) - 1);
 		name[sizeof(name) - 1] = '\0';
-		if (wsg_userstore_lookup(a->env.db, name, padding_done_cb, a) ==
-		    WSG_OK)
+		if (a->env.ldap != NULL
+		            ? wsg_ldapstore_lookup(a->env.ldap, name,
+		                                   ldap_padding_done_cb,
+		                                   a) == WSG_OK
+		            : wsg_userstore_lookup(a->env.db, name,
+		                                   padding_done_cb,
+		                                   a) == WSG_OK)
 			return;
 	}
 	complete(a, WSG_ERR_AUTH);
@@ -552,6 +567,66 @@ text_verified_cb(int result, void *arg)
 	authorize(a);
 }
 
+/*
+ * The directory's answer to the bind as the user (or, for an unknown or
+ * locked user and an empty password, as an entry that does not exist:
+ * the same round trip, and the password is never sent).
+ */
+static void
+ldap_bound_cb(int status, void *arg)
+{
+	struct wsg_auth *a = arg;
+
+	if (client_refused(a))
+		return;
+	if (!a->cred.exists) {
+		fail_authentication(a, "unknown user");
+		return;
+	}
+	if (a->tok.password_len == 0) {
+		fail_password(a, "empty password");
+		return;
+	}
+	if (a->locked) {
+		fail_authentication(a, "user locked");
+		return;
+	}
+	if (status == WSG_ERR_AUTH) {
+		fail_password(a, "wrong password");
+		return;
+	}
+	if (status != WSG_OK) {
+		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
+		              "LDAP user store unavailable: %s",
+		              wsg_strerror(status));
+		complete(a, status);
+		return;
+	}
+	/* The DN stands for the hash: a moved entry is checked again. */
+	wsg_credcache_mark_verified(a->env.rt->credcache, a->tok.username,
+	                            a->cred.password_hash, a->tok.password,
+	                            a->tok.password_len);
+	authorize(a);
+}
+
+static void store_query_refused(struct wsg_auth *a, int rc);
+
+/* PasswordText and Basic against the directory: a simple bind as the
+ * user's DN on a bind connection (ldapstore.h). */
+static void
+verify_ldap(struct wsg_auth *a)
+{
+	const char *dn = a->cred.exists && !a->locked && a->tok.password_len > 0
+	                         ? a->cred.password_hash
+	                         : NULL;
+	int rc;
+
+	rc = wsg_ldapstore_bind(a->env.ldap, dn, a->tok.password,
+	                        a->tok.password_len, ldap_bound_cb, a);
+	if (rc != WSG_OK)
+		store_query_refused(a, rc);
+}
+
 static void
 verify(struct wsg_auth *a)
 {
@@ -602,6 +677,9 @@ verify(struct wsg_auth *a)
 		                sizeof(dummy_digest_password) - 1);
 		fail_authentication(
 		        a, !a->cred.exists ? "unknown user"
+		           : a->env.ldap != NULL
+		                   ? "PasswordDigest cannot be verified "
+		                     "against the LDAP user store"
 		           : a->cred.digest_unopened
 		                   ? "digest secret does not open with the "
 		                     "master key"
@@ -613,6 +691,10 @@ verify(struct wsg_auth *a)
 	                                 a->tok.password, a->tok.password_len,
 	                                 wall_now().sec) == WSG_OK) {
 		authorize(a);
+		return;
+	}
+	if (a->env.ldap != NULL) {
+		verify_ldap(a);
 		return;
 	}
 	hash = a->cred.exists && a->cred.password_hash != NULL
@@ -677,6 +759,38 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 }
 
 /*
+ * The directory's entry: its DN takes the place of the password hash (it
+ * is what a password is verified against, ldap_bound_cb), its groups'
+ * roles are the roles. A name the user_filter does not match (unknown,
+ * or excluded, e.g. disabled) is an unknown user.
+ */
+static void
+ldap_lookup_cb(int status, struct wsg_ldap_user *u, void *arg)
+{
+	struct wsg_auth *a = arg;
+
+	if (status == WSG_OK) {
+		a->cred.exists = 1;
+		a->cred.password_hash = u->dn;
+		a->cred.roles = u->roles;
+		u->dn = u->roles = NULL;
+		wsg_ldapstore_user_free(u);
+	} else if (status == WSG_ERR_NOTFOUND) {
+		a->cred.exists = 0;
+		a->cred.roles = wsg_mem_strdup("");
+	} else {
+		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
+		              "LDAP user store unavailable: %s",
+		              wsg_strerror(status));
+		complete(a, status);
+		return;
+	}
+	wsg_credcache_put(a->env.rt->credcache, a->tok.username, &a->cred,
+	                  wall_now().sec, a->cache_generation);
+	verify(a);
+}
+
+/*
  * A clear-text password seen on plain HTTP is already exposed; refusing it
  * (WSO2's UsernameToken-over-HTTPS policy does the same, as InvalidSecurity)
  * tells the client to fix its transport, and costs no password work.
@@ -730,7 +844,11 @@ find_user(struct wsg_auth *a)
 	a->store_queried = 1;
 	a->cache_generation =
 	        wsg_credcache_generation(rt->credcache, a->tok.username);
-	rc = wsg_userstore_lookup(a->env.db, a->tok.username, lookup_cb, a);
+	rc = a->env.ldap != NULL
+	             ? wsg_ldapstore_lookup(a->env.ldap, a->tok.username,
+	                                    ldap_lookup_cb, a)
+	             : wsg_userstore_lookup(a->env.db, a->tok.username,
+	                                    lookup_cb, a);
 	if (rc != WSG_OK)
 		store_query_refused(a, rc);
 }

@@ -43,6 +43,8 @@ struct wsg_auth_env {
 	/* Paces the shared replay store's purge: the caller's counter, for
 	 * one thread only. */
 	uint64_t *replay_store_inserts;
+	struct wsg_ldap_pool *ldap; /* userstore.type "ldap": users, roles
+	                               and passwords; else NULL */
 };
 
 struct wsg_auth {

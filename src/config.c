@@ -2299,7 +2299,8 @@ config_free(struct wsg_config *c)
 static void
 userstore_mariadb(struct ctx *x, const config_t *lc, struct wsg_config *c)
 {
-	const config_setting_t *s;
+	const config_setting_t *s, *routes = config_lookup(lc, "routes");
+	size_t i;
 
 	c->userstore.mariadb = !c->userstore.ldap ||
 	                       config_lookup(lc, "userstore.host") != NULL ||
@@ -2309,6 +2310,17 @@ userstore_mariadb(struct ctx *x, const config_t *lc, struct wsg_config *c)
 		bad(x, s,
 		    "\"mariadb\" needs userstore.host or userstore.socket "
 		    "with userstore.type = \"ldap\"");
+	/* Certificate-to-user mappings live in MariaDB's users. */
+	for (i = 0; c->userstore.ldap && routes != NULL && i < c->n_routes; i++)
+		if (c->routes[i].auth == WSG_AUTH_X509 ||
+		    c->routes[i].auth == WSG_AUTH_WSSE_OR_X509)
+			bad(x,
+			    config_setting_get_member(
+			            config_setting_get_elem(routes,
+			                                    (unsigned)i),
+			            "auth"),
+			    "\"x509\" and \"wsse_or_x509\" map certificates to "
+			    "users of userstore.type = \"mariadb\"");
 }
 
 int

@@ -218,6 +218,9 @@ runtime_free(struct wsg_runtime *rt)
 	free(rt->metrics);
 	if (rt->db_password != NULL)
 		wsg_mem_free_secret(rt->db_password, strlen(rt->db_password));
+	if (rt->ldap_password != NULL)
+		wsg_mem_free_secret(rt->ldap_password,
+		                    strlen(rt->ldap_password));
 	OPENSSL_cleanse(rt->master_key, sizeof(rt->master_key));
 	memset(rt, 0, sizeof(*rt));
 }
@@ -227,14 +230,25 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
              struct wsg_error *err)
 {
 	unsigned char jwt_key[32];
+	size_t len;
 	int rc;
 
 	memset(rt, 0, sizeof(*rt));
 	rt->cfg = cfg;
-	rc = wsg_keyfile_load(cfg->userstore.master_key_file, rt->master_key,
-	                      sizeof(rt->master_key), err);
-	if (rc != WSG_OK)
-		return rc;
+	/* A directory's users have no sealed digest secrets. */
+	if (!cfg->userstore.ldap) {
+		rc = wsg_keyfile_load(cfg->userstore.master_key_file,
+		                      rt->master_key, sizeof(rt->master_key),
+		                      err);
+		if (rc != WSG_OK)
+			return rc;
+	}
+	if (cfg->userstore.ldap && cfg->ldap.bind_password_file != NULL) {
+		rc = wsg_keyfile_read_secret(cfg->ldap.bind_password_file,
+		                             &rt->ldap_password, &len, err);
+		if (rc != WSG_OK)
+			return rc;
+	}
 	if (cfg->management.enabled) {
 		rc = wsg_keyfile_load(cfg->management.jwt_secret_file, jwt_key,
 		                      sizeof(jwt_key), err);

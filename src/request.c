@@ -767,7 +767,7 @@ serve_wsdl(struct wsg_request *r)
 {
 	struct wsg_worker *w = r->worker;
 	struct wsg_auth_env env = {w->rt, w->base, w->db,
-	                           &w->replay_store_inserts};
+	                           &w->replay_store_inserts, w->ldap};
 	const struct wsg_route_conf *rt = r->route;
 
 	if ((rt->wsdl_docs == NULL && !rt->wsdl_upstream) ||
@@ -796,7 +796,7 @@ wsg_request_handle(struct wsg_worker *w, struct wsg_conn *conn,
                    const struct wsg_conn_request *req)
 {
 	struct wsg_auth_env env = {w->rt, w->base, w->db,
-	                           &w->replay_store_inserts};
+	                           &w->replay_store_inserts, w->ldap};
 	enum wsg_soap_version media;
 	struct wsg_request *r;
 

@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "err.h"
+#include "ldapstore.h"
 #include "mem.h"
 #include "metrics.h"
 #include "tls.h"
@@ -249,6 +250,7 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		wsg_upstream_pool_shutdown(w->upstream,
 		                           "the gateway is stopping");
 		wsg_db_pool_shutdown(w->db);
+		wsg_ldapstore_pool_shutdown(w->ldap);
 		evtimer_add(w->drain_timer, &tv);
 		return;
 	}
@@ -336,6 +338,8 @@ worker_cleanup(struct wsg_worker *w)
 	w->upstream = NULL;
 	wsg_db_pool_free(w->db);
 	w->db = NULL;
+	wsg_ldapstore_pool_free(w->ldap);
+	w->ldap = NULL;
 	free(w->listeners);
 	w->listeners = NULL;
 	if (w->wake != NULL)
@@ -414,6 +418,10 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	}
 	w->db = wsg_db_pool_new(w->base, &rt->db_params,
 	                        cfg->userstore.pool_size, &rt->db_stats);
+	if (cfg->userstore.ldap)
+		w->ldap = wsg_ldapstore_pool_new(
+		        w->base, &cfg->ldap, cfg->management.admin_role,
+		        rt->ldap_password, cfg->userstore.max_waiting);
 	w->upstream =
 	        wsg_upstream_pool_new(w->base, rt->metrics, &cfg->resolver);
 	w->wsdl_cache = wsg_wsdl_cache_new(w->upstream);

@@ -50,7 +50,8 @@ struct wsg_runtime {
 	struct wsg_lockout *lockout; /* failures per user and client */
 	struct wsg_password_pool *pwpool;
 	unsigned char master_key[WSG_PASSWORD_KEY_LEN];
-	char *db_password; /* NULL when the store needs none */
+	char *db_password;   /* NULL when the store needs none */
+	char *ldap_password; /* ldap.bind_password_file's, or NULL */
 	struct wsg_db_params db_params;
 };
 
@@ -100,6 +101,7 @@ struct wsg_worker {
 	unsigned *connections; /* the server's open connections (atomic) */
 	struct event_base *base;
 	struct wsg_db_pool *db;
+	struct wsg_ldap_pool *ldap; /* userstore.type "ldap", else NULL */
 	struct wsg_upstream_pool *upstream;
 	struct wsg_wsdl_cache *wsdl_cache; /* wsdl = "upstream" copies */
 	struct wsg_snapshot *snap;    /* current; new requests take a ref */

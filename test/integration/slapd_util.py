@@ -212,11 +212,11 @@ def write_password_file(folder, name, password):
     return path
 
 
-def ldap_settings(slapd, uri=None, **overrides):
+def ldap_settings(slapd, **overrides):
     """The ldap group's {key: libconfig value text} for `slapd` (overrides replace keys; a
     value None drops the key)."""
     settings = {
-        "uri": '"%s"' % (uri or slapd.uri),
+        "uri": '"%s"' % slapd.uri,
         "bind_dn": '"%s"' % SERVICE_DN,
         "bind_password_file": '"%s"' % write_password_file(
             os.path.dirname(slapd.dir), slapd.name + ".pass", SERVICE_PASSWORD),

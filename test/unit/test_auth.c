@@ -208,7 +208,7 @@ static void
 run_begin(struct run *r, const char *socket, int tls)
 {
 	struct wsg_db_params p = params;
-	struct wsg_auth_env env = {&rt, base, NULL, &replay_inserts};
+	struct wsg_auth_env env = {&rt, base, NULL, &replay_inserts, NULL};
 
 	memset(r, 0, sizeof(*r));
 	p.socket = socket;

@@ -33,6 +33,9 @@
 #include "operations.h"
 
 #define LISTEN "listen = ( { address = \"127.0.0.1:8280\"; } );\n"
+#define LDAP_TYPE "userstore = { type = \"ldap\"; }; "
+#define LDAP_BASES "user_base = \"ou=p\"; group_base = \"ou=g\";"
+#define LDAP_MIN "uri = \"ldap://127.0.0.1/\"; " LDAP_BASES
 #define ROUTE(extra)                                                           \
 	"routes = ( { name = \"a\"; path = \"/a\"; "                           \
 	"upstream = ( \"http://127.0.0.1:9000/\" ); " extra " } );\n"
@@ -692,6 +695,70 @@ test_relative_paths(void **state)
 	}
 }
 
+/* ---- the LDAP user store ---- */
+
+static void
+test_ldap_values(void **state)
+{
+	static const struct {
+		const char *userstore;
+		int mariadb;
+	} stores[] = {
+	        {"type = \"ldap\";", 0},
+	        {"type = \"ldap\"; socket = \"/run/mysqld/mysqld.sock\";", 1},
+	        {"type = \"ldap\"; host = \"db.example.org\";", 1},
+	};
+	struct tmp *t = *state;
+	struct wsg_config *c = NULL;
+	char *text, *path, *pass, *errors = NULL;
+	size_t i;
+
+	pass = write_file(t, "ldap.pass", "secret\n", 0600);
+	for (i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+		text = wsg_mem_printf(
+		        LISTEN "userstore = { %s };\n"
+		               "ldap = { uri = \"ldaps://ldap.example.org/\";"
+		               " ca_file = \"ldap.pass\"; bind_dn = \"cn=gw\";"
+		               " bind_password_file = \"ldap.pass\";"
+		               " user_base = \"ou=people\";"
+		               " group_base = \"ou=groups\"; };\n",
+		        stores[i].userstore);
+		path = write_file(t, "wssgate.conf", text, 0644);
+		if (wsg_config_load(path, &c, &errors) != WSG_OK)
+			fail_msg("rejected:\n%s", errors);
+		assert_string_equal(c->userstore.type, "ldap");
+		assert_int_equal(c->userstore.ldap, 1);
+		assert_int_equal(c->userstore.mariadb, stores[i].mariadb);
+		assert_string_equal(c->ldap.uri, "ldaps://ldap.example.org/");
+		assert_string_equal(c->ldap.ca_file, pass);
+		assert_string_equal(c->ldap.bind_password_file, pass);
+		assert_string_equal(c->ldap.user_filter,
+		                    "(&(objectClass=inetOrgPerson)(uid=%s))");
+		assert_string_equal(c->ldap.group_filter,
+		                    "(&(objectClass=groupOfNames)(member=%s))");
+		assert_string_equal(c->ldap.role_attribute, "cn");
+		assert_null(c->ldap.admin_group);
+		assert_int_equal(c->ldap.starttls, 0);
+		assert_int_equal(c->ldap.timeout, 5);
+		assert_int_equal(c->ldap.pool_size, 4);
+		assert_int_equal(c->ldap.allow_plaintext_passwords, 0);
+		wsg_config_unref(c);
+		c = NULL;
+		free(path);
+		free(text);
+	}
+	/* The default store keeps MariaDB and has no ldap group. */
+	path = write_file(t, "wssgate.conf", LISTEN, 0644);
+	assert_int_equal(wsg_config_load(path, &c, &errors), WSG_OK);
+	assert_string_equal(c->userstore.type, "mariadb");
+	assert_int_equal(c->userstore.ldap, 0);
+	assert_int_equal(c->userstore.mariadb, 1);
+	assert_null(c->ldap.uri);
+	wsg_config_unref(c);
+	free(path);
+	free(pass);
+}
+
 /* ---- errors ---- */
 
 struct error_case {
@@ -1104,6 +1171,79 @@ static const struct error_case error_cases[] = {
          LISTEN ROUTE("signature = { trust = \"nope.pem\"; };"),
          {":2: routes.[0].signature: cannot load trusted CAs from "},
          1},
+        {"ldap group without userstore.type = ldap",
+         LISTEN "ldap = { " LDAP_MIN " };\n",
+         {":2: ldap: applies only to userstore.type = \"ldap\""},
+         1},
+        {"userstore.type = ldap without the ldap group",
+         LISTEN "userstore = { type = \"ldap\"; };\n",
+         {": ldap: missing: userstore.type = \"ldap\" needs the ldap group"},
+         1},
+        {"userstore.type unknown",
+         LISTEN "userstore = { type = \"ad\"; };\n",
+         {":2: userstore.type: "},
+         1},
+        {"ldap: required keys",
+         LISTEN LDAP_TYPE "ldap = { timeout = 0; };\n",
+         {":2: ldap.uri: missing required key",
+          ":2: ldap.user_base: missing required key",
+          ":2: ldap.timeout: 0 is out of range"},
+         4},
+        {"ldap: not an LDAP URL",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_BASES " uri = \"http://x/\"; };\n",
+         {":2: ldap.uri: \"http://x/\" is no LDAP URL"},
+         1},
+        {"ldap: plain ldap:// to a remote host",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_BASES
+                          " uri = \"ldap://ldap.example.org/\"; };\n",
+         {":2: ldap.uri: \"ldap://ldap.example.org/\" would send passwords "
+          "in clear text"},
+         1},
+        {"ldap: starttls on ldaps://",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_BASES
+                          " uri = \"ldaps://x/\"; starttls = true; };\n",
+         {":2: ldap.starttls: applies only to an ldap:// uri"},
+         1},
+        {"ldap: ca_file without TLS",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " ca_file = \"/dev/null\"; };\n",
+         {":2: ldap.ca_file: applies only to ldaps:// or starttls = true"},
+         1},
+        {"ldap: bind_dn without its password, unreadable files",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_BASES
+                          " bind_dn = \"cn=gw\"; uri = \"ldaps://x/\";"
+                          " ca_file = \"nope.pem\"; };\n",
+         {":2: ldap.bind_dn: needs bind_password_file",
+          ":2: ldap.ca_file: cannot read "},
+         2},
+        {"ldap: bind_password_file without bind_dn",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN
+                          " bind_password_file = \"/dev/null\"; };\n",
+         {":2: ldap.bind_password_file: applies only with bind_dn"},
+         1},
+        {"ldap: filters",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN
+                          " user_filter = \"(uid=%s)(cn=%s)\";"
+                          " group_filter = \"(member=%d)\"; };\n",
+         {":2: ldap.user_filter: has unbalanced parentheses",
+          ":2: ldap.group_filter: may hold no '%' but its one %s"},
+         2},
+        {"ldap: filter without %s",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN
+                          " user_filter = \"(&(uid=a)(cn=%s%s))\";"
+                          " group_filter = \"(member=x)\"; };\n",
+         {":2: ldap.user_filter: must contain %s exactly once",
+          ":2: ldap.group_filter: must contain %s exactly once"},
+         2},
+        {"ldap: shared replay store without MariaDB",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " };\n"
+                          "security = { replay_store = \"mariadb\"; };\n",
+         {":3: security.replay_store: \"mariadb\" needs userstore.host"},
+         1},
+        {"ldap: certificate users",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " };\n" ROUTE(
+                 "auth = \"x509\"; signature = { trust = \"/dev/null\"; };"),
+         {":3: routes.[0].auth: \"x509\" and \"wsse_or_x509\" map "},
+         2},
 };
 
 static void
@@ -1583,6 +1723,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_explicit_values, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_relative_paths, tmp_setup,
+	                                        tmp_teardown),
+	        cmocka_unit_test_setup_teardown(test_ldap_values, tmp_setup,
 	                                        tmp_teardown),
 	        cmocka_unit_test_setup_teardown(test_errors, tmp_setup,
 	                                        tmp_teardown),

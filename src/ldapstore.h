@@ -1,0 +1,112 @@
+/*
+ * The read-only LDAP user store (userstore.type = "ldap", docs/ldap.md):
+ * a per-worker pool of directory connections on the worker's event_base.
+ * A lookup searches the user (user_base, user_filter) and its groups
+ * (group_base, group_filter) on service connections, bound as bind_dn or
+ * anonymous; a password is checked by a simple bind as the user's DN on
+ * connections kept for user binds, never on a service connection.
+ *
+ * Searches and binds use libldap's asynchronous calls, read when the
+ * socket is readable (ldap_result with a zero timeout). Opening a
+ * connection (TCP connect, the TLS handshake of ldaps:// or StartTLS, the
+ * service bind) blocks inside libldap 2.5 - its TLS layer polls until the
+ * handshake ends - so that part alone runs on a small thread pool and the
+ * open connection is handed to the loop.
+ */
+#ifndef WSG_LDAPSTORE_H
+#define WSG_LDAPSTORE_H
+
+#include <event2/event.h>
+#include <ldap.h>
+#include <stddef.h>
+
+#include "types.h"
+
+struct wsg_ldap_conf;
+struct wsg_ldap_pool;
+
+/*
+ * `len` bytes of `in` as an RFC 4515 assertion value: '*', '(', ')', '\\',
+ * NUL and the other control bytes become \XX; everything else (UTF-8
+ * included) stays. Malloc'ed; caller frees.
+ */
+char *wsg_ldapstore_escape(const char *in, size_t len);
+
+/* `filter` (one %s, as config.c checks) with %s replaced by `value`
+ * escaped. Malloc'ed; caller frees. */
+char *wsg_ldapstore_filter(const char *filter, const char *value, size_t len);
+
+/*
+ * Opens one connection for `conf`, blocking (for threads, never an event
+ * loop): connect, TLS (ldaps:// or StartTLS, verified against ca_file),
+ * then a bind as bind_dn with `bind_password` when `service` and bind_dn
+ * is set. Referrals are not chased. Each step waits at most conf->timeout
+ * seconds. On success `*out` is the handle (ldap_unbind_ext() frees it).
+ */
+int wsg_ldapstore_open(const struct wsg_ldap_conf *conf,
+                       const char *bind_password, int service, LDAP **out,
+                       struct wsg_error *err);
+
+/*
+ * A pool on `base` for `conf` (kept by the caller, with `admin_role`, for
+ * the pool's lifetime): conf->pool_size service and as many bind
+ * connections, opened when needed. `bind_password` is bind_dn's (copied;
+ * NULL for anonymous searches); at most `max_waiting` operations wait for
+ * a connection. Free with wsg_ldapstore_pool_free() on the loop's thread.
+ */
+struct wsg_ldap_pool *wsg_ldapstore_pool_new(struct event_base *base,
+                                             const struct wsg_ldap_conf *conf,
+                                             const char *admin_role,
+                                             const char *bind_password,
+                                             unsigned max_waiting);
+
+/* Fails every operation (their callbacks run with WSG_ERR_CONNECT), closes
+ * the connections and frees `p` (NULL is fine). */
+void wsg_ldapstore_pool_free(struct wsg_ldap_pool *p);
+
+/* Fails every operation and closes the connections; later calls are
+ * refused (the worker is stopping). */
+void wsg_ldapstore_pool_shutdown(struct wsg_ldap_pool *p);
+
+/* One user as the directory has it. */
+struct wsg_ldap_user {
+	char *dn;
+	char *roles; /* role_attribute values of its groups, sorted, ','
+	                separated, plus management.admin_role for members of
+	                admin_group; "" for none */
+};
+
+void wsg_ldapstore_user_free(struct wsg_ldap_user *u);
+
+/* `status`: WSG_OK (`u` set, callee frees it with
+ * wsg_ldapstore_user_free()), WSG_ERR_NOTFOUND (no entry, or more than
+ * one, matches the filter), WSG_ERR_TIMEOUT, WSG_ERR_CONNECT or WSG_ERR_DB
+ * (the directory is unreachable or refused the search). */
+typedef void (*wsg_ldapstore_lookup_cb)(int status, struct wsg_ldap_user *u,
+                                        void *arg);
+
+/*
+ * Looks `username` up. WSG_OK: `done` runs exactly once on the pool's
+ * loop (before this returns when the connections it tried were found
+ * dead). WSG_ERR_CONNECT (the directory is down and the pool backs
+ * off before trying again), WSG_ERR_FULL (max_waiting reached) or
+ * WSG_ERR_CONNECT after shutdown: `done` never runs.
+ */
+int wsg_ldapstore_lookup(struct wsg_ldap_pool *p, const char *username,
+                         wsg_ldapstore_lookup_cb done, void *arg);
+
+/* `status`: WSG_OK (the password is right), WSG_ERR_AUTH (wrong, or
+ * `dn` NULL), or the errors of a lookup. */
+typedef void (*wsg_ldapstore_bind_cb)(int status, void *arg);
+
+/*
+ * Checks `pw` (`len` > 0 bytes, copied) by a simple bind as `dn`. With
+ * `dn` NULL the bind is made as an entry that does not exist, with a
+ * fixed password, so an unknown user or an empty password costs the same
+ * round trip and never sends the password. Returns as
+ * wsg_ldapstore_lookup().
+ */
+int wsg_ldapstore_bind(struct wsg_ldap_pool *p, const char *dn, const char *pw,
+                       size_t len, wsg_ldapstore_bind_cb done, void *arg);
+
+#endif
