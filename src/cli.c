@@ -517,7 +517,7 @@ cmd_ldap_user_list(const struct wsg_config *cfg, struct wsg_error *err)
 	size_t i;
 	int rc;
 
-	rc = wsg_ldap_dir_open(&cfg->ldap, &d, err);
+	rc = wsg_ldap_dir_open(&cfg->ldap, cfg->management.admin_role, &d, err);
 	if (rc == WSG_OK)
 		rc = wsg_ldap_dir_list_users(d, NULL, NULL, NULL, &l, err);
 	for (i = 0; rc == WSG_OK && i < l.n; i++) {

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "keyfile.h"
 #include "ldap_filter.h"
+#include "ldapstore.h"
 #include "mem.h"
 
 #define MAX_ATTR 64
@@ -20,6 +21,7 @@
 struct wsg_ldap_dir {
 	LDAP *ld;
 	const struct wsg_ldap_conf *conf;
+	const char *admin_role;     /* given to admin_group members */
 	char name_attr[MAX_ATTR];   /* of ldap.user_filter's %s */
 	char member_attr[MAX_ATTR]; /* of ldap.group_filter's %s */
 };
@@ -84,41 +86,6 @@ ldap_fail(struct wsg_error *err, int lrc, const char *what)
 	                     ldap_err2string(lrc));
 }
 
-/* A connection to ldap.uri with our options, TLS set up (StartTLS done),
- * not bound. */
-static int
-connect_ld(const struct wsg_ldap_conf *conf, LDAP **out, struct wsg_error *err)
-{
-	struct timeval tv = {(time_t)conf->timeout, 0};
-	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
-	LDAP *ld = NULL;
-	int lrc;
-
-	*out = NULL;
-	lrc = ldap_initialize(&ld, conf->uri);
-	if (lrc != LDAP_SUCCESS)
-		return ldap_fail(err, lrc, "initialize");
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
-	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	/* Connect and every synchronous operation end within ldap.timeout. */
-	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
-	if (conf->ca_file != NULL)
-		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, conf->ca_file);
-	ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-	/* The options above take effect in a context of this handle's own. */
-	ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
-	if (conf->starttls) {
-		lrc = ldap_start_tls_s(ld, NULL, NULL);
-		if (lrc != LDAP_SUCCESS) {
-			ldap_unbind_ext_s(ld, NULL, NULL);
-			return ldap_fail(err, lrc, "StartTLS");
-		}
-	}
-	*out = ld;
-	return WSG_OK;
-}
-
 static int
 simple_bind(LDAP *ld, const char *dn, const char *pw, size_t len)
 {
@@ -129,16 +96,17 @@ simple_bind(LDAP *ld, const char *dn, const char *pw, size_t len)
 }
 
 int
-wsg_ldap_dir_open(const struct wsg_ldap_conf *conf, struct wsg_ldap_dir **out,
-                  struct wsg_error *err)
+wsg_ldap_dir_open(const struct wsg_ldap_conf *conf, const char *admin_role,
+                  struct wsg_ldap_dir **out, struct wsg_error *err)
 {
 	struct wsg_ldap_dir *d = wsg_mem_calloc(1, sizeof(*d));
 	char *pw = NULL;
 	size_t len = 0;
-	int rc, lrc;
+	int rc;
 
 	*out = NULL;
 	d->conf = conf;
+	d->admin_role = admin_role;
 	if (wsg_ldap_filter_attribute(conf->user_filter, d->name_attr,
 	                              sizeof(d->name_attr)) != 0 ||
 	    wsg_ldap_filter_attribute(conf->group_filter, d->member_attr,
@@ -149,20 +117,16 @@ wsg_ldap_dir_open(const struct wsg_ldap_conf *conf, struct wsg_ldap_dir **out,
 		                   "with %%s, as in (uid=%%s)");
 		goto out;
 	}
-	rc = connect_ld(conf, &d->ld, err);
-	if (rc != WSG_OK)
-		goto out;
 	if (conf->bind_dn != NULL) {
 		rc = wsg_keyfile_read_secret(conf->bind_password_file, &pw,
 		                             &len, err);
 		if (rc != WSG_OK)
 			goto out;
-		lrc = simple_bind(d->ld, conf->bind_dn, pw, len);
-		if (lrc != LDAP_SUCCESS) {
-			rc = ldap_fail(err, lrc, "service bind (ldap.bind_dn)");
-			goto out;
-		}
 	}
+	/* The data plane's opener: the same TLS and timeout settings. */
+	rc = wsg_ldapstore_open(conf, pw, 1, &d->ld, err);
+	if (rc != WSG_OK)
+		goto out;
 	*out = d;
 	d = NULL;
 	rc = WSG_OK;
@@ -195,7 +159,7 @@ wsg_ldap_dir_bind(const struct wsg_ldap_conf *conf, const char *dn,
 	 * (RFC 4513 5.1.2). */
 	if (len == 0)
 		return WSG_ERR_AUTH;
-	rc = connect_ld(conf, &ld, err);
+	rc = wsg_ldapstore_open(conf, NULL, 0, &ld, err);
 	if (rc != WSG_OK)
 		return rc;
 	if (dn == NULL)
@@ -332,7 +296,8 @@ roles_of(struct wsg_ldap_dir *d, const char *dn, char **out,
 {
 	struct wsg_ldap_names l = {NULL, 0};
 	char *attrs[] = {d->conf->role_attribute, NULL};
-	char *filter = wsg_ldap_filter_build(d->conf->group_filter, dn, 0);
+	char *filter =
+	        wsg_ldapstore_filter(d->conf->group_filter, dn, strlen(dn));
 	size_t i, len = 1;
 	int rc;
 
@@ -343,6 +308,14 @@ roles_of(struct wsg_ldap_dir *d, const char *dn, char **out,
 		rc = wsg_error_set(err, rc, WSG_FAULT_NONE,
 		                   "too many groups for one user");
 	if (rc == WSG_OK) {
+		/* As on the data plane: admin_group's members hold the
+		 * management admin role too. */
+		for (i = 0; i < l.n && d->conf->admin_group != NULL; i++)
+			if (strcmp(l.names[i], d->conf->admin_group) == 0) {
+				names_add(&l, d->admin_role,
+				          strlen(d->admin_role));
+				break;
+			}
 		names_sort(&l);
 		for (i = 0; i < l.n; i++)
 			len += strlen(l.names[i]) + 1;
@@ -410,7 +383,8 @@ wsg_ldap_dir_find_user(struct wsg_ldap_dir *d, const char *name,
                        struct wsg_error *err)
 {
 	char *attrs[] = {d->name_attr, "entryUUID", NULL};
-	char *filter = wsg_ldap_filter_build(d->conf->user_filter, name, 0);
+	char *filter =
+	        wsg_ldapstore_filter(d->conf->user_filter, name, strlen(name));
 	struct found f = {0, NULL, 0, {NULL, 0}};
 	struct wsg_user_record *r;
 	char *nobody = NULL, *roles = NULL;
@@ -517,7 +491,7 @@ glob_value(const char *glob)
 			continue;
 		}
 		one[0] = *glob;
-		esc = wsg_ldap_filter_escape(one, 0);
+		esc = wsg_ldapstore_escape(one, 1);
 		o = stpcpy(o, esc);
 		free(esc);
 	}
@@ -525,27 +499,17 @@ glob_value(const char *glob)
 	return out;
 }
 
-/* `tmpl` with its %s replaced by `value` as it is (already escaped). */
+/* `tmpl` with its %s replaced by `value` as it is (already escaped), as
+ * wsg_ldapstore_filter() fills it. */
 static char *
 fill(const char *tmpl, const char *value)
 {
-	char *out = wsg_mem_alloc(strlen(tmpl) + strlen(value) + 1), *o = out;
-	const char *p;
-	int done = 0;
+	const char *hole = strstr(tmpl, "%s");
 
-	for (p = tmpl; *p != '\0'; p++) {
-		if (*p == '%' && p[1] == 's' && !done) {
-			o = stpcpy(o, value);
-			p++;
-			done = 1;
-		} else {
-			if (*p == '%' && p[1] == '%')
-				p++;
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return out;
+	if (hole == NULL)
+		return wsg_mem_strdup(tmpl);
+	return wsg_mem_printf("%.*s%s%s", (int)(hole - tmpl), tmpl, value,
+	                      hole + 2);
 }
 
 /* A DN compared as the directory would for our purposes: normalised
@@ -598,6 +562,23 @@ count_cb(struct wsg_ldap_dir *d, LDAPMessage *e, void *arg)
 	return WSG_OK;
 }
 
+/* The filter for the groups that give `role` (`esc` escaped): those of
+ * that name, and admin_group when `role` is the management admin role. */
+static char *
+admin_group_too(struct wsg_ldap_dir *d, const char *role, const char *esc)
+{
+	const char *attr = d->conf->role_attribute;
+	const char *group = d->conf->admin_group;
+	char *g, *out;
+
+	if (group == NULL || strcmp(role, d->admin_role) != 0)
+		return wsg_mem_printf("(%s=%s)", attr, esc);
+	g = wsg_ldapstore_escape(group, strlen(group));
+	out = wsg_mem_printf("(|(%s=%s)(%s=%s))", attr, esc, attr, g);
+	free(g);
+	return out;
+}
+
 /* The DN keys of the members of the groups named `role` (sorted);
  * WSG_ERR_NOTFOUND when no group under group_base has that name. */
 static int
@@ -607,10 +588,9 @@ role_members(struct wsg_ldap_dir *d, const char *role,
 	char *attrs[] = {d->member_attr, NULL};
 	char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
 	char *any = fill(d->conf->group_filter, "*");
-	char *esc = wsg_ldap_filter_escape(role, 0);
-	char *filter = wsg_mem_printf("(&%s(%s=%s))", any,
-	                              d->conf->role_attribute, esc);
-	char *named = wsg_mem_printf("(%s=%s)", d->conf->role_attribute, esc);
+	char *esc = wsg_ldapstore_escape(role, strlen(role));
+	char *named = admin_group_too(d, role, esc);
+	char *filter = wsg_mem_printf("(&%s%s)", any, named);
 	size_t groups = 0;
 	int rc;
 
@@ -677,7 +657,7 @@ wsg_ldap_dir_list_users(struct wsg_ldap_dir *d, const char *glob,
 	out->names = NULL;
 	out->n = 0;
 	if (search != NULL) {
-		char *esc = wsg_ldap_filter_escape(search, 0);
+		char *esc = wsg_ldapstore_escape(search, strlen(search));
 
 		sv = wsg_mem_printf("*%s*", esc);
 		free(esc);
@@ -722,7 +702,7 @@ wsg_ldap_dir_list_roles(struct wsg_ldap_dir *d, const char *search,
 	out->names = NULL;
 	out->n = 0;
 	if (search != NULL) {
-		esc = wsg_ldap_filter_escape(search, 0);
+		esc = wsg_ldapstore_escape(search, strlen(search));
 		filter = wsg_mem_printf("(%s=*%s*)", d->conf->role_attribute,
 		                        esc);
 	} else {

@@ -38,20 +38,23 @@ void wsg_ldap_dir_names_free(struct wsg_ldap_names *l);
  * Connects to ldap.uri (StartTLS when ldap.starttls; ldap.ca_file for
  * ldaps:// and StartTLS) and binds as the service account (ldap.bind_dn
  * with the password of ldap.bind_password_file; anonymous without
- * bind_dn). `*out` (close with wsg_ldap_dir_close()) on WSG_OK; else
- * WSG_ERR_CONNECT (unreachable, TLS, timeout) or WSG_ERR_DB (the service
+ * bind_dn), as the data plane's wsg_ldapstore_open() does. `admin_role`
+ * (management.admin_role, kept by the caller) is a role of admin_group's
+ * members, as on the data plane. `*out` (close with wsg_ldap_dir_close())
+ * on WSG_OK; else WSG_ERR_CONNECT (unreachable, TLS, timeout, the service
  * bind refused) with the reason in `err`.
  */
-int wsg_ldap_dir_open(const struct wsg_ldap_conf *conf,
+int wsg_ldap_dir_open(const struct wsg_ldap_conf *conf, const char *admin_role,
                       struct wsg_ldap_dir **out, struct wsg_error *err);
 
 void wsg_ldap_dir_close(struct wsg_ldap_dir *d);
 
 /*
  * The user `name` (exactly one entry under ldap.user_base matching
- * ldap.user_filter) with its roles (the ldap.role_attribute values of the
- * groups under ldap.group_base matching ldap.group_filter with its DN),
- * as a record: username, roles (',' separated, sorted), `id` a stable
+ * ldap.user_filter) as a record: username, roles (the ldap.role_attribute
+ * values of the groups under ldap.group_base matching ldap.group_filter
+ * with its DN, and the admin role for admin_group's members; ','
+ * separated, sorted) and `id`, a stable
  * non-zero 63-bit number taken from the entry's entryUUID (its DN when
  * the directory has none), so that a token outlives neither the entry nor
  * a re-created one. `*dn` (may be NULL) receives the DN (caller frees).
@@ -78,7 +81,8 @@ int wsg_ldap_dir_bind(const struct wsg_ldap_conf *conf, const char *dn,
 /*
  * The names of the users that match: `glob` (MI's pattern: '*' any run,
  * '?' one character; NULL: all), `search` (a substring of the name; NULL:
- * any) and `role` (members of the groups of that name; NULL: any).
+ * any) and `role` (members of the groups of that name, and of
+ * admin_group for the admin role; NULL: any).
  * Paged searches. WSG_ERR_NOTFOUND when no group has the name `role`,
  * WSG_ERR_LIMIT beyond WSG_LDAP_DIR_MAX_ENTRIES.
  */

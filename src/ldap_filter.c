@@ -1,29 +1,6 @@
 #include "ldap_filter.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "mem.h"
-
-char *
-wsg_ldap_filter_escape(const char *value, int keep_star)
-{
-	char *out = wsg_mem_alloc(3 * strlen(value) + 1), *o = out;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)value; *p != '\0'; p++) {
-		if ((*p == '*' && !keep_star) || *p == '(' || *p == ')' ||
-		    *p == '\\') {
-			sprintf(o, "\\%02x", *p);
-			o += 3;
-		} else {
-			*o++ = (char)*p;
-		}
-	}
-	*o = '\0';
-	return out;
-}
 
 /* The offset of the one "%s" of `tmpl`, or -1 (none, several, or a lone
  * '%'). */
@@ -46,33 +23,6 @@ placeholder(const char *tmpl)
 		}
 	}
 	return at;
-}
-
-char *
-wsg_ldap_filter_build(const char *tmpl, const char *value, int keep_star)
-{
-	char *esc, *out, *o;
-	const char *p;
-	long at = placeholder(tmpl);
-
-	if (at < 0)
-		return NULL;
-	esc = wsg_ldap_filter_escape(value, keep_star);
-	out = wsg_mem_alloc(strlen(tmpl) + strlen(esc) + 1);
-	o = out;
-	for (p = tmpl; *p != '\0'; p++) {
-		if (p - tmpl == at) {
-			o = stpcpy(o, esc);
-			p++;
-		} else {
-			if (*p == '%')
-				p++;
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	free(esc);
-	return out;
 }
 
 int

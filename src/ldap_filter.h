@@ -1,7 +1,8 @@
 /*
- * LDAP search filters built from the operator's templates (ldap.user_filter,
- * ldap.group_filter): the one `%s` is replaced by a value escaped per
- * RFC 4515, so a name or DN can never add filter syntax of its own.
+ * What the operator's filter templates (ldap.user_filter,
+ * ldap.group_filter) say about the directory's attributes, for the
+ * management plane's listings. The filters themselves are built by
+ * wsg_ldapstore_filter() (RFC 4515 escaping, ldapstore.h).
  */
 #ifndef WSG_LDAP_FILTER_H
 #define WSG_LDAP_FILTER_H
@@ -9,23 +10,10 @@
 #include <stddef.h>
 
 /*
- * `value` escaped for an assertion value (RFC 4515 section 3): '*', '(',
- * ')', '\' and NUL as \2a, \28, \29, \5c, \00; other bytes as they are.
- * With `keep_star`, '*' stays a wildcard (substring filters). Caller frees.
- */
-char *wsg_ldap_filter_escape(const char *value, int keep_star);
-
-/*
- * `tmpl` with its `%s` replaced by `value` escaped as above (`%%` stands
- * for '%'). NULL when `tmpl` does not hold exactly one `%s`. Caller frees.
- */
-char *wsg_ldap_filter_build(const char *tmpl, const char *value, int keep_star);
-
-/*
- * The attribute the template's `%s` is compared with: "uid" for
+ * The attribute the template's one `%s` is compared with: "uid" for
  * "(&(objectClass=inetOrgPerson)(uid=%s))". Copies it into `out` (`len`
  * bytes) and returns 0, or -1 when `%s` is not the whole value of a simple
- * equality "(attr=%s)".
+ * equality "(attr=%s)" (or the template has not exactly one `%s`).
  */
 int wsg_ldap_filter_attribute(const char *tmpl, char *out, size_t len);
 

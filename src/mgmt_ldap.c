@@ -12,8 +12,9 @@
 #include "mgmt_login.h"
 #include "revoked.h"
 
-#define MAX_PATTERN 1024 /* bytes of a pattern or searchKey, as mgmt_users.c   \
-	                  */
+#define MAX_PATTERN                                                            \
+	1024 /* bytes of a pattern or searchKey, as mgmt_users.c               \
+	      */
 
 static const char E_DIR_DOWN[] =
         "The user store is unavailable: the directory cannot be reached. "
@@ -50,8 +51,9 @@ dir_of(struct wsg_mgmt_req *r, struct wsg_ldap_dir **out)
 		return WSG_ERR_INVAL;
 	}
 	if (r->worker->ldap == NULL) {
-		rc = wsg_ldap_dir_open(&r->m->cfg->ldap, &r->worker->ldap,
-		                       &err);
+		rc = wsg_ldap_dir_open(&r->m->cfg->ldap,
+		                       r->m->cfg->management.admin_role,
+		                       &r->worker->ldap, &err);
 		if (rc != WSG_OK) {
 			reply_dir_error(r, &err);
 			return rc;

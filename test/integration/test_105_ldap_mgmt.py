@@ -220,6 +220,7 @@ def test_users_pattern_search_key_and_role(gw, admin_token):
     assert listed(searchKey="lic") == ["alice"]
     assert listed(role="ops") == ["bob"]
     assert listed(role=su.ADMIN_GROUP) == ["ada"]
+    assert listed(role="admin") == ["ada"]  # management.admin_role: admin_group's members
     assert listed(role="echo-users", pattern="a*") == ["ada", "alice"]
     assert listed(role=PAGED_ROLE) == PAGED
     assert listed(role="no-such-role") == []
@@ -233,7 +234,10 @@ def test_user_shown_with_roles_from_groups(gw, admin_token):
     assert r.status_code == 200
     assert r.json() == {"userId": "bob", "isAdmin": False, "roles": ["echo-users", "ops"],
                         "createdBy": None}
-    assert gw.request("GET", "/users/ada", admin_token).json()["isAdmin"] is True
+    # admin_group's members hold management.admin_role too, as on the data plane.
+    assert gw.request("GET", "/users/ada", admin_token).json() == {
+        "userId": "ada", "isAdmin": True, "roles": ["admin", "echo-users", su.ADMIN_GROUP],
+        "createdBy": None}
     assert gw.request("GET", "/users/carol", admin_token).json()["roles"] == []
     for who in ("dave", "nobody", "*"):
         r = gw.request("GET", "/users/" + who, admin_token)
@@ -251,6 +255,8 @@ def test_roles_listed_and_shown(gw, admin_token):
     assert [x["role"] for x in r.json()["list"]] == [su.ADMIN_GROUP]
     assert gw.request("GET", "/roles/ops", admin_token).json() == {"role": "ops",
                                                                    "users": ["bob"]}
+    assert gw.request("GET", "/roles/admin", admin_token).json() == {"role": "admin",
+                                                                     "users": ["ada"]}
     r = gw.request("GET", "/roles/nope", admin_token)
     assert r.status_code == 404
 
@@ -429,7 +435,7 @@ def test_offline_cli_lists_directory_users(gw):
     r = gw.cli("user", "list")
     assert r.returncode == 0, r.err
     lines = r.out.splitlines()
-    assert "ada\techo-users,wssgate-admins\tadmin" in lines
+    assert "ada\tadmin,echo-users,wssgate-admins\tadmin" in lines
     assert "bob\techo-users,ops\t-" in lines
     assert "carol\t\t-" in lines
     assert len(lines) == len(LISTED)
