@@ -79,6 +79,30 @@ may_log_in(const struct wsg_mgmt_req *r, const char *roles)
 	       wsg_mgmt_login_allowed(&r->m->cfg->management, roles);
 }
 
+const char *
+wsg_mgmt_ldap_probe(struct wsg_mgmt_req *r)
+{
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (r->worker->ldap == NULL &&
+	    wsg_ldap_dir_open(&r->m->cfg->ldap,
+	                      r->m->cfg->management.admin_role,
+	                      &r->worker->ldap, &err) != WSG_OK) {
+		wsg_log_msg("warning", "health: directory unreachable: %s",
+		            err.reason);
+		return "directory";
+	}
+	if (r->m->cfg->userstore.mariadb &&
+	    wsg_mgmt_work_db(r->worker, &c, &err) != WSG_OK) {
+		wsg_log_msg("warning", "health: database unreachable: %s",
+		            err.reason);
+		return "database";
+	}
+	return NULL;
+}
+
 /* -------- login -------- */
 
 struct login {

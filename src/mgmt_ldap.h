@@ -48,6 +48,13 @@ void wsg_mgmt_ldap_user_certs_list(struct wsg_mgmt_req *r);
 void wsg_mgmt_ldap_roles_list(struct wsg_mgmt_req *r);
 void wsg_mgmt_ldap_role_show(struct wsg_mgmt_req *r);
 
+/*
+ * On a worker, for GET /health: NULL when the directory takes a service
+ * connection (and, when the gateway has MariaDB, the database answers), else
+ * what failed ("directory" or "database"), logged. Answers nothing.
+ */
+const char *wsg_mgmt_ldap_probe(struct wsg_mgmt_req *r);
+
 /* Any change: the read-only answer, audited. */
 void wsg_mgmt_ldap_read_only(struct wsg_mgmt_req *r);
 

@@ -364,8 +364,15 @@ def test_each_call_follows_the_directory(gw, directory):
 
 
 def test_directory_down_is_503_and_recovers(gw, directory, admin_token):
+    health = "http://127.0.0.1:%d/health" % gw.mgmt_port
+    r = gw.http.get(health)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}, r.content
     directory.stop()
     try:
+        r = gw.http.get(health)
+        assert r.status_code == 503, r.content
+        assert r.json() == {"status": "unavailable",
+                            "reason": "the directory cannot be reached"}
         r = gw.request("GET", "/users", admin_token)
         assert r.status_code == 503, (r.status_code, r.content)
         assert "directory cannot be reached" in r.json()["Error"]
@@ -374,6 +381,7 @@ def test_directory_down_is_503_and_recovers(gw, directory, admin_token):
     finally:
         directory.run()
     assert names(gw.request("GET", "/users", admin_token, params={"pattern": "bob"})) == ["bob"]
+    assert gw.http.get(health).status_code == 200
 
 
 def test_logout_in_mariadb_when_configured(directory, stub, mariadb, configured):
