@@ -425,6 +425,18 @@ wsg_mgmt_ldap_user_show(struct wsg_mgmt_req *r)
 	wsg_userstore_record_free(rec);
 }
 
+/* Both planes' locks of `name`: 1 when one was on. */
+static int
+unlock_name(struct wsg_mgmt_req *r, const char *name, int64_t now)
+{
+	struct wsg_lockout *l = r->m->rt->lockout;
+
+	return wsg_lockout_unlock(l, WSG_LOCKOUT_USER, name, strlen(name),
+	                          now) |
+	       wsg_lockout_unlock(l, WSG_LOCKOUT_MGMT_USER, name, strlen(name),
+	                          now);
+}
+
 void
 wsg_mgmt_ldap_user_unlock(struct wsg_mgmt_req *r)
 {
@@ -436,13 +448,12 @@ wsg_mgmt_ldap_user_unlock(struct wsg_mgmt_req *r)
 	if (load_user(r, &rec) != WSG_OK)
 		return;
 	/* Locks are this gateway's, by the directory's spelling of the name
-	 * (a wrong name typed at login is counted as typed). */
+	 * and by the spelling in the path (the data plane counts names as
+	 * its clients typed them). */
 	user = rec->username;
-	was_locked =
-	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
-	                           strlen(user), now) |
-	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
-	                           user, strlen(user), now);
+	was_locked = unlock_name(r, user, now);
+	if (strcmp(r->seg[1], user) != 0)
+		was_locked |= unlock_name(r, r->seg[1], now);
 	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
 	               was_locked ? "was locked"
 	                          : "was not locked; its failures are "

@@ -72,10 +72,10 @@ def write_key(path):
 class LdapMgmtGateway(su.LdapGateway):
     """An LDAP gateway with the management listener on (its own work folder)."""
 
-    def __init__(self, name, slapd, stub, db=None, mgmt=None):
+    def __init__(self, name, slapd, stub, db=None, mgmt=None, security=None):
         workdir = os.path.join(wsg.WORK, name)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
-        super().__init__(workdir, slapd, stub, name=name, db=db)
+        super().__init__(workdir, slapd, stub, name=name, db=db, security=security)
         self.mgmt_port = wsg.free_port()
         self.mgmt_extra = dict(mgmt or {})
         self.http = wsg.http_session()
@@ -382,6 +382,29 @@ def test_directory_down_is_503_and_recovers(gw, directory, admin_token):
         directory.run()
     assert names(gw.request("GET", "/users", admin_token, params={"pattern": "bob"})) == ["bob"]
     assert gw.http.get(health).status_code == 200
+
+
+def test_lockout_by_the_directory_spelling_and_unlock(directory, stub, configured):
+    """Wrong passwords lock the account whatever case the name is typed in (one entry, one
+    key); the right password is then refused with the same 401 until an admin unlocks."""
+    g = LdapMgmtGateway("ldap-mgmt-lock", directory, stub,
+                        security={"lockout": "{ max_failures = 2; window = 60; "
+                                             "duration = 600; }"})
+    g.write_config()
+    try:
+        g.start()
+        bob_pw = su.USERS["bob"][0]
+        g.login("bob", "wrong-1", expect=401)
+        g.login("BOB", "wrong-2", expect=401)
+        locked = g.login("bob", bob_pw, expect=401)
+        assert locked.content == b""
+        assert "user locked" in "\n".join(g.audit_lines())
+        admin = g.login(ADMIN, ADMIN_PW)
+        r = g.request("POST", "/users/Bob/unlock", admin)
+        assert r.status_code == 200 and r.json() == {"userId": "bob", "status": "Unlocked"}
+        assert claims(g.login("bob", bob_pw))["sub"] == "bob"
+    finally:
+        g.stop()
 
 
 def test_logout_in_mariadb_when_configured(directory, stub, mariadb, configured):
