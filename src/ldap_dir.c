@@ -17,6 +17,7 @@
 #define MAX_ATTR 64
 /* A DN under user_base that no entry has: unknown names bind to it. */
 #define NO_SUCH_USER "cn=wssgate-no-such-user-0e1d4c"
+#define NOBODY_PASSWORD "wssgate-no-such-user"
 
 struct wsg_ldap_dir {
 	LDAP *ld;
@@ -107,16 +108,13 @@ wsg_ldap_dir_open(const struct wsg_ldap_conf *conf, const char *admin_role,
 	*out = NULL;
 	d->conf = conf;
 	d->admin_role = admin_role;
+	/* Only the listings need them (empty: unknown); a login does not. */
 	if (wsg_ldap_filter_attribute(conf->user_filter, d->name_attr,
-	                              sizeof(d->name_attr)) != 0 ||
-	    wsg_ldap_filter_attribute(conf->group_filter, d->member_attr,
-	                              sizeof(d->member_attr)) != 0) {
-		rc = wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
-		                   "listing users needs ldap.user_filter and "
-		                   "ldap.group_filter to compare one attribute "
-		                   "with %%s, as in (uid=%%s)");
-		goto out;
-	}
+	                              sizeof(d->name_attr)) != 0)
+		d->name_attr[0] = '\0';
+	if (wsg_ldap_filter_attribute(conf->group_filter, d->member_attr,
+	                              sizeof(d->member_attr)) != 0)
+		d->member_attr[0] = '\0';
 	if (conf->bind_dn != NULL) {
 		rc = wsg_keyfile_read_secret(conf->bind_password_file, &pw,
 		                             &len, err);
@@ -162,9 +160,13 @@ wsg_ldap_dir_bind(const struct wsg_ldap_conf *conf, const char *dn,
 	rc = wsg_ldapstore_open(conf, NULL, 0, &ld, err);
 	if (rc != WSG_OK)
 		return rc;
-	if (dn == NULL)
+	/* Nobody's bind never carries the password given. */
+	if (dn == NULL) {
 		dn = nobody =
 		        wsg_mem_printf("%s,%s", NO_SUCH_USER, conf->user_base);
+		pw = NOBODY_PASSWORD;
+		len = strlen(NOBODY_PASSWORD);
+	}
 	lrc = simple_bind(ld, dn, pw, len);
 	if (lrc == LDAP_SUCCESS)
 		rc = nobody != NULL ? WSG_ERR_AUTH : WSG_OK;
@@ -373,7 +375,8 @@ found_cb(struct wsg_ldap_dir *d, LDAPMessage *e, void *arg)
 	f->dn = wsg_mem_strdup(dn);
 	f->id = entry_id(d, e, dn);
 	ldap_memfree(dn);
-	first_value(d, e, d->name_attr, &f->name);
+	if (d->name_attr[0] != '\0')
+		first_value(d, e, d->name_attr, &f->name);
 	return WSG_OK;
 }
 
@@ -382,7 +385,8 @@ wsg_ldap_dir_find_user(struct wsg_ldap_dir *d, const char *name,
                        struct wsg_user_record **rec, char **dn,
                        struct wsg_error *err)
 {
-	char *attrs[] = {d->name_attr, "entryUUID", NULL};
+	char *attrs[] = {"entryUUID",
+	                 d->name_attr[0] != '\0' ? d->name_attr : NULL, NULL};
 	char *filter =
 	        wsg_ldapstore_filter(d->conf->user_filter, name, strlen(name));
 	struct found f = {0, NULL, 0, {NULL, 0}};
@@ -651,11 +655,19 @@ wsg_ldap_dir_list_users(struct wsg_ldap_dir *d, const char *glob,
 	char *attrs[] = {d->name_attr, NULL};
 	char *gv = glob_value(glob != NULL ? glob : "*"), *sv = NULL;
 	char *by_glob = fill(d->conf->user_filter, gv), *by_search = NULL;
-	char *filter;
+	char *filter = NULL;
 	int rc = WSG_OK;
 
 	out->names = NULL;
 	out->n = 0;
+	if (d->name_attr[0] == '\0' ||
+	    (role != NULL && d->member_attr[0] == '\0')) {
+		rc = wsg_error_set(err, WSG_ERR_CONFIG, WSG_FAULT_NONE,
+		                   "listing users needs ldap.user_filter and "
+		                   "ldap.group_filter to compare one attribute "
+		                   "with %%s, as in (uid=%%s)");
+		goto out;
+	}
 	if (search != NULL) {
 		char *esc = wsg_ldapstore_escape(search, strlen(search));
 
@@ -676,6 +688,7 @@ wsg_ldap_dir_list_users(struct wsg_ldap_dir *d, const char *glob,
 		wsg_error_set(err, rc, WSG_FAULT_NONE,
 		              "more than %d entries match",
 		              WSG_LDAP_DIR_MAX_ENTRIES);
+out:
 	if (rc == WSG_OK) {
 		names_sort(&ls.out);
 		*out = ls.out;

@@ -785,6 +785,7 @@ mgmt_free(struct wsg_mgmt *m)
 	wsg_mgmt_health_free(m->health);
 	wsg_db_pool_free(m->pool);
 	wsg_revoked_free(m->revoked);
+	wsg_mgmt_ldap_free_inflight(m);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	wsg_snapshot_unref(m->snap);

@@ -77,7 +77,12 @@ struct wsg_mgmt {
 	struct wsg_db_pool *pool;       /* logins' lookups, non-blocking */
 	/* Logouts without MariaDB (userstore.type "ldap"), or NULL. */
 	struct wsg_revoked *revoked;
+	/* LDAP logins in progress per client address (mgmt_ldap.c); touched
+	 * on the management thread only. */
+	struct wsg_mgmt_inflight *ldap_logins;
 };
+
+struct wsg_mgmt_inflight;
 
 struct wsg_mgmt_param {
 	char *name;

@@ -105,6 +105,55 @@ wsg_mgmt_ldap_probe(struct wsg_mgmt_req *r)
 
 /* -------- login -------- */
 
+/* Logins in progress from one client address. */
+struct wsg_mgmt_inflight {
+	struct wsg_mgmt_inflight *next;
+	unsigned count;
+	char client[64];
+};
+
+/*
+ * Counts a login of `r`'s client (`delta` +1 or -1) on the management
+ * thread. Returns -1, counting nothing, when the client already has
+ * security.verify_queue.max_per_client logins in progress: as argon2's
+ * queue bounds a MariaDB login flood, so that one address cannot hold
+ * every management worker with directory round trips.
+ */
+static int
+inflight(struct wsg_mgmt_req *r, int delta)
+{
+	struct wsg_mgmt_inflight **link = &r->m->ldap_logins, *e;
+
+	while (*link != NULL && strcmp((*link)->client, r->client) != 0)
+		link = &(*link)->next;
+	e = *link;
+	if (delta > 0) {
+		if (e != NULL &&
+		    e->count >= r->cfg->security.verify_queue.max_per_client)
+			return -1;
+		if (e == NULL) {
+			e = *link = wsg_mem_calloc(1, sizeof(*e));
+			snprintf(e->client, sizeof(e->client), "%s", r->client);
+		}
+		e->count++;
+	} else if (e != NULL && --e->count == 0) {
+		*link = e->next;
+		free(e);
+	}
+	return 0;
+}
+
+void
+wsg_mgmt_ldap_free_inflight(struct wsg_mgmt *m)
+{
+	struct wsg_mgmt_inflight *e;
+
+	while ((e = m->ldap_logins) != NULL) {
+		m->ldap_logins = e->next;
+		free(e);
+	}
+}
+
 struct login {
 	unsigned char *raw; /* the decoded Basic credentials (secret) */
 	size_t raw_len;
@@ -177,6 +226,7 @@ login_done(struct wsg_mgmt_req *r, void *arg)
 {
 	struct login *lg = arg;
 
+	inflight(r, -1);
 	wsg_mem_free_secret(lg->raw, lg->raw_len);
 	free(lg);
 	wsg_mgmt_finish(r);
@@ -192,6 +242,13 @@ wsg_mgmt_ldap_login(struct wsg_mgmt_req *r, unsigned char *raw, size_t raw_len,
 	lg->raw_len = raw_len;
 	lg->pw = pw;
 	lg->pw_len = pw_len;
+	if (inflight(r, 1) != 0) {
+		wsg_mgmt_login_busy(r, WSG_ERR_LIMIT);
+		wsg_mem_free_secret(lg->raw, lg->raw_len);
+		free(lg);
+		wsg_mgmt_finish(r);
+		return;
+	}
 	if (wsg_mgmt_work_submit(r->m->work, r, login_job, login_done, lg) ==
 	    WSG_OK)
 		return;

@@ -19,7 +19,8 @@
  * On the management thread, with the Basic credentials parsed (`raw`,
  * `raw_len` stolen: wiped and freed here; `pw` points into it): hands the
  * login to a worker, which finds the user with the service account and
- * binds as it; 200 with a token, the generic 401, 429 or 503. `r` has
+ * binds as it; 200 with a token, the generic 401, 429 (the client has
+ * security.verify_queue.max_per_client logins in progress) or 503. `r` has
  * been deferred (wsg_mgmt_defer()) and r->claimed_user set.
  */
 void wsg_mgmt_ldap_login(struct wsg_mgmt_req *r, unsigned char *raw,
@@ -33,6 +34,9 @@ void wsg_mgmt_ldap_login(struct wsg_mgmt_req *r, unsigned char *raw,
  * returns non-zero on failure.
  */
 int wsg_mgmt_ldap_token_current(struct wsg_mgmt_req *r);
+
+/* Frees the count of LDAP logins in progress (mgmt_free()). */
+void wsg_mgmt_ldap_free_inflight(struct wsg_mgmt *m);
 
 /* Whether roles (',' separated) make an admin: ldap.admin_group. */
 int wsg_mgmt_ldap_is_admin(const struct wsg_mgmt_req *r, const char *roles);

@@ -11,9 +11,13 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
+import threading
+import time
 
 import pytest
+import requests
 
 import mgmt_util as mu
 import slapd_util as su
@@ -72,12 +76,14 @@ def write_key(path):
 class LdapMgmtGateway(su.LdapGateway):
     """An LDAP gateway with the management listener on (its own work folder)."""
 
-    def __init__(self, name, slapd, stub, db=None, mgmt=None, security=None):
+    def __init__(self, name, slapd, stub, db=None, mgmt=None, security=None,
+                 verify_queue=None):
         workdir = os.path.join(wsg.WORK, name)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
         super().__init__(workdir, slapd, stub, name=name, db=db, security=security)
         self.mgmt_port = wsg.free_port()
         self.mgmt_extra = dict(mgmt or {})
+        self.verify_queue = verify_queue  # security.verify_queue's text, or None
         self.http = wsg.http_session()
         # userstore.master_key_file's default, which the daemon loads at start.
         os.makedirs(os.path.join(workdir, "var"), mode=0o700, exist_ok=True)
@@ -94,6 +100,10 @@ class LdapMgmtGateway(su.LdapGateway):
         assert old in text
         text = text.replace(old, "management = { %s };"
                             % " ".join("%s = %s;" % kv for kv in keys.items()))
+        if self.verify_queue is not None:
+            assert "verify_threads = 2;" in text
+            text = text.replace("verify_threads = 2;", "verify_threads = 2; verify_queue = %s;"
+                                % self.verify_queue)
         with open(self.config, "w") as f:
             f.write(text)
 
@@ -403,6 +413,35 @@ def test_lockout_by_the_directory_spelling_and_unlock(directory, stub, configure
         r = g.request("POST", "/users/Bob/unlock", admin)
         assert r.status_code == 200 and r.json() == {"userId": "bob", "status": "Unlocked"}
         assert claims(g.login("bob", bob_pw))["sub"] == "bob"
+    finally:
+        g.stop()
+
+
+def test_logins_in_progress_per_address_are_bounded(directory, stub, configured):
+    """security.verify_queue.max_per_client bounds an address's LDAP logins in flight, as it
+    bounds argon2 jobs with MariaDB: one address cannot hold every management worker."""
+    g = LdapMgmtGateway("ldap-mgmt-flood", directory, stub,
+                        verify_queue="{ max_queued = 100; max_per_client = 1; }")
+    g.write_config()
+    url = g.murl("/login")
+    first = []
+    try:
+        g.start()
+        directory.proc.popen.send_signal(signal.SIGSTOP)  # answers nothing until ldap.timeout
+        try:
+            t = threading.Thread(target=lambda: first.append(
+                requests.get(url, auth=(b"bob", su.USERS["bob"][0].encode()), timeout=60)))
+            t.start()
+            time.sleep(0.5)
+            r = requests.get(url, auth=(b"alice", ALICE_PW.encode()), timeout=60)
+            assert r.status_code == 429, (r.status_code, r.content)
+            assert r.headers["Retry-After"] == "1"
+        finally:
+            directory.proc.popen.send_signal(signal.SIGCONT)
+            t.join()
+        # Answered once the directory woke (or timed out).
+        assert first[0].status_code in (200, 503), first[0].content
+        assert claims(g.login(ALICE, ALICE_PW))["sub"] == ALICE  # the count went back down
     finally:
         g.stop()
 
