@@ -77,10 +77,11 @@ class LdapMgmtGateway(su.LdapGateway):
     """An LDAP gateway with the management listener on (its own work folder)."""
 
     def __init__(self, name, slapd, stub, db=None, mgmt=None, security=None,
-                 verify_queue=None):
+                 verify_queue=None, ldap_kw=None):
         workdir = os.path.join(wsg.WORK, name)
         os.makedirs(workdir, mode=0o700, exist_ok=True)
-        super().__init__(workdir, slapd, stub, name=name, db=db, security=security)
+        super().__init__(workdir, slapd, stub, name=name, db=db, security=security,
+                         ldap_kw=ldap_kw)
         self.mgmt_port = wsg.free_port()
         self.mgmt_extra = dict(mgmt or {})
         self.verify_queue = verify_queue  # security.verify_queue's text, or None
@@ -442,6 +443,34 @@ def test_logins_in_progress_per_address_are_bounded(directory, stub, configured)
         # Answered once the directory woke (or timed out).
         assert first[0].status_code in (200, 503), first[0].content
         assert claims(g.login(ALICE, ALICE_PW))["sub"] == ALICE  # the count went back down
+    finally:
+        g.stop()
+
+
+@pytest.mark.parametrize("how", ["ldaps", "starttls", "wrong-ca"])
+def test_management_over_tls(directory, stub, configured, how):
+    """ldaps:// and StartTLS verified against ldap.ca_file; a directory whose certificate
+    that CA did not sign is unreachable (503), never trusted."""
+    kw = {"ca_file": '"%s"' % (directory.wrong_ca_file if how == "wrong-ca"
+                               else directory.ca_file)}
+    if how == "starttls":
+        kw["starttls"] = "true"
+    else:
+        kw["uri"] = '"%s"' % directory.tls_uri
+    g = LdapMgmtGateway("ldap-mgmt-" + how, directory, stub, ldap_kw=kw)
+    g.write_config()
+    try:
+        g.start()
+        health = g.http.get("http://127.0.0.1:%d/health" % g.mgmt_port)
+        if how == "wrong-ca":
+            assert health.status_code == 503
+            r = g.http.get(g.murl("/login"), auth=(ADMIN.encode(), ADMIN_PW.encode()))
+            assert r.status_code == 503, r.content
+            return
+        assert health.status_code == 200
+        token = g.login(ADMIN, ADMIN_PW)
+        assert names(g.request("GET", "/users", token, params={"pattern": "bob"})) == ["bob"]
+        g.login(ALICE, "not-" + ALICE_PW, expect=401)
     finally:
         g.stop()
 
