@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { badge, h, icon, showMessage } from './dom.js';
 import { endSession, isAdmin, me } from './session.js';
-import { state } from './state.js';
+import { readOnly, state } from './state.js';
 
 /* Ends the token on the server, then here. */
 async function logout() {
@@ -26,9 +26,11 @@ export function shell(current, main) {
 		items.push(h('li', { class: 'section' }, 'Management'), link('/users', 'users', 'Users'));
 	items.push(h('li', { class: 'section' }, 'Monitoring'),
 		link('/artifacts', 'artifacts', 'Artifacts'),
-		link('/logs', 'logs', 'Logs'),
-		h('li', { class: 'section' }, 'Account'),
-		link('/password', 'key', 'Change password'));
+		link('/logs', 'logs', 'Logs'));
+	/* A directory's passwords are changed with the directory's tools. */
+	if (!readOnly())
+		items.push(h('li', { class: 'section' }, 'Account'),
+			link('/password', 'key', 'Change password'));
 	return h('div', { class: 'shell' },
 		h('header', { class: 'topbar' },
 			h('img', { src: 'logo.svg', alt: '' }),

@@ -7,17 +7,42 @@ import { pageHead, shell } from './layout.js';
 import { loginPage } from './login.js';
 import { viewLogs } from './logs.js';
 import { viewPassword } from './password.js';
+import { api } from './api.js';
 import { isAdmin } from './session.js';
-import { state, stopRefresh } from './state.js';
+import { readOnly, state, stopRefresh } from './state.js';
 import { viewAddUser, viewUsers } from './users.js';
 
 const VIEWS = {
 	'/users': { title: 'Users', admin: true, nav: '/users', render: viewUsers },
-	'/users/add': { title: 'Add user', admin: true, nav: '/users', render: viewAddUser },
+	'/users/add': { title: 'Add user', admin: true, write: true, nav: '/users', render: viewAddUser },
 	'/artifacts': { title: 'Artifacts', nav: '/artifacts', render: viewArtifacts },
 	'/logs': { title: 'Logs', nav: '/logs', render: viewLogs },
-	'/password': { title: 'Change password', nav: '/password', render: viewPassword },
+	'/password': { title: 'Change password', write: true, nav: '/password', render: viewPassword },
 };
+
+/*
+ * What the user store takes, asked once per session: a read-only store
+ * (LDAP) gets no page that changes users. A gateway without the resource
+ * (404) takes changes as before.
+ */
+let storeLoading = null;
+
+function loadStore() {
+	if (!storeLoading) {
+		storeLoading = api('GET', '/userstore')
+			.then((s) => {
+				state.store = { type: String((s && s.type) || 'mariadb'), readOnly: !!(s && s.readOnly === true) };
+			})
+			.catch((e) => {
+				if (e.status !== 401)
+					state.store = { type: 'mariadb', readOnly: false };
+			})
+			.finally(() => {
+				storeLoading = null;
+			});
+	}
+	return storeLoading;
+}
 
 function homePath() {
 	return isAdmin() ? '/users' : '/artifacts';
@@ -41,6 +66,14 @@ export function render() {
 			user.focus();
 		return;
 	}
+	if (!state.store) {
+		app.replaceChildren(h('main', { class: 'main', id: 'main', 'aria-busy': 'true' }, 'Loading…'));
+		loadStore().then(() => {
+			if (state.token && state.store)
+				render();
+		});
+		return;
+	}
 	let view = VIEWS[path];
 	/* A user's certificates: the user's name is the rest of the path. */
 	if (!view && path.startsWith(CERTS_PREFIX) && path.length > CERTS_PREFIX.length) {
@@ -51,9 +84,9 @@ export function render() {
 			user = null;
 		}
 		if (user !== null)
-			view = { title: 'Certificates', admin: true, nav: '/users', render: (main) => viewUserCerts(main, user) };
+			view = { title: 'Certificates', admin: true, write: true, nav: '/users', render: (main) => viewUserCerts(main, user) };
 	}
-	if (!view) {
+	if (!view || (view.write && readOnly())) {
 		history.replaceState(null, '', '#' + homePath());
 		render();
 		return;

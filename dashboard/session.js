@@ -85,6 +85,7 @@ export function endSession(message) {
 	stopRefresh();
 	state.loginMessage = message || null;
 	state.users = { query: '', page: 1 };
+	state.store = null;
 	if (location.hash !== '#/login')
 		location.hash = '#/login';
 	else

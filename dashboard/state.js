@@ -15,8 +15,14 @@ export const state = {
 	flash: null,          /* {kind, text} shown by the next page */
 	loginMessage: null,   /* {kind, text} shown by the login page */
 	users: { query: '', page: 1 },
+	store: null,          /* GET /userstore: {type, readOnly}; null until known */
 	logs: { route: '', user: '', fault: '', kind: '', auto: true },
 };
+
+/* The user store takes no changes (an LDAP directory): pages offer none. */
+export function readOnly() {
+	return !!(state.store && state.store.readOnly);
+}
 
 /* A page's periodic refresh; the next page drawn stops it. */
 export function stopRefresh() {

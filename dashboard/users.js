@@ -5,7 +5,7 @@ import { certsPath } from './certs.js';
 import { badge, clearMessage, h, icon, showMessage } from './dom.js';
 import { busy, clearOnInput, confirmDialog, field, flashBox, markInvalid, pageHead } from './layout.js';
 import { me } from './session.js';
-import { PAGE_SIZE, state } from './state.js';
+import { PAGE_SIZE, readOnly, state } from './state.js';
 
 export function viewUsers(main) {
 	const msg = flashBox();
@@ -36,9 +36,12 @@ export function viewUsers(main) {
 		state.users.page++;
 		load();
 	});
+	const ro = readOnly();
 	main.append(
 		pageHead('Users', 'Accounts that can call the gateway\'s routes and log in to this dashboard.',
-			h('a', { class: 'btn btn-primary', href: '#/users/add', id: 'add-user' }, icon('add'), 'Add user')),
+			ro ? null : h('a', { class: 'btn btn-primary', href: '#/users/add', id: 'add-user' }, icon('add'), 'Add user')),
+		ro ? h('div', { class: 'msg msg-info', role: 'status', id: 'store-note' },
+			'Users and roles come from the LDAP directory, which the gateway only reads: add, remove or change them with the directory\'s own tools.') : null,
 		msg, form,
 		h('div', { class: 'panel flush' },
 			h('table', { id: 'users-table' },
@@ -108,6 +111,14 @@ function deleteBlocked(d) {
 
 function userRow(d, msg, reload) {
 	const name = String(d.userId);
+	if (readOnly())
+		return h('tr', { 'data-user': name },
+			h('td', { class: 'cell-user' }, name, name === me() ? [' ', badge('you', 'muted')] : null),
+			h('td', null, d.failed ? '' : d.isAdmin ? badge('Admin', 'admin') : h('span', { class: 'badge badge-muted' }, 'No')),
+			h('td', null, d.failed ? h('span', { class: 'badge badge-err' }, d.failed)
+				: Array.isArray(d.roles) && d.roles.length ? d.roles.map((r) => badge(r)) : h('span', { class: 'badge badge-muted' }, 'none')),
+			h('td', null, h('span', { class: 'muted' }, 'directory')),
+			h('td', { class: 'actions' }));
 	const roles = Array.isArray(d.roles) ? d.roles : [];
 	const blocked = d.failed ? null : deleteBlocked(d);
 	const del = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': 'Delete ' + name }, 'Delete');

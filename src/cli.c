@@ -12,6 +12,7 @@
 #include "accounts.h"
 #include "err.h"
 #include "keyfile.h"
+#include "ldap_dir.h"
 #include "mem.h"
 #include "password.h"
 #include "paths.h"
@@ -504,6 +505,89 @@ known_verb(int argc, char **argv)
 	return 0;
 }
 
+/* `user list` with userstore.type "ldap": the directory's users, with
+ * their roles and whether ldap.admin_group makes them admins. */
+static int
+cmd_ldap_user_list(const struct wsg_config *cfg, struct wsg_error *err)
+{
+	const char *group = cfg->ldap.admin_group;
+	struct wsg_ldap_names l = {NULL, 0};
+	struct wsg_user_record *rec = NULL;
+	struct wsg_ldap_dir *d = NULL;
+	size_t i;
+	int rc;
+
+	rc = wsg_ldap_dir_open(&cfg->ldap, cfg->management.admin_role, &d, err);
+	if (rc == WSG_OK)
+		rc = wsg_ldap_dir_list_users(d, NULL, NULL, NULL, &l, err);
+	for (i = 0; rc == WSG_OK && i < l.n; i++) {
+		rc = wsg_ldap_dir_find_user(d, l.names[i], &rec, NULL, err);
+		/* Gone (or ambiguous) since the listing: not listed. */
+		if (rc == WSG_ERR_NOTFOUND) {
+			rc = WSG_OK;
+			continue;
+		}
+		if (rc != WSG_OK)
+			break;
+		printf("%s\t%s\t%s\n", rec->username, rec->roles,
+		       group != NULL && wsg_userstore_roles_have(rec->roles,
+		                                                 group)
+		               ? "admin"
+		               : "-");
+		wsg_userstore_record_free(rec);
+		rec = NULL;
+	}
+	wsg_ldap_dir_names_free(&l);
+	wsg_ldap_dir_close(d);
+	return rc;
+}
+
+/*
+ * With userstore.type "ldap" the directory holds the users and roles and
+ * wssgate only reads it: `user list` reads it, every other user and role
+ * verb is refused (exit 1), and `db init` needs MariaDB configured (for
+ * the replay store and the token revocation list). Returns -1 when the
+ * verb goes on as usual, else the exit status.
+ */
+static int
+ldap_verb(const struct wsg_config *cfg, int argc, char **argv)
+{
+	struct wsg_error err;
+
+	wsg_error_clear(&err);
+	if (strcmp(argv[0], "db") == 0) {
+		if (cfg->userstore.mariadb)
+			return -1;
+		fprintf(stderr,
+		        "wssgate: db init: no MariaDB is configured (set "
+		        "userstore.host or userstore.socket to keep the "
+		        "replay store and token revocations in MariaDB)\n");
+		return 1;
+	}
+	if (strcmp(argv[1], "list") == 0 && strcmp(argv[0], "user") == 0) {
+		if (argc == 2 && cmd_ldap_user_list(cfg, &err) == WSG_OK)
+			return 0;
+		fprintf(stderr, "wssgate: %s\n",
+		        argc != 2 ? "usage: user list" : err.reason);
+		return 1;
+	}
+	if (strcmp(argv[1], "unlock") == 0) {
+		fprintf(stderr,
+		        "wssgate: user unlock: with userstore.type = \"ldap\" "
+		        "locks are ended through the management API "
+		        "(wssgatectl "
+		        "or POST /management/users/NAME/unlock) or end by "
+		        "themselves\n");
+		return 1;
+	}
+	fprintf(stderr,
+	        "wssgate: %s %s: the user store is read-only "
+	        "(userstore.type = \"ldap\"): change users, roles and "
+	        "passwords in the directory (%s)\n",
+	        argv[0], argv[1], cfg->ldap.uri);
+	return 1;
+}
+
 int
 wsg_cli_run(const struct wsg_config *cfg, int argc, char **argv, FILE *in)
 {
@@ -516,6 +600,8 @@ wsg_cli_run(const struct wsg_config *cfg, int argc, char **argv, FILE *in)
 	wsg_error_clear(&err);
 	if (!known_verb(argc, argv))
 		return usage();
+	if (cfg->userstore.ldap && (rc = ldap_verb(cfg, argc, argv)) >= 0)
+		return rc;
 	rc = wsg_cli_db_params(cfg, &params, &password, &err);
 	if (rc == WSG_OK)
 		rc = wsg_db_connect(&params, &c, &err);

@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "mgmt_health.h"
 #include "mgmt_http.h"
+#include "mgmt_ldap.h"
 #include "mgmt_login.h"
 #include "mgmt_metrics.h"
 #include "mgmt_monitor.h"
@@ -41,6 +42,8 @@
 /* Connections for the logins' lookups: a flood queues (within
  * userstore.max_waiting) rather than opening more. */
 #define MGMT_POOL_SIZE 2
+/* Tokens revoked in memory (no MariaDB), not expired yet. */
+#define MAX_REVOKED 100000
 
 /* MI's values (RESTConstants.REST_ALL_SUPPORTED_METHODS + ",OPTIONS, PATCH"
  * and the default management_api.cors.allowed_headers). */
@@ -60,37 +63,51 @@ struct route {
 	const char *action;   /* third segment when nseg is 3 */
 	enum access access;
 	void (*handler)(struct wsg_mgmt_req *r);
+	/* With userstore.type "ldap" (mgmt_ldap.h); NULL: `handler`. */
+	void (*ldap)(struct wsg_mgmt_req *r);
 };
 
 /* Admin-only resources are decided by prefix before this table, as MI's
  * AuthorizationHandler does. */
 static const struct route routes[] = {
-        {EVHTTP_REQ_GET, NULL, 0, NULL, ACCESS_PUBLIC, wsg_mgmt_status},
-        {EVHTTP_REQ_GET, "login", 1, NULL, ACCESS_BASIC, wsg_mgmt_login},
-        {EVHTTP_REQ_GET, "logout", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logout},
-        {EVHTTP_REQ_GET, "users", 1, NULL, ACCESS_TOKEN, wsg_mgmt_users_list},
-        {EVHTTP_REQ_POST, "users", 1, NULL, ACCESS_TOKEN, wsg_mgmt_users_add},
-        {EVHTTP_REQ_GET, "users", 2, NULL, ACCESS_TOKEN, wsg_mgmt_user_show},
+        {EVHTTP_REQ_GET, NULL, 0, NULL, ACCESS_PUBLIC, wsg_mgmt_status, NULL},
+        {EVHTTP_REQ_GET, "login", 1, NULL, ACCESS_BASIC, wsg_mgmt_login, NULL},
+        {EVHTTP_REQ_GET, "logout", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logout,
+         wsg_mgmt_ldap_logout},
+        {EVHTTP_REQ_GET, "userstore", 1, NULL, ACCESS_TOKEN, wsg_mgmt_userstore,
+         NULL},
+        {EVHTTP_REQ_GET, "users", 1, NULL, ACCESS_TOKEN, wsg_mgmt_users_list,
+         wsg_mgmt_ldap_users_list},
+        {EVHTTP_REQ_POST, "users", 1, NULL, ACCESS_TOKEN, wsg_mgmt_users_add,
+         wsg_mgmt_ldap_read_only},
+        {EVHTTP_REQ_GET, "users", 2, NULL, ACCESS_TOKEN, wsg_mgmt_user_show,
+         wsg_mgmt_ldap_user_show},
         {EVHTTP_REQ_DELETE, "users", 2, NULL, ACCESS_TOKEN,
-         wsg_mgmt_user_delete},
+         wsg_mgmt_user_delete, wsg_mgmt_ldap_read_only},
         {EVHTTP_REQ_PATCH, "users", 2, NULL, ACCESS_TOKEN,
-         wsg_mgmt_user_password},
+         wsg_mgmt_user_password, wsg_mgmt_ldap_read_only},
         {EVHTTP_REQ_POST, "users", 3, "unlock", ACCESS_TOKEN,
-         wsg_mgmt_user_unlock},
+         wsg_mgmt_user_unlock, wsg_mgmt_ldap_user_unlock},
         {EVHTTP_REQ_GET, "users", 3, "certificates", ACCESS_TOKEN,
-         wsg_mgmt_user_certs_list},
+         wsg_mgmt_user_certs_list, wsg_mgmt_ldap_user_certs_list},
         {EVHTTP_REQ_POST, "users", 3, "certificates", ACCESS_TOKEN,
-         wsg_mgmt_user_certs_add},
+         wsg_mgmt_user_certs_add, wsg_mgmt_ldap_read_only},
         {EVHTTP_REQ_DELETE, "users", 4, "certificates", ACCESS_TOKEN,
-         wsg_mgmt_user_cert_delete},
-        {EVHTTP_REQ_GET, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_list},
-        {EVHTTP_REQ_POST, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_add},
-        {EVHTTP_REQ_PUT, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_update},
-        {EVHTTP_REQ_GET, "roles", 2, NULL, ACCESS_TOKEN, wsg_mgmt_role_show},
+         wsg_mgmt_user_cert_delete, wsg_mgmt_ldap_read_only},
+        {EVHTTP_REQ_GET, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_list,
+         wsg_mgmt_ldap_roles_list},
+        {EVHTTP_REQ_POST, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_add,
+         wsg_mgmt_ldap_read_only},
+        {EVHTTP_REQ_PUT, "roles", 1, NULL, ACCESS_TOKEN, wsg_mgmt_roles_update,
+         wsg_mgmt_ldap_read_only},
+        {EVHTTP_REQ_GET, "roles", 2, NULL, ACCESS_TOKEN, wsg_mgmt_role_show,
+         wsg_mgmt_ldap_role_show},
         {EVHTTP_REQ_DELETE, "roles", 2, NULL, ACCESS_TOKEN,
-         wsg_mgmt_role_delete},
-        {EVHTTP_REQ_GET, "routes", 1, NULL, ACCESS_TOKEN, wsg_mgmt_routes_list},
-        {EVHTTP_REQ_GET, "logs", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logs_list},
+         wsg_mgmt_role_delete, wsg_mgmt_ldap_read_only},
+        {EVHTTP_REQ_GET, "routes", 1, NULL, ACCESS_TOKEN, wsg_mgmt_routes_list,
+         NULL},
+        {EVHTTP_REQ_GET, "logs", 1, NULL, ACCESS_TOKEN, wsg_mgmt_logs_list,
+         NULL},
 };
 
 static const struct route *
@@ -441,6 +458,8 @@ token_current(struct wsg_mgmt_req *r)
 	int rc, revoked = 0;
 
 	wsg_error_clear(&err);
+	if (m->cfg->userstore.ldap)
+		return wsg_mgmt_ldap_token_current(r);
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		return -1;
 	rc = wsg_token_is_revoked(c, &r->tok, &revoked, &err);
@@ -533,7 +552,10 @@ token_route_job(struct wsg_mgmt_req *r, void *arg)
 		wsg_mgmt_reply(r, 404, NULL);
 		return;
 	}
-	rt->handler(r);
+	if (r->m->cfg->userstore.ldap && rt->ldap != NULL)
+		rt->ldap(r);
+	else
+		rt->handler(r);
 }
 
 static void
@@ -762,6 +784,8 @@ mgmt_free(struct wsg_mgmt *m)
 		event_free(m->reload);
 	wsg_mgmt_health_free(m->health);
 	wsg_db_pool_free(m->pool);
+	wsg_revoked_free(m->revoked);
+	wsg_mgmt_ldap_free_inflight(m);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	wsg_snapshot_unref(m->snap);
@@ -815,6 +839,8 @@ wsg_mgmt_start(struct wsg_runtime *rt, struct wsg_snapshot *snap,
 		goto out;
 	}
 	m->health = wsg_mgmt_health_new(m);
+	if (!cfg->userstore.mariadb)
+		m->revoked = wsg_revoked_new(MAX_REVOKED);
 	m->pool =
 	        wsg_db_pool_new(m->base, &rt->db_params, MGMT_POOL_SIZE, NULL);
 	rc = wsg_mgmt_work_new(m, m->base, mc->workers,

@@ -4,6 +4,8 @@
  * one on the management loop), and the answer comes from it or, when it
  * does not complete within WSG_MGMT_HEALTH_WAIT_MS, says unavailable. One
  * probe runs at a time; every /health that arrives meanwhile joins it.
+ * With userstore.type "ldap" the probe is a directory connection (and the
+ * SELECT 1 when MariaDB is configured), made on a management worker.
  */
 #ifndef WSG_MGMT_HEALTH_H
 #define WSG_MGMT_HEALTH_H

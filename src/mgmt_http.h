@@ -30,6 +30,7 @@
 #include "types.h"
 #include "userstore.h"
 #include "mgmt_work.h"
+#include "revoked.h"
 
 #define WSG_MGMT_MAX_SEGS 4     /* path segments after /management */
 #define WSG_MGMT_MAX_PARAMS 16  /* query parameters kept */
@@ -74,7 +75,14 @@ struct wsg_mgmt {
 	unsigned deferred;       /* requests taken by wsg_mgmt_defer(), open */
 	struct wsg_mgmt_health *health; /* GET /health's own probe */
 	struct wsg_db_pool *pool;       /* logins' lookups, non-blocking */
+	/* Logouts without MariaDB (userstore.type "ldap"), or NULL. */
+	struct wsg_revoked *revoked;
+	/* LDAP logins in progress per client address (mgmt_ldap.c); touched
+	 * on the management thread only. */
+	struct wsg_mgmt_inflight *ldap_logins;
 };
+
+struct wsg_mgmt_inflight;
 
 struct wsg_mgmt_param {
 	char *name;

@@ -13,6 +13,7 @@
 #include "lockout.h"
 #include "log.h"
 #include "mem.h"
+#include "mgmt_ldap.h"
 #include "password.h"
 #include "unlock.h"
 #include "wsse.h"
@@ -33,6 +34,16 @@ wsg_mgmt_status(struct wsg_mgmt_req *r)
 	wsg_mgmt_reply(r, 200,
 	               json_pack("{s:s,s:s}", "wssgate", PACKAGE_VERSION,
 	                         "ManagementApi", "Active"));
+}
+
+void
+wsg_mgmt_userstore(struct wsg_mgmt_req *r)
+{
+	int ldap = r->m->cfg->userstore.ldap;
+
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:s,s:b}", "type", ldap ? "ldap" : "mariadb",
+	                         "readOnly", ldap));
 }
 
 /* MI's challenge header really is spelled with an underscore; a standard
@@ -115,14 +126,9 @@ wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 	return started;
 }
 
-/*
- * A failed login with a name and password, counted (a wrong password of an
- * existing, unlocked user is a `guess`), audited, then the same empty 401
- * as every other failure.
- */
-static void
-login_failed(struct wsg_mgmt_req *r, const char *user, int guess, int locked,
-             const char *reason)
+void
+wsg_mgmt_login_failed(struct wsg_mgmt_req *r, const char *user, int guess,
+                      int locked, const char *reason)
 {
 	wsg_mgmt_count_failure(r, user, guess && !locked);
 	wsg_mgmt_audit(r, "login_failure", "%s",
@@ -212,8 +218,9 @@ browser_made(const struct wsg_mgmt_req *r)
 	return NULL;
 }
 
-static void
-reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid, int admin)
+void
+wsg_mgmt_reply_token(struct wsg_mgmt_req *r, const char *user, uint64_t uid,
+                     int admin)
 {
 	const struct wsg_management_conf *mc = &r->m->cfg->management;
 	char *jwt = NULL;
@@ -301,7 +308,7 @@ bootstrap_create(struct lookup *lk, struct wsg_db_conn *c, char *hash)
 	               "the store never held an admin: created '%s' as the "
 	               "first admin (bootstrap_admin=%s)",
 	               user, mc->bootstrap_admin);
-	reply_token(r, user, res.uid, 1);
+	wsg_mgmt_reply_token(r, user, res.uid, 1);
 out:
 	free(hash);
 	free(sealed);
@@ -444,29 +451,30 @@ login_verified_cb(int rc, void *arg)
 		goto out;
 	}
 	if (r->rec == NULL) {
-		login_failed(r, user, 0, 0, "unknown user");
+		wsg_mgmt_login_failed(r, user, 0, 0, "unknown user");
 		goto out;
 	}
 	if (rc == WSG_OK && r->rec->disabled)
 		rc = WSG_ERR_PERM;
 	/* Refused as a wrong password is, after the same argon2 work. */
 	if (rc == WSG_OK && !wsg_mgmt_login_allowed(mc, r->rec->roles)) {
-		login_failed(r, user, 0, lg->locked,
-		             "no role in management.login_roles");
+		wsg_mgmt_login_failed(r, user, 0, lg->locked,
+		                      "no role in management.login_roles");
 		goto out;
 	}
 	if (rc != WSG_OK || lg->locked) {
-		login_failed(r, user, rc == WSG_ERR_AUTH, lg->locked,
-		             rc == WSG_ERR_AUTH   ? "wrong password"
-		             : rc == WSG_ERR_PERM ? "user disabled"
-		                                  : "stored hash unreadable");
+		wsg_mgmt_login_failed(r, user, rc == WSG_ERR_AUTH, lg->locked,
+		                      rc == WSG_ERR_AUTH ? "wrong password"
+		                      : rc == WSG_ERR_PERM
+		                              ? "user disabled"
+		                              : "stored hash unreadable");
 		goto out;
 	}
 	admin = wsg_userstore_roles_have(r->rec->roles, mc->admin_role);
 	r->user = wsg_mem_strdup(user);
 	wsg_mgmt_audit(r, "mgmt_login", "logged in (%s)",
 	               admin ? "admin" : "default");
-	reply_token(r, user, r->rec->id, admin);
+	wsg_mgmt_reply_token(r, user, r->rec->id, admin);
 out:
 	free(lg);
 	wsg_mgmt_finish(r);
@@ -616,6 +624,13 @@ wsg_mgmt_login(struct wsg_mgmt_req *r)
 		goto out;
 	}
 	r->claimed_user = wsg_mem_strdup(user);
+	/* No bootstrap: the directory's admin_group holds the admins. */
+	if (r->m->cfg->userstore.ldap) {
+		wsg_mgmt_ldap_login(wsg_mgmt_defer(r), raw, raw_len, pw,
+		                    pw_len);
+		raw = NULL;
+		goto out;
+	}
 	lk = wsg_mem_calloc(1, sizeof(*lk));
 	lk->raw = raw;
 	lk->raw_len = raw_len;

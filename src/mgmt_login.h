@@ -12,6 +12,13 @@
 void wsg_mgmt_status(struct wsg_mgmt_req *r);
 
 /*
+ * GET /management/userstore, for any token holder: {"type": "mariadb" |
+ * "ldap", "readOnly": false | true}, so a client (the dashboard) offers
+ * only the changes the store takes.
+ */
+void wsg_mgmt_userstore(struct wsg_mgmt_req *r);
+
+/*
  * Checks the Basic credentials (argon2 on the verification pool) and
  * answers 200 with a token, 401 with an empty body, or, while the store has
  * never held an admin, management.bootstrap_admin allows the peer and no
@@ -58,5 +65,17 @@ int wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess);
  * Retry-After. Nothing about the user.
  */
 void wsg_mgmt_login_busy(struct wsg_mgmt_req *r, int rc);
+
+/*
+ * A failed login with a name and password, counted (a wrong password of an
+ * existing, unlocked user is a `guess`), audited with `reason` (or "user
+ * locked"), then the same empty 401 as every other failure.
+ */
+void wsg_mgmt_login_failed(struct wsg_mgmt_req *r, const char *user, int guess,
+                           int locked, const char *reason);
+
+/* 200 {"AccessToken": ...} for `user` (uid `uid`), or 500. */
+void wsg_mgmt_reply_token(struct wsg_mgmt_req *r, const char *user,
+                          uint64_t uid, int admin);
 
 #endif

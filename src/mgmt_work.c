@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "ldap_dir.h"
 #include "lockout.h"
 #include "log.h"
 #include "mem.h"
@@ -229,6 +230,8 @@ worker_main(void *arg)
 			wk->db = NULL;
 			wk->db_broken = 0;
 		}
+		wsg_ldap_dir_close(wk->ldap);
+		wk->ldap = NULL;
 
 		pthread_mutex_lock(&w->mu);
 		r->job_next = w->done;

@@ -16,6 +16,7 @@
 #include "password.h"
 #include "types.h"
 
+struct wsg_ldap_dir;
 struct wsg_mgmt;
 struct wsg_mgmt_req;
 struct wsg_mgmt_work;
@@ -27,6 +28,9 @@ struct wsg_mgmt_worker {
 	struct wsg_db_conn *db;  /* opened on first use; NULL after a failure */
 	int db_checked;          /* `db` answered during the current job */
 	int db_broken;           /* close `db` once the current job ends */
+	/* The directory (userstore.type "ldap", mgmt_ldap.c): opened by a
+	 * job that needs it, closed when that job ends. */
+	struct wsg_ldap_dir *ldap;
 };
 
 /* A job's steps: `run` on a worker (r->worker set), then `done` on the
