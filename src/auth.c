@@ -180,6 +180,22 @@ fail_authentication(struct wsg_auth *a, const char *reason)
 }
 
 /*
+ * The account the token's name stands for: the store's one name for it
+ * (an LDAP directory matches "ALICE" and " alice" to alice's entry), which
+ * the lockout counts against and the upstream receives.
+ */
+static const char *
+account(const struct wsg_auth *a, size_t *len)
+{
+	if (a->cred.name != NULL) {
+		*len = strlen(a->cred.name);
+		return a->cred.name;
+	}
+	*len = a->tok.username_len;
+	return a->tok.username;
+}
+
+/*
  * A wrong guess at an existing user's password: counted against the user
  * (security.lockout); the one that reaches max_failures locks it (audit:
  * lockout). Guesses while locked are not counted.
@@ -189,11 +205,12 @@ fail_password(struct wsg_auth *a, const char *reason)
 {
 	struct wsg_runtime *rt = a->env.rt;
 	const struct wsg_lockout_conf *p = &a->cfg->security.lockout;
+	size_t len;
+	const char *name = account(a, &len);
 	char why[160];
 
 	if (!a->locked &&
-	    wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, a->tok.username,
-	                     a->tok.username_len,
+	    wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, name, len,
 	                     wsg_lockout_now_ms()) == WSG_LOCKOUT_STARTED) {
 		snprintf(why, sizeof(why),
 		         "%u wrong passwords within %llds: user locked for "
@@ -265,9 +282,12 @@ route_allows_roles(struct wsg_auth *a, const char *roles, char *why,
 static void
 accept_user(struct wsg_auth *a)
 {
-	a->user = wsg_mem_strdup(a->cert_user != NULL      ? a->cert_user
-	                         : a->tok.username != NULL ? a->tok.username
-	                                                   : "");
+	size_t len;
+	const char *name = account(a, &len);
+
+	a->user = wsg_mem_strdup(a->cert_user != NULL ? a->cert_user
+	                         : name != NULL       ? name
+	                                              : "");
 	a->roles = wsg_mem_strdup(a->cred.roles ? a->cred.roles : "");
 	complete(a, WSG_OK);
 }
@@ -632,14 +652,16 @@ verify(struct wsg_auth *a)
 {
 	struct wsg_runtime *rt = a->env.rt;
 	const struct wsg_security_conf *sec = &a->cfg->security;
+	size_t name_len;
+	const char *name = account(a, &name_len);
 	struct wsg_password_client who = {
 	        .addr = a->client,
 	        .max_queued = sec->verify_queue.max_queued,
 	        .max_per_client = sec->verify_queue.max_per_client,
 	        .lockout = rt->lockout,
 	        .client_limit = &sec->client_limit,
-	        .user = a->tok.username,
-	        .user_len = a->tok.username_len,
+	        .user = name,
+	        .user_len = name_len,
 	};
 	const char *hash;
 	int rc;
@@ -652,15 +674,15 @@ verify(struct wsg_auth *a)
 	 * the lock began ends it first.
 	 */
 	if (a->cred.exists && a->cred.unlocked_at > 0 &&
-	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, a->tok.username,
-	                     a->tok.username_len, a->cred.unlocked_at))
+	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, name, name_len,
+	                     a->cred.unlocked_at))
 		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
 		              a->claimed_user, "user_unlocked",
 		              "offline request (wssgate user unlock) applied");
 	if (a->cred.exists &&
 	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
-	                      &a->cfg->security.lockout, a->tok.username,
-	                      a->tok.username_len, wsg_lockout_now_ms()) > 0)
+	                      &a->cfg->security.lockout, name, name_len,
+	                      wsg_lockout_now_ms()) > 0)
 		a->locked = 1;
 	if (a->tok.pwtype == WSG_PWTYPE_DIGEST) {
 		if (a->cred.exists && a->cred.digest_password != NULL) {
@@ -773,7 +795,8 @@ ldap_lookup_cb(int status, struct wsg_ldap_user *u, void *arg)
 		a->cred.exists = 1;
 		a->cred.password_hash = u->dn;
 		a->cred.roles = u->roles;
-		u->dn = u->roles = NULL;
+		a->cred.name = u->name;
+		u->dn = u->roles = u->name = NULL;
 		wsg_ldapstore_user_free(u);
 	} else if (status == WSG_ERR_NOTFOUND) {
 		a->cred.exists = 0;

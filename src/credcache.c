@@ -63,6 +63,7 @@ wsg_credcache_entry_clear(struct wsg_cred *c)
 	free(c->password_hash);
 	wsg_mem_free_secret(c->digest_password, c->digest_password_len);
 	free(c->roles);
+	free(c->name);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -84,6 +85,7 @@ cred_copy(struct wsg_cred *dst, const struct wsg_cred *src)
 	dst->digest_unopened = src->digest_unopened;
 	dst->roles = src->roles != NULL ? wsg_mem_strdup(src->roles) : NULL;
 	dst->unlocked_at = src->unlocked_at;
+	dst->name = src->name != NULL ? wsg_mem_strdup(src->name) : NULL;
 }
 
 static void

@@ -22,6 +22,10 @@ struct wsg_cred {
 	int digest_unopened; /* a sealed secret the master key did not open */
 	char *roles;         /* ',' separated; "" for none */
 	int64_t unlocked_at; /* users.unlocked_at (unlock.h) */
+	/* The store's one name for the account when it matches other
+	 * spellings than its own (LDAP: wsg_ldapstore_entry_name()); NULL:
+	 * the name as looked up. */
+	char *name;
 };
 
 void wsg_credcache_entry_clear(struct wsg_cred *c);

@@ -358,13 +358,14 @@ struct found {
 	size_t n;
 	char *dn;
 	uint64_t id;
-	struct wsg_ldap_names name;
+	char *name; /* wsg_ldapstore_entry_name() */
 };
 
 static int
 found_cb(struct wsg_ldap_dir *d, LDAPMessage *e, void *arg)
 {
 	struct found *f = arg;
+	struct berval **v;
 	char *dn;
 
 	if (++f->n > 1)
@@ -375,8 +376,11 @@ found_cb(struct wsg_ldap_dir *d, LDAPMessage *e, void *arg)
 	f->dn = wsg_mem_strdup(dn);
 	f->id = entry_id(d, e, dn);
 	ldap_memfree(dn);
-	if (d->name_attr[0] != '\0')
-		first_value(d, e, d->name_attr, &f->name);
+	v = d->name_attr[0] != '\0'
+	            ? ldap_get_values_len(d->ld, e, d->name_attr)
+	            : NULL;
+	f->name = wsg_ldapstore_entry_name(v, f->dn);
+	ldap_value_free_len(v);
 	return WSG_OK;
 }
 
@@ -389,7 +393,7 @@ wsg_ldap_dir_find_user(struct wsg_ldap_dir *d, const char *name,
 	                 d->name_attr[0] != '\0' ? d->name_attr : NULL, NULL};
 	char *filter =
 	        wsg_ldapstore_filter(d->conf->user_filter, name, strlen(name));
-	struct found f = {0, NULL, 0, {NULL, 0}};
+	struct found f = {0, NULL, 0, NULL};
 	struct wsg_user_record *r;
 	char *nobody = NULL, *roles = NULL;
 	int rc;
@@ -411,12 +415,10 @@ wsg_ldap_dir_find_user(struct wsg_ldap_dir *d, const char *name,
 	if (rc != WSG_OK)
 		goto out;
 	r = wsg_mem_calloc(1, sizeof(*r));
-	/* The directory's spelling: names compare without case there, so
-	 * "Alice" and "alice" are one account (and one lockout key). */
-	r->username = wsg_mem_strdup(
-	        f.name.n == 1 && strcasecmp(f.name.names[0], name) == 0
-	                ? f.name.names[0]
-	                : name);
+	/* The entry's one name: the directory matched other spellings to it
+	 * ("ALICE", " alice"), and they are one account and one lockout key. */
+	r->username = f.name;
+	f.name = NULL;
 	r->id = f.id;
 	rc = roles_of(d, f.dn, &r->roles, err);
 	if (rc != WSG_OK) {
@@ -433,7 +435,7 @@ out:
 	free(roles);
 	free(filter);
 	free(f.dn);
-	wsg_ldap_dir_names_free(&f.name);
+	free(f.name);
 	return rc;
 }
 

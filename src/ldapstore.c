@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "ldap_filter.h"
 #include "log.h"
 #include "mem.h"
 #include "userstore.h"
@@ -274,9 +275,10 @@ struct op {
 	int msgid;
 	int retried; /* sent once on a connection found dead */
 	struct event *timer;
-	char *name; /* lookup: the user name */
-	char *dn;   /* bind: the entry; lookup: the entry found */
-	char *pw;   /* bind: the password (secret) */
+	char *name;       /* lookup: the user name */
+	char *dn;         /* bind: the entry; lookup: the entry found */
+	char *entry_name; /* lookup: wsg_ldapstore_entry_name() */
+	char *pw;         /* bind: the password (secret) */
 	size_t pw_len;
 	char **roles;
 	size_t n_roles;
@@ -291,6 +293,7 @@ struct wsg_ldap_pool {
 	struct event_base *base;
 	const struct wsg_ldap_conf *conf;
 	const char *admin_role;
+	char name_attr[64]; /* of user_filter's %s; "" when unknown */
 	char *password;
 	unsigned max_waiting;
 	unsigned n_waiting;
@@ -323,6 +326,7 @@ op_free(struct op *op)
 		event_free(op->timer);
 	free(op->name);
 	free(op->dn);
+	free(op->entry_name);
 	if (op->pw != NULL)
 		wsg_mem_free_secret(op->pw, op->pw_len);
 	for (i = 0; i < op->n_roles; i++)
@@ -397,7 +401,8 @@ op_finish(struct op *op, int status)
 		if (status == WSG_OK) {
 			u = wsg_mem_calloc(1, sizeof(*u));
 			u->dn = op->dn;
-			op->dn = NULL;
+			u->name = op->entry_name;
+			op->dn = op->entry_name = NULL;
 			u->roles = join_roles(op);
 		}
 		op->lookup_done(status, u, op->arg);
@@ -471,7 +476,8 @@ static void
 op_start(struct conn *c, struct op *op)
 {
 	struct wsg_ldap_pool *p = c->pool;
-	static char *no_attrs[] = {LDAP_NO_ATTRS, NULL};
+	char *name_attrs[] = {
+	        p->name_attr[0] != '\0' ? p->name_attr : LDAP_NO_ATTRS, NULL};
 	struct berval cred;
 	char *dummy;
 	int rc;
@@ -483,7 +489,7 @@ op_start(struct conn *c, struct op *op)
 		op->step = STEP_USER;
 		/* Two matches are enough to refuse an ambiguous name. */
 		rc = send_search(c, op, p->conf->user_base,
-		                 p->conf->user_filter, op->name, no_attrs, 2);
+		                 p->conf->user_filter, op->name, name_attrs, 2);
 	} else {
 		op->step = STEP_BIND;
 		dummy = op->dn == NULL ? wsg_mem_printf("%s,%s", dummy_rdn,
@@ -554,6 +560,8 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 	struct wsg_ldap_pool *p = c->pool;
 	char *attrs[] = {(char *)p->conf->role_attribute, NULL};
 	int err = LDAP_OTHER, entries, rc;
+	struct berval **vals;
+	LDAPMessage *e;
 	char *dn, *dummy;
 
 	rc = ldap_parse_result(c->ld, final_message(c->ld, res), &err, NULL,
@@ -596,13 +604,19 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 		wsg_log_msg("warning", "ldap: user_filter matches more than "
 		                       "one entry for a name; refused");
 	if (entries == 1) {
-		dn = ldap_get_dn(c->ld, ldap_first_entry(c->ld, res));
+		e = ldap_first_entry(c->ld, res);
+		dn = ldap_get_dn(c->ld, e);
 		if (dn == NULL) {
 			op_finish(op, WSG_ERR_DB);
 			return;
 		}
 		op->dn = wsg_mem_strdup(dn);
 		ldap_memfree(dn);
+		vals = p->name_attr[0] != '\0'
+		               ? ldap_get_values_len(c->ld, e, p->name_attr)
+		               : NULL;
+		op->entry_name = wsg_ldapstore_entry_name(vals, op->dn);
+		ldap_value_free_len(vals);
 	}
 	/* A name that matches no entry still costs the group search, as
 	 * the entry of nobody, so it answers no sooner than a known one. */
@@ -822,6 +836,9 @@ wsg_ldapstore_pool_new(struct event_base *base,
 	p->admin_role = admin_role;
 	p->password = bind_password ? wsg_mem_strdup(bind_password) : NULL;
 	p->max_waiting = max_waiting;
+	if (wsg_ldap_filter_attribute(conf->user_filter, p->name_attr,
+	                              sizeof(p->name_attr)) != 0)
+		p->name_attr[0] = '\0';
 	p->n_conns = conf->pool_size * 2;
 	p->conns = wsg_mem_calloc(p->n_conns, sizeof(*p->conns));
 	for (i = 0; i < p->n_conns; i++) {
@@ -883,12 +900,32 @@ wsg_ldapstore_pool_free(struct wsg_ldap_pool *p)
 	free(p);
 }
 
+char *
+wsg_ldapstore_entry_name(struct berval **values, const char *dn)
+{
+	struct wsg_error why;
+	char *name;
+
+	if (values == NULL || values[0] == NULL || values[1] != NULL)
+		return wsg_mem_strdup(dn);
+	name = wsg_mem_strndup(values[0]->bv_val, values[0]->bv_len);
+	/* A value no user name can have (a NUL, a control character) is
+	 * not sent upstream as X-WSS-User. */
+	if (strlen(name) != values[0]->bv_len ||
+	    wsg_userstore_check_name("user", name, 0, &why) != WSG_OK) {
+		free(name);
+		return wsg_mem_strdup(dn);
+	}
+	return name;
+}
+
 void
 wsg_ldapstore_user_free(struct wsg_ldap_user *u)
 {
 	if (u == NULL)
 		return;
 	free(u->dn);
+	free(u->name);
 	free(u->roles);
 	free(u);
 }

@@ -71,12 +71,24 @@ void wsg_ldapstore_pool_shutdown(struct wsg_ldap_pool *p);
 /* One user as the directory has it. */
 struct wsg_ldap_user {
 	char *dn;
+	char *name;  /* wsg_ldapstore_entry_name(): the one name of the entry */
 	char *roles; /* role_attribute values of its groups, sorted, ','
 	                separated, plus management.admin_role for members of
 	                admin_group; "" for none */
 };
 
 void wsg_ldapstore_user_free(struct wsg_ldap_user *u);
+
+/*
+ * The name a found entry goes by on both planes (X-WSS-User, the lockout
+ * key, the management userId), malloc'ed: the value of the attribute that
+ * ldap.user_filter compares (`values`, NULL when unknown) when the entry
+ * has exactly one, else its DN. The directory matched the client's
+ * spelling under its own rules (case, insignificant spaces), so every
+ * spelling of one account must come out as one name, or each spelling
+ * would get its own lockout counter.
+ */
+char *wsg_ldapstore_entry_name(struct berval **values, const char *dn);
 
 /* `status`: WSG_OK (`u` set, callee frees it with
  * wsg_ldapstore_user_free()), WSG_ERR_NOTFOUND (no entry, or more than

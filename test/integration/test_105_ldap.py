@@ -203,6 +203,28 @@ def test_locked_user_gets_the_same_fault(workdir, slapd, stub):
         gw.stop()
 
 
+def test_every_spelling_of_a_name_is_one_account(workdir, slapd, stub):
+    """The directory matches "ERIN", "Erin" and " erin " to erin's entry (uid compares without
+    case or insignificant spaces): their wrong guesses count against one lockout, or each
+    spelling would get max_failures guesses of its own; and the upstream is told the
+    directory's name, not the client's spelling."""
+    gw = ldap_gateway(workdir, slapd, stub, "ldap-spellings", security={
+        "lockout": "{ max_failures = 3; window = 60; duration = 60; }"})
+    try:
+        gw.start()
+        m = wsg.marker()
+        assert text_call(gw, "ALICE", USERS["alice"][0], m=m).status_code == 200
+        assert upstream_headers(stub, m)[0] == ["alice"]
+        for spelling in ("ERIN", "Erin", " erin "):
+            wsg.assert_wss_fault(text_call(gw, spelling, "wrong-Pw-x"), "FailedAuthentication")
+        for spelling in ("erin", "eRIN"):
+            wsg.assert_wss_fault(text_call(gw, spelling, USERS["erin"][0]),
+                                 "FailedAuthentication")
+        assert len(audit_lines(gw, "event=lockout ")) == 1
+    finally:
+        gw.stop()
+
+
 # ---------------------------------------------------------------- TLS
 
 def test_ldaps_with_ca(workdir, slapd, stub):
