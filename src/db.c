@@ -833,10 +833,9 @@ static enum step
 step_connecting(struct conn *c, int events)
 {
 	const struct wsg_db_params *prm = &c->pool->params;
+	const struct wsg_dbnode *node = &c->pool->nodes.v[c->node];
 	MYSQL *ret = NULL;
 	int r;
-
-	const struct wsg_dbnode *node = &c->pool->nodes.v[c->node];
 
 	if (c->pending)
 		r = mysql_real_connect_cont(&ret, c->mysql, events);
