@@ -271,9 +271,10 @@ def test_sigkill_of_one_node_under_load(cluster, gws):
         restore(cluster)
 
 
-def check_load(load, t_event, label):
+def check_load(load, t_event, label, grace=0):
     """No token refused as FailedAuthentication, each gateway serving every token sent 5 s after
-    the event, every replay refused; the timings reported."""
+    the event (plus `grace`: Galera's own detection time), every replay refused; the timings
+    reported."""
     assert all(out in ("ok", "Server") for _, _, _, out in load.results), \
         [r for r in load.results if r[3] not in ("ok", "Server")][:5]
     for i, name in enumerate(NAMES):
@@ -284,8 +285,8 @@ def check_load(load, t_event, label):
         report("%s_%s_failures" % (name, label), len(failed))
         report("%s_%s_slowest_answer_s" % (name, label),
                round(max((r[2] - r[1] for r in mine), default=0), 2))
-        assert last_fail < 5, (name, last_fail, len(failed))
-        late = [r for r in mine if r[1] >= t_event + 5]
+        assert last_fail < grace + 5, (name, last_fail, len(failed))
+        late = [r for r in mine if r[1] >= t_event + grace + 5]
         assert late and all(r[3] == "ok" for r in late), (name, [r[3] for r in late])
     assert load.replays, "no replay was sent"
     assert all(out in ("InvalidSecurity", "Server") for _, _, out in load.replays), load.replays
@@ -294,7 +295,7 @@ def check_load(load, t_event, label):
 
 def test_a_node_leaving_the_primary_component_under_load(cluster, gws):
     """Node 3 (gw107c's first) is cut off from the others (gmcast.isolate) but keeps running and
-    answering 1047: gw107c moves on within 5 s; a refused write (1047 applied nothing) runs again
+    answering 1047: gw107c moves on within 5 s of the node noticing; a refused write (1047 applied nothing) runs again
     on the next node."""
     node3 = cluster.nodes[2]
     try:
@@ -303,12 +304,16 @@ def test_a_node_leaving_the_primary_component_under_load(cluster, gws):
             t_cut = time.monotonic()
             node3.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'")
             non_primary = None
-            while time.monotonic() - t_cut < 10:
+            # Load goes on until 7 s after Galera noticed (at least 10 s, at most 30 s).
+            while time.monotonic() - t_cut < min(30, max(10, (non_primary or 30) + 7)):
                 if non_primary is None and node3.status("wsrep_cluster_status") != "Primary":
                     non_primary = time.monotonic() - t_cut
                 time.sleep(0.1)
         report("isolated_node3_non_primary_after_s", non_primary and round(non_primary, 2))
-        check_load(load, t_cut, "isolation")
+        # Until Galera has noticed, the node answers as before (docs/cluster.md): the 5 s start
+        # when it reports non-Primary.
+        assert non_primary is not None, "node 3 still Primary 10 s after its isolation"
+        check_load(load, t_cut, "isolation", grace=non_primary)
         assert ("MariaDB node %s is not a Synced member of the primary component"
                 % node3.address) in gws[2].proc.stderr_text()
     finally:
