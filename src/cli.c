@@ -44,6 +44,8 @@ wsg_cli_db_params(const struct wsg_config *cfg, struct wsg_db_params *params,
 	params->host = us->host;
 	params->port = us->port;
 	params->socket = us->socket;
+	params->hosts = us->hosts;
+	params->n_hosts = us->n_hosts;
 	params->user = us->user;
 	params->password = *password;
 	params->database = us->database;

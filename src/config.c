@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbnodes.h"
 #include "dsig.h"
 #include "err.h"
 #include "logring.h"
@@ -1383,10 +1384,34 @@ static const struct key management_keys[] = {
         K_END,
 };
 
+/* Several nodes (Galera), tried in this order; src/dbnodes.h. */
+static void
+userstore_hosts_cb(struct ctx *x, const config_setting_t *s, void *base)
+{
+	struct wsg_userstore_conf *us = base;
+	const char *why;
+	char *host;
+	unsigned port;
+	size_t i;
+
+	if (s == NULL || string_list(x, s, &us->hosts, &us->n_hosts) != 0)
+		return;
+	if (us->n_hosts == 0)
+		bad(x, s, "must list at least one \"host:port\"");
+	for (i = 0; i < us->n_hosts; i++) {
+		why = wsg_dbnodes_split(us->hosts[i], &host, &port);
+		if (why != NULL)
+			bad(x, config_setting_get_elem(s, (unsigned)i),
+			    "\"%s\": %s", us->hosts[i], why);
+		free(host);
+	}
+}
+
 static const struct key userstore_keys[] = {
         K_STR(struct wsg_userstore_conf, host, "localhost"),
         K_INT(struct wsg_userstore_conf, port, 1, 65535, 3306),
         K_PATH(struct wsg_userstore_conf, socket, NULL),
+        K_CUSTOM("hosts", userstore_hosts_cb, 0),
         K_STR(struct wsg_userstore_conf, user, "wssgate"),
         K_PATH(struct wsg_userstore_conf, password_file, NULL),
         K_STR(struct wsg_userstore_conf, database, "wssgate"),
@@ -2236,6 +2261,7 @@ config_free(struct wsg_config *c)
 	free_strings(c->management.server_names, c->management.n_server_names);
 	free(c->userstore.host);
 	free(c->userstore.socket);
+	free_strings(c->userstore.hosts, c->userstore.n_hosts);
 	free(c->userstore.user);
 	free(c->userstore.password_file);
 	free(c->userstore.database);
@@ -2558,6 +2584,8 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	DIFF_STR(&d, ua, ub, host, "userstore.host");
 	DIFF_INT(&d, ua, ub, port, "userstore.port");
 	DIFF_STR(&d, ua, ub, socket, "userstore.socket");
+	if (!same_strings(ua->hosts, ua->n_hosts, ub->hosts, ub->n_hosts))
+		differs(&d, "userstore.hosts");
 	DIFF_STR(&d, ua, ub, user, "userstore.user");
 	DIFF_STR(&d, ua, ub, password_file, "userstore.password_file");
 	DIFF_STR(&d, ua, ub, database, "userstore.database");

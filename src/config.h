@@ -61,6 +61,8 @@ struct wsg_userstore_conf {
 	char *host;
 	uint16_t port;
 	char *socket; /* absolute path or NULL (then TCP) */
+	char **hosts; /* "host:port" nodes; when any, over host/port/socket */
+	size_t n_hosts;
 	char *user;
 	char *password_file; /* absolute path or NULL (no password) */
 	char *database;

@@ -8,10 +8,13 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "dbnodes.h"
 #include "err.h"
+#include "log.h"
 #include "mem.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 5 /* seconds, when the params say 0 */
@@ -25,15 +28,31 @@
 #define ABORT_SPINS 64 /* bound on finishing an aborted call */
 #define MIN_CELL_BUF 64
 
+/* Whether a node may serve: Galera's own view of it. A server without
+ * wsrep_on (plain MariaDB, or Galera switched off) is always ready. The
+ * tables are information_schema's, which a node outside the primary
+ * component still answers. */
+static const char SQL_NODE_READY[] =
+        "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES"
+        " WHERE VARIABLE_NAME = 'WSREP_ON'),"
+        " (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+        " WHERE VARIABLE_NAME = 'WSREP_READY'),"
+        " (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+        " WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE')";
+#define WSREP_SYNCED "4"
+#define NOT_PRIMARY "is not a Synced member of the primary component"
+
 /* What a pool connection is doing; `pending` says a call is suspended in it. */
 enum conn_state {
 	CONN_CLOSED,     /* no server connection; opened on demand */
 	CONN_BACKOFF,    /* the last connect failed; waiting before the next */
 	CONN_CONNECTING, /* mysql_real_connect */
-	CONN_IDLE,       /* connected, no query; watching for a server close */
-	CONN_PREPARING,  /* mysql_stmt_prepare of a statement not yet cached */
-	CONN_EXECUTING,  /* mysql_stmt_execute */
-	CONN_STORING,    /* mysql_stmt_store_result */
+	CONN_CHECKING,   /* mysql_real_query of SQL_NODE_READY */
+	CONN_CHECK_STORING, /* mysql_store_result of its answer */
+	CONN_IDLE,      /* connected, no query; watching for a server close */
+	CONN_PREPARING, /* mysql_stmt_prepare of a statement not yet cached */
+	CONN_EXECUTING, /* mysql_stmt_execute */
+	CONN_STORING,   /* mysql_stmt_store_result */
 	CONN_FREEING, /* mysql_stmt_free_result; the query already completed */
 };
 
@@ -64,6 +83,7 @@ struct query {
 	wsg_db_done_cb done;
 	void *arg;
 	struct event timer; /* query_timeout, from submission */
+	unsigned retries;   /* runs moved to another node */
 	int status;
 	struct wsg_db_result *res;
 };
@@ -81,7 +101,9 @@ struct conn {
 	enum conn_state state;
 	int pending; /* a *_start returned wait bits; *_cont next */
 	MYSQL *mysql;
-	struct event ev; /* socket readiness, call timeout or backoff */
+	size_t node;      /* index in the pool's nodes */
+	MYSQL_RES *check; /* the answer of SQL_NODE_READY, while storing */
+	struct event ev;  /* socket readiness, call timeout or backoff */
 	unsigned backoff_ms;
 	struct cached_stmt *stmts;
 	size_t nstmts;
@@ -94,7 +116,8 @@ struct conn {
 
 struct wsg_db_pool {
 	struct event_base *base;
-	struct wsg_db_params params; /* strings owned */
+	struct wsg_db_params params; /* strings owned; hosts not kept */
+	struct wsg_dbnodes nodes;
 	struct conn *conns;
 	unsigned size;
 	struct query_list waitq;
@@ -115,6 +138,7 @@ struct wsg_db_conn {
 
 static void conn_drive(struct conn *c, int events);
 static void pool_kick(struct wsg_db_pool *p);
+static void conn_backoff(struct conn *c);
 
 /* -------- results -------- */
 
@@ -135,13 +159,38 @@ wsg_db_result_free(struct wsg_db_result *r)
 }
 
 /* Client-side failures (lost connection, protocol state) leave the
- * connection unusable; server errors about one statement do not. */
+ * connection unusable; server errors about one statement do not. A Galera
+ * node outside the primary component refuses every statement with
+ * ER_UNKNOWN_COM_ERROR until it rejoins: unusable too. */
 static int
 errno_breaks_conn(unsigned e)
 {
 	return (e >= CR_MIN_ERROR && e <= CR_MAX_ERROR) ||
 	       (e >= CER_MIN_ERROR && e <= CER_MAX_ERROR) ||
-	       e == ER_SERVER_SHUTDOWN || e == ER_CONNECTION_KILLED;
+	       e == ER_SERVER_SHUTDOWN || e == ER_CONNECTION_KILLED ||
+	       e == ER_UNKNOWN_COM_ERROR;
+}
+
+/* The answer of SQL_NODE_READY: wsrep off, or ready and Synced. */
+static int
+node_ready_row(MYSQL_ROW row)
+{
+	if (row == NULL)
+		return 0;
+	if (row[0] == NULL || strcasecmp(row[0], "ON") != 0)
+		return 1;
+	return row[1] != NULL && strcasecmp(row[1], "ON") == 0 &&
+	       row[2] != NULL && strcmp(row[2], WSREP_SYNCED) == 0;
+}
+
+/* Statements that only read may run again after a connection broke; a
+ * write might have been applied. */
+static int
+sql_only_reads(const char *sql)
+{
+	sql += strspn(sql, " \t\r\n(");
+	return strncasecmp(sql, "SELECT", 6) == 0 &&
+	       strcasestr(sql, "FOR UPDATE") == NULL;
 }
 
 /* A lost or unreachable server is WSG_ERR_CONNECT, so callers can tell
@@ -376,15 +425,14 @@ bind_params(MYSQL_BIND *binds, unsigned long *lens, my_bool *nulls,
  * for (Connector/C would take "localhost" as its default socket), and no
  * LOAD DATA LOCAL. */
 static void
-set_common_options(MYSQL *m, const struct wsg_db_params *prm)
+set_common_options(MYSQL *m, const struct wsg_db_params *prm, int on_socket)
 {
 	unsigned ct = prm->connect_timeout ? prm->connect_timeout
 	                                   : DEFAULT_CONNECT_TIMEOUT;
 	unsigned qt = (prm->query_timeout ? prm->query_timeout
 	                                  : DEFAULT_QUERY_TIMEOUT) +
 	              1;
-	unsigned proto =
-	        prm->socket ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
+	unsigned proto = on_socket ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
 	unsigned off = 0;
 
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
@@ -411,6 +459,14 @@ gauge_move(int64_t *gauge, int64_t *shown, int64_t now)
 	*shown = now;
 }
 
+/* Connecting, or checking that the node is ready: not serving yet. */
+static int
+conn_opening(const struct conn *c)
+{
+	return c->state == CONN_CONNECTING || c->state == CONN_CHECKING ||
+	       c->state == CONN_CHECK_STORING;
+}
+
 /* Brings this pool's share of the shared gauges up to date; called on the
  * pool's loop after anything that may change them. */
 static void
@@ -425,10 +481,11 @@ stats_publish(struct wsg_db_pool *p)
 	for (i = 0; i < p->size && !p->closing; i++) {
 		const struct conn *c = &p->conns[i];
 
-		if (c->state != CONN_CLOSED && c->state != CONN_BACKOFF &&
-		    c->state != CONN_CONNECTING)
+		if (conn_opening(c))
+			continue;
+		if (c->state != CONN_CLOSED && c->state != CONN_BACKOFF)
 			open++;
-		if (c->q != NULL && c->state != CONN_CONNECTING)
+		if (c->q != NULL)
 			busy++;
 	}
 	TAILQ_FOREACH(q, &p->waitq, link)
@@ -558,6 +615,14 @@ conn_finish_pending(struct conn *c)
 			r = mysql_real_connect_cont(&mret, c->mysql,
 			                            MYSQL_WAIT_TIMEOUT);
 			break;
+		case CONN_CHECKING:
+			r = mysql_real_query_cont(&iret, c->mysql,
+			                          MYSQL_WAIT_TIMEOUT);
+			break;
+		case CONN_CHECK_STORING:
+			r = mysql_store_result_cont(&c->check, c->mysql,
+			                            MYSQL_WAIT_TIMEOUT);
+			break;
 		case CONN_PREPARING:
 			r = mysql_stmt_prepare_cont(&iret, c->stmt,
 			                            MYSQL_WAIT_TIMEOUT);
@@ -601,6 +666,9 @@ conn_drop(struct conn *c, int status)
 			shutdown(fd, SHUT_RDWR);
 		if (c->pending)
 			conn_finish_pending(c);
+		if (c->check != NULL)
+			mysql_free_result(c->check);
+		c->check = NULL;
 		mysql_close(c->mysql);
 		c->mysql = NULL;
 	}
@@ -621,13 +689,77 @@ conn_drop(struct conn *c, int status)
 	conn_complete(c, status, NULL);
 }
 
+/*
+ * The connection's node failed it (unreachable, gone, not a Synced member
+ * of the primary component): the node backs off and new connections move
+ * on to the next one, and idle connections to it, which would fail the
+ * same way, close. The connection's query goes back to the head of the
+ * queue when `may_retry` (nothing of it was applied, or it only reads) and
+ * another node is usable now. The connection itself is left to the caller.
+ * Returns whether another node is usable now.
+ */
+static int
+node_failed(struct conn *c, int may_retry, const char *why)
+{
+	struct wsg_db_pool *p = c->pool;
+	const struct wsg_dbnode *node = &p->nodes.v[c->node];
+	int64_t now = wsg_dbnodes_now_ms();
+	struct query *q = c->q;
+	unsigned i;
+	int other;
+
+	/* Once per outage and pool; a single server's outage shows in the
+	 * requests' own errors. */
+	if (p->nodes.n > 1 && node->backoff_ms == 0 && !p->closing)
+		wsg_log_msg("warning", "MariaDB node %s:%u %s; moving on",
+		            node->host, node->port, why);
+	wsg_dbnodes_failed(&p->nodes, c->node, now);
+	other = wsg_dbnodes_other_usable(&p->nodes, c->node, now);
+	if (q != NULL && may_retry && other && q->retries < p->nodes.n) {
+		q->retries++;
+		c->q = NULL;
+		q->conn = NULL;
+		q->state = QUERY_WAITING;
+		TAILQ_INSERT_HEAD(&p->waitq, q, link);
+	}
+	for (i = 0; i < p->size; i++) {
+		struct conn *o = &p->conns[i];
+
+		if (o != c && o->state == CONN_IDLE && o->node == c->node)
+			conn_drop(o, WSG_ERR_DB);
+	}
+	return other;
+}
+
+/* A connection that broke: its node failed, and its query runs again on
+ * another node if `may_retry` allows, or fails. */
+static void
+conn_broke(struct conn *c, int may_retry, const char *why)
+{
+	node_failed(c, may_retry, why);
+	conn_drop(c, WSG_ERR_DB);
+}
+
+/* A connect or readiness check failed: with another node usable the
+ * connection's query waits for it (the pool opens a connection there at
+ * once), else the connection backs off and the query fails. */
+static void
+conn_open_failed(struct conn *c, const char *why)
+{
+	if (c->pool->stats != NULL && !c->pool->closing)
+		stats_add(&c->pool->stats->connect_failures);
+	if (node_failed(c, 1, why)) {
+		conn_drop(c, WSG_ERR_DB);
+		return;
+	}
+	conn_backoff(c);
+}
+
 static void
 conn_backoff(struct conn *c)
 {
 	struct timeval tv;
 
-	if (c->pool->stats != NULL && !c->pool->closing)
-		stats_add(&c->pool->stats->connect_failures);
 	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (c->backoff_ms > BACKOFF_MAX_MS)
 		c->backoff_ms = BACKOFF_MAX_MS;
@@ -681,8 +813,14 @@ conn_stmt_failed(struct conn *c, enum conn_state next)
 {
 	unsigned e = mysql_stmt_errno(c->stmt);
 
+	/* 1047 refuses a statement before it runs; a SELECT changes nothing.
+	 */
 	if (errno_breaks_conn(e)) {
-		conn_drop(c, WSG_ERR_DB);
+		conn_broke(c,
+		           e == ER_UNKNOWN_COM_ERROR ||
+		                   (c->q != NULL && sql_only_reads(c->q->sql)),
+		           e == ER_UNKNOWN_COM_ERROR ? NOT_PRIMARY
+		                                     : "broke a connection");
 		return STEP_STOP;
 	}
 	conn_complete(c, e == ER_LOCK_DEADLOCK ? WSG_ERR_CONFLICT : WSG_ERR_DB,
@@ -695,6 +833,7 @@ static enum step
 step_connecting(struct conn *c, int events)
 {
 	const struct wsg_db_params *prm = &c->pool->params;
+	const struct wsg_dbnode *node = &c->pool->nodes.v[c->node];
 	MYSQL *ret = NULL;
 	int r;
 
@@ -702,15 +841,67 @@ step_connecting(struct conn *c, int events)
 		r = mysql_real_connect_cont(&ret, c->mysql, events);
 	else
 		r = mysql_real_connect_start(
-		        &ret, c->mysql, prm->host, prm->user, prm->password,
-		        prm->database, prm->port, prm->socket, 0);
+		        &ret, c->mysql, node->host, prm->user, prm->password,
+		        prm->database, node->port, node->socket, 0);
 	if (r)
 		return conn_wait(c, r);
 	c->pending = 0;
 	if (ret == NULL) {
-		conn_backoff(c);
+		conn_open_failed(c, "cannot be reached");
 		return STEP_STOP;
 	}
+	c->state = CONN_CHECKING;
+	return STEP_NEXT;
+}
+
+/* The first statement of a connection asks the node whether it is ready. */
+static enum step
+step_checking(struct conn *c, int events)
+{
+	int ret = 1, r;
+
+	if (c->pending)
+		r = mysql_real_query_cont(&ret, c->mysql, events);
+	else
+		r = mysql_real_query_start(&ret, c->mysql, SQL_NODE_READY,
+		                           strlen(SQL_NODE_READY));
+	if (r)
+		return conn_wait(c, r);
+	c->pending = 0;
+	if (ret) {
+		conn_open_failed(c, "did not answer the readiness check");
+		return STEP_STOP;
+	}
+	c->state = CONN_CHECK_STORING;
+	return STEP_NEXT;
+}
+
+static enum step
+step_check_storing(struct conn *c, int events)
+{
+	int r, ready;
+
+	if (c->pending)
+		r = mysql_store_result_cont(&c->check, c->mysql, events);
+	else
+		r = mysql_store_result_start(&c->check, c->mysql);
+	if (r)
+		return conn_wait(c, r);
+	c->pending = 0;
+	/* Stored: reading the row cannot block. */
+	ready = c->check != NULL && node_ready_row(mysql_fetch_row(c->check));
+	if (c->check != NULL)
+		mysql_free_result(c->check);
+	c->check = NULL;
+	if (!ready) {
+		conn_open_failed(c, NOT_PRIMARY);
+		return STEP_STOP;
+	}
+	if (c->pool->nodes.n > 1 && c->pool->nodes.v[c->node].backoff_ms > 0)
+		wsg_log_msg("info", "MariaDB node %s:%u is ready again",
+		            c->pool->nodes.v[c->node].host,
+		            c->pool->nodes.v[c->node].port);
+	wsg_dbnodes_ok(&c->pool->nodes, c->node);
 	c->backoff_ms = 0;
 	c->state = CONN_IDLE;
 	return STEP_NEXT;
@@ -771,7 +962,8 @@ step_preparing(struct conn *c, int events)
 	c->pending = 0;
 	if (ret) {
 		if (errno_breaks_conn(mysql_stmt_errno(c->stmt))) {
-			conn_drop(c, WSG_ERR_DB);
+			/* Preparing applies nothing. */
+			conn_broke(c, 1, "broke a connection");
 			return STEP_STOP;
 		}
 		/* Never prepared, so closing it sends nothing. */
@@ -868,6 +1060,8 @@ conn_step(struct conn *c, int events)
 {
 	switch (c->state) {
 	case CONN_CONNECTING: return step_connecting(c, events);
+	case CONN_CHECKING: return step_checking(c, events);
+	case CONN_CHECK_STORING: return step_check_storing(c, events);
 	case CONN_IDLE: return step_idle(c);
 	case CONN_PREPARING: return step_preparing(c, events);
 	case CONN_EXECUTING: return step_executing(c, events);
@@ -890,8 +1084,9 @@ conn_drive(struct conn *c, int events)
 	struct wsg_db_pool *p = c->pool;
 
 	if (c->state == CONN_IDLE && !c->pending && events) {
-		/* Readable while idle: the server closed or is closing. */
-		conn_drop(c, WSG_ERR_DB);
+		/* Readable while idle: the server closed or is closing, as a
+		 * node that stops does. */
+		conn_broke(c, 0, "closed a connection");
 	} else if (c->state == CONN_BACKOFF) {
 		c->state = CONN_CLOSED;
 	} else {
@@ -912,7 +1107,9 @@ conn_open(struct conn *c)
 		return;
 	}
 	mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
-	set_common_options(c->mysql, &c->pool->params);
+	c->node = wsg_dbnodes_pick(&c->pool->nodes, wsg_dbnodes_now_ms());
+	set_common_options(c->mysql, &c->pool->params,
+	                   c->pool->nodes.v[c->node].socket != NULL);
 	c->state = CONN_CONNECTING;
 	c->pending = 0;
 	while (conn_step(c, 0) == STEP_NEXT)
@@ -963,7 +1160,7 @@ query_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	 * one that is running the query is dropped, its state unknown. */
 	c->q = NULL;
 	query_complete(q, WSG_ERR_TIMEOUT, NULL);
-	if (c->state != CONN_CONNECTING) {
+	if (!conn_opening(c)) {
 		conn_drop(c, WSG_ERR_DB);
 		pool_kick(c->pool);
 	}
@@ -980,9 +1177,12 @@ wsg_db_pool_new(struct event_base *base, const struct wsg_db_params *params,
 	p->base = base;
 	p->stats = stats;
 	p->params = *params;
-	p->params.host = params->host ? wsg_mem_strdup(params->host) : NULL;
-	p->params.socket =
-	        params->socket ? wsg_mem_strdup(params->socket) : NULL;
+	wsg_dbnodes_init(&p->nodes, params->hosts, params->n_hosts,
+	                 params->host, params->port, params->socket);
+	p->params.host = NULL;
+	p->params.socket = NULL;
+	p->params.hosts = NULL;
+	p->params.n_hosts = 0;
 	p->params.user = params->user ? wsg_mem_strdup(params->user) : NULL;
 	p->params.password =
 	        params->password ? wsg_mem_strdup(params->password) : NULL;
@@ -1047,8 +1247,7 @@ wsg_db_pool_free(struct wsg_db_pool *p)
 		free(q);
 	}
 	free(p->conns);
-	free((char *)p->params.host);
-	free((char *)p->params.socket);
+	wsg_dbnodes_clear(&p->nodes);
 	free((char *)p->params.user);
 	if (p->params.password != NULL)
 		wsg_mem_free_secret((char *)p->params.password,
@@ -1148,34 +1347,78 @@ conn_failure(MYSQL *m, const char *what, struct wsg_error *err)
 	                     mysql_error(m), mysql_errno(m));
 }
 
+/* Asks a freshly connected node whether it may serve (SQL_NODE_READY). */
+static int
+node_check(MYSQL *m, const struct wsg_dbnode *node, struct wsg_error *err)
+{
+	MYSQL_RES *res;
+	int ready;
+
+	if (mysql_query(m, SQL_NODE_READY) != 0 ||
+	    (res = mysql_store_result(m)) == NULL)
+		return conn_failure(m, "cannot check the MariaDB node", err);
+	ready = node_ready_row(mysql_fetch_row(res));
+	mysql_free_result(res);
+	if (!ready)
+		return wsg_error_set(
+		        err, WSG_ERR_CONNECT, WSG_FAULT_SERVER,
+		        "MariaDB node %s:%u is not a Synced member "
+		        "of the primary component",
+		        node->host ? node->host : "localhost", node->port);
+	return WSG_OK;
+}
+
+/* One connection to `node`, checked. */
+static int
+connect_node(const struct wsg_db_params *params, const struct wsg_dbnode *node,
+             MYSQL **out, struct wsg_error *err)
+{
+	MYSQL *m;
+	int rc;
+
+	*out = NULL;
+	m = mysql_init(NULL);
+	if (m == NULL)
+		return wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
+		                     "cannot initialise the MariaDB client");
+	set_common_options(m, params, node->socket != NULL);
+	if (mysql_real_connect(m, node->host, params->user, params->password,
+	                       params->database, node->port, node->socket,
+	                       0) == NULL)
+		rc = conn_failure(m, "cannot connect to MariaDB", err);
+	else
+		rc = node_check(m, node, err);
+	if (rc != WSG_OK) {
+		mysql_close(m);
+		return rc;
+	}
+	*out = m;
+	return WSG_OK;
+}
+
 int
 wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
                struct wsg_error *err)
 {
-	struct wsg_db_conn *c = NULL;
-	int rc = WSG_OK;
+	struct wsg_dbnodes nodes;
+	MYSQL *m = NULL;
+	size_t i;
+	int rc = WSG_ERR_CONNECT;
 
 	*out = NULL;
-	c = wsg_mem_calloc(1, sizeof(*c));
-	c->mysql = mysql_init(NULL);
-	if (c->mysql == NULL) {
-		rc = wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
-		                   "cannot initialise the MariaDB client");
-		goto out;
+	wsg_dbnodes_init(&nodes, params->hosts, params->n_hosts, params->host,
+	                 params->port, params->socket);
+	/* The first node that is ready; the error shown is the last one's. */
+	for (i = 0; i < nodes.n; i++) {
+		rc = connect_node(params, &nodes.v[i], &m, err);
+		if (rc == WSG_OK)
+			break;
 	}
-	set_common_options(c->mysql, params);
-	if (mysql_real_connect(c->mysql, params->host, params->user,
-	                       params->password, params->database, params->port,
-	                       params->socket, 0) == NULL) {
-		rc = conn_failure(c->mysql, "cannot connect to MariaDB", err);
-		goto out;
-	}
-out:
-	if (rc != WSG_OK) {
-		wsg_db_close(c);
+	wsg_dbnodes_clear(&nodes);
+	if (rc != WSG_OK)
 		return rc;
-	}
-	*out = c;
+	*out = wsg_mem_calloc(1, sizeof(**out));
+	(*out)->mysql = m;
 	return WSG_OK;
 }
 

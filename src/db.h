@@ -17,6 +17,10 @@ struct wsg_db_params {
 	const char *host;
 	unsigned port;
 	const char *socket; /* NULL: TCP */
+	/* Galera nodes as "host:port" / "[v6]:port"; when n_hosts > 0 they
+	 * replace host/port/socket (src/dbnodes.h) */
+	char *const *hosts;
+	size_t n_hosts;
 	const char *user;
 	const char *password; /* NULL: none */
 	const char *database;
@@ -69,6 +73,17 @@ struct wsg_db_stats {
  * Creates a pool of up to `size` connections on `base`. Connections open
  * lazily and reconnect with backoff after errors. The params are copied.
  * `stats` (NULL: none kept) must outlive the pool.
+ *
+ * Several nodes (params.hosts): a new connection goes to the pool's current
+ * node, and is used only once the node says it is a Synced member of the
+ * primary component (wsrep_ready = ON, wsrep_local_state = 4; a server
+ * without wsrep_on is ready). A node that cannot be reached, is not ready,
+ * breaks a connection or answers ER_UNKNOWN_COM_ERROR (1047: not in the
+ * primary component) backs off for a moment and the pool moves on to the
+ * next node in the list. The query of such a connection runs again on
+ * another node when that is safe: it never reached the server, it was
+ * refused with 1047 (nothing applied), or it only reads (SELECT); otherwise
+ * it fails with WSG_ERR_DB.
  */
 struct wsg_db_pool *wsg_db_pool_new(struct event_base *base,
                                     const struct wsg_db_params *params,
@@ -112,8 +127,11 @@ int wsg_db_query(struct wsg_db_pool *p, const char *sql,
 /*
  * The blocking calls fail with WSG_ERR_CONNECT when the server cannot be
  * reached or the connection broke (the server went away, a read timed
- * out): the store is unavailable, try again later. Other failures of the
- * server (refused credentials, a failed statement) are WSG_ERR_DB.
+ * out, a Galera node left the primary component): the store is
+ * unavailable, try again later. Other failures of the server (refused
+ * credentials, a failed statement) are WSG_ERR_DB. wsg_db_connect() tries
+ * params.hosts in order and takes the first node that is ready (as the
+ * pool does); a broken connection is not moved, the caller connects again.
  */
 struct wsg_db_conn;
 
