@@ -1,7 +1,9 @@
 #include "ldapstore.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,7 +17,6 @@
 #include "mem.h"
 #include "userstore.h"
 
-#define OPEN_THREADS 2      /* connection openers, process-wide */
 #define BACKOFF_MIN_MS 100  /* after a failed open, first wait */
 #define BACKOFF_MAX_MS 2000 /* ... doubling up to this */
 #define MAX_GROUPS 1000     /* a bigger answer is an error, not a cut */
@@ -149,9 +150,10 @@ out:
 
 /*
  * One connection to open, queued for the opener threads. The owner (the
- * pool, on its loop) and the thread share it under `jobs_lock`: a thread
- * activates `ev` only if the owner has not cancelled the job, and frees a
- * cancelled job itself; otherwise the owner frees it from `ev`'s callback.
+ * pool, on its loop) and the thread share it under the openers' lock: a
+ * thread activates `ev` only if the owner has not cancelled the job, and
+ * frees a cancelled job itself; otherwise the owner frees it from `ev`'s
+ * callback.
  */
 struct job {
 	struct job *next;
@@ -165,10 +167,14 @@ struct job {
 	struct wsg_error err;
 };
 
-static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
-static struct job *jobs_head, **jobs_tail = &jobs_head;
-static pthread_once_t openers_once = PTHREAD_ONCE_INIT;
+struct wsg_ldap_openers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *head, **tail; /* queued, under lock */
+	int stopping;             /* under lock */
+	pthread_t *threads;
+	unsigned nthreads; /* started */
+};
 
 static void
 job_free(struct job *j)
@@ -186,52 +192,124 @@ job_free(struct job *j)
 static void *
 opener_main(void *arg)
 {
+	struct wsg_ldap_openers *o = arg;
 	struct job *j;
 	LDAP *ld;
 
-	(void)arg;
+	pthread_mutex_lock(&o->lock);
 	for (;;) {
-		pthread_mutex_lock(&jobs_lock);
-		while (jobs_head == NULL)
-			pthread_cond_wait(&jobs_cond, &jobs_lock);
-		j = jobs_head;
-		jobs_head = j->next;
-		if (jobs_head == NULL)
-			jobs_tail = &jobs_head;
+		while (o->head == NULL && !o->stopping)
+			pthread_cond_wait(&o->cond, &o->lock);
+		/* Queued jobs are left to wsg_ldapstore_openers_free(). */
+		if (o->stopping)
+			break;
+		j = o->head;
+		o->head = j->next;
+		if (o->head == NULL)
+			o->tail = &o->head;
 		if (j->cancelled) {
-			pthread_mutex_unlock(&jobs_lock);
+			pthread_mutex_unlock(&o->lock);
 			job_free(j);
+			pthread_mutex_lock(&o->lock);
 			continue;
 		}
-		pthread_mutex_unlock(&jobs_lock);
+		pthread_mutex_unlock(&o->lock);
 		wsg_error_clear(&j->err);
 		wsg_ldapstore_open(&j->conf, j->password, j->service, &ld,
 		                   &j->err);
-		pthread_mutex_lock(&jobs_lock);
+		pthread_mutex_lock(&o->lock);
 		j->ld = ld;
 		j->finished = 1;
 		if (j->cancelled) {
-			pthread_mutex_unlock(&jobs_lock);
+			pthread_mutex_unlock(&o->lock);
 			job_free(j);
+			pthread_mutex_lock(&o->lock);
 			continue;
 		}
 		event_active(j->ev, EV_READ, 0);
-		pthread_mutex_unlock(&jobs_lock);
 	}
+	pthread_mutex_unlock(&o->lock);
 	return NULL;
 }
 
-static void
-start_openers(void)
+int
+wsg_ldapstore_openers_new(unsigned nthreads, struct wsg_ldap_openers **out,
+                          struct wsg_error *err)
 {
-	pthread_t t;
-	int i;
+	struct wsg_ldap_openers *o;
+	sigset_t all, old;
+	int rc = WSG_OK, e = 0;
 
-	for (i = 0; i < OPEN_THREADS; i++) {
-		if (pthread_create(&t, NULL, opener_main, NULL) != 0)
-			abort();
-		pthread_detach(t);
+	*out = NULL;
+	if (nthreads == 0)
+		nthreads = 1;
+	o = wsg_mem_calloc(1, sizeof(*o));
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->cond, NULL);
+	o->tail = &o->head;
+	o->threads = wsg_mem_calloc(nthreads, sizeof(*o->threads));
+	/* Signals belong to the event threads, not to the openers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (o->nthreads < nthreads) {
+		e = pthread_create(&o->threads[o->nthreads], NULL, opener_main,
+		                   o);
+		if (e != 0)
+			break;
+		o->nthreads++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		rc = wsg_error_set(err, WSG_ERR_NOMEM, WSG_FAULT_NONE,
+		                   "cannot start the LDAP connection opener "
+		                   "threads: %s",
+		                   strerror(e));
+		goto out;
+	}
+	*out = o;
+	o = NULL;
+out:
+	wsg_ldapstore_openers_free(o);
+	return rc;
+}
+
+void
+wsg_ldapstore_openers_free(struct wsg_ldap_openers *o)
+{
+	struct job *j;
+	unsigned i;
+
+	if (o == NULL)
+		return;
+	pthread_mutex_lock(&o->lock);
+	o->stopping = 1;
+	pthread_cond_broadcast(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+	for (i = 0; i < o->nthreads; i++)
+		pthread_join(o->threads[i], NULL);
+	/* Every pool is gone, so every job left was cancelled: its event
+	 * went with its pool. */
+	while ((j = o->head) != NULL) {
+		o->head = j->next;
+		assert(j->cancelled);
+		job_free(j);
+	}
+	pthread_cond_destroy(&o->cond);
+	pthread_mutex_destroy(&o->lock);
+	free(o->threads);
+	free(o);
+}
+
+/* Hands `j` to the threads; from here its owner touches it only under
+ * the lock, until `ev` has run or it is cancelled. */
+static void
+openers_queue(struct wsg_ldap_openers *o, struct job *j)
+{
+	pthread_mutex_lock(&o->lock);
+	*o->tail = j;
+	o->tail = &j->next;
+	pthread_cond_signal(&o->cond);
+	pthread_mutex_unlock(&o->lock);
 }
 
 /* ---- the pool ---- */
@@ -291,6 +369,7 @@ TAILQ_HEAD(op_list, op);
 
 struct wsg_ldap_pool {
 	struct event_base *base;
+	struct wsg_ldap_openers *openers;
 	const struct wsg_ldap_conf *conf;
 	const char *admin_role;
 	char name_attr[64]; /* of user_filter's %s; "" when unknown */
@@ -690,9 +769,9 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pthread_mutex_lock(&jobs_lock);
+	pthread_mutex_lock(&p->openers->lock);
 	c->job = NULL;
-	pthread_mutex_unlock(&jobs_lock);
+	pthread_mutex_unlock(&p->openers->lock);
 	event_free(j->ev);
 	j->ev = NULL;
 	if (j->ld == NULL) {
@@ -753,12 +832,7 @@ conn_open(struct conn *c)
 		abort();
 	c->state = CONN_OPENING;
 	c->job = j;
-	pthread_once(&openers_once, start_openers);
-	pthread_mutex_lock(&jobs_lock);
-	*jobs_tail = j;
-	jobs_tail = &j->next;
-	pthread_cond_signal(&jobs_cond);
-	pthread_mutex_unlock(&jobs_lock);
+	openers_queue(p->openers, j);
 }
 
 /* Connections of `kind` in `state`. */
@@ -825,6 +899,7 @@ dispatch(struct wsg_ldap_pool *p, enum op_kind kind)
 
 struct wsg_ldap_pool *
 wsg_ldapstore_pool_new(struct event_base *base,
+                       struct wsg_ldap_openers *openers,
                        const struct wsg_ldap_conf *conf, const char *admin_role,
                        const char *bind_password, unsigned max_waiting)
 {
@@ -832,6 +907,7 @@ wsg_ldapstore_pool_new(struct event_base *base,
 	unsigned i;
 
 	p->base = base;
+	p->openers = openers;
 	p->conf = conf;
 	p->admin_role = admin_role;
 	p->password = bind_password ? wsg_mem_strdup(bind_password) : NULL;
@@ -867,14 +943,14 @@ wsg_ldapstore_pool_shutdown(struct wsg_ldap_pool *p)
 		if (c->state == CONN_OPENING) {
 			/* The thread frees a cancelled job; a finished one
 			 * is ours. */
-			pthread_mutex_lock(&jobs_lock);
+			pthread_mutex_lock(&p->openers->lock);
 			if (c->job->finished) {
-				pthread_mutex_unlock(&jobs_lock);
+				pthread_mutex_unlock(&p->openers->lock);
 				event_free(c->job->ev);
 				job_free(c->job);
 			} else {
 				c->job->cancelled = 1;
-				pthread_mutex_unlock(&jobs_lock);
+				pthread_mutex_unlock(&p->openers->lock);
 				event_free(c->job->ev);
 			}
 			c->job = NULL;

@@ -10,7 +10,8 @@
  * socket is readable (ldap_result with a zero timeout). Opening a
  * connection (TCP connect, the TLS handshake of ldaps:// or StartTLS, the
  * service bind) blocks inside libldap 2.5 - its TLS layer polls until the
- * handshake ends - so that part alone runs on a small thread pool and the
+ * handshake ends - so that part alone runs on the opener threads
+ * (struct wsg_ldap_openers, one set the workers' pools share) and the
  * open connection is handed to the loop.
  */
 #ifndef WSG_LDAPSTORE_H
@@ -23,7 +24,11 @@
 #include "types.h"
 
 struct wsg_ldap_conf;
+struct wsg_ldap_openers;
 struct wsg_ldap_pool;
+
+/* Opener threads the gateway starts when userstore.type is "ldap". */
+#define WSG_LDAPSTORE_OPENERS 2
 
 /*
  * `len` bytes of `in` as an RFC 4515 assertion value: '*', '(', ')', '\\',
@@ -48,13 +53,32 @@ int wsg_ldapstore_open(const struct wsg_ldap_conf *conf,
                        struct wsg_error *err);
 
 /*
+ * Starts `nthreads` (>= 1) threads that open connections for the pools
+ * given `*out` (cleared first, set on success). WSG_ERR_NOMEM: a thread
+ * cannot be started (`err` says why); nothing is left running. Free with
+ * wsg_ldapstore_openers_free().
+ */
+int wsg_ldapstore_openers_new(unsigned nthreads, struct wsg_ldap_openers **out,
+                              struct wsg_error *err);
+
+/*
+ * Stops and joins the threads and frees the jobs still queued; NULL is
+ * fine. Every pool given `o` must be freed first: the join then waits at
+ * most for the opens in progress (ldap.timeout for each step), whose
+ * cancelled jobs their threads free, and no thread touches a loop.
+ */
+void wsg_ldapstore_openers_free(struct wsg_ldap_openers *o);
+
+/*
  * A pool on `base` for `conf` (kept by the caller, with `admin_role`, for
  * the pool's lifetime): conf->pool_size service and as many bind
- * connections, opened when needed. `bind_password` is bind_dn's (copied;
- * NULL for anonymous searches); at most `max_waiting` operations wait for
- * a connection. Free with wsg_ldapstore_pool_free() on the loop's thread.
+ * connections, opened when needed by `openers` (which must outlive the
+ * pool). `bind_password` is bind_dn's (copied; NULL for anonymous
+ * searches); at most `max_waiting` operations wait for a connection. Free
+ * with wsg_ldapstore_pool_free() on the loop's thread.
  */
 struct wsg_ldap_pool *wsg_ldapstore_pool_new(struct event_base *base,
+                                             struct wsg_ldap_openers *openers,
                                              const struct wsg_ldap_conf *conf,
                                              const char *admin_role,
                                              const char *bind_password,

@@ -26,6 +26,7 @@
 #include "dsig.h"
 #include "err.h"
 #include "keyfile.h"
+#include "ldapstore.h"
 #include "lockout.h"
 #include "log.h"
 #include "mem.h"
@@ -210,6 +211,8 @@ static void
 runtime_free(struct wsg_runtime *rt)
 {
 	wsg_password_pool_free(rt->pwpool);
+	/* After the workers: their pools are gone, so no open job is ours. */
+	wsg_ldapstore_openers_free(rt->ldap_openers);
 	wsg_credcache_free(rt->credcache);
 	wsg_lockout_free(rt->lockout);
 	wsg_replay_free(rt->replay);
@@ -271,6 +274,12 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	rt->lockout = wsg_lockout_new(cfg->security.lockout.max_entries,
 	                              cfg->security.client_limit.max_entries);
 	rt->pwpool = wsg_password_pool_new(cfg->security.verify_threads);
+	if (cfg->userstore.ldap) {
+		rc = wsg_ldapstore_openers_new(WSG_LDAPSTORE_OPENERS,
+		                               &rt->ldap_openers, err);
+		if (rc != WSG_OK)
+			return rc;
+	}
 	/* Made now so the first unknown user is not slower than the rest. */
 	wsg_password_dummy_hash();
 	return WSG_OK;

@@ -420,8 +420,9 @@ worker_init(struct wsg_worker *w, unsigned id, struct wsg_runtime *rt,
 	                        cfg->userstore.pool_size, &rt->db_stats);
 	if (cfg->userstore.ldap)
 		w->ldap = wsg_ldapstore_pool_new(
-		        w->base, &cfg->ldap, cfg->management.admin_role,
-		        rt->ldap_password, cfg->userstore.max_waiting);
+		        w->base, rt->ldap_openers, &cfg->ldap,
+		        cfg->management.admin_role, rt->ldap_password,
+		        cfg->userstore.max_waiting);
 	w->upstream =
 	        wsg_upstream_pool_new(w->base, rt->metrics, &cfg->resolver);
 	w->wsdl_cache = wsg_wsdl_cache_new(w->upstream);

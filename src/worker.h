@@ -27,6 +27,7 @@
 #include "types.h"
 
 struct wsg_upstream_pool;
+struct wsg_ldap_openers;
 struct wsg_tls_clients;
 struct wsg_wsdl_cache;
 
@@ -49,6 +50,7 @@ struct wsg_runtime {
 	struct wsg_credcache *credcache;
 	struct wsg_lockout *lockout; /* failures per user and client */
 	struct wsg_password_pool *pwpool;
+	struct wsg_ldap_openers *ldap_openers; /* userstore.type "ldap" */
 	unsigned char master_key[WSG_PASSWORD_KEY_LEN];
 	char *db_password;   /* NULL when the store needs none */
 	char *ldap_password; /* ldap.bind_password_file's, or NULL */

@@ -351,6 +351,44 @@ def test_directory_hung_times_out_then_recovers(workdir, stub):
         own.stop()
 
 
+def test_sigterm_while_opens_hang_exits_zero(workdir, stub):
+    """SIGTERM while the opener threads are stuck in binds to a directory that never answers
+    (more opens asked than threads, so some wait in the queue): the requests get their Server
+    fault, the workers' pools go, the openers are joined, and the gateway exits 0 within the
+    drain plus one ldap.timeout, with no sanitizer report."""
+    own = slapd_util.Slapd(workdir, name="slapd-stop")
+    own.start()
+    gw = ldap_gateway(workdir, own, stub, "ldap-stop")
+    gw.cache_ttl = 0
+    gw.write_config()
+    results = []
+
+    def call(user):
+        results.append(text_call(gw, user, USERS[user][0]).status_code)
+
+    try:
+        gw.start()
+        own.pause()
+        threads = [threading.Thread(target=call, args=(u,)) for u in list(USERS) * 2]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        rc = gw.proc.stop(timeout=30)
+        took = time.monotonic() - t0
+        for t in threads:
+            t.join(30)
+        err = gw.proc.stderr_text()
+        assert rc == 0, "exit status %s:\n%s" % (rc, err[-3000:])
+        assert not wsg.SANITIZER_RE.search(err), err[-5000:]
+        assert took < 2 * 2 + 3 * wsg.TIME_SCALE, took
+        assert results and all(s == 500 for s in results), results
+    finally:
+        own.resume()
+        gw.stop()
+        own.stop()
+
+
 # ---------------------------------------------------------------- --check-config
 
 def check_config(gw, text):
