@@ -692,6 +692,7 @@ wsg_userstore_tx_guard(struct wsg_db_conn *c, const char *mark,
 {
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_param p = param_str(mark);
+	char why[sizeof(err->reason)];
 	int rc;
 
 	rc = wsg_db_exec(c, SQL_GUARD_WRITE, &p, 1, &res, err);
@@ -701,6 +702,14 @@ wsg_userstore_tx_guard(struct wsg_db_conn *c, const char *mark,
 		rc = wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
 		                   "the account guard row is missing (run "
 		                   "`wssgate db init`)");
+	/* A store older than schema version 7 has no guard table. */
+	else if (rc == WSG_ERR_DB && err != NULL) {
+		snprintf(why, sizeof(why), "%s", err->reason);
+		wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
+		              "account guard (schema version 7; run `wssgate "
+		              "db init`): %s",
+		              why);
+	}
 	wsg_db_result_free(res);
 	return rc;
 }
