@@ -123,7 +123,7 @@ def soap(gw, user, password):
 
 def eventually(what, pred, timeout=CACHE_TTL + 3):
     """pred() holds within timeout (cache_ttl and a margin)."""
-    wsg.wait_for(what, pred, timeout * wsg.TIME_SCALE, interval=0.2)
+    wsg.wait_for(what, pred, timeout, interval=0.2)
 
 
 def passes(gw, user, password):
@@ -323,3 +323,37 @@ def test_only_the_creator_removes_an_admin_under_races(gws, cluster, boss, pair)
             gws[2].cli_ok("user", "del", x)
     print("creator races:", tally)
 
+
+
+# ---------------------------------------------------------------- a node outside the primary component
+
+def test_management_writes_on_a_non_primary_node_answer_503(gws, cluster, boss):
+    """Node 3 cut off from the others (gmcast.isolate) leaves the primary component and refuses
+    statements (MariaDB error 1047): writes through the gateway on it answer 503 with the
+    store-unavailable text, never 500, and nothing is written; once the node is back they work."""
+    node = cluster.nodes[2]
+    name = uniq("u-np")
+    node.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate = 1'")
+    try:
+        wsg.wait_for("node 3 non-Primary", lambda: node.status("wsrep_cluster_status") != "Primary",
+                     30, interval=0.5)
+        for method, path, body in (
+                ("POST", "/users", {"userId": name, "password": PW, "isAdmin": "false"}),
+                ("PUT", "/roles", {"userId": BOSS[0], "addedRoles": ["echo-users"],
+                                   "removedRoles": []}),
+                ("DELETE", "/users/" + name, None)):
+            r = gws[2].request(method, path, token=boss, body=body)
+            assert r.status_code == 503, (method, path, r.status_code, r.content)
+            assert r.json() == {"Error": "The user store is unavailable: the database cannot be "
+                                         "reached. Please try again later"}, r.content
+    finally:
+        node.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate = 0'")
+    wsg.wait_for("node 3 back", lambda: node.status("wsrep_local_state_comment") == "Synced"
+                 and node.status("wsrep_cluster_status") == "Primary", 60,
+                 interval=0.5)
+    assert name not in sql_all(cluster, "SELECT username FROM users")[0].split()
+
+    def added():
+        return gws[2].request("POST", "/users", token=boss,
+                              body={"userId": name, "password": PW}).status_code == 200
+    eventually("a write through node 3 again", added, 15)
