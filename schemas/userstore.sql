@@ -154,3 +154,24 @@ CREATE TABLE IF NOT EXISTS user_certs (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
 
 INSERT IGNORE INTO schema_version (version) VALUES (6);
+
+-- Version 7: one guard row that every account change (management API or
+-- CLI) writes first. On Galera, SELECT ... FOR UPDATE locks only the local
+-- node, so two admins on two nodes could each see "another admin remains"
+-- and both remove one (different rows, no certification conflict): zero
+-- admins. Writing the same row makes concurrent changes conflict at
+-- certification, so one of them fails (1213) and is rolled back whole; on a
+-- single server the row lock orders them. last_tx is a random mark of the
+-- transaction that wrote it last: read back just before COMMIT, it proves
+-- the transaction was not aborted by a replicated change meanwhile
+-- (src/accounts.c).
+CREATE TABLE IF NOT EXISTS account_guard (
+	id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+	changes BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	last_tx CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL
+		DEFAULT ''
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin;
+
+INSERT IGNORE INTO account_guard (id, changes) VALUES (1, 0);
+
+INSERT IGNORE INTO schema_version (version) VALUES (7);

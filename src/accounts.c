@@ -1,10 +1,12 @@
 #include "accounts.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "hex.h"
 #include "mem.h"
 
 /* One change's transaction: its locks and what they showed. */
@@ -17,6 +19,8 @@ struct tx {
 	struct wsg_accounts_result *res;
 	struct wsg_error *err;
 	int open;
+	int autocommit_off;
+	char mark[33]; /* written into the guard row, read back at the end */
 };
 
 static void
@@ -81,21 +85,38 @@ is_self(const struct wsg_accounts_actor *by, const char *name)
 }
 
 /*
- * Opens the transaction and takes the first locks: the admin role's row,
- * then its memberships, whose names land in t->admins. `create_role`: the
- * role is created when missing (an upsert locks the new row; locking a
- * missing one would take a gap lock on which two bootstraps deadlock).
- * `need_admin`: the caller must be among the admins.
+ * Opens the transaction and takes the first locks: the account guard row
+ * (written, so that concurrent changes on other Galera nodes conflict at
+ * certification rather than each pass a rule checked on its own node),
+ * the admin role's row, then its memberships, whose names land in t->admins.
+ * `create_role`: the role is created when missing (an upsert locks the new row;
+ * locking a missing one would take a gap lock on which two bootstraps
+ * deadlock). `need_admin`: the caller must be among the admins.
  */
 static int
 tx_begin(struct tx *t, int create_role, int need_admin)
 {
+	unsigned char raw[16];
 	int rc;
 
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return wsg_error_set(t->err, WSG_ERR_CRYPTO, WSG_FAULT_SERVER,
+		                     "no randomness for the transaction mark");
+	wsg_hex_encode(raw, sizeof(raw), t->mark);
+	/* Should a replicated change abort the transaction with the error
+	 * lost on a statement that has no answer, what follows must not
+	 * commit on its own: the mark, read back before COMMIT, tells. */
+	rc = wsg_userstore_tx_autocommit(t->c, 0, t->err);
+	if (rc != WSG_OK)
+		return rc;
+	t->autocommit_off = 1;
 	rc = wsg_db_begin(t->c, t->err);
 	if (rc != WSG_OK)
 		return rc;
 	t->open = 1;
+	rc = wsg_userstore_tx_guard(t->c, t->mark, t->err);
+	if (rc != WSG_OK)
+		return rc;
 	if (create_role)
 		rc = wsg_userstore_tx_upsert_role(t->c, t->admin_role,
 		                                  &t->admin_rid, t->err);
@@ -115,19 +136,54 @@ tx_begin(struct tx *t, int create_role, int need_admin)
 	return WSG_OK;
 }
 
-/* Commits when `rc` is WSG_OK, else (or when the commit fails) rolls
- * back; frees the transaction's reads. Returns the outcome. */
+/*
+ * Commits when `rc` is WSG_OK and the transaction is still the one that
+ * wrote the mark, else (or when the commit fails) rolls back; restores
+ * autocommit; frees the transaction's reads. Returns the outcome. Should
+ * autocommit not come back the connection is as good as lost: its error
+ * (WSG_ERR_CONNECT as a rule) is returned, as when the answer to a COMMIT
+ * is lost, and the caller reconnects.
+ */
 static int
 tx_end(struct tx *t, int rc)
 {
+	struct wsg_error restore;
+
+	if (rc == WSG_OK && t->open)
+		rc = wsg_userstore_tx_guard_held(t->c, t->mark, t->err);
 	if (rc == WSG_OK && t->open)
 		rc = wsg_db_commit(t->c, t->err);
-	if (rc != WSG_OK && t->open)
+	if (rc != WSG_OK && (t->open || t->autocommit_off))
 		wsg_db_rollback(t->c);
 	t->open = 0;
+	wsg_error_clear(&restore);
+	if (t->autocommit_off &&
+	    wsg_userstore_tx_autocommit(t->c, 1, &restore) != WSG_OK &&
+	    rc == WSG_OK) {
+		*t->err = restore;
+		rc = restore.code;
+	}
+	t->autocommit_off = 0;
 	wsg_db_result_free(t->admins);
 	t->admins = NULL;
 	return rc;
+}
+
+/*
+ * After a transaction ended with `rc`: 1 when it lost to a concurrent one
+ * (deadlock, Galera certification) for the first time, so the caller runs
+ * it once more. That is safe: the loser was rolled back whole (a failed
+ * certification applies nothing anywhere), and the new attempt reads and
+ * decides afresh, as if the request had come a moment later.
+ */
+static int
+again(struct tx *t, int rc, int *tries)
+{
+	if (rc != WSG_ERR_CONFLICT || (*tries)++ > 0)
+		return 0;
+	result_clear(t->res);
+	wsg_error_clear(t->err);
+	return 1;
 }
 
 /* Locks the user's row and reads the user (`*rec`, caller frees). */
@@ -251,9 +307,9 @@ wsg_accounts_add_user(struct wsg_db_conn *c, const char *admin_role,
                       const struct wsg_accounts_user *u,
                       struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	size_t i;
-	int rc;
+	int rc, tries = 0;
 
 	result_clear(res);
 	/* Bad input costs no statement. */
@@ -263,15 +319,18 @@ wsg_accounts_add_user(struct wsg_db_conn *c, const char *admin_role,
 		                                  err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = tx_begin(&t, 0, by != NULL);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_user(
-		        c, u->name, u->password_hash, u->sealed, u->sealed_len,
-		        by != NULL ? by->name : NULL, by != NULL ? by->id : 0,
-		        &res->uid, err);
-	if (rc == WSG_OK)
-		rc = grant_new_roles(&t, u, res->uid);
-	return tx_end(&t, rc);
+	do {
+		rc = tx_begin(&t, 0, by != NULL);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_insert_user(
+			        c, u->name, u->password_hash, u->sealed,
+			        u->sealed_len, by != NULL ? by->name : NULL,
+			        by != NULL ? by->id : 0, &res->uid, err);
+		if (rc == WSG_OK)
+			rc = grant_new_roles(&t, u, res->uid);
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 int
@@ -292,28 +351,32 @@ wsg_accounts_delete_user(struct wsg_db_conn *c, const char *admin_role,
                          const struct wsg_accounts_actor *by, const char *name,
                          struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	struct wsg_user_record *rec = NULL;
 	uint64_t uid = 0;
-	int rc;
+	int rc, tries = 0;
 
 	rc = wsg_accounts_check_delete_user(by, name, res, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = tx_begin(&t, 0, by != NULL);
-	if (rc == WSG_OK)
-		rc = lock_user(&t, name, &uid, &rec);
-	if (rc == WSG_OK)
-		res->was_admin = rows_have(t.admins, name);
-	if (rc == WSG_OK && res->was_admin) {
-		rc = check_creator(&t, rec, 0);
+	do {
+		rc = tx_begin(&t, 0, by != NULL);
 		if (rc == WSG_OK)
-			rc = check_last_admin(&t);
-	}
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_delete_user(c, uid, err);
-	wsg_userstore_record_free(rec);
-	return tx_end(&t, rc);
+			rc = lock_user(&t, name, &uid, &rec);
+		if (rc == WSG_OK)
+			res->was_admin = rows_have(t.admins, name);
+		if (rc == WSG_OK && res->was_admin) {
+			rc = check_creator(&t, rec, 0);
+			if (rc == WSG_OK)
+				rc = check_last_admin(&t);
+		}
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_delete_user(c, uid, err);
+		wsg_userstore_record_free(rec);
+		rec = NULL;
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 int
@@ -341,32 +404,39 @@ wsg_accounts_set_password(struct wsg_db_conn *c, const char *admin_role,
                           int64_t now_us, struct wsg_accounts_result *res,
                           struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	struct wsg_user_record *now = NULL;
 	int self = is_self(by, name);
 	uint64_t uid = 0;
-	int rc;
+	int rc, tries = 0;
 
 	result_clear(res);
-	rc = tx_begin(&t, 0, by != NULL && !self);
-	if (rc == WSG_OK)
-		rc = lock_user(&t, name, &uid, &now);
-	if (rc == WSG_OK && seen != NULL &&
-	    (now->id != seen->id ||
-	     strcmp(now->password_hash, seen->password_hash) != 0))
-		rc = refuse(res, err, WSG_ACCOUNTS_RULE_CHANGED,
-		            "the user changed meanwhile");
-	/* Made an admin since the caller's look is a change too. */
-	if (rc == WSG_OK && by != NULL && !self && rows_have(t.admins, name))
-		rc = refuse(res, err,
-		            seen != NULL ? WSG_ACCOUNTS_RULE_CHANGED
-		                         : WSG_ACCOUNTS_RULE_OTHER_ADMIN,
-		            "the user is an admin");
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_set_password(
-		        c, uid, password_hash, sealed, sealed_len, now_us, err);
-	wsg_userstore_record_free(now);
-	return tx_end(&t, rc);
+	do {
+		rc = tx_begin(&t, 0, by != NULL && !self);
+		if (rc == WSG_OK)
+			rc = lock_user(&t, name, &uid, &now);
+		if (rc == WSG_OK && seen != NULL &&
+		    (now->id != seen->id ||
+		     strcmp(now->password_hash, seen->password_hash) != 0))
+			rc = refuse(res, err, WSG_ACCOUNTS_RULE_CHANGED,
+			            "the user changed meanwhile");
+		/* Made an admin since the caller's look is a change too. */
+		if (rc == WSG_OK && by != NULL && !self &&
+		    rows_have(t.admins, name))
+			rc = refuse(res, err,
+			            seen != NULL
+			                    ? WSG_ACCOUNTS_RULE_CHANGED
+			                    : WSG_ACCOUNTS_RULE_OTHER_ADMIN,
+			            "the user is an admin");
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_set_password(
+			        c, uid, password_hash, sealed, sealed_len,
+			        now_us, err);
+		wsg_userstore_record_free(now);
+		now = NULL;
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 /* Names of roles to grant: the rules for new names, as they go into
@@ -391,42 +461,47 @@ wsg_accounts_change_roles(struct wsg_db_conn *c, const char *admin_role,
                           struct wsg_accounts_result *res,
                           struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	struct wsg_user_record *rec = NULL;
 	uint64_t uid = 0, rid;
 	size_t i;
-	int rc, gone;
+	int rc, gone, tries = 0;
 
 	result_clear(res);
 	rc = check_new_roles(added, nadded, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = tx_begin(&t, 0, by != NULL);
-	if (rc == WSG_OK)
-		rc = lock_user(&t, name, &uid, &rec);
-	/* Taking the admin role away is removing an admin. */
-	for (i = 0; rc == WSG_OK && i < nremoved; i++) {
-		if (strcmp(removed[i], admin_role) != 0 ||
-		    !rows_have(t.admins, name))
-			continue;
-		rc = check_creator(&t, rec, 1);
+	do {
+		rc = tx_begin(&t, 0, by != NULL);
 		if (rc == WSG_OK)
-			rc = check_last_admin(&t);
-	}
-	for (i = 0; rc == WSG_OK && i < nadded; i++) {
-		rc = lock_role(&t, added[i], &rid);
-		if (rc == WSG_OK)
-			rc = grant(&t, uid, rid, added[i]);
-	}
-	for (i = 0; rc == WSG_OK && i < nremoved; i++) {
-		rc = lock_role(&t, removed[i], &rid);
-		if (rc == WSG_OK)
-			rc = wsg_userstore_tx_revoke(c, uid, rid, &gone, err);
-		if (rc == WSG_OK)
-			res->revoked += (size_t)gone;
-	}
-	wsg_userstore_record_free(rec);
-	return tx_end(&t, rc);
+			rc = lock_user(&t, name, &uid, &rec);
+		/* Taking the admin role away is removing an admin. */
+		for (i = 0; rc == WSG_OK && i < nremoved; i++) {
+			if (strcmp(removed[i], admin_role) != 0 ||
+			    !rows_have(t.admins, name))
+				continue;
+			rc = check_creator(&t, rec, 1);
+			if (rc == WSG_OK)
+				rc = check_last_admin(&t);
+		}
+		for (i = 0; rc == WSG_OK && i < nadded; i++) {
+			rc = lock_role(&t, added[i], &rid);
+			if (rc == WSG_OK)
+				rc = grant(&t, uid, rid, added[i]);
+		}
+		for (i = 0; rc == WSG_OK && i < nremoved; i++) {
+			rc = lock_role(&t, removed[i], &rid);
+			if (rc == WSG_OK)
+				rc = wsg_userstore_tx_revoke(c, uid, rid, &gone,
+				                             err);
+			if (rc == WSG_OK)
+				res->revoked += (size_t)gone;
+		}
+		wsg_userstore_record_free(rec);
+		rec = NULL;
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 int
@@ -434,18 +509,21 @@ wsg_accounts_add_role(struct wsg_db_conn *c, const char *admin_role,
                       const struct wsg_accounts_actor *by, const char *role,
                       struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	uint64_t rid;
-	int rc;
+	int rc, tries = 0;
 
 	result_clear(res);
 	rc = wsg_userstore_check_new_name("role name", role, 1, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = tx_begin(&t, 0, by != NULL);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_role(c, role, &rid, err);
-	return tx_end(&t, rc);
+	do {
+		rc = tx_begin(&t, 0, by != NULL);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_insert_role(c, role, &rid, err);
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 int
@@ -465,19 +543,22 @@ wsg_accounts_delete_role(struct wsg_db_conn *c, const char *admin_role,
                          const struct wsg_accounts_actor *by, const char *role,
                          struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	uint64_t rid = 0;
-	int rc;
+	int rc, tries = 0;
 
 	rc = wsg_accounts_check_delete_role(admin_role, role, res, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = tx_begin(&t, 0, by != NULL);
-	if (rc == WSG_OK)
-		rc = lock_role(&t, role, &rid);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_delete_role(c, rid, err);
-	return tx_end(&t, rc);
+	do {
+		rc = tx_begin(&t, 0, by != NULL);
+		if (rc == WSG_OK)
+			rc = lock_role(&t, role, &rid);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_delete_role(c, rid, err);
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 /* Opens a certificate change of user `name`: the transaction, the user's
@@ -506,27 +587,34 @@ wsg_accounts_add_cert(struct wsg_db_conn *c, const char *admin_role,
                       const struct wsg_usercert *cert,
                       struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	char *owner = NULL;
 	uint64_t uid = 0;
-	int rc;
+	int rc, tries = 0;
 
 	result_clear(res);
-	rc = cert_begin(&t, name, &uid);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_cert(
-		        c, uid, cert, by != NULL ? by->name : NULL, err);
-	/* Name the holder: the operator or admin can then act on it. */
-	if (rc == WSG_ERR_EXISTS &&
-	    wsg_userstore_cert_owner(c, cert->fingerprint, &owner, NULL) ==
-	            WSG_OK) {
-		snprintf(res->owner, sizeof(res->owner), "%s", owner);
-		wsg_error_set(err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
-		              "certificate %s is already mapped to user '%s'",
-		              cert->fingerprint, owner);
-	}
-	free(owner);
-	return tx_end(&t, rc);
+	do {
+		rc = cert_begin(&t, name, &uid);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_insert_cert(
+			        c, uid, cert, by != NULL ? by->name : NULL,
+			        err);
+		/* Name the holder: the operator or admin can then act on it. */
+		if (rc == WSG_ERR_EXISTS &&
+		    wsg_userstore_cert_owner(c, cert->fingerprint, &owner,
+		                             NULL) == WSG_OK) {
+			snprintf(res->owner, sizeof(res->owner), "%s", owner);
+			wsg_error_set(
+			        err, WSG_ERR_EXISTS, WSG_FAULT_CLIENT,
+			        "certificate %s is already mapped to user "
+			        "'%s'",
+			        cert->fingerprint, owner);
+		}
+		free(owner);
+		owner = NULL;
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 int
@@ -535,23 +623,27 @@ wsg_accounts_delete_cert(struct wsg_db_conn *c, const char *admin_role,
                          const char *fingerprint,
                          struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0};
+	struct tx t = {c, admin_role, by, 0, NULL, res, err, 0, 0, ""};
 	uint64_t uid = 0;
-	int rc, held = 0;
+	int rc, held = 0, tries = 0;
 
 	result_clear(res);
-	rc = cert_begin(&t, name, &uid);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_delete_cert(c, uid, fingerprint, &held,
-		                                  err);
-	if (rc == WSG_OK && !held) {
-		res->missing = fingerprint;
-		res->missing_cert = 1;
-		rc = wsg_error_set(err, WSG_ERR_NOTFOUND, WSG_FAULT_CLIENT,
-		                   "user '%s' holds no certificate %s", name,
-		                   fingerprint);
-	}
-	return tx_end(&t, rc);
+	do {
+		rc = cert_begin(&t, name, &uid);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_delete_cert(c, uid, fingerprint,
+			                                  &held, err);
+		if (rc == WSG_OK && !held) {
+			res->missing = fingerprint;
+			res->missing_cert = 1;
+			rc = wsg_error_set(err, WSG_ERR_NOTFOUND,
+			                   WSG_FAULT_CLIENT,
+			                   "user '%s' holds no certificate %s",
+			                   name, fingerprint);
+		}
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }
 
 /* The bootstrap is closed when the admin role has members (`admins`) or
@@ -597,24 +689,29 @@ wsg_accounts_bootstrap(struct wsg_db_conn *c, const char *admin_role,
                        const struct wsg_accounts_user *u,
                        struct wsg_accounts_result *res, struct wsg_error *err)
 {
-	struct tx t = {c, admin_role, NULL, 0, NULL, res, err, 0};
-	int rc;
+	struct tx t = {c, admin_role, NULL, 0, NULL, res, err, 0, 0, ""};
+	int rc, tries = 0;
 
 	result_clear(res);
 	rc = wsg_userstore_check_new_name("username", u->name, 0, err);
 	if (rc != WSG_OK)
 		return rc;
-	rc = tx_begin(&t, 1, 0);
-	/* Under the lock: another first login may have won the race. */
-	if (rc == WSG_OK)
-		rc = bootstrap_closed(c, t.admins, res, err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_close_bootstrap(c, err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_insert_user(c, u->name, u->password_hash,
-		                                  u->sealed, u->sealed_len,
-		                                  NULL, 0, &res->uid, err);
-	if (rc == WSG_OK)
-		rc = wsg_userstore_tx_grant(c, res->uid, t.admin_rid, err);
-	return tx_end(&t, rc);
+	/* A retry after a lost race finds the winner's admin: refused. */
+	do {
+		rc = tx_begin(&t, 1, 0);
+		/* Under the lock: another first login may have won the race. */
+		if (rc == WSG_OK)
+			rc = bootstrap_closed(c, t.admins, res, err);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_close_bootstrap(c, err);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_insert_user(
+			        c, u->name, u->password_hash, u->sealed,
+			        u->sealed_len, NULL, 0, &res->uid, err);
+		if (rc == WSG_OK)
+			rc = wsg_userstore_tx_grant(c, res->uid, t.admin_rid,
+			                            err);
+		rc = tx_end(&t, rc);
+	} while (again(&t, rc, &tries));
+	return rc;
 }

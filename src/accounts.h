@@ -4,12 +4,14 @@
  * these, never the userstore's transaction steps themselves.
  *
  * Each change is one transaction on a blocking connection, and every one
- * takes its locks in the same order: the row of the configured admin role
- * (FOR UPDATE), then that role's memberships (shared), then the user's
- * row, then other role rows. Writers therefore queue on the admin role's
- * row instead of deadlocking, and the rules are decided only on what was
- * read under those locks: a concurrent change cannot slip in between a
- * check and the write.
+ * takes its locks in the same order: the account guard row (written: on a
+ * Galera cluster row locks are local to a node, so only a write shared by
+ * all changes makes two concurrent ones on two nodes conflict), the row of
+ * the configured admin role (FOR UPDATE), then that role's memberships
+ * (shared), then the user's row, then other role rows. Writers therefore queue
+ * on the guard row instead of deadlocking, and the rules are decided
+ * only on what was read under those locks: a concurrent change cannot slip in
+ * between a check and the write.
  *
  * The rules bind a caller of the management API (`by` set). The operator
  * on the command line (`by` NULL) is the recovery path and is bound by
@@ -66,7 +68,9 @@ enum wsg_accounts_rule {
  * Return values: WSG_OK; WSG_ERR_PERM (`rule`); WSG_ERR_NOTFOUND (`missing`
  * names the user or role); WSG_ERR_EXISTS (the name to create is taken);
  * WSG_ERR_INVAL (a name or secret the store refuses); else the store's
- * failure (WSG_ERR_DB, WSG_ERR_CONNECT, ...). Every failure also leaves a
+ * failure (WSG_ERR_DB, WSG_ERR_CONNECT, ...). WSG_ERR_CONFLICT: a
+ * concurrent change won twice in a row (the first loss is retried at once,
+ * from the start); nothing was applied. Every failure also leaves a
  * one-line reason in the `struct wsg_error`, which the CLI prints.
  */
 struct wsg_accounts_result {

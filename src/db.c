@@ -193,6 +193,15 @@ sql_only_reads(const char *sql)
 	       strcasestr(sql, "FOR UPDATE") == NULL;
 }
 
+/* A Galera node outside the primary component refuses every statement
+ * with ER_UNKNOWN_COM_ERROR ("WSREP has not yet prepared node for
+ * application use"): for the caller, the store is unreachable. */
+static int
+unavailable(unsigned e)
+{
+	return errno_breaks_conn(e) || e == ER_UNKNOWN_COM_ERROR;
+}
+
 /* A lost or unreachable server is WSG_ERR_CONNECT, so callers can tell
  * "try again later" from a failed statement. */
 static int
@@ -206,10 +215,9 @@ stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 	if (e == ER_LOCK_DEADLOCK)
 		return wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_stmt_error(stmt));
-	return wsg_error_set(
-	        err, errno_breaks_conn(e) ? WSG_ERR_CONNECT : WSG_ERR_DB,
-	        WSG_FAULT_SERVER, "%s: %s (%u)", what, mysql_stmt_error(stmt),
-	        e);
+	return wsg_error_set(err, unavailable(e) ? WSG_ERR_CONNECT : WSG_ERR_DB,
+	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
+	                     mysql_stmt_error(stmt), e);
 }
 
 /* One bound output buffer per column of a result set. */
@@ -1340,11 +1348,10 @@ conn_failure(MYSQL *m, const char *what, struct wsg_error *err)
 	if (mysql_errno(m) == ER_LOCK_DEADLOCK)
 		return wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_error(m));
-	return wsg_error_set(err,
-	                     errno_breaks_conn(mysql_errno(m)) ? WSG_ERR_CONNECT
-	                                                       : WSG_ERR_DB,
-	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
-	                     mysql_error(m), mysql_errno(m));
+	return wsg_error_set(
+	        err, unavailable(mysql_errno(m)) ? WSG_ERR_CONNECT : WSG_ERR_DB,
+	        WSG_FAULT_SERVER, "%s: %s (%u)", what, mysql_error(m),
+	        mysql_errno(m));
 }
 
 /* Asks a freshly connected node whether it may serve (SQL_NODE_READY). */

@@ -162,6 +162,12 @@ wsg_mgmt_reply_db_error(struct wsg_mgmt_req *r, const struct wsg_error *err)
 	            (unsigned long long)r->rid,
 	            err != NULL && err->reason[0] ? err->reason
 	                                          : "database failure");
+	/* A concurrent change won (deadlock, Galera certification): the
+	 * transaction was rolled back whole and the connection is fine. */
+	if (err != NULL && err->code == WSG_ERR_CONFLICT) {
+		wsg_mgmt_reply_error(r, 409, "%s", WSG_MGMT_E_CONFLICT);
+		return;
+	}
 	if (r->worker != NULL)
 		r->worker->db_broken = 1;
 	/* Nothing was changed (a transaction the server lost is rolled back),

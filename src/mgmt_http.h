@@ -53,6 +53,9 @@
 	"The user store is unavailable: the database cannot be reached. "      \
 	"Please try again later"
 
+/* Ours: a concurrent change on another gateway won (409). */
+#define WSG_MGMT_E_CONFLICT "A concurrent change conflicted; try again"
+
 /* The management thread's state. */
 struct wsg_mgmt {
 	struct wsg_runtime *rt;
@@ -193,7 +196,9 @@ void wsg_mgmt_reply_not_found(struct wsg_mgmt_req *r, const char *what,
 
 /*
  * A database failure: logs `err`, answers 503 with WSG_MGMT_E_UNAVAILABLE
- * when the database cannot be reached (err->code WSG_ERR_CONNECT), else 500
+ * when the database cannot be reached (err->code WSG_ERR_CONNECT), 409 with
+ * WSG_MGMT_E_CONFLICT when a concurrent change won (WSG_ERR_CONFLICT, the
+ * connection kept), else 500
  * with MI's user-store text (the peer never sees SQL errors), and marks the
  * connection for a reconnect.
  */

@@ -565,6 +565,13 @@ static const char SQL_BOOTSTRAP_DONE[] = "SELECT COUNT(*) FROM bootstrap";
 static const char SQL_BOOTSTRAP_CLOSE[] =
         "INSERT IGNORE INTO bootstrap (id) VALUES (1)";
 static const char SQL_ROLE_DELETE[] = "DELETE FROM roles WHERE id = ?";
+static const char SQL_GUARD_WRITE[] =
+        "UPDATE account_guard SET changes = changes + 1, last_tx = ? "
+        "WHERE id = 1";
+static const char SQL_GUARD_READ[] =
+        "SELECT last_tx FROM account_guard WHERE id = 1";
+static const char SQL_AUTOCOMMIT_OFF[] = "SET autocommit = 0";
+static const char SQL_AUTOCOMMIT_ON[] = "SET autocommit = 1";
 static const char SQL_TOKEN_REVOKE[] =
         "INSERT IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)";
 static const char SQL_TOKEN_PURGE[] =
@@ -670,6 +677,59 @@ wsg_userstore_close_bootstrap_if_admin(struct wsg_db_conn *c,
 }
 
 /* -------- management API changes inside the caller's transaction -------- */
+
+int
+wsg_userstore_tx_autocommit(struct wsg_db_conn *c, int on,
+                            struct wsg_error *err)
+{
+	return wsg_db_exec(c, on ? SQL_AUTOCOMMIT_ON : SQL_AUTOCOMMIT_OFF, NULL,
+	                   0, NULL, err);
+}
+
+int
+wsg_userstore_tx_guard(struct wsg_db_conn *c, const char *mark,
+                       struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_param p = param_str(mark);
+	char why[sizeof(err->reason)];
+	int rc;
+
+	rc = wsg_db_exec(c, SQL_GUARD_WRITE, &p, 1, &res, err);
+	/* Without the row nothing would conflict: refuse rather than risk it.
+	 */
+	if (rc == WSG_OK && res->affected_rows != 1)
+		rc = wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
+		                   "the account guard row is missing (run "
+		                   "`wssgate db init`)");
+	/* A store older than schema version 7 has no guard table. */
+	else if (rc == WSG_ERR_DB && err != NULL) {
+		snprintf(why, sizeof(why), "%s", err->reason);
+		wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
+		              "account guard (schema version 7; run `wssgate "
+		              "db init`): %s",
+		              why);
+	}
+	wsg_db_result_free(res);
+	return rc;
+}
+
+int
+wsg_userstore_tx_guard_held(struct wsg_db_conn *c, const char *mark,
+                            struct wsg_error *err)
+{
+	struct wsg_db_result *res = NULL;
+	int rc;
+
+	rc = wsg_db_exec(c, SQL_GUARD_READ, NULL, 0, &res, err);
+	if (rc == WSG_OK && (res->nrows != 1 || res->cells[0] == NULL ||
+	                     strcmp(res->cells[0], mark) != 0))
+		rc = wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
+		                   "the account change was aborted by a "
+		                   "concurrent one");
+	wsg_db_result_free(res);
+	return rc;
+}
 
 int
 wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,
@@ -854,11 +914,21 @@ wsg_userstore_revoke_token(struct wsg_db_conn *c, const char *jti,
 	p[0] = param_str(jti);
 	p[1] = param_str(exp);
 	rc = wsg_db_exec(c, SQL_TOKEN_REVOKE, p, 2, NULL, err);
+	/* Lost to a concurrent write of the same row on another Galera node
+	 * (the same logout twice): INSERT IGNORE again is idempotent. */
+	if (rc == WSG_ERR_CONFLICT)
+		rc = wsg_db_exec(c, SQL_TOKEN_REVOKE, p, 2, NULL, err);
 	if (rc != WSG_OK)
 		return rc;
-	/* Expired tokens are refused anyway; drop their rows. */
+	/* Expired tokens are refused anyway; drop their rows. A conflict means
+	 * another gateway's purge took them: the revocation stands. */
 	p[0] = param_str(cut);
-	return wsg_db_exec(c, SQL_TOKEN_PURGE, p, 1, NULL, err);
+	rc = wsg_db_exec(c, SQL_TOKEN_PURGE, p, 1, NULL, err);
+	if (rc == WSG_ERR_CONFLICT) {
+		wsg_error_clear(err);
+		rc = WSG_OK;
+	}
+	return rc;
 }
 
 int

@@ -146,6 +146,25 @@ int wsg_userstore_role_members(struct wsg_db_conn *c, const char *role,
  * Only accounts.c calls them: it holds the lock order and the admin rules.
  */
 
+/*
+ * Writes the account guard row (schema version 7) with `mark` (32 ASCII
+ * characters naming this transaction), the first lock of every account
+ * change: concurrent changes on different Galera nodes then fail
+ * certification (WSG_ERR_CONFLICT) instead of both passing a rule each
+ * checked on its own node. WSG_ERR_DB when the row is missing.
+ */
+int wsg_userstore_tx_guard(struct wsg_db_conn *c, const char *mark,
+                           struct wsg_error *err);
+/* WSG_ERR_CONFLICT unless the guard row still holds `mark` as this
+ * transaction wrote it (else it was aborted, and later statements ran in a
+ * transaction of their own). */
+int wsg_userstore_tx_guard_held(struct wsg_db_conn *c, const char *mark,
+                                struct wsg_error *err);
+/* SET autocommit = `on`: off while an account change runs, so that no
+ * statement commits on its own should the transaction end unseen. */
+int wsg_userstore_tx_autocommit(struct wsg_db_conn *c, int on,
+                                struct wsg_error *err);
+
 /* Lock the row (FOR UPDATE) and give its id; `*id` is 0 when absent. */
 int wsg_userstore_tx_lock_role(struct wsg_db_conn *c, const char *name,
                                uint64_t *id, struct wsg_error *err);

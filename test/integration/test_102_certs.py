@@ -389,11 +389,12 @@ def test_db_init_upgrades_a_version_5_store(mariadb, stub, configured, pki):
     g.write_config()
     pem = pki.issue(uniq("old"))
     r = g.cli("user", "cert", "add", "old-user", pem)
-    assert r.returncode == 1 and "user_certs" in r.err, r.err
+    # Refused with a reason: the table, or (schema 7) the account guard row.
+    assert r.returncode == 1 and ("user_certs" in r.err or "db init" in r.err), r.err
     g.cli_ok("db", "init")
     versions = mariadb.sql("SELECT version FROM schema_version ORDER BY version",
                            database="wssgate_certs_v5").split()
-    assert versions == ["1", "2", "3", "4", "5", "6"], versions
+    assert versions[:6] == ["1", "2", "3", "4", "5", "6"], versions
     g.cli_ok("user", "cert", "add", "old-user", pem)
     g.cli_ok("db", "init")  # idempotent, the mapping kept
     assert g.cli_ok("user", "cert", "list", "old-user").out.split("\t")[0] == \

@@ -487,6 +487,22 @@ test_operator_admin_closes_bootstrap(void **state)
 	bootstrap_open(WSG_ERR_PERM, WSG_ACCOUNTS_RULE_BOOTSTRAP_DONE);
 }
 
+/* Without the guard row, changes on two Galera nodes could not conflict:
+ * none is made, and none is half made. */
+static void
+test_no_guard_row_no_change(void **state)
+{
+	struct wsg_accounts_result res;
+
+	(void)state;
+	exec_ok("DELETE FROM account_guard");
+	assert_int_equal(add(NULL, "g", 0, &res), WSG_ERR_DB);
+	assert_false(exists("g"));
+	exec_ok("INSERT INTO account_guard (id) VALUES (1)");
+	assert_int_equal(add(NULL, "g", 0, &res), WSG_OK);
+	assert_true(exists("g"));
+}
+
 /* -------- concurrent changes -------- */
 
 struct racer {
@@ -539,14 +555,14 @@ lock_waits(const char *like)
 }
 
 /*
- * Starts both racers while another connection holds the admin role's row,
- * waits until both wait for it (statements like `like`), so both have
- * begun before either can decide, then lets them go and joins them.
+ * Starts both racers while another connection holds the account guard row
+ * (the first lock of every change), waits until both wait for it, so both
+ * have begun before either can decide, then lets them go and joins them.
  */
 static void
-race(struct racer r[2], const char *like)
+race(struct racer r[2])
 {
-	struct wsg_db_param p = {ADMIN, strlen(ADMIN)};
+	static const char like[] = "UPDATE account_guard%";
 	struct timespec pause = {0, 10 * 1000 * 1000};
 	struct wsg_db_conn *holder = NULL;
 	struct wsg_error err;
@@ -556,9 +572,9 @@ race(struct racer r[2], const char *like)
 	wsg_error_clear(&err);
 	assert_int_equal(wsg_db_begin(holder, &err), WSG_OK);
 	assert_int_equal(wsg_db_exec(holder,
-	                             "SELECT id FROM roles WHERE name = ? "
-	                             "FOR UPDATE",
-	                             &p, 1, NULL, &err),
+	                             "SELECT changes FROM account_guard "
+	                             "WHERE id = 1 FOR UPDATE",
+	                             NULL, 0, NULL, &err),
 	                 WSG_OK);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(
@@ -589,7 +605,7 @@ test_concurrent_demotions_keep_an_admin(void **state)
 	add_ok("root", "a", 1);
 	for (i = 0; i < 2; i++)
 		r[i].by = actor(r[i].name);
-	race(r, "%FOR UPDATE");
+	race(r);
 	for (i = 0; i < 2; i++) {
 		ok += r[i].rc == WSG_OK;
 		last += r[i].rc == WSG_ERR_PERM &&
@@ -613,7 +629,7 @@ test_concurrent_bootstraps_make_one_admin(void **state)
 	 * never held. */
 	exec_ok("INSERT INTO roles (name) VALUES ('" ADMIN "')");
 	bootstrap_open(WSG_OK, WSG_ACCOUNTS_RULE_NONE);
-	race(r, "INSERT INTO roles%");
+	race(r);
 	for (i = 0; i < 2; i++) {
 		ok += r[i].rc == WSG_OK;
 		lost += r[i].rc == WSG_ERR_PERM &&
@@ -641,6 +657,7 @@ main(void)
 	        cmocka_unit_test_setup(test_bootstrap_once, reset),
 	        cmocka_unit_test_setup(test_operator_admin_closes_bootstrap,
 	                               reset),
+	        cmocka_unit_test_setup(test_no_guard_row_no_change, reset),
 	        cmocka_unit_test_setup(test_concurrent_demotions_keep_an_admin,
 	                               reset),
 	        cmocka_unit_test_setup(
