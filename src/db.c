@@ -134,6 +134,7 @@ struct wsg_db_pool {
 
 struct wsg_db_conn {
 	MYSQL *mysql;
+	char *node; /* "host:port" or the socket, for messages */
 };
 
 static void conn_drive(struct conn *c, int events);
@@ -193,15 +194,6 @@ sql_only_reads(const char *sql)
 	       strcasestr(sql, "FOR UPDATE") == NULL;
 }
 
-/* A Galera node outside the primary component refuses every statement
- * with ER_UNKNOWN_COM_ERROR ("WSREP has not yet prepared node for
- * application use"): for the caller, the store is unreachable. */
-static int
-unavailable(unsigned e)
-{
-	return errno_breaks_conn(e) || e == ER_UNKNOWN_COM_ERROR;
-}
-
 /* A lost or unreachable server is WSG_ERR_CONNECT, so callers can tell
  * "try again later" from a failed statement. */
 static int
@@ -215,9 +207,10 @@ stmt_failure(MYSQL_STMT *stmt, const char *what, struct wsg_error *err)
 	if (e == ER_LOCK_DEADLOCK)
 		return wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_stmt_error(stmt));
-	return wsg_error_set(err, unavailable(e) ? WSG_ERR_CONNECT : WSG_ERR_DB,
-	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
-	                     mysql_stmt_error(stmt), e);
+	return wsg_error_set(
+	        err, errno_breaks_conn(e) ? WSG_ERR_CONNECT : WSG_ERR_DB,
+	        WSG_FAULT_SERVER, "%s: %s (%u)", what, mysql_stmt_error(stmt),
+	        e);
 }
 
 /* One bound output buffer per column of a result set. */
@@ -1348,15 +1341,16 @@ conn_failure(MYSQL *m, const char *what, struct wsg_error *err)
 	if (mysql_errno(m) == ER_LOCK_DEADLOCK)
 		return wsg_error_set(err, WSG_ERR_CONFLICT, WSG_FAULT_SERVER,
 		                     "%s: %s", what, mysql_error(m));
-	return wsg_error_set(
-	        err, unavailable(mysql_errno(m)) ? WSG_ERR_CONNECT : WSG_ERR_DB,
-	        WSG_FAULT_SERVER, "%s: %s (%u)", what, mysql_error(m),
-	        mysql_errno(m));
+	return wsg_error_set(err,
+	                     errno_breaks_conn(mysql_errno(m)) ? WSG_ERR_CONNECT
+	                                                       : WSG_ERR_DB,
+	                     WSG_FAULT_SERVER, "%s: %s (%u)", what,
+	                     mysql_error(m), mysql_errno(m));
 }
 
-/* Asks a freshly connected node whether it may serve (SQL_NODE_READY). */
+/* Asks a node whether it may serve (SQL_NODE_READY); `node` names it. */
 static int
-node_check(MYSQL *m, const struct wsg_dbnode *node, struct wsg_error *err)
+node_check(MYSQL *m, const char *node, struct wsg_error *err)
 {
 	MYSQL_RES *res;
 	int ready;
@@ -1367,12 +1361,21 @@ node_check(MYSQL *m, const struct wsg_dbnode *node, struct wsg_error *err)
 	ready = node_ready_row(mysql_fetch_row(res));
 	mysql_free_result(res);
 	if (!ready)
-		return wsg_error_set(
-		        err, WSG_ERR_CONNECT, WSG_FAULT_SERVER,
-		        "MariaDB node %s:%u is not a Synced member "
-		        "of the primary component",
-		        node->host ? node->host : "localhost", node->port);
+		return wsg_error_set(err, WSG_ERR_CONNECT, WSG_FAULT_SERVER,
+		                     "MariaDB node %s is not a Synced member "
+		                     "of the primary component",
+		                     node);
 	return WSG_OK;
+}
+
+static char *
+node_name(const struct wsg_dbnode *node)
+{
+	return node->socket != NULL
+	               ? wsg_mem_strdup(node->socket)
+	               : wsg_mem_printf("%s:%u",
+	                                node->host ? node->host : "localhost",
+	                                node->port);
 }
 
 /* One connection to `node`, checked. */
@@ -1380,21 +1383,25 @@ static int
 connect_node(const struct wsg_db_params *params, const struct wsg_dbnode *node,
              MYSQL **out, struct wsg_error *err)
 {
+	char *name = node_name(node);
 	MYSQL *m;
 	int rc;
 
 	*out = NULL;
 	m = mysql_init(NULL);
-	if (m == NULL)
+	if (m == NULL) {
+		free(name);
 		return wsg_error_set(err, WSG_ERR_DB, WSG_FAULT_SERVER,
 		                     "cannot initialise the MariaDB client");
+	}
 	set_common_options(m, params, node->socket != NULL);
 	if (mysql_real_connect(m, node->host, params->user, params->password,
 	                       params->database, node->port, node->socket,
 	                       0) == NULL)
 		rc = conn_failure(m, "cannot connect to MariaDB", err);
 	else
-		rc = node_check(m, node, err);
+		rc = node_check(m, name, err);
+	free(name);
 	if (rc != WSG_OK) {
 		mysql_close(m);
 		return rc;
@@ -1409,6 +1416,7 @@ wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
 {
 	struct wsg_dbnodes nodes;
 	MYSQL *m = NULL;
+	char *name = NULL;
 	size_t i;
 	int rc = WSG_ERR_CONNECT;
 
@@ -1418,15 +1426,24 @@ wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
 	/* The first node that is ready; the error shown is the last one's. */
 	for (i = 0; i < nodes.n; i++) {
 		rc = connect_node(params, &nodes.v[i], &m, err);
-		if (rc == WSG_OK)
+		if (rc == WSG_OK) {
+			name = node_name(&nodes.v[i]);
 			break;
+		}
 	}
 	wsg_dbnodes_clear(&nodes);
 	if (rc != WSG_OK)
 		return rc;
 	*out = wsg_mem_calloc(1, sizeof(**out));
 	(*out)->mysql = m;
+	(*out)->node = name;
 	return WSG_OK;
+}
+
+int
+wsg_db_ping(struct wsg_db_conn *c, struct wsg_error *err)
+{
+	return node_check(c->mysql, c->node, err);
 }
 
 void
@@ -1435,6 +1452,7 @@ wsg_db_close(struct wsg_db_conn *c)
 	if (c == NULL)
 		return;
 	mysql_close(c->mysql);
+	free(c->node);
 	free(c);
 }
 

@@ -139,6 +139,11 @@ int wsg_db_connect(const struct wsg_db_params *params, struct wsg_db_conn **out,
                    struct wsg_error *err);
 void wsg_db_close(struct wsg_db_conn *c);
 
+/* Whether the connection still works and its server may serve: answers,
+ * and on Galera is a Synced member of the primary component (a node cut
+ * off still answers a plain query). WSG_OK or WSG_ERR_CONNECT. */
+int wsg_db_ping(struct wsg_db_conn *c, struct wsg_error *err);
+
 /* Runs one prepared statement; `*res` (may be NULL when not wanted) as above.
  * WSG_ERR_EXISTS on a duplicate key, WSG_ERR_INVAL on a parameter count
  * that does not match the statement, WSG_ERR_CONFLICT (here and from

@@ -13,7 +13,6 @@
 #include "mem.h"
 #include "mgmt_http.h"
 
-static const char SQL_PING[] = "SELECT 1";
 /* Reads see the latest committed rows, so a check made under a lock holds. */
 static const char SQL_ISOLATION[] =
         "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
@@ -112,9 +111,9 @@ wsg_mgmt_work_db(struct wsg_mgmt_worker *wk, struct wsg_db_conn **out,
 		return WSG_OK;
 	}
 	wsg_error_clear(&ping);
-	/* An idle connection may have been closed by the server meanwhile. */
-	if (wk->db != NULL &&
-	    wsg_db_exec(wk->db, SQL_PING, NULL, 0, NULL, &ping) != WSG_OK) {
+	/* An idle connection may have been closed by the server meanwhile,
+	 * or its Galera node left the primary component: move on. */
+	if (wk->db != NULL && wsg_db_ping(wk->db, &ping) != WSG_OK) {
 		wsg_db_close(wk->db);
 		wk->db = NULL;
 	}
