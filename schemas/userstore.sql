@@ -175,3 +175,24 @@ CREATE TABLE IF NOT EXISTS account_guard (
 INSERT IGNORE INTO account_guard (id, changes) VALUES (1, 0);
 
 INSERT IGNORE INTO schema_version (version) VALUES (7);
+
+-- Version 8: the shared lockout (security.lockout.store = "mariadb"). One
+-- row per user name and plane (0: WS-Security and HTTP Basic, 1: the
+-- management API) counts wrong passwords on every gateway of the store;
+-- names compare as bytes. Times are milliseconds since the epoch (the
+-- gateways' clocks): failures count from window_start for the window, a
+-- lock holds until locked_until. last_result is what the last failure did
+-- (1 counted, 2 started the lock, 3 came while locked), which the one
+-- counting statement also reports back (src/lockout_store.c). Rows exist
+-- only for names that failed, one per plane; an unlock deletes them.
+CREATE TABLE IF NOT EXISTS lockouts (
+	username VARBINARY(256) NOT NULL,
+	plane TINYINT UNSIGNED NOT NULL,
+	window_start BIGINT NOT NULL,
+	failures INT UNSIGNED NOT NULL DEFAULT 0,
+	locked_until BIGINT NOT NULL DEFAULT 0,
+	last_result TINYINT UNSIGNED NOT NULL DEFAULT 0,
+	PRIMARY KEY (username, plane)
+) ENGINE=InnoDB;
+
+INSERT IGNORE INTO schema_version (version) VALUES (8);

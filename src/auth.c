@@ -9,6 +9,7 @@
 #include "err.h"
 #include "ldapstore.h"
 #include "lockout.h"
+#include "lockout_store.h"
 #include "log.h"
 #include "metrics.h"
 #include "mem.h"
@@ -51,10 +52,97 @@ policy_of(const struct wsg_auth *a, struct wsg_wsse_policy *p)
 	p->signature_route = a->route->signature != NULL;
 }
 
+/*
+ * A wrong password for the shared lockout store: what counting it and its
+ * audit line need, copied, since the request is gone by then.
+ */
+struct wsg_auth_count {
+	struct wsg_runtime *rt;
+	struct wsg_db_pool *db;
+	struct wsg_lockout_conf policy; /* its numbers only */
+	uint64_t rid;
+	char *client, *route, *claimed;
+	char *name;
+	size_t len;
+};
+
+static void
+count_free(struct wsg_auth_count *c)
+{
+	if (c == NULL)
+		return;
+	free(c->client);
+	free(c->route);
+	free(c->claimed);
+	free(c->name);
+	free(c);
+}
+
+static void
+audit_lockout(struct wsg_runtime *rt, uint64_t rid, const char *client,
+              const char *route, const char *claimed,
+              const struct wsg_lockout_conf *p)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why),
+	         "%u wrong passwords within %llds: user locked for %llds",
+	         p->max_failures, (long long)p->window, (long long)p->duration);
+	wsg_log_audit(rt->log, rid, client, route, claimed, "lockout", why);
+}
+
+/*
+ * The store's verdict on a counted failure. One it could not count (lost
+ * a conflict twice, unreachable) is counted by this process instead, so a
+ * guess is never lost and never becomes a Server fault (audit:
+ * lockout_store_error).
+ */
+static void
+counted_cb(int status, enum wsg_lockout_result res, void *arg)
+{
+	struct wsg_auth_count *c = arg;
+	struct wsg_runtime *rt = c->rt;
+	char why[160];
+
+	if (status != WSG_OK) {
+		wsg_metrics_inc(rt->metrics ? &rt->metrics->lockout_store_local
+		                            : NULL);
+		res = wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER,
+		                       &c->policy, c->name, c->len,
+		                       wsg_lockout_now_ms());
+		snprintf(why, sizeof(why),
+		         "lockout store could not count a wrong password "
+		         "(%s): counted by this gateway only",
+		         wsg_strerror(status));
+		wsg_log_audit(rt->log, c->rid, c->client, c->route, c->claimed,
+		              "lockout_store_error", why);
+	}
+	if (res == WSG_LOCKOUT_STARTED)
+		audit_lockout(rt, c->rid, c->client, c->route, c->claimed,
+		              &c->policy);
+	count_free(c);
+}
+
+/* After the answer: the failure never waits for the store. */
+static void
+count_send(struct wsg_auth_count *c)
+{
+	int rc;
+
+	rc = wsg_lockout_store_fail(c->db, WSG_LOCKOUT_USER, &c->policy,
+	                            c->name, c->len, wsg_lockout_store_now_ms(),
+	                            c->rt->metrics, counted_cb, c);
+	if (rc == WSG_ERR_INVAL)
+		count_free(c); /* nothing to count, as in memory */
+	else if (rc != WSG_OK)
+		counted_cb(rc, WSG_LOCKOUT_OFF, c);
+}
+
 static void
 complete(struct wsg_auth *a, int status)
 {
 	struct wsg_metrics *m = a->env.rt->metrics;
+	struct wsg_auth_count *count = a->count;
 	int ours = a->err.fault == WSG_FAULT_SERVER ||
 	           a->err.fault == WSG_FAULT_BUSY;
 
@@ -78,7 +166,10 @@ complete(struct wsg_auth *a, int status)
 	else if (a->signer_sha256[0] != '\0')
 		wsg_log_audit(a->env.rt->log, a->rid, a->client, a->route->name,
 		              a->user, "signed", why);
+	a->count = NULL;
 	a->done(a, status, a->arg);
+	if (count != NULL)
+		count_send(count);
 }
 
 /*
@@ -195,6 +286,28 @@ account(const struct wsg_auth *a, size_t *len)
 	return a->tok.username;
 }
 
+/* The failure goes to the shared store once the answer is out. */
+static void
+count_later(struct wsg_auth *a, const char *name, size_t len)
+{
+	struct wsg_auth_count *c = wsg_mem_calloc(1, sizeof(*c));
+
+	c->rt = a->env.rt;
+	c->db = a->env.db;
+	c->policy = a->cfg->security.lockout;
+	c->policy.store = NULL;
+	c->rid = a->rid;
+	c->client = wsg_mem_strdup(a->client);
+	c->route = wsg_mem_strdup(a->route->name);
+	c->claimed = a->claimed_user ? wsg_mem_strdup(a->claimed_user) : NULL;
+	c->name = wsg_mem_alloc(len + 1);
+	memcpy(c->name, name, len);
+	c->name[len] = '\0';
+	c->len = len;
+	count_free(a->count);
+	a->count = c;
+}
+
 /*
  * A wrong guess at an existing user's password: counted against the user
  * (security.lockout); the one that reaches max_failures locks it (audit:
@@ -207,19 +320,14 @@ fail_password(struct wsg_auth *a, const char *reason)
 	const struct wsg_lockout_conf *p = &a->cfg->security.lockout;
 	size_t len;
 	const char *name = account(a, &len);
-	char why[160];
 
-	if (!a->locked &&
-	    wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, name, len,
-	                     wsg_lockout_now_ms()) == WSG_LOCKOUT_STARTED) {
-		snprintf(why, sizeof(why),
-		         "%u wrong passwords within %llds: user locked for "
-		         "%llds",
-		         p->max_failures, (long long)p->window,
-		         (long long)p->duration);
-		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
-		              a->claimed_user, "lockout", why);
-	}
+	if (!a->locked && p->shared)
+		count_later(a, name, len);
+	else if (!a->locked &&
+	         wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, name, len,
+	                          wsg_lockout_now_ms()) == WSG_LOCKOUT_STARTED)
+		audit_lockout(rt, a->rid, a->client, a->route->name,
+		              a->claimed_user, p);
 	fail_authentication(a, reason);
 }
 
@@ -648,7 +756,7 @@ verify_ldap(struct wsg_auth *a)
 }
 
 static void
-verify(struct wsg_auth *a)
+verify_password(struct wsg_auth *a)
 {
 	struct wsg_runtime *rt = a->env.rt;
 	const struct wsg_security_conf *sec = &a->cfg->security;
@@ -666,24 +774,6 @@ verify(struct wsg_auth *a)
 	const char *hash;
 	int rc;
 
-	/*
-	 * Decided once, before any password work. A locked user's attempts
-	 * then do exactly the work of a wrong guess (the verified-password
-	 * cache is skipped, so a right password is not answered faster) and
-	 * end in the same FailedAuthentication. A `wssgate user unlock` since
-	 * the lock began ends it first.
-	 */
-	if (a->cred.exists && a->cred.unlocked_at > 0 &&
-	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, name, name_len,
-	                     a->cred.unlocked_at))
-		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
-		              a->claimed_user, "user_unlocked",
-		              "offline request (wssgate user unlock) applied");
-	if (a->cred.exists &&
-	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER,
-	                      &a->cfg->security.lockout, name, name_len,
-	                      wsg_lockout_now_ms()) > 0)
-		a->locked = 1;
 	if (a->tok.pwtype == WSG_PWTYPE_DIGEST) {
 		if (a->cred.exists && a->cred.digest_password != NULL) {
 			rc = wsg_wsse_verify(&a->tok, a->cred.digest_password,
@@ -735,6 +825,77 @@ verify(struct wsg_auth *a)
 		              "cannot queue password verification");
 		complete(a, rc);
 	}
+}
+
+/*
+ * The shared store could not say (down, or its queue full): this
+ * process's own lock still applies. Failing closed would refuse every
+ * user while the store is away, the right password too, and no wrong
+ * password becomes a Server fault (docs/cluster-lockout.md).
+ */
+static void
+lock_unread(struct wsg_auth *a, int status)
+{
+	char why[160];
+
+	wsg_metrics_inc(a->env.rt->metrics
+	                        ? &a->env.rt->metrics->lockout_store_unread
+	                        : NULL);
+	snprintf(why, sizeof(why),
+	         "lockout store unreadable (%s): this gateway's lock only",
+	         wsg_strerror(status));
+	wsg_log_audit(a->env.rt->log, a->rid, a->client, a->route->name,
+	              a->claimed_user, "lockout_store_error", why);
+}
+
+static void
+lock_read_cb(int status, int locked, void *arg)
+{
+	struct wsg_auth *a = arg;
+
+	if (status != WSG_OK)
+		lock_unread(a, status);
+	else if (locked && a->cred.exists)
+		a->locked = 1;
+	verify_password(a);
+}
+
+/*
+ * Decided once, before any password work. A locked user's attempts then
+ * do exactly the work of a wrong guess (the verified-password cache is
+ * skipped, so a right password is not answered faster) and end in the
+ * same FailedAuthentication. A `wssgate user unlock` since the lock began
+ * ends it first. With the shared store, its row is read for every name,
+ * known or not, so the read costs every attempt the same.
+ */
+static void
+verify(struct wsg_auth *a)
+{
+	struct wsg_runtime *rt = a->env.rt;
+	const struct wsg_lockout_conf *p = &a->cfg->security.lockout;
+	size_t name_len;
+	const char *name = account(a, &name_len);
+	int rc;
+
+	if (a->cred.exists && a->cred.unlocked_at > 0 &&
+	    wsg_unlock_apply(rt->lockout, WSG_LOCKOUT_USER, name, name_len,
+	                     a->cred.unlocked_at))
+		wsg_log_audit(rt->log, a->rid, a->client, a->route->name,
+		              a->claimed_user, "user_unlocked",
+		              "offline request (wssgate user unlock) applied");
+	if (a->cred.exists &&
+	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER, p, name, name_len,
+	                      wsg_lockout_now_ms()) > 0)
+		a->locked = 1;
+	if (p->shared && p->max_failures > 0) {
+		rc = wsg_lockout_store_check(
+		        a->env.db, WSG_LOCKOUT_USER, name, name_len,
+		        wsg_lockout_store_now_ms(), lock_read_cb, a);
+		if (rc == WSG_OK)
+			return;
+		lock_unread(a, rc);
+	}
+	verify_password(a);
 }
 
 static void
@@ -912,6 +1073,8 @@ wsg_auth_clear(struct wsg_auth *a)
 	wsg_wsse_token_clear(&a->tok);
 	wsg_dsig_state_clear(&a->dsig);
 	wsg_credcache_entry_clear(&a->cred);
+	count_free(a->count);
+	a->count = NULL;
 	free(a->claimed_user);
 	free(a->user);
 	free(a->roles);

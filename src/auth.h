@@ -47,6 +47,8 @@ struct wsg_auth_env {
 	                               and passwords; else NULL */
 };
 
+struct wsg_auth_count;
+
 struct wsg_auth {
 	/* -------- given by wsg_auth_init() -------- */
 	struct wsg_auth_env env;
@@ -97,6 +99,9 @@ struct wsg_auth {
 	size_t replay_len;
 	wsg_auth_done_cb done;
 	void *arg;
+	/* A wrong password for the shared lockout store (lockout_store.h),
+	 * counted once the answer is out; NULL when none. */
+	struct wsg_auth_count *count;
 };
 
 /* Readies `a` for one request on `route` (all copied or borrowed for the

@@ -1426,11 +1426,14 @@ static const struct key userstore_keys[] = {
         K_END,
 };
 
+static const char *const lockout_stores[] = {"memory", "mariadb", NULL};
+
 static const struct key lockout_keys[] = {
         K_INT(struct wsg_lockout_conf, max_failures, 0, 1000, 5),
         K_INT(struct wsg_lockout_conf, window, 1, 86400, 300),
         K_INT(struct wsg_lockout_conf, duration, 1, 604800, 900),
         K_INT(struct wsg_lockout_conf, max_entries, 64, 10000000, 100000),
+        K_CHOICE(struct wsg_lockout_conf, store, "memory", lockout_stores),
         K_END,
 };
 
@@ -2280,6 +2283,7 @@ config_free(struct wsg_config *c)
 	free(c->ldap.admin_group);
 	free(c->management.dashboard_dir);
 	free(c->security.replay_store);
+	free(c->security.lockout.store);
 	free(c->log.access_log);
 	free(c->log.audit_log);
 	free(c->upstream_tls.ca_file);
@@ -2316,6 +2320,22 @@ config_free(struct wsg_config *c)
 	}
 	free(c->routes);
 	free(c);
+}
+
+/* The shared lockout lives in MariaDB: with an LDAP user store, one must
+ * be configured besides (host, socket or hosts). */
+static void
+lockout_store(struct ctx *x, const config_t *lc, struct wsg_config *c)
+{
+	struct wsg_lockout_conf *l = &c->security.lockout;
+	const config_setting_t *s;
+
+	l->shared = l->store != NULL && strcmp(l->store, "mariadb") == 0;
+	if (l->shared && !c->userstore.mariadb && c->userstore.n_hosts == 0 &&
+	    (s = config_lookup(lc, "security.lockout.store")) != NULL)
+		bad(x, s,
+		    "\"mariadb\" needs userstore.host, userstore.socket or "
+		    "userstore.hosts with userstore.type = \"ldap\"");
 }
 
 /*
@@ -2418,6 +2438,7 @@ wsg_config_load(const char *path, struct wsg_config **out, char **errors)
 
 	load_group(&x, config_root_setting(&lc), root_keys, c);
 	userstore_mariadb(&x, &lc, c);
+	lockout_store(&x, &lc, c);
 	if (c->workers == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus;
@@ -2617,6 +2638,7 @@ wsg_config_restart_keys(const struct wsg_config *running,
 	DIFF_INT(&d, sa, sb, verify_threads, "security.verify_threads");
 	DIFF_INT(&d, sa, sb, lockout.max_entries,
 	         "security.lockout.max_entries");
+	DIFF_STR(&d, sa, sb, lockout.store, "security.lockout.store");
 	DIFF_INT(&d, sa, sb, client_limit.max_entries,
 	         "security.client_limit.max_entries");
 	DIFF_STR(&d, &running->log, &next->log, access_log, "log.access_log");

@@ -107,6 +107,8 @@ struct wsg_lockout_conf {
 	int64_t window;
 	int64_t duration;
 	size_t max_entries; /* keys remembered, read at start */
+	char *store;        /* security.lockout: "memory" | "mariadb" */
+	int shared;         /* store is "mariadb" (lockout_store.h) */
 };
 
 /* security.verify_queue: argon2 jobs queued or running, in all and per

@@ -50,6 +50,10 @@ struct wsg_metrics {
 	uint64_t replay_full;         /* the cache was full of live nonces */
 	uint64_t connections_refused; /* closed over limits.max_connections */
 	uint64_t connections_limit;   /* limits.max_connections in force */
+	/* security.lockout.store = "mariadb" (lockout_store.h) */
+	uint64_t lockout_store_retries; /* a count lost a conflict, ran again */
+	uint64_t lockout_store_local;  /* could not count there: counted here */
+	uint64_t lockout_store_unread; /* could not read: this process's only */
 };
 
 /* Zeroed; free with free(). */

@@ -171,6 +171,18 @@ put_auth(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	             load(&m->replay_refused));
 	put_labelled(t, "wssgate_replay_refused_total", "reason", "full",
 	             load(&m->replay_full));
+	wsg_metrics_family(t, "wssgate_lockout_store_total", "counter",
+	                   "Shared lockout store (security.lockout.store = "
+	                   "\"mariadb\"): counts run again after a conflict "
+	                   "(retried), counted in this process because the "
+	                   "store could not (local), lock checks the store "
+	                   "could not answer (unread).");
+	put_labelled(t, "wssgate_lockout_store_total", "event", "retried",
+	             load(&m->lockout_store_retries));
+	put_labelled(t, "wssgate_lockout_store_total", "event", "local",
+	             load(&m->lockout_store_local));
+	put_labelled(t, "wssgate_lockout_store_total", "event", "unread",
+	             load(&m->lockout_store_unread));
 }
 
 static void

@@ -780,7 +780,7 @@ test_sec_mgmt_hashing_off_thread(void **state)
 static void
 test_sec_verify_queue_drops_locked(void **state)
 {
-	struct wsg_lockout_conf limit = {1, 60, 60, 64};
+	struct wsg_lockout_conf limit = {1, 60, 60, 64, NULL, 0};
 	struct wsg_lockout *l = wsg_lockout_new(64, 64);
 	struct wsg_password_client who = {
 	        .addr = "192.0.2.9",
@@ -947,7 +947,7 @@ test_sec_verify_queue_coalesce(void **state)
 static void
 test_sec_verify_queue_coalesce_drop(void **state)
 {
-	struct wsg_lockout_conf limit = {1, 60, 60, 64};
+	struct wsg_lockout_conf limit = {1, 60, 60, 64, NULL, 0};
 	struct wsg_lockout *l = wsg_lockout_new(64, 64);
 	struct wsg_password_client locked = {
 	        .addr = "192.0.2.30",
