@@ -18,6 +18,7 @@
 #include "paths.h"
 #include "prompt.h"
 #include "token.h"
+#include "lockout_store.h"
 #include "unlock.h"
 #include "usercert.h"
 #include "userstore.h"
@@ -274,12 +275,18 @@ cmd_user_list(const struct wsg_config *cfg, struct wsg_db_conn *c,
 	return WSG_OK;
 }
 
-/* Locks live in the running gateways: they apply the request (unlock.h). */
+/* Locks live in the running gateways: they apply the request (unlock.h).
+ * The shared lockout store's rows (both planes) go at once. */
 static int
-cmd_user_unlock(struct wsg_db_conn *c, const char *user, struct wsg_error *err)
+cmd_user_unlock(const struct wsg_config *cfg, struct wsg_db_conn *c,
+                const char *user, struct wsg_error *err)
 {
 	int rc = wsg_unlock_request(c, user, err);
 
+	if (rc == WSG_OK && cfg->security.lockout.shared)
+		rc = wsg_lockout_store_unlock(c, user, strlen(user),
+		                              wsg_lockout_store_now_ms(), NULL,
+		                              err);
 	if (rc == WSG_OK)
 		printf("unlock of '%s' recorded: every running gateway of this "
 		       "store ends its locks at its next attempt (management "
@@ -465,7 +472,7 @@ dispatch(const struct wsg_config *cfg, struct wsg_db_conn *c, int argc,
 			                                     &res, err),
 			            "deleted user %s\n", argv[2]);
 		if (strcmp(verb, "unlock") == 0 && argc == 3)
-			return cmd_user_unlock(c, argv[2], err);
+			return cmd_user_unlock(cfg, c, argv[2], err);
 		if (strcmp(verb, "cert") == 0)
 			return cmd_user_cert(admin_role, c, argc - 2, argv + 2,
 			                     err);

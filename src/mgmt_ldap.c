@@ -187,7 +187,7 @@ login_job(struct wsg_mgmt_req *r, void *arg)
 		goto out;
 	}
 	/* A locked user's password is still tried: same work, same 401. */
-	locked = rec != NULL && wsg_mgmt_user_locked(r, rec);
+	locked = wsg_mgmt_user_locked(r, rec);
 	rc = wsg_ldap_dir_bind(&r->m->cfg->ldap, dn, lg->pw, lg->pw_len, &err);
 	if (rc != WSG_OK && rc != WSG_ERR_AUTH) {
 		reply_dir_error(r, &err);
@@ -500,15 +500,19 @@ wsg_mgmt_ldap_user_unlock(struct wsg_mgmt_req *r)
 	struct wsg_user_record *rec = NULL;
 	int64_t now = wsg_lockout_now_ms();
 	const char *user;
-	int was_locked;
+	int was_locked = 0;
 
 	if (load_user(r, &rec) != WSG_OK)
-		return;
+		goto out;
 	/* Locks are this gateway's, by the directory's spelling of the name
 	 * and by the spelling in the path (the data plane counts names as
-	 * its clients typed them). */
+	 * its clients typed them), and the shared store's rows of the
+	 * directory's spelling, the one it counts. */
 	user = rec->username;
-	was_locked = unlock_name(r, user, now);
+	if (r->cfg->security.lockout.shared &&
+	    wsg_mgmt_shared_unlock(r, NULL, user, &was_locked) != WSG_OK)
+		goto out;
+	was_locked |= unlock_name(r, user, now);
 	if (strcmp(r->seg[1], user) != 0)
 		was_locked |= unlock_name(r, r->seg[1], now);
 	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
@@ -516,6 +520,7 @@ wsg_mgmt_ldap_user_unlock(struct wsg_mgmt_req *r)
 	                          : "was not locked; its failures are "
 	                            "forgotten");
 	wsg_mgmt_reply_status(r, "userId", user, "Unlocked");
+out:
 	wsg_userstore_record_free(rec);
 }
 

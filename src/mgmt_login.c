@@ -11,6 +11,7 @@
 #include "credcache.h"
 #include "err.h"
 #include "lockout.h"
+#include "lockout_store.h"
 #include "log.h"
 #include "mem.h"
 #include "mgmt_ldap.h"
@@ -78,21 +79,174 @@ wsg_mgmt_client_refused(struct wsg_mgmt_req *r)
 	return 1;
 }
 
+/* The shared store could not answer: this process's lock only. */
+static void
+lock_unread(struct wsg_mgmt_req *r, const char *why)
+{
+	struct wsg_metrics *m = r->m->rt->metrics;
+
+	wsg_metrics_inc(m != NULL ? &m->lockout_store_unread : NULL);
+	wsg_mgmt_audit(r, "lockout_store_error",
+	               "lockout store unreadable (%s): this gateway's lock "
+	               "only",
+	               why);
+}
+
+/* On a worker: the shared store's verdict, on its blocking connection. */
+static int
+shared_locked(struct wsg_mgmt_req *r, const char *user)
+{
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	int locked = 0;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_work_db(r->worker, &c, &err) != WSG_OK ||
+	    wsg_lockout_store_check_conn(
+	            c, WSG_LOCKOUT_MGMT_USER, user, strlen(user),
+	            wsg_lockout_store_now_ms(), &locked, &err) != WSG_OK)
+		lock_unread(r, err.reason);
+	return locked;
+}
+
 int
 wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const struct wsg_user_record *rec)
 {
-	const char *user = rec->username;
+	const struct wsg_lockout_conf *p = &r->cfg->security.lockout;
+	const char *user = rec != NULL ? rec->username : r->claimed_user;
+	int locked = 0;
 
 	/* A `wssgate user unlock` since the lock began ends it first. */
-	if (wsg_unlock_apply(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER, user,
+	if (rec != NULL &&
+	    wsg_unlock_apply(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER, user,
 	                     strlen(user), rec->unlocked_at))
 		wsg_mgmt_audit(r, "user_unlocked",
 		               "offline request (wssgate user unlock) applied "
 		               "to '%s'",
 		               user);
-	return wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
-	                         &r->cfg->security.lockout, user, strlen(user),
-	                         wsg_lockout_now_ms()) > 0;
+	if (p->shared && p->max_failures > 0 && r->worker != NULL)
+		locked = shared_locked(r, user);
+	return rec != NULL &&
+	       (locked ||
+	        wsg_lockout_check(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER, p,
+	                          user, strlen(user),
+	                          wsg_lockout_now_ms()) > 0);
+}
+
+/* Who audit lines name, as wsg_mgmt_audit() does. */
+static const char *
+audited(const struct wsg_mgmt_req *r)
+{
+	return r->user != NULL ? r->user : r->claimed_user;
+}
+
+static void
+audit_lockout(struct wsg_log *log, uint64_t rid, const char *client,
+              const char *user, const struct wsg_lockout_conf *p)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why),
+	         "%u wrong passwords within %llds: user locked for %llds",
+	         p->max_failures, (long long)p->window, (long long)p->duration);
+	wsg_log_audit(log, rid, client, "management", user, "lockout", why);
+}
+
+/* A failure of `user` the shared store could not count: counted here
+ * instead (`who` is the name the audit line carries). */
+static enum wsg_lockout_result
+count_locally(struct wsg_runtime *rt, uint64_t rid, const char *client,
+              const char *who, const char *user,
+              const struct wsg_lockout_conf *p, int status)
+{
+	char why[160];
+
+	wsg_metrics_inc(rt->metrics ? &rt->metrics->lockout_store_local : NULL);
+	snprintf(why, sizeof(why),
+	         "lockout store could not count a wrong password (%s): "
+	         "counted by this gateway only",
+	         wsg_strerror(status));
+	wsg_log_audit(rt->log, rid, client, "management", who,
+	              "lockout_store_error", why);
+	return wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_MGMT_USER, p, user,
+	                        strlen(user), wsg_lockout_now_ms());
+}
+
+/* A failure on its way to the shared store from the management thread. */
+struct mgmt_count {
+	struct wsg_runtime *rt;
+	struct wsg_lockout_conf policy; /* its numbers only */
+	uint64_t rid;
+	char client[64];
+	char *who; /* for the audit line */
+	char *user;
+};
+
+static void
+mgmt_counted_cb(int status, enum wsg_lockout_result res, void *arg)
+{
+	struct mgmt_count *mc = arg;
+
+	if (status != WSG_OK)
+		res = count_locally(mc->rt, mc->rid, mc->client, mc->who,
+		                    mc->user, &mc->policy, status);
+	if (res == WSG_LOCKOUT_STARTED)
+		audit_lockout(mc->rt->log, mc->rid, mc->client, mc->who,
+		              &mc->policy);
+	free(mc->who);
+	free(mc->user);
+	free(mc);
+}
+
+/* Counts on the shared store; 1 when this failure started the lock. */
+static int
+count_shared(struct wsg_mgmt_req *r, const char *user)
+{
+	const struct wsg_lockout_conf *p = &r->cfg->security.lockout;
+	struct wsg_runtime *rt = r->m->rt;
+	enum wsg_lockout_result res;
+	struct wsg_db_conn *c = NULL;
+	struct mgmt_count *mc;
+	struct wsg_error err;
+	int rc;
+
+	if (r->worker != NULL) {
+		wsg_error_clear(&err);
+		rc = wsg_mgmt_work_db(r->worker, &c, &err);
+		if (rc == WSG_OK)
+			rc = wsg_lockout_store_fail_conn(
+			        c, WSG_LOCKOUT_MGMT_USER, p, user, strlen(user),
+			        wsg_lockout_store_now_ms(), rt->metrics, &res,
+			        &err);
+		if (rc == WSG_ERR_INVAL)
+			return 0;
+		if (rc != WSG_OK)
+			res = count_locally(rt, r->rid, r->client, audited(r),
+			                    user, p, rc);
+		if (res == WSG_LOCKOUT_STARTED)
+			audit_lockout(rt->log, r->rid, r->client, audited(r),
+			              p);
+		return res == WSG_LOCKOUT_STARTED;
+	}
+	mc = wsg_mem_calloc(1, sizeof(*mc));
+	mc->rt = rt;
+	mc->policy = *p;
+	mc->policy.store = NULL;
+	mc->rid = r->rid;
+	snprintf(mc->client, sizeof(mc->client), "%s", r->client);
+	mc->who = audited(r) != NULL ? wsg_mem_strdup(audited(r)) : NULL;
+	mc->user = wsg_mem_strdup(user);
+	rc = wsg_lockout_store_fail(r->m->pool, WSG_LOCKOUT_MGMT_USER, p, user,
+	                            strlen(user), wsg_lockout_store_now_ms(),
+	                            rt->metrics, mgmt_counted_cb, mc);
+	if (rc == WSG_ERR_INVAL) {
+		free(mc->who);
+		free(mc->user);
+		free(mc);
+	} else if (rc != WSG_OK) {
+		mgmt_counted_cb(rc, WSG_LOCKOUT_OFF, mc);
+	}
+	return 0;
 }
 
 int
@@ -101,18 +255,17 @@ wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_lockout *l = r->m->rt->lockout;
 	int64_t now = wsg_lockout_now_ms();
-	int started;
+	int started = 0;
 
-	started = guess && wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER,
-	                                    &sec->lockout, user, strlen(user),
-	                                    now) == WSG_LOCKOUT_STARTED;
-	if (started)
-		wsg_mgmt_audit(r, "lockout",
-		               "%u wrong passwords within %llds: user locked "
-		               "for %llds",
-		               sec->lockout.max_failures,
-		               (long long)sec->lockout.window,
-		               (long long)sec->lockout.duration);
+	if (guess && sec->lockout.shared)
+		started = count_shared(r, user);
+	else if (guess &&
+	         wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER, &sec->lockout, user,
+	                          strlen(user), now) == WSG_LOCKOUT_STARTED) {
+		started = 1;
+		audit_lockout(r->m->rt->log, r->rid, r->client, audited(r),
+		              &sec->lockout);
+	}
 	if (wsg_lockout_fail(l, WSG_LOCKOUT_CLIENT, &sec->client_limit,
 	                     r->client, strlen(r->client),
 	                     now) == WSG_LOCKOUT_STARTED)
@@ -124,6 +277,27 @@ wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 		        (long long)sec->client_limit.window,
 		        (long long)sec->client_limit.duration);
 	return started;
+}
+
+int
+wsg_mgmt_shared_unlock(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
+                       const char *user, int *was_locked)
+{
+	struct wsg_error err;
+	int rc = WSG_OK;
+
+	wsg_error_clear(&err);
+	*was_locked = 0;
+	if (c == NULL)
+		rc = wsg_mgmt_db(r, &c);
+	if (rc != WSG_OK)
+		return rc;
+	rc = wsg_lockout_store_unlock(c, user, strlen(user),
+	                              wsg_lockout_store_now_ms(), was_locked,
+	                              &err);
+	if (rc != WSG_OK)
+		wsg_mgmt_reply_db_error(r, &err);
+	return rc;
 }
 
 void
@@ -247,6 +421,7 @@ struct lookup {
 	const char *pw; /* in `raw` */
 	size_t pw_len;
 	int verify; /* bootstrap declined: verify as an unknown name */
+	struct wsg_user_record *rec; /* while the shared lock is read */
 };
 
 static void
@@ -256,8 +431,7 @@ lookup_free(struct lookup *lk)
 	free(lk);
 }
 
-static void verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
-                         const char *pw, size_t pw_len);
+static void check_then_verify(struct lookup *lk, struct wsg_user_record *rec);
 
 /* What bootstrap_checks() decided. */
 enum boot { BOOT_NO, BOOT_ANSWERED, BOOT_GO };
@@ -401,10 +575,11 @@ bootstrap_done(struct wsg_mgmt_req *r, void *arg)
 {
 	struct lookup *lk = arg;
 
-	if (lk->verify && r->status == 0)
-		verify_login(r, NULL, lk->pw, lk->pw_len);
-	else
-		wsg_mgmt_finish(r);
+	if (lk->verify && r->status == 0) {
+		check_then_verify(lk, NULL);
+		return;
+	}
+	wsg_mgmt_finish(r);
 	lookup_free(lk);
 }
 
@@ -489,7 +664,7 @@ out:
  */
 static void
 verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
-             const char *pw, size_t pw_len)
+             const char *pw, size_t pw_len, int shared_locked)
 {
 	const struct wsg_security_conf *sec = &r->cfg->security;
 	struct wsg_runtime *rt = r->m->rt;
@@ -505,7 +680,8 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 	int rc;
 
 	/* A locked user's password is still verified: same work, same 401. */
-	lg->locked = rec != NULL && wsg_mgmt_user_locked(r, rec);
+	lg->locked =
+	        rec != NULL && (wsg_mgmt_user_locked(r, rec) || shared_locked);
 	r->rec = rec;
 	lg->r = r;
 	who.addr = r->client;
@@ -519,6 +695,43 @@ verify_login(struct wsg_mgmt_req *r, struct wsg_user_record *rec,
 		wsg_mgmt_login_busy(lg->r, rc);
 	wsg_mgmt_finish(lg->r);
 	free(lg);
+}
+
+static void
+login_lock_read_cb(int status, int locked, void *arg)
+{
+	struct lookup *lk = arg;
+
+	if (status != WSG_OK)
+		lock_unread(lk->r, wsg_strerror(status));
+	verify_login(lk->r, lk->rec, lk->pw, lk->pw_len,
+	             status == WSG_OK && locked);
+	lookup_free(lk);
+}
+
+/*
+ * With the shared lockout store, its row is read first (through the
+ * non-blocking pool, for an unknown name too, so both cost the same);
+ * then verify_login(). Takes `lk` and `rec` over.
+ */
+static void
+check_then_verify(struct lookup *lk, struct wsg_user_record *rec)
+{
+	struct wsg_mgmt_req *r = lk->r;
+	const struct wsg_lockout_conf *p = &r->cfg->security.lockout;
+	const char *user = rec != NULL ? rec->username : r->claimed_user;
+	int rc;
+
+	lk->rec = rec;
+	if (!p->shared || p->max_failures == 0) {
+		login_lock_read_cb(WSG_OK, 0, lk);
+		return;
+	}
+	rc = wsg_lockout_store_check(r->m->pool, WSG_LOCKOUT_MGMT_USER, user,
+	                             strlen(user), wsg_lockout_store_now_ms(),
+	                             login_lock_read_cb, lk);
+	if (rc != WSG_OK)
+		login_lock_read_cb(rc, 0, lk);
 }
 
 /* The pool failed (unreachable, stalled, full): try again later (503),
@@ -569,8 +782,7 @@ admins_looked_up_cb(int rc, struct wsg_db_result *res, void *arg)
 		lookup_free(lk);
 		return;
 	}
-	verify_login(r, NULL, lk->pw, lk->pw_len);
-	lookup_free(lk);
+	check_then_verify(lk, NULL);
 }
 
 static void
@@ -596,8 +808,7 @@ login_looked_up_cb(int rc, struct wsg_user_record *rec, void *arg)
 		return;
 	}
 	/* Same argon2 work for an unknown name as for a wrong password. */
-	verify_login(r, rec, lk->pw, lk->pw_len);
-	lookup_free(lk);
+	check_then_verify(lk, rec);
 }
 
 void

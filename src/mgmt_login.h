@@ -45,8 +45,14 @@ void wsg_mgmt_logout(struct wsg_mgmt_req *r);
  */
 int wsg_mgmt_client_refused(struct wsg_mgmt_req *r);
 
-/* 1 when `rec`'s user is locked for the management API (security.lockout),
- * after applying an offline unlock stamped on the row (unlock.h). */
+/*
+ * 1 when `rec`'s user is locked for the management API (security.lockout),
+ * after applying an offline unlock stamped on the row (unlock.h). With
+ * security.lockout.store = "mariadb" on a management worker, the shared
+ * store is read too, also for an unknown name (`rec` NULL: the request's
+ * claimed user, never locked), so both cost the same; a store that cannot
+ * be read leaves this process's lock only (audit: lockout_store_error).
+ */
 int wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
                          const struct wsg_user_record *rec);
 
@@ -55,9 +61,19 @@ int wsg_mgmt_user_locked(struct wsg_mgmt_req *r,
  * against the client address and, for a wrong password of an existing,
  * unlocked user (`guess`), against the user's management counter (never
  * the data plane's); a lock that starts is audited. Returns 1 when the
- * user's lock started.
+ * user's lock started. With the shared store the user's failure is counted
+ * there: on a worker at once, on the management thread through the
+ * non-blocking pool (the answer does not wait; 0 is returned).
  */
 int wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess);
+
+/*
+ * On a worker: deletes `user`'s rows of the shared lockout store (both
+ * planes) through `c` (NULL: the worker's connection); `*was_locked` set
+ * when one was locked. WSG_OK, or the failure answered (503/500).
+ */
+int wsg_mgmt_shared_unlock(struct wsg_mgmt_req *r, struct wsg_db_conn *c,
+                           const char *user, int *was_locked);
 
 /*
  * The verification pool said no (`rc` WSG_ERR_FULL: 503) or the address

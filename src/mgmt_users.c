@@ -694,12 +694,16 @@ wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
 	struct wsg_user_record *rec = NULL;
 	struct wsg_db_conn *c = NULL;
 	int64_t now = wsg_lockout_now_ms();
-	int was_locked;
+	int was_locked = 0;
 
 	if (load_user(r, user, &c, &rec) != WSG_OK)
-		return;
-	/* Both planes: the data plane's counter and the management API's. */
-	was_locked =
+		goto out;
+	/* Both planes, and the shared store's rows first: an unlock that
+	 * could not reach them is answered as the store's failure. */
+	if (r->cfg->security.lockout.shared &&
+	    wsg_mgmt_shared_unlock(r, c, user, &was_locked) != WSG_OK)
+		goto out;
+	was_locked |=
 	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
 	                           strlen(user), now) |
 	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
@@ -709,5 +713,6 @@ wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
 	                          : "was not locked; its failures are "
 	                            "forgotten");
 	wsg_mgmt_reply_status(r, "userId", user, "Unlocked");
+out:
 	wsg_userstore_record_free(rec);
 }

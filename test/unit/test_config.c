@@ -215,6 +215,7 @@ test_example_lists_every_key(void **state)
 	        "window",
 	        "duration",
 	        "max_entries",
+	        "store",
 	        "client_limit",
 	        "limits",
 	        "max_body_size",
@@ -347,6 +348,8 @@ test_defaults(void **state)
 	assert_int_equal(c->security.lockout.window, 300);
 	assert_int_equal(c->security.lockout.duration, 900);
 	assert_int_equal(c->security.lockout.max_entries, 100000);
+	assert_string_equal(c->security.lockout.store, "memory");
+	assert_int_equal(c->security.lockout.shared, 0);
 	assert_int_equal(c->security.client_limit.max_failures, 50);
 	assert_int_equal(c->security.client_limit.window, 60);
 	assert_int_equal(c->security.client_limit.duration, 300);
@@ -552,7 +555,8 @@ test_explicit_values(void **state)
 	        "workers = 3;\n"
 	        "security = { replay_store = \"mariadb\"; strict_bsp = true;\n"
 	        "  opaque_faults = true;\n"
-	        "  nonce_cache_max = 100000000L; lockout = { window = 10; };\n"
+	        "  nonce_cache_max = 100000000L;\n"
+	        "  lockout = { window = 10; store = \"mariadb\"; };\n"
 	        "  client_limit = { max_failures = 0; max_entries = 64; }; "
 	        "};\n"
 	        "limits = { max_body_size = 0x800; max_connections = 10; };\n"
@@ -609,6 +613,8 @@ test_explicit_values(void **state)
 	assert_int_equal(c->security.nonce_cache_max, 100000000);
 	assert_int_equal(c->security.lockout.window, 10);
 	assert_int_equal(c->security.lockout.max_failures, 5);
+	assert_string_equal(c->security.lockout.store, "mariadb");
+	assert_int_equal(c->security.lockout.shared, 1);
 	assert_int_equal(c->security.client_limit.max_failures, 0);
 	assert_int_equal(c->security.client_limit.window, 60);
 	assert_int_equal(c->security.client_limit.max_entries, 64);
@@ -1238,6 +1244,16 @@ static const struct error_case error_cases[] = {
          LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " };\n"
                           "security = { replay_store = \"mariadb\"; };\n",
          {":3: security.replay_store: \"mariadb\" needs userstore.host"},
+         1},
+        {"ldap: shared lockout store without MariaDB",
+         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " };\n"
+                          "security = { lockout = { store = \"mariadb\"; }; };\n",
+         {":3: security.lockout.store: \"mariadb\" needs userstore.host, "
+          "userstore.socket or userstore.hosts"},
+         1},
+        {"lockout store unknown",
+         LISTEN "security = { lockout = { store = \"redis\"; }; };\n",
+         {":2: security.lockout.store: \"redis\" is not one of \"memory\", "},
          1},
         {"ldap: certificate users",
          LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " };\n" ROUTE(
