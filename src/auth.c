@@ -59,6 +59,7 @@ policy_of(const struct wsg_auth *a, struct wsg_wsse_policy *p)
 struct wsg_auth_count {
 	struct wsg_runtime *rt;
 	struct wsg_db_pool *db;
+	struct event_base *base;
 	struct wsg_lockout_conf policy; /* its numbers only */
 	uint64_t rid;
 	char *client, *route, *claimed;
@@ -129,9 +130,9 @@ count_send(struct wsg_auth_count *c)
 {
 	int rc;
 
-	rc = wsg_lockout_store_fail(c->db, WSG_LOCKOUT_USER, &c->policy,
-	                            c->name, c->len, wsg_lockout_store_now_ms(),
-	                            c->rt->metrics, counted_cb, c);
+	rc = wsg_lockout_store_fail(
+	        c->db, c->base, WSG_LOCKOUT_USER, &c->policy, c->name, c->len,
+	        wsg_lockout_store_now_ms(), c->rt->metrics, counted_cb, c);
 	if (rc == WSG_ERR_INVAL)
 		count_free(c); /* nothing to count, as in memory */
 	else if (rc != WSG_OK)
@@ -294,6 +295,7 @@ count_later(struct wsg_auth *a, const char *name, size_t len)
 
 	c->rt = a->env.rt;
 	c->db = a->env.db;
+	c->base = a->env.base;
 	c->policy = a->cfg->security.lockout;
 	c->policy.store = NULL;
 	c->rid = a->rid;

@@ -48,7 +48,7 @@ int wsg_lockout_store_check_conn(struct wsg_db_conn *c,
 /*
  * `status` WSG_OK and what the failure did (WSG_LOCKOUT_COUNTED, _STARTED,
  * _LOCKED: not counted, the lock stands); else WSG_ERR_CONFLICT (lost to
- * concurrent writers twice), WSG_ERR_DB or WSG_ERR_TIMEOUT: nothing was
+ * concurrent writers every time), WSG_ERR_DB or WSG_ERR_TIMEOUT: nothing was
  * counted.
  */
 typedef void (*wsg_lockout_store_fail_cb)(int status,
@@ -61,18 +61,22 @@ typedef void (*wsg_lockout_store_fail_cb)(int status,
  * failure lock for p->duration seconds; failures while locked neither
  * count nor extend the lock). A statement that loses a conflict (1213:
  * a deadlock, or a Galera certification failure) applied nothing, so it
- * runs once more; `m->lockout_store_retries` (m may be NULL) counts that.
+ * runs again after a short wait on `base` (the pool's loop), up to 6
+ * attempts in all (well under a second); `m->lockout_store_retries` (m
+ * may be NULL) counts the reruns.
  * Returns WSG_OK and `done` is called once from the pool's loop; or the
  * pool's error and it is not. WSG_ERR_INVAL when there is nothing to count
  * (max_failures = 0, a name over WSG_LOCKOUT_MAX_KEY bytes), as the
  * per-process lockout counts nothing then either.
  */
-int wsg_lockout_store_fail(struct wsg_db_pool *pool, enum wsg_lockout_kind kind,
+int wsg_lockout_store_fail(struct wsg_db_pool *pool, struct event_base *base,
+                           enum wsg_lockout_kind kind,
                            const struct wsg_lockout_conf *p, const char *name,
                            size_t len, int64_t now_ms, struct wsg_metrics *m,
                            wsg_lockout_store_fail_cb done, void *arg);
 
-/* The same on a blocking connection (one retry on a conflict too): WSG_OK
+/* The same on a blocking connection (the same retries, waiting on the
+ * thread): WSG_OK
  * and `*res`, or an error (WSG_ERR_INVAL as above, without a reason). */
 int wsg_lockout_store_fail_conn(struct wsg_db_conn *c,
                                 enum wsg_lockout_kind kind,

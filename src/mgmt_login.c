@@ -236,7 +236,8 @@ count_shared(struct wsg_mgmt_req *r, const char *user)
 	snprintf(mc->client, sizeof(mc->client), "%s", r->client);
 	mc->who = audited(r) != NULL ? wsg_mem_strdup(audited(r)) : NULL;
 	mc->user = wsg_mem_strdup(user);
-	rc = wsg_lockout_store_fail(r->m->pool, WSG_LOCKOUT_MGMT_USER, p, user,
+	rc = wsg_lockout_store_fail(r->m->pool, r->m->base,
+	                            WSG_LOCKOUT_MGMT_USER, p, user,
 	                            strlen(user), wsg_lockout_store_now_ms(),
 	                            rt->metrics, mgmt_counted_cb, mc);
 	if (rc == WSG_ERR_INVAL) {
