@@ -323,7 +323,7 @@ fail_password(struct wsg_auth *a, const char *reason)
 	size_t len;
 	const char *name = account(a, &len);
 
-	if (!a->locked && p->shared)
+	if (!a->locked && rt->lockout_shared)
 		count_later(a, name, len);
 	else if (!a->locked &&
 	         wsg_lockout_fail(rt->lockout, WSG_LOCKOUT_USER, p, name, len,
@@ -889,7 +889,7 @@ verify(struct wsg_auth *a)
 	    wsg_lockout_check(rt->lockout, WSG_LOCKOUT_USER, p, name, name_len,
 	                      wsg_lockout_now_ms()) > 0)
 		a->locked = 1;
-	if (p->shared && p->max_failures > 0) {
+	if (rt->lockout_shared && p->max_failures > 0) {
 		rc = wsg_lockout_store_check(
 		        a->env.db, WSG_LOCKOUT_USER, name, name_len,
 		        wsg_lockout_store_now_ms(), lock_read_cb, a);

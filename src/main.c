@@ -273,6 +273,7 @@ runtime_init(struct wsg_runtime *rt, struct wsg_config *cfg,
 	        wsg_credcache_new(CREDCACHE_MAX, cfg->userstore.cache_ttl);
 	rt->lockout = wsg_lockout_new(cfg->security.lockout.max_entries,
 	                              cfg->security.client_limit.max_entries);
+	rt->lockout_shared = cfg->security.lockout.shared;
 	rt->pwpool = wsg_password_pool_new(cfg->security.verify_threads);
 	if (cfg->userstore.ldap) {
 		rc = wsg_ldapstore_openers_new(WSG_LDAPSTORE_OPENERS,

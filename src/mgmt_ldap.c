@@ -509,7 +509,7 @@ wsg_mgmt_ldap_user_unlock(struct wsg_mgmt_req *r)
 	 * its clients typed them), and the shared store's rows of the
 	 * directory's spelling, the one it counts. */
 	user = rec->username;
-	if (r->cfg->security.lockout.shared &&
+	if (r->m->rt->lockout_shared &&
 	    wsg_mgmt_shared_unlock(r, NULL, user, &was_locked) != WSG_OK)
 		goto out;
 	was_locked |= unlock_name(r, user, now);

@@ -124,7 +124,8 @@ wsg_mgmt_user_locked(struct wsg_mgmt_req *r, const struct wsg_user_record *rec)
 		               "offline request (wssgate user unlock) applied "
 		               "to '%s'",
 		               user);
-	if (p->shared && p->max_failures > 0 && r->worker != NULL)
+	if (r->m->rt->lockout_shared && p->max_failures > 0 &&
+	    r->worker != NULL)
 		locked = shared_locked(r, user);
 	return rec != NULL &&
 	       (locked ||
@@ -258,7 +259,7 @@ wsg_mgmt_count_failure(struct wsg_mgmt_req *r, const char *user, int guess)
 	int64_t now = wsg_lockout_now_ms();
 	int started = 0;
 
-	if (guess && sec->lockout.shared)
+	if (guess && r->m->rt->lockout_shared)
 		started = count_shared(r, user);
 	else if (guess &&
 	         wsg_lockout_fail(l, WSG_LOCKOUT_MGMT_USER, &sec->lockout, user,
@@ -724,7 +725,7 @@ check_then_verify(struct lookup *lk, struct wsg_user_record *rec)
 	int rc;
 
 	lk->rec = rec;
-	if (!p->shared || p->max_failures == 0) {
+	if (!r->m->rt->lockout_shared || p->max_failures == 0) {
 		login_lock_read_cb(WSG_OK, 0, lk);
 		return;
 	}

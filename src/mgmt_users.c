@@ -700,7 +700,7 @@ wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
 		goto out;
 	/* Both planes, and the shared store's rows first: an unlock that
 	 * could not reach them is answered as the store's failure. */
-	if (r->cfg->security.lockout.shared &&
+	if (r->m->rt->lockout_shared &&
 	    wsg_mgmt_shared_unlock(r, c, user, &was_locked) != WSG_OK)
 		goto out;
 	was_locked |=

@@ -49,6 +49,7 @@ struct wsg_runtime {
 	int replay_shared; /* security.replay_store "mariadb" at start */
 	struct wsg_credcache *credcache;
 	struct wsg_lockout *lockout; /* failures per user and client */
+	int lockout_shared; /* security.lockout.store "mariadb" at start */
 	struct wsg_password_pool *pwpool;
 	struct wsg_ldap_openers *ldap_openers; /* userstore.type "ldap" */
 	unsigned char master_key[WSG_PASSWORD_KEY_LEN];
