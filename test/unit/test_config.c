@@ -1246,8 +1246,9 @@ static const struct error_case error_cases[] = {
          {":3: security.replay_store: \"mariadb\" needs userstore.host"},
          1},
         {"ldap: shared lockout store without MariaDB",
-         LISTEN LDAP_TYPE "ldap = { " LDAP_MIN " };\n"
-                          "security = { lockout = { store = \"mariadb\"; }; };\n",
+         LISTEN LDAP_TYPE
+         "ldap = { " LDAP_MIN " };\n"
+         "security = { lockout = { store = \"mariadb\"; }; };\n",
          {":3: security.lockout.store: \"mariadb\" needs userstore.host, "
           "userstore.socket or userstore.hosts"},
          1},
