@@ -10,6 +10,7 @@
 #include "err.h"
 #include "hex.h"
 #include "mem.h"
+#include "metrics.h"
 
 /*
  * The row key is the hex SHA-256 of the decoded nonce: fixed length for any
@@ -27,10 +28,43 @@ static const char SQL_INSERT[] =
 static const char SQL_PURGE[] =
         "DELETE FROM replay_nonces WHERE expires_at <= ? LIMIT 1000";
 
+/*
+ * A concurrent transaction on the same row won (error 1213, WSG_ERR_CONFLICT):
+ * on Galera a write to the row certified before ours in the cluster's total
+ * order, on one server an InnoDB deadlock. The winner was another copy's
+ * insert or take-over (this copy is a replay) or the purge DELETE of the
+ * expired row (this copy may be legitimate). So the statement runs once more
+ * as a new transaction. It accepts only what a first attempt would: it sees
+ * the winner's row, or it writes the row again and fails certification
+ * against the winner (or is aborted by its applier), as certification lets
+ * no two writes to one row commit unless the later one saw the earlier. A
+ * second conflict is taken as a replay: fail closed (it may refuse the rare
+ * legitimate copy whose retry ran before a purge arrived), never an outage.
+ */
+#define CONFLICT_TRIES 2
+
 struct pending {
+	struct wsg_db_pool *pool;
+	char hex[SHA256_DIGEST_LENGTH * 2 + 1], exp[24], now[24];
+	int tries;
+	uint64_t *conflicts;
 	wsg_replay_store_cb done;
 	void *arg;
 };
+
+static void insert_done_cb(int status, struct wsg_db_result *res, void *arg);
+
+static int
+run_insert(struct pending *pd)
+{
+	struct wsg_db_param p[3];
+
+	p[0] = (struct wsg_db_param){pd->hex, strlen(pd->hex)};
+	p[1] = (struct wsg_db_param){pd->exp, strlen(pd->exp)};
+	p[2] = (struct wsg_db_param){pd->now, strlen(pd->now)};
+	pd->tries++;
+	return wsg_db_query(pd->pool, SQL_INSERT, p, 3, insert_done_cb, pd);
+}
 
 static void
 insert_done_cb(int status, struct wsg_db_result *res, void *arg)
@@ -40,6 +74,16 @@ insert_done_cb(int status, struct wsg_db_result *res, void *arg)
 	if (status == WSG_OK && res->affected_rows == 0)
 		status = WSG_ERR_REPLAY;
 	wsg_db_result_free(res);
+	if (status == WSG_ERR_CONFLICT) {
+		wsg_metrics_inc(p->conflicts);
+		if (p->tries < CONFLICT_TRIES) {
+			status = run_insert(p);
+			if (status == WSG_OK)
+				return;
+		} else {
+			status = WSG_ERR_REPLAY;
+		}
+	}
 	p->done(status, p->arg);
 	free(p);
 }
@@ -47,27 +91,25 @@ insert_done_cb(int status, struct wsg_db_result *res, void *arg)
 int
 wsg_replay_store_insert(struct wsg_db_pool *pool, const unsigned char *key,
                         size_t len, int64_t expires_at, int64_t now,
-                        wsg_replay_store_cb done, void *arg)
+                        uint64_t *conflicts, wsg_replay_store_cb done,
+                        void *arg)
 {
-	char hex[SHA256_DIGEST_LENGTH * 2 + 1], exp[24], nowbuf[24];
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	struct wsg_db_param p[3];
 	struct pending *pd;
 	int rc;
 
 	if (pool == NULL || key == NULL || len == 0 || done == NULL)
 		return WSG_ERR_INVAL;
-	SHA256(key, len, md);
-	wsg_hex_encode(md, sizeof(md), hex);
-	snprintf(exp, sizeof(exp), "%" PRId64, expires_at);
-	snprintf(nowbuf, sizeof(nowbuf), "%" PRId64, now);
-	p[0] = (struct wsg_db_param){hex, sizeof(hex) - 1};
-	p[1] = (struct wsg_db_param){exp, strlen(exp)};
-	p[2] = (struct wsg_db_param){nowbuf, strlen(nowbuf)};
 	pd = wsg_mem_calloc(1, sizeof(*pd));
+	SHA256(key, len, md);
+	wsg_hex_encode(md, sizeof(md), pd->hex);
+	snprintf(pd->exp, sizeof(pd->exp), "%" PRId64, expires_at);
+	snprintf(pd->now, sizeof(pd->now), "%" PRId64, now);
+	pd->pool = pool;
+	pd->conflicts = conflicts;
 	pd->done = done;
 	pd->arg = arg;
-	rc = wsg_db_query(pool, SQL_INSERT, p, 3, insert_done_cb, pd);
+	rc = run_insert(pd);
 	if (rc != WSG_OK)
 		free(pd);
 	return rc;
