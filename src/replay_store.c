@@ -25,6 +25,13 @@ static const char SQL_INSERT[] =
         "INSERT INTO replay_nonces (nonce, expires_at) VALUES (?, ?) "
         "ON DUPLICATE KEY UPDATE expires_at = "
         "IF(expires_at <= ?, VALUES(expires_at), expires_at)";
+/* The retry after a conflict: on Galera it first waits until this node has
+ * applied what the cluster committed before it (a no-op without wsrep). */
+static const char SQL_INSERT_SYNCED[] =
+        "SET STATEMENT wsrep_sync_wait = 7 FOR "
+        "INSERT INTO replay_nonces (nonce, expires_at) VALUES (?, ?) "
+        "ON DUPLICATE KEY UPDATE expires_at = "
+        "IF(expires_at <= ?, VALUES(expires_at), expires_at)";
 static const char SQL_PURGE[] =
         "DELETE FROM replay_nonces WHERE expires_at <= ? LIMIT 1000";
 
@@ -34,12 +41,15 @@ static const char SQL_PURGE[] =
  * order, on one server an InnoDB deadlock. The winner was another copy's
  * insert or take-over (this copy is a replay) or the purge DELETE of the
  * expired row (this copy may be legitimate). So the statement runs once more
- * as a new transaction. It accepts only what a first attempt would: it sees
- * the winner's row, or it writes the row again and fails certification
- * against the winner (or is aborted by its applier), as certification lets
- * no two writes to one row commit unless the later one saw the earlier. A
- * second conflict is taken as a replay: fail closed (it may refuse the rare
- * legitimate copy whose retry ran before a purge arrived), never an outage.
+ * as a new transaction, after a causality wait (wsrep_sync_wait), so that it
+ * sees the winner's commit: a live row is a replay, a deleted one is
+ * inserted. It accepts only what a first attempt would: a write to the row
+ * commits only if it saw every earlier committed write to it (certification
+ * in total order, the applier aborting a local holder of the row's lock).
+ * Without the wait, the retry could run before the node applied the winner
+ * and fail certification against it again (seen in test_106_galera_replay).
+ * A second conflict means yet another write won: refused as a replay (fail
+ * closed), never reported as an outage.
  */
 #define CONFLICT_TRIES 2
 
@@ -63,7 +73,9 @@ run_insert(struct pending *pd)
 	p[1] = (struct wsg_db_param){pd->exp, strlen(pd->exp)};
 	p[2] = (struct wsg_db_param){pd->now, strlen(pd->now)};
 	pd->tries++;
-	return wsg_db_query(pd->pool, SQL_INSERT, p, 3, insert_done_cb, pd);
+	return wsg_db_query(pd->pool,
+	                    pd->tries == 1 ? SQL_INSERT : SQL_INSERT_SYNCED, p,
+	                    3, insert_done_cb, pd);
 }
 
 static void

@@ -6,6 +6,7 @@ replay fault (wsse:InvalidSecurity), never a Server fault, and the audit log mus
 replay, not an unavailable store (src/replay_store.c retries a conflict once, then refuses)."""
 
 import collections
+import hashlib
 import os
 import threading
 import time
@@ -135,6 +136,57 @@ def test_concurrent_copies_on_three_nodes_pass_exactly_once(cluster, gws):
         f.write(summary + "\n")
     assert rounds == ROUNDS, "only %d rounds within the time bound: %s" % (rounds, summary)
     assert not bad_rounds, "%s\nfirst bad rounds: %s" % (summary, bad_rounds[:5])
+
+
+def row_key(nonce):
+    return hashlib.sha256(nonce).hexdigest()
+
+
+def lose_on_node2(cluster, gw, nonce, event, winner_sql):
+    """Sends a token with `nonce` to gw (on node 2) while a trigger holds its INSERT's row on
+    node 2 (after the row was written, before the commit); meanwhile node 1 commits
+    winner_sql on the same row, so node 2's applier aborts the gateway's transaction (1213).
+    Returns the gateway's answer and how many brute-force aborts node 2 counted."""
+    n1, n2 = cluster.nodes[0], cluster.nodes[1]
+    key = row_key(nonce)
+    n1.sql("DROP TRIGGER IF EXISTS t106_hold;\nDELIMITER //\n"
+           "CREATE TRIGGER t106_hold AFTER %s ON replay_nonces FOR EACH ROW "
+           "IF NEW.nonce = '%s' AND @@wsrep_node_name = 'node2' THEN SET @held = SLEEP(10); "
+           "END IF //\nDELIMITER ;\n" % (event, key), "wssgate")
+    try:
+        aborts = int(n2.status("wsrep_local_bf_aborts"))
+        answer = []
+        t = threading.Thread(target=lambda: answer.append(
+            wsg.post(gw.url("/services/Echo"), wsg.build("alice", nonce=nonce))))
+        t.start()
+        deadline = time.monotonic() + 20 * wsg.TIME_SCALE
+        while "User sleep" not in n2.sql("SELECT STATE FROM information_schema.PROCESSLIST"):
+            assert time.monotonic() < deadline, "the gateway's insert never reached the trigger"
+            time.sleep(0.05)
+        n1.sql(winner_sql % key, "wssgate")
+        t.join(timeout=60 * wsg.TIME_SCALE)
+        return answer[0], int(n2.status("wsrep_local_bf_aborts")) - aborts
+    finally:
+        n1.sql("DROP TRIGGER IF EXISTS t106_hold", "wssgate")
+
+
+def test_a_copy_that_loses_to_another_nodes_insert_is_a_replay(cluster, gws):
+    r, aborts = lose_on_node2(cluster, gws[1], os.urandom(16), "INSERT",
+                              "INSERT INTO replay_nonces VALUES ('%s', UNIX_TIMESTAMP() + 600)")
+    assert aborts >= 1, "the gateway's transaction was not aborted: the test proves nothing"
+    assert kind(r) == "replay fault", (r.status_code, r.content[:300])
+
+
+def test_a_copy_that_loses_to_the_purge_of_its_expired_row_is_accepted(cluster, gws):
+    # The winner deleted an expired row: nobody accepted the nonce, so the retry inserts it.
+    nonce = os.urandom(16)
+    cluster.nodes[0].sql("INSERT INTO replay_nonces VALUES ('%s', 1)" % row_key(nonce), "wssgate")
+    r, aborts = lose_on_node2(cluster, gws[1], nonce, "UPDATE",
+                              "DELETE FROM replay_nonces WHERE nonce = '%s'")
+    assert aborts >= 1, "the gateway's transaction was not aborted: the test proves nothing"
+    assert kind(r) == "accepted", (aborts, r.status_code, r.content[:300])
+    r = wsg.post(gws[2].url("/services/Echo"), wsg.build("alice", nonce=nonce))
+    assert kind(r) == "replay fault", "the retry's row is live on every node"
 
 
 def test_audit_calls_a_refused_copy_a_replay_never_an_unavailable_store(gws):
