@@ -353,7 +353,13 @@ def test_management_writes_on_a_non_primary_node_answer_503(gws, cluster, boss):
                  interval=0.5)
     assert name not in sql_all(cluster, "SELECT username FROM users")[0].split()
 
+    last = []
+
     def added():
-        return gws[2].request("POST", "/users", token=boss,
-                              body={"userId": name, "password": PW}).status_code == 200
-    eventually("a write through node 3 again", added, 15)
+        r = gws[2].request("POST", "/users", token=boss, body={"userId": name, "password": PW})
+        last[:] = [r.status_code, r.content[:300]]
+        return r.status_code == 200
+    try:
+        eventually("a write through node 3 again", added, 15)
+    except RuntimeError as e:
+        raise AssertionError("%s; last answer %s; %s" % (e, last, cluster.status()))
