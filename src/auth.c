@@ -436,12 +436,15 @@ static void
 check_shared_replay(struct wsg_auth *a, int64_t expires_at, int64_t now)
 {
 	struct wsg_db_pool *db = a->env.db;
+	struct wsg_runtime *rt = a->env.rt;
 	int rc;
 
 	if (++*a->env.replay_store_inserts % WSG_REPLAY_STORE_PURGE_EVERY == 0)
 		wsg_replay_store_purge(db, now);
-	rc = wsg_replay_store_insert(db, a->replay_key, a->replay_len,
-	                             expires_at, now, shared_replay_cb, a);
+	rc = wsg_replay_store_insert(
+	        db, a->replay_key, a->replay_len, expires_at, now,
+	        rt->metrics ? &rt->metrics->replay_conflicts : NULL,
+	        shared_replay_cb, a);
 	if (rc != WSG_OK)
 		shared_replay_cb(rc, a);
 }

@@ -48,6 +48,7 @@ struct wsg_metrics {
 	uint64_t credcache_misses;
 	uint64_t replay_refused;      /* a live copy of the nonce was seen */
 	uint64_t replay_full;         /* the cache was full of live nonces */
+	uint64_t replay_conflicts;    /* shared store: a concurrent write won */
 	uint64_t connections_refused; /* closed over limits.max_connections */
 	uint64_t connections_limit;   /* limits.max_connections in force */
 	/* security.lockout.store = "mariadb" (lockout_store.h) */

@@ -171,6 +171,11 @@ put_auth(struct wsg_metrics_text *t, struct wsg_runtime *rt)
 	             load(&m->replay_refused));
 	put_labelled(t, "wssgate_replay_refused_total", "reason", "full",
 	             load(&m->replay_full));
+	put_single(t, "wssgate_replay_store_conflicts_total", "counter",
+	           "Inserts into the shared replay store that lost to a "
+	           "concurrent write of the same nonce (Galera certification "
+	           "or deadlock; retried once, then a replay).",
+	           load(&m->replay_conflicts));
 	wsg_metrics_family(t, "wssgate_lockout_store_total", "counter",
 	                   "Shared lockout store (security.lockout.store = "
 	                   "\"mariadb\"): counts run again after a conflict "

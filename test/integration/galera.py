@@ -5,6 +5,7 @@ gateways")."""
 
 import os
 import secrets
+import shutil
 import subprocess
 
 import wsg
@@ -98,5 +99,14 @@ class Cluster:
 def setup_database(cluster, gw):
     """wsg.setup_database() on the cluster: the database user for TCP and socket access and the
     schema, created through node 1 (Galera replicates DDL and accounts), then the harness users
-    and roles through gw's CLI."""
-    wsg.setup_database(cluster.nodes[0], gw)
+    and roles through gw's CLI. Once per cluster: a gateway in another folder later gets the
+    first folder's db.pass, master key and JWT secret (what an operator copies to each host)."""
+    first = getattr(cluster, "setup_dir", None)
+    if first is None:
+        wsg.setup_database(cluster.nodes[0], gw)
+        cluster.setup_dir = gw.dir
+        return
+    for name in ("db.pass", "master.key", "jwt.key"):
+        src = os.path.join(first, name)
+        if first != gw.dir and os.path.exists(src):
+            shutil.copy2(src, os.path.join(gw.dir, name))

@@ -120,10 +120,16 @@ def _b64(text):
 
 
 class Slapd:
-    """One private slapd. start() makes the PKI, config and database the first time."""
+    """One private slapd. start() makes the PKI, config and database the first time: the
+    directory of ldif(), or ldif_text under `suffix` whose service account (readiness
+    checks, search()) is service = (DN, password)."""
 
-    def __init__(self, workdir, name="slapd"):
+    def __init__(self, workdir, name="slapd", ldif_text=None, suffix=SUFFIX,
+                 service=(SERVICE_DN, SERVICE_PASSWORD)):
         self.name = name
+        self.ldif_text = ldif_text
+        self.suffix = suffix
+        self.service_dn, self.service_password = service
         self.dir = os.path.join(workdir, name)
         self.port = wsg.free_port()
         self.tls_port = wsg.free_port()
@@ -157,10 +163,10 @@ class Slapd:
                     # anonymously (a gateway without bind_dn).
                     "access to attrs=userPassword by self auth by anonymous auth by * none\n"
                     "access to * by * read\n"
-                    % {"d": self.dir, "cert": cert, "key": key, "suffix": SUFFIX})
+                    % {"d": self.dir, "cert": cert, "key": key, "suffix": self.suffix})
         path = os.path.join(self.dir, "base.ldif")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(ldif())
+            f.write(ldif() if self.ldif_text is None else self.ldif_text)
         r = subprocess.run(["slapadd", "-q", "-f", self.conf, "-l", path], capture_output=True,
                            text=True)
         if r.returncode != 0:
@@ -178,7 +184,7 @@ class Slapd:
         self.proc = wsg.Proc(self.name, [
             "/usr/sbin/slapd", "-f", self.conf, "-d", "stats",
             "-h", "%s %s" % (self.uri, self.tls_uri)], self.dir)
-        wait = lambda: self.whoami(SERVICE_DN, SERVICE_PASSWORD)  # noqa: E731
+        wait = lambda: self.whoami(self.service_dn, self.service_password)  # noqa: E731
         wsg.wait_for("slapd", wait, 30, self.proc, 0.1)
 
     def log_size(self):
@@ -198,8 +204,8 @@ class Slapd:
         return r.returncode == 0
 
     def search(self, base, filt, *attrs):
-        r = subprocess.run(["ldapsearch", "-LLL", "-x", "-H", self.uri, "-D", SERVICE_DN, "-w",
-                            SERVICE_PASSWORD, "-b", base, filt] + list(attrs),
+        r = subprocess.run(["ldapsearch", "-LLL", "-x", "-H", self.uri, "-D", self.service_dn,
+                            "-w", self.service_password, "-b", base, filt] + list(attrs),
                            capture_output=True, text=True, env=wsg.clean_env())
         if r.returncode != 0:
             raise RuntimeError("ldapsearch failed: %s" % r.stderr)

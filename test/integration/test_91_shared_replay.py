@@ -1,13 +1,16 @@
 """security.replay_store = "mariadb" (DESIGN 3.2 and "Scaling"): two gateways on one user store
 share the replay_nonces table, so a nonce one of them accepted is refused by the other; the
 check-and-insert is one statement, so concurrent copies pass once; an expired row is taken
-over; expired rows are swept; and when the table cannot be used, tokens with a nonce are
-refused with a Server fault (fail closed) while tokens without one keep working."""
+over; a statement that loses a deadlock is retried; expired rows are swept; and when the table
+cannot be used, tokens with a nonce are refused with a Server fault (fail closed) while tokens
+without one keep working."""
 
 import concurrent.futures
 import hashlib
 import os
 import signal
+import subprocess
+import threading
 import time
 
 import pytest
@@ -122,6 +125,56 @@ def test_expired_rows_are_swept(pair):
             break
         time.sleep(0.2)
     assert expired == 0, "%d expired rows left" % expired
+
+
+def test_a_copy_that_loses_a_deadlock_is_retried_not_refused(pair):
+    """An InnoDB deadlock (1213) is the one-server form of a Galera certification conflict:
+    the gateway's take-over of an expired row deadlocks with a purge-like DELETE of that row,
+    InnoDB rolls the gateway's statement back, and the retry inserts the nonce."""
+    nonce = os.urandom(16)
+    key = row_key(nonce)
+    db = pair.db
+    # The trigger makes the gateway's statement wait, holding the row, for a lock the holder
+    # has; the holder then wants the row: a deadlock. The holder's 20 inserts make it the
+    # heavier transaction, so InnoDB picks the gateway's as the victim.
+    pair.sql("CREATE TABLE t91_lock (id INT PRIMARY KEY);\n"
+             "INSERT INTO replay_nonces VALUES ('%s', 1);\nDELIMITER //\n"
+             "CREATE TRIGGER t91_deadlock AFTER UPDATE ON replay_nonces FOR EACH ROW "
+             "IF NEW.nonce = '%s' THEN SELECT id INTO @x FROM t91_lock WHERE id = 1 FOR UPDATE; "
+             "END IF //\nDELIMITER ;\n" % (key, key))
+    holder = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" + db.socket, "-u", db.user,
+                               "--batch", "--skip-column-names", "--unbuffered", "wssgate"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=wsg.clean_env())
+    try:
+        deadlocks = int(db.sql("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'").split()[1])
+        holder.stdin.write("BEGIN;\nINSERT INTO t91_lock VALUES %s;\n"
+                           "SELECT COUNT(*) FROM t91_lock FOR UPDATE;\n"
+                           % ", ".join("(%d)" % i for i in range(1, 21)))
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "20"
+        answer = []
+        t = threading.Thread(target=lambda: answer.append(send(pair.a, token(nonce))))
+        t.start()
+        deadline = time.monotonic() + 20 * wsg.TIME_SCALE
+        while "LOCK WAIT" not in db.sql("SELECT trx_state FROM information_schema.INNODB_TRX"):
+            assert time.monotonic() < deadline, "the gateway's statement never waited"
+            time.sleep(0.05)
+        holder.stdin.write("DELETE FROM replay_nonces WHERE nonce = '%s';\nCOMMIT;\n"
+                           "SELECT 'done';\n" % key)
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "done", holder.stderr.read()
+        t.join(timeout=60 * wsg.TIME_SCALE)
+        after = int(db.sql("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'").split()[1])
+        kept = pair.sql("SELECT COUNT(*) FROM t91_lock").strip()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        pair.sql("DROP TRIGGER IF EXISTS t91_deadlock; DROP TABLE IF EXISTS t91_lock")
+    assert after > deadlocks, "no deadlock: the test proves nothing"
+    assert kept == "20", "the holder was the deadlock's victim: the test proves nothing"
+    assert served(answer[0]), (answer[0].status_code, answer[0].content[:300])
+    assert replayed(send(pair.b, token(nonce))), "the retry recorded the nonce"
 
 
 def test_unusable_store_fails_closed(pair):

@@ -146,6 +146,7 @@ def test_format_and_families(env):
     for want in ("wssgate_requests_total", "wssgate_auth_duration_seconds_bucket",
                  "wssgate_credential_cache_hits_total", "wssgate_credential_cache_misses_total",
                  "wssgate_replay_cache_entries", "wssgate_replay_refused_total",
+                 "wssgate_replay_store_conflicts_total",
                  "wssgate_lockouts_total", "wssgate_lockout_locked", "wssgate_db_connections",
                  "wssgate_db_queued_queries", "wssgate_db_errors_total",
                  "wssgate_upstream_duration_seconds_bucket", "wssgate_upstream_errors_total"):
