@@ -30,31 +30,20 @@ first_column(const struct wsg_db_result *res, const char *key)
 void
 wsg_mgmt_roles_list(struct wsg_mgmt_req *r)
 {
-	const char *key = wsg_mgmt_param(r, "searchKey");
+	/* As MI: a blank searchKey lists everything. */
+	char *search = wsg_mgmt_param_trimmed(r, "searchKey");
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
-	char *search = NULL;
-	size_t len;
 
 	wsg_error_clear(&err);
-	/* As MI: a blank searchKey lists everything. */
-	if (key != NULL) {
-		while (*key == ' ' || *key == '\t')
-			key++;
-		len = strlen(key);
-		while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
-			len--;
-		if (len > WSG_USERSTORE_MAX_NAME) {
-			wsg_mgmt_reply_error(
-			        r, 400,
-			        "%sThe searchKey must be at most %d "
-			        "bytes long",
-			        WSG_MGMT_E_REQUEST_DOT, WSG_USERSTORE_MAX_NAME);
-			return;
-		}
-		if (len > 0)
-			search = wsg_mem_strndup(key, len);
+	if (search != NULL && strlen(search) > WSG_USERSTORE_MAX_NAME) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe searchKey must be at most %d bytes "
+		                     "long",
+		                     WSG_MGMT_E_REQUEST_DOT,
+		                     WSG_USERSTORE_MAX_NAME);
+		goto out;
 	}
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
