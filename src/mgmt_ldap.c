@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mgmt_login.h"
+#include "mgmt_roles.h"
 #include "mgmt_users.h"
 #include "revoked.h"
 
@@ -371,6 +372,16 @@ names_json(const struct wsg_ldap_names *l, const char *key)
 	return list;
 }
 
+/* 200 with MI's list: {"count": n, "list": [{key: name}, ...]}. */
+static void
+reply_list(struct wsg_mgmt_req *r, const struct wsg_ldap_names *l,
+           const char *key)
+{
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:I,s:o}", "count", (json_int_t)l->n, "list",
+	                         names_json(l, key)));
+}
+
 void
 wsg_mgmt_ldap_users_list(struct wsg_mgmt_req *r)
 {
@@ -391,9 +402,7 @@ wsg_mgmt_ldap_users_list(struct wsg_mgmt_req *r)
 		reply_dir_error(r, &err);
 		goto out;
 	}
-	wsg_mgmt_reply(r, 200,
-	               json_pack("{s:I,s:o}", "count", (json_int_t)l.n, "list",
-	                         names_json(&l, "userId")));
+	reply_list(r, &l, "userId");
 out:
 	wsg_ldap_dir_names_free(&l);
 	free(search);
@@ -467,29 +476,20 @@ wsg_mgmt_ldap_user_certs_list(struct wsg_mgmt_req *r)
 void
 wsg_mgmt_ldap_roles_list(struct wsg_mgmt_req *r)
 {
-	char *search = wsg_mgmt_param_trimmed(r, "searchKey");
 	struct wsg_ldap_names l = {NULL, 0};
 	struct wsg_ldap_dir *d = NULL;
 	struct wsg_error err;
+	char *search = NULL;
 
 	wsg_error_clear(&err);
-	if (search != NULL && strlen(search) > WSG_USERSTORE_MAX_NAME) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe searchKey must be at most %d bytes "
-		                     "long",
-		                     WSG_MGMT_E_REQUEST_DOT,
-		                     WSG_USERSTORE_MAX_NAME);
-		goto out;
-	}
-	if (dir_of(r, &d) != WSG_OK)
+	if (wsg_mgmt_roles_query(r, &search) != WSG_OK ||
+	    dir_of(r, &d) != WSG_OK)
 		goto out;
 	if (wsg_ldap_dir_list_roles(d, search, &l, &err) != WSG_OK) {
 		reply_dir_error(r, &err);
 		goto out;
 	}
-	wsg_mgmt_reply(r, 200,
-	               json_pack("{s:I,s:o}", "count", (json_int_t)l.n, "list",
-	                         names_json(&l, "role")));
+	reply_list(r, &l, "role");
 out:
 	wsg_ldap_dir_names_free(&l);
 	free(search);

@@ -27,25 +27,36 @@ first_column(const struct wsg_db_result *res, const char *key)
 	return list;
 }
 
-void
-wsg_mgmt_roles_list(struct wsg_mgmt_req *r)
+int
+wsg_mgmt_roles_query(struct wsg_mgmt_req *r, char **search)
 {
-	/* As MI: a blank searchKey lists everything. */
-	char *search = wsg_mgmt_param_trimmed(r, "searchKey");
-	struct wsg_db_result *res = NULL;
-	struct wsg_db_conn *c = NULL;
-	struct wsg_error err;
+	char *key = wsg_mgmt_param_trimmed(r, "searchKey");
 
-	wsg_error_clear(&err);
-	if (search != NULL && strlen(search) > WSG_USERSTORE_MAX_NAME) {
+	*search = NULL;
+	if (key != NULL && strlen(key) > WSG_USERSTORE_MAX_NAME) {
 		wsg_mgmt_reply_error(r, 400,
 		                     "%sThe searchKey must be at most %d bytes "
 		                     "long",
 		                     WSG_MGMT_E_REQUEST_DOT,
 		                     WSG_USERSTORE_MAX_NAME);
-		goto out;
+		free(key);
+		return WSG_ERR_INVAL;
 	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
+	*search = key;
+	return WSG_OK;
+}
+
+void
+wsg_mgmt_roles_list(struct wsg_mgmt_req *r)
+{
+	struct wsg_db_result *res = NULL;
+	struct wsg_db_conn *c = NULL;
+	struct wsg_error err;
+	char *search = NULL;
+
+	wsg_error_clear(&err);
+	if (wsg_mgmt_roles_query(r, &search) != WSG_OK ||
+	    wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
 	if (wsg_userstore_find_roles(c, search, &res, &err) != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);
