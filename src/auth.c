@@ -836,7 +836,7 @@ verify_password(struct wsg_auth *a)
  * The shared store could not say (down, or its queue full): this
  * process's own lock still applies. Failing closed would refuse every
  * user while the store is away, the right password too, and no wrong
- * password becomes a Server fault (docs/cluster-lockout.md).
+ * password becomes a Server fault (docs/cluster.md).
  */
 static void
 lock_unread(struct wsg_auth *a, int status)
@@ -903,6 +903,30 @@ verify(struct wsg_auth *a)
 	verify_password(a);
 }
 
+/*
+ * Either store's lookup, after the callback took a found user into
+ * a->cred: an unknown name is a user that does not exist, any other
+ * failure completes `a` (`store` names it); the outcome is cached, then
+ * the password verified.
+ */
+static void
+lookup_done(struct wsg_auth *a, int status, const char *store)
+{
+	if (status == WSG_ERR_NOTFOUND) {
+		a->cred.exists = 0;
+		a->cred.roles = wsg_mem_strdup("");
+	} else if (status != WSG_OK) {
+		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
+		              "%s unavailable: %s", store,
+		              wsg_strerror(status));
+		complete(a, status);
+		return;
+	}
+	wsg_credcache_put(a->env.rt->credcache, a->tok.username, &a->cred,
+	                  wall_now().sec, a->cache_generation);
+	verify(a);
+}
+
 static void
 lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 {
@@ -931,19 +955,8 @@ lookup_cb(int status, struct wsg_user_record *rec, void *arg)
 				              "with the master key");
 		}
 		wsg_userstore_record_free(rec);
-	} else if (status == WSG_ERR_NOTFOUND) {
-		a->cred.exists = 0;
-		a->cred.roles = wsg_mem_strdup("");
-	} else {
-		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
-		              "user store unavailable: %s",
-		              wsg_strerror(status));
-		complete(a, status);
-		return;
 	}
-	wsg_credcache_put(rt->credcache, a->tok.username, &a->cred,
-	                  wall_now().sec, a->cache_generation);
-	verify(a);
+	lookup_done(a, status, "user store");
 }
 
 /*
@@ -964,19 +977,8 @@ ldap_lookup_cb(int status, struct wsg_ldap_user *u, void *arg)
 		a->cred.name = u->name;
 		u->dn = u->roles = u->name = NULL;
 		wsg_ldapstore_user_free(u);
-	} else if (status == WSG_ERR_NOTFOUND) {
-		a->cred.exists = 0;
-		a->cred.roles = wsg_mem_strdup("");
-	} else {
-		wsg_error_set(&a->err, status, WSG_FAULT_SERVER,
-		              "LDAP user store unavailable: %s",
-		              wsg_strerror(status));
-		complete(a, status);
-		return;
 	}
-	wsg_credcache_put(a->env.rt->credcache, a->tok.username, &a->cred,
-	                  wall_now().sec, a->cache_generation);
-	verify(a);
+	lookup_done(a, status, "LDAP user store");
 }
 
 /*

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dbnodes.h"
+#include "hostport.h"
 #include "dsig.h"
 #include "err.h"
 #include "logring.h"
@@ -417,72 +417,6 @@ choice_value(struct ctx *x, const config_setting_t *s,
 	return -1;
 }
 
-static int
-parse_port(const char *p, size_t len, uint16_t *port)
-{
-	unsigned v = 0;
-	size_t i;
-
-	if (len == 0 || len > 5)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return -1;
-		v = v * 10 + (unsigned)(p[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-/*
- * Splits "host:port" or "[v6]:port" where host is an IP literal or
- * "localhost". Returns NULL and sets *host / *port, or the reason.
- */
-static const char *
-parse_address(const char *a, char **host, uint16_t *port)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	const char *colon, *close;
-	char *h;
-
-	*host = NULL;
-	if (a[0] == '[') {
-		close = strchr(a, ']');
-		if (close == NULL || close[1] != ':')
-			return "expected \"[ipv6]:port\"";
-		h = wsg_mem_strndup(a + 1, (size_t)(close - a - 1));
-		if (inet_pton(AF_INET6, h, buf) != 1) {
-			free(h);
-			return "the host in brackets is not an IPv6 address";
-		}
-		colon = close + 1;
-	} else {
-		colon = strrchr(a, ':');
-		if (colon == NULL)
-			return "expected \"host:port\"";
-		h = wsg_mem_strndup(a, (size_t)(colon - a));
-		if (strchr(h, ':') != NULL) {
-			free(h);
-			return "an IPv6 host must be written in brackets, "
-			       "e.g. \"[::1]:8280\"";
-		}
-		if (strcmp(h, "localhost") != 0 &&
-		    inet_pton(AF_INET, h, buf) != 1) {
-			free(h);
-			return "the host must be an IP address or "
-			       "\"localhost\"";
-		}
-	}
-	if (parse_port(colon + 1, strlen(colon + 1), port) != 0) {
-		free(h);
-		return "the port must be a number from 1 to 65535";
-	}
-	*host = h;
-	return NULL;
-}
-
 /* Checks "http[s]://host[:port][/path]"; returns NULL or the reason. */
 static const char *
 check_upstream(const char *u)
@@ -490,7 +424,7 @@ check_upstream(const char *u)
 	unsigned char buf[sizeof(struct in6_addr)];
 	const char *p, *end, *hend;
 	char *h;
-	uint16_t port;
+	unsigned port;
 	int ok;
 
 	if (strncasecmp(u, "https://", 8) == 0)
@@ -522,7 +456,8 @@ check_upstream(const char *u)
 			return "missing or malformed host name";
 	}
 	if (hend < end && *hend == ':') {
-		if (parse_port(hend + 1, (size_t)(end - hend - 1), &port) != 0)
+		if (wsg_hostport_port(hend + 1, (size_t)(end - hend - 1),
+		                      &port) != 0)
 			return "the port must be a number from 1 to 65535";
 	} else if (hend != end) {
 		return "malformed host name";
@@ -681,13 +616,15 @@ load_address(struct ctx *x, const config_setting_t *s, const char *dflt,
 {
 	const char *v = s != NULL ? string_value(x, s) : dflt;
 	const char *why;
+	unsigned p;
 
 	if (v == NULL)
 		return;
-	if ((why = parse_address(v, host, port)) != NULL) {
+	if ((why = wsg_hostport_split(v, WSG_HOSTPORT_IP, host, &p)) != NULL) {
 		bad(x, s, "\"%s\": %s", v, why);
 		return;
 	}
+	*port = (uint16_t)p;
 	*address = wsg_mem_strdup(v);
 }
 
@@ -1399,7 +1336,8 @@ userstore_hosts_cb(struct ctx *x, const config_setting_t *s, void *base)
 	if (us->n_hosts == 0)
 		bad(x, s, "must list at least one \"host:port\"");
 	for (i = 0; i < us->n_hosts; i++) {
-		why = wsg_dbnodes_split(us->hosts[i], &host, &port);
+		why = wsg_hostport_split(us->hosts[i], WSG_HOSTPORT_NAME, &host,
+		                         &port);
 		if (why != NULL)
 			bad(x, config_setting_get_elem(s, (unsigned)i),
 			    "\"%s\": %s", us->hosts[i], why);

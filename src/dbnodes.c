@@ -1,92 +1,16 @@
 #include "dbnodes.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "hostport.h"
 #include "mem.h"
 
 /* A dead node is tried again this soon, and at most this late, so that a
  * node coming back serves again within seconds. */
 #define NODE_BACKOFF_MIN_MS 250
 #define NODE_BACKOFF_MAX_MS 2000
-
-static int
-split_port(const char *p, unsigned *port)
-{
-	unsigned v = 0;
-	size_t i, len = strlen(p);
-
-	if (len == 0 || len > 5)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return -1;
-		v = v * 10 + (unsigned)(p[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return -1;
-	*port = v;
-	return 0;
-}
-
-/* A DNS name or IPv4 literal: letters, digits, '-' and '.', not starting
- * with either punctuation. */
-static int
-host_name_ok(const char *h, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > 253 || h[0] == '-' || h[0] == '.')
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
-			return 0;
-	return 1;
-}
-
-const char *
-wsg_dbnodes_split(const char *entry, char **host, unsigned *port)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	const char *colon, *close;
-	char *h;
-	unsigned p;
-
-	*host = NULL;
-	*port = 0;
-	if (entry[0] == '[') {
-		close = strchr(entry, ']');
-		if (close == NULL || close[1] != ':')
-			return "expected \"[ipv6]:port\"";
-		h = wsg_mem_strndup(entry + 1, (size_t)(close - entry - 1));
-		if (inet_pton(AF_INET6, h, buf) != 1) {
-			free(h);
-			return "the host in brackets is not an IPv6 address";
-		}
-		colon = close + 1;
-	} else {
-		colon = strrchr(entry, ':');
-		if (colon == NULL)
-			return "expected \"host:port\"";
-		if (memchr(entry, ':', (size_t)(colon - entry)) != NULL)
-			return "an IPv6 host must be written in brackets, "
-			       "e.g. \"[::1]:3306\"";
-		if (!host_name_ok(entry, (size_t)(colon - entry)))
-			return "the host must be a host name or an IP address";
-		h = wsg_mem_strndup(entry, (size_t)(colon - entry));
-	}
-	if (split_port(colon + 1, &p) != 0) {
-		free(h);
-		return "the port must be a number from 1 to 65535";
-	}
-	*host = h;
-	*port = p;
-	return NULL;
-}
 
 void
 wsg_dbnodes_init(struct wsg_dbnodes *d, char *const *entries, size_t n,
@@ -106,8 +30,8 @@ wsg_dbnodes_init(struct wsg_dbnodes *d, char *const *entries, size_t n,
 	/* The config checked every entry; one that does not split would be
 	 * a caller bug, and connecting to it fails cleanly. */
 	for (i = 0; i < n; i++)
-		if (wsg_dbnodes_split(entries[i], &d->v[i].host,
-		                      &d->v[i].port) != NULL)
+		if (wsg_hostport_split(entries[i], WSG_HOSTPORT_NAME,
+		                       &d->v[i].host, &d->v[i].port) != NULL)
 			d->v[i].host = wsg_mem_strdup(entries[i]);
 }
 

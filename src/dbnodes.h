@@ -25,14 +25,8 @@ struct wsg_dbnodes {
 };
 
 /*
- * Splits one userstore.hosts entry, "host:port" or "[v6]:port" (host: a
- * name or an IP literal), into a new string *host and *port. Returns NULL,
- * or a static reason and sets nothing.
- */
-const char *wsg_dbnodes_split(const char *entry, char **host, unsigned *port);
-
-/*
- * Fills `d` from `n` valid "host:port" entries, or (n == 0) from the one
+ * Fills `d` from `n` valid "host:port" entries (wsg_hostport_split(),
+ * WSG_HOSTPORT_NAME), or (n == 0) from the one
  * node host/port/socket. Free with wsg_dbnodes_clear().
  */
 void wsg_dbnodes_init(struct wsg_dbnodes *d, char *const *entries, size_t n,

@@ -365,7 +365,6 @@ static int
 found_cb(struct wsg_ldap_dir *d, LDAPMessage *e, void *arg)
 {
 	struct found *f = arg;
-	struct berval **v;
 	char *dn;
 
 	if (++f->n > 1)
@@ -376,11 +375,7 @@ found_cb(struct wsg_ldap_dir *d, LDAPMessage *e, void *arg)
 	f->dn = wsg_mem_strdup(dn);
 	f->id = entry_id(d, e, dn);
 	ldap_memfree(dn);
-	v = d->name_attr[0] != '\0'
-	            ? ldap_get_values_len(d->ld, e, d->name_attr)
-	            : NULL;
-	f->name = wsg_ldapstore_entry_name(v, f->dn);
-	ldap_value_free_len(v);
+	f->name = wsg_ldapstore_entry_name(d->ld, e, d->name_attr, f->dn);
 	return WSG_OK;
 }
 

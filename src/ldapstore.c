@@ -639,7 +639,6 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 	struct wsg_ldap_pool *p = c->pool;
 	char *attrs[] = {(char *)p->conf->role_attribute, NULL};
 	int err = LDAP_OTHER, entries, rc;
-	struct berval **vals;
 	LDAPMessage *e;
 	char *dn, *dummy;
 
@@ -691,11 +690,8 @@ op_answer(struct conn *c, struct op *op, LDAPMessage *res)
 		}
 		op->dn = wsg_mem_strdup(dn);
 		ldap_memfree(dn);
-		vals = p->name_attr[0] != '\0'
-		               ? ldap_get_values_len(c->ld, e, p->name_attr)
-		               : NULL;
-		op->entry_name = wsg_ldapstore_entry_name(vals, op->dn);
-		ldap_value_free_len(vals);
+		op->entry_name = wsg_ldapstore_entry_name(c->ld, e,
+		                                          p->name_attr, op->dn);
 	}
 	/* A name that matches no entry still costs the group search, as
 	 * the entry of nobody, so it answers no sooner than a known one. */
@@ -977,22 +973,28 @@ wsg_ldapstore_pool_free(struct wsg_ldap_pool *p)
 }
 
 char *
-wsg_ldapstore_entry_name(struct berval **values, const char *dn)
+wsg_ldapstore_entry_name(LDAP *ld, LDAPMessage *e, const char *name_attr,
+                         const char *dn)
 {
+	struct berval **values = name_attr[0] != '\0'
+	                                 ? ldap_get_values_len(ld, e, name_attr)
+	                                 : NULL;
 	struct wsg_error why;
-	char *name;
+	char *name = NULL;
 
 	if (values == NULL || values[0] == NULL || values[1] != NULL)
-		return wsg_mem_strdup(dn);
+		goto out;
 	name = wsg_mem_strndup(values[0]->bv_val, values[0]->bv_len);
 	/* A value no user name can have (a NUL, a control character) is
 	 * not sent upstream as X-WSS-User. */
 	if (strlen(name) != values[0]->bv_len ||
 	    wsg_userstore_check_name("user", name, 0, &why) != WSG_OK) {
 		free(name);
-		return wsg_mem_strdup(dn);
+		name = NULL;
 	}
-	return name;
+out:
+	ldap_value_free_len(values);
+	return name != NULL ? name : wsg_mem_strdup(dn);
 }
 
 void

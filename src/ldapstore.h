@@ -104,15 +104,16 @@ struct wsg_ldap_user {
 void wsg_ldapstore_user_free(struct wsg_ldap_user *u);
 
 /*
- * The name a found entry goes by on both planes (X-WSS-User, the lockout
- * key, the management userId), malloc'ed: the value of the attribute that
- * ldap.user_filter compares (`values`, NULL when unknown) when the entry
- * has exactly one, else its DN. The directory matched the client's
- * spelling under its own rules (case, insignificant spaces), so every
+ * The name entry `e` (DN `dn`) of `ld` goes by on both planes (X-WSS-User,
+ * the lockout key, the management userId), malloc'ed: the value of the
+ * attribute that ldap.user_filter compares (`name_attr`, "" when unknown)
+ * when the entry has exactly one, else its DN. The directory matched the
+ * client's spelling under its own rules (case, insignificant spaces), so every
  * spelling of one account must come out as one name, or each spelling
  * would get its own lockout counter.
  */
-char *wsg_ldapstore_entry_name(struct berval **values, const char *dn);
+char *wsg_ldapstore_entry_name(LDAP *ld, LDAPMessage *e, const char *name_attr,
+                               const char *dn);
 
 /* `status`: WSG_OK (`u` set, callee frees it with
  * wsg_ldapstore_user_free()), WSG_ERR_NOTFOUND (no entry, or more than

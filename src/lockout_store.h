@@ -6,7 +6,7 @@
  * says whether the user is locked now. Times are the gateway's wall clock
  * in milliseconds since the epoch. The per-process lockout (lockout.h)
  * stays for client addresses and is what callers fall back to when the
- * store cannot count (docs/cluster-lockout.md).
+ * store cannot count (docs/cluster.md).
  */
 #ifndef WSG_LOCKOUT_STORE_H
 #define WSG_LOCKOUT_STORE_H

@@ -218,6 +218,22 @@ wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name)
 	return NULL;
 }
 
+char *
+wsg_mgmt_param_trimmed(const struct wsg_mgmt_req *r, const char *name)
+{
+	const char *s = wsg_mgmt_param(r, name);
+	size_t len;
+
+	if (s == NULL)
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	return len > 0 ? wsg_mem_strndup(s, len) : NULL;
+}
+
 int
 wsg_mgmt_parse_json(const char *body, size_t len, json_t **out,
                     struct wsg_mgmt_fail *f)

@@ -221,6 +221,10 @@ void wsg_mgmt_reply_status(struct wsg_mgmt_req *r, const char *key,
 /* A decoded query parameter, or NULL. */
 const char *wsg_mgmt_param(const struct wsg_mgmt_req *r, const char *name);
 
+/* A decoded query parameter without surrounding blanks (spaces, tabs), as
+ * a new string the caller frees; NULL when absent or blank. */
+char *wsg_mgmt_param_trimmed(const struct wsg_mgmt_req *r, const char *name);
+
 /*
  * `len` bytes of a request body as one JSON object: at most
  * WSG_MGMT_MAX_JSON bytes, duplicate keys refused. On WSG_OK `*out` holds a

@@ -10,11 +10,9 @@
 #include "log.h"
 #include "mem.h"
 #include "mgmt_login.h"
+#include "mgmt_roles.h"
+#include "mgmt_users.h"
 #include "revoked.h"
-
-#define MAX_PATTERN                                                            \
-	1024 /* bytes of a pattern or searchKey, as mgmt_users.c               \
-	      */
 
 static const char E_DIR_DOWN[] =
         "The user store is unavailable: the directory cannot be reached. "
@@ -361,22 +359,6 @@ wsg_mgmt_ldap_logout(struct wsg_mgmt_req *r)
 
 /* -------- users and roles -------- */
 
-/* A query value with surrounding blanks removed; NULL when empty. */
-static char *
-trimmed(const char *s)
-{
-	size_t len;
-
-	if (s == NULL)
-		return NULL;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	return len > 0 ? wsg_mem_strndup(s, len) : NULL;
-}
-
 static json_t *
 names_json(const struct wsg_ldap_names *l, const char *key)
 {
@@ -390,31 +372,29 @@ names_json(const struct wsg_ldap_names *l, const char *key)
 	return list;
 }
 
+/* 200 with MI's list: {"count": n, "list": [{key: name}, ...]}. */
+static void
+reply_list(struct wsg_mgmt_req *r, const struct wsg_ldap_names *l,
+           const char *key)
+{
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:I,s:o}", "count", (json_int_t)l->n, "list",
+	                         names_json(l, key)));
+}
+
 void
 wsg_mgmt_ldap_users_list(struct wsg_mgmt_req *r)
 {
-	const char *pattern = wsg_mgmt_param(r, "pattern");
-	const char *role = wsg_mgmt_param(r, "role");
-	char *search = trimmed(wsg_mgmt_param(r, "searchKey"));
+	const char *pattern, *role;
+	char *search = NULL;
 	struct wsg_ldap_names l = {NULL, 0};
 	struct wsg_ldap_dir *d = NULL;
 	struct wsg_error err;
 	int rc;
 
 	wsg_error_clear(&err);
-	if (pattern != NULL && pattern[0] == '\0')
-		pattern = NULL;
-	if (role != NULL && role[0] == '\0')
-		role = NULL;
-	if ((pattern != NULL && strlen(pattern) > MAX_PATTERN) ||
-	    (search != NULL && strlen(search) > MAX_PATTERN)) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe pattern and searchKey must be at "
-		                     "most %d bytes long",
-		                     WSG_MGMT_E_REQUEST, MAX_PATTERN);
-		goto out;
-	}
-	if (dir_of(r, &d) != WSG_OK)
+	if (wsg_mgmt_users_query(r, &pattern, &role, &search) != WSG_OK ||
+	    dir_of(r, &d) != WSG_OK)
 		goto out;
 	rc = wsg_ldap_dir_list_users(d, pattern, search, role, &l, &err);
 	/* A role no group has: nobody holds it. */
@@ -422,9 +402,7 @@ wsg_mgmt_ldap_users_list(struct wsg_mgmt_req *r)
 		reply_dir_error(r, &err);
 		goto out;
 	}
-	wsg_mgmt_reply(r, 200,
-	               json_pack("{s:I,s:o}", "count", (json_int_t)l.n, "list",
-	                         names_json(&l, "userId")));
+	reply_list(r, &l, "userId");
 out:
 	wsg_ldap_dir_names_free(&l);
 	free(search);
@@ -460,38 +438,13 @@ void
 wsg_mgmt_ldap_user_show(struct wsg_mgmt_req *r)
 {
 	struct wsg_user_record *rec = NULL;
-	json_t *roles;
-	const char *p;
 
 	if (load_user(r, &rec) != WSG_OK)
 		return;
-	roles = json_array();
-	for (p = rec->roles; *p != '\0';) {
-		size_t len = strcspn(p, ",");
-
-		json_array_append_new(roles, json_stringn(p, len));
-		p += len + (p[len] == ',');
-	}
-	/* createdBy as MI's shape has it: the directory's users were made
-	 * by nobody the gateway knows. */
-	wsg_mgmt_reply(r, 200,
-	               json_pack("{s:s,s:b,s:o,s:n}", "userId", rec->username,
-	                         "isAdmin",
-	                         wsg_mgmt_ldap_is_admin(r, rec->roles), "roles",
-	                         roles, "createdBy"));
+	/* createdBy is null: the directory's users were made by nobody the
+	 * gateway knows (ldap_dir fills no creator). */
+	wsg_mgmt_reply_user(r, rec, wsg_mgmt_ldap_is_admin(r, rec->roles));
 	wsg_userstore_record_free(rec);
-}
-
-/* Both planes' locks of `name`: 1 when one was on. */
-static int
-unlock_name(struct wsg_mgmt_req *r, const char *name, int64_t now)
-{
-	struct wsg_lockout *l = r->m->rt->lockout;
-
-	return wsg_lockout_unlock(l, WSG_LOCKOUT_USER, name, strlen(name),
-	                          now) |
-	       wsg_lockout_unlock(l, WSG_LOCKOUT_MGMT_USER, name, strlen(name),
-	                          now);
 }
 
 void
@@ -499,27 +452,17 @@ wsg_mgmt_ldap_user_unlock(struct wsg_mgmt_req *r)
 {
 	struct wsg_user_record *rec = NULL;
 	int64_t now = wsg_lockout_now_ms();
-	const char *user;
 	int was_locked = 0;
 
 	if (load_user(r, &rec) != WSG_OK)
-		goto out;
-	/* Locks are this gateway's, by the directory's spelling of the name
-	 * and by the spelling in the path (the data plane counts names as
-	 * its clients typed them), and the shared store's rows of the
-	 * directory's spelling, the one it counts. */
-	user = rec->username;
+		return;
+	/* The shared store's rows of the directory's spelling, the one it
+	 * counts; then this gateway's locks by that spelling and the path's. */
 	if (r->m->rt->lockout_shared &&
-	    wsg_mgmt_shared_unlock(r, NULL, user, &was_locked) != WSG_OK)
+	    wsg_mgmt_shared_unlock(r, NULL, rec->username, &was_locked) !=
+	            WSG_OK)
 		goto out;
-	was_locked |= unlock_name(r, user, now);
-	if (strcmp(r->seg[1], user) != 0)
-		was_locked |= unlock_name(r, r->seg[1], now);
-	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
-	               was_locked ? "was locked"
-	                          : "was not locked; its failures are "
-	                            "forgotten");
-	wsg_mgmt_reply_status(r, "userId", user, "Unlocked");
+	wsg_mgmt_unlock_reply(r, rec->username, was_locked, now);
 out:
 	wsg_userstore_record_free(rec);
 }
@@ -540,29 +483,20 @@ wsg_mgmt_ldap_user_certs_list(struct wsg_mgmt_req *r)
 void
 wsg_mgmt_ldap_roles_list(struct wsg_mgmt_req *r)
 {
-	char *search = trimmed(wsg_mgmt_param(r, "searchKey"));
 	struct wsg_ldap_names l = {NULL, 0};
 	struct wsg_ldap_dir *d = NULL;
 	struct wsg_error err;
+	char *search = NULL;
 
 	wsg_error_clear(&err);
-	if (search != NULL && strlen(search) > WSG_USERSTORE_MAX_NAME) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe searchKey must be at most %d bytes "
-		                     "long",
-		                     WSG_MGMT_E_REQUEST_DOT,
-		                     WSG_USERSTORE_MAX_NAME);
-		goto out;
-	}
-	if (dir_of(r, &d) != WSG_OK)
+	if (wsg_mgmt_roles_query(r, &search) != WSG_OK ||
+	    dir_of(r, &d) != WSG_OK)
 		goto out;
 	if (wsg_ldap_dir_list_roles(d, search, &l, &err) != WSG_OK) {
 		reply_dir_error(r, &err);
 		goto out;
 	}
-	wsg_mgmt_reply(r, 200,
-	               json_pack("{s:I,s:o}", "count", (json_int_t)l.n, "list",
-	                         names_json(&l, "role")));
+	reply_list(r, &l, "role");
 out:
 	wsg_ldap_dir_names_free(&l);
 	free(search);

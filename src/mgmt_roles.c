@@ -27,36 +27,36 @@ first_column(const struct wsg_db_result *res, const char *key)
 	return list;
 }
 
+int
+wsg_mgmt_roles_query(struct wsg_mgmt_req *r, char **search)
+{
+	char *key = wsg_mgmt_param_trimmed(r, "searchKey");
+
+	*search = NULL;
+	if (key != NULL && strlen(key) > WSG_USERSTORE_MAX_NAME) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe searchKey must be at most %d bytes "
+		                     "long",
+		                     WSG_MGMT_E_REQUEST_DOT,
+		                     WSG_USERSTORE_MAX_NAME);
+		free(key);
+		return WSG_ERR_INVAL;
+	}
+	*search = key;
+	return WSG_OK;
+}
+
 void
 wsg_mgmt_roles_list(struct wsg_mgmt_req *r)
 {
-	const char *key = wsg_mgmt_param(r, "searchKey");
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
 	char *search = NULL;
-	size_t len;
 
 	wsg_error_clear(&err);
-	/* As MI: a blank searchKey lists everything. */
-	if (key != NULL) {
-		while (*key == ' ' || *key == '\t')
-			key++;
-		len = strlen(key);
-		while (len > 0 && (key[len - 1] == ' ' || key[len - 1] == '\t'))
-			len--;
-		if (len > WSG_USERSTORE_MAX_NAME) {
-			wsg_mgmt_reply_error(
-			        r, 400,
-			        "%sThe searchKey must be at most %d "
-			        "bytes long",
-			        WSG_MGMT_E_REQUEST_DOT, WSG_USERSTORE_MAX_NAME);
-			return;
-		}
-		if (len > 0)
-			search = wsg_mem_strndup(key, len);
-	}
-	if (wsg_mgmt_db(r, &c) != WSG_OK)
+	if (wsg_mgmt_roles_query(r, &search) != WSG_OK ||
+	    wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
 	if (wsg_userstore_find_roles(c, search, &res, &err) != WSG_OK) {
 		wsg_mgmt_reply_db_error(r, &err);

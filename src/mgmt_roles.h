@@ -36,4 +36,12 @@ void wsg_mgmt_roles_update(struct wsg_mgmt_req *r);
 void wsg_mgmt_role_show(struct wsg_mgmt_req *r);
 void wsg_mgmt_role_delete(struct wsg_mgmt_req *r);
 
+/*
+ * The query of GET /management/roles, for either store: *search is
+ * searchKey trimmed (caller frees; NULL when blank: as MI, everything).
+ * WSG_OK, or WSG_ERR_INVAL once `r` is answered 400 (searchKey over
+ * WSG_USERSTORE_MAX_NAME bytes).
+ */
+int wsg_mgmt_roles_query(struct wsg_mgmt_req *r, char **search);
+
 #endif

@@ -14,8 +14,6 @@
 #include "log.h"
 #include "token.h"
 
-#define MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
-
 static const char E_USER_FIELDS[] =
         "Missing one or more of the fields, 'userId', 'password' in the "
         "payload.";
@@ -48,28 +46,37 @@ glob_to_like(const char *glob)
 	return out;
 }
 
-/* A query value with surrounding blanks removed; NULL when empty. */
-static char *
-trimmed(const char *s)
+int
+wsg_mgmt_users_query(struct wsg_mgmt_req *r, const char **pattern,
+                     const char **role, char **search)
 {
-	size_t len;
+	const char *pat = wsg_mgmt_param(r, "pattern");
+	const char *rl = wsg_mgmt_param(r, "role");
+	char *key = wsg_mgmt_param_trimmed(r, "searchKey");
 
-	if (s == NULL)
-		return NULL;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	return len > 0 ? wsg_mem_strndup(s, len) : NULL;
+	*pattern = NULL;
+	*role = NULL;
+	*search = NULL;
+	if ((pat != NULL && strlen(pat) > WSG_MGMT_MAX_PATTERN) ||
+	    (key != NULL && strlen(key) > WSG_MGMT_MAX_PATTERN)) {
+		wsg_mgmt_reply_error(r, 400,
+		                     "%sThe pattern and searchKey must be at "
+		                     "most %d bytes long",
+		                     WSG_MGMT_E_REQUEST, WSG_MGMT_MAX_PATTERN);
+		free(key);
+		return WSG_ERR_INVAL;
+	}
+	*pattern = pat != NULL && pat[0] != '\0' ? pat : NULL;
+	*role = rl != NULL && rl[0] != '\0' ? rl : NULL;
+	*search = key;
+	return WSG_OK;
 }
 
 void
 wsg_mgmt_users_list(struct wsg_mgmt_req *r)
 {
-	const char *pattern = wsg_mgmt_param(r, "pattern");
-	const char *role = wsg_mgmt_param(r, "role");
-	char *search = trimmed(wsg_mgmt_param(r, "searchKey")), *like = NULL;
+	const char *pattern, *role;
+	char *search = NULL, *like = NULL;
 	struct wsg_db_result *res = NULL;
 	struct wsg_db_conn *c = NULL;
 	struct wsg_error err;
@@ -77,18 +84,10 @@ wsg_mgmt_users_list(struct wsg_mgmt_req *r)
 	size_t i;
 
 	wsg_error_clear(&err);
-	if (pattern == NULL || pattern[0] == '\0')
-		pattern = "*";
-	if (role != NULL && role[0] == '\0')
-		role = NULL;
-	if (strlen(pattern) > MAX_PATTERN ||
-	    (search != NULL && strlen(search) > MAX_PATTERN)) {
-		wsg_mgmt_reply_error(r, 400,
-		                     "%sThe pattern and searchKey must be at "
-		                     "most %d bytes long",
-		                     WSG_MGMT_E_REQUEST, MAX_PATTERN);
+	if (wsg_mgmt_users_query(r, &pattern, &role, &search) != WSG_OK)
 		goto out;
-	}
+	if (pattern == NULL)
+		pattern = "*";
 	if (wsg_mgmt_db(r, &c) != WSG_OK)
 		goto out;
 	like = glob_to_like(pattern);
@@ -143,28 +142,35 @@ wsg_mgmt_user_show(struct wsg_mgmt_req *r)
 	const char *user = r->seg[1];
 	struct wsg_user_record *rec = NULL;
 	struct wsg_db_conn *c = NULL;
-	json_t *roles;
-	const char *p;
 
 	if (load_user(r, user, &c, &rec) != WSG_OK)
 		return;
-	roles = json_array();
+	wsg_mgmt_reply_user(
+	        r, rec,
+	        wsg_userstore_roles_have(rec->roles,
+	                                 r->m->cfg->management.admin_role));
+	wsg_userstore_record_free(rec);
+}
+
+void
+wsg_mgmt_reply_user(struct wsg_mgmt_req *r, const struct wsg_user_record *rec,
+                    int admin)
+{
+	json_t *roles = json_array();
+	const char *p;
+
 	for (p = rec->roles; *p != '\0';) {
 		size_t len = strcspn(p, ",");
 
 		json_array_append_new(roles, json_stringn(p, len));
 		p += len + (p[len] == ',');
 	}
-	wsg_mgmt_reply(
-	        r, 200,
-	        json_pack("{s:s,s:b,s:o,s:o}", "userId", rec->username,
-	                  "isAdmin",
-	                  wsg_userstore_roles_have(
-	                          rec->roles, r->m->cfg->management.admin_role),
-	                  "roles", roles, "createdBy",
-	                  rec->created_by != NULL ? json_string(rec->created_by)
-	                                          : json_null()));
-	wsg_userstore_record_free(rec);
+	wsg_mgmt_reply(r, 200,
+	               json_pack("{s:s,s:b,s:o,s:o}", "userId", rec->username,
+	                         "isAdmin", admin, "roles", roles, "createdBy",
+	                         rec->created_by != NULL
+	                                 ? json_string(rec->created_by)
+	                                 : json_null()));
 }
 
 int
@@ -697,22 +703,39 @@ wsg_mgmt_user_unlock(struct wsg_mgmt_req *r)
 	int was_locked = 0;
 
 	if (load_user(r, user, &c, &rec) != WSG_OK)
-		goto out;
-	/* Both planes, and the shared store's rows first: an unlock that
-	 * could not reach them is answered as the store's failure. */
+		return;
+	/* The shared store's rows first: an unlock that could not reach them
+	 * is answered as the store's failure. */
 	if (r->m->rt->lockout_shared &&
 	    wsg_mgmt_shared_unlock(r, c, user, &was_locked) != WSG_OK)
 		goto out;
-	was_locked |=
-	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_USER, user,
-	                           strlen(user), now) |
-	        wsg_lockout_unlock(r->m->rt->lockout, WSG_LOCKOUT_MGMT_USER,
-	                           user, strlen(user), now);
+	wsg_mgmt_unlock_reply(r, user, was_locked, now);
+out:
+	wsg_userstore_record_free(rec);
+}
+
+/* Both planes' locks of `name`: 1 when one was on. */
+static int
+unlock_name(struct wsg_mgmt_req *r, const char *name, int64_t now)
+{
+	struct wsg_lockout *l = r->m->rt->lockout;
+
+	return wsg_lockout_unlock(l, WSG_LOCKOUT_USER, name, strlen(name),
+	                          now) |
+	       wsg_lockout_unlock(l, WSG_LOCKOUT_MGMT_USER, name, strlen(name),
+	                          now);
+}
+
+void
+wsg_mgmt_unlock_reply(struct wsg_mgmt_req *r, const char *user, int was_locked,
+                      int64_t now)
+{
+	was_locked |= unlock_name(r, user, now);
+	if (strcmp(r->seg[1], user) != 0)
+		was_locked |= unlock_name(r, r->seg[1], now);
 	wsg_mgmt_audit(r, "user_unlocked", "unlocked user '%s' (%s)", user,
 	               was_locked ? "was locked"
 	                          : "was not locked; its failures are "
 	                            "forgotten");
 	wsg_mgmt_reply_status(r, "userId", user, "Unlocked");
-out:
-	wsg_userstore_record_free(rec);
 }

@@ -13,6 +13,7 @@
 #include "mgmt_http.h"
 
 #define WSG_MGMT_MAX_ADD_ROLES 64 /* "roles" of one POST */
+#define WSG_MGMT_MAX_PATTERN 1024 /* bytes of a pattern or searchKey */
 
 /* The body of POST /management/users, validated; strings point into it. */
 struct wsg_mgmt_user_add {
@@ -58,5 +59,30 @@ void wsg_mgmt_user_password(struct wsg_mgmt_req *r);
  * not locked; 404 for a name the store does not hold.
  */
 void wsg_mgmt_user_unlock(struct wsg_mgmt_req *r);
+
+/*
+ * The query of GET /management/users, for either store: *pattern and
+ * *role point into `r` (NULL when absent or empty), *search is searchKey
+ * trimmed (caller frees; NULL when blank). WSG_OK, or WSG_ERR_INVAL once
+ * `r` is answered 400 (pattern or searchKey over WSG_MGMT_MAX_PATTERN).
+ */
+int wsg_mgmt_users_query(struct wsg_mgmt_req *r, const char **pattern,
+                         const char **role, char **search);
+
+/* 200 with MI's user: userId, isAdmin (`admin`), roles, createdBy (null
+ * when rec has no creator). `rec` stays the caller's. */
+void wsg_mgmt_reply_user(struct wsg_mgmt_req *r,
+                         const struct wsg_user_record *rec, int admin);
+
+/*
+ * For the user found as `user` (the store's spelling) from the name in
+ * the path (r->seg[1]): ends both planes' locks on this gateway under
+ * either spelling, audits it and answers 200 {"userId": user, "status":
+ * "Unlocked"}.
+ * `was_locked`: the shared lockout store had a lock of `user` (0 without
+ * one), for the audit line.
+ */
+void wsg_mgmt_unlock_reply(struct wsg_mgmt_req *r, const char *user,
+                           int was_locked, int64_t now);
 
 #endif

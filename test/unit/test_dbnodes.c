@@ -1,4 +1,5 @@
-/* The node list of userstore.hosts: entry syntax, next-node order, backoff. */
+/* The node list of userstore.hosts: next-node order, backoff (the entry
+ * syntax: test_hostport.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,43 +10,6 @@
 #include <string.h>
 
 #include "dbnodes.h"
-
-static void
-test_split(void **state)
-{
-	static const struct {
-		const char *entry, *host;
-		unsigned port;
-	} good[] = {
-	        {"127.0.0.1:3307", "127.0.0.1", 3307},
-	        {"db-2.example.com:3306", "db-2.example.com", 3306},
-	        {"localhost:1", "localhost", 1},
-	        {"[::1]:65535", "::1", 65535},
-	        {"[fe80::1:2]:3306", "fe80::1:2", 3306},
-	};
-	static const char *const bad[] = {
-	        "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
-	        "h:65536",   "h:33a",      ":3306",
-	        "::1:3306",  "[::1]3306",  "[::1:3306",
-	        "[db]:3306", "db_1:3306",  "-db:3306",
-	        "db 1:3306", "h:+3306",    "",
-	};
-	char *host;
-	unsigned port;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		assert_null(wsg_dbnodes_split(good[i].entry, &host, &port));
-		assert_string_equal(host, good[i].host);
-		assert_int_equal(port, good[i].port);
-		free(host);
-	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_non_null(wsg_dbnodes_split(bad[i], &host, &port));
-		assert_null(host);
-	}
-}
 
 static void
 test_single_node_from_host_port_socket(void **state)
@@ -132,7 +96,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_split),
 	        cmocka_unit_test(test_single_node_from_host_port_socket),
 	        cmocka_unit_test(test_next_node_backoff_and_return),
 	        cmocka_unit_test(
