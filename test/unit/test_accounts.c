@@ -19,6 +19,7 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "dbtest.h"
 #include "err.h"
 #include "mem.h"
 #include "userstore.h"
@@ -30,16 +31,6 @@
 
 static struct wsg_db_params params;
 static struct wsg_db_conn *db;
-
-static void
-connect_or_fail(struct wsg_db_conn **c)
-{
-	struct wsg_error err;
-
-	wsg_error_clear(&err);
-	if (wsg_db_connect(&params, c, &err) != WSG_OK)
-		fail_msg("cannot connect to the test database: %s", err.reason);
-}
 
 static void
 exec_ok(const char *sql)
@@ -54,30 +45,8 @@ exec_ok(const char *sql)
 static int
 group_setup(void **state)
 {
-	const char *top = getenv("WSG_TOP_SRCDIR");
-	struct wsg_error err;
-	char schema[4096];
-
 	(void)state;
-	params.socket = getenv("WSG_TEST_DB_SOCKET");
-	params.user = getenv("WSG_TEST_DB_USER");
-	params.database = getenv("WSG_TEST_DB_NAME");
-	params.host = "localhost";
-	params.connect_timeout = 10;
-	params.query_timeout = 60;
-	if (params.socket == NULL || params.user == NULL ||
-	    params.database == NULL || top == NULL) {
-		fprintf(stderr, "run through test/unit/run-db\n");
-		return -1;
-	}
-	connect_or_fail(&db);
-	snprintf(schema, sizeof(schema), "%s/schemas/userstore.sql", top);
-	wsg_error_clear(&err);
-	if (wsg_userstore_init_schema(db, schema, &err) != WSG_OK) {
-		fprintf(stderr, "schema: %s\n", err.reason);
-		return -1;
-	}
-	return 0;
+	return dbtest_open(&params, 60, &db);
 }
 
 static int
@@ -523,7 +492,7 @@ racer_run(void *arg)
 	struct wsg_error err;
 
 	wsg_error_clear(&err);
-	connect_or_fail(&c);
+	dbtest_connect(&params, &c);
 	if (r->bootstrap)
 		r->rc = wsg_accounts_bootstrap(c, ADMIN, &u, &r->res, &err);
 	else
@@ -568,7 +537,7 @@ race(struct racer r[2])
 	struct wsg_error err;
 	int i;
 
-	connect_or_fail(&holder);
+	dbtest_connect(&params, &holder);
 	wsg_error_clear(&err);
 	assert_int_equal(wsg_db_begin(holder, &err), WSG_OK);
 	assert_int_equal(wsg_db_exec(holder,

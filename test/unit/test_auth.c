@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "credcache.h"
 #include "db.h"
+#include "dbtest.h"
 #include "err.h"
 #include "lockout.h"
 #include "log.h"
@@ -105,31 +106,15 @@ add_user(const char *name, const char *role, int digest)
 static int
 group_setup(void **state)
 {
-	const char *top = getenv("WSG_TOP_SRCDIR");
 	/* Audit lines to stderr, none dropped. */
 	struct wsg_log_conf lc = {.backlog = 1 << 20};
 	struct wsg_error err;
-	char schema[4096];
 
 	(void)state;
-	params.socket = getenv("WSG_TEST_DB_SOCKET");
-	params.user = getenv("WSG_TEST_DB_USER");
-	params.database = getenv("WSG_TEST_DB_NAME");
-	params.host = "localhost";
-	params.connect_timeout = 10;
-	params.query_timeout = 30;
-	if (params.socket == NULL || params.user == NULL ||
-	    params.database == NULL || top == NULL) {
-		fprintf(stderr, "run through test/unit/run-db\n");
+	if (evthread_use_pthreads() != 0 || dbtest_open(&params, 30, &db) != 0)
 		return -1;
-	}
 	wsg_error_clear(&err);
-	if (evthread_use_pthreads() != 0 ||
-	    wsg_db_connect(&params, &db, &err) != WSG_OK)
-		return -1;
-	snprintf(schema, sizeof(schema), "%s/schemas/userstore.sql", top);
-	if (wsg_userstore_init_schema(db, schema, &err) != WSG_OK ||
-	    wsg_log_open(&lc, &rt.log, &err) != WSG_OK) {
+	if (wsg_log_open(&lc, &rt.log, &err) != WSG_OK) {
 		fprintf(stderr, "setup: %s\n", err.reason);
 		return -1;
 	}

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "db.h"
+#include "dbtest.h"
 #include "err.h"
 #include "lockout_store.h"
 #include "userstore.h"
@@ -30,43 +31,11 @@ static struct wsg_db_conn *db;
 /* 3 failures within 10 s lock for 20 s. */
 static const struct wsg_lockout_conf policy = {3, 10, 20, 64, NULL, 1};
 
-static void
-connect_or_fail(struct wsg_db_conn **c)
-{
-	struct wsg_error err;
-
-	wsg_error_clear(&err);
-	if (wsg_db_connect(&params, c, &err) != WSG_OK)
-		fail_msg("cannot connect to the test database: %s", err.reason);
-}
-
 static int
 group_setup(void **state)
 {
-	const char *top = getenv("WSG_TOP_SRCDIR");
-	struct wsg_error err;
-	char schema[4096];
-
 	(void)state;
-	params.socket = getenv("WSG_TEST_DB_SOCKET");
-	params.user = getenv("WSG_TEST_DB_USER");
-	params.database = getenv("WSG_TEST_DB_NAME");
-	params.host = "localhost";
-	params.connect_timeout = 10;
-	params.query_timeout = 60;
-	if (params.socket == NULL || params.user == NULL ||
-	    params.database == NULL || top == NULL) {
-		fprintf(stderr, "run through test/unit/run-db\n");
-		return -1;
-	}
-	connect_or_fail(&db);
-	snprintf(schema, sizeof(schema), "%s/schemas/userstore.sql", top);
-	wsg_error_clear(&err);
-	if (wsg_userstore_init_schema(db, schema, &err) != WSG_OK) {
-		fprintf(stderr, "schema: %s\n", err.reason);
-		return -1;
-	}
-	return 0;
+	return dbtest_open(&params, 60, &db);
 }
 
 static int

@@ -23,6 +23,7 @@
 
 #include "accounts.h"
 #include "db.h"
+#include "dbtest.h"
 #include "err.h"
 #include "hex.h"
 #include "mem.h"
@@ -252,37 +253,12 @@ exec_ok(const char *sql)
 static int
 group_setup(void **state)
 {
-	const char *top = getenv("WSG_TOP_SRCDIR");
-	struct wsg_error err;
-	char schema[4096];
-
 	(void)state;
 	key = EVP_EC_gen("P-256");
 	base = event_base_new();
 	if (key == NULL || base == NULL)
 		return -1;
-	params.socket = getenv("WSG_TEST_DB_SOCKET");
-	params.user = getenv("WSG_TEST_DB_USER");
-	params.database = getenv("WSG_TEST_DB_NAME");
-	params.host = "localhost";
-	params.connect_timeout = 10;
-	params.query_timeout = 60;
-	if (params.socket == NULL || params.user == NULL ||
-	    params.database == NULL || top == NULL) {
-		fprintf(stderr, "run through test/unit/run-db\n");
-		return -1;
-	}
-	wsg_error_clear(&err);
-	if (wsg_db_connect(&params, &db, &err) != WSG_OK) {
-		fprintf(stderr, "connect: %s\n", err.reason);
-		return -1;
-	}
-	snprintf(schema, sizeof(schema), "%s/schemas/userstore.sql", top);
-	if (wsg_userstore_init_schema(db, schema, &err) != WSG_OK) {
-		fprintf(stderr, "schema: %s\n", err.reason);
-		return -1;
-	}
-	return 0;
+	return dbtest_open(&params, 60, &db);
 }
 
 static int
