@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 
 import wsg
 
@@ -110,3 +111,20 @@ def setup_database(cluster, gw):
         src = os.path.join(first, name)
         if first != gw.dir and os.path.exists(src):
             shutil.copy2(src, os.path.join(gw.dir, name))
+
+
+def race(*calls):
+    """Runs the calls at the same moment on threads; their answers, in order."""
+    out = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(i, call):
+        start.wait()
+        out[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return out

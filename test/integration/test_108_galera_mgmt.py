@@ -9,11 +9,11 @@ schema version 7). Losers get 409 or the rule's own refusal, never a 500, never 
 
 import os
 import secrets
-import threading
 import time
 
 import pytest
 
+import galera
 import mgmt_util as mu
 import wsg
 
@@ -135,23 +135,6 @@ def refused(gw, user, password):
     return r.status_code == 500 and wsg.wss_code(r) == "FailedAuthentication"
 
 
-def race(*calls):
-    """Runs the calls at the same moment on threads; their answers, in order."""
-    out = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(i, call):
-        start.wait()
-        out[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
-
-
 def assert_not_500(r):
     assert r.status_code in (200, 403, 409), (r.status_code, r.content)
     if r.status_code == 409:
@@ -251,7 +234,8 @@ def test_two_last_admins_demoting_themselves_at_once_leave_one(gws, cluster, pai
     a1, a2, tok = pair
     tally = {}
     for _ in range(ROUNDS):
-        r1, r2 = race(lambda: demote(gws[0], tok[a1], a1), lambda: demote(gws[1], tok[a2], a2))
+        r1, r2 = galera.race(lambda: demote(gws[0], tok[a1], a1),
+                             lambda: demote(gws[1], tok[a2], a2))
         for r in (r1, r2):
             assert_not_500(r)
         key = (r1.status_code, r2.status_code)
@@ -275,8 +259,8 @@ def test_delete_and_self_demotion_at_once_never_leave_zero_admins(gws, cluster, 
     add_user(gws[0], tok[a1], a2, admin=True)
     tally = {}
     for _ in range(ROUNDS):
-        r1, r2 = race(lambda: gws[0].request("DELETE", "/users/" + a2, token=tok[a1]),
-                      lambda: demote(gws[1], tok[a1], a1))
+        r1, r2 = galera.race(lambda: gws[0].request("DELETE", "/users/" + a2, token=tok[a1]),
+                             lambda: demote(gws[1], tok[a1], a1))
         for r in (r1, r2):
             assert_not_500(r)
         key = (r1.status_code, r2.status_code)
@@ -311,7 +295,7 @@ def test_only_the_creator_removes_an_admin_under_races(gws, cluster, boss, pair)
         settle()
         other = (lambda: gws[1].request("DELETE", "/users/" + x, token=tok[a2])) if i % 2 else \
             (lambda: demote(gws[1], tok[a2], x))
-        r1, r2 = race(lambda: gws[0].request("DELETE", "/users/" + x, token=tok[a1]), other)
+        r1, r2 = galera.race(lambda: gws[0].request("DELETE", "/users/" + x, token=tok[a1]), other)
         assert_not_500(r1)
         # 404: a1's delete was first, so x was gone already
         assert r2.status_code in (403, 404), (r2.status_code, r2.content)

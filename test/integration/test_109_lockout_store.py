@@ -14,11 +14,11 @@ to all three: no failure is lost or counted twice, though two nodes write one ro
 import os
 import re
 import secrets
-import threading
 import time
 
 import pytest
 
+import galera
 import mgmt_util as mu
 import wsg
 
@@ -374,23 +374,6 @@ def galera_rows(cluster, user):
     return out
 
 
-def race(calls):
-    """Runs the calls at the same moment on threads; their answers, in order."""
-    out = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(i, call):
-        start.wait()
-        out[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
-
-
 def metric(gw, event):
     text = gw.http.get("http://127.0.0.1:%d/metrics" % gw.mgmt_port, timeout=60).text
     m = re.search(r'wssgate_lockout_store_total\{event="%s"\} (\d+)' % event, text)
@@ -400,7 +383,7 @@ def metric(gw, event):
 
 def concurrent_guesses(trio, user, n):
     calls = [lambda gw=trio[i % 3], i=i: send(gw, user, "wrong-Pw-%d" % i)[0] for i in range(n)]
-    for r in race(calls):
+    for r in galera.race(*calls):
         wsg.assert_wss_fault(r, "FailedAuthentication")
 
 
